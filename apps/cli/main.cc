@@ -1,6 +1,63 @@
+// ember — command-line entry point.
 #include <cstdio>
+#include <unistd.h>
 
-int main() {
-  std::fprintf(stderr, "ember: no command given\n");
-  return 2;
+#include "commands.h"
+
+namespace ember::cli {
+
+int report_error(const Status& status) { return report_error(status.message()); }
+
+int report_error(const std::string& message) {
+  std::fprintf(stderr, "ember: %s\n", message.c_str());
+  return 1;
+}
+
+ProgressBar::ProgressBar(std::string label)
+    : label_(std::move(label)), enabled_(isatty(STDERR_FILENO) == 1) {}
+
+ProgressBar::~ProgressBar() {
+  if (drawn_) std::fputc('\n', stderr);
+}
+
+void ProgressBar::update(size_t done, size_t total, const std::string& item) {
+  if (!enabled_ || total == 0) return;
+  constexpr int kWidth = 30;
+  const int filled = static_cast<int>(static_cast<double>(done) / static_cast<double>(total) * kWidth);
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(kWidth, '.');
+  std::string shown = item.size() > 40 ? item.substr(0, 37) + "..." : item;
+  std::fprintf(stderr, "\r%s [%s] %zu/%zu %-40s", label_.c_str(), bar.c_str(), done, total,
+               shown.c_str());
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+}  // namespace ember::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"ember: run GGUF language models locally"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "ember 0.1.0");
+  ember::cli::CommandResult result;
+  ember::cli::register_inspect(app, result);
+  ember::cli::register_quantize(app, result);
+  ember::cli::register_synth(app, result);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One clear line, not CLI11's multi-line usage dump.
+    std::fprintf(stderr, "ember: %s (see 'ember --help')\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ember: %s\n", e.what());
+    return 1;
+  }
+  return result.exit_code;
 }

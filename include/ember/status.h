@@ -143,15 +143,17 @@ class [[nodiscard]] Result {
 #define EMBER_CONCAT_(a, b) EMBER_CONCAT_INNER_(a, b)
 
 // Returns the Status from the enclosing function when `expr` (a Status) is an error.
-#define EMBER_RETURN_IF_ERROR(expr)            \
+#define EMBER_RETURN_IF_ERROR(expr) \
+  EMBER_RETURN_IF_ERROR_IMPL_(EMBER_CONCAT_(ember_status_, __COUNTER__), expr)
+#define EMBER_RETURN_IF_ERROR_IMPL_(tmp, expr) \
   do {                                         \
-    ::ember::Status ember_status_ = (expr);    \
-    if (!ember_status_.ok()) return ember_status_; \
+    ::ember::Status tmp = (expr);              \
+    if (!tmp.ok()) return tmp;                 \
   } while (0)
 
 // `EMBER_ASSIGN_OR_RETURN(auto x, f());` declares x from a Result's value, or returns its error.
 #define EMBER_ASSIGN_OR_RETURN(lhs, expr) \
-  EMBER_ASSIGN_OR_RETURN_IMPL_(EMBER_CONCAT_(ember_result_, __LINE__), lhs, expr)
+  EMBER_ASSIGN_OR_RETURN_IMPL_(EMBER_CONCAT_(ember_result_, __COUNTER__), lhs, expr)
 #define EMBER_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                  \
   if (!tmp.ok()) return tmp.status();                 \

@@ -1,0 +1,120 @@
+// `ember synth --arch A [shape flags] [--vocab-from FILE] --type T -o OUT`
+#include <chrono>
+#include <cstdio>
+
+#include "base/parallel.h"
+#include "commands.h"
+#include "model/synth.h"
+#include "tensor/quantize.h"
+
+namespace ember::cli {
+namespace {
+
+struct SynthArgs {
+  std::string arch = "llama";
+  int64_t n_embd = -1, n_layer = -1, n_head = -1, n_head_kv = -1, n_ff = -1, n_vocab = -1;
+  int64_t head_dim = -1, n_ctx = -1, experts = -1, experts_used = -1, n_ff_exp = -1;
+  std::string vocab_from;
+  std::string type = "f16";
+  std::string out;
+  uint64_t seed = 42;
+  int threads = 0;
+  bool tied = false, untied = false, pure = false;
+};
+
+// Hard limits so a typo cannot ask for petabytes.
+constexpr int64_t kMaxDim = 1 << 20;
+
+int run_synth(const SynthArgs& a) {
+  const auto arch = architecture_from_name(a.arch);
+  if (!arch) return report_error("unknown architecture '" + a.arch + "' (llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3)");
+  ModelHParams hp = default_synth_hparams(*arch);
+  auto set = [](int64_t v, int64_t& field) { if (v >= 0) field = v; };
+  set(a.n_embd, hp.n_embd);
+  set(a.n_layer, hp.n_layer);
+  set(a.n_head, hp.n_head);
+  if (a.n_head >= 0 && a.n_head_kv < 0 && *arch == Architecture::kPhi3) hp.n_head_kv = hp.n_head;
+  set(a.n_head_kv, hp.n_head_kv);
+  set(a.n_ff, hp.n_ff);
+  set(a.n_vocab, hp.n_vocab);
+  set(a.n_ctx, hp.n_ctx_train);
+  set(a.experts, hp.n_expert);
+  set(a.experts_used, hp.n_expert_used);
+  set(a.n_ff_exp, hp.n_ff_exp);
+  if (hp.n_expert > 0 && hp.n_ff_exp == 0) hp.n_ff_exp = hp.n_ff;
+  if (hp.n_expert > 0 && hp.n_expert_used == 0) hp.n_expert_used = std::min<int64_t>(2, hp.n_expert);
+  for (int64_t v : {hp.n_embd, hp.n_layer, hp.n_head, hp.n_head_kv, hp.n_ff, hp.n_vocab, hp.n_expert, hp.n_ff_exp}) {
+    if (v > kMaxDim * 4) return report_error("dimension " + std::to_string(v) + " is too large (limit " + std::to_string(kMaxDim * 4) + ")");
+  }
+  if (hp.n_head <= 0) return report_error("--n-head must be positive");
+  if (a.head_dim >= 0) {
+    hp.head_dim_k = hp.head_dim_v = a.head_dim;
+  } else if (a.n_embd >= 0 || a.n_head >= 0) {
+    if (hp.n_embd % hp.n_head != 0) {
+      return report_error("--n-embd " + std::to_string(hp.n_embd) + " is not a multiple of --n-head " +
+                          std::to_string(hp.n_head) + " (give --head-dim)");
+    }
+    hp.head_dim_k = hp.head_dim_v = hp.n_embd / hp.n_head;
+  }
+  hp.n_rot = hp.head_dim_k;
+
+  SynthOptions opts;
+  opts.hparams = hp;
+  if (auto preset = find_quant_preset(a.type)) {
+    opts.preset = *preset;
+    opts.pure = a.pure;
+  } else if (auto t = tensor_type_from_name(a.type); t && can_quantize(*t)) {
+    opts.preset = QuantPreset{"custom", 0, *t};
+    opts.pure = true;
+  } else {
+    return report_error("unknown or unsupported --type '" + a.type + "'");
+  }
+  if (a.tied && a.untied) return report_error("--tied-output and --untied-output exclude each other");
+  opts.tied_output = a.tied || (!a.untied && architecture_traits(*arch).tied_by_default);
+  opts.vocab_from = a.vocab_from;
+  opts.seed = a.seed;
+  if (a.threads < 0) return report_error("--threads must be >= 0");
+  opts.n_threads = a.threads > 0 ? a.threads : hardware_threads();
+  opts.name = "synth-" + a.arch;
+  ProgressBar bar("synth");
+  opts.progress = [&bar](size_t done, size_t total, const std::string& name, TensorType) {
+    bar.update(done, total, name);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  Status s = synthesize_model(opts, a.out);
+  if (!s.ok()) return report_error(s);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "\nwrote %s (%s, %lld layers, n_embd %lld) in %.1f s\n", a.out.c_str(), a.arch.c_str(),
+               static_cast<long long>(hp.n_layer), static_cast<long long>(hp.n_embd), secs);
+  return 0;
+}
+
+}  // namespace
+
+void register_synth(CLI::App& app, CommandResult& result) {
+  auto a = std::make_shared<SynthArgs>();
+  CLI::App* cmd = app.add_subcommand("synth", "Write a random-weight model of any shape (tests, demos, benchmarks)");
+  cmd->add_option("--arch", a->arch, "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3");
+  cmd->add_option("--n-embd", a->n_embd, "Embedding width (default 256)");
+  cmd->add_option("--n-layer", a->n_layer, "Layers (default 2; gemma3 6)");
+  cmd->add_option("--n-head", a->n_head, "Attention heads (default 4)");
+  cmd->add_option("--n-head-kv", a->n_head_kv, "KV heads (default 2)");
+  cmd->add_option("--head-dim", a->head_dim, "Head size (default n_embd / n_head)");
+  cmd->add_option("--n-ff", a->n_ff, "FFN width (default 512)");
+  cmd->add_option("--n-vocab", a->n_vocab, "Vocabulary size of the generated vocabulary (default 4096)");
+  cmd->add_option("--n-ctx", a->n_ctx, "Training context length (default 2048)");
+  cmd->add_option("--experts", a->experts, "Experts (MoE)");
+  cmd->add_option("--experts-used", a->experts_used, "Experts used per token (MoE)");
+  cmd->add_option("--n-ff-exp", a->n_ff_exp, "Expert FFN width (MoE)");
+  cmd->add_option("--vocab-from", a->vocab_from, "Copy the tokenizer of this GGUF file");
+  cmd->add_option("--type", a->type, "Tensor type or quantize preset (default f16)");
+  cmd->add_option("-o,--output", a->out, "Output GGUF file")->required();
+  cmd->add_option("--seed", a->seed, "Random seed (default 42)");
+  cmd->add_option("--threads,-t", a->threads, "Threads (default: all cores)");
+  cmd->add_flag("--tied-output", a->tied, "Share token_embd with the output projection");
+  cmd->add_flag("--untied-output", a->untied, "Write a separate output.weight");
+  cmd->add_flag("--pure", a->pure, "With a preset: every matrix gets the base type");
+  cmd->callback([a, &result] { result.exit_code = run_synth(*a); });
+}
+
+}  // namespace ember::cli

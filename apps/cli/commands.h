@@ -1,0 +1,39 @@
+// The `ember` command-line front end: each subcommand registers itself on the CLI11 app and
+// returns its exit status through `exit_code`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "ember/status.h"
+
+namespace ember::cli {
+
+// Where a subcommand stores its exit status once it has run.
+struct CommandResult {
+  int exit_code = 0;
+};
+
+void register_inspect(CLI::App& app, CommandResult& result);
+void register_quantize(CLI::App& app, CommandResult& result);
+void register_synth(CLI::App& app, CommandResult& result);
+
+// Prints "ember: <message>" on stderr and returns the exit code for a failed command.
+int report_error(const Status& status);
+int report_error(const std::string& message);
+
+// A one-line progress bar on stderr when it is a terminal; nothing otherwise.
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::string label);
+  ~ProgressBar();
+  void update(size_t done, size_t total, const std::string& item);
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool drawn_ = false;
+};
+
+}  // namespace ember::cli

@@ -1,0 +1,35 @@
+#include "model/architecture.h"
+
+#include <array>
+
+namespace ember {
+namespace {
+
+constexpr std::array<ArchitectureTraits, 7> kArchitectures = {{
+    // arch                    name        bias   qknorm fused  gateup post   moe    tied   no-out
+    {Architecture::kLlama, "llama", false, false, false, false, false, false, false, false},
+    {Architecture::kQwen2, "qwen2", true, false, false, false, false, false, true, false},
+    {Architecture::kQwen3, "qwen3", false, true, false, false, false, false, true, false},
+    {Architecture::kQwen3Moe, "qwen3moe", false, true, false, false, false, true, false, false},
+    {Architecture::kPhi3, "phi3", false, false, true, true, false, false, false, false},
+    {Architecture::kGemma2, "gemma2", false, false, false, false, true, false, true, true},
+    {Architecture::kGemma3, "gemma3", false, true, false, false, true, false, true, true},
+}};
+
+}  // namespace
+
+const ArchitectureTraits& architecture_traits(Architecture arch) {
+  for (const auto& a : kArchitectures) {
+    if (a.arch == arch) return a;
+  }
+  return kArchitectures[0];  // unreachable: every enumerator is in the table
+}
+
+std::optional<Architecture> architecture_from_name(std::string_view name) {
+  for (const auto& a : kArchitectures) {
+    if (a.name == name) return a.arch;
+  }
+  return std::nullopt;
+}
+
+}  // namespace ember

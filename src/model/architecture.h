@@ -1,0 +1,37 @@
+// The model architectures ember knows, and what distinguishes their tensor layouts.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace ember {
+
+enum class Architecture {
+  kLlama,     // Llama 2/3/3.x, Mistral, SmolLM (MoE variants with ffn_*_exps)
+  kQwen2,     // Q/K/V biases
+  kQwen3,     // Q/K RMS norms
+  kQwen3Moe,  // Q/K norms + mixture of experts
+  kPhi3,      // fused QKV and fused gate+up
+  kGemma2,    // post-norms, GELU, soft-capping, alternating sliding window
+  kGemma3,    // Q/K norms, local/global layers
+};
+
+// What a layer of the architecture contains, beyond the common attention + FFN blocks.
+struct ArchitectureTraits {
+  Architecture arch;
+  std::string_view name;  // `general.architecture` value, also the metadata key prefix
+  bool qkv_bias;          // attn_{q,k,v}.bias
+  bool qk_norm;           // attn_{q,k}_norm over each head
+  bool fused_qkv;         // attn_qkv instead of attn_q/k/v
+  bool fused_gate_up;     // ffn_up holds [gate; up], no ffn_gate
+  bool post_norms;        // post_attention_norm + post_ffw_norm
+  bool always_moe;        // every layer is a mixture of experts
+  bool tied_by_default;   // synthesized models share token_embd with the output
+  bool never_has_output;  // the architecture always ties (no output.weight)
+};
+
+const ArchitectureTraits& architecture_traits(Architecture arch);
+// Parses a `general.architecture` value; nullopt for architectures ember cannot run.
+std::optional<Architecture> architecture_from_name(std::string_view name);
+
+}  // namespace ember

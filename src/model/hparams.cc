@@ -1,0 +1,173 @@
+#include "model/hparams.h"
+
+#include <cmath>
+#include <string>
+
+#include "gguf/gguf.h"
+
+namespace ember {
+namespace {
+
+std::string key(const ModelHParams& hp, std::string_view suffix) {
+  std::string k(architecture_traits(hp.arch).name);
+  k += '.';
+  k += suffix;
+  return k;
+}
+
+// Reads an optional integer key into `out`; absent keys leave `out` unchanged.
+Status read_int(const GgufFile& f, const std::string& k, int64_t& out, bool required) {
+  if (f.find(k) == nullptr) {
+    if (required) return not_found("missing hyper-parameter '" + k + "'");
+    return Status::Ok();
+  }
+  EMBER_ASSIGN_OR_RETURN(const uint64_t v, f.get_uint(k));
+  if (v > (uint64_t{1} << 40)) return invalid_argument("'" + k + "' = " + std::to_string(v) + " is out of range");
+  out = static_cast<int64_t>(v);
+  return Status::Ok();
+}
+
+Status read_float(const GgufFile& f, const std::string& k, float& out) {
+  if (f.find(k) == nullptr) return Status::Ok();
+  EMBER_ASSIGN_OR_RETURN(const double v, f.get_float(k));
+  if (!std::isfinite(v)) return invalid_argument("'" + k + "' is not finite");
+  out = static_cast<float>(v);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ModelHParams::validate() const {
+  auto positive = [&](int64_t v, std::string_view name) -> Status {
+    if (v <= 0) return invalid_argument(key(*this, name) + " must be positive, got " + std::to_string(v));
+    return Status::Ok();
+  };
+  EMBER_RETURN_IF_ERROR(positive(n_embd, "embedding_length"));
+  EMBER_RETURN_IF_ERROR(positive(n_layer, "block_count"));
+  EMBER_RETURN_IF_ERROR(positive(n_head, "attention.head_count"));
+  EMBER_RETURN_IF_ERROR(positive(n_head_kv, "attention.head_count_kv"));
+  EMBER_RETURN_IF_ERROR(positive(head_dim_k, "attention.key_length"));
+  EMBER_RETURN_IF_ERROR(positive(head_dim_v, "attention.value_length"));
+  EMBER_RETURN_IF_ERROR(positive(n_ctx_train, "context_length"));
+  if (n_vocab <= 0) return invalid_argument("vocabulary is empty");
+  if (n_head % n_head_kv != 0) {
+    return invalid_argument("attention.head_count " + std::to_string(n_head) +
+                            " is not a multiple of attention.head_count_kv " +
+                            std::to_string(n_head_kv));
+  }
+  if (n_rot <= 0 || n_rot > head_dim_k || n_rot % 2 != 0) {
+    return invalid_argument(key(*this, "rope.dimension_count") + " = " + std::to_string(n_rot) +
+                            " must be even and in (0, head size " + std::to_string(head_dim_k) + "]");
+  }
+  if (is_moe()) {
+    if (n_expert_used <= 0 || n_expert_used > n_expert) {
+      return invalid_argument(key(*this, "expert_used_count") + " = " + std::to_string(n_expert_used) +
+                              " must be in [1, expert_count " + std::to_string(n_expert) + "]");
+    }
+    EMBER_RETURN_IF_ERROR(positive(n_ff_exp, "expert_feed_forward_length"));
+  } else {
+    EMBER_RETURN_IF_ERROR(positive(n_ff, "feed_forward_length"));
+  }
+  if (!(norm_eps > 0.0f) || !(rope_freq_base > 0.0f) || !(rope_freq_base_swa > 0.0f)) {
+    return invalid_argument("norm epsilon and RoPE bases must be positive");
+  }
+  if (sliding_window < 0) return invalid_argument("sliding window must not be negative");
+  return Status::Ok();
+}
+
+Result<ModelHParams> read_hparams(const GgufFile& f) {
+  EMBER_ASSIGN_OR_RETURN(const std::string arch_name, f.get_string("general.architecture"));
+  const auto arch = architecture_from_name(arch_name);
+  if (!arch) return unimplemented("architecture '" + arch_name + "' is not supported by ember");
+  ModelHParams hp;
+  hp.arch = *arch;
+  const ArchitectureTraits& traits = architecture_traits(hp.arch);
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "context_length"), hp.n_ctx_train, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "embedding_length"), hp.n_embd, true));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "block_count"), hp.n_layer, true));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.head_count"), hp.n_head, true));
+  hp.n_head_kv = hp.n_head;
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.head_count_kv"), hp.n_head_kv, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "expert_count"), hp.n_expert, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "expert_used_count"), hp.n_expert_used, false));
+  const bool moe = hp.n_expert > 0 || traits.always_moe;
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "feed_forward_length"), hp.n_ff, !moe));
+  hp.n_ff_exp = hp.n_ff;
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "expert_feed_forward_length"), hp.n_ff_exp, false));
+  if (traits.always_moe && hp.n_expert <= 0) {
+    return not_found("missing hyper-parameter '" + key(hp, "expert_count") + "'");
+  }
+  if (hp.n_head <= 0) return invalid_argument(key(hp, "attention.head_count") + " must be positive");
+  hp.head_dim_k = hp.n_embd / hp.n_head;
+  hp.head_dim_v = hp.head_dim_k;
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.key_length"), hp.head_dim_k, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.value_length"), hp.head_dim_v, false));
+  hp.n_rot = hp.head_dim_k;
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "rope.dimension_count"), hp.n_rot, false));
+  EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "rope.freq_base"), hp.rope_freq_base));
+  EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "rope.local_freq_base"), hp.rope_freq_base_swa));
+  if (f.find(key(hp, "rope.scaling.type")) != nullptr) {
+    EMBER_ASSIGN_OR_RETURN(const std::string type, f.get_string(key(hp, "rope.scaling.type")));
+    if (type == "none") hp.rope_scaling = RopeScalingType::kNone;
+    else if (type == "linear") hp.rope_scaling = RopeScalingType::kLinear;
+    else if (type == "yarn") hp.rope_scaling = RopeScalingType::kYarn;
+    else if (type == "llama3") hp.rope_scaling = RopeScalingType::kLlama3;
+    else return unimplemented("RoPE scaling type '" + type + "' is not supported");
+  }
+  EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "rope.scaling.factor"), hp.rope_scaling_factor));
+  EMBER_RETURN_IF_ERROR(
+      read_int(f, key(hp, "rope.scaling.original_context_length"), hp.rope_scaling_orig_ctx, false));
+  EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "attention.layer_norm_rms_epsilon"), hp.norm_eps));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.sliding_window"), hp.sliding_window, false));
+  EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "attn_logit_softcapping"), hp.attn_softcap));
+  EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "final_logit_softcapping"), hp.final_softcap));
+
+  if (const GgufValue* tokens = f.find("tokenizer.ggml.tokens"); tokens != nullptr) {
+    hp.n_vocab = static_cast<int64_t>(tokens->array_size());
+  } else {
+    EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "vocab_size"), hp.n_vocab, true));
+  }
+  EMBER_RETURN_IF_ERROR(hp.validate());
+  return hp;
+}
+
+void write_hparams(const ModelHParams& hp, GgufWriter& w) {
+  w.set("general.architecture", GgufValue::string(std::string(architecture_traits(hp.arch).name)));
+  auto u32 = [&](std::string_view suffix, int64_t v) {
+    w.set(key(hp, suffix), GgufValue::u32(static_cast<uint32_t>(v)));
+  };
+  auto f32 = [&](std::string_view suffix, float v) { w.set(key(hp, suffix), GgufValue::f32(v)); };
+  u32("context_length", hp.n_ctx_train);
+  u32("embedding_length", hp.n_embd);
+  u32("block_count", hp.n_layer);
+  u32("feed_forward_length", hp.n_ff);
+  u32("attention.head_count", hp.n_head);
+  u32("attention.head_count_kv", hp.n_head_kv);
+  f32("attention.layer_norm_rms_epsilon", hp.norm_eps);
+  f32("rope.freq_base", hp.rope_freq_base);
+  if (hp.arch == Architecture::kGemma3) f32("rope.local_freq_base", hp.rope_freq_base_swa);
+  if (hp.head_dim_k != hp.n_embd / hp.n_head || hp.head_dim_v != hp.head_dim_k) {
+    u32("attention.key_length", hp.head_dim_k);
+    u32("attention.value_length", hp.head_dim_v);
+  }
+  u32("rope.dimension_count", hp.n_rot);
+  if (hp.is_moe()) {
+    u32("expert_count", hp.n_expert);
+    u32("expert_used_count", hp.n_expert_used);
+    u32("expert_feed_forward_length", hp.n_ff_exp);
+  }
+  if (hp.sliding_window > 0) u32("attention.sliding_window", hp.sliding_window);
+  if (hp.attn_softcap > 0.0f) f32("attn_logit_softcapping", hp.attn_softcap);
+  if (hp.final_softcap > 0.0f) f32("final_logit_softcapping", hp.final_softcap);
+  if (hp.rope_scaling != RopeScalingType::kNone) {
+    const char* names[] = {"none", "linear", "yarn", "llama3"};
+    w.set(key(hp, "rope.scaling.type"),
+          GgufValue::string(names[static_cast<int>(hp.rope_scaling)]));
+    f32("rope.scaling.factor", hp.rope_scaling_factor);
+    if (hp.rope_scaling_orig_ctx > 0) {
+      u32("rope.scaling.original_context_length", hp.rope_scaling_orig_ctx);
+    }
+  }
+}
+
+}  // namespace ember

@@ -1,0 +1,59 @@
+// Model hyper-parameters, read from and written to the `<arch>.*` GGUF metadata keys.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ember/status.h"
+#include "model/architecture.h"
+
+namespace ember {
+
+class GgufFile;
+class GgufWriter;
+
+enum class RopeScalingType { kNone, kLinear, kYarn, kLlama3 };
+
+struct ModelHParams {
+  Architecture arch = Architecture::kLlama;
+  int64_t n_ctx_train = 2048;   // <arch>.context_length
+  int64_t n_embd = 0;           // <arch>.embedding_length
+  int64_t n_layer = 0;          // <arch>.block_count
+  int64_t n_head = 0;           // <arch>.attention.head_count
+  int64_t n_head_kv = 0;        // <arch>.attention.head_count_kv (default n_head)
+  int64_t n_ff = 0;             // <arch>.feed_forward_length (dense FFN width)
+  int64_t n_vocab = 0;          // tokenizer.ggml.tokens length (or <arch>.vocab_size)
+  int64_t head_dim_k = 0;       // <arch>.attention.key_length (default n_embd / n_head)
+  int64_t head_dim_v = 0;       // <arch>.attention.value_length (default n_embd / n_head)
+  int64_t n_rot = 0;            // <arch>.rope.dimension_count (default head_dim_k)
+  float rope_freq_base = 10000.0f;      // <arch>.rope.freq_base
+  float rope_freq_base_swa = 10000.0f;  // gemma3 local layers (<arch>.rope.local_freq_base)
+  RopeScalingType rope_scaling = RopeScalingType::kNone;  // <arch>.rope.scaling.type
+  float rope_scaling_factor = 1.0f;                        // <arch>.rope.scaling.factor
+  int64_t rope_scaling_orig_ctx = 0;  // <arch>.rope.scaling.original_context_length
+  float norm_eps = 1e-5f;       // <arch>.attention.layer_norm_rms_epsilon
+  int64_t n_expert = 0;         // <arch>.expert_count (0 = dense)
+  int64_t n_expert_used = 0;    // <arch>.expert_used_count
+  int64_t n_ff_exp = 0;         // <arch>.expert_feed_forward_length (default n_ff)
+  int64_t sliding_window = 0;   // <arch>.attention.sliding_window (0 = none)
+  float attn_softcap = 0.0f;    // <arch>.attn_logit_softcapping (0 = off)
+  float final_softcap = 0.0f;   // <arch>.final_logit_softcapping (0 = off)
+
+  int64_t n_embd_q() const { return n_head * head_dim_k; }
+  int64_t n_embd_k_gqa() const { return n_head_kv * head_dim_k; }
+  int64_t n_embd_v_gqa() const { return n_head_kv * head_dim_v; }
+  bool is_moe() const { return n_expert > 0; }
+
+  // Checks ranges and consistency (positive sizes, n_head % n_head_kv == 0, experts used <=
+  // experts, ...), with a message naming the offending key.
+  Status validate() const;
+};
+
+// Reads the hyper-parameters of a model file. Errors: unknown architecture (named), a missing
+// required key, a key of the wrong type, inconsistent values.
+Result<ModelHParams> read_hparams(const GgufFile& file);
+
+// Writes `general.architecture` and every `<arch>.*` key that describes `hp`.
+void write_hparams(const ModelHParams& hp, GgufWriter& writer);
+
+}  // namespace ember

@@ -1,0 +1,222 @@
+#include "model/synth.h"
+
+#include <cmath>
+#include <set>
+#include <vector>
+
+#include "base/parallel.h"
+#include "gguf/gguf.h"
+#include "model/tensor_layout.h"
+#include "tensor/quantize.h"
+
+namespace ember {
+namespace {
+
+// Counter-based generator: every (tensor, row) pair gets its own stream, so the output does not
+// depend on how rows are split across threads.
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Fills `out` with normally distributed values (Box-Muller), mean 0, standard deviation `stddev`.
+void fill_gaussian(uint64_t stream, float stddev, std::vector<float>& out) {
+  uint64_t state = stream;
+  for (size_t i = 0; i < out.size(); i += 2) {
+    const double u1 = (static_cast<double>(splitmix64(state) >> 11) + 1.0) * 0x1p-53;  // (0, 1]
+    const double u2 = static_cast<double>(splitmix64(state) >> 11) * 0x1p-53;
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    out[i] = static_cast<float>(r * std::cos(2.0 * M_PI * u2) * stddev);
+    if (i + 1 < out.size()) out[i + 1] = static_cast<float>(r * std::sin(2.0 * M_PI * u2) * stddev);
+  }
+}
+
+// A SentencePiece-style vocabulary: <unk>, <s>, </s>, the 256 byte-fallback tokens, then
+// pieces made of lower-case letters (word-initial ones start with U+2581), shorter pieces first,
+// with scores decreasing so that earlier pieces are preferred.
+void write_generated_vocab(int64_t n_vocab, GgufWriter& w) {
+  const size_t want = static_cast<size_t>(n_vocab);
+  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
+  std::vector<int64_t> types = {2, 3, 3};  // unknown, control, control
+  for (int b = 0; b < 256; ++b) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "<0x%02X>", b);
+    tokens.emplace_back(buf);
+    types.push_back(6);  // byte
+  }
+  std::vector<double> scores(tokens.size(), 0.0);
+  std::set<std::string> seen;
+  auto add = [&](const std::string& piece) {
+    if (tokens.size() >= want || !seen.insert(piece).second) return;
+    tokens.push_back(piece);
+    types.push_back(1);  // normal
+    scores.push_back(-static_cast<double>(tokens.size()));
+  };
+  const std::string space = "\xe2\x96\x81";  // U+2581, SentencePiece's word-boundary marker
+  const std::string letters = "etaoinshrdlucmfwypvbgkjqxz";
+  add(space);
+  for (char c : std::string(".,!?'-:;0123456789")) add(std::string(1, c));
+  std::vector<std::string> level;
+  for (char c : letters) level.push_back(std::string(1, c));
+  // Each level extends the previous one by a letter; word-initial variants are added alongside.
+  while (tokens.size() < want && !level.empty()) {
+    for (const std::string& p : level) {
+      add(space + p);
+      add(p);
+    }
+    std::vector<std::string> next;
+    for (const std::string& p : level) {
+      for (char c : letters) {
+        if (next.size() + tokens.size() > 2 * want) break;
+        next.push_back(p + c);
+      }
+    }
+    level = std::move(next);
+  }
+  w.set("tokenizer.ggml.model", GgufValue::string("llama"));
+  w.set("tokenizer.ggml.pre", GgufValue::string("default"));
+  w.set("tokenizer.ggml.tokens", GgufValue::string_array(std::move(tokens)));
+  w.set("tokenizer.ggml.scores", GgufValue::float_array(GgufType::kF32, std::move(scores)));
+  w.set("tokenizer.ggml.token_type", GgufValue::int_array(GgufType::kI32, std::move(types)));
+  w.set("tokenizer.ggml.bos_token_id", GgufValue::u32(1));
+  w.set("tokenizer.ggml.eos_token_id", GgufValue::u32(2));
+  w.set("tokenizer.ggml.unknown_token_id", GgufValue::u32(0));
+  w.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(true));
+  w.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(false));
+}
+
+// Standard deviation of a tensor's initial values: matrices scaled by 1/sqrt(fan-in) so that
+// activations stay of order one through the layers.
+float init_stddev(TensorRole role, int64_t row_len) {
+  switch (role) {
+    case TensorRole::kNorm: return 0.1f;
+    case TensorRole::kBias: return 0.02f;
+    case TensorRole::kTokenEmbedding: return 1.0f;
+    default: return 1.0f / std::sqrt(static_cast<float>(row_len));
+  }
+}
+
+}  // namespace
+
+ModelHParams default_synth_hparams(Architecture arch) {
+  ModelHParams hp;
+  hp.arch = arch;
+  hp.n_ctx_train = 2048;
+  hp.n_embd = 256;
+  hp.n_layer = 2;
+  hp.n_head = 4;
+  hp.n_head_kv = 2;
+  hp.n_ff = 512;
+  hp.n_vocab = 4096;
+  hp.head_dim_k = hp.head_dim_v = 64;
+  hp.n_rot = 64;
+  hp.norm_eps = 1e-5f;
+  switch (arch) {
+    case Architecture::kLlama: hp.rope_freq_base = 10000.0f; break;
+    case Architecture::kQwen2:
+    case Architecture::kQwen3: hp.rope_freq_base = 1000000.0f; hp.norm_eps = 1e-6f; break;
+    case Architecture::kQwen3Moe:
+      hp.rope_freq_base = 1000000.0f;
+      hp.norm_eps = 1e-6f;
+      hp.n_expert = 8;
+      hp.n_expert_used = 2;
+      hp.n_ff_exp = 256;
+      break;
+    case Architecture::kPhi3: hp.n_head_kv = hp.n_head; break;
+    case Architecture::kGemma2:
+      hp.norm_eps = 1e-6f;
+      hp.sliding_window = 16;
+      hp.attn_softcap = 50.0f;
+      hp.final_softcap = 30.0f;
+      break;
+    case Architecture::kGemma3:
+      hp.norm_eps = 1e-6f;
+      hp.n_layer = 6;
+      hp.sliding_window = 16;
+      hp.rope_freq_base = 1000000.0f;
+      hp.rope_freq_base_swa = 10000.0f;
+      break;
+  }
+  return hp;
+}
+
+Status synthesize_model(const SynthOptions& options, const std::string& out_path) {
+  ModelHParams hp = options.hparams;
+  GgufWriter w;
+  if (!options.vocab_from.empty()) {
+    EMBER_ASSIGN_OR_RETURN(GgufFile vocab, GgufFile::open(options.vocab_from));
+    const GgufValue* tokens = vocab.find("tokenizer.ggml.tokens");
+    if (tokens == nullptr || !tokens->is_array() || tokens->array_size() == 0) {
+      return invalid_argument("'" + options.vocab_from + "' has no tokenizer.ggml.tokens array");
+    }
+    hp.n_vocab = static_cast<int64_t>(tokens->array_size());
+    // Written after the hyper-parameters below; collected now so the file can be closed.
+    std::vector<std::pair<std::string, GgufValue>> tok;
+    for (const auto& [k, v] : vocab.metadata()) {
+      if (k.rfind("tokenizer.", 0) == 0) tok.emplace_back(k, v);
+    }
+    EMBER_RETURN_IF_ERROR(hp.validate());
+    write_hparams(hp, w);
+    for (auto& [k, v] : tok) w.set(k, std::move(v));
+  } else {
+    if (hp.n_vocab < 259 + 64) {
+      return invalid_argument("a generated vocabulary needs at least 323 tokens, got " +
+                              std::to_string(hp.n_vocab));
+    }
+    EMBER_RETURN_IF_ERROR(hp.validate());
+    write_hparams(hp, w);
+    write_generated_vocab(hp.n_vocab, w);
+  }
+  w.set("general.name", GgufValue::string(options.name));
+  w.set("general.file_type", GgufValue::u32(options.preset.file_type));
+  w.set("general.quantization_version", GgufValue::u32(2));
+
+  const bool tied = options.tied_output || architecture_traits(hp.arch).never_has_output;
+  const std::vector<TensorSpec> layout = model_tensor_layout(hp, tied);
+  QuantRecipeContext ctx;
+  ctx.n_layer = hp.n_layer;
+  ctx.n_gqa = hp.n_head / hp.n_head_kv;
+  ctx.n_expert = hp.n_expert;
+  ctx.has_output = !tied;
+  ctx.pure = options.pure;
+  const int n_threads = options.n_threads > 0 ? options.n_threads : hardware_threads();
+  const size_t total = layout.size();
+  auto done = std::make_shared<size_t>(0);
+  for (size_t ti = 0; ti < layout.size(); ++ti) {
+    const TensorSpec& spec = layout[ti];
+    const TensorType type =
+        choose_tensor_type(options.preset, spec.name, spec.role, spec.layer, spec.shape, ctx)
+            .value_or(TensorType::kF32);
+    int64_t n_rows = 1;
+    for (size_t d = 1; d < spec.shape.size(); ++d) n_rows *= spec.shape[d];
+    const int64_t row_len = spec.shape[0];
+    const float stddev = init_stddev(spec.role, row_len);
+    const bool is_norm = spec.role == TensorRole::kNorm;
+    const uint64_t tensor_stream = options.seed * 0x100000001b3ull + ti * 0x9e3779b97f4a7c15ull;
+    EMBER_RETURN_IF_ERROR(w.add_tensor(
+        spec.name, type, spec.shape,
+        [=, &options](std::span<uint8_t> dst) -> Status {
+          EMBER_ASSIGN_OR_RETURN(const size_t row_bytes, tensor_row_size(type, row_len));
+          EMBER_RETURN_IF_ERROR(parallel_for(n_rows, n_threads, [&](int64_t b, int64_t e) -> Status {
+            std::vector<float> row(static_cast<size_t>(row_len));
+            for (int64_t r = b; r < e; ++r) {
+              uint64_t s = tensor_stream + static_cast<uint64_t>(r);
+              fill_gaussian(splitmix64(s), stddev, row);
+              if (is_norm) {
+                for (float& v : row) v += 1.0f;
+              }
+              EMBER_RETURN_IF_ERROR(
+                  quantize_row(type, row.data(), dst.data() + static_cast<size_t>(r) * row_bytes, row_len));
+            }
+            return Status::Ok();
+          }));
+          if (options.progress) options.progress(++*done, total, spec.name, type);
+          return Status::Ok();
+        }));
+  }
+  return w.write_file(out_path);
+}
+
+}  // namespace ember
