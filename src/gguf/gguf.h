@@ -206,6 +206,7 @@ class GgufWriter {
 
  private:
   struct PendingTensor;
+  Status add_pending(PendingTensor t);
   Status write_to(const std::function<Status(std::span<const uint8_t>)>& sink) const;
 
   uint32_t alignment_ = 32;
