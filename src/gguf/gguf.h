@@ -183,6 +183,10 @@ class GgufWriter {
 
   GgufWriter();
   ~GgufWriter();
+  GgufWriter(GgufWriter&&) noexcept;
+  GgufWriter& operator=(GgufWriter&&) noexcept;
+  GgufWriter(const GgufWriter&) = delete;
+  GgufWriter& operator=(const GgufWriter&) = delete;
 
   // Default 32; must be a power of two (stored as `general.alignment` when not 32).
   Status set_alignment(uint32_t alignment);

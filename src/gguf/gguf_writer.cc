@@ -177,6 +177,8 @@ Status check_shape(const std::string& name, TensorType type, const std::vector<i
 
 GgufWriter::GgufWriter() = default;
 GgufWriter::~GgufWriter() = default;
+GgufWriter::GgufWriter(GgufWriter&&) noexcept = default;
+GgufWriter& GgufWriter::operator=(GgufWriter&&) noexcept = default;
 
 Status GgufWriter::set_alignment(uint32_t alignment) {
   if (!is_power_of_two(alignment)) {
