@@ -183,6 +183,10 @@ class GgufWriter {
 
   GgufWriter();
   ~GgufWriter();
+  GgufWriter(GgufWriter&&) noexcept;
+  GgufWriter& operator=(GgufWriter&&) noexcept;
+  GgufWriter(const GgufWriter&) = delete;
+  GgufWriter& operator=(const GgufWriter&) = delete;
 
   // Default 32; must be a power of two (stored as `general.alignment` when not 32).
   Status set_alignment(uint32_t alignment);
@@ -206,6 +210,7 @@ class GgufWriter {
 
  private:
   struct PendingTensor;
+  Status add_pending(PendingTensor t);
   Status write_to(const std::function<Status(std::span<const uint8_t>)>& sink) const;
 
   uint32_t alignment_ = 32;
