@@ -52,6 +52,7 @@ TensorType mixed_type(std::string_view p, TensorType t, const std::string& name,
   }
   switch (role) {
     case TensorRole::kAttnV:
+    case TensorRole::kAttnQkv:  // the fused QKV tensor follows the attention-V recipe
       if (p == "Q2_K") t = ctx.n_gqa >= 4 ? T::kQ4_K : T::kQ3_K;
       else if (p == "Q3_K_M") t = layer < 2 ? T::kQ5_K : T::kQ4_K;
       else if (p == "Q3_K_L") t = T::kQ5_K;
@@ -87,11 +88,6 @@ TensorType mixed_type(std::string_view p, TensorType t, const std::string& name,
       } else if (p == "Q3_K_L") {
         t = T::kQ5_K;
       }
-      return t;
-    case TensorRole::kAttnQkv:
-      if (p == "Q3_K_M" || p == "Q3_K_L") t = T::kQ4_K;
-      else if (p == "Q4_K_M") t = T::kQ5_K;
-      else if (p == "Q5_K_M") t = T::kQ6_K;
       return t;
     default:
       (void)name;

@@ -7,6 +7,7 @@
 
 #include "tensor/quant_float.h"
 #include "tensor/quant_iq4.h"
+#include "tensor/quant_k.h"
 #include "tensor/quant_legacy.h"
 
 namespace ember {
@@ -20,8 +21,7 @@ struct RowConverters {
   QuantizeFn quantize;
 };
 
-// The converters of `type`, or nulls when ember has none yet. K-quants (Q2_K .. Q6_K) are
-// implemented separately and get wired in here when they land.
+// The converters of `type`, or nulls for types ember cannot convert.
 RowConverters converters(TensorType type) {
   switch (type) {
     case TensorType::kF32: return {dequantize_row_f32, quantize_row_f32};
@@ -33,6 +33,11 @@ RowConverters converters(TensorType type) {
     case TensorType::kQ5_1: return {dequantize_row_q5_1, quantize_row_q5_1};
     case TensorType::kQ8_0: return {dequantize_row_q8_0, quantize_row_q8_0};
     case TensorType::kQ8_K: return {dequantize_row_q8_k, quantize_row_q8_k};
+    case TensorType::kQ2_K: return {dequantize_row_q2_k, quantize_row_q2_k};
+    case TensorType::kQ3_K: return {dequantize_row_q3_k, quantize_row_q3_k};
+    case TensorType::kQ4_K: return {dequantize_row_q4_k, quantize_row_q4_k};
+    case TensorType::kQ5_K: return {dequantize_row_q5_k, quantize_row_q5_k};
+    case TensorType::kQ6_K: return {dequantize_row_q6_k, quantize_row_q6_k};
     case TensorType::kIQ4_NL: return {dequantize_row_iq4_nl, quantize_row_iq4_nl};
     case TensorType::kIQ4_XS: return {dequantize_row_iq4_xs, quantize_row_iq4_xs};
     default: return {nullptr, nullptr};
