@@ -165,10 +165,12 @@ AffineFit fit_affine(const float* x, int n, int nmax, const float* w, float rmin
   for (int i = 0; i < n; ++i) L[i] = round_clamp(iscale * (x[i] - lo), 0, nmax);
   float best_error = error_of(scale, offset, L);
   for (int k = 0; k <= nstep; ++k) {
-    iscale = (rmin + rdelta * static_cast<float>(k) + static_cast<float>(nmax)) / (hi - lo);
+    // Like the reference, the sweep is anchored at the best offset found so far (not at the
+    // group minimum), so an accepted candidate shifts the grid of the ones after it.
+    iscale = (rmin + rdelta * static_cast<float>(k) + static_cast<float>(nmax)) / (hi - offset);
     float sum_l = 0, sum_l2 = 0, sum_xl = 0;
     for (int i = 0; i < n; ++i) {
-      aux[i] = round_clamp(iscale * (x[i] - lo), 0, nmax);
+      aux[i] = round_clamp(iscale * (x[i] - offset), 0, nmax);
       const float l = static_cast<float>(aux[i]);
       sum_l += weight(i) * l;
       sum_l2 += weight(i) * l * l;
