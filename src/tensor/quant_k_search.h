@@ -46,7 +46,8 @@ float fit_symmetric_q3_ref(const float* x, int n, int nmax);
 float fit_symmetric_mse(const float* x, int n, int nmax);
 
 // Affine fit x ~= scale * q - min with q in [0, nmax], scale >= 0, min >= 0. `w` weights the
-// error; candidate inverse scales are (nmax + rmin + rdelta * k) / (max - min), k < nstep, each
+// error; candidate inverse scales are (nmax + rmin + rdelta * k) / (max - offset), k <= nstep,
+// where offset is the best one so far (this reproduces the reference's choices exactly), each
 // refined by weighted least squares. `use_mad` compares candidates by absolute error instead of
 // squared error (the reference Q2_K does). `w` may be null for uniform weights.
 struct AffineFit {
