@@ -1,8 +1,8 @@
 // Per-sub-block scale fits for the K-quant quantizers (see quant_k_search.h).
 //
-// The *_ref fits follow the reference quantizer's algorithms (weighted candidate sweeps) so that
-// the baseline we start from is the reference's own choice; the *_mse fits target what we are
-// measured on, the plain squared error, and are used as additional starting points.
+// The fits follow the reference quantizer's algorithms (weighted candidate sweeps) so that the
+// baseline we start from is the reference's own choice; polish() (quant_k_super.cc) then lowers
+// the plain squared error from there.
 #include <cmath>
 
 #include "tensor/quant_k_search.h"
@@ -97,43 +97,6 @@ float fit_symmetric_q3_ref(const float* x, int n, int nmax) {
   return suml2 != 0 ? sumlx / suml2 : 0.0f;
 }
 
-float fit_symmetric_mse(const float* x, int n, int nmax) {
-  float max, amax;
-  signed_max(x, n, &max, &amax);
-  if (amax < kGroupEps) return 0;
-  // For a fixed quant vector the least-squares scale is sxq / sqq and the error drops by
-  // sxq^2 / sqq, so candidates are ranked by that ratio (compared cross-multiplied).
-  double best_sxq = 0, best_sqq = 0;
-  auto consider = [&](float iscale) {
-    double sxq = 0, sqq = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = round_clamp(iscale * x[i], -nmax, nmax - 1);
-      sxq += static_cast<double>(x[i]) * l;
-      sqq += static_cast<double>(l) * l;
-    }
-    if (sqq > 0 && (best_sqq == 0 || sxq * sxq * best_sqq > best_sxq * best_sxq * sqq)) {
-      best_sxq = sxq;
-      best_sqq = sqq;
-    }
-  };
-  for (int k = -20; k <= 20; ++k) {
-    // Extreme value near -nmax (wide side) and near +(nmax - 1) (narrow side).
-    consider(-(static_cast<float>(nmax) + 0.05f * static_cast<float>(k)) / max);
-    consider((static_cast<float>(nmax - 1) + 0.05f * static_cast<float>(k)) / max);
-  }
-  if (best_sqq == 0) return 0;
-  float scale = static_cast<float>(best_sxq / best_sqq);
-  // Lloyd-style polish: re-round with the fitted scale, refit, keep while it helps.
-  for (int it = 0; it < 4 && scale != 0; ++it) {
-    const float inv = 1.0f / scale;
-    consider(inv);
-    const float next = static_cast<float>(best_sxq / best_sqq);
-    if (next == scale) break;
-    scale = next;
-  }
-  return scale;
-}
-
 AffineFit fit_affine(const float* x, int n, int nmax, const float* w, float rmin, float rdelta,
                      int nstep, bool use_mad) {
   auto weight = [&](int i) { return w != nullptr ? w[i] : 1.0f; };
@@ -194,47 +157,6 @@ AffineFit fit_affine(const float* x, int n, int nmax, const float* w, float rmin
     }
   }
   return {scale, -offset};
-}
-
-AffineFit fit_affine_mse(const float* x, int n, int nmax) {
-  AffineFit fit = fit_affine(x, n, nmax, nullptr, -1.0f, 0.05f, 40, false);
-  if (fit.scale <= 0) return fit;
-  auto sse = [&](float s, float m) {
-    double e = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = round_clamp((x[i] + m) / s, 0, nmax);
-      const double diff = static_cast<double>(s * static_cast<float>(l) - m) - x[i];
-      e += diff * diff;
-    }
-    return e;
-  };
-  double best = sse(fit.scale, fit.min);
-  // Alternate rounding and an unweighted least-squares refit of (scale, min).
-  for (int it = 0; it < 4; ++it) {
-    double sl = 0, sl2 = 0, sx = 0, sxl = 0;
-    for (int i = 0; i < n; ++i) {
-      const double l = round_clamp((x[i] + fit.min) / fit.scale, 0, nmax);
-      sl += l;
-      sl2 += l * l;
-      sx += x[i];
-      sxl += x[i] * l;
-    }
-    const double det = n * sl2 - sl * sl;
-    if (!(det > 0)) break;
-    double s = (n * sxl - sx * sl) / det;
-    double o = (sl2 * sx - sl * sxl) / det;
-    if (o > 0) {
-      o = 0;
-      s = sxl / sl2;
-    }
-    if (!(s > 0)) break;
-    const AffineFit next{static_cast<float>(s), static_cast<float>(-o)};
-    const double e = sse(next.scale, next.min);
-    if (!(e < best)) break;
-    best = e;
-    fit = next;
-  }
-  return fit;
 }
 
 }  // namespace ember::kquant
