@@ -97,47 +97,78 @@ float fit_symmetric_q3_ref(const float* x, int n, int nmax) {
   return suml2 != 0 ? sumlx / suml2 : 0.0f;
 }
 
+namespace {
+
+// Clamp that sends NaN to lo, written with comparisons so the loops below vectorize.
+inline float clampf(float t, float lo, float hi) {
+  t = t > lo ? t : lo;
+  return t < hi ? t : hi;
+}
+
+// Rounds iscale * (x - offset) to [0, nmax] into l (as floats, exact small integers).
+void round_affine(const float* x, int n, float nmax, float iscale, float offset, float* l) {
+  for (int i = 0; i < n; ++i) {
+    l[i] = static_cast<float>(nearest_int(clampf(iscale * (x[i] - offset), 0.0f, nmax)));
+  }
+}
+
+// Weighted error of x ~= scale * l + offset, squared or absolute. The per-element terms are
+// computed in a vectorizable loop; the sum stays a single sequential float chain because the
+// reference sums in that order and we must pick the same candidates as it does.
+float affine_error(const float* x, int n, const float* w, const float* l, float scale, float offset,
+                   bool use_mad) {
+  float term[32];
+  if (use_mad) {
+    for (int i = 0; i < n; ++i) term[i] = w[i] * std::fabs(scale * l[i] + offset - x[i]);
+  } else {
+    for (int i = 0; i < n; ++i) {
+      const float diff = scale * l[i] + offset - x[i];
+      term[i] = w[i] * (diff * diff);
+    }
+  }
+  float err = 0;
+  for (int i = 0; i < n; ++i) err += term[i];
+  return err;
+}
+
+}  // namespace
+
 AffineFit fit_affine(const float* x, int n, int nmax, const float* w, float rmin, float rdelta,
                      int nstep, bool use_mad) {
-  auto weight = [&](int i) { return w != nullptr ? w[i] : 1.0f; };
   float lo = x[0], hi = x[0];
-  float sum_w = weight(0);
+  float sum_w = w[0];
   float sum_x = sum_w * x[0];
   for (int i = 1; i < n; ++i) {
-    lo = std::fmin(lo, x[i]);
-    hi = std::fmax(hi, x[i]);
-    sum_w += weight(i);
-    sum_x += weight(i) * x[i];
+    if (x[i] < lo) lo = x[i];
+    if (x[i] > hi) hi = x[i];
+    sum_w += w[i];
+    sum_x += w[i] * x[i];
   }
   // The offset is stored as a non-negative min subtracted from q * scale, so it is at most 0.
   if (lo > 0) lo = 0;
   if (hi == lo) return {0.0f, -lo};
-  auto error_of = [&](float scale, float offset, const int* L) {
-    float err = 0;
-    for (int i = 0; i < n; ++i) {
-      float diff = scale * static_cast<float>(L[i]) + offset - x[i];
-      diff = use_mad ? std::fabs(diff) : diff * diff;
-      err += weight(i) * diff;
-    }
-    return err;
-  };
-  int L[32], aux[32];
-  float iscale = static_cast<float>(nmax) / (hi - lo);
+  const float fmax_q = static_cast<float>(nmax);
+  float l[32], wl[32], wl2[32], wlx[32];
+  float iscale = fmax_q / (hi - lo);
   float scale = 1 / iscale;
   float offset = lo;
-  for (int i = 0; i < n; ++i) L[i] = round_clamp(iscale * (x[i] - lo), 0, nmax);
-  float best_error = error_of(scale, offset, L);
+  round_affine(x, n, fmax_q, iscale, offset, l);
+  float best_error = affine_error(x, n, w, l, scale, offset, use_mad);
   for (int k = 0; k <= nstep; ++k) {
     // Like the reference, the sweep is anchored at the best offset found so far (not at the
     // group minimum), so an accepted candidate shifts the grid of the ones after it.
-    iscale = (rmin + rdelta * static_cast<float>(k) + static_cast<float>(nmax)) / (hi - offset);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    iscale = (rmin + rdelta * static_cast<float>(k) + fmax_q) / (hi - offset);
+    round_affine(x, n, fmax_q, iscale, offset, l);
     for (int i = 0; i < n; ++i) {
-      aux[i] = round_clamp(iscale * (x[i] - offset), 0, nmax);
-      const float l = static_cast<float>(aux[i]);
-      sum_l += weight(i) * l;
-      sum_l2 += weight(i) * l * l;
-      sum_xl += weight(i) * l * x[i];
+      wl[i] = w[i] * l[i];
+      wl2[i] = wl[i] * l[i];
+      wlx[i] = wl[i] * x[i];
+    }
+    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    for (int i = 0; i < n; ++i) {  // sequential, in the reference's order
+      sum_l += wl[i];
+      sum_l2 += wl2[i];
+      sum_xl += wlx[i];
     }
     // Weighted least squares for x ~= s * l + o over this rounding.
     const float det = sum_w * sum_l2 - sum_l * sum_l;
@@ -148,9 +179,8 @@ AffineFit fit_affine(const float* x, int n, int nmax, const float* w, float rmin
       o = 0;
       s = sum_xl / sum_l2;
     }
-    const float err = error_of(s, o, aux);
+    const float err = affine_error(x, n, w, l, s, o, use_mad);
     if (err < best_error) {
-      for (int i = 0; i < n; ++i) L[i] = aux[i];
       best_error = err;
       scale = s;
       offset = o;

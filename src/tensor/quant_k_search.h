@@ -45,7 +45,7 @@ float fit_symmetric_q3_ref(const float* x, int n, int nmax);
 // error; candidate inverse scales are (nmax + rmin + rdelta * k) / (max - offset), k <= nstep,
 // where offset is the best one so far (this reproduces the reference's choices exactly), each
 // refined by weighted least squares. `use_mad` compares candidates by absolute error instead of
-// squared error (the reference Q2_K does). `w` may be null for uniform weights.
+// squared error (the reference Q2_K does). n <= 32.
 struct AffineFit {
   float scale;
   float min;

@@ -9,6 +9,7 @@
 // sub-block depends only on its own integers once d/dmin are fixed, so sub-blocks are scored
 // independently) and keeps only improvements. A handful of 32-value passes per sub-block keeps
 // this cheap next to the reference fits themselves.
+#include <algorithm>
 #include <cmath>
 
 #include "tensor/fp16.h"
@@ -105,6 +106,8 @@ void polish_sub(const float* x, const SuperLayout& lay, int j, Scored* s) {
     const int ls = round_clamp(scale / s->df, lay.slo, lay.shi);
     const int lm = lay.mhi > 0 && s->dminf != 0 ? round_clamp(min / s->dminf, 0, lay.mhi) : lm0;
     try_sub(xs, lay, j, ls, lm, s);
+    try_sub(xs, lay, j, std::max(ls - 1, lay.slo), lm, s);
+    try_sub(xs, lay, j, std::min(ls + 1, lay.shi), lm, s);
     if (lay.mhi > 0) {
       try_sub(xs, lay, j, ls, lm0, s);
       try_sub(xs, lay, j, ls0, lm, s);
