@@ -29,24 +29,44 @@ inline float clampf(float t, float lo, float hi) {
   return t < hi ? t : hi;
 }
 
-// Re-rounds the quants of one sub-block for step dl and offset ml (nearest rounding is optimal
-// for fixed dl/ml) and returns their squared error. A zero step reconstructs every value as -ml
-// with q = 0 (0 lies in every layout's quant range). Eight partial sums let the compiler keep
-// the reduction in vector registers without reassociating a single float chain.
+// Nearest quant (ties to even) for step dl and offset ml, as a float. Adding and subtracting
+// 1.5 * 2^23 rounds in pure float arithmetic, which vectorizes; |t| is small after the clamp.
+inline float round_quant(float xi, float ml, float inv, float lo, float hi) {
+  constexpr float kMagic = 12582912.0f;
+  return (clampf((xi + ml) * inv, lo, hi) + kMagic) - kMagic;
+}
+
+// Squared error of one sub-block of N values re-rounded for step dl and offset ml (nearest
+// rounding is optimal for a fixed dl/ml). A zero step gives q = 0 everywhere (0 lies in every
+// layout's quant range). Per-element terms go to an array and are summed in a fixed tree so the
+// compiler may vectorize without reassociating a float chain.
+template <int N>
+float sub_error(const float* x, float dl, float ml, float inv, float lo, float hi) {
+  float term[N];
+  for (int i = 0; i < N; ++i) {
+    const float diff = dl * round_quant(x[i], ml, inv, lo, hi) - ml - x[i];
+    term[i] = diff * diff;
+  }
+  float acc[8];
+  for (int k = 0; k < 8; ++k) acc[k] = term[k];
+  for (int i = 8; i < N; i += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += term[i + k];
+  }
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// Error of sub-block values x (lay.sub of them) for step dl and offset ml; writes the quants
+// when q is not null.
 float quantize_sub(const float* x, const SuperLayout& lay, float dl, float ml, int8_t* q) {
   const float inv = dl != 0 ? 1.0f / dl : 0.0f;
   const float lo = static_cast<float>(lay.qlo), hi = static_cast<float>(lay.qhi);
-  float acc[8] = {};
-  for (int i0 = 0; i0 < lay.sub; i0 += 8) {
-    for (int k = 0; k < 8; ++k) {
-      const int i = i0 + k;
-      const int l = nearest_int(clampf((x[i] + ml) * inv, lo, hi));
-      q[i] = static_cast<int8_t>(l);
-      const float diff = dl * static_cast<float>(l) - ml - x[i];
-      acc[k] += diff * diff;
+  if (q != nullptr) {
+    for (int i = 0; i < lay.sub; ++i) {
+      q[i] = static_cast<int8_t>(round_quant(x[i], ml, inv, lo, hi));
     }
   }
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  return lay.sub == 16 ? sub_error<16>(x, dl, ml, inv, lo, hi)
+                       : sub_error<32>(x, dl, ml, inv, lo, hi);
 }
 
 // The fp16 super-scales as floats and the per-sub-block errors of a code under them.
@@ -65,14 +85,13 @@ struct Scored {
 // sub-block's error drops.
 void try_sub(const float* xs, const SuperLayout& lay, int j, int ls, int lm, Scored* s) {
   if (ls == s->code.ls[j] && lm == s->code.lm[j]) return;
-  int8_t q[32];
-  const float e = quantize_sub(xs, lay, s->df * static_cast<float>(ls),
-                               s->dminf * static_cast<float>(lm), q);
+  const float dl = s->df * static_cast<float>(ls), ml = s->dminf * static_cast<float>(lm);
+  const float e = quantize_sub(xs, lay, dl, ml, nullptr);
   if (!(e < s->err[j])) return;
   s->err[j] = e;
   s->code.ls[j] = ls;
   s->code.lm[j] = lm;
-  for (int i = 0; i < lay.sub; ++i) s->code.q[j * lay.sub + i] = q[i];
+  quantize_sub(xs, lay, dl, ml, s->code.q + j * lay.sub);  // rare: only on improvement
 }
 
 // Refits sub-block j's (scale, min) by least squares to its current quants and tries the
@@ -111,6 +130,10 @@ void polish_sub(const float* x, const SuperLayout& lay, int j, Scored* s) {
     if (lay.mhi > 0) {
       try_sub(xs, lay, j, ls, lm0, s);
       try_sub(xs, lay, j, ls0, lm, s);
+      try_sub(xs, lay, j, ls, std::max(lm - 1, 0), s);
+      try_sub(xs, lay, j, ls, std::min(lm + 1, lay.mhi), s);
+      try_sub(xs, lay, j, std::max(ls - 1, lay.slo), std::max(lm - 1, 0), s);
+      try_sub(xs, lay, j, std::min(ls + 1, lay.shi), std::min(lm + 1, lay.mhi), s);
     }
     if (s->code.ls[j] == ls0 && s->code.lm[j] == lm0) return;  // nothing new to refit
   }
