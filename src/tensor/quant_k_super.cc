@@ -3,9 +3,9 @@
 // The reference quantizer fixes the super-scale from the largest sub-block scale, rounds each
 // sub-block scale to an integer once and re-rounds the quants. After that rounding, the integers
 // no longer match the values as well as they could: a least-squares refit of each sub-block's
-// (scale, min) to its quants, rounded against the stored super-scales, often reconstructs better,
-// and so does a super-scale refitted to all the integers. polish() tries exactly those few
-// closed-form candidates, judges each by the real error of its sub-block (the error of a
+// (scale, min) to its quants, rounded against the stored super-scales (or a neighbouring
+// integer), often reconstructs better, and so does a super-scale refitted to all the integers.
+// polish() tries only those few closed-form candidates, judges each by the real error of its sub-block (the error of a
 // sub-block depends only on its own integers once d/dmin are fixed, so sub-blocks are scored
 // independently) and keeps only improvements. A handful of 32-value passes per sub-block keeps
 // this cheap next to the reference fits themselves.
@@ -95,8 +95,9 @@ void try_sub(const float* xs, const SuperLayout& lay, int j, int ls, int lm, Sco
 }
 
 // Refits sub-block j's (scale, min) by least squares to its current quants and tries the
-// rounded integers (and the combinations with the current ones), twice so that the re-rounded
-// quants of an accepted candidate get their own refit.
+// rounded integers, their +-1 neighbours (for scale+min types also the same-direction diagonal,
+// since a larger step usually wants a larger min) and the mixes with the current integers. Runs
+// twice so that the re-rounded quants of an accepted candidate get their own refit.
 void polish_sub(const float* x, const SuperLayout& lay, int j, Scored* s) {
   const float* xs = x + j * lay.sub;
   for (int pass = 0; pass < 2; ++pass) {
@@ -222,14 +223,30 @@ void polish(const float* x, const SuperLayout& lay, SuperCode* code) {
   Scored best;
   best.code = *code;
   rescore(x, lay, &best);
-  for (int round = 0; round < kPolishRounds; ++round) {
+  auto try_super = [&](uint16_t d16, uint16_t dmin16) {
     Scored cand;
     cand.code = best.code;
-    if (!refit_super(x, lay, best.code, &cand.code.d, &cand.code.dmin)) break;
-    if (cand.code.d == best.code.d && cand.code.dmin == best.code.dmin) break;
+    cand.code.d = d16;
+    cand.code.dmin = dmin16;
     rescore(x, lay, &cand);
-    if (!(cand.total() < best.total())) break;
+    if (!(cand.total() < best.total())) return false;
     best = cand;
+    return true;
+  };
+  for (int round = 0; round < kPolishRounds; ++round) {
+    uint16_t d16, dmin16;
+    if (!refit_super(x, lay, best.code, &d16, &dmin16)) break;
+    if (d16 == best.code.d && dmin16 == best.code.dmin) break;
+    if (!try_super(d16, dmin16)) break;
+  }
+  // A slightly smaller or larger super-scale trades clipping of the largest sub-block scale
+  // against finer steps for the others; the least-squares refit cannot see that trade. On the
+  // test data this buys ~0.5% RMSE for Q3_K/Q6_K but only ~0.1% for the scale+min types (whose
+  // wider sub-block window above already covers most of it) at ~30% more time, so only the
+  // symmetric types try it.
+  if (lay.mhi == 0) {
+    const float df = fp16_to_fp32(best.code.d);
+    for (const float f : {0.98f, 1.02f}) try_super(fp32_to_fp16(df * f), 0);
   }
   *code = best.code;
 }
