@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -124,6 +125,15 @@ TEST_P(KQuant, QuantizeNoWorseThanReference) {
     const std::vector<float> yo(ours.begin() + r * kCols, ours.begin() + (r + 1) * kCols);
     const std::vector<float> yr(ref.begin() + r * kCols, ref.begin() + (r + 1) * kCols);
     EXPECT_LE(rmse(yo, xi), rmse(yr, xi)) << "row " << r;
+  }
+  // And block by block: the quantizer starts from the reference's own encoding of each
+  // super-block and keeps a change only when that block's error drops.
+  for (int64_t b = 0; b < kRows * kCols / kQK_K; ++b) {
+    const auto first = static_cast<std::ptrdiff_t>(b * kQK_K);
+    const std::vector<float> xi(input.begin() + first, input.begin() + first + kQK_K);
+    const std::vector<float> yo(ours.begin() + first, ours.begin() + first + kQK_K);
+    const std::vector<float> yr(ref.begin() + first, ref.begin() + first + kQK_K);
+    EXPECT_LE(rmse(yo, xi), rmse(yr, xi)) << "block " << b;
   }
 }
 

@@ -5,8 +5,9 @@
 // n / 256 blocks of the layouts in blocks_k.h.
 //
 // Dequantization is bit-exact with llama.cpp's reference (same float operation order).
-// Quantization searches sub-block and super-block scales to minimize the squared error of the
-// dequantized row; on our reference data it is never worse than llama.cpp's reference quantizer.
+// Quantization starts from the reference quantizer's choices and refits the scales by least
+// squares, keeping a refit only where it lowers the block's error: never worse than llama.cpp's
+// reference quantizer on any block.
 #pragma once
 
 #include <cstdint>

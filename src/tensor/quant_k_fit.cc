@@ -1,8 +1,8 @@
 // Per-sub-block scale fits for the K-quant quantizers (see quant_k_search.h).
 //
-// The *_ref fits follow the reference quantizer's algorithms (weighted candidate sweeps) so that
-// the baseline we start from is the reference's own choice; the *_mse fits target what we are
-// measured on, the plain squared error, and are used as additional starting points.
+// The fits follow the reference quantizer's algorithms (weighted candidate sweeps) so that the
+// baseline we start from is the reference's own choice; polish() (quant_k_super.cc) then lowers
+// the plain squared error from there.
 #include <cmath>
 
 #include "tensor/quant_k_search.h"
@@ -97,82 +97,78 @@ float fit_symmetric_q3_ref(const float* x, int n, int nmax) {
   return suml2 != 0 ? sumlx / suml2 : 0.0f;
 }
 
-float fit_symmetric_mse(const float* x, int n, int nmax) {
-  float max, amax;
-  signed_max(x, n, &max, &amax);
-  if (amax < kGroupEps) return 0;
-  // For a fixed quant vector the least-squares scale is sxq / sqq and the error drops by
-  // sxq^2 / sqq, so candidates are ranked by that ratio (compared cross-multiplied).
-  double best_sxq = 0, best_sqq = 0;
-  auto consider = [&](float iscale) {
-    double sxq = 0, sqq = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = round_clamp(iscale * x[i], -nmax, nmax - 1);
-      sxq += static_cast<double>(x[i]) * l;
-      sqq += static_cast<double>(l) * l;
-    }
-    if (sqq > 0 && (best_sqq == 0 || sxq * sxq * best_sqq > best_sxq * best_sxq * sqq)) {
-      best_sxq = sxq;
-      best_sqq = sqq;
-    }
-  };
-  for (int k = -20; k <= 20; ++k) {
-    // Extreme value near -nmax (wide side) and near +(nmax - 1) (narrow side).
-    consider(-(static_cast<float>(nmax) + 0.05f * static_cast<float>(k)) / max);
-    consider((static_cast<float>(nmax - 1) + 0.05f * static_cast<float>(k)) / max);
-  }
-  if (best_sqq == 0) return 0;
-  float scale = static_cast<float>(best_sxq / best_sqq);
-  // Lloyd-style polish: re-round with the fitted scale, refit, keep while it helps.
-  for (int it = 0; it < 4 && scale != 0; ++it) {
-    const float inv = 1.0f / scale;
-    consider(inv);
-    const float next = static_cast<float>(best_sxq / best_sqq);
-    if (next == scale) break;
-    scale = next;
-  }
-  return scale;
+namespace {
+
+// Clamp that sends NaN to lo, written with comparisons so the loops below vectorize.
+inline float clampf(float t, float lo, float hi) {
+  t = t > lo ? t : lo;
+  return t < hi ? t : hi;
 }
+
+// Rounds iscale * (x - offset) to [0, nmax] into l (as floats, exact small integers).
+void round_affine(const float* x, int n, float nmax, float iscale, float offset, float* l) {
+  for (int i = 0; i < n; ++i) {
+    l[i] = static_cast<float>(nearest_int(clampf(iscale * (x[i] - offset), 0.0f, nmax)));
+  }
+}
+
+// Weighted error of x ~= scale * l + offset, squared or absolute. The per-element terms are
+// computed in a vectorizable loop; the sum stays a single sequential float chain because the
+// reference sums in that order and we must pick the same candidates as it does.
+float affine_error(const float* x, int n, const float* w, const float* l, float scale, float offset,
+                   bool use_mad) {
+  float term[32];
+  if (use_mad) {
+    for (int i = 0; i < n; ++i) term[i] = w[i] * std::fabs(scale * l[i] + offset - x[i]);
+  } else {
+    for (int i = 0; i < n; ++i) {
+      const float diff = scale * l[i] + offset - x[i];
+      term[i] = w[i] * (diff * diff);
+    }
+  }
+  float err = 0;
+  for (int i = 0; i < n; ++i) err += term[i];
+  return err;
+}
+
+}  // namespace
 
 AffineFit fit_affine(const float* x, int n, int nmax, const float* w, float rmin, float rdelta,
                      int nstep, bool use_mad) {
-  auto weight = [&](int i) { return w != nullptr ? w[i] : 1.0f; };
   float lo = x[0], hi = x[0];
-  float sum_w = weight(0);
+  float sum_w = w[0];
   float sum_x = sum_w * x[0];
   for (int i = 1; i < n; ++i) {
-    lo = std::fmin(lo, x[i]);
-    hi = std::fmax(hi, x[i]);
-    sum_w += weight(i);
-    sum_x += weight(i) * x[i];
+    if (x[i] < lo) lo = x[i];
+    if (x[i] > hi) hi = x[i];
+    sum_w += w[i];
+    sum_x += w[i] * x[i];
   }
   // The offset is stored as a non-negative min subtracted from q * scale, so it is at most 0.
   if (lo > 0) lo = 0;
   if (hi == lo) return {0.0f, -lo};
-  auto error_of = [&](float scale, float offset, const int* L) {
-    float err = 0;
-    for (int i = 0; i < n; ++i) {
-      float diff = scale * static_cast<float>(L[i]) + offset - x[i];
-      diff = use_mad ? std::fabs(diff) : diff * diff;
-      err += weight(i) * diff;
-    }
-    return err;
-  };
-  int L[32], aux[32];
-  float iscale = static_cast<float>(nmax) / (hi - lo);
+  const float fmax_q = static_cast<float>(nmax);
+  float l[32], wl[32], wl2[32], wlx[32];
+  float iscale = fmax_q / (hi - lo);
   float scale = 1 / iscale;
   float offset = lo;
-  for (int i = 0; i < n; ++i) L[i] = round_clamp(iscale * (x[i] - lo), 0, nmax);
-  float best_error = error_of(scale, offset, L);
+  round_affine(x, n, fmax_q, iscale, offset, l);
+  float best_error = affine_error(x, n, w, l, scale, offset, use_mad);
   for (int k = 0; k <= nstep; ++k) {
-    iscale = (rmin + rdelta * static_cast<float>(k) + static_cast<float>(nmax)) / (hi - lo);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    // Like the reference, the sweep is anchored at the best offset found so far (not at the
+    // group minimum), so an accepted candidate shifts the grid of the ones after it.
+    iscale = (rmin + rdelta * static_cast<float>(k) + fmax_q) / (hi - offset);
+    round_affine(x, n, fmax_q, iscale, offset, l);
     for (int i = 0; i < n; ++i) {
-      aux[i] = round_clamp(iscale * (x[i] - lo), 0, nmax);
-      const float l = static_cast<float>(aux[i]);
-      sum_l += weight(i) * l;
-      sum_l2 += weight(i) * l * l;
-      sum_xl += weight(i) * l * x[i];
+      wl[i] = w[i] * l[i];
+      wl2[i] = wl[i] * l[i];
+      wlx[i] = wl[i] * x[i];
+    }
+    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    for (int i = 0; i < n; ++i) {  // sequential, in the reference's order
+      sum_l += wl[i];
+      sum_l2 += wl2[i];
+      sum_xl += wlx[i];
     }
     // Weighted least squares for x ~= s * l + o over this rounding.
     const float det = sum_w * sum_l2 - sum_l * sum_l;
@@ -183,56 +179,14 @@ AffineFit fit_affine(const float* x, int n, int nmax, const float* w, float rmin
       o = 0;
       s = sum_xl / sum_l2;
     }
-    const float err = error_of(s, o, aux);
+    const float err = affine_error(x, n, w, l, s, o, use_mad);
     if (err < best_error) {
-      for (int i = 0; i < n; ++i) L[i] = aux[i];
       best_error = err;
       scale = s;
       offset = o;
     }
   }
   return {scale, -offset};
-}
-
-AffineFit fit_affine_mse(const float* x, int n, int nmax) {
-  AffineFit fit = fit_affine(x, n, nmax, nullptr, -1.0f, 0.05f, 40, false);
-  if (fit.scale <= 0) return fit;
-  auto sse = [&](float s, float m) {
-    double e = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = round_clamp((x[i] + m) / s, 0, nmax);
-      const double diff = static_cast<double>(s * static_cast<float>(l) - m) - x[i];
-      e += diff * diff;
-    }
-    return e;
-  };
-  double best = sse(fit.scale, fit.min);
-  // Alternate rounding and an unweighted least-squares refit of (scale, min).
-  for (int it = 0; it < 4; ++it) {
-    double sl = 0, sl2 = 0, sx = 0, sxl = 0;
-    for (int i = 0; i < n; ++i) {
-      const double l = round_clamp((x[i] + fit.min) / fit.scale, 0, nmax);
-      sl += l;
-      sl2 += l * l;
-      sx += x[i];
-      sxl += x[i] * l;
-    }
-    const double det = n * sl2 - sl * sl;
-    if (!(det > 0)) break;
-    double s = (n * sxl - sx * sl) / det;
-    double o = (sl2 * sx - sl * sxl) / det;
-    if (o > 0) {
-      o = 0;
-      s = sxl / sl2;
-    }
-    if (!(s > 0)) break;
-    const AffineFit next{static_cast<float>(s), static_cast<float>(-o)};
-    const double e = sse(next.scale, next.min);
-    if (!(e < best)) break;
-    best = e;
-    fit = next;
-  }
-  return fit;
 }
 
 }  // namespace ember::kquant

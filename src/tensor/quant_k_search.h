@@ -1,5 +1,5 @@
 // Internal building blocks of the K-quant quantizers (quantize_k.cc): per-sub-block scale fits
-// and the super-block search that turns continuous sub-block scales into the stored integers.
+// and the super-block polish that improves the stored integers after the reference's rounding.
 //
 // Notation used throughout: a super-block of 256 values is cut into sub-blocks of `sub` values.
 // Sub-block j reconstructs value i as  (d * ls[j]) * q[i] - (dmin * lm[j])  where d and dmin are
@@ -41,14 +41,11 @@ float fit_symmetric_ref(const float* x, int n, int nmax);
 // that lowers the x^2-weighted error.
 float fit_symmetric_q3_ref(const float* x, int n, int nmax);
 
-// Our symmetric fit: minimizes the plain squared error over a wider set of candidate scales (both
-// signs), then polishes with alternating re-rounding / least-squares rescaling.
-float fit_symmetric_mse(const float* x, int n, int nmax);
-
 // Affine fit x ~= scale * q - min with q in [0, nmax], scale >= 0, min >= 0. `w` weights the
-// error; candidate inverse scales are (nmax + rmin + rdelta * k) / (max - min), k < nstep, each
+// error; candidate inverse scales are (nmax + rmin + rdelta * k) / (max - offset), k <= nstep,
+// where offset is the best one so far (this reproduces the reference's choices exactly), each
 // refined by weighted least squares. `use_mad` compares candidates by absolute error instead of
-// squared error (the reference Q2_K does). `w` may be null for uniform weights.
+// squared error (the reference Q2_K does). n <= 32.
 struct AffineFit {
   float scale;
   float min;
@@ -56,11 +53,7 @@ struct AffineFit {
 AffineFit fit_affine(const float* x, int n, int nmax, const float* w, float rmin, float rdelta,
                      int nstep, bool use_mad);
 
-// Our affine fit for plain squared error: a dense candidate sweep with uniform weights followed by
-// alternating re-rounding / least-squares passes.
-AffineFit fit_affine_mse(const float* x, int n, int nmax);
-
-// ---- Super-block search -----------------------------------------------------------------------
+// ---- Super-block encoding ---------------------------------------------------------------------
 
 struct SuperLayout {
   int sub;       // values per sub-block (16 or 32)
@@ -85,10 +78,11 @@ double code_sse(const float* x, const SuperLayout& layout, const SuperCode& code
 // q = nearest((x + dmin * lm) / (d * ls)), clamped. Sub-blocks whose factor is 0 get q = 0.
 void requantize(const float* x, const SuperLayout& layout, SuperCode* code);
 
-// Improves `code` in place, never making its code_sse larger. Searches super-scales (least-squares
-// refits, fp16 neighbours) and, for each candidate, the integer sub-scale/min of every sub-block
-// in a window around the continuous fits `scale`/`min` (min may be null for symmetric types).
-void refine_super(const float* x, const SuperLayout& layout, const float* scale, const float* min,
-                  SuperCode* code);
+// Improves `code` in place with a few closed-form candidates: per sub-block, least-squares
+// (scale, min) refits of its quants rounded against the code's super-scales; per block, a
+// least-squares refit of the fp16 super-scales followed by the same sub-block pass. Candidates
+// are kept only when they lower the (float-accumulated) error; callers that need a strict
+// guarantee compare code_sse before and after.
+void polish(const float* x, const SuperLayout& layout, SuperCode* code);
 
 }  // namespace ember::kquant

@@ -19,7 +19,8 @@ namespace ember {
 Status dequantize_row(TensorType type, const void* src, float* dst, int64_t n);
 
 // Converts `n` F32 values at `src` into `type` at `dst` (tensor_row_size(type, n) bytes).
-// K-quants and IQ4 use a scale search that minimizes squared error, not plain rounding.
+// K-quants refine the reference quantizer's scales toward lower squared error and IQ4 searches its
+// scales; neither is plain rounding.
 // Errors: unsupported type, bad n, non-finite input values.
 Status quantize_row(TensorType type, const float* src, void* dst, int64_t n);
 
