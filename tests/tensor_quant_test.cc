@@ -44,11 +44,6 @@ const TensorType kOwnTypes[] = {
     TensorType::kQ8_K, TensorType::kIQ4_NL, TensorType::kIQ4_XS,
 };
 
-bool is_k_quant(TensorType t) {
-  return t == TensorType::kQ2_K || t == TensorType::kQ3_K || t == TensorType::kQ4_K ||
-         t == TensorType::kQ5_K || t == TensorType::kQ6_K;
-}
-
 std::vector<float> to_floats(const std::vector<char>& bytes) {
   std::vector<float> v(bytes.size() / sizeof(float));
   std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
