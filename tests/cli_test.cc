@@ -74,6 +74,7 @@ TEST(Cli, InspectJsonOnEverySharedModel) {
     EXPECT_EQ(j["architecture"], expected_arch(file));
     EXPECT_EQ(j["hparams"]["embedding_length"], 256);
     EXPECT_FALSE(j.contains("hparams_note")) << j["hparams_note"];
+    EXPECT_TRUE(j["loadable"].get<bool>()) << j.value("load_error", std::string());
     // Suffix = tensor type of every matrix for the single-type files.
     const std::string suffix = file.substr(file.rfind('-') + 1, file.size() - file.rfind('-') - 6);
     bool found_embd = false;

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "gguf/gguf.h"
 #include "model/hparams.h"
+#include "model/model_check.h"
 #include "tensor/quantize.h"
 
 namespace ember::cli {
@@ -146,6 +147,9 @@ ordered_json describe(const GgufFile& f, const std::string& path) {
     tj["n_elements"] = t.n_elements;
     tj["bytes"] = t.n_bytes;
     tj["offset"] = t.offset;
+    if (const TensorTypeTraits* tt = tensor_type_traits(t.type); tt == nullptr || !tt->supported) {
+      tj["supported"] = false;
+    }
     if (f.n_files() > 1) tj["file_index"] = t.file_index;
     tensors.push_back(tj);
     n_params += static_cast<uint64_t>(t.n_elements);
@@ -156,6 +160,10 @@ ordered_json describe(const GgufFile& f, const std::string& path) {
     bt[2] += t.n_bytes;
   }
   j["tensors"] = tensors;
+  // Whether ember can load this file as a model (architecture, tensor types, tensor shapes).
+  const Status loadable = check_model_file(f);
+  j["loadable"] = loadable.ok();
+  if (!loadable.ok()) j["load_error"] = loadable.message();
   ordered_json totals;
   totals["n_tensors"] = f.tensors().size();
   totals["n_params"] = n_params;
@@ -188,6 +196,8 @@ void print_text(const ordered_json& j) {
   } else if (j.contains("hparams_note")) {
     std::printf("  (not loadable by ember: %s)\n", j["hparams_note"].get<std::string>().c_str());
   }
+  std::printf("loadable:      %s\n",
+              j["loadable"].get<bool>() ? "yes" : ("no: " + j["load_error"].get<std::string>()).c_str());
   std::printf("tokenizer:\n");
   for (const auto& [k, v] : j["tokenizer"].items()) std::printf("  %-40s %s\n", k.c_str(), dump(v).c_str());
   std::printf("chat template: %s\n",
