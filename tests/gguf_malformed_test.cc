@@ -113,8 +113,8 @@ struct Built {
   std::vector<size_t> tensor_at;  // each tensor info's name length field
 };
 
-Built build(const std::vector<Kv>& kvs, const std::vector<TensorSpec>& tensors,
-            size_t data_bytes, size_t alignment = 32) {
+Built build(const std::vector<Kv>& kvs, const std::vector<TensorSpec>& tensors, size_t data_bytes,
+            size_t alignment = 32) {
   Built out;
   Bytes b;
   b.put<uint32_t>(0x46554747);
@@ -146,11 +146,17 @@ std::vector<Kv> base_kvs() {
 std::vector<TensorSpec> base_tensors() {
   return {{"a", {8, 2}, 0, 0}, {"b", {32}, 2, 64}};  // f32 64 bytes, q4_0 18 bytes at 64
 }
-Built base() { return build(base_kvs(), base_tensors(), 96); }
+Built base() {
+  return build(base_kvs(), base_tensors(), 96);
+}
 
 // Offsets inside the base file of the first kv's string length and the second kv's array length.
-size_t string_len_at(const Built& b) { return b.kv_at[0] + 8 + 20 + 4; }
-size_t array_len_at(const Built& b) { return b.kv_at[1] + 8 + 9 + 4 + 4; }
+size_t string_len_at(const Built& b) {
+  return b.kv_at[0] + 8 + 20 + 4;
+}
+size_t array_len_at(const Built& b) {
+  return b.kv_at[1] + 8 + 9 + 4 + 4;
+}
 // Parses and expects an error whose message contains every one of `needles`.
 void expect_error(const std::vector<uint8_t>& bytes, std::initializer_list<std::string> needles) {
   Result<GgufFile> f = GgufFile::from_bytes(bytes);
@@ -286,9 +292,7 @@ TEST(GgufMalformed, ArrayLength) {
 }
 
 TEST(GgufMalformed, Dimensions) {
-  auto with_tensor = [](TensorSpec t) {
-    return build(base_kvs(), {std::move(t)}, 64).bytes;
-  };
+  auto with_tensor = [](TensorSpec t) { return build(base_kvs(), {std::move(t)}, 64).bytes; };
   expect_error(with_tensor({"t", {}, 0, 0}), {"n_dims 0", "'t'"});
   expect_error(with_tensor({"t", {1, 1, 1, 1, 16}, 0, 0}), {"n_dims 5"});
   expect_error(with_tensor({"t", {16, 0}, 0, 0}), {"dimension 1 is 0"});
@@ -331,8 +335,8 @@ TEST(GgufMalformed, Offsets) {
   expect_error(with_b_offset(uint64_t{1} << 63), {"past the end"});
   expect_error(with_b_offset(kMax - 31), {"past the end"});
   // Ordered differently in the file but disjoint: fine.
-  Result<GgufFile> f = GgufFile::from_bytes(
-      build(base_kvs(), {{"b", {32}, 2, 64}, {"a", {8, 2}, 0, 0}}, 96).bytes);
+  Result<GgufFile> f =
+      GgufFile::from_bytes(build(base_kvs(), {{"b", {32}, 2, 64}, {"a", {8, 2}, 0, 0}}, 96).bytes);
   EXPECT_TRUE(f.ok()) << f.status().to_string();
   // Header padding missing: the data section would begin past the end.
   Built b = build(base_kvs(), base_tensors(), 0);

@@ -64,7 +64,8 @@ std::vector<std::pair<std::string, GgufWriter>> seeds() {
 
 TEST(GgufSeeds, BuildAndParse) {
   const char* env = std::getenv("EMBER_WRITE_GGUF_SEEDS");
-  const fs::path dir = env != nullptr && *env != '\0' ? fs::path(env) : testing::temp_dir() / "seeds";
+  const fs::path dir =
+      env != nullptr && *env != '\0' ? fs::path(env) : testing::temp_dir() / "seeds";
   fs::create_directories(dir);
   for (auto& [name, w] : seeds()) {
     const fs::path p = dir / name;
