@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "base/mapped_file.h"
 #include "gguf/gguf.h"
 #include "testdata.h"
 
@@ -328,6 +329,41 @@ TEST(GgufFile, OpenErrorsNamePath) {
   ASSERT_FALSE(f.ok());
   EXPECT_NE(f.status().message().find("/nonexistent/dir/x.gguf"), std::string::npos);
   EXPECT_FALSE(GgufFile::open(testing::temp_dir().string()).ok());  // a directory
+}
+
+TEST(GgufMappedFile, MapAndReadAgree) {
+  const fs::path p = testing::temp_dir() / "mapped.bin";
+  {
+    std::FILE* f = std::fopen(p.string().c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fputs("hello", f);
+    std::fclose(f);
+  }
+  for (bool use_mmap : {true, false}) {
+    Result<MappedFile> m = MappedFile::open(p.string(), use_mmap);
+    ASSERT_TRUE(m.ok()) << m.status().to_string();
+    EXPECT_EQ(m->is_mapped(), use_mmap);
+    MappedFile moved = std::move(m).value();
+    ASSERT_EQ(moved.size(), 5u);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(moved.data()), 5), "hello");
+  }
+  Result<MappedFile> missing = MappedFile::map("/nonexistent/zz.bin");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("/nonexistent/zz.bin"), std::string::npos);
+  EXPECT_NE(missing.status().message().find("No such file"), std::string::npos);
+  // An empty file maps to an empty span, and GGUF parsing reports it as too small.
+  {
+    std::FILE* f = std::fopen(p.string().c_str(), "wb");
+    std::fclose(f);
+  }
+  Result<MappedFile> empty = MappedFile::map(p.string());
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->size(), 0u);
+  Result<GgufFile> g = GgufFile::open(p.string());
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("too small"), std::string::npos);
+  fs::remove(p);
 }
 
 // ---- reference files ------------------------------------------------------------------------
