@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "base/mapped_file.h"
 #include "gguf/gguf.h"
 #include "testdata.h"
 
@@ -52,25 +53,21 @@ GgufWriter make_writer(uint32_t alignment) {
   w.set("t.arr.f64", GgufValue::float_array(GgufType::kF64, {0.1, -2.0}));
   w.set("t.arr.str", GgufValue::string_array({"a", "", "ünï", "<s>"}));
   w.set("t.arr.arr",
-        GgufValue::array_of_arrays({GgufValue::int_array(GgufType::kU8, {1, 2}),
-                                    GgufValue::string_array({"x"}),
-                                    GgufValue::array_of_arrays({GgufValue::float_array(
-                                        GgufType::kF64, {2.5})}),
-                                    GgufValue::string_array({})}));
+        GgufValue::array_of_arrays(
+            {GgufValue::int_array(GgufType::kU8, {1, 2}), GgufValue::string_array({"x"}),
+             GgufValue::array_of_arrays({GgufValue::float_array(GgufType::kF64, {2.5})}),
+             GgufValue::string_array({})}));
 
   EXPECT_TRUE(w.add_tensor("f32.weight", TensorType::kF32, {8, 3}, pattern(8 * 3 * 4, 1)).ok());
   EXPECT_TRUE(w.add_tensor("f16.weight", TensorType::kF16, {5}, pattern(10, 2)).ok());
   EXPECT_TRUE(w.add_tensor("q4_0.weight", TensorType::kQ4_0, {64, 2, 1}, pattern(36 * 2, 3)).ok());
-  EXPECT_TRUE(w.add_tensor("q4_K.weight", TensorType::kQ4_K, {256, 1, 2, 1},
-                           pattern(144 * 2, 4))
-                  .ok());
-  EXPECT_TRUE(w.add_tensor("produced", TensorType::kF32, {7},
-                           [](std::span<uint8_t> dst) {
-                             std::vector<uint8_t> p = pattern(dst.size(), 5);
-                             std::copy(p.begin(), p.end(), dst.begin());
-                             return Status::Ok();
-                           })
-                  .ok());
+  EXPECT_TRUE(
+      w.add_tensor("q4_K.weight", TensorType::kQ4_K, {256, 1, 2, 1}, pattern(144 * 2, 4)).ok());
+  EXPECT_TRUE(w.add_tensor("produced", TensorType::kF32, {7}, [](std::span<uint8_t> dst) {
+                 std::vector<uint8_t> p = pattern(dst.size(), 5);
+                 std::copy(p.begin(), p.end(), dst.begin());
+                 return Status::Ok();
+               }).ok());
   return w;
 }
 
@@ -159,8 +156,8 @@ TEST(GgufWriter, RejectsBadTensors) {
   EXPECT_FALSE(w.add_tensor("b", TensorType::kF32, {1, 1, 1, 1, 4}, d).ok());
   EXPECT_FALSE(w.add_tensor("b", TensorType::kF32, {0}, d).ok());
   EXPECT_FALSE(w.add_tensor("b", TensorType::kF32, {-4}, d).ok());
-  EXPECT_FALSE(w.add_tensor("b", TensorType::kF32, {5}, d).ok());       // wrong size
-  EXPECT_FALSE(w.add_tensor("b", TensorType::kQ4_0, {16}, d).ok());     // not a block multiple
+  EXPECT_FALSE(w.add_tensor("b", TensorType::kF32, {5}, d).ok());    // wrong size
+  EXPECT_FALSE(w.add_tensor("b", TensorType::kQ4_0, {16}, d).ok());  // not a block multiple
   EXPECT_FALSE(w.add_tensor("b", static_cast<TensorType>(99), {4}, d).ok());
   EXPECT_FALSE(w.add_tensor("", TensorType::kF32, {4}, d).ok());
   EXPECT_FALSE(w.set_alignment(0).ok());
@@ -332,6 +329,41 @@ TEST(GgufFile, OpenErrorsNamePath) {
   ASSERT_FALSE(f.ok());
   EXPECT_NE(f.status().message().find("/nonexistent/dir/x.gguf"), std::string::npos);
   EXPECT_FALSE(GgufFile::open(testing::temp_dir().string()).ok());  // a directory
+}
+
+TEST(GgufMappedFile, MapAndReadAgree) {
+  const fs::path p = testing::temp_dir() / "mapped.bin";
+  {
+    std::FILE* f = std::fopen(p.string().c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fputs("hello", f);
+    std::fclose(f);
+  }
+  for (bool use_mmap : {true, false}) {
+    Result<MappedFile> m = MappedFile::open(p.string(), use_mmap);
+    ASSERT_TRUE(m.ok()) << m.status().to_string();
+    EXPECT_EQ(m->is_mapped(), use_mmap);
+    MappedFile moved = std::move(m).value();
+    ASSERT_EQ(moved.size(), 5u);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(moved.data()), 5), "hello");
+  }
+  Result<MappedFile> missing = MappedFile::map("/nonexistent/zz.bin");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("/nonexistent/zz.bin"), std::string::npos);
+  EXPECT_NE(missing.status().message().find("No such file"), std::string::npos);
+  // An empty file maps to an empty span, and GGUF parsing reports it as too small.
+  {
+    std::FILE* f = std::fopen(p.string().c_str(), "wb");
+    std::fclose(f);
+  }
+  Result<MappedFile> empty = MappedFile::map(p.string());
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->size(), 0u);
+  Result<GgufFile> g = GgufFile::open(p.string());
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("too small"), std::string::npos);
+  fs::remove(p);
 }
 
 // ---- reference files ------------------------------------------------------------------------

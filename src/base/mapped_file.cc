@@ -13,7 +13,9 @@
 namespace ember {
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 Status os_error(const std::string& what, const std::string& path, int err) {
   return io_error("cannot " + what + " '" + path + "': " + errno_text(err));
@@ -47,8 +49,7 @@ Result<size_t> open_regular(const std::string& path, int* fd_out) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return os_error("stat", path, errno);
   if (!S_ISREG(st.st_mode)) return io_error("'" + path + "' is not a regular file");
-  if (st.st_size < 0 ||
-      static_cast<uint64_t>(st.st_size) > std::numeric_limits<size_t>::max()) {
+  if (st.st_size < 0 || static_cast<uint64_t>(st.st_size) > std::numeric_limits<size_t>::max()) {
     return io_error("'" + path + "' is too large to load");
   }
   return static_cast<size_t>(st.st_size);
@@ -56,9 +57,13 @@ Result<size_t> open_regular(const std::string& path, int* fd_out) {
 
 }  // namespace
 
-MappedFile::~MappedFile() { reset(); }
+MappedFile::~MappedFile() {
+  reset();
+}
 
-MappedFile::MappedFile(MappedFile&& other) noexcept { *this = std::move(other); }
+MappedFile::MappedFile(MappedFile&& other) noexcept {
+  *this = std::move(other);
+}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this == &other) return *this;

@@ -84,7 +84,9 @@ class GgufValue {
 
   // Array accessors (errors when not an array of a matching element type).
   Result<std::span<const std::string>> as_string_array() const;
-  Result<std::span<const int64_t>> as_int_array() const;   // integer or bool elements
+  // Integer or bool elements; uint64 elements come back as their two's-complement bit pattern
+  // (cast to uint64_t to recover values above INT64_MAX).
+  Result<std::span<const int64_t>> as_int_array() const;
   Result<std::span<const double>> as_float_array() const;  // f32/f64 elements
   Result<std::span<const GgufValue>> as_array_array() const;
 
@@ -192,7 +194,8 @@ class GgufWriter {
   Status set_alignment(uint32_t alignment);
   uint32_t alignment() const { return alignment_; }
 
-  // Adds or replaces a key (a replaced key keeps its position).
+  // Adds or replaces a key (a replaced key keeps its position). Setting `general.alignment` to a
+  // uint32 power of two also sets the alignment, so copying a file's metadata keeps its layout.
   void set(std::string key, GgufValue value);
   void remove(std::string_view key);
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }

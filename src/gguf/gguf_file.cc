@@ -34,7 +34,8 @@ bool parse_split_name(const std::string& path, SplitName* out) {
   if (p.substr(p.size() - kSuffix.size()) != kSuffix) return false;
   const std::string_view tail = p.substr(p.size() - kSuffix.size() - kTail, kTail);
   if (tail[0] != '-' || tail.substr(6, 4) != "-of-") return false;
-  if (!parse_digits5(tail.substr(1, 5), &out->no) || !parse_digits5(tail.substr(10, 5), &out->count)) {
+  if (!parse_digits5(tail.substr(1, 5), &out->no) ||
+      !parse_digits5(tail.substr(10, 5), &out->count)) {
     return false;
   }
   out->prefix = std::string(p.substr(0, p.size() - kSuffix.size() - kTail));
@@ -48,7 +49,6 @@ std::string split_path(const std::string& prefix, uint32_t no, uint32_t count) {
 }
 
 }  // namespace
-
 
 GgufFile::GgufFile() = default;
 GgufFile::~GgufFile() = default;
@@ -91,8 +91,8 @@ Result<GgufFile> GgufParser::open_splits(const std::string& prefix, uint32_t fir
     }
     if (*no != i || *n != count) {
       return data_loss("'" + path + "': split.no " + std::to_string(*no) + " / split.count " +
-                       std::to_string(*n) + " do not match its name (part " +
-                       std::to_string(i) + " of " + std::to_string(count) + ")");
+                       std::to_string(*n) + " do not match its name (part " + std::to_string(i) +
+                       " of " + std::to_string(count) + ")");
     }
     for (GgufTensorInfo& t : part->tensors_) {
       if (!names.insert(t.name).second) {

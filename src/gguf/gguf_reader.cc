@@ -3,6 +3,7 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <string>
 #include <unordered_set>
 
@@ -36,8 +37,7 @@ class Cursor {
   Result<T> read(std::string_view what) {
     if (remaining() < sizeof(T)) {
       return error_at(pos_, "truncated: need " + std::to_string(sizeof(T)) + " bytes for " +
-                                std::string(what) + ", " + std::to_string(remaining()) +
-                                " remain");
+                                std::string(what) + ", " + std::to_string(remaining()) + " remain");
     }
     T v;
     std::memcpy(&v, bytes_.data() + pos_, sizeof(T));
@@ -72,6 +72,16 @@ Status check_count(const Cursor& c, uint64_t at, uint64_t count, uint64_t min_si
                               std::to_string(c.remaining()) + " bytes remain");
   }
   return Status::Ok();
+}
+
+// Reserves room for `count` elements, but no more than a bound: a count that passed
+// check_count can still describe far more memory than the file's bytes (an 8-byte empty string
+// becomes a 32-byte std::string), so beyond the bound the vector grows only as elements really
+// arrive.
+template <typename T>
+void reserve_bounded(std::vector<T>& v, uint64_t count) {
+  constexpr uint64_t kMaxReserve = 1 << 16;
+  v.reserve(static_cast<size_t>(std::min(count, kMaxReserve)));
 }
 
 Result<GgufType> read_type(Cursor& c, std::string_view what) {
@@ -124,7 +134,8 @@ Result<int64_t> read_int(Cursor& c, GgufType t) {
       EMBER_ASSIGN_OR_RETURN(const int64_t v, c.read<int64_t>("int64"));
       return v;
     }
-    default: return c.error_at(at, "internal: not an integer type");
+    default:
+      return c.error_at(at, "internal: not an integer type");
   }
 }
 
@@ -142,8 +153,8 @@ Result<GgufValue> read_value(Cursor& c, GgufType t, int depth);
 Result<GgufValue> read_array(Cursor& c, int depth) {
   const uint64_t at = c.pos();
   if (depth >= gguf_detail::kMaxArrayDepth) {
-    return c.error_at(at, "arrays nested more than " +
-                              std::to_string(gguf_detail::kMaxArrayDepth) + " levels deep");
+    return c.error_at(at, "arrays nested more than " + std::to_string(gguf_detail::kMaxArrayDepth) +
+                              " levels deep");
   }
   EMBER_ASSIGN_OR_RETURN(const GgufType elem, read_type(c, "array element type"));
   const uint64_t count_at = c.pos();
@@ -153,7 +164,7 @@ Result<GgufValue> read_array(Cursor& c, int depth) {
   switch (elem) {
     case GgufType::kString: {
       std::vector<std::string> v;
-      v.reserve(n);
+      reserve_bounded(v, n);
       for (size_t i = 0; i < n; ++i) {
         EMBER_ASSIGN_OR_RETURN(std::string s, c.read_string("string"));
         v.push_back(std::move(s));
@@ -162,7 +173,7 @@ Result<GgufValue> read_array(Cursor& c, int depth) {
     }
     case GgufType::kArray: {
       std::vector<GgufValue> v;
-      v.reserve(n);
+      reserve_bounded(v, n);
       for (size_t i = 0; i < n; ++i) {
         EMBER_ASSIGN_OR_RETURN(GgufValue inner, read_array(c, depth + 1));
         v.push_back(std::move(inner));
@@ -172,7 +183,7 @@ Result<GgufValue> read_array(Cursor& c, int depth) {
     case GgufType::kF32:
     case GgufType::kF64: {
       std::vector<double> v;
-      v.reserve(n);
+      reserve_bounded(v, n);
       for (size_t i = 0; i < n; ++i) {
         EMBER_ASSIGN_OR_RETURN(const double x, read_float(c, elem));
         v.push_back(x);
@@ -181,7 +192,7 @@ Result<GgufValue> read_array(Cursor& c, int depth) {
     }
     default: {
       std::vector<int64_t> v;
-      v.reserve(n);
+      reserve_bounded(v, n);
       for (size_t i = 0; i < n; ++i) {
         EMBER_ASSIGN_OR_RETURN(const int64_t x, read_int(c, elem));
         v.push_back(x);
@@ -197,7 +208,8 @@ Result<GgufValue> read_value(Cursor& c, GgufType t, int depth) {
       EMBER_ASSIGN_OR_RETURN(std::string s, c.read_string("string"));
       return GgufValue::string(std::move(s));
     }
-    case GgufType::kArray: return read_array(c, depth);
+    case GgufType::kArray:
+      return read_array(c, depth);
     case GgufType::kF32: {
       EMBER_ASSIGN_OR_RETURN(const double v, read_float(c, t));
       return GgufValue::f32(static_cast<float>(v));
@@ -206,19 +218,29 @@ Result<GgufValue> read_value(Cursor& c, GgufType t, int depth) {
       EMBER_ASSIGN_OR_RETURN(const double v, read_float(c, t));
       return GgufValue::f64(v);
     }
-    default: break;
+    default:
+      break;
   }
   EMBER_ASSIGN_OR_RETURN(const int64_t v, read_int(c, t));
   switch (t) {
-    case GgufType::kU8: return GgufValue::u8(static_cast<uint8_t>(v));
-    case GgufType::kI8: return GgufValue::i8(static_cast<int8_t>(v));
-    case GgufType::kU16: return GgufValue::u16(static_cast<uint16_t>(v));
-    case GgufType::kI16: return GgufValue::i16(static_cast<int16_t>(v));
-    case GgufType::kU32: return GgufValue::u32(static_cast<uint32_t>(v));
-    case GgufType::kI32: return GgufValue::i32(static_cast<int32_t>(v));
-    case GgufType::kU64: return GgufValue::u64(static_cast<uint64_t>(v));
-    case GgufType::kI64: return GgufValue::i64(v);
-    default: return GgufValue::boolean(v != 0);
+    case GgufType::kU8:
+      return GgufValue::u8(static_cast<uint8_t>(v));
+    case GgufType::kI8:
+      return GgufValue::i8(static_cast<int8_t>(v));
+    case GgufType::kU16:
+      return GgufValue::u16(static_cast<uint16_t>(v));
+    case GgufType::kI16:
+      return GgufValue::i16(static_cast<int16_t>(v));
+    case GgufType::kU32:
+      return GgufValue::u32(static_cast<uint32_t>(v));
+    case GgufType::kI32:
+      return GgufValue::i32(static_cast<int32_t>(v));
+    case GgufType::kU64:
+      return GgufValue::u64(static_cast<uint64_t>(v));
+    case GgufType::kI64:
+      return GgufValue::i64(v);
+    default:
+      return GgufValue::boolean(v != 0);
   }
 }
 
@@ -232,8 +254,8 @@ struct RawTensor {
   uint64_t info_offset = 0;  // where its tensor info starts, for error messages
 };
 
-Status read_tensor_info(Cursor& c, const std::unordered_set<std::string_view>& seen,
-                        uint64_t alignment, RawTensor* out) {
+Status read_tensor_info(Cursor& c, const std::unordered_set<std::string>& seen, uint64_t alignment,
+                        RawTensor* out) {
   const uint64_t at = c.pos();
   out->info_offset = at;
   GgufTensorInfo& t = out->info;
@@ -315,6 +337,17 @@ Result<uint64_t> read_alignment(const std::vector<std::pair<std::string, GgufVal
 }  // namespace
 
 Status GgufParser::parse(std::span<const uint8_t> bytes, uint32_t file_index, GgufFile* out) {
+  // Sizes are validated before allocating, so this only fires when a (valid) file is larger
+  // than memory allows; it must still come back as an error rather than an exception.
+  try {
+    return parse_unchecked(bytes, file_index, out);
+  } catch (const std::bad_alloc&) {
+    return resource_exhausted("gguf: out of memory while parsing the header");
+  }
+}
+
+Status GgufParser::parse_unchecked(std::span<const uint8_t> bytes, uint32_t file_index,
+                                   GgufFile* out) {
   Cursor c(bytes);
   if (bytes.size() < 4 || std::memcmp(bytes.data(), "GGUF", 4) != 0) {
     if (bytes.size() < 4) {
@@ -349,7 +382,7 @@ Status GgufParser::parse(std::span<const uint8_t> bytes, uint32_t file_index, Gg
   }
 
   std::vector<std::pair<std::string, GgufValue>> kvs;
-  kvs.reserve(static_cast<size_t>(n_kv));
+  reserve_bounded(kvs, n_kv);
   std::unordered_set<std::string> keys;
   for (uint64_t i = 0; i < n_kv; ++i) {
     const uint64_t at = c.pos();
@@ -365,11 +398,14 @@ Status GgufParser::parse(std::span<const uint8_t> bytes, uint32_t file_index, Gg
   }
   EMBER_ASSIGN_OR_RETURN(const uint64_t alignment, read_alignment(kvs));
 
-  std::vector<RawTensor> raw(static_cast<size_t>(n_tensors));
-  std::unordered_set<std::string_view> names;
-  for (RawTensor& t : raw) {
+  std::vector<RawTensor> raw;
+  reserve_bounded(raw, n_tensors);
+  std::unordered_set<std::string> names;
+  for (uint64_t i = 0; i < n_tensors; ++i) {
+    RawTensor t;
     EMBER_RETURN_IF_ERROR(read_tensor_info(c, names, alignment, &t));
-    names.insert(t.info.name);  // the string lives in `raw`, which is never resized
+    names.insert(t.info.name);
+    raw.push_back(std::move(t));
   }
 
   // The data section starts at the end of the header rounded up to the alignment. Files without
@@ -397,9 +433,8 @@ Status GgufParser::parse(std::span<const uint8_t> bytes, uint32_t file_index, Gg
   std::vector<const RawTensor*> by_offset;
   by_offset.reserve(raw.size());
   for (const RawTensor& t : raw) by_offset.push_back(&t);
-  std::sort(by_offset.begin(), by_offset.end(), [](const RawTensor* a, const RawTensor* b) {
-    return a->info.offset < b->info.offset;
-  });
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const RawTensor* a, const RawTensor* b) { return a->info.offset < b->info.offset; });
   for (size_t k = 1; k < by_offset.size(); ++k) {
     const GgufTensorInfo& prev = by_offset[k - 1]->info;
     const GgufTensorInfo& cur = by_offset[k]->info;

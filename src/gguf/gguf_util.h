@@ -17,7 +17,9 @@ inline constexpr int kMaxArrayDepth = 8;
 inline constexpr uint32_t kMaxDims = 4;
 
 // True for ids 0..12.
-inline bool is_known_type(uint32_t raw) { return raw <= static_cast<uint32_t>(GgufType::kF64); }
+inline bool is_known_type(uint32_t raw) {
+  return raw <= static_cast<uint32_t>(GgufType::kF64);
+}
 
 // Encoded size of a fixed-size scalar, or 0 for string/array (variable size).
 size_t scalar_size(GgufType type);
@@ -28,7 +30,9 @@ size_t min_encoded_size(GgufType type);
 
 bool is_valid_utf8(std::string_view s);
 
-inline bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+inline bool is_power_of_two(uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
 // Whether integer `v` is representable in the integer (or bool) type `type`. For uint64, `v` is
 // the two's-complement bit pattern, so every value fits.

@@ -15,17 +15,22 @@ size_t scalar_size(GgufType type) {
   switch (type) {
     case GgufType::kU8:
     case GgufType::kI8:
-    case GgufType::kBool: return 1;
+    case GgufType::kBool:
+      return 1;
     case GgufType::kU16:
-    case GgufType::kI16: return 2;
+    case GgufType::kI16:
+      return 2;
     case GgufType::kU32:
     case GgufType::kI32:
-    case GgufType::kF32: return 4;
+    case GgufType::kF32:
+      return 4;
     case GgufType::kU64:
     case GgufType::kI64:
-    case GgufType::kF64: return 8;
+    case GgufType::kF64:
+      return 8;
     case GgufType::kString:
-    case GgufType::kArray: return 0;
+    case GgufType::kArray:
+      return 0;
   }
   return 0;
 }
@@ -75,17 +80,25 @@ bool is_valid_utf8(std::string_view s) {
 
 bool int_fits(GgufType type, int64_t v) {
   switch (type) {
-    case GgufType::kU8: return v >= 0 && v <= 0xFF;
-    case GgufType::kI8: return v >= -128 && v <= 127;
-    case GgufType::kU16: return v >= 0 && v <= 0xFFFF;
-    case GgufType::kI16: return v >= -32768 && v <= 32767;
-    case GgufType::kU32: return v >= 0 && v <= 0xFFFFFFFFLL;
+    case GgufType::kU8:
+      return v >= 0 && v <= 0xFF;
+    case GgufType::kI8:
+      return v >= -128 && v <= 127;
+    case GgufType::kU16:
+      return v >= 0 && v <= 0xFFFF;
+    case GgufType::kI16:
+      return v >= -32768 && v <= 32767;
+    case GgufType::kU32:
+      return v >= 0 && v <= 0xFFFFFFFFLL;
     case GgufType::kI32:
       return v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max();
-    case GgufType::kBool: return v == 0 || v == 1;
+    case GgufType::kBool:
+      return v == 0 || v == 1;
     case GgufType::kU64:
-    case GgufType::kI64: return true;
-    default: return false;
+    case GgufType::kI64:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -96,7 +109,9 @@ namespace {
 bool is_signed_int(GgufType t) {
   return t == GgufType::kI8 || t == GgufType::kI16 || t == GgufType::kI32 || t == GgufType::kI64;
 }
-bool is_float(GgufType t) { return t == GgufType::kF32 || t == GgufType::kF64; }
+bool is_float(GgufType t) {
+  return t == GgufType::kF32 || t == GgufType::kF64;
+}
 
 std::string full_type_name(GgufType type, GgufType element_type) {
   if (type != GgufType::kArray) return gguf_type_name(type);
@@ -119,19 +134,32 @@ std::string number_text(T v) {
 
 std::string gguf_type_name(GgufType type) {
   switch (type) {
-    case GgufType::kU8: return "uint8";
-    case GgufType::kI8: return "int8";
-    case GgufType::kU16: return "uint16";
-    case GgufType::kI16: return "int16";
-    case GgufType::kU32: return "uint32";
-    case GgufType::kI32: return "int32";
-    case GgufType::kF32: return "float32";
-    case GgufType::kBool: return "bool";
-    case GgufType::kString: return "string";
-    case GgufType::kArray: return "array";
-    case GgufType::kU64: return "uint64";
-    case GgufType::kI64: return "int64";
-    case GgufType::kF64: return "float64";
+    case GgufType::kU8:
+      return "uint8";
+    case GgufType::kI8:
+      return "int8";
+    case GgufType::kU16:
+      return "uint16";
+    case GgufType::kI16:
+      return "int16";
+    case GgufType::kU32:
+      return "uint32";
+    case GgufType::kI32:
+      return "int32";
+    case GgufType::kF32:
+      return "float32";
+    case GgufType::kBool:
+      return "bool";
+    case GgufType::kString:
+      return "string";
+    case GgufType::kArray:
+      return "array";
+    case GgufType::kU64:
+      return "uint64";
+    case GgufType::kI64:
+      return "int64";
+    case GgufType::kF64:
+      return "float64";
   }
   return "type " + std::to_string(static_cast<uint32_t>(type));
 }
@@ -250,11 +278,15 @@ bool GgufValue::is_integer() const {
 size_t GgufValue::array_size() const {
   if (!is_array()) return 0;
   switch (element_type_) {
-    case GgufType::kString: return strings_.size();
-    case GgufType::kArray: return arrays_.size();
+    case GgufType::kString:
+      return strings_.size();
+    case GgufType::kArray:
+      return arrays_.size();
     case GgufType::kF32:
-    case GgufType::kF64: return floats_.size();
-    default: return ints_.size();
+    case GgufType::kF64:
+      return floats_.size();
+    default:
+      return ints_.size();
   }
 }
 
@@ -321,9 +353,12 @@ Result<std::span<const GgufValue>> GgufValue::as_array_array() const {
 
 std::string GgufValue::summary() const {
   switch (type_) {
-    case GgufType::kBool: return bits_ != 0 ? "true" : "false";
-    case GgufType::kF32: return number_text(static_cast<float>(std::bit_cast<double>(bits_)));
-    case GgufType::kF64: return number_text(std::bit_cast<double>(bits_));
+    case GgufType::kBool:
+      return bits_ != 0 ? "true" : "false";
+    case GgufType::kF32:
+      return number_text(static_cast<float>(std::bit_cast<double>(bits_)));
+    case GgufType::kF64:
+      return number_text(std::bit_cast<double>(bits_));
     case GgufType::kString: {
       // Long strings (chat templates) are cut so a listing stays one line per key.
       constexpr size_t kMax = 64;
@@ -365,15 +400,17 @@ bool GgufValue::operator==(const GgufValue& other) const {
   if (type_ != GgufType::kArray) return bits_ == other.bits_;  // bitwise, so NaN == NaN
   if (element_type_ != other.element_type_) return false;
   switch (element_type_) {
-    case GgufType::kString: return strings_ == other.strings_;
-    case GgufType::kArray: return arrays_ == other.arrays_;
+    case GgufType::kString:
+      return strings_ == other.strings_;
+    case GgufType::kArray:
+      return arrays_ == other.arrays_;
     case GgufType::kF32:
     case GgufType::kF64:
       return floats_.size() == other.floats_.size() &&
-             (floats_.empty() ||
-              std::memcmp(floats_.data(), other.floats_.data(), floats_.size() * sizeof(double)) ==
-                  0);
-    default: return ints_ == other.ints_;
+             (floats_.empty() || std::memcmp(floats_.data(), other.floats_.data(),
+                                             floats_.size() * sizeof(double)) == 0);
+    default:
+      return ints_ == other.ints_;
   }
 }
 

@@ -56,15 +56,32 @@ Status put_int(Encoder& e, GgufType t, int64_t v) {
   }
   switch (t) {
     case GgufType::kU8:
-    case GgufType::kBool: e.put(static_cast<uint8_t>(v)); break;
-    case GgufType::kI8: e.put(static_cast<int8_t>(v)); break;
-    case GgufType::kU16: e.put(static_cast<uint16_t>(v)); break;
-    case GgufType::kI16: e.put(static_cast<int16_t>(v)); break;
-    case GgufType::kU32: e.put(static_cast<uint32_t>(v)); break;
-    case GgufType::kI32: e.put(static_cast<int32_t>(v)); break;
-    case GgufType::kU64: e.put(static_cast<uint64_t>(v)); break;
-    case GgufType::kI64: e.put(v); break;
-    default: return invalid_argument(gguf_type_name(t) + " is not an integer type");
+    case GgufType::kBool:
+      e.put(static_cast<uint8_t>(v));
+      break;
+    case GgufType::kI8:
+      e.put(static_cast<int8_t>(v));
+      break;
+    case GgufType::kU16:
+      e.put(static_cast<uint16_t>(v));
+      break;
+    case GgufType::kI16:
+      e.put(static_cast<int16_t>(v));
+      break;
+    case GgufType::kU32:
+      e.put(static_cast<uint32_t>(v));
+      break;
+    case GgufType::kI32:
+      e.put(static_cast<int32_t>(v));
+      break;
+    case GgufType::kU64:
+      e.put(static_cast<uint64_t>(v));
+      break;
+    case GgufType::kI64:
+      e.put(v);
+      break;
+    default:
+      return invalid_argument(gguf_type_name(t) + " is not an integer type");
   }
   return Status::Ok();
 }
@@ -75,12 +92,22 @@ Status put_array(Encoder& e, const GgufValue& v, int depth);
 Status put_value(Encoder& e, const GgufValue& v, int depth) {
   const GgufType t = v.type();
   switch (t) {
-    case GgufType::kString: e.put_string(*v.as_string()); return Status::Ok();
-    case GgufType::kArray: return put_array(e, v, depth);
-    case GgufType::kF32: e.put(static_cast<float>(*v.as_float())); return Status::Ok();
-    case GgufType::kF64: e.put(*v.as_float()); return Status::Ok();
-    case GgufType::kBool: e.put<uint8_t>(*v.as_bool() ? 1 : 0); return Status::Ok();
-    case GgufType::kU64: return put_int(e, t, static_cast<int64_t>(*v.as_uint()));
+    case GgufType::kString:
+      e.put_string(*v.as_string());
+      return Status::Ok();
+    case GgufType::kArray:
+      return put_array(e, v, depth);
+    case GgufType::kF32:
+      e.put(static_cast<float>(*v.as_float()));
+      return Status::Ok();
+    case GgufType::kF64:
+      e.put(*v.as_float());
+      return Status::Ok();
+    case GgufType::kBool:
+      e.put<uint8_t>(*v.as_bool() ? 1 : 0);
+      return Status::Ok();
+    case GgufType::kU64:
+      return put_int(e, t, static_cast<int64_t>(*v.as_uint()));
     default: {
       if (!gguf_detail::is_known_type(static_cast<uint32_t>(t))) {
         return invalid_argument("unknown value type " + std::to_string(static_cast<uint32_t>(t)));
@@ -140,7 +167,9 @@ Status put_array(Encoder& e, const GgufValue& v, int depth) {
   }
 }
 
-uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+uint64_t align_up(uint64_t v, uint64_t a) {
+  return (v + a - 1) / a * a;
+}
 
 Status check_shape(const std::string& name, TensorType type, const std::vector<int64_t>& shape,
                    uint64_t* n_bytes) {
@@ -246,8 +275,8 @@ Status GgufWriter::add_tensor(std::string name, TensorType type, std::vector<int
 Status GgufWriter::add_tensor(std::string name, TensorType type, std::vector<int64_t> shape,
                               TensorProducer producer) {
   if (!producer) return invalid_argument("tensor '" + name + "': empty producer");
-  return add_pending(PendingTensor{std::move(name), type, std::move(shape), 0, {},
-                                   std::move(producer)});
+  return add_pending(
+      PendingTensor{std::move(name), type, std::move(shape), 0, {}, std::move(producer)});
 }
 
 Status GgufWriter::write_to(const std::function<Status(std::span<const uint8_t>)>& sink) const {
