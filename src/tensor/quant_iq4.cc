@@ -9,6 +9,7 @@
 // the scale rounded as it will be stored, and the better of the two is kept per block.
 #include "tensor/quant_iq4.h"
 
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -43,46 +44,62 @@ int nearest_code(float t) {
   return t - level(lo) < level(hi) - t ? lo : hi;
 }
 
-// Code whose dequantized value scale * level is nearest to x, judged on the actual float
-// products (the ratio x * inv only brackets the answer).
-int nearest_code_exact(float x, float scale, float inv) {
-  const int c = nearest_code(x * inv);
-  float best_err = std::fabs(x - scale * level(c));
-  int best = c;
-  for (int other : {c - 1, c + 1}) {
-    if (other < 0 || other > 15) continue;
-    const float err = std::fabs(x - scale * level(other));
-    if (err < best_err) {
-      best_err = err;
-      best = other;
-    }
+// Midpoints between adjacent levels, in level units. A ratio t = x / scale takes the code equal
+// to the number of midpoints at or below it, i.e. its nearest level. Counting comparisons
+// instead of searching keeps the loop branch-free so the compiler can vectorize it; the search
+// below runs it thousands of times per block.
+constexpr std::array<float, 15> kMidpoints = [] {
+  std::array<float, 15> m{};
+  for (size_t i = 0; i < m.size(); ++i) {
+    m[i] = 0.5f * (static_cast<float>(kIq4Values[i]) + static_cast<float>(kIq4Values[i + 1]));
   }
-  return best;
+  return m;
+}();
+// Gap from each level to the next, so the chosen level can be accumulated alongside the code.
+constexpr std::array<float, 15> kSteps = [] {
+  std::array<float, 15> g{};
+  for (size_t i = 0; i < g.size(); ++i) {
+    g[i] = static_cast<float>(kIq4Values[i + 1]) - static_cast<float>(kIq4Values[i]);
+  }
+  return g;
+}();
+
+// Sum of a 32-element array in 8 float lanes (vectorizable), the lanes added in double.
+double block_sum(const float* v) {
+  float lanes[8] = {};
+  for (int j0 = 0; j0 < kSub; j0 += 8) {
+    for (int k = 0; k < 8; ++k) lanes[k] += v[j0 + k];
+  }
+  double t = 0;
+  for (int k = 0; k < 8; ++k) t += lanes[k];
+  return t;
 }
 
 // Squared error of x[0..32) coded with `scale` (the float the dequantizer multiplies levels by)
-// and codes chosen nearest; fills codes and the sums for a least-squares refit.
+// and nearest codes; fills codes and the sums for a least-squares refit of the scale. This is
+// the search's inner loop: element-wise and branch-free with the sums taken afterwards, so it
+// vectorizes. The float result only ranks candidates; final comparisons use codes_sse.
 double fit_codes(const float* x, float scale, uint8_t* codes, double* sum_lx, double* sum_ll) {
-  double sse = 0, lx = 0, ll = 0;
-  if (scale == 0.0f) {
-    for (int j = 0; j < kSub; ++j) {
-      codes[j] = kZeroCode;
-      sse += static_cast<double>(x[j]) * x[j];
+  const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
+  float e2[kSub], lx[kSub], ll[kSub];
+  for (int j = 0; j < kSub; ++j) {
+    const float t = x[j] * inv;
+    int c = 0;
+    float l = level(0);
+    for (size_t i = 0; i < kMidpoints.size(); ++i) {
+      const bool up = t >= kMidpoints[i];
+      c += up ? 1 : 0;
+      l += up ? kSteps[i] : 0.0f;
     }
-  } else {
-    const float inv = 1.0f / scale;
-    for (int j = 0; j < kSub; ++j) {
-      const int c = nearest_code_exact(x[j], scale, inv);
-      codes[j] = static_cast<uint8_t>(c);
-      const double e = static_cast<double>(x[j]) - static_cast<double>(scale * level(c));
-      sse += e * e;
-      lx += static_cast<double>(level(c)) * x[j];
-      ll += static_cast<double>(level(c)) * level(c);
-    }
+    codes[j] = static_cast<uint8_t>(c);
+    const float e = x[j] - scale * l;
+    e2[j] = e * e;
+    lx[j] = l * x[j];
+    ll[j] = l * l;
   }
-  if (sum_lx != nullptr) *sum_lx = lx;
-  if (sum_ll != nullptr) *sum_ll = ll;
-  return sse;
+  if (sum_lx != nullptr) *sum_lx = block_sum(lx);
+  if (sum_ll != nullptr) *sum_ll = block_sum(ll);
+  return block_sum(e2);
 }
 
 // Squared error of given codes under `scale`.
@@ -333,6 +350,7 @@ void quantize_row_iq4_nl(const float* src, void* dst, int64_t n) {
     uint8_t codes[kSub];
     double sse;
     const float scale = search_block_scale(x, fp16_round, codes, &sse);
+    sse = codes_sse(x, scale, codes);  // the search's float estimate, redone exactly
     BlockIQ4_NL b;
     // The reference wins ties; a NaN error (its x^2 weights overflow on huge input) loses.
     if (!(ref_sse <= sse)) {
