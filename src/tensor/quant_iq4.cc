@@ -9,6 +9,7 @@
 // the scale rounded as it will be stored, and the better of the two is kept per block.
 #include "tensor/quant_iq4.h"
 
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -25,64 +26,81 @@ constexpr int kZeroCode = 8;              // code of the level closest to zero (
 
 float level(int code) { return static_cast<float>(kIq4Values[static_cast<size_t>(code)]); }
 
-// Index of the level nearest to t (in level units), ties to the upper level; a NaN t (from a
-// degenerate scale) gives the top level. This is the reference algorithm's rule, which the
-// reference candidates below must reproduce.
-int nearest_code(float t) {
-  if (t <= level(0)) return 0;
-  if (!(t < level(15))) return 15;
-  int lo = 0, hi = 15;
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) / 2;
-    if (t < level(mid)) {
-      hi = mid;
-    } else {
-      lo = mid;
-    }
+// Midpoints between adjacent levels, in level units. A ratio t = x / scale takes the code equal
+// to the number of midpoints at or below it, i.e. its nearest level. Counting comparisons
+// instead of searching keeps the loop branch-free so the compiler can vectorize it; the search
+// below runs it thousands of times per block.
+constexpr std::array<float, 15> kMidpoints = [] {
+  std::array<float, 15> m{};
+  for (size_t i = 0; i < m.size(); ++i) {
+    m[i] = 0.5f * (static_cast<float>(kIq4Values[i]) + static_cast<float>(kIq4Values[i + 1]));
   }
-  return t - level(lo) < level(hi) - t ? lo : hi;
+  return m;
+}();
+// Gap from each level to the next, so the chosen level can be accumulated alongside the code.
+constexpr std::array<float, 15> kSteps = [] {
+  std::array<float, 15> g{};
+  for (size_t i = 0; i < g.size(); ++i) {
+    g[i] = static_cast<float>(kIq4Values[i + 1]) - static_cast<float>(kIq4Values[i]);
+  }
+  return g;
+}();
+
+// Index of the level nearest to t (in level units) by the reference algorithm's exact rule:
+// between adjacent levels a < b, t takes b unless (t - a) < (b - t) in float arithmetic; below
+// the first level 0, above the last 15, NaN 15. The reference candidates must reproduce it bit
+// for bit, so it is written as a count over all gaps (each gap whose rule says "go up" adds one)
+// rather than a search: same answer, no branches.
+int nearest_code(float t) {
+  int c = 0;
+  for (int i = 0; i < 15; ++i) c += (t - level(i) < level(i + 1) - t) ? 0 : 1;
+  return c;
 }
 
-// Code whose dequantized value scale * level is nearest to x, judged on the actual float
-// products (the ratio x * inv only brackets the answer).
-int nearest_code_exact(float x, float scale, float inv) {
-  const int c = nearest_code(x * inv);
-  float best_err = std::fabs(x - scale * level(c));
-  int best = c;
-  for (int other : {c - 1, c + 1}) {
-    if (other < 0 || other > 15) continue;
-    const float err = std::fabs(x - scale * level(other));
-    if (err < best_err) {
-      best_err = err;
-      best = other;
-    }
+// The level value nearest_code(t) picks, accumulated from the gaps instead of looked up in the
+// table, so loops over elements stay vectorizable. Exact: the levels are small integers.
+float nearest_level(float t) {
+  float l = level(0);
+  for (int i = 0; i < 15; ++i) l += (t - level(i) < level(i + 1) - t) ? 0.0f : kSteps[i];
+  return l;
+}
+
+// Sum of a 32-element array in 8 float lanes (vectorizable), the lanes added in double.
+double block_sum(const float* v) {
+  float lanes[8] = {};
+  for (int j0 = 0; j0 < kSub; j0 += 8) {
+    for (int k = 0; k < 8; ++k) lanes[k] += v[j0 + k];
   }
-  return best;
+  double t = 0;
+  for (int k = 0; k < 8; ++k) t += lanes[k];
+  return t;
 }
 
 // Squared error of x[0..32) coded with `scale` (the float the dequantizer multiplies levels by)
-// and codes chosen nearest; fills codes and the sums for a least-squares refit.
+// and nearest codes; fills codes and the sums for a least-squares refit of the scale. This is
+// the search's inner loop: element-wise and branch-free with the sums taken afterwards, so it
+// vectorizes. The float result only ranks candidates; final comparisons use codes_sse.
 double fit_codes(const float* x, float scale, uint8_t* codes, double* sum_lx, double* sum_ll) {
-  double sse = 0, lx = 0, ll = 0;
-  if (scale == 0.0f) {
-    for (int j = 0; j < kSub; ++j) {
-      codes[j] = kZeroCode;
-      sse += static_cast<double>(x[j]) * x[j];
+  const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
+  float e2[kSub], lx[kSub], ll[kSub];
+  for (int j = 0; j < kSub; ++j) {
+    const float t = x[j] * inv;
+    int c = 0;
+    float l = level(0);
+    for (size_t i = 0; i < kMidpoints.size(); ++i) {
+      const bool up = t >= kMidpoints[i];
+      c += up ? 1 : 0;
+      l += up ? kSteps[i] : 0.0f;
     }
-  } else {
-    const float inv = 1.0f / scale;
-    for (int j = 0; j < kSub; ++j) {
-      const int c = nearest_code_exact(x[j], scale, inv);
-      codes[j] = static_cast<uint8_t>(c);
-      const double e = static_cast<double>(x[j]) - static_cast<double>(scale * level(c));
-      sse += e * e;
-      lx += static_cast<double>(level(c)) * x[j];
-      ll += static_cast<double>(level(c)) * level(c);
-    }
+    codes[j] = static_cast<uint8_t>(c);
+    const float e = x[j] - scale * l;
+    e2[j] = e * e;
+    lx[j] = l * x[j];
+    ll[j] = l * l;
   }
-  if (sum_lx != nullptr) *sum_lx = lx;
-  if (sum_ll != nullptr) *sum_ll = ll;
-  return sse;
+  if (sum_lx != nullptr) *sum_lx = block_sum(lx);
+  if (sum_ll != nullptr) *sum_ll = block_sum(ll);
+  return block_sum(e2);
 }
 
 // Squared error of given codes under `scale`.
@@ -114,14 +132,17 @@ float reference_block_scale(const float* x) {
   float amax;
   const float mx = signed_absmax(x, kSub, &amax);
   if (amax < 1e-15f) return 0.0f;
+  // The float sums are accumulated in element order, as the reference does; only the code
+  // lookup is hoisted into its own (vectorizable) loop.
   auto sums = [&](float id, float* sqx, float* sq2) {
+    float q[kSub];
+    for (int j = 0; j < kSub; ++j) q[j] = nearest_level(id * x[j]);
     *sqx = 0.0f;
     *sq2 = 0.0f;
     for (int j = 0; j < kSub; ++j) {
       const float w = x[j] * x[j];
-      const float q = level(nearest_code(id * x[j]));
-      *sqx += w * q * x[j];
-      *sq2 += w * q * q;
+      *sqx += w * q[j] * x[j];
+      *sq2 += w * q[j] * q[j];
     }
   };
   float sqx, sq2;
@@ -140,7 +161,7 @@ float reference_block_scale(const float* x) {
 
 // Our search for one block's best scale, judging each candidate by its plain squared error after
 // the scale is passed through `round` (fp16 storage for IQ4_NL; identity for IQ4_XS's first
-// pass). Candidates map the extreme value to 84%..102% of either end of the table, each followed
+// pass). Candidates map the extreme value to 85%..103% of either end of the table, each followed
 // by a least-squares refit for its codes. Returns the best scale (already rounded) and its codes.
 template <typename Round>
 float search_block_scale(const float* x, Round round, uint8_t* codes, double* sse_out) {
@@ -163,8 +184,8 @@ float search_block_scale(const float* x, Round round, uint8_t* codes, double* ss
     }
   };
   for (float end : {level(0), level(15)}) {
-    for (int k = -8; k <= 1; ++k) {
-      const float target = end * (1.0f + 0.02f * static_cast<float>(k));
+    for (int k = -5; k <= 1; ++k) {
+      const float target = end * (1.0f + 0.03f * static_cast<float>(k));
       double lx, ll;
       consider(mx / target, &lx, &ll);
       if (ll > 0) consider(static_cast<float>(lx / ll), nullptr, nullptr);
@@ -257,8 +278,8 @@ XsFit search_xs(const float* x) {
   XsFit cand;
   uint8_t codes[kSub];
   for (float end : {-32.0f, 31.0f}) {
-    for (int k = 0; k <= 8; ++k) {
-      const float target = end * (1.0f - 0.02f * static_cast<float>(k));
+    for (int k = 0; k <= 4; ++k) {
+      const float target = end * (1.0f - 0.03f * static_cast<float>(k));
       cand.d = scale_to_fp16(max_scale / target);
       const float d = fp16_to_fp32(cand.d);
       if (d == 0.0f) continue;
@@ -333,6 +354,7 @@ void quantize_row_iq4_nl(const float* src, void* dst, int64_t n) {
     uint8_t codes[kSub];
     double sse;
     const float scale = search_block_scale(x, fp16_round, codes, &sse);
+    sse = codes_sse(x, scale, codes);  // the search's float estimate, redone exactly
     BlockIQ4_NL b;
     // The reference wins ties; a NaN error (its x^2 weights overflow on huge input) loses.
     if (!(ref_sse <= sse)) {

@@ -14,6 +14,11 @@
 #include "tensor/quant_util.h"
 #include "tensor/scale_search.h"
 
+static_assert(ember::kQK4_0 == ember::kSearchBlock && ember::kQK4_1 == ember::kSearchBlock &&
+                  ember::kQK5_0 == ember::kSearchBlock && ember::kQK5_1 == ember::kSearchBlock &&
+                  ember::kQK8_0 == ember::kSearchBlock,
+              "the scale search works on 32-element blocks");
+
 namespace ember {
 namespace {
 
@@ -92,7 +97,7 @@ void quantize_row_q4_0(const float* src, void* dst, int64_t n) {
   for (int64_t i = 0; i < n / kQK4_0; ++i) {
     const float* x = src + i * kQK4_0;
     SymmetricFit f = reference_symmetric(x, kQK4_0, 8);
-    refine_symmetric(x, kQK4_0, -8, 7, &f);
+    refine_symmetric(x, -8, 7, &f);
     int codes[kQK4_0];
     for (int j = 0; j < kQK4_0; ++j) codes[j] = f.q[j] + 8;
     BlockQ4_0 b;
@@ -106,7 +111,7 @@ void quantize_row_q5_0(const float* src, void* dst, int64_t n) {
   for (int64_t i = 0; i < n / kQK5_0; ++i) {
     const float* x = src + i * kQK5_0;
     SymmetricFit f = reference_symmetric(x, kQK5_0, 16);
-    refine_symmetric(x, kQK5_0, -16, 15, &f);
+    refine_symmetric(x, -16, 15, &f);
     int codes[kQK5_0];
     for (int j = 0; j < kQK5_0; ++j) codes[j] = f.q[j] + 16;
     BlockQ5_0 b;
@@ -120,7 +125,7 @@ void quantize_row_q4_1(const float* src, void* dst, int64_t n) {
   for (int64_t i = 0; i < n / kQK4_1; ++i) {
     const float* x = src + i * kQK4_1;
     AffineFit f = reference_affine(x, kQK4_1, 15);
-    refine_affine(x, kQK4_1, 15, &f);
+    refine_affine(x, 15, &f);
     int codes[kQK4_1];
     for (int j = 0; j < kQK4_1; ++j) codes[j] = f.q[j];
     BlockQ4_1 b;
@@ -135,7 +140,7 @@ void quantize_row_q5_1(const float* src, void* dst, int64_t n) {
   for (int64_t i = 0; i < n / kQK5_1; ++i) {
     const float* x = src + i * kQK5_1;
     AffineFit f = reference_affine(x, kQK5_1, 31);
-    refine_affine(x, kQK5_1, 31, &f);
+    refine_affine(x, 31, &f);
     int codes[kQK5_1];
     for (int j = 0; j < kQK5_1; ++j) codes[j] = f.q[j];
     BlockQ5_1 b;
@@ -163,7 +168,7 @@ void quantize_row_q8_0(const float* src, void* dst, int64_t n) {
       v = std::fmin(127.0f, std::fmax(-127.0f, v));
       f.q[j] = static_cast<int8_t>(v);
     }
-    refine_symmetric(x, kQK8_0, -127, 127, &f);
+    refine_symmetric(x, -127, 127, &f);
     BlockQ8_0 b;
     b.d = f.d;
     std::memcpy(b.qs, f.q, sizeof b.qs);

@@ -13,57 +13,90 @@ struct FitSums {
   double q = 0, qq = 0, x = 0, qx = 0;
 };
 
+// Rounds to the nearest integer-valued float (ties to even) for |v| < 2^22, branch-free:
+// adding 1.5 * 2^23 leaves no fraction bits, so the addition itself does the rounding.
+inline float round_float(float v) {
+  constexpr float kShift = 12582912.0f;
+  return (v + kShift) - kShift;
+}
+
+// Clamps without NaN special cases so the loops below compile to min/max instructions.
+inline float clamp_float(float v, float lo, float hi) {
+  v = v < lo ? lo : v;
+  return v > hi ? hi : v;
+}
+
+// Sum of a kSearchBlock-element array: 8 float lanes, then the lanes in double. Written as
+// lanes so the compiler may vectorize it (a plain float sum must stay sequential).
+double block_sum(const float* v) {
+  float lanes[8] = {};
+  for (int j0 = 0; j0 < kSearchBlock; j0 += 8) {
+    for (int k = 0; k < 8; ++k) lanes[k] += v[j0 + k];
+  }
+  double t = 0;
+  for (int k = 0; k < 8; ++k) t += lanes[k];
+  return t;
+}
+
 // Quantizes x with scale d (rounded to fp16 as it will be stored) and returns the squared error
-// of the values the dequantizer will produce.
-double fit_symmetric(const float* x, int n, int qmin, int qmax, float d, SymmetricFit* out,
+// of the values the dequantizer will produce. This is the search's inner loop, so it works on
+// a fixed-size block, branch-free, with the sums taken afterwards, which lets the compiler
+// vectorize it. Its float estimate is only used to rank candidates; the winner is re-checked exactly (in
+// double) before it replaces the starting fit.
+double fit_symmetric(const float* x, int qmin, int qmax, float d, SymmetricFit* out,
                      FitSums* sums) {
   out->d = scale_to_fp16(d);
   const float df = fp16_to_fp32(out->d);
-  *sums = FitSums{};
-  double sse = 0;
-  if (df == 0.0f) {
-    for (int j = 0; j < n; ++j) {
-      out->q[j] = 0;
-      sse += static_cast<double>(x[j]) * x[j];
-    }
-    return sse;
-  }
-  const float inv = 1.0f / df;  // finite: the smallest fp16 subnormal is 2^-24
-  for (int j = 0; j < n; ++j) {
-    const int q = round_clamped(x[j] * inv, qmin, qmax);
+  const float inv = df != 0.0f ? 1.0f / df : 0.0f;  // finite: the smallest fp16 is 2^-24
+  const float lo = static_cast<float>(qmin), hi = static_cast<float>(qmax);
+  float e2[kSearchBlock], qx[kSearchBlock], qq[kSearchBlock];
+  for (int j = 0; j < kSearchBlock; ++j) {
+    const float xv = x[j];
+    const float q = round_float(clamp_float(xv * inv, lo, hi));
     out->q[j] = static_cast<int8_t>(q);
-    const double e = static_cast<double>(x[j]) - static_cast<double>(static_cast<float>(q) * df);
-    sse += e * e;
-    sums->qq += static_cast<double>(q) * q;
-    sums->qx += static_cast<double>(q) * x[j];
+    const float e = xv - q * df;
+    e2[j] = e * e;
+    qx[j] = q * xv;
+    qq[j] = q * q;
   }
-  return sse;
+  *sums = FitSums{};
+  sums->qx = block_sum(qx);
+  sums->qq = block_sum(qq);
+  return block_sum(e2);
 }
 
-double fit_affine(const float* x, int n, int qmax, float d, float m, AffineFit* out,
+// As fit_symmetric, for value = d * q + m.
+double fit_affine(const float* x, int qmax, float d, float m, AffineFit* out,
                   FitSums* sums) {
   out->d = scale_to_fp16(d);
   out->m = scale_to_fp16(m);
   const float df = fp16_to_fp32(out->d);
   const float mf = fp16_to_fp32(out->m);
   const float inv = df != 0.0f ? 1.0f / df : 0.0f;
-  *sums = FitSums{};
-  double sse = 0;
-  for (int j = 0; j < n; ++j) {
-    const int q = df != 0.0f ? round_clamped((x[j] - mf) * inv, 0, qmax) : 0;
+  const float hi = static_cast<float>(qmax);
+  float e2[kSearchBlock], sq[kSearchBlock], sqq[kSearchBlock], sx[kSearchBlock],
+      sqx[kSearchBlock];
+  for (int j = 0; j < kSearchBlock; ++j) {
+    const float xv = x[j];
+    const float q = round_float(clamp_float((xv - mf) * inv, 0.0f, hi));
     out->q[j] = static_cast<uint8_t>(q);
-    const double e = static_cast<double>(x[j]) - static_cast<double>(affine_value(df, q, mf));
-    sse += e * e;
-    sums->q += q;
-    sums->qq += static_cast<double>(q) * q;
-    sums->x += x[j];
-    sums->qx += static_cast<double>(q) * x[j];
+    const float e = xv - (q * df + mf);
+    e2[j] = e * e;
+    sq[j] = q;
+    sqq[j] = q * q;
+    sx[j] = xv;
+    sqx[j] = q * xv;
   }
-  return sse;
+  sums->q = block_sum(sq);
+  sums->qq = block_sum(sqq);
+  sums->x = block_sum(sx);
+  sums->qx = block_sum(sqx);
+  return block_sum(e2);
 }
 
 // Least-squares (d, m) for fixed codes; false when the codes are all equal (no unique fit).
-bool affine_lsq(int n, const FitSums& s, float* d, float* m) {
+bool affine_lsq(const FitSums& s, float* d, float* m) {
+  constexpr double n = kSearchBlock;
   const double det = n * s.qq - s.q * s.q;
   if (!(det > 0)) return false;
   *d = static_cast<float>((n * s.qx - s.q * s.x) / det);
@@ -73,10 +106,10 @@ bool affine_lsq(int n, const FitSums& s, float* d, float* m) {
 
 }  // namespace
 
-double symmetric_sse(const float* x, int n, const SymmetricFit& fit) {
+double symmetric_sse(const float* x, const SymmetricFit& fit) {
   const float df = fp16_to_fp32(fit.d);
   double sse = 0;
-  for (int j = 0; j < n; ++j) {
+  for (int j = 0; j < kSearchBlock; ++j) {
     const double e =
         static_cast<double>(x[j]) - static_cast<double>(static_cast<float>(fit.q[j]) * df);
     sse += e * e;
@@ -84,11 +117,11 @@ double symmetric_sse(const float* x, int n, const SymmetricFit& fit) {
   return sse;
 }
 
-double affine_sse(const float* x, int n, const AffineFit& fit) {
+double affine_sse(const float* x, const AffineFit& fit) {
   const float df = fp16_to_fp32(fit.d);
   const float mf = fp16_to_fp32(fit.m);
   double sse = 0;
-  for (int j = 0; j < n; ++j) {
+  for (int j = 0; j < kSearchBlock; ++j) {
     const double e = static_cast<double>(x[j]) - static_cast<double>(affine_value(df, fit.q[j], mf));
     sse += e * e;
   }
@@ -99,11 +132,13 @@ double affine_sse(const float* x, int n, const AffineFit& fit) {
 // either end of the code range (the negative end gives the reference's choice), and each is
 // followed by a least-squares refit of the scale for the codes it produced. A few more refits of
 // the winner polish it. Cost: about 40 evaluations of the block.
-void refine_symmetric(const float* x, int n, int qmin, int qmax, SymmetricFit* fit) {
-  double best = symmetric_sse(x, n, *fit);
-  if (best == 0) return;
+void refine_symmetric(const float* x, int qmin, int qmax, SymmetricFit* fit) {
+  const double start = symmetric_sse(x, *fit);
+  if (start == 0) return;
+  double best = start;
+  SymmetricFit best_fit = *fit;
   float amax = 0.0f, mx = 0.0f;
-  for (int j = 0; j < n; ++j) {
+  for (int j = 0; j < kSearchBlock; ++j) {
     if (std::fabs(x[j]) > amax) {
       amax = std::fabs(x[j]);
       mx = x[j];
@@ -114,10 +149,10 @@ void refine_symmetric(const float* x, int n, int qmin, int qmax, SymmetricFit* f
   SymmetricFit cand;
   FitSums sums;
   auto consider = [&](float d) {
-    const double e = fit_symmetric(x, n, qmin, qmax, d, &cand, &sums);
+    const double e = fit_symmetric(x, qmin, qmax, d, &cand, &sums);
     if (e < best) {
       best = e;
-      *fit = cand;
+      best_fit = cand;
     }
   };
   const int ends[2] = {qmin, qmax};
@@ -133,23 +168,27 @@ void refine_symmetric(const float* x, int n, int qmin, int qmax, SymmetricFit* f
   }
   for (int iter = 0; iter < 3; ++iter) {
     FitSums s;
-    SymmetricFit cur = *fit;
-    fit_symmetric(x, n, qmin, qmax, fp16_to_fp32(cur.d), &cur, &s);
+    SymmetricFit cur = best_fit;
+    fit_symmetric(x, qmin, qmax, fp16_to_fp32(cur.d), &cur, &s);
     if (!(s.qq > 0)) break;
     const double before = best;
     consider(static_cast<float>(s.qx / s.qq));
     if (!(best < before)) break;
   }
+  // The search compared float estimates; only an exactly smaller error replaces the start.
+  if (symmetric_sse(x, best_fit) < start) *fit = best_fit;
 }
 
 // Candidate scales spread the block's range [min, max] over qmax - 1 .. qmax + 1 steps (the
 // reference uses exactly qmax), each followed by a joint least-squares refit of (d, m) for the
 // codes it produced; the winner gets a few more refits.
-void refine_affine(const float* x, int n, int qmax, AffineFit* fit) {
-  double best = affine_sse(x, n, *fit);
-  if (best == 0) return;
+void refine_affine(const float* x, int qmax, AffineFit* fit) {
+  const double start = affine_sse(x, *fit);
+  if (start == 0) return;
+  double best = start;
+  AffineFit best_fit = *fit;
   float lo = x[0], hi = x[0];
-  for (int j = 1; j < n; ++j) {
+  for (int j = 1; j < kSearchBlock; ++j) {
     lo = std::fmin(lo, x[j]);
     hi = std::fmax(hi, x[j]);
   }
@@ -158,10 +197,10 @@ void refine_affine(const float* x, int n, int qmax, AffineFit* fit) {
   AffineFit cand;
   FitSums sums;
   auto consider = [&](float d, float m) {
-    const double e = fit_affine(x, n, qmax, d, m, &cand, &sums);
+    const double e = fit_affine(x, qmax, d, m, &cand, &sums);
     if (e < best) {
       best = e;
-      *fit = cand;
+      best_fit = cand;
     }
   };
   // Constant block: the only freedom is m's rounding, which the reference already did.
@@ -170,18 +209,20 @@ void refine_affine(const float* x, int n, int qmax, AffineFit* fit) {
     const float steps = static_cast<float>(qmax - 1) + 0.1f * static_cast<float>(k);
     consider(range / steps, lo);
     float d, m;
-    if (affine_lsq(n, sums, &d, &m)) consider(d, m);
+    if (affine_lsq(sums, &d, &m)) consider(d, m);
   }
   for (int iter = 0; iter < 3; ++iter) {
     FitSums s;
-    AffineFit cur = *fit;
-    fit_affine(x, n, qmax, fp16_to_fp32(cur.d), fp16_to_fp32(cur.m), &cur, &s);
+    AffineFit cur = best_fit;
+    fit_affine(x, qmax, fp16_to_fp32(cur.d), fp16_to_fp32(cur.m), &cur, &s);
     float d, m;
-    if (!affine_lsq(n, s, &d, &m)) break;
+    if (!affine_lsq(s, &d, &m)) break;
     const double before = best;
     consider(d, m);
     if (!(best < before)) break;
   }
+  // The search compared float estimates; only an exactly smaller error replaces the start.
+  if (affine_sse(x, best_fit) < start) *fit = best_fit;
 }
 
 }  // namespace ember

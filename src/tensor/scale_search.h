@@ -13,13 +13,13 @@
 
 namespace ember {
 
-// Largest block these routines handle (all legacy formats use 32).
-inline constexpr int kMaxSearchBlock = 32;
+// Elements per block these routines handle (all legacy formats use 32).
+inline constexpr int kSearchBlock = 32;
 
 // value_j = fp16_to_fp32(d) * q[j], q in [qmin, qmax].
 struct SymmetricFit {
   uint16_t d = 0;
-  int8_t q[kMaxSearchBlock] = {};
+  int8_t q[kSearchBlock] = {};
 };
 
 // value_j = fp16_to_fp32(d) * q[j] + fp16_to_fp32(m) (product and sum each rounded to float),
@@ -27,21 +27,20 @@ struct SymmetricFit {
 struct AffineFit {
   uint16_t d = 0;
   uint16_t m = 0;
-  uint8_t q[kMaxSearchBlock] = {};
+  uint8_t q[kSearchBlock] = {};
 };
 
 // The dequantized value of an affine code, in the exact float operation order of the
 // dequantizers; error evaluation must use the same expression to be truthful.
 inline float affine_value(float d, int q, float m) { return static_cast<float>(q) * d + m; }
 
-// Squared error of a fit against x[0..n), accumulated in double.
-double symmetric_sse(const float* x, int n, const SymmetricFit& fit);
-double affine_sse(const float* x, int n, const AffineFit& fit);
+// Squared error of a fit against x[0..kSearchBlock), accumulated in double.
+double symmetric_sse(const float* x, const SymmetricFit& fit);
+double affine_sse(const float* x, const AffineFit& fit);
 
-// Improves `fit` in place (see the file comment). Requires n <= kMaxSearchBlock,
-// qmin < 0 < qmax, finite x.
-void refine_symmetric(const float* x, int n, int qmin, int qmax, SymmetricFit* fit);
-// Requires n <= kMaxSearchBlock, qmax > 0, finite x.
-void refine_affine(const float* x, int n, int qmax, AffineFit* fit);
+// Improve `fit` for the block x[0..kSearchBlock) in place (see the file comment). Both require
+// finite x; symmetric needs qmin < 0 < qmax, affine qmax > 0.
+void refine_symmetric(const float* x, int qmin, int qmax, SymmetricFit* fit);
+void refine_affine(const float* x, int qmax, AffineFit* fit);
 
 }  // namespace ember
