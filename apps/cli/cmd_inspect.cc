@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "base/strings.h"
 #include "commands.h"
 #include "gguf/gguf.h"
 #include "model/hparams.h"
@@ -57,15 +58,6 @@ ordered_json value_to_json(const GgufValue& v) {
   if (v.type() == GgufType::kU64) return v.as_uint().value_or(0);
   if (auto i = v.as_int(); i.ok()) return *i;
   return nullptr;
-}
-
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
 }
 
 std::string human_bytes(uint64_t b) {
@@ -213,7 +205,7 @@ void print_text(const ordered_json& j) {
   std::printf("  %-36s %-8s %-24s %12s %12s\n", "name", "type", "shape", "bytes", "offset");
   for (const auto& t : j["tensors"]) {
     std::printf("  %-36s %-8s %-24s %12" PRIu64 " %12" PRIu64 "\n", t["name"].get<std::string>().c_str(),
-                t["type"].get<std::string>().c_str(), shape_string(t["shape"].get<std::vector<int64_t>>()).c_str(),
+                t["type"].get<std::string>().c_str(), shape_to_string(t["shape"].get<std::vector<int64_t>>()).c_str(),
                 t["bytes"].get<uint64_t>(), t["offset"].get<uint64_t>());
   }
   const auto& tot = j["totals"];
@@ -257,7 +249,7 @@ int run_inspect(const InspectArgs& args) {
     if (!s.ok()) return report_error(s);
     const GgufTensorInfo* t = file->find_tensor(args.tensor);
     std::fprintf(stderr, "wrote %s: %" PRId64 " float32 values, shape %s\n", args.dequantize_out.c_str(),
-                 t->n_elements, shape_string(t->shape).c_str());
+                 t->n_elements, shape_to_string(t->shape).c_str());
     return 0;
   }
   const ordered_json j = describe(*file, args.path);

@@ -1,22 +1,11 @@
 #include "model/model_check.h"
 
+#include "base/strings.h"
+
 #include "gguf/gguf.h"
 #include "model/tensor_layout.h"
 
 namespace ember {
-namespace {
-
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
-}  // namespace
-
 Status check_tensor_types_supported(const GgufFile& file) {
   for (const GgufTensorInfo& t : file.tensors()) {
     const TensorTypeTraits* traits = tensor_type_traits(t.type);
@@ -34,8 +23,8 @@ Status check_model_tensors(const GgufFile& file, const ModelHParams& hp) {
     const GgufTensorInfo* t = file.find_tensor(spec.name);
     if (t == nullptr) return not_found("missing tensor '" + spec.name + "'");
     if (t->shape != spec.shape) {
-      return invalid_argument("tensor '" + spec.name + "' has shape " + shape_string(t->shape) +
-                              ", expected " + shape_string(spec.shape));
+      return invalid_argument("tensor '" + spec.name + "' has shape " + shape_to_string(t->shape) +
+                              ", expected " + shape_to_string(spec.shape));
     }
   }
   return Status::Ok();

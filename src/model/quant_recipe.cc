@@ -1,21 +1,12 @@
 #include "model/quant_recipe.h"
 
-#include <cctype>
+#include "base/strings.h"
+
 
 namespace ember {
 namespace {
 
 using T = TensorType;
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(a[i])) != std::toupper(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // The layers where the mixed recipes spend extra bits: the first and last eighth of the stack and
 // every third layer in between.

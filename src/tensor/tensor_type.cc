@@ -1,7 +1,8 @@
 #include "tensor/tensor_type.h"
 
+#include "base/strings.h"
+
 #include <array>
-#include <cctype>
 #include <limits>
 
 namespace ember {
@@ -42,17 +43,6 @@ constexpr std::array<TensorTypeTraits, 31> kTraits = {{
     {TensorType::kTQ2_0, "tq2_0", 256, 66, true, false},
 }};
 constexpr TensorTypeTraits kMxfp4 = {TensorType::kMXFP4, "mxfp4", 32, 17, true, false};
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
