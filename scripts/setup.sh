@@ -10,6 +10,8 @@ PACKAGES=(
   libbenchmark-dev                                 # kernel benchmarks
   nlohmann-json3-dev                               # JSON (CLI --json, test data, chat later)
   libcli11-dev                                     # CLI argument parsing
+  libutf8proc-dev                                  # Unicode categories / normalization (tokenizers)
+  libpcre2-dev                                     # Unicode regular expressions (pre-tokenizers)
 )
 
 missing=()
