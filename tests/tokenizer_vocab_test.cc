@@ -62,7 +62,10 @@ std::string show(std::string_view s) {
 
 std::string ids_to_string(const std::vector<int32_t>& ids) {
   std::string s;
-  for (int32_t id : ids) s += " " + std::to_string(id);
+  for (int32_t id : ids) {
+    s += ' ';
+    s += std::to_string(id);
+  }
   return s;
 }
 
@@ -151,7 +154,9 @@ TEST(TokenizerVocab, GoldenPromptTokensMatchTheReference) {
                               << "\n  expected:" << ids_to_string(expected)
                               << "\n  got:     " << ids_to_string(*ids);
     // The model's BOS setting is what decides the first token.
-    if (add_special && it->second.add_bos()) EXPECT_EQ(ids->front(), it->second.bos());
+    if (add_special && it->second.add_bos()) {
+      EXPECT_EQ(ids->front(), it->second.bos());
+    }
     ++checked;
   }
   EXPECT_GE(checked, 60);
