@@ -427,6 +427,7 @@ Result<Vocab> load_vocab(const GgufFile& f) {
                            "' works on raw UTF-8 pieces, which ember does not support yet");
     }
     v.pre = d->kind;
+    EMBER_RETURN_IF_ERROR(pre_tokenizer_status(v.pre));
     v.ignore_merges = d->ignore_merges;
     v.clean_spaces = d->clean_spaces;
     v.add_bos = d->add_bos;
