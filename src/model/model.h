@@ -1,0 +1,92 @@
+// A loaded model: hyper-parameters, the architecture's forward-pass settings, and typed views of
+// every weight straight into the memory-mapped GGUF file (nothing is copied except small 1-D
+// tensors stored in a type other than F32, which are widened once).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ember/status.h"
+#include "gguf/gguf.h"
+#include "kernels/matmul.h"
+#include "model/arch/arch.h"
+#include "model/hparams.h"
+
+namespace ember {
+
+// Weights of one transformer block. Matrices are [rows = output features][cols = input
+// features]; absent optional tensors have data == nullptr.
+struct LayerWeights {
+  const float* attn_norm = nullptr;       // [n_embd]
+  kernels::Weights wq, wk, wv;            // [n_head*dk][n_embd], [n_head_kv*dk][n_embd], ...
+  kernels::Weights wqkv;                  // phi3: [n_q + n_k + n_v][n_embd]
+  const float* bq = nullptr;              // qwen2: [n_head*dk]
+  const float* bk = nullptr;              // [n_head_kv*dk]
+  const float* bv = nullptr;              // [n_head_kv*dv]
+  const float* q_norm = nullptr;          // qwen3/gemma3: [dk], shared by all heads
+  const float* k_norm = nullptr;          // [dk]
+  kernels::Weights wo;                    // [n_embd][n_head*dv]
+  const float* post_attn_norm = nullptr;  // gemma: [n_embd]
+  const float* ffn_norm = nullptr;        // [n_embd]
+  kernels::Weights ffn_gate;              // [n_ff][n_embd] (phi3: first half of the fused ffn_up)
+  kernels::Weights ffn_up;                // [n_ff][n_embd] (phi3: second half)
+  kernels::Weights ffn_down;              // [n_embd][n_ff]
+  const float* post_ffn_norm = nullptr;   // gemma: [n_embd]
+  // Mixture of experts: the router and each expert's matrices stacked along the rows, expert e
+  // occupying rows [e * n, (e + 1) * n) of its tensor.
+  kernels::Weights ffn_gate_inp;          // [n_expert][n_embd]
+  kernels::Weights ffn_gate_exps;         // [n_expert * n_ff_exp][n_embd]
+  kernels::Weights ffn_up_exps;           // [n_expert * n_ff_exp][n_embd]
+  kernels::Weights ffn_down_exps;         // [n_expert * n_embd][n_ff_exp]
+};
+
+struct ModelLoadOptions {
+  bool use_mmap = true;
+};
+
+class Model {
+ public:
+  // Opens and checks a GGUF model (architecture, hyper-parameters, every tensor's presence,
+  // shape and type). Errors name the file's problem (unknown architecture, missing tensor ...).
+  static Result<std::unique_ptr<Model>> load(const std::string& path,
+                                             const ModelLoadOptions& options = {});
+  // The same from an already opened file (tests build models in memory).
+  static Result<std::unique_ptr<Model>> from_file(GgufFile file);
+
+  const GgufFile& file() const { return file_; }
+  const ModelHParams& hparams() const { return hp_; }
+  const ArchConfig& config() const { return config_; }
+  const LayerWeights& layer(int64_t il) const { return layers_[static_cast<size_t>(il)]; }
+
+  const kernels::Weights& token_embd() const { return token_embd_; }  // [n_vocab][n_embd]
+  const kernels::Weights& output() const { return output_; }          // [n_vocab][n_embd]
+  const float* output_norm() const { return output_norm_; }           // [n_embd]
+  bool tied_output() const { return tied_output_; }
+
+  // Bytes of all tensor data in the file(s).
+  uint64_t weight_bytes() const { return weight_bytes_; }
+  // e.g. "llama 2 layers, 256 wide, q4_K_M-ish (mostly q4_K)".
+  std::string description() const;
+  // The most common weight type among the matrices (by bytes), e.g. "q4_0".
+  std::string main_type_name() const;
+
+ private:
+  Model() = default;
+  Status bind();
+
+  GgufFile file_;
+  ModelHParams hp_;
+  ArchConfig config_;
+  std::vector<LayerWeights> layers_;
+  kernels::Weights token_embd_;
+  kernels::Weights output_;
+  const float* output_norm_ = nullptr;
+  bool tied_output_ = false;
+  uint64_t weight_bytes_ = 0;
+  // 1-D tensors stored as F16/BF16, widened to F32 at load.
+  std::vector<std::unique_ptr<std::vector<float>>> widened_;
+};
+
+}  // namespace ember
