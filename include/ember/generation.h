@@ -40,11 +40,11 @@ struct GenerationParams {
 
 // Why a generation ended.
 enum class FinishReason : uint8_t {
-  kNone = 0,    // still running
-  kStop,        // an end-of-generation token or a stop string
-  kLength,      // max_tokens reached or the context is full
-  kCancelled,   // cancel() was called (or the callback asked to stop)
-  kError,       // see GenerationResult::error
+  kNone = 0,   // still running
+  kStop,       // an end-of-generation token or a stop string
+  kLength,     // max_tokens reached or the context is full
+  kCancelled,  // cancel() was called (or the callback asked to stop)
+  kError,      // see GenerationResult::error
 };
 
 // "stop", "length", "cancelled", "error" (and "" for kNone) — the OpenAI finish_reason strings.
@@ -81,8 +81,8 @@ struct GenerationResult {
   std::string text;             // everything shown (all chunks + the tail), stop string excluded
   std::vector<int32_t> tokens;  // generated token ids (including the one that ended it, if any)
   FinishReason finish_reason = FinishReason::kNone;
-  Status error;                 // set when finish_reason == kError
-  std::string stop_string;      // the stop string that ended generation, if one did
+  Status error;             // set when finish_reason == kError
+  std::string stop_string;  // the stop string that ended generation, if one did
   // Text held back until the end (e.g. an unfinished UTF-8 character, shown as U+FFFD, or the
   // start of a stop string that never completed); already included in `text`. The pull API's
   // end() returns it; the callback API delivers it as the last chunk.
