@@ -95,7 +95,7 @@ CommandOutput run_cli(const std::string& args) {
   return r;
 }
 
-std::string quote(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+std::string quote(const std::filesystem::path& p) { return std::string("'").append(p.string()).append("'"); }
 
 TEST(GrammarCases, CliAgreesWithReference) {
   EMBER_REQUIRE_TESTDATA(dir);

@@ -184,6 +184,17 @@ Result<bool> advance_byte(const Grammar& g, const ParserState& in, uint8_t b, Pa
   return true;
 }
 
+Result<bool> advance_char(const Grammar& g, const ParserState& in, uint32_t cp, ParserState* out,
+                          const MatcherLimits& limits) {
+  out->partial = {};
+  EMBER_RETURN_IF_ERROR(advance_code_point(g, in.stacks, cp, &out->stacks, limits));
+  return !out->stacks.empty();
+}
+
+bool pending_char_feasible(const Grammar& g, const ParserState& state, const PartialUtf8& pending) {
+  return partial_feasible(g, state.stacks, pending);
+}
+
 bool state_is_complete(const ParserState& state) {
   // Stacks are sorted, so an empty stack (the root rule ended) comes first.
   return state.partial.remaining == 0 && !state.stacks.empty() && state.stacks.front().empty();

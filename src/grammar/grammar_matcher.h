@@ -62,6 +62,17 @@ Result<ParserState> initial_state(const Grammar& grammar, const MatcherLimits& l
 Result<bool> advance_byte(const Grammar& grammar, const ParserState& in, uint8_t byte,
                           ParserState* out, const MatcherLimits& limits);
 
+// Advances a state with no pending bytes by one whole code point (same as feeding its UTF-8
+// bytes to advance_byte). The result depends only on which stacks accept `cp`, which lets callers
+// cache it per (state, set of accepting stacks).
+Result<bool> advance_char(const Grammar& grammar, const ParserState& in, uint32_t cp,
+                          ParserState* out, const MatcherLimits& limits);
+
+// Whether some stack of `state` can take some character that `pending` (bytes of an unfinished
+// UTF-8 sequence) can still complete to.
+bool pending_char_feasible(const Grammar& grammar, const ParserState& state,
+                           const PartialUtf8& pending);
+
 // True when the root rule may end here (and no character is pending).
 bool state_is_complete(const ParserState& state);
 
