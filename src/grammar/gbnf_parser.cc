@@ -85,10 +85,10 @@ class Parser {
     }
     return "line " + std::to_string(line) + ", column " + std::to_string(column);
   }
-  int line_of(size_t pos) const {
-    int line = 1;
-    for (size_t i = 0; i < pos && i < src_.size(); ++i) line += src_[i] == '\n';
-    return line;
+  // Line of `pos`; positions asked for only grow, so counting resumes where it stopped.
+  int line_of(size_t pos) {
+    for (; line_pos_ < pos && line_pos_ < src_.size(); ++line_pos_) line_ += src_[line_pos_] == '\n';
+    return line_;
   }
 
   bool at_end() const { return pos_ >= src_.size(); }
@@ -464,6 +464,8 @@ class Parser {
   std::string_view src_;
   const GrammarLimits& limits_;
   size_t pos_ = 0;
+  size_t line_pos_ = 0;
+  int line_ = 1;
   size_t n_elements_ = 0;
   std::vector<RuleDef> rules_;
   std::vector<uint8_t> defined_;

@@ -177,12 +177,12 @@ class Converter {
  public:
   Converter(const ojson& root, const JsonSchemaOptions& options) : root_(root), options_(options) {
     for (const Primitive& p : primitives()) reserved_.insert(p.name);
-    reserved_.insert("root");
   }
 
   Result<std::string> run() {
     EMBER_ASSIGN_OR_RETURN(const std::string top, visit(root_, "root", "", 0));
-    std::string out = "root ::= " + top + "\n";
+    // The top-level rule is usually named "root" already; otherwise point root at it.
+    std::string out = top == "root" ? "" : "root ::= " + top + "\n";
     for (const auto& [name, body] : rules_) {
       out += name + " ::= " + body + "\n";
       if (out.size() > options_.max_grammar_bytes) break;
@@ -219,6 +219,10 @@ class Converter {
 
   std::string unique_name(const std::string& hint) {
     std::string base = sanitize(hint);
+    if (base == "root" && !used_.count("root")) {
+      used_.insert("root");
+      return base;
+    }
     std::string name = base;
     for (int i = 1; reserved_.count(name) || used_.count(name); ++i) {
       name = base + "-" + std::to_string(i);
@@ -812,23 +816,37 @@ class Converter {
     // Properties in schema order, each optional unless required, separated by commas:
     //   first(i): nothing emitted yet;  rest(i): something emitted, so each starts with ",".
     const size_t n = props.size();
+    // first(i) is needed when every property before i is optional; rest(i) when first(i - 1) or
+    // rest(i - 1) is. Only needed ones become rules.
+    std::vector<uint8_t> need_first(n + 1, 0), need_rest(n + 1, 0);
+    need_first[0] = 1;
+    for (size_t i = 1; i <= n; ++i) {
+      need_first[i] = need_first[i - 1] && !props[i - 1].required;
+      need_rest[i] = need_first[i - 1] || need_rest[i - 1];
+    }
     std::vector<std::string> rest(n + 1), first(n + 1);
     if (extra) {
-      rest[n] = add_rule(name + "-rest", "(\",\" space " + extra_kv + ")*");
+      if (need_rest[n] || need_first[n]) {
+        rest[n] = add_rule(name + "-rest", "(\",\" space " + extra_kv + ")*");
+      }
       first[n] = "(" + extra_kv + " " + rest[n] + ")?";
     }
     for (size_t i = n; i-- > 0;) {
       const std::string tail = rest[i + 1].empty() ? "" : " " + rest[i + 1];
-      if (props[i].required) {
-        rest[i] = "\",\" space " + kv[i] + tail;
-        first[i] = kv[i] + tail;
-      } else {
-        rest[i] = "(\",\" space " + kv[i] + ")?" + tail;
-        first[i] = first[i + 1].empty() ? "(" + kv[i] + tail + ")?"
-                                        : "(" + kv[i] + tail + " | " + first[i + 1] + ")";
+      if (need_rest[i]) {
+        rest[i] = props[i].required ? "\",\" space " + kv[i] + tail
+                                    : "(\",\" space " + kv[i] + ")?" + tail;
+        rest[i] = add_rule(name + "-rest", rest[i]);
       }
-      if (i > 0) rest[i] = add_rule(name + "-rest", rest[i]);
-      if (i > 0 && !props[i - 1].required) first[i] = add_rule(name + "-first", first[i]);
+      if (need_first[i]) {
+        if (props[i].required) {
+          first[i] = kv[i] + tail;
+        } else {
+          first[i] = first[i + 1].empty() ? "(" + kv[i] + tail + ")?"
+                                          : "(" + kv[i] + tail + " | " + first[i + 1] + ")";
+        }
+        if (i > 0) first[i] = add_rule(name + "-first", first[i]);
+      }
     }
     return add_rule(name, "\"{\" space " + (first[0].empty() ? "" : first[0] + " ") + "\"}\" space");
   }
