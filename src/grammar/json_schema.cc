@@ -717,8 +717,9 @@ class Converter {
       }
       if (!others.empty()) alts.push_back(gbnf_class(CharSet(std::move(others), false)) + " " + c + "*");
       alts.push_back(escape);
-      std::string body = join(alts, " | ");
-      if (!trie[n].end) body += " | ";  // stopping here is a strict prefix of a key
+      // Stopping here is fine unless the text so far is a key. (An empty alternative goes first:
+      // in GBNF a '|' at the end of a line continues the rule on the next one.)
+      const std::string body = (trie[n].end ? "" : "| ") + join(alts, " | ");
       node_rule[n] = add_rule(name, body);
     }
     return node_rule[0];
