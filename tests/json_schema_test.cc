@@ -297,6 +297,17 @@ TEST(JsonSchema, References) {
          {"null", "true"}, {"1"}});
 }
 
+TEST(JsonSchema, ImpossibleAlternativesAreDropped) {
+  // Found by fuzzing: an anyOf alternative (through a $ref) that matches nothing must vanish
+  // without leaving half-built rules behind.
+  check({R"({"$defs":{"node":{"type":"object","properties":{"w":{"type":"integer"}},"required":["v"]}},
+             "anyOf":[{"$ref":"#/$defs/node"},{"type":"null"}]})",
+         {"null"}, {"{}", R"({"w":1})"}});
+  check({R"({"type":["integer","string"],"minimum":3,"maximum":2,"maxLength":1})", {R"("a")"}, {"3"}});
+  check({R"({"type":"object","additionalProperties":{"type":"integer","minimum":1,"maximum":0}})",
+         {"{}"}, {R"({"a":1})"}});
+}
+
 TEST(JsonSchema, PropertyOrderFollowsTheSchema) {
   // ordered_json (and the text entry point) keep the schema's order...
   auto g = grammar_for(R"({"properties":{"b":{"type":"integer"},"a":{"type":"integer"}},"required":["a","b"]})");

@@ -157,8 +157,9 @@ TEST(TokenFilter, TrieLayout) {
   EXPECT_EQ(nodes[0].skip, 3u);
   EXPECT_EQ(nodes[1].depth, 2u);
   // Both "ab" tokens end at node 1.
-  std::vector<int32_t> at1(trie.tokens().begin() + nodes[1].token_begin,
-                           trie.tokens().begin() + nodes[2].token_begin);
+  EXPECT_TRUE(nodes[1].has_tokens);
+  std::vector<int32_t> at1(trie.tokens().begin() + trie.token_begin()[1],
+                           trie.tokens().begin() + trie.token_begin()[2]);
   EXPECT_EQ(at1, (std::vector<int32_t>{0, 5}));
   EXPECT_EQ(trie.token_bytes(6), "ba");
 }

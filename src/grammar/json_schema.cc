@@ -184,6 +184,7 @@ class Converter {
     // The top-level rule is usually named "root" already; otherwise point root at it.
     std::string out = top == "root" ? "" : "root ::= " + top + "\n";
     for (const auto& [name, body] : rules_) {
+      if (body.empty()) return internal_error("rule '" + name + "' of the schema grammar is empty");
       out += name + " ::= " + body + "\n";
       if (out.size() > options_.max_grammar_bytes) break;
     }
@@ -229,6 +230,21 @@ class Converter {
     }
     used_.insert(name);
     return name;
+  }
+
+  // Rules, names and references made while visiting a subschema that turns out to match nothing
+  // (an impossible anyOf alternative, say) are rolled back so no half-built rule is left behind.
+  struct Snapshot {
+    size_t rules;
+    std::set<std::string> used, primitives;
+    std::map<std::string, std::string> refs;
+  };
+  Snapshot snapshot() const { return {rules_.size(), used_, added_primitives_, ref_names_}; }
+  void restore(Snapshot s) {
+    rules_.resize(s.rules);
+    used_ = std::move(s.used);
+    added_primitives_ = std::move(s.primitives);
+    ref_names_ = std::move(s.refs);
   }
 
   std::string add_rule(const std::string& hint, std::string body) {
@@ -291,10 +307,12 @@ class Converter {
       std::vector<std::string> alts;
       Status last;
       for (size_t i = 0; i < list.size(); ++i) {
+        Snapshot before = snapshot();
         auto r = visit(list[i], name + "-" + std::to_string(i),
                        path + "/" + key + "/" + std::to_string(i), depth + 1);
         if (!r.ok() && is_nothing_matches(r.status())) {
           last = r.status();
+          restore(std::move(before));
           continue;  // an impossible alternative adds nothing
         }
         if (!r.ok()) return r.status();
@@ -309,9 +327,11 @@ class Converter {
     std::vector<std::string> branches;
     Status last;
     for (const std::string& t : types) {
+      Snapshot before = snapshot();
       auto r = visit_type(t, s, types.size() == 1 ? name : name + "-" + t, path, depth);
       if (!r.ok() && is_nothing_matches(r.status()) && types.size() > 1) {
         last = r.status();
+        restore(std::move(before));
         continue;
       }
       if (!r.ok()) return r.status();
@@ -775,12 +795,15 @@ class Converter {
         extra = ap.get<bool>();
         if (extra) extra_rule = primitive("value");
       } else {
+        Snapshot before = snapshot();
         auto r = visit(ap, name + "-additional-value", path + "/additionalProperties", depth + 1);
         if (r.ok()) {
           extra = true;
           extra_rule = *r;
         } else if (!is_nothing_matches(r.status())) {
           return r.status();
+        } else {
+          restore(std::move(before));  // no additional value is possible: no additional keys
         }
       }
     } else if (!s.contains("properties") || options_.allow_additional_properties_by_default) {

@@ -193,7 +193,8 @@ Status TokenFilter::check_matcher(const GrammarMatcher& matcher) const {
 }
 
 bool TokenFilter::walk(int32_t root, TokenMask* mask) {
-  const std::span<const TokenTrie::Node> nodes = trie_->nodes();
+  const TokenTrie::Node* nodes = trie_->nodes().data();
+  const uint32_t* token_begin = trie_->token_begin().data();
   const int32_t* tokens = trie_->tokens().data();
   uint64_t* words = mask->words().data();
   int32_t* path = path_.data();
@@ -214,9 +215,11 @@ bool TokenFilter::walk(int32_t root, TokenMask* mask) {
       continue;
     }
     path[node.depth] = next;
-    for (uint32_t k = node.token_begin, end = nodes[i + 1].token_begin; k < end; ++k) {
-      const int32_t id = tokens[k];
-      words[id >> 6] |= uint64_t{1} << (id & 63);
+    if (node.has_tokens) {
+      for (uint32_t k = token_begin[i], end = token_begin[i + 1]; k < end; ++k) {
+        const int32_t id = tokens[k];
+        words[id >> 6] |= uint64_t{1} << (id & 63);
+      }
     }
     ++i;
   }
@@ -226,6 +229,7 @@ bool TokenFilter::walk(int32_t root, TokenMask* mask) {
 
 void TokenFilter::walk_uncached(const ParserState& root, TokenMask* mask) {
   const std::span<const TokenTrie::Node> nodes = trie_->nodes();
+  const std::span<const uint32_t> token_begin = trie_->token_begin();
   const std::span<const int32_t> tokens = trie_->tokens();
   std::vector<ParserState> path(trie_->max_depth() + 1);
   path[0] = root;
@@ -241,9 +245,7 @@ void TokenFilter::walk_uncached(const ParserState& root, TokenMask* mask) {
       i = node.skip;
       continue;
     }
-    for (uint32_t k = node.token_begin, end = nodes[i + 1].token_begin; k < end; ++k) {
-      mask->set(tokens[k]);
-    }
+    for (uint32_t k = token_begin[i], end = token_begin[i + 1]; k < end; ++k) mask->set(tokens[k]);
     ++i;
   }
 }

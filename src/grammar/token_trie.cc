@@ -38,7 +38,7 @@ void TokenTrie::build(std::vector<std::string_view> views) {
   std::vector<int32_t> order;
   order.reserve(views.size());
   for (size_t i = 0; i < views.size(); ++i) {
-    if (!views[i].empty()) order.push_back(static_cast<int32_t>(i));
+    if (!views[i].empty() && views[i].size() <= kMaxTokenBytes) order.push_back(static_cast<int32_t>(i));
   }
   std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
     return views[a] < views[b] || (views[a] == views[b] && a < b);
@@ -54,7 +54,7 @@ void TokenTrie::build(std::vector<std::string_view> views) {
     path.resize(common);
     for (size_t d = common; d < t.size(); ++d) {
       path.push_back(static_cast<uint32_t>(nodes_.size()));
-      nodes_.push_back({0, 0, static_cast<uint32_t>(d + 1), static_cast<uint8_t>(t[d])});
+      nodes_.push_back({0, static_cast<uint16_t>(d + 1), static_cast<uint8_t>(t[d]), 0});
     }
     token_node.push_back(path.back());
     max_depth_ = std::max(max_depth_, t.size());
@@ -65,11 +65,14 @@ void TokenTrie::build(std::vector<std::string_view> views) {
   const uint32_t n = static_cast<uint32_t>(nodes_.size());
   std::vector<uint32_t> count(n + 1, 0);
   for (uint32_t node : token_node) ++count[node];
+  token_begin_.resize(n + 1);
   uint32_t acc = 0;
   for (uint32_t i = 0; i < n; ++i) {
-    nodes_[i].token_begin = acc;
+    token_begin_[i] = acc;
+    nodes_[i].has_tokens = count[i] > 0;
     acc += count[i];
   }
+  token_begin_[n] = acc;
   // Subtree ends: the next node at the same or a smaller depth.
   std::vector<uint32_t> open;
   for (uint32_t i = 0; i < n; ++i) {
@@ -80,7 +83,6 @@ void TokenTrie::build(std::vector<std::string_view> views) {
     open.push_back(i);
   }
   for (uint32_t i : open) nodes_[i].skip = n;
-  nodes_.push_back({n, acc, 0, 0});  // sentinel
 }
 
 }  // namespace ember::grammar
