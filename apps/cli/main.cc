@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   ember::cli::register_tokenize(app, result);
   ember::cli::register_detokenize(app, result);
   ember::cli::register_run(app, result);
+  ember::cli::register_grammar(app, result);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
