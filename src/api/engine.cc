@@ -126,9 +126,6 @@ Result<Generation> Engine::begin(std::string_view prompt, const GenerationParams
   if (!params.grammar.empty() && !params.json_schema.empty()) {
     return invalid_argument("give either a grammar or a JSON schema, not both");
   }
-  if (!params.grammar.empty() || !params.json_schema.empty()) {
-    return unimplemented("grammar-constrained generation is not available in this build");
-  }
   EMBER_ASSIGN_OR_RETURN(std::vector<int32_t> tokens,
                          tok.tokenize(prompt, params.add_special, params.parse_special));
   if (tokens.empty()) {
@@ -147,6 +144,15 @@ Result<Generation> Engine::begin(std::string_view prompt, const GenerationParams
   EMBER_ASSIGN_OR_RETURN(
       state->chain, sampling::SamplerChain::from_params(params.sampling, tok.n_vocab(), e.n_ctx));
   state->stops = text::StopStringMatcher(params.stop);
+  if (!params.grammar.empty() || !params.json_schema.empty()) {
+    if (!e.token_trie) e.token_trie = sampling::GrammarConstraint::build_trie(tok);
+    auto constraint =
+        params.grammar.empty()
+            ? sampling::GrammarConstraint::from_json_schema(params.json_schema, tok, e.token_trie)
+            : sampling::GrammarConstraint::from_gbnf(params.grammar, tok, e.token_trie);
+    if (!constraint.ok()) return constraint.status();
+    state->grammar.emplace(std::move(*constraint));
+  }
   if (params.ignore_eos) state->banned = tok.eog_tokens();
   // Like llama.cpp, repetition penalties also look at the prompt's tokens.
   for (int32_t t : tokens) state->chain.accept(t);
@@ -294,16 +300,45 @@ std::optional<GenerationChunk> GenerationState::step() {
   const auto n_vocab = static_cast<size_t>(e.context->n_vocab());
   std::span<const float> logits(row, n_vocab);
   std::vector<float> edited;
-  if (!banned.empty()) {
-    edited.assign(row, row + n_vocab);
-    for (int32_t t : banned)
-      edited[static_cast<size_t>(t)] = -std::numeric_limits<float>::infinity();
-    logits = edited;
+  auto editable = [&]() -> std::span<float> {
+    if (edited.empty()) {
+      edited.assign(row, row + n_vocab);
+      for (int32_t t : banned) {
+        edited[static_cast<size_t>(t)] = -std::numeric_limits<float>::infinity();
+      }
+      logits = edited;
+    }
+    return edited;
+  };
+  if (!banned.empty()) editable();
+  // With a grammar: mirostat updates its state while sampling, so mask first; the other chains
+  // sample freely and only mask and resample when the grammar rejects the choice (llama.cpp's
+  // strategy: most tokens pass, and a check is far cheaper than a full mask).
+  if (grammar && params.sampling.mirostat != 0) {
+    if (Status st = grammar->apply_mask(editable()); !st.ok()) {
+      finish(FinishReason::kError, st);
+      return std::nullopt;
+    }
   }
   Result<int32_t> sampled = chain.sample(logits);
+  if (sampled.ok() && grammar && params.sampling.mirostat == 0) {
+    Result<bool> allowed = grammar->allows(*sampled);
+    if (!allowed.ok()) {
+      sampled = allowed.status();
+    } else if (!*allowed) {
+      Status st = grammar->apply_mask(editable());
+      sampled = st.ok() ? chain.sample(logits) : Result<int32_t>(st);
+    }
+  }
   if (!sampled.ok()) {
     finish(FinishReason::kError, sampled.status());
     return std::nullopt;
+  }
+  if (grammar) {
+    if (Status st = grammar->accept(*sampled); !st.ok()) {
+      finish(FinishReason::kError, st);
+      return std::nullopt;
+    }
   }
   const int32_t token = *sampled;
   chain.accept(token);

@@ -12,6 +12,7 @@
 #include "model/model.h"
 #include "runtime/context.h"
 #include "sampling/chain.h"
+#include "sampling/grammar_constraint.h"
 #include "text/stop_strings.h"
 #include "text/utf8_stream.h"
 
@@ -26,6 +27,8 @@ struct Engine::Impl {
   // Tokens whose keys/values sequence 0 of the context holds, in position order.
   std::vector<int32_t> cached;
   std::atomic<bool> cancel_requested{false};
+  // The vocabulary's token bytes as a trie, built on the first constrained generation.
+  std::shared_ptr<const grammar::TokenTrie> token_trie;
   bool generation_active = false;
 };
 
@@ -40,6 +43,7 @@ struct GenerationState {
   text::Utf8Stream utf8;
   text::StopStringMatcher stops;
   std::vector<int32_t> banned;  // end-of-generation tokens when ignore_eos
+  std::optional<sampling::GrammarConstraint> grammar;
 
   int32_t n_prompt = 0;
   // Sampled token whose keys/values are not yet in the cache (decoded at the next step).
