@@ -91,17 +91,19 @@ Status Context::init() {
   for (auto& a : act_) a.resize(act_bytes);
 
   thread_scratch_stride_ =
-      (kernels::attention_scratch_floats(hp.n_head / hp.n_head_kv) + 15) / 16 * 16;
-  thread_scratch_.resize(thread_scratch_stride_ * static_cast<size_t>(pool_.n_threads()));
+      (kernels::attention_scratch_bytes(hp.n_head / hp.n_head_kv, hp.head_dim_k, hp.head_dim_v) +
+       63) / 64 * 64;
+  thread_scratch_.resize(thread_scratch_stride_ * static_cast<size_t>(pool_.n_threads()) + 64);
   return Status::Ok();
 }
 
 size_t Context::scratch_bytes() const {
   size_t n = 0;
   for (const auto* v : {&x_, &h_, &qkv_, &attn_, &o_, &ff_, &cos_sin_[0], &cos_sin_[1], &router_,
-                        &route_weight_, &moe_in_, &moe_out_, &thread_scratch_, &logits_}) {
+                        &route_weight_, &moe_in_, &moe_out_, &logits_}) {
     n += v->capacity() * sizeof(float);
   }
+  n += thread_scratch_.capacity();
   for (const auto& a : act_) n += a.capacity();
   n += route_expert_.capacity() * sizeof(int32_t);
   return n;

@@ -7,6 +7,7 @@
 //   qkv_  [n][H*dk | Hkv*dk | Hkv*dv]
 //   attn_ [n][H*dv]              attention output before the output projection
 //   o_    [n][d]                 block output before the residual add
+#include <algorithm>
 #include <cstring>
 
 #include "runtime/context.h"
@@ -116,7 +117,7 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
       float* qh = q + h * dk;
       if (L.q_norm != nullptr) O.rmsnorm(qh, L.q_norm, qh, dk, hp.norm_eps);
       kernels::rope_apply(cfg.rope.style, qh, hp.n_rot, cs);
-      O.scale(qh, cfg.attn_scale, dk);
+      if (cfg.prescale_q) O.scale(qh, cfg.attn_scale, dk);
     }
     for (int64_t h = 0; h < hp.n_head_kv; ++h) {
       float* kh = k + h * dk;
@@ -143,27 +144,45 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   kv.head_dim_k = dk;
   kv.head_dim_v = dv;
   kv.window = sliding ? cfg.sliding_window : 0;
+  kv.scale = cfg.prescale_q ? 1.0f : cfg.attn_scale;
   kv.softcap = cfg.attn_softcap;
   const uint8_t* k_layer = kv_->k_layer(il);
   const uint8_t* v_layer = kv_->v_layer(il);
   const int64_t n_attn = hp.n_head * dv;
-  pool_.run(n_rows * hp.n_head_kv, [&](int64_t task, int thread) {
-    const int64_t i = task / hp.n_head_kv;
-    const int64_t g = task % hp.n_head_kv;
+  const kernels::AttentionPath path = attention_path(n);
+  auto query = [&](int64_t i, int64_t g) {
     const int64_t t = last ? ub.out_rows[static_cast<size_t>(i)] : i;
+    kernels::AttentionQuery qr;
+    qr.q = qkv_.data() + t * n_qkv + g * n_rep * dk;
+    qr.out = attn_.data() + i * n_attn + g * n_rep * dv;
+    qr.pos = ub.pos[t];
+    qr.seq_mask = uint64_t{1} << ub.seq[t];
+    return qr;
+  };
+  auto head_kv = [&](int64_t g) {
     kernels::AttentionKv kvh = kv;
-    // Byte offset of head g inside a cache row (rows are whole blocks per head for Q8_0).
+    // Byte offset of head g inside a cache row (whole blocks per head for Q8_0).
     kvh.k = k_layer + kernels::kv_row_bytes(kv.type, g * dk);
     kvh.v = v_layer + kernels::kv_row_bytes(kv.type, g * dv);
-    float* scratch = thread_scratch_.data() + static_cast<size_t>(thread) * thread_scratch_stride_;
-    kernels::AttentionScratch s;
-    s.scores = scratch;
-    s.cells = reinterpret_cast<int32_t*>(scratch + n_rep * kernels::kAttentionBlock);
-    s.state = scratch + n_rep * kernels::kAttentionBlock + kernels::kAttentionBlock;
-    const float* q = qkv_.data() + t * n_qkv + g * n_rep * dk;
-    float* out = attn_.data() + i * n_attn + g * n_rep * dv;
-    kernels::attend(O, kvh, q, n_rep, ub.pos[t], uint64_t{1} << ub.seq[t], out, s);
-  });
+    return kvh;
+  };
+  if (path == kernels::AttentionPath::kTiled) {
+    const int64_t n_blocks = (n_rows + kernels::kAttentionRowTile - 1) / kernels::kAttentionRowTile;
+    pool_.run(n_blocks * hp.n_head_kv, [&](int64_t task, int thread) {
+      const int64_t g = task % hp.n_head_kv;
+      const int64_t i0 = (task / hp.n_head_kv) * kernels::kAttentionRowTile;
+      const int64_t i1 = std::min(n_rows, i0 + kernels::kAttentionRowTile);
+      kernels::AttentionQuery rows[kernels::kAttentionRowTile];
+      for (int64_t i = i0; i < i1; ++i) rows[i - i0] = query(i, g);
+      kernels::attend_tiled(O, head_kv(g), rows, i1 - i0, n_rep, thread_scratch(thread));
+    });
+  } else {
+    pool_.run(n_rows * hp.n_head_kv, [&](int64_t task, int thread) {
+      const int64_t g = task % hp.n_head_kv;
+      kernels::attend_per_key(O, head_kv(g), query(task / hp.n_head_kv, g), n_rep,
+                              thread_scratch(thread));
+    });
+  }
 
   if (last && n_rows < n) {
     // Compact the residual stream to the output rows (ascending, so copies never overlap badly).
@@ -181,6 +200,21 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
     if (L.post_attn_norm != nullptr) O.rmsnorm(o, L.post_attn_norm, o, d, hp.norm_eps);
     O.add(x_.data() + t * d, o, d);
   });
+}
+
+kernels::AttentionPath Context::attention_path(int64_t n_tokens) const {
+  const ModelHParams& hp = model_.hparams();
+  const bool tiled_ok = kernels::attention_tiled_supported(kv_->type(), hp.head_dim_v);
+  switch (params_.attention) {
+    case AttentionMode::kPerKey: return kernels::AttentionPath::kPerKey;
+    case AttentionMode::kTiled:
+      return tiled_ok ? kernels::AttentionPath::kTiled : kernels::AttentionPath::kPerKey;
+    case AttentionMode::kAuto: break;
+  }
+  // The reference's choice: its cache view spans the used cells rounded up to 256.
+  const int64_t n_kv = (kv_->used_end() + 255) / 256 * 256;
+  const bool tiled = n_tokens >= kernels::kAttentionRowTile || (n_tokens == 1 && n_kv >= 512);
+  return tiled && tiled_ok ? kernels::AttentionPath::kTiled : kernels::AttentionPath::kPerKey;
 }
 
 void Context::output_block(const Ubatch& ub, int64_t out_offset) {
