@@ -153,7 +153,7 @@ void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQ
             ops.f32_mad(acc32, vrow, vs, dv);
             break;
         }
-        s_sum = s_sum * ms + vs;
+        s_sum = std::fma(s_sum, ms, vs);
       }
     }
     const float inv = s_sum == 0.0f ? 0.0f : 1.0f / s_sum;
