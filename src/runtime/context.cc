@@ -72,20 +72,20 @@ Status Context::init() {
 
   // Activation buffers: the largest conversion any product of this model needs.
   size_t act_bytes = 0;
-  auto need = [&](const kernels::Weights& w, int64_t rows_in) {
-    if (w.data == nullptr) return;
-    act_bytes = std::max(act_bytes, kernels::activation_bytes(w.type, rows_in, w.cols));
+  auto need = [&](const Linear& l, int64_t rows_in) {
+    if (!l.present()) return;
+    act_bytes = std::max(act_bytes, kernels::activation_bytes(l.w.type, rows_in, l.w.cols));
   };
   const int64_t ub_rows = static_cast<int64_t>(ub);
   need(model_.output(), ub_rows);
   for (int64_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights& L = model_.layer(il);
-    for (const kernels::Weights* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up,
-                                      &L.ffn_down, &L.ffn_gate_inp}) {
+    for (const Linear* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up,
+                            &L.ffn_down, &L.ffn_gate_inp}) {
       need(*w, ub_rows);
     }
-    for (const kernels::Weights* w : {&L.ffn_gate_exps, &L.ffn_up_exps, &L.ffn_down_exps}) {
-      need(*w, ub_rows * static_cast<int64_t>(k));
+    for (const auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
+      for (const Linear& w : *v) need(w, ub_rows * static_cast<int64_t>(k));
     }
   }
   for (auto& a : act_) a.resize(act_bytes);
@@ -208,7 +208,7 @@ void Context::run_products(const Product* products, int n_products, int64_t n_to
   std::vector<Chunk>& chunks = chunks_;  // reused: no allocation per product
   chunks.clear();
   for (int p = 0; p < n_products; ++p) {
-    const int64_t rows = products[p].w->rows;
+    const int64_t rows = products[p].w->w.rows;
     int64_t step = rows;
     if (nt > 1) {
       step = (rows + nt * kChunksPerThread - 1) / (nt * kChunksPerThread);
@@ -217,10 +217,16 @@ void Context::run_products(const Product* products, int n_products, int64_t n_to
     for (int64_t r = 0; r < rows; r += step) chunks.push_back({p, r, std::min(rows, r + step)});
   }
   const kernels::Isa isa = isa_;
+  // Packed weights when they were prepared for this context's Isa.
+  const bool use_prepared = model_.isa() == isa_;
   pool_.run(static_cast<int64_t>(chunks.size()), [&](int64_t task, int) {
     const Chunk& c = chunks[static_cast<size_t>(task)];
     const Product& p = products[c.product];
-    kernels::matmul(isa, *p.w, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
+    if (use_prepared && (p.w->prepared.packed() || p.w->prepared.weights().data != nullptr)) {
+      kernels::matmul(p.w->prepared, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
+    } else {
+      kernels::matmul(isa, p.w->w, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
+    }
   });
 }
 

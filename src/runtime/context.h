@@ -131,7 +131,7 @@ class Context {
   // y_j = W_j x for several products sharing one input (already converted): one parallel region
   // over the rows of all of them.
   struct Product {
-    const kernels::Weights* w;
+    const Linear* w;
     const void* x;  // converted activations
     float* y;
     int64_t ldy;

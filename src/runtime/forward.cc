@@ -86,16 +86,15 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   });
 
   // Q, K, V projections into one [n][n_qkv] buffer, one parallel region.
-  if (L.wqkv.data != nullptr) {
-    const Product p = {&L.wqkv, convert(0, L.wqkv.type, h_.data(), n, d), qkv_.data(), n_qkv};
+  if (L.wqkv.present()) {
+    const Product p = {&L.wqkv, convert(0, L.wqkv.w.type, h_.data(), n, d), qkv_.data(), n_qkv};
     run_products(&p, 1, n);
   } else {
     // Convert once per distinct weight type.
-    const void* xq = convert(0, L.wq.type, h_.data(), n, d);
-    const void* xk = L.wk.type == L.wq.type ? xq : convert(1, L.wk.type, h_.data(), n, d);
-    const void* xv = L.wv.type == L.wq.type   ? xq
-                     : L.wv.type == L.wk.type ? xk
-                                              : convert(2, L.wv.type, h_.data(), n, d);
+    const TensorType tq = L.wq.w.type, tk = L.wk.w.type, tv = L.wv.w.type;
+    const void* xq = convert(0, tq, h_.data(), n, d);
+    const void* xk = tk == tq ? xq : convert(1, tk, h_.data(), n, d);
+    const void* xv = tv == tq ? xq : tv == tk ? xk : convert(2, tv, h_.data(), n, d);
     const Product p[3] = {{&L.wq, xq, qkv_.data(), n_qkv},
                           {&L.wk, xk, qkv_.data() + nq, n_qkv},
                           {&L.wv, xv, qkv_.data() + nq + nk, n_qkv}};
@@ -193,7 +192,7 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   }
 
   // Output projection, optional post-norm, residual.
-  const Product p = {&L.wo, convert(0, L.wo.type, attn_.data(), n_rows, n_attn), o_.data(), d};
+  const Product p = {&L.wo, convert(0, L.wo.w.type, attn_.data(), n_rows, n_attn), o_.data(), d};
   run_products(&p, 1, n_rows);
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;
@@ -228,7 +227,7 @@ void Context::output_block(const Ubatch& ub, int64_t out_offset) {
     O.rmsnorm(x_.data() + t * d, model_.output_norm(), h_.data() + t * d, d, hp.norm_eps);
   });
   float* logits = logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(n_vocab_);
-  const Product p = {&model_.output(), convert(0, model_.output().type, h_.data(), n_out, d),
+  const Product p = {&model_.output(), convert(0, model_.output().w.type, h_.data(), n_out, d),
                      logits, n_vocab_};
   run_products(&p, 1, n_out);
   if (cfg.final_softcap > 0.0f) {

@@ -153,8 +153,10 @@ void gelu_mul(float* g, const float* u, int64_t n) {
     const __m256i idx = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
     __m256 v = _mm256_i32gather_ps(table, idx, 4);
     v = _mm256_blendv_ps(v, x, _mm256_cmp_ps(x, hi, _CMP_GE_OQ));
+    v = _mm256_mul_ps(v, load(u + i, n - i));
+    // Below -10 the result is +0 (not multiplied, so never -0).
     v = _mm256_blendv_ps(v, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LE_OQ));
-    store(g + i, _mm256_mul_ps(v, load(u + i, n - i)), n - i);
+    store(g + i, v, n - i);
   }
 }
 

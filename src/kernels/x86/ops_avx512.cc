@@ -121,8 +121,10 @@ void gelu_mul(float* g, const float* u, int64_t n) {
     const __m512i idx = _mm512_cvtepu16_epi32(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
     __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, table, 4);
     v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, hi, _CMP_GE_OQ), v, x);
+    v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, u + i));
+    // Below -10 the result is +0 (not multiplied, so never -0).
     v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LE_OQ), v, _mm512_setzero_ps());
-    _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, u + i)));
+    _mm512_mask_storeu_ps(g + i, m, v);
   }
 }
 
