@@ -255,10 +255,13 @@ std::string Model::main_type_name() const {
 std::string Model::description() const {
   uint64_t params = 0;
   for (const GgufTensorInfo& t : file_.tensors()) params += static_cast<uint64_t>(t.n_elements);
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "%s %.2fB %s", std::string(architecture_traits(hp_.arch).name).c_str(),
-                static_cast<double>(params) / 1e9, main_type_name().c_str());
-  return buf;
+  char size[32];
+  if (params >= 1000000000) {
+    std::snprintf(size, sizeof size, "%.2fB", static_cast<double>(params) / 1e9);
+  } else {
+    std::snprintf(size, sizeof size, "%.1fM", static_cast<double>(params) / 1e6);
+  }
+  return std::string(architecture_traits(hp_.arch).name) + " " + size + " " + main_type_name();
 }
 
 }  // namespace ember

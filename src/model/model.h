@@ -86,7 +86,7 @@ class Model {
 
   // Bytes of all tensor data in the file(s).
   uint64_t weight_bytes() const { return weight_bytes_; }
-  // e.g. "llama 2 layers, 256 wide, q4_K_M-ish (mostly q4_K)".
+  // e.g. "llama 1.24B Q4_K_M": architecture, parameter count, file type.
   std::string description() const;
   // The most common weight type among the matrices (by bytes), e.g. "q4_0".
   std::string main_type_name() const;
