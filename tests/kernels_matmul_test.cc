@@ -233,6 +233,20 @@ TEST(Matmul, ActivationConversionIsIsaIndependent) {
   for (TensorType wt : kAllTypes) {
     const int64_t cols = 1024, n = 5;
     std::vector<float> x = random_matrix(n, cols, 11);
+    // Token 1: unusual blocks. Ties at .5 after scaling (amax 127 gives scale 1), both signs of
+    // the largest magnitude (the first one sets the Q8_K scale sign), zeros, subnormals, inf and
+    // NaN (each in its own 32- and 256-column block).
+    float* u = x.data() + cols;
+    for (int j = 0; j < 32; ++j) u[j] = static_cast<float>(j - 16) + 0.5f;
+    u[31] = 127.0f;
+    u[40] = -3.0f;
+    u[41] = 3.0f;
+    std::fill(u + 64, u + 96, 0.0f);
+    for (int j = 96; j < 128; ++j) u[j] = 1e-42f * static_cast<float>(j - 100);
+    u[300] = INFINITY;
+    u[600] = NAN;
+    u[700] = -INFINITY;
+    for (int j = 768; j < 1024; ++j) u[j] = (j % 2 ? 1.0f : -1.0f) * static_cast<float>(j % 7);
     std::vector<uint8_t> ref(activation_bytes(wt, n, cols));
     convert_activations(Isa::kScalar, wt, x.data(), n, cols, ref.data());
     for (Isa isa : supported_isas()) {

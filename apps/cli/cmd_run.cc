@@ -90,6 +90,9 @@ int run_generation(RunArgs a) {
       params.sampling.order.push_back(*kind);
     }
   }
+  if (a.prompt.empty() && a.prompt_file.empty()) {
+    return report_error("give a prompt with -p/--prompt or -f/--prompt-file");
+  }
   if (!a.prompt_file.empty()) {
     if (!a.prompt.empty()) return report_error("give either -p/--prompt or -f/--file, not both");
     auto text = read_text_file(a.prompt_file, "prompt file");
@@ -119,7 +122,7 @@ int run_generation(RunArgs a) {
   } else if (a.kv_type == "q8_0") {
     options.kv_cache_type = KvCacheType::kQ8_0;
   } else {
-    return report_error("--kv-type must be f16, f32 or q8_0, not '" + a.kv_type + "'");
+    return report_error("--kv-type: unknown KV cache type '" + a.kv_type + "' (f16, f32, q8_0)");
   }
   auto engine = Engine::load(a.model, options);
   if (!engine.ok()) return report_error(engine.status());
@@ -157,7 +160,7 @@ void register_run(CLI::App& app, CommandResult& result) {
   CLI::App* cmd = app.add_subcommand("run", "Generate text from a raw prompt (streamed to stdout)");
   cmd->add_option("-m,--model", a->model, "GGUF model file")->required();
   cmd->add_option("-p,--prompt", a->prompt, "Prompt text");
-  cmd->add_option("-f,--file", a->prompt_file, "Read the prompt from a file (bytes as they are)");
+  cmd->add_option("-f,--file,--prompt-file", a->prompt_file, "Read the prompt from a file (bytes as they are)");
   cmd->add_option("-n,--n-predict", a->n_predict, "Tokens to generate (-1 = until end of text)");
   cmd->add_option("-c,--ctx-size", a->n_ctx,
                   "Context size in tokens (0 = the model's; default 4096)");

@@ -22,6 +22,8 @@ void register_tokenize(CLI::App& app, CommandResult& result);
 void register_detokenize(CLI::App& app, CommandResult& result);
 void register_run(CLI::App& app, CommandResult& result);
 void register_grammar(CLI::App& app, CommandResult& result);
+void register_logits(CLI::App& app, CommandResult& result);
+void register_bench(CLI::App& app, CommandResult& result);
 
 // Prints "ember: <message>" on stderr and returns the exit code for a failed command.
 int report_error(const Status& status);

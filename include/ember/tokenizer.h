@@ -75,9 +75,10 @@ enum class VocabKind {
 
 class Tokenizer {
  public:
-  // Inputs larger than this are rejected with kOutOfRange. Every byte yields at most two tokens,
-  // so the limit keeps any token count well inside int32_t (the reference's id type) and bounds
-  // the memory one call can use.
+  // Inputs larger than this are rejected with kOutOfRange. A text of n bytes gives at most
+  // 4n + 5 tokens (the worst case is a SentencePiece vocabulary spelling escaped spaces with byte
+  // tokens), so the limit keeps every token count well inside int32_t (the reference's id and
+  // count type) and bounds the memory one call can use.
   static constexpr size_t kMaxTextBytes = size_t{256} << 20;  // 256 MiB
 
   // Reads the tokenizer of a GGUF model (or a vocabulary-only GGUF). Only metadata is read;

@@ -38,6 +38,7 @@ class ThreadPool {
 
   // Calls fn(task, thread) for every task in [0, n_tasks), `thread` in [0, n_threads()), and
   // returns when all calls have returned. Runs inline when n_tasks <= 1 or the pool has 1 thread.
+  // At most 2^32 - 1 tasks per region.
   template <typename Fn>
   void run(int64_t n_tasks, Fn&& fn) {
     using F = std::remove_reference_t<Fn>;
@@ -60,22 +61,27 @@ class ThreadPool {
 
   void run_impl(int64_t n_tasks, TaskFn fn, void* ctx);
   void worker_main(int thread);
-  void do_tasks(int thread);
+  // Claims and runs tasks of region `epoch` until none are left; returns how many it ran.
+  int64_t do_tasks(uint32_t epoch, TaskFn fn, void* ctx, int64_t n_tasks, int thread);
 
   int n_threads_;
   std::vector<std::thread> workers_;
 
-  // The current region. Written by the caller before `epoch_` is bumped (release) and read by
-  // workers after they observe the new epoch (acquire).
-  TaskFn fn_ = nullptr;
-  void* ctx_ = nullptr;
-  int64_t n_tasks_ = 0;
+  // The current region's parameters. Atomics only so that a worker that wakes very late can
+  // read them while the next region is being published; it then fails to claim a task (the
+  // epoch in work_ differs) and never calls the function it read.
+  std::atomic<TaskFn> fn_{nullptr};
+  std::atomic<void*> ctx_{nullptr};
+  std::atomic<int64_t> n_tasks_{0};
 
-  // Each on its own cache line: the task counter is hammered by every thread, the epoch is
-  // polled by spinning workers.
+  // epoch_ announces a new region (workers poll and sleep on it). work_ packs the region's epoch
+  // (high 32 bits) with the next unclaimed task index (low 32 bits): a worker claims a task with
+  // a compare-and-swap that also checks the epoch, so it can never run a task of a region it
+  // did not read the parameters of. done_ counts finished tasks; the caller waits for it only, so
+  // a worker that is busy elsewhere or asleep never delays a region.
   alignas(64) std::atomic<uint32_t> epoch_{0};
-  alignas(64) std::atomic<int64_t> next_task_{0};
-  alignas(64) std::atomic<int> pending_workers_{0};
+  alignas(64) std::atomic<uint64_t> work_{0};
+  alignas(64) std::atomic<int64_t> done_{0};
   alignas(64) std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
 };

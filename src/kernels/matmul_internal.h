@@ -18,6 +18,16 @@ namespace ember::kernels {
 void convert_activations_scalar(TensorType weight_type, const float* x, int64_t n_tokens,
                                 int64_t cols, void* out);
 
+// Pieces of the conversion, for SIMD converters that handle unusual blocks (non-finite values)
+// with the scalar code. `x` and `out` are one token's input and output; b is the block index.
+void convert_q8_0_block(const ActLayout& l, const float* x, uint8_t* out, int64_t b);
+void convert_q8_k_block(const ActLayout& l, const float* x, uint8_t* out, int64_t b);
+// Stores block b's scale (fp16-rounded) and bias (Q8_0) or fp16-rounded d * sum (Q8_1) given
+// the unrounded d and the code sum.
+void store_q8_scales(const ActLayout& l, uint8_t* out, int64_t b, float d, int32_t sum);
+// Stores d and the 16- and 32-code sums of Q8_K block b (its codes already in `out`).
+void store_q8_k_sums(const ActLayout& l, uint8_t* out, int64_t b, float d);
+
 // y[t][r] for the unpacked weights `w`: per block an exact integer dot product of the codes, then
 // F32 accumulation over blocks in order (plain F32 sums for F32/F16/BF16 weights).
 void matmul_scalar(const Weights& w, const void* act, int64_t n_tokens, float* y, int64_t ldy,

@@ -91,75 +91,79 @@ int8_t round_code(float v) {
   return static_cast<int8_t>(r);
 }
 
-// One token of Q8_0 / Q8_1 activations: the reference's plain rounding (d = amax / 127, codes
-// round(x / d) with the unrounded reciprocal), d stored as fp16.
-void convert_q8_0_token(const ActLayout& l, const float* x, uint8_t* out) {
-  auto* q = reinterpret_cast<int8_t*>(out);
-  for (int64_t b = 0; b < l.n_blocks; ++b) {
-    const float* xb = x + b * kQK8_0;
-    float amax = 0.0f;
-    for (int j = 0; j < kQK8_0; ++j) amax = std::fmax(amax, std::fabs(xb[j]));
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    int32_t sum = 0;
-    for (int j = 0; j < kQK8_0; ++j) {
-      const int8_t c = round_code(xb[j] * id);
-      q[b * kQK8_0 + j] = c;
-      sum += c;
-    }
-    const uint16_t d16 = scale_to_fp16(d);
-    const float dq = fp16_to_fp32(d16);
-    std::memcpy(out + l.d_offset + static_cast<size_t>(b) * 4, &dq, 4);
-    if (l.kind == ActKind::kQ8_0) {
-      const int32_t bias = -l.code_offset * sum;
-      std::memcpy(out + l.aux_offset + static_cast<size_t>(b) * 4, &bias, 4);
-    } else {
-      const float s = fp16_to_fp32(scale_to_fp16(static_cast<float>(sum) * d));
-      std::memcpy(out + l.aux_offset + static_cast<size_t>(b) * 4, &s, 4);
-    }
-  }
-}
-
-// One token of Q8_K activations: the value of largest magnitude maps to -127 exactly, codes are
-// rounded to nearest even, d is the float reciprocal of the scale used.
-void convert_q8_k_token(const ActLayout& l, const float* x, uint8_t* out) {
-  auto* q = reinterpret_cast<int8_t*>(out);
-  for (int64_t b = 0; b < l.n_blocks; ++b) {
-    const float* xb = x + b * kQK_K;
-    int8_t* qb = q + b * kQK_K;
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < kQK_K; ++j) {
-      const float ax = std::fabs(xb[j]);
-      if (ax > amax) {
-        amax = ax;
-        max = xb[j];
-      }
-    }
-    float d = 0.0f;
-    if (amax == 0.0f) {
-      std::memset(qb, 0, kQK_K);
-    } else {
-      const float iscale = -127.0f / max;
-      for (int j = 0; j < kQK_K; ++j) {
-        const int v = nearest_int(iscale * xb[j]);
-        qb[j] = static_cast<int8_t>(v > 127 ? 127 : (v < -127 ? -127 : v));
-      }
-      d = 1.0f / iscale;
-    }
-    std::memcpy(out + l.d_offset + static_cast<size_t>(b) * 4, &d, 4);
-    int16_t s16[16], s32[8];
-    for (int g = 0; g < 16; ++g) {
-      int sum = 0;
-      for (int j = 0; j < 16; ++j) sum += qb[g * 16 + j];
-      s16[g] = static_cast<int16_t>(sum);
-    }
-    for (int g = 0; g < 8; ++g) s32[g] = static_cast<int16_t>(s16[2 * g] + s16[2 * g + 1]);
-    std::memcpy(out + l.aux_offset + static_cast<size_t>(b) * sizeof s16, s16, sizeof s16);
-    std::memcpy(out + l.aux2_offset + static_cast<size_t>(b) * sizeof s32, s32, sizeof s32);
-  }
-}
-
 }  // namespace
+
+// Block b of one token of Q8_0 / Q8_1 activations: the reference's plain rounding (d = amax / 127,
+// codes round(x / d) with the unrounded reciprocal), d stored as fp16.
+void convert_q8_0_block(const ActLayout& l, const float* x, uint8_t* out, int64_t b) {
+  auto* q = reinterpret_cast<int8_t*>(out);
+  const float* xb = x + b * kQK8_0;
+  float amax = 0.0f;
+  for (int j = 0; j < kQK8_0; ++j) amax = std::fmax(amax, std::fabs(xb[j]));
+  const float d = amax / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  int32_t sum = 0;
+  for (int j = 0; j < kQK8_0; ++j) {
+    const int8_t c = round_code(xb[j] * id);
+    q[b * kQK8_0 + j] = c;
+    sum += c;
+  }
+  store_q8_scales(l, out, b, d, sum);
+}
+
+void store_q8_scales(const ActLayout& l, uint8_t* out, int64_t b, float d, int32_t sum) {
+  const float dq = fp16_to_fp32(scale_to_fp16(d));
+  std::memcpy(out + l.d_offset + static_cast<size_t>(b) * 4, &dq, 4);
+  if (l.kind == ActKind::kQ8_0) {
+    const int32_t bias = -l.code_offset * sum;
+    std::memcpy(out + l.aux_offset + static_cast<size_t>(b) * 4, &bias, 4);
+  } else {
+    const float s = fp16_to_fp32(scale_to_fp16(static_cast<float>(sum) * d));
+    std::memcpy(out + l.aux_offset + static_cast<size_t>(b) * 4, &s, 4);
+  }
+}
+
+// Block b of one token of Q8_K activations: the value of largest magnitude maps to -127 exactly,
+// codes are rounded to nearest even, d is the float reciprocal of the scale used.
+void convert_q8_k_block(const ActLayout& l, const float* x, uint8_t* out, int64_t b) {
+  auto* q = reinterpret_cast<int8_t*>(out);
+  const float* xb = x + b * kQK_K;
+  int8_t* qb = q + b * kQK_K;
+  float amax = 0.0f, max = 0.0f;
+  for (int j = 0; j < kQK_K; ++j) {
+    const float ax = std::fabs(xb[j]);
+    if (ax > amax) {
+      amax = ax;
+      max = xb[j];
+    }
+  }
+  float d = 0.0f;
+  if (amax == 0.0f) {
+    std::memset(qb, 0, kQK_K);
+  } else {
+    const float iscale = -127.0f / max;
+    for (int j = 0; j < kQK_K; ++j) {
+      const int v = nearest_int(iscale * xb[j]);
+      qb[j] = static_cast<int8_t>(v > 127 ? 127 : (v < -127 ? -127 : v));
+    }
+    d = 1.0f / iscale;
+  }
+  store_q8_k_sums(l, out, b, d);
+}
+
+void store_q8_k_sums(const ActLayout& l, uint8_t* out, int64_t b, float d) {
+  const auto* qb = reinterpret_cast<const int8_t*>(out) + b * kQK_K;
+  std::memcpy(out + l.d_offset + static_cast<size_t>(b) * 4, &d, 4);
+  int16_t s16[16], s32[8];
+  for (int g = 0; g < 16; ++g) {
+    int sum = 0;
+    for (int j = 0; j < 16; ++j) sum += qb[g * 16 + j];
+    s16[g] = static_cast<int16_t>(sum);
+  }
+  for (int g = 0; g < 8; ++g) s32[g] = static_cast<int16_t>(s16[2 * g] + s16[2 * g + 1]);
+  std::memcpy(out + l.aux_offset + static_cast<size_t>(b) * sizeof s16, s16, sizeof s16);
+  std::memcpy(out + l.aux2_offset + static_cast<size_t>(b) * sizeof s32, s32, sizeof s32);
+}
 
 void convert_activations_scalar(TensorType weight_type, const float* x, int64_t n_tokens,
                                 int64_t cols, void* out) {
@@ -176,10 +180,10 @@ void convert_activations_scalar(TensorType weight_type, const float* x, int64_t 
         break;
       case ActKind::kQ8_0:
       case ActKind::kQ8_1:
-        convert_q8_0_token(l, xt, o);
+        for (int64_t b = 0; b < l.n_blocks; ++b) convert_q8_0_block(l, xt, o, b);
         break;
       case ActKind::kQ8_K:
-        convert_q8_k_token(l, xt, o);
+        for (int64_t b = 0; b < l.n_blocks; ++b) convert_q8_k_block(l, xt, o, b);
         break;
     }
   }

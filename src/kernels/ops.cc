@@ -1,6 +1,7 @@
 #include "kernels/ops.h"
 
 #include <cmath>
+#include <vector>
 
 #include "kernels/ops_common.h"
 #include "tensor/blocks_legacy.h"
@@ -52,6 +53,20 @@ void store_q8_0_plain(const float* x, void* row, int64_t n) {
     }
     store_block(row, b, blk);
   }
+}
+
+const float* gelu_half_table() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t h = 0; h < 65536; ++h) {
+      const float x = fp16_to_fp32(static_cast<uint16_t>(h));
+      const float inner = (kGeluSqrt2OverPi * x) * (1.0f + (kGeluCoefA * x) * x);
+      const float y = (0.5f * x) * (1.0f + std::tanh(inner));
+      t[h] = fp16_to_fp32(fp32_to_fp16(y));
+    }
+    return t;
+  }();
+  return table.data();
 }
 
 const OpsTable& ops(Isa isa) {

@@ -2,51 +2,50 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
+#include <utility>
 
 namespace ember::kernels {
 namespace {
 
-// The dimension index at which the rotation count over the original context equals `rotations`
-// (YaRN's "correction dimension").
-double yarn_corr_dim(int64_t n_dims, int64_t n_ctx_orig, double rotations, double base) {
-  return static_cast<double>(n_dims) *
-         std::log(static_cast<double>(n_ctx_orig) / (rotations * 2.0 * std::numbers::pi)) /
-         (2.0 * std::log(base));
+constexpr float kPi = 3.14159265358979323846f;
+
+// The dimension at which `rotations` full turns fit in the original context (YaRN).
+float corr_dim(int64_t n_dims, int64_t n_ctx_orig, float rotations, float base) {
+  return static_cast<float>(n_dims) *
+         std::log(static_cast<float>(n_ctx_orig) / (rotations * 2.0f * kPi)) /
+         (2.0f * std::log(base));
 }
 
 }  // namespace
 
-RopeTable::RopeTable(const RopeParams& p) : n_rot_(p.n_rot), magnitude_(p.magnitude) {
-  const int64_t half = p.n_rot / 2;
-  inv_freq_.resize(static_cast<size_t>(half));
-  double low = 0.0, high = 0.0;
-  if (p.yarn) {
-    low = std::max(0.0, std::floor(yarn_corr_dim(p.n_rot, p.n_ctx_orig, p.yarn_beta_fast, p.freq_base)));
-    high = std::min(static_cast<double>(p.n_rot - 1),
-                    std::ceil(yarn_corr_dim(p.n_rot, p.n_ctx_orig, p.yarn_beta_slow, p.freq_base)));
-  }
-  for (int64_t i = 0; i < half; ++i) {
-    double f = std::pow(static_cast<double>(p.freq_base),
-                        -2.0 * static_cast<double>(i) / static_cast<double>(p.n_rot));
-    if (!p.freq_factors.empty()) f /= static_cast<double>(p.freq_factors[static_cast<size_t>(i)]);
-    double speed = f * p.freq_scale;
-    if (p.yarn) {
-      // ramp = 1 for low dimensions (fast rotations, keep extrapolating), 0 for high ones.
-      const double y = (static_cast<double>(i) - low) / std::max(0.001, high - low);
-      const double ramp = 1.0 - std::min(1.0, std::max(0.0, y));
-      speed = f * (p.freq_scale * (1.0 - ramp) + ramp);
-    }
-    inv_freq_[static_cast<size_t>(i)] = speed;
+RopeTable::RopeTable(RopeParams params) : p_(std::move(params)) {
+  theta_scale_ = std::pow(p_.freq_base, -2.0f / static_cast<float>(p_.n_rot));
+  if (p_.ext_factor != 0.0f) {
+    const float start = std::floor(corr_dim(p_.n_rot, p_.n_ctx_orig, p_.beta_fast, p_.freq_base));
+    const float end = std::ceil(corr_dim(p_.n_rot, p_.n_ctx_orig, p_.beta_slow, p_.freq_base));
+    corr_low_ = std::max(0.0f, start);
+    corr_high_ = std::min(static_cast<float>(p_.n_rot - 1), end);
   }
 }
 
 void RopeTable::compute(int64_t pos, float* cos_sin) const {
-  const double p = static_cast<double>(pos);
-  for (size_t i = 0; i < inv_freq_.size(); ++i) {
-    const double theta = p * inv_freq_[i];
-    cos_sin[2 * i] = static_cast<float>(std::cos(theta)) * magnitude_;
-    cos_sin[2 * i + 1] = static_cast<float>(std::sin(theta)) * magnitude_;
+  float theta = static_cast<float>(pos);
+  for (int64_t i = 0; i < p_.n_rot / 2; ++i) {
+    const float ff = p_.freq_factors.empty() ? 1.0f : p_.freq_factors[static_cast<size_t>(i)];
+    const float theta_extrap = theta / ff;
+    const float theta_interp = p_.freq_scale * theta_extrap;
+    float th = theta_interp;
+    float mscale = p_.attn_factor;
+    if (p_.ext_factor != 0.0f) {
+      // ramp = 1 for low dimensions (fast rotations keep extrapolating), 0 for high ones.
+      const float y = (static_cast<float>(i) - corr_low_) / std::max(0.001f, corr_high_ - corr_low_);
+      const float ramp_mix = (1.0f - std::min(1.0f, std::max(0.0f, y))) * p_.ext_factor;
+      th = theta_interp * (1.0f - ramp_mix) + theta_extrap * ramp_mix;
+      mscale *= 1.0f + 0.1f * std::log(1.0f / p_.freq_scale);
+    }
+    cos_sin[2 * i] = std::cos(th) * mscale;
+    cos_sin[2 * i + 1] = std::sin(th) * mscale;
+    theta *= theta_scale_;
   }
 }
 

@@ -1,13 +1,16 @@
-// Rotary position embedding (RoPE) with linear, YaRN and per-dimension frequency-factor scaling.
+// Rotary position embedding (RoPE) with linear, YaRN and per-dimension frequency-factor scaling,
+// computed the way the reference implementation computes it (single precision, the angle of pair
+// i obtained by repeated multiplication by base^(-2/n_rot)): RoPE feeds quantized products, where
+// last-bit differences matter (see kernels/ops.h).
 //
-// For pair i of the first n_rot dimensions of a head (i in [0, n_rot/2)), position p rotates by
+// For pair i of the first n_rot dimensions of a head, position p rotates by
 //   theta_extrap = p * base^(-2i/n_rot) / freq_factor[i]
-//   theta        = freq_scale * theta_extrap                      (plain / linear scaling)
-//   YaRN mixes the interpolated and the extrapolated angle per dimension with a ramp between the
-//   "correction dimensions" of beta_fast and beta_slow rotations over the original context, and
-//   scales cos/sin by `magnitude` (attention temperature).
-// Normal style rotates (x[2i], x[2i+1]); NeoX style rotates (x[i], x[i + n_rot/2]). Dimensions
-// beyond n_rot pass through unchanged.
+//   theta        = freq_scale * theta_extrap                   (plain / linear scaling)
+//   YaRN (ext_factor != 0) mixes the interpolated and the extrapolated angle per dimension with a
+//   ramp between the "correction dimensions" of beta_fast and beta_slow rotations over the
+//   original context, and scales cos/sin by 1 + 0.1 ln(1 / freq_scale).
+// cos and sin are multiplied by attn_factor in every case. Normal style rotates (x[2i], x[2i+1]);
+// NeoX style rotates (x[i], x[i + n_rot/2]). Dimensions beyond n_rot pass through unchanged.
 #pragma once
 
 #include <cstdint>
@@ -20,32 +23,32 @@ enum class RopeStyle : uint8_t { kNormal, kNeox };
 struct RopeParams {
   int64_t n_rot = 0;
   float freq_base = 10000.0f;
-  float freq_scale = 1.0f;      // 1 / linear scaling factor
-  bool yarn = false;            // YaRN ramp between interpolation and extrapolation
-  float yarn_beta_fast = 32.0f;
-  float yarn_beta_slow = 1.0f;
-  int64_t n_ctx_orig = 0;       // original training context (YaRN correction dimensions)
-  float magnitude = 1.0f;       // multiplies cos and sin (YaRN attention factor)
+  float freq_scale = 1.0f;   // 1 / linear scaling factor
+  float ext_factor = 0.0f;   // 1 for YaRN
+  float attn_factor = 1.0f;
+  float beta_fast = 32.0f;
+  float beta_slow = 1.0f;
+  int64_t n_ctx_orig = 0;    // original training context (YaRN correction dimensions)
   std::vector<float> freq_factors;  // n_rot/2 divisors of the base frequencies, or empty
 };
 
-// Per-dimension constants of one RoPE configuration, precomputed once.
 class RopeTable {
  public:
   RopeTable() = default;
-  explicit RopeTable(const RopeParams& params);
+  explicit RopeTable(RopeParams params);
 
-  int64_t n_rot() const { return n_rot_; }
-  // cos_sin[2i] = cos(theta_i(pos)) * magnitude, cos_sin[2i+1] = sin(...) for i < n_rot/2.
+  int64_t n_rot() const { return p_.n_rot; }
+  // cos_sin[2i] = cos(theta_i(pos)) * mscale, cos_sin[2i+1] = sin(...) for i < n_rot/2.
   void compute(int64_t pos, float* cos_sin) const;
 
  private:
-  int64_t n_rot_ = 0;
-  float magnitude_ = 1.0f;
-  std::vector<double> inv_freq_;  // angular speed of pair i (radians per position)
+  RopeParams p_;
+  float theta_scale_ = 1.0f;
+  float corr_low_ = 0.0f;
+  float corr_high_ = 0.0f;
 };
 
-// Rotates one head of `head_dim` values in place with a table row from RopeTable::compute.
+// Rotates one head in place with a table row from RopeTable::compute.
 void rope_apply(RopeStyle style, float* x, int64_t n_rot, const float* cos_sin);
 
 }  // namespace ember::kernels

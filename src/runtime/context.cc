@@ -72,36 +72,38 @@ Status Context::init() {
 
   // Activation buffers: the largest conversion any product of this model needs.
   size_t act_bytes = 0;
-  auto need = [&](const kernels::Weights& w, int64_t rows_in) {
-    if (w.data == nullptr) return;
-    act_bytes = std::max(act_bytes, kernels::activation_bytes(w.type, rows_in, w.cols));
+  auto need = [&](const Linear& l, int64_t rows_in) {
+    if (!l.present()) return;
+    act_bytes = std::max(act_bytes, kernels::activation_bytes(l.w.type, rows_in, l.w.cols));
   };
   const int64_t ub_rows = static_cast<int64_t>(ub);
   need(model_.output(), ub_rows);
   for (int64_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights& L = model_.layer(il);
-    for (const kernels::Weights* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up,
-                                      &L.ffn_down, &L.ffn_gate_inp}) {
+    for (const Linear* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up,
+                            &L.ffn_down, &L.ffn_gate_inp}) {
       need(*w, ub_rows);
     }
-    for (const kernels::Weights* w : {&L.ffn_gate_exps, &L.ffn_up_exps, &L.ffn_down_exps}) {
-      need(*w, ub_rows * static_cast<int64_t>(k));
+    for (const auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
+      for (const Linear& w : *v) need(w, ub_rows * static_cast<int64_t>(k));
     }
   }
   for (auto& a : act_) a.resize(act_bytes);
 
   thread_scratch_stride_ =
-      (kernels::attention_scratch_floats(hp.n_head / hp.n_head_kv) + 15) / 16 * 16;
-  thread_scratch_.resize(thread_scratch_stride_ * static_cast<size_t>(pool_.n_threads()));
+      (kernels::attention_scratch_bytes(hp.n_head / hp.n_head_kv, hp.head_dim_k, hp.head_dim_v) +
+       63) / 64 * 64;
+  thread_scratch_.resize(thread_scratch_stride_ * static_cast<size_t>(pool_.n_threads()) + 64);
   return Status::Ok();
 }
 
 size_t Context::scratch_bytes() const {
   size_t n = 0;
   for (const auto* v : {&x_, &h_, &qkv_, &attn_, &o_, &ff_, &cos_sin_[0], &cos_sin_[1], &router_,
-                        &route_weight_, &moe_in_, &moe_out_, &thread_scratch_, &logits_}) {
+                        &route_weight_, &moe_in_, &moe_out_, &logits_}) {
     n += v->capacity() * sizeof(float);
   }
+  n += thread_scratch_.capacity();
   for (const auto& a : act_) n += a.capacity();
   n += route_expert_.capacity() * sizeof(int32_t);
   return n;
@@ -206,7 +208,7 @@ void Context::run_products(const Product* products, int n_products, int64_t n_to
   std::vector<Chunk>& chunks = chunks_;  // reused: no allocation per product
   chunks.clear();
   for (int p = 0; p < n_products; ++p) {
-    const int64_t rows = products[p].w->rows;
+    const int64_t rows = products[p].w->w.rows;
     int64_t step = rows;
     if (nt > 1) {
       step = (rows + nt * kChunksPerThread - 1) / (nt * kChunksPerThread);
@@ -215,10 +217,16 @@ void Context::run_products(const Product* products, int n_products, int64_t n_to
     for (int64_t r = 0; r < rows; r += step) chunks.push_back({p, r, std::min(rows, r + step)});
   }
   const kernels::Isa isa = isa_;
+  // Packed weights when they were prepared for this context's Isa.
+  const bool use_prepared = model_.isa() == isa_;
   pool_.run(static_cast<int64_t>(chunks.size()), [&](int64_t task, int) {
     const Chunk& c = chunks[static_cast<size_t>(task)];
     const Product& p = products[c.product];
-    kernels::matmul(isa, *p.w, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
+    if (use_prepared && (p.w->prepared.packed() || p.w->prepared.weights().data != nullptr)) {
+      kernels::matmul(p.w->prepared, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
+    } else {
+      kernels::matmul(isa, p.w->w, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
+    }
   });
 }
 

@@ -33,6 +33,16 @@
 
 namespace ember {
 
+// Which attention algorithm runs (kernels/attention.h).
+enum class AttentionMode : uint8_t {
+  // As the reference: tiled for ubatches of 64 tokens or more and for single-token decoding over
+  // 512 cells or more, per-key otherwise. Matches the reference's numerics best; a sequence
+  // evaluated in large batches then differs in the last bits from token-by-token evaluation.
+  kAuto,
+  kPerKey,  // always per-key: batch and token-by-token results are bit-identical
+  kTiled,   // always tiled (where the cache type allows): likewise bit-identical, and fast
+};
+
 struct ContextParams {
   int64_t n_ctx = 4096;        // key/value cells (total over all sequences)
   int64_t n_ubatch = 512;      // tokens evaluated together; longer batches are split
@@ -40,6 +50,7 @@ struct ContextParams {
   kernels::KvType kv_type = kernels::KvType::kF16;
   int n_threads = 0;           // 0: all hardware threads
   std::optional<kernels::Isa> isa;  // default: the best the CPU supports
+  AttentionMode attention = AttentionMode::kAuto;
 };
 
 // Tokens to evaluate: token id, position, sequence and whether its logits are wanted.
@@ -115,11 +126,12 @@ class Context {
   void ffn_block(const Ubatch& ub, int64_t il, int64_t n_rows);
   void moe_block(const Ubatch& ub, int64_t il, int64_t n_rows);
   void output_block(const Ubatch& ub, int64_t out_offset);
+  kernels::AttentionPath attention_path(int64_t n_tokens) const;
 
   // y_j = W_j x for several products sharing one input (already converted): one parallel region
   // over the rows of all of them.
   struct Product {
-    const kernels::Weights* w;
+    const Linear* w;
     const void* x;  // converted activations
     float* y;
     int64_t ldy;
@@ -148,8 +160,13 @@ class Context {
   std::vector<float> cos_sin_[2];  // [ub][n_rot] per RoPE table (global, local)
   static constexpr int kActSlots = 3;
   std::vector<uint8_t> act_[kActSlots];  // converted activations
-  std::vector<float> thread_scratch_;  // per-thread attention scratch
+  std::vector<uint8_t> thread_scratch_;  // per-thread attention scratch (64-byte aligned slices)
   size_t thread_scratch_stride_ = 0;
+  uint8_t* thread_scratch(int thread) {
+    auto base = reinterpret_cast<uintptr_t>(thread_scratch_.data());
+    base = (base + 63) & ~uintptr_t{63};
+    return reinterpret_cast<uint8_t*>(base) + static_cast<size_t>(thread) * thread_scratch_stride_;
+  }
   // MoE routing.
   std::vector<float> router_;    // [ub][n_expert]
   std::vector<int32_t> route_expert_;  // [ub][k]

@@ -34,12 +34,13 @@ void Context::ffn_block(const Ubatch&, int64_t il, int64_t n_rows) {
   pool_.run(n_rows, [&](int64_t t, int) {
     O.rmsnorm(x_.data() + t * d, L.ffn_norm, h_.data() + t * d, d, hp.norm_eps);
   });
-  const void* xg = convert(0, L.ffn_gate.type, h_.data(), n_rows, d);
-  const void* xu = L.ffn_up.type == L.ffn_gate.type ? xg : convert(1, L.ffn_up.type, h_.data(), n_rows, d);
+  const TensorType tg = L.ffn_gate.w.type, tu = L.ffn_up.w.type;
+  const void* xg = convert(0, tg, h_.data(), n_rows, d);
+  const void* xu = tu == tg ? xg : convert(1, tu, h_.data(), n_rows, d);
   const Product gu[2] = {{&L.ffn_gate, xg, gate, nf}, {&L.ffn_up, xu, up, nf}};
   run_products(gu, 2, n_rows);
   pool_.run(n_rows, [&](int64_t t, int) { activate(O, cfg.ffn_act, gate + t * nf, up + t * nf, nf); });
-  const Product down = {&L.ffn_down, convert(0, L.ffn_down.type, gate, n_rows, nf), o_.data(), d};
+  const Product down = {&L.ffn_down, convert(0, L.ffn_down.w.type, gate, n_rows, nf), o_.data(), d};
   run_products(&down, 1, n_rows);
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;
@@ -60,7 +61,7 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
     O.rmsnorm(x_.data() + t * d, L.ffn_norm, h_.data() + t * d, d, hp.norm_eps);
   });
   // Router logits [n_rows][n_expert].
-  const Product router = {&L.ffn_gate_inp, convert(0, L.ffn_gate_inp.type, h_.data(), n_rows, d),
+  const Product router = {&L.ffn_gate_inp, convert(0, L.ffn_gate_inp.w.type, h_.data(), n_rows, d),
                           router_.data(), ne};
   run_products(&router, 1, n_rows);
 
@@ -123,21 +124,18 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
   for (int64_t e = 0; e < ne; ++e) {
     const int64_t s0 = first[static_cast<size_t>(e)], m = first[static_cast<size_t>(e + 1)] - s0;
     if (m == 0) continue;
-    kernels::Weights wg = L.ffn_gate_exps, wu = L.ffn_up_exps, wd = L.ffn_down_exps;
-    wg.rows = wu.rows = nf;
-    wg.data = static_cast<const uint8_t*>(wg.data) + static_cast<size_t>(e * nf) * wg.row_bytes;
-    wu.data = static_cast<const uint8_t*>(wu.data) + static_cast<size_t>(e * nf) * wu.row_bytes;
-    wd.rows = d;
-    wd.data = static_cast<const uint8_t*>(wd.data) + static_cast<size_t>(e * d) * wd.row_bytes;
+    const Linear& wg = L.gate_exps[static_cast<size_t>(e)];
+    const Linear& wu = L.up_exps[static_cast<size_t>(e)];
+    const Linear& wd = L.down_exps[static_cast<size_t>(e)];
     const float* xin = moe_in_.data() + s0 * d;
-    const void* xg = convert(0, wg.type, xin, m, d);
-    const void* xu = wu.type == wg.type ? xg : convert(1, wu.type, xin, m, d);
+    const void* xg = convert(0, wg.w.type, xin, m, d);
+    const void* xu = wu.w.type == wg.w.type ? xg : convert(1, wu.w.type, xin, m, d);
     const Product gu[2] = {{&wg, xg, gate + s0 * nf, nf}, {&wu, xu, up + s0 * nf, nf}};
     run_products(gu, 2, m);
     pool_.run(m, [&](int64_t i, int) {
       activate(O, cfg.ffn_act, gate + (s0 + i) * nf, up + (s0 + i) * nf, nf);
     });
-    const Product down = {&wd, convert(0, wd.type, gate + s0 * nf, m, nf), moe_out_.data() + s0 * d, d};
+    const Product down = {&wd, convert(0, wd.w.type, gate + s0 * nf, m, nf), moe_out_.data() + s0 * d, d};
     run_products(&down, 1, m);
   }
 

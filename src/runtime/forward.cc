@@ -7,6 +7,7 @@
 //   qkv_  [n][H*dk | Hkv*dk | Hkv*dv]
 //   attn_ [n][H*dv]              attention output before the output projection
 //   o_    [n][d]                 block output before the residual add
+#include <algorithm>
 #include <cstring>
 
 #include "runtime/context.h"
@@ -85,16 +86,15 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   });
 
   // Q, K, V projections into one [n][n_qkv] buffer, one parallel region.
-  if (L.wqkv.data != nullptr) {
-    const Product p = {&L.wqkv, convert(0, L.wqkv.type, h_.data(), n, d), qkv_.data(), n_qkv};
+  if (L.wqkv.present()) {
+    const Product p = {&L.wqkv, convert(0, L.wqkv.w.type, h_.data(), n, d), qkv_.data(), n_qkv};
     run_products(&p, 1, n);
   } else {
     // Convert once per distinct weight type.
-    const void* xq = convert(0, L.wq.type, h_.data(), n, d);
-    const void* xk = L.wk.type == L.wq.type ? xq : convert(1, L.wk.type, h_.data(), n, d);
-    const void* xv = L.wv.type == L.wq.type   ? xq
-                     : L.wv.type == L.wk.type ? xk
-                                              : convert(2, L.wv.type, h_.data(), n, d);
+    const TensorType tq = L.wq.w.type, tk = L.wk.w.type, tv = L.wv.w.type;
+    const void* xq = convert(0, tq, h_.data(), n, d);
+    const void* xk = tk == tq ? xq : convert(1, tk, h_.data(), n, d);
+    const void* xv = tv == tq ? xq : tv == tk ? xk : convert(2, tv, h_.data(), n, d);
     const Product p[3] = {{&L.wq, xq, qkv_.data(), n_qkv},
                           {&L.wk, xk, qkv_.data() + nq, n_qkv},
                           {&L.wv, xv, qkv_.data() + nq + nk, n_qkv}};
@@ -116,7 +116,7 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
       float* qh = q + h * dk;
       if (L.q_norm != nullptr) O.rmsnorm(qh, L.q_norm, qh, dk, hp.norm_eps);
       kernels::rope_apply(cfg.rope.style, qh, hp.n_rot, cs);
-      O.scale(qh, cfg.attn_scale, dk);
+      if (cfg.prescale_q) O.scale(qh, cfg.attn_scale, dk);
     }
     for (int64_t h = 0; h < hp.n_head_kv; ++h) {
       float* kh = k + h * dk;
@@ -143,27 +143,45 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   kv.head_dim_k = dk;
   kv.head_dim_v = dv;
   kv.window = sliding ? cfg.sliding_window : 0;
+  kv.scale = cfg.prescale_q ? 1.0f : cfg.attn_scale;
   kv.softcap = cfg.attn_softcap;
   const uint8_t* k_layer = kv_->k_layer(il);
   const uint8_t* v_layer = kv_->v_layer(il);
   const int64_t n_attn = hp.n_head * dv;
-  pool_.run(n_rows * hp.n_head_kv, [&](int64_t task, int thread) {
-    const int64_t i = task / hp.n_head_kv;
-    const int64_t g = task % hp.n_head_kv;
+  const kernels::AttentionPath path = attention_path(n);
+  auto query = [&](int64_t i, int64_t g) {
     const int64_t t = last ? ub.out_rows[static_cast<size_t>(i)] : i;
+    kernels::AttentionQuery qr;
+    qr.q = qkv_.data() + t * n_qkv + g * n_rep * dk;
+    qr.out = attn_.data() + i * n_attn + g * n_rep * dv;
+    qr.pos = ub.pos[t];
+    qr.seq_mask = uint64_t{1} << ub.seq[t];
+    return qr;
+  };
+  auto head_kv = [&](int64_t g) {
     kernels::AttentionKv kvh = kv;
-    // Byte offset of head g inside a cache row (rows are whole blocks per head for Q8_0).
+    // Byte offset of head g inside a cache row (whole blocks per head for Q8_0).
     kvh.k = k_layer + kernels::kv_row_bytes(kv.type, g * dk);
     kvh.v = v_layer + kernels::kv_row_bytes(kv.type, g * dv);
-    float* scratch = thread_scratch_.data() + static_cast<size_t>(thread) * thread_scratch_stride_;
-    kernels::AttentionScratch s;
-    s.scores = scratch;
-    s.cells = reinterpret_cast<int32_t*>(scratch + n_rep * kernels::kAttentionBlock);
-    s.state = scratch + n_rep * kernels::kAttentionBlock + kernels::kAttentionBlock;
-    const float* q = qkv_.data() + t * n_qkv + g * n_rep * dk;
-    float* out = attn_.data() + i * n_attn + g * n_rep * dv;
-    kernels::attend(O, kvh, q, n_rep, ub.pos[t], uint64_t{1} << ub.seq[t], out, s);
-  });
+    return kvh;
+  };
+  if (path == kernels::AttentionPath::kTiled) {
+    const int64_t n_blocks = (n_rows + kernels::kAttentionRowTile - 1) / kernels::kAttentionRowTile;
+    pool_.run(n_blocks * hp.n_head_kv, [&](int64_t task, int thread) {
+      const int64_t g = task % hp.n_head_kv;
+      const int64_t i0 = (task / hp.n_head_kv) * kernels::kAttentionRowTile;
+      const int64_t i1 = std::min(n_rows, i0 + kernels::kAttentionRowTile);
+      kernels::AttentionQuery rows[kernels::kAttentionRowTile];
+      for (int64_t i = i0; i < i1; ++i) rows[i - i0] = query(i, g);
+      kernels::attend_tiled(O, head_kv(g), rows, i1 - i0, n_rep, thread_scratch(thread));
+    });
+  } else {
+    pool_.run(n_rows * hp.n_head_kv, [&](int64_t task, int thread) {
+      const int64_t g = task % hp.n_head_kv;
+      kernels::attend_per_key(O, head_kv(g), query(task / hp.n_head_kv, g), n_rep,
+                              thread_scratch(thread));
+    });
+  }
 
   if (last && n_rows < n) {
     // Compact the residual stream to the output rows (ascending, so copies never overlap badly).
@@ -174,13 +192,28 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   }
 
   // Output projection, optional post-norm, residual.
-  const Product p = {&L.wo, convert(0, L.wo.type, attn_.data(), n_rows, n_attn), o_.data(), d};
+  const Product p = {&L.wo, convert(0, L.wo.w.type, attn_.data(), n_rows, n_attn), o_.data(), d};
   run_products(&p, 1, n_rows);
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;
     if (L.post_attn_norm != nullptr) O.rmsnorm(o, L.post_attn_norm, o, d, hp.norm_eps);
     O.add(x_.data() + t * d, o, d);
   });
+}
+
+kernels::AttentionPath Context::attention_path(int64_t n_tokens) const {
+  const ModelHParams& hp = model_.hparams();
+  const bool tiled_ok = kernels::attention_tiled_supported(kv_->type(), hp.head_dim_v);
+  switch (params_.attention) {
+    case AttentionMode::kPerKey: return kernels::AttentionPath::kPerKey;
+    case AttentionMode::kTiled:
+      return tiled_ok ? kernels::AttentionPath::kTiled : kernels::AttentionPath::kPerKey;
+    case AttentionMode::kAuto: break;
+  }
+  // The reference's choice: its cache view spans the used cells rounded up to 256.
+  const int64_t n_kv = (kv_->used_end() + 255) / 256 * 256;
+  const bool tiled = n_tokens >= kernels::kAttentionRowTile || (n_tokens == 1 && n_kv >= 512);
+  return tiled && tiled_ok ? kernels::AttentionPath::kTiled : kernels::AttentionPath::kPerKey;
 }
 
 void Context::output_block(const Ubatch& ub, int64_t out_offset) {
@@ -194,7 +227,7 @@ void Context::output_block(const Ubatch& ub, int64_t out_offset) {
     O.rmsnorm(x_.data() + t * d, model_.output_norm(), h_.data() + t * d, d, hp.norm_eps);
   });
   float* logits = logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(n_vocab_);
-  const Product p = {&model_.output(), convert(0, model_.output().type, h_.data(), n_out, d),
+  const Product p = {&model_.output(), convert(0, model_.output().w.type, h_.data(), n_out, d),
                      logits, n_vocab_};
   run_products(&p, 1, n_out);
   if (cfg.final_softcap > 0.0f) {

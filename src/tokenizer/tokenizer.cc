@@ -95,7 +95,7 @@ Result<std::vector<int32_t>> Tokenizer::tokenize(std::string_view text, bool add
       break;
     }
   }
-  // Unreachable with the input limit (at most two tokens per byte), kept as the API contract.
+  // Unreachable with the input limit (at most 4n + 5 tokens), kept as the API contract.
   if (out.size() > static_cast<size_t>(INT32_MAX)) {
     return out_of_range("tokenization gives " + std::to_string(out.size()) +
                         " tokens, more than an int32 count can hold");

@@ -5,16 +5,19 @@ namespace ember::kernels::x86 {
 PackedKernel avx2_kernel(TensorType) {
   return nullptr;
 }
-PackedKernel avx512_kernel(TensorType) {
-  return nullptr;
+
+PackedKernel avx512_kernel(TensorType type) {
+  if (PackedKernel k = avx512_legacy_kernel(type)) return k;
+  if (PackedKernel k = avx512_kquant_kernel(type)) return k;
+  return avx512_float_kernel(type);
 }
-PackedKernel avx512vnni_kernel(TensorType) {
-  return nullptr;
+
+PackedKernel avx512vnni_kernel(TensorType type) {
+  if (PackedKernel k = avx512vnni_legacy_kernel(type)) return k;
+  return avx512vnni_kquant_kernel(type);
 }
+
 ConvertKernel avx2_convert() {
-  return nullptr;
-}
-ConvertKernel avx512_convert() {
   return nullptr;
 }
 

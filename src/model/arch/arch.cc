@@ -10,22 +10,24 @@ namespace ember {
 kernels::RopeParams RopeConfig::params(int64_t n_rot, int64_t n_ctx, bool sliding) const {
   kernels::RopeParams p;
   p.n_rot = n_rot;
-  p.yarn_beta_fast = yarn_beta_fast;
-  p.yarn_beta_slow = yarn_beta_slow;
+  p.beta_fast = yarn_beta_fast;
+  p.beta_slow = yarn_beta_slow;
   p.n_ctx_orig = n_ctx_orig;
-  if (sliding) {
-    // Local layers: their own base, never scaled (the YaRN ramp is then an identity too).
-    p.freq_base = freq_base_swa;
-    p.freq_scale = freq_scale_swa;
-    p.magnitude = attn_factor;
-  } else {
-    p.freq_base = freq_base;
-    p.freq_scale = freq_scale;
-    p.yarn = yarn && freq_scale != 1.0f;
-    // YaRN's attention temperature: cos and sin grow by 1 + 0.1 ln(factor).
-    p.magnitude = attn_factor;
-    if (p.yarn) p.magnitude *= 1.0f + 0.1f * std::log(1.0f / freq_scale);
+  p.freq_base = sliding ? freq_base_swa : freq_base;
+  p.freq_scale = sliding ? freq_scale_swa : freq_scale;
+  // The attention factor as the reference derives it: with YaRN, the magnitude correction
+  // 1 + 0.1 ln(factor) is applied by the rotation itself, so the factor passed in cancels it
+  // once (which leaves the product within an ulp of attn_factor * (1 + 0.1 ln(factor))).
+  p.attn_factor = 1.0f;
+  if (yarn) {
+    p.ext_factor = 1.0f;
+    const float factor = 1.0f / freq_scale;
+    if (factor > 1.0f) {
+      p.attn_factor = 0.1f * std::log(factor) + 1.0f;
+      p.attn_factor *= 1.0f / (1.0f + 0.1f * std::log(factor));
+    }
   }
+  p.attn_factor *= attn_factor;
   if (!freq_factors.empty()) {
     p.freq_factors = freq_factors;
   } else if (!freq_factors_long.empty()) {

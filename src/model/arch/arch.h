@@ -46,7 +46,9 @@ struct ArchConfig {
   FfnActivation ffn_act = FfnActivation::kSilu;
   RopeConfig rope;
   float embed_scale = 1.0f;   // token embeddings are multiplied by this (Gemma: sqrt(n_embd))
-  float attn_scale = 1.0f;    // multiplies q before q.k (default 1/sqrt(head size))
+  float attn_scale = 1.0f;    // scale of q.k (default 1/sqrt(head size))
+  bool prescale_q = false;    // apply attn_scale to q (in F32) instead of to the scores, as the
+                              // reference does for phi3 and Gemma (it changes the roundings)
   float attn_softcap = 0.0f;  // scores = cap * tanh(scores / cap) (0 = off)
   float final_softcap = 0.0f;
   int64_t sliding_window = 0;        // window size of sliding layers (key pos > query pos - window)

@@ -18,6 +18,7 @@ Status configure_gemma2(const GgufFile& file, const ModelHParams& hp, ArchConfig
   config.rope.freq_scale_swa = config.rope.freq_scale;
   config.embed_scale = std::sqrt(static_cast<float>(hp.n_embd));
   const bool is_27b = hp.n_layer == 46;
+  config.prescale_q = true;  // the query is scaled, in F32, before attention
   config.attn_scale = is_27b ? 1.0f / std::sqrt(static_cast<float>(hp.n_embd / hp.n_head))
                              : 1.0f / std::sqrt(static_cast<float>(hp.head_dim_k));
   // Defaults of the released models when the keys are absent.

@@ -10,6 +10,8 @@ namespace ember {
 Status configure_phi3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config) {
   config.ffn_act = FfnActivation::kSilu;
   arch_detail::set_common_rope(hp, kernels::RopeStyle::kNeox, config.rope);
+  // Queries are scaled by 1/sqrt(head size) before attention, not the scores.
+  config.prescale_q = true;
   const int64_t half = hp.n_rot / 2;
   EMBER_RETURN_IF_ERROR(arch_detail::read_optional_vector(file, "rope_factors_long.weight", half,
                                                           config.rope.freq_factors_long));
