@@ -188,13 +188,21 @@ TEST(Engine, CancelFromCallbackAndFromAnotherThread) {
   // cancelling; the engine stays usable afterwards.
   EngineOptions small_batches;
   small_batches.n_batch = 1;
+  small_batches.n_ctx = 2048;
   auto slow = load("llama-spm-q8_0.gguf", small_batches);
   ASSERT_TRUE(slow);
   std::string long_prompt;
-  for (int i = 0; i < 100; ++i) long_prompt += "word ";
+  // ~1,500 single-token batches: long enough for the other thread to be scheduled even on a
+  // loaded machine.
+  for (int i = 0; i < 1500; ++i) long_prompt += "word ";
+  std::atomic<bool> hammering{false};
   std::thread hammer([&] {
-    while (!stop_hammer.load()) slow->cancel();
+    while (!stop_hammer.load()) {
+      slow->cancel();
+      hammering = true;
+    }
   });
+  while (!hammering.load()) std::this_thread::yield();
   auto cancelled = slow->generate(long_prompt, p);
   stop_hammer = true;
   hammer.join();
