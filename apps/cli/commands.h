@@ -20,6 +20,10 @@ void register_quantize(CLI::App& app, CommandResult& result);
 void register_synth(CLI::App& app, CommandResult& result);
 void register_tokenize(CLI::App& app, CommandResult& result);
 void register_detokenize(CLI::App& app, CommandResult& result);
+void register_run(CLI::App& app, CommandResult& result);
+void register_grammar(CLI::App& app, CommandResult& result);
+void register_logits(CLI::App& app, CommandResult& result);
+void register_bench(CLI::App& app, CommandResult& result);
 
 // Prints "ember: <message>" on stderr and returns the exit code for a failed command.
 int report_error(const Status& status);

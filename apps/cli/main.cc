@@ -43,8 +43,12 @@ int main(int argc, char** argv) {
   ember::cli::register_inspect(app, result);
   ember::cli::register_quantize(app, result);
   ember::cli::register_synth(app, result);
+  ember::cli::register_run(app, result);
+  ember::cli::register_logits(app, result);
+  ember::cli::register_bench(app, result);
   ember::cli::register_tokenize(app, result);
   ember::cli::register_detokenize(app, result);
+  ember::cli::register_grammar(app, result);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

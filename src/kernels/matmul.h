@@ -14,8 +14,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
 #include <vector>
 
+#include "ember/status.h"
 #include "tensor/tensor_type.h"
 
 namespace ember::kernels {
@@ -25,9 +29,14 @@ namespace ember::kernels {
 enum class Isa : uint8_t { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Vnni = 3 };
 
 const char* isa_name(Isa isa);
+// Parses the names isa_name returns ("scalar", "avx2", "avx512", "avx512-vnni").
+std::optional<Isa> isa_from_name(std::string_view name);
 // The variants this CPU *and* OS can run (XCR0 checked), kScalar first, best last.
+// The environment variable EMBER_ISA (one of the names above, read once per process) caps the
+// list: e.g. EMBER_ISA=avx2 on an AVX-512 machine leaves {scalar, avx2}. An unknown value is
+// reported once on stderr and ignored.
 std::vector<Isa> supported_isas();
-// The fastest supported variant.
+// The fastest supported variant (the last of supported_isas()).
 Isa best_isa();
 
 // A weight matrix [rows][cols]: `rows` output features, `cols` input features; row r starts at
@@ -39,6 +48,10 @@ struct Weights {
   int64_t cols = 0;
   size_t row_bytes = 0;
 };
+
+// Ok when `w` describes a matrix the kernels can multiply: a supported type, cols a positive
+// multiple of the block size, row_bytes >= the row size, non-null data when rows > 0.
+Status check_weights(const Weights& w);
 
 // Bytes needed to hold n_tokens activation rows of `cols` values converted for `weight_type`.
 size_t activation_bytes(TensorType weight_type, int64_t n_tokens, int64_t cols);
@@ -52,5 +65,53 @@ void convert_activations(Isa isa, TensorType weight_type, const float* x, int64_
 // `x_converted` comes from convert_activations with the same weight type and cols.
 void matmul(Isa isa, const Weights& w, const void* x_converted, int64_t n_tokens, float* y,
             int64_t ldy, int64_t row_begin, int64_t row_end);
+
+// ---- prepared (repacked) weights -------------------------------------------------------------
+//
+// The SIMD kernels read weights fastest in an interleaved layout (16 rows per group, one 32-bit
+// lane per row). prepare_weights builds that layout once (at model load) in memory the returned
+// object owns; matmul on a PreparedWeights then reads only the packed copy, never `w.data`
+// (the source may be unmapped). The packed copy has about the size of the source (0-8% more for
+// K-quants whose scales are stored unpacked, see packed_bytes()).
+//
+// Results are bit-identical to matmul(isa, w, ...) on the unpacked weights with the same Isa (the
+// unpacked path packs small row tiles on the fly and runs the same kernels, so it is slower,
+// noticeably for n_tokens = 1). Where the Isa has no packed kernel for the type (kScalar, or a
+// type without a SIMD kernel) nothing is copied and the source weights are used directly, so
+// they must then stay valid.
+class PreparedWeights {
+ public:
+  PreparedWeights() = default;
+
+  Isa isa() const { return isa_; }
+  // The source matrix description (its data pointer is not read when packed()).
+  const Weights& weights() const { return w_; }
+  bool packed() const { return packed_ != nullptr; }
+  // Bytes of the packed copy (0 when not packed).
+  size_t packed_bytes() const { return packed_bytes_; }
+  const uint8_t* packed_data() const { return packed_.get(); }
+
+ private:
+  friend Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w);
+  struct AlignedFree {
+    void operator()(uint8_t* p) const;
+  };
+  Isa isa_ = Isa::kScalar;
+  Weights w_;
+  std::unique_ptr<uint8_t, AlignedFree> packed_;
+  size_t packed_bytes_ = 0;
+};
+
+// Prepares `w` for products with `isa`. Errors: check_weights failures, an Isa this machine does
+// not support, allocation failure.
+Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w);
+
+// As matmul(isa, w, ...) with the Isa and weights of `pw`.
+void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens, float* y,
+            int64_t ldy, int64_t row_begin, int64_t row_end);
+
+// Rows the SIMD kernels compute together. Splitting row ranges between threads at multiples of
+// this keeps every tile full (results never depend on the split; only speed does).
+int64_t matmul_row_block(Isa isa);
 
 }  // namespace ember::kernels

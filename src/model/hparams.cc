@@ -72,6 +72,15 @@ Status ModelHParams::validate() const {
     return invalid_argument("norm epsilon and RoPE bases must be positive");
   }
   if (sliding_window < 0) return invalid_argument("sliding window must not be negative");
+  if (!(rope_scaling_factor > 0.0f)) {
+    return invalid_argument(key(*this, "rope.scaling.factor") + " must be positive");
+  }
+  if (n_embd > (int64_t{1} << 20) || n_head > 4096 || head_dim_k > 65536 || head_dim_v > 65536 ||
+      n_vocab > (int64_t{1} << 24) || n_layer > 4096 || n_expert > 4096) {
+    return invalid_argument("hyper-parameters out of the supported range (n_embd " +
+                            std::to_string(n_embd) + ", heads " + std::to_string(n_head) +
+                            ", layers " + std::to_string(n_layer) + ")");
+  }
   return Status::Ok();
 }
 
@@ -106,19 +115,35 @@ Result<ModelHParams> read_hparams(const GgufFile& f) {
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "rope.dimension_count"), hp.n_rot, false));
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "rope.freq_base"), hp.rope_freq_base));
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "rope.local_freq_base"), hp.rope_freq_base_swa));
+  EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "rope.freq_base_swa"), hp.rope_freq_base_swa));
   if (f.find(key(hp, "rope.scaling.type")) != nullptr) {
     EMBER_ASSIGN_OR_RETURN(const std::string type, f.get_string(key(hp, "rope.scaling.type")));
     if (type == "none") hp.rope_scaling = RopeScalingType::kNone;
     else if (type == "linear") hp.rope_scaling = RopeScalingType::kLinear;
     else if (type == "yarn") hp.rope_scaling = RopeScalingType::kYarn;
     else if (type == "llama3") hp.rope_scaling = RopeScalingType::kLlama3;
+    // LongRoPE (Phi-3): the per-dimension factors are tensors (rope_factors_long/short).
+    else if (type == "longrope" || type == "su") hp.rope_scaling = RopeScalingType::kNone;
     else return unimplemented("RoPE scaling type '" + type + "' is not supported");
   }
+  EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "rope.scale_linear"), hp.rope_scaling_factor));
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "rope.scaling.factor"), hp.rope_scaling_factor));
+  // A factor of 0 means "not scaled"; a factor without a type is linear scaling (the reference
+  // treats an absent type as linear).
+  if (hp.rope_scaling_factor == 0.0f) hp.rope_scaling_factor = 1.0f;
+  if (f.find(key(hp, "rope.scaling.type")) == nullptr && hp.rope_scaling_factor != 1.0f) {
+    hp.rope_scaling = RopeScalingType::kLinear;
+  }
   EMBER_RETURN_IF_ERROR(
       read_int(f, key(hp, "rope.scaling.original_context_length"), hp.rope_scaling_orig_ctx, false));
+  EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "rope.scaling.attn_factor"), hp.rope_attn_factor));
+  EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "rope.scaling.yarn_beta_fast"), hp.yarn_beta_fast));
+  EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "rope.scaling.yarn_beta_slow"), hp.yarn_beta_slow));
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "attention.layer_norm_rms_epsilon"), hp.norm_eps));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.sliding_window"), hp.sliding_window, false));
+  if (const GgufValue* v = f.find(key(hp, "attention.sliding_window_pattern")); v != nullptr && !v->is_array()) {
+    EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.sliding_window_pattern"), hp.sliding_window_pattern, false));
+  }
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "attn_logit_softcapping"), hp.attn_softcap));
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "final_logit_softcapping"), hp.final_softcap));
 

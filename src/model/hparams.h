@@ -27,15 +27,20 @@ struct ModelHParams {
   int64_t head_dim_v = 0;       // <arch>.attention.value_length (default n_embd / n_head)
   int64_t n_rot = 0;            // <arch>.rope.dimension_count (default head_dim_k)
   float rope_freq_base = 10000.0f;      // <arch>.rope.freq_base
-  float rope_freq_base_swa = 10000.0f;  // gemma3 local layers (<arch>.rope.local_freq_base)
+  float rope_freq_base_swa = 10000.0f;  // sliding-window layers (<arch>.rope.freq_base_swa, or
+                                        // <arch>.rope.local_freq_base)
   RopeScalingType rope_scaling = RopeScalingType::kNone;  // <arch>.rope.scaling.type
   float rope_scaling_factor = 1.0f;                        // <arch>.rope.scaling.factor
   int64_t rope_scaling_orig_ctx = 0;  // <arch>.rope.scaling.original_context_length
+  float rope_attn_factor = 1.0f;       // <arch>.rope.scaling.attn_factor (YaRN / LongRoPE)
+  float yarn_beta_fast = 32.0f;        // <arch>.rope.scaling.yarn_beta_fast
+  float yarn_beta_slow = 1.0f;         // <arch>.rope.scaling.yarn_beta_slow
   float norm_eps = 1e-5f;       // <arch>.attention.layer_norm_rms_epsilon
   int64_t n_expert = 0;         // <arch>.expert_count (0 = dense)
   int64_t n_expert_used = 0;    // <arch>.expert_used_count
   int64_t n_ff_exp = 0;         // <arch>.expert_feed_forward_length (default n_ff)
   int64_t sliding_window = 0;   // <arch>.attention.sliding_window (0 = none)
+  int64_t sliding_window_pattern = 0;  // <arch>.attention.sliding_window_pattern (0 = arch default)
   float attn_softcap = 0.0f;    // <arch>.attn_logit_softcapping (0 = off)
   float final_softcap = 0.0f;   // <arch>.final_logit_softcapping (0 = off)
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include "base/strings.h"
@@ -65,11 +66,17 @@ Status check_finite(std::string_view name, float v) {
   return Status::Ok();
 }
 
+std::string number(float v) {
+  std::ostringstream ss;
+  ss << v;
+  return ss.str();
+}
+
 Status check_range(std::string_view name, float v, float lo, float hi) {
   EMBER_RETURN_IF_ERROR(check_finite(name, v));
   if (v < lo || v > hi) {
-    return invalid_argument(std::string(name) + " = " + std::to_string(v) + " is outside [" +
-                            std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return invalid_argument(std::string(name) + " = " + number(v) + " is outside [" + number(lo) +
+                            ", " + number(hi) + "]");
   }
   return Status::Ok();
 }

@@ -8,10 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace ember {
+#include "tensor/blocks_legacy.h"  // kQK_K, elements per K-quant super-block (256)
 
-// Elements per K-quant super-block.
-inline constexpr int kQK_K = 256;
+namespace ember {
 // Bytes holding the packed 6-bit sub-block scales and mins of Q3_K, Q4_K and Q5_K.
 inline constexpr int kKScaleSize = 12;
 

@@ -1,0 +1,248 @@
+// `ember bench -m FILE [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]`
+//
+// Prompt processing (pp) and generation (tg) speed, defined as llama-bench defines them:
+//   ppP: P random tokens (BOS first when the model adds one) evaluated as one batch (split into
+//        ubatches of -ub) from an empty cache; only the last token's logits are computed.
+//   tgN: N single-token decode steps from an empty cache.
+// Each test runs once as a warm-up, then -r times; t/s = tokens / seconds per run, reported as
+// mean and sample standard deviation over the runs. -p, -n and -t take comma-separated lists.
+// --json prints an array with one object per test carrying llama-bench's field names.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "base/parallel.h"
+#include "commands.h"
+#include "model_session.h"
+
+namespace ember::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model;
+  std::vector<int64_t> n_prompt = {512};
+  std::vector<int64_t> n_gen = {128};
+  std::vector<int> threads;
+  int reps = 5;
+  int64_t n_batch = 2048;
+  int64_t n_ubatch = 512;
+  std::string kv_type = "f16";
+  bool json = false;
+  bool no_warmup = false;
+};
+
+struct TestResult {
+  int64_t n_prompt = 0, n_gen = 0;
+  int threads = 0;
+  std::vector<double> samples_ns;
+  std::string time;  // ISO 8601 start time
+};
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+}
+
+double stddev(const std::vector<double>& v) {
+  if (v.size() < 2) return 0.0;
+  const double m = mean(v);
+  double s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / static_cast<double>(v.size() - 1));
+}
+
+std::string now_iso8601() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+class Bench {
+ public:
+  Bench(const LoadedModel& lm, Context& ctx, const BenchArgs& a)
+      : lm_(lm), ctx_(ctx), a_(a), rng_(1234) {}
+
+  Status prompt(int64_t n) {
+    const int32_t bos = lm_.tokenizer && lm_.tokenizer->add_bos() ? lm_.tokenizer->bos() : -1;
+    int64_t done = 0;
+    while (done < n) {
+      const int64_t len = std::min(a_.n_batch, n - done);
+      Batch b;
+      for (int64_t i = 0; i < len; ++i) {
+        const int32_t tok = done + i == 0 && bos >= 0 ? bos : random_token();
+        b.add(tok, static_cast<int32_t>(done + i), 0, i == len - 1);
+      }
+      EMBER_RETURN_IF_ERROR(ctx_.decode(b));
+      done += len;
+    }
+    return Status::Ok();
+  }
+
+  Status generate(int64_t n) {
+    const int32_t bos = lm_.tokenizer && lm_.tokenizer->add_bos() ? lm_.tokenizer->bos() : -1;
+    int32_t tok = bos >= 0 ? bos : random_token();
+    for (int64_t i = 0; i < n; ++i) {
+      Batch b;
+      b.add(tok, static_cast<int32_t>(i), 0, true);
+      EMBER_RETURN_IF_ERROR(ctx_.decode(b));
+      tok = random_token();
+    }
+    return Status::Ok();
+  }
+
+ private:
+  int32_t random_token() {
+    return static_cast<int32_t>(rng_() % static_cast<uint32_t>(ctx_.n_vocab()));
+  }
+  const LoadedModel& lm_;
+  Context& ctx_;
+  const BenchArgs& a_;
+  std::mt19937 rng_;
+};
+
+std::string human_bytes(double b) {
+  char buf[32];
+  if (b >= 1024.0 * 1024 * 1024) {
+    std::snprintf(buf, sizeof buf, "%.2f GiB", b / (1024.0 * 1024 * 1024));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.2f MiB", b / (1024.0 * 1024));
+  }
+  return buf;
+}
+
+int run_bench(BenchArgs a) {
+  if (a.reps <= 0) return report_error("bench: -r must be positive");
+  if (a.n_batch <= 0 || a.n_ubatch <= 0) return report_error("bench: batch sizes must be positive");
+  for (int64_t v : a.n_prompt) {
+    if (v < 0) return report_error("bench: -p must not be negative");
+  }
+  for (int64_t v : a.n_gen) {
+    if (v < 0) return report_error("bench: -n must not be negative");
+  }
+  if (a.threads.empty()) a.threads.push_back(hardware_threads());
+  for (int t : a.threads) {
+    if (t <= 0) return report_error("bench: thread counts must be positive");
+  }
+  Result<kernels::KvType> kv = parse_kv_type(a.kv_type);
+  if (!kv.ok()) return report_error(kv.status());
+
+  const int load_threads = *std::max_element(a.threads.begin(), a.threads.end());
+  Result<LoadedModel> lm = load_model(a.model, load_threads);
+  if (!lm.ok()) return report_error(lm.status());
+  const size_t rss_after_load = resident_bytes();
+  uint64_t n_params = 0;
+  for (const auto& t : lm->model->file().tensors()) n_params += static_cast<uint64_t>(t.n_elements);
+  const std::string model_type = lm->model->description();
+  std::fprintf(stderr,
+               "ember: loaded %s in %.2f s; RSS after load %s (file %s, packed copies %s)\n",
+               model_type.c_str(), lm->load_seconds, human_bytes(double(rss_after_load)).c_str(),
+               human_bytes(double(lm->model->weight_bytes())).c_str(),
+               human_bytes(double(lm->model->packed_bytes())).c_str());
+
+  // The tests, in llama-bench's order: every pp, then every tg, for each thread count.
+  std::vector<TestResult> tests;
+  for (int t : a.threads) {
+    for (int64_t p : a.n_prompt) {
+      if (p > 0) tests.push_back({p, 0, t, {}, {}});
+    }
+    for (int64_t n : a.n_gen) {
+      if (n > 0) tests.push_back({0, n, t, {}, {}});
+    }
+  }
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  if (!a.json) {
+    std::printf("| model | size | params | backend | threads | test | t/s |\n");
+    std::printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
+  }
+  for (TestResult& r : tests) {
+    ContextParams cp;
+    cp.n_ctx = std::max<int64_t>(1, r.n_prompt + r.n_gen);
+    cp.n_ubatch = a.n_ubatch;
+    cp.n_threads = r.threads;
+    cp.kv_type = *kv;
+    Result<std::unique_ptr<Context>> ctx = Context::create(*lm->model, cp);
+    if (!ctx.ok()) return report_error(ctx.status());
+    Bench bench(*lm, **ctx, a);
+    r.time = now_iso8601();
+    if (!a.no_warmup) {
+      Status st = r.n_prompt > 0 ? bench.prompt(r.n_prompt) : bench.generate(1);
+      if (!st.ok()) return report_error(st);
+    }
+    for (int rep = 0; rep < a.reps; ++rep) {
+      (*ctx)->clear();
+      const auto t0 = std::chrono::steady_clock::now();
+      Status st = r.n_prompt > 0 ? bench.prompt(r.n_prompt) : bench.generate(r.n_gen);
+      if (!st.ok()) return report_error(st);
+      r.samples_ns.push_back(
+          std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::vector<double> ts;
+    for (double ns : r.samples_ns) ts.push_back(static_cast<double>(r.n_prompt + r.n_gen) * 1e9 / ns);
+    const std::string name = r.n_prompt > 0 ? "pp" + std::to_string(r.n_prompt) : "tg" + std::to_string(r.n_gen);
+    if (a.json) {
+      nlohmann::ordered_json j;
+      j["model_filename"] = a.model;
+      j["model_type"] = model_type;
+      j["model_size"] = lm->model->weight_bytes();
+      j["model_n_params"] = n_params;
+      j["n_batch"] = a.n_batch;
+      j["n_ubatch"] = a.n_ubatch;
+      j["n_threads"] = r.threads;
+      j["type_k"] = a.kv_type;
+      j["type_v"] = a.kv_type;
+      j["isa"] = kernels::isa_name((*ctx)->isa());
+      j["n_prompt"] = r.n_prompt;
+      j["n_gen"] = r.n_gen;
+      j["test_time"] = r.time;
+      j["avg_ns"] = static_cast<uint64_t>(mean(r.samples_ns));
+      j["stddev_ns"] = static_cast<uint64_t>(stddev(r.samples_ns));
+      j["avg_ts"] = mean(ts);
+      j["stddev_ts"] = stddev(ts);
+      j["samples_ns"] = r.samples_ns;
+      j["samples_ts"] = ts;
+      j["rss_after_load"] = rss_after_load;
+      j["rss_after_test"] = resident_bytes();
+      j["kv_bytes"] = (*ctx)->kv_bytes();
+      j["packed_weight_bytes"] = lm->model->packed_bytes();
+      out.push_back(std::move(j));
+    } else {
+      std::printf("| %s | %s | %.2f B | CPU (%s) | %d | %s | %.2f ± %.2f |\n", model_type.c_str(),
+                  human_bytes(double(lm->model->weight_bytes())).c_str(),
+                  static_cast<double>(n_params) / 1e9, kernels::isa_name((*ctx)->isa()), r.threads,
+                  name.c_str(), mean(ts), stddev(ts));
+      std::fflush(stdout);
+    }
+  }
+  if (a.json) std::printf("%s\n", out.dump(2).c_str());
+  std::fprintf(stderr, "ember: RSS at exit %s\n", human_bytes(double(resident_bytes())).c_str());
+  return 0;
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app, CommandResult& result) {
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure prompt processing and generation speed");
+  cmd->add_option("-m,--model", a->model, "GGUF model file")->required();
+  cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt lengths (comma-separated; 0 skips)")
+      ->delimiter(',');
+  cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens (comma-separated; 0 skips)")
+      ->delimiter(',');
+  cmd->add_option("-t,--threads", a->threads, "Thread counts (comma-separated; default: all)")
+      ->delimiter(',');
+  cmd->add_option("-r,--repetitions", a->reps, "Runs per test (default 5)");
+  cmd->add_option("-b,--batch-size", a->n_batch, "Tokens per decode call (default 2048)");
+  cmd->add_option("--ub,--ubatch-size", a->n_ubatch, "Tokens evaluated together (default 512)");
+  cmd->add_option("--kv-type", a->kv_type, "Key/value cache type: f16 (default), f32, q8_0");
+  cmd->add_flag("--json", a->json, "Print a JSON array (llama-bench's field names)");
+  cmd->add_flag("--no-warmup", a->no_warmup, "Skip the warm-up run");
+  cmd->callback([a, &result] { result.exit_code = run_bench(*a); });
+}
+
+}  // namespace ember::cli

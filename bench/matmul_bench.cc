@@ -1,0 +1,207 @@
+// Matrix products (kernels/matmul.h) on Llama-3.2-1B shapes, per weight type and Isa.
+//
+//   GEMV (n_tokens = 1, decoding): bytes_per_second = weight bytes read per second.
+//   GEMM (n_tokens = 512, prompt processing): counter GFLOPS = 2 * rows * cols * n_tokens / s.
+// Each runs on 1 thread and on 2 threads (rows split in halves at a multiple of
+// matmul_row_block, the second half on a spinning helper thread). Weights are prepared (packed)
+// as the runtime does; the "unpacked" variants show the on-the-fly packing path.
+// Activation conversion is timed separately (BM_Convert), it is not part of the products.
+//
+// Run e.g.: ember_bench_kernels --benchmark_filter='Matmul/q4_0/avx512-vnni/.*'
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "tensor/quantize.h"
+
+namespace ember::kernels {
+namespace {
+
+struct Shape {
+  const char* name;
+  int64_t rows, cols;
+};
+// attn_q/attn_output, ffn_gate/ffn_up, ffn_down, tied output (vocab x n_embd).
+const Shape kShapes[] = {{"2048x2048", 2048, 2048},
+                         {"8192x2048", 8192, 2048},
+                         {"2048x8192", 2048, 8192},
+                         {"128256x2048", 128256, 2048}};
+
+const TensorType kTypes[] = {
+    TensorType::kQ4_0,   TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kQ8_0,
+    TensorType::kF16,    TensorType::kQ4_1, TensorType::kQ5_0, TensorType::kQ5_1,
+    TensorType::kQ2_K,   TensorType::kQ3_K, TensorType::kQ5_K, TensorType::kIQ4_NL,
+    TensorType::kIQ4_XS, TensorType::kBF16, TensorType::kF32,
+};
+
+// A matrix of `rows` rows built from 64 distinct random rows (quantizing every row of the
+// larger shapes would take minutes); every row still has its own memory, so the bandwidth is real.
+std::vector<uint8_t> make_weights(TensorType type, int64_t rows, int64_t cols, size_t* row_bytes) {
+  *row_bytes = *tensor_row_size(type, cols);
+  constexpr int64_t kDistinct = 64;
+  std::mt19937 rng(42);
+  std::normal_distribution<float> dist(0.0f, 0.02f);
+  std::vector<uint8_t> distinct(*row_bytes * kDistinct);
+  std::vector<float> x(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < kDistinct; ++r) {
+    for (float& v : x) v = dist(rng);
+    (void)quantize_row(type, x.data(), distinct.data() + r * *row_bytes, cols);
+  }
+  std::vector<uint8_t> w(*row_bytes * static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(w.data() + r * *row_bytes, distinct.data() + (r % kDistinct) * *row_bytes,
+                *row_bytes);
+  }
+  return w;
+}
+
+// One helper thread that runs a job when the generation counter moves (spinning, as a runtime's
+// pool would while busy).
+class Helper {
+ public:
+  Helper() : thread_([this] { loop(); }) {}
+  ~Helper() {
+    stop_.store(true);
+    gen_.fetch_add(1);
+    thread_.join();
+  }
+  void start(std::function<void()> job) {
+    job_ = std::move(job);
+    done_.store(false, std::memory_order_relaxed);
+    gen_.fetch_add(1, std::memory_order_release);
+  }
+  void wait() {
+    while (!done_.load(std::memory_order_acquire)) {
+    }
+  }
+
+ private:
+  void loop() {
+    uint64_t seen = 0;
+    for (;;) {
+      uint64_t g;
+      while ((g = gen_.load(std::memory_order_acquire)) == seen) {
+      }
+      seen = g;
+      if (stop_.load()) return;
+      job_();
+      done_.store(true, std::memory_order_release);
+    }
+  }
+  std::atomic<uint64_t> gen_{0};
+  std::atomic<bool> done_{true}, stop_{false};
+  std::function<void()> job_;
+  std::thread thread_;
+};
+
+void BM_Matmul(benchmark::State& state, Isa isa, TensorType type, Shape shape, int64_t n_tokens,
+               int threads, bool prepared) {
+  const auto isas = supported_isas();
+  if (std::find(isas.begin(), isas.end(), isa) == isas.end()) {
+    state.SkipWithError("Isa not supported here");
+    return;
+  }
+  size_t row_bytes = 0;
+  std::vector<uint8_t> data = make_weights(type, shape.rows, shape.cols, &row_bytes);
+  const Weights w{type, data.data(), shape.rows, shape.cols, row_bytes};
+  Result<PreparedWeights> pw = prepare_weights(isa, w);
+  if (!pw.ok()) {
+    state.SkipWithError(pw.status().to_string().c_str());
+    return;
+  }
+  if (prepared && pw->packed()) {
+    data.clear();
+    data.shrink_to_fit();
+  }
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n_tokens * shape.cols));
+  for (float& v : x) v = dist(rng);
+  std::vector<uint8_t> act(activation_bytes(type, n_tokens, shape.cols));
+  convert_activations(isa, type, x.data(), n_tokens, shape.cols, act.data());
+  std::vector<float> y(static_cast<size_t>(n_tokens * shape.rows));
+
+  auto part = [&](int64_t rb, int64_t re) {
+    if (prepared) {
+      matmul(*pw, act.data(), n_tokens, y.data(), shape.rows, rb, re);
+    } else {
+      matmul(isa, w, act.data(), n_tokens, y.data(), shape.rows, rb, re);
+    }
+  };
+  const int64_t blk = matmul_row_block(isa);
+  const int64_t mid = threads == 2 ? (shape.rows / 2 + blk - 1) / blk * blk : shape.rows;
+  std::unique_ptr<Helper> helper;
+  if (threads == 2) helper = std::make_unique<Helper>();
+  for (auto _ : state) {
+    if (helper) helper->start([&] { part(mid, shape.rows); });
+    part(0, mid);
+    if (helper) helper->wait();
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const double bytes = static_cast<double>(row_bytes) * static_cast<double>(shape.rows);
+  state.SetBytesProcessed(static_cast<int64_t>(bytes) * state.iterations());
+  state.counters["GFLOPS"] =
+      benchmark::Counter(2.0 * static_cast<double>(shape.rows * shape.cols * n_tokens) * 1e-9 *
+                             static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
+}
+
+void BM_Convert(benchmark::State& state, Isa isa, TensorType type) {
+  const int64_t n = 512, cols = 2048;
+  std::vector<float> x(static_cast<size_t>(n * cols));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (float& v : x) v = dist(rng);
+  std::vector<uint8_t> out(activation_bytes(type, n, cols));
+  for (auto _ : state) {
+    convert_activations(isa, type, x.data(), n, cols, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n * cols);
+}
+
+// Name: Matmul/<type>/<isa>/<shape>/n<tokens>/t<threads>[/unpacked]
+const bool kRegistered = [] {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni}) {
+    for (TensorType type : kTypes) {
+      const std::string base = "Matmul/" + tensor_type_name(type) + "/" + isa_name(isa) + "/";
+      for (const Shape& s : kShapes) {
+        for (int64_t n : {int64_t{1}, int64_t{512}}) {
+          // Batched products run only on the layer shapes (logits are computed for one token),
+          // and the scalar reference only for one token (a batch would take minutes).
+          if (n > 1 && (s.rows > 8192 || isa == Isa::kScalar)) continue;
+          for (int threads : {1, 2}) {
+            const std::string name =
+                base + s.name + "/n" + std::to_string(n) + "/t" + std::to_string(threads);
+            benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, isa, type, s, n, threads, true)
+                ->Unit(benchmark::kMicrosecond)
+                ->UseRealTime();
+            if (n == 1 && threads == 1 && isa != Isa::kScalar) {
+              benchmark::RegisterBenchmark((name + "/unpacked").c_str(), BM_Matmul, isa, type, s, n,
+                                           threads, false)
+                  ->Unit(benchmark::kMicrosecond)
+                  ->UseRealTime();
+            }
+          }
+        }
+      }
+      benchmark::RegisterBenchmark(
+          ("Convert/" + tensor_type_name(type) + "/" + isa_name(isa) + "/512x2048").c_str(),
+          BM_Convert, isa, type)
+          ->Unit(benchmark::kMicrosecond);
+    }
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace ember::kernels

@@ -1,0 +1,165 @@
+/* ember — C API.
+ *
+ * A plain C interface over ember::Engine for language bindings (Dart FFI, R, Python ctypes, ...):
+ * opaque handles, integer error codes, and a message getter. No C++ types cross this boundary.
+ *
+ *   ember_engine* engine = NULL;
+ *   ember_engine_options opts;
+ *   ember_engine_options_init(&opts);
+ *   if (ember_engine_load("model.gguf", &opts, &engine) != EMBER_OK) {
+ *     fprintf(stderr, "%s\n", ember_last_error());
+ *     return 1;
+ *   }
+ *   ember_generation_params params;
+ *   ember_generation_params_init(&params);
+ *   params.max_tokens = 64;
+ *   ember_generate(engine, "Once upon a time", &params, on_chunk, user_data, &result);
+ *   ember_result_free(result);
+ *   ember_engine_free(engine);
+ *
+ * Strings are UTF-8 and NUL-terminated on input; output text is valid UTF-8. Returned strings and
+ * arrays belong to the object they came from and live until that object is freed (or, for
+ * ember_last_error, until the next failing call on the same thread).
+ *
+ * Threads: an engine runs one generation at a time; ember_engine_cancel may be called from any
+ * thread. ember_last_error is per thread.
+ */
+#ifndef EMBER_EMBER_H_
+#define EMBER_EMBER_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes: EMBER_OK or the class of failure (ember::StatusCode values). */
+typedef enum {
+  EMBER_OK = 0,
+  EMBER_INVALID_ARGUMENT = 1,
+  EMBER_NOT_FOUND = 2,
+  EMBER_DATA_LOSS = 3,
+  EMBER_UNIMPLEMENTED = 4,
+  EMBER_OUT_OF_RANGE = 5,
+  EMBER_RESOURCE_EXHAUSTED = 6,
+  EMBER_IO_ERROR = 7,
+  EMBER_CANCELLED = 8,
+  EMBER_INTERNAL = 9
+} ember_status;
+
+/* Why a generation ended. */
+typedef enum {
+  EMBER_FINISH_NONE = 0,
+  EMBER_FINISH_STOP = 1,      /* end-of-generation token or stop string */
+  EMBER_FINISH_LENGTH = 2,    /* max_tokens or context full */
+  EMBER_FINISH_CANCELLED = 3, /* ember_engine_cancel, or the callback returned 0 */
+  EMBER_FINISH_ERROR = 4      /* see ember_result_error */
+} ember_finish_reason;
+
+typedef struct ember_engine ember_engine;
+typedef struct ember_generation ember_generation;
+typedef struct ember_result ember_result;
+
+/* The message of the last failed call on this thread ("" when none). */
+const char* ember_last_error(void);
+
+/* ---- engine --------------------------------------------------------------------------- */
+
+typedef struct {
+  int32_t n_ctx;      /* context size in tokens; 0 = the model's own (capped at 8192). Default 4096 */
+  int32_t n_threads;  /* 0 = all cores (default) */
+  int32_t n_batch;    /* prompt tokens evaluated together; default 512 */
+  int32_t kv_cache_type; /* 0 = F16 (default), 1 = F32, 2 = Q8_0 */
+  int32_t use_mmap;   /* nonzero (default) maps the file */
+} ember_engine_options;
+
+void ember_engine_options_init(ember_engine_options* options);
+ember_status ember_engine_load(const char* path, const ember_engine_options* options,
+                               ember_engine** out_engine);
+void ember_engine_free(ember_engine* engine);
+/* Stops the running generation before its next token. Any thread. */
+void ember_engine_cancel(ember_engine* engine);
+int32_t ember_engine_n_ctx(const ember_engine* engine);
+int32_t ember_engine_n_vocab(const ember_engine* engine);
+
+/* ---- tokenizer ------------------------------------------------------------------------ */
+
+/* Tokenizes `text` (length `text_len` bytes; may contain NUL). Writes at most `capacity` ids to
+ * `out_tokens` and the full count to `*out_count`; if the count exceeds `capacity`, returns
+ * EMBER_OUT_OF_RANGE and writes nothing (call again with a larger buffer). */
+ember_status ember_tokenize(const ember_engine* engine, const char* text, size_t text_len,
+                            int add_special, int parse_special, int32_t* out_tokens,
+                            size_t capacity, size_t* out_count);
+/* Detokenizes into `out` (capacity bytes, NUL-terminated on success); `*out_len` receives the
+ * length without the NUL. EMBER_OUT_OF_RANGE (nothing written) when it does not fit. */
+ember_status ember_detokenize(const ember_engine* engine, const int32_t* tokens, size_t n_tokens,
+                              int remove_special, int unparse_special, char* out,
+                              size_t capacity, size_t* out_len);
+
+/* ---- generation ----------------------------------------------------------------------- */
+
+typedef struct {
+  int32_t max_tokens;         /* -1 = no limit (default) */
+  float temperature;          /* default 0.8; 0 = greedy */
+  int32_t top_k;              /* default 40; 0 = off */
+  float top_p;                /* default 0.95; 1 = off */
+  float min_p;                /* default 0.05; 0 = off */
+  float typical_p;            /* default 1 = off */
+  float repeat_penalty;       /* default 1 = off */
+  int32_t repeat_last_n;      /* default 64; -1 = context */
+  float frequency_penalty;    /* default 0 */
+  float presence_penalty;     /* default 0 */
+  int32_t mirostat;           /* 0, 1 or 2 */
+  float mirostat_tau;         /* default 5 */
+  float mirostat_eta;         /* default 0.1 */
+  uint32_t seed;              /* 0xFFFFFFFF = random (default) */
+  int32_t ignore_eos;         /* nonzero: never stop on end-of-generation tokens */
+  const char* const* stop;    /* stop strings (n_stop of them), may be NULL */
+  size_t n_stop;
+  const char* grammar;        /* GBNF text or NULL */
+  const char* json_schema;    /* JSON schema text or NULL */
+  int32_t add_special;        /* default 1 */
+  int32_t parse_special;      /* default 1 */
+} ember_generation_params;
+
+void ember_generation_params_init(ember_generation_params* params);
+
+/* Called with each chunk of text (valid UTF-8, `len` bytes, NUL-terminated); return nonzero to
+ * continue, 0 to stop. */
+typedef int (*ember_chunk_callback)(const char* text, size_t len, void* user_data);
+
+/* Push style: runs the whole generation, calling `callback` (may be NULL) per chunk. On
+ * EMBER_OK, `*out_result` must be freed with ember_result_free. */
+ember_status ember_generate(ember_engine* engine, const char* prompt,
+                            const ember_generation_params* params, ember_chunk_callback callback,
+                            void* user_data, ember_result** out_result);
+
+/* Pull style: evaluates the prompt. */
+ember_status ember_begin(ember_engine* engine, const char* prompt,
+                         const ember_generation_params* params, ember_generation** out_generation);
+/* Next chunk: returns 1 and sets *text and *len (owned by the generation, valid until the next call)
+ * while running, 0 when finished. */
+int ember_next(ember_generation* generation, const char** text, size_t* len);
+/* Finishes and returns the result (freed with ember_result_free); frees the generation. */
+ember_result* ember_end(ember_generation* generation);
+
+/* ---- result --------------------------------------------------------------------------- */
+
+const char* ember_result_text(const ember_result* result);
+/* The held-back text ember_next never returned (already part of ember_result_text). */
+const char* ember_result_tail(const ember_result* result);
+ember_finish_reason ember_result_finish_reason(const ember_result* result);
+const char* ember_result_error(const ember_result* result); /* "" unless FINISH_ERROR */
+const int32_t* ember_result_tokens(const ember_result* result, size_t* n_tokens);
+int32_t ember_result_prompt_tokens(const ember_result* result);
+int32_t ember_result_cached_prompt_tokens(const ember_result* result);
+double ember_result_prompt_tokens_per_second(const ember_result* result);
+double ember_result_generation_tokens_per_second(const ember_result* result);
+void ember_result_free(ember_result* result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EMBER_EMBER_H_ */

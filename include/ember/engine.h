@@ -1,0 +1,180 @@
+// ember — the convenient entry point: load a model, generate text.
+//
+//   auto engine = ember::Engine::load("model.gguf", {.n_ctx = 4096});
+//   if (!engine.ok()) { std::cerr << engine.status().to_string() << "\n"; return 1; }
+//
+//   // Push style: chunks of valid UTF-8 delivered to a callback as they are generated.
+//   ember::GenerationParams params;
+//   params.max_tokens = 128;
+//   auto result = (*engine)->generate("Once upon a time", params,
+//                                    [](const ember::GenerationChunk& c) {
+//                                      std::cout << c.text << std::flush;
+//                                      return true;  // false stops the generation
+//                                    });
+//
+//   // Pull style: prompt evaluated in begin(), one chunk per next(), the tail from end().
+//   auto g = (*engine)->begin("Once upon a time", params);
+//   while (auto chunk = g->next()) std::cout << chunk->text;
+//   std::cout << g->end().tail;
+//
+//   // Range style.
+//   for (const ember::GenerationChunk& c : (*engine)->stream("Once upon a time", params)) ...
+//
+// The same prompt, parameters and seed give the same tokens in all three styles, with any thread
+// count. An Engine runs one generation at a time (begin() while a Generation is active is an
+// error); cancel() may be called from any thread and stops the running generation before its
+// next token (or between prompt batches). Consecutive generations reuse the longest common
+// prefix of the previous prompt + output that is still in the KV cache.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ember/generation.h"
+#include "ember/status.h"
+#include "ember/tokenizer.h"
+
+namespace ember {
+
+// Key/value cache element type: F16 (default, as llama.cpp), F32 (exact, twice the memory) or
+// Q8_0 (about half of F16, slightly less accurate).
+enum class KvCacheType : uint8_t { kF16 = 0, kF32 = 1, kQ8_0 = 2 };
+
+struct EngineOptions {
+  // Context size in tokens (prompt + output). 0 = the model's training context, capped at 8192.
+  int32_t n_ctx = 4096;
+  // Worker threads for the forward pass; 0 = all hardware threads.
+  int32_t n_threads = 0;
+  // Tokens evaluated together during prompt processing.
+  int32_t n_batch = 512;
+  KvCacheType kv_cache_type = KvCacheType::kF16;
+  // Map the file instead of reading it into memory (faster start, pages shared between processes).
+  bool use_mmap = true;
+};
+
+class Engine;
+namespace detail {
+struct GenerationState;
+}
+
+// A running generation in pull style (Engine::begin). Move-only; destroying it ends it.
+class Generation {
+ public:
+  Generation(Generation&&) noexcept;
+  Generation& operator=(Generation&&) noexcept;
+  ~Generation();
+
+  // The next chunk, or std::nullopt when the generation has finished (see end() for why).
+  // A chunk's text may be empty when its token only started a character or a stop string.
+  std::optional<GenerationChunk> next();
+  // Finishes (stopping early if still running) and returns the result; `tail` holds the text
+  // that next() never returned (held-back bytes). Calling end() twice returns the same result.
+  GenerationResult end();
+  bool finished() const;
+
+ private:
+  friend class Engine;
+  explicit Generation(std::unique_ptr<detail::GenerationState> state);
+  std::unique_ptr<detail::GenerationState> state_;
+};
+
+// Input range over the chunks of a generation (Engine::stream); the tail comes as a last chunk.
+// Errors end the range; `result()` then reports them.
+class GenerationStream {
+ public:
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = GenerationChunk;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const GenerationChunk*;
+    using reference = const GenerationChunk&;
+    iterator() = default;
+    reference operator*() const { return stream_->current_; }
+    pointer operator->() const { return &stream_->current_; }
+    iterator& operator++() {
+      if (!stream_->advance()) stream_ = nullptr;
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& a, const iterator& b) { return a.stream_ == b.stream_; }
+
+   private:
+    friend class GenerationStream;
+    explicit iterator(GenerationStream* s) : stream_(s) {}
+    GenerationStream* stream_ = nullptr;
+  };
+
+  iterator begin();
+  iterator end() { return iterator(); }
+  // The final result once the range is exhausted (or the error that prevented starting).
+  const GenerationResult& result() const { return result_; }
+
+ private:
+  friend class Engine;
+  GenerationStream(Result<Generation> generation);
+  bool advance();
+
+  std::optional<Generation> generation_;
+  GenerationChunk current_;
+  GenerationResult result_;
+  bool tail_sent_ = false;
+};
+
+// Called with each chunk; return false to stop the generation (finish reason kCancelled).
+using ChunkCallback = std::function<bool(const GenerationChunk&)>;
+
+class Engine {
+ public:
+  // Loads the model, its tokenizer and a context. Errors: unreadable or invalid file, bad options.
+  static Result<std::unique_ptr<Engine>> load(const std::string& path,
+                                              const EngineOptions& options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Generates from a raw prompt (no chat template). Returns the result also when the generation
+  // was cancelled or hit a limit; an error Status only when it could not start (invalid
+  // parameters, prompt longer than the context, ...). Errors during generation are reported in
+  // the result (finish_reason kError).
+  Result<GenerationResult> generate(std::string_view prompt, const GenerationParams& params,
+                                    const ChunkCallback& on_chunk = {});
+
+  // Pull style: evaluates the prompt, then one chunk per Generation::next().
+  Result<Generation> begin(std::string_view prompt, const GenerationParams& params);
+  // Range style over the chunks.
+  GenerationStream stream(std::string_view prompt, const GenerationParams& params);
+
+  // Stops the running generation before its next token; safe from any thread (e.g. a signal
+  // handler thread or a UI thread). No effect when nothing runs.
+  void cancel();
+
+  // Tokenizer shortcuts (see ember/tokenizer.h): thread-safe.
+  Result<std::vector<int32_t>> tokenize(std::string_view text, bool add_special = true,
+                                        bool parse_special = false) const;
+  Result<std::string> detokenize(std::span<const int32_t> tokens, bool remove_special = false,
+                                 bool unparse_special = false) const;
+  Result<size_t> token_count(std::string_view text, bool add_special = true,
+                             bool parse_special = false) const;
+
+  const Tokenizer& tokenizer() const;
+  int32_t n_ctx() const;
+  int32_t n_threads() const;
+  // Architecture, size and type in words, e.g. "llama 16 layers, 2048 wide, q4_0".
+  std::string model_description() const;
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  friend struct detail::GenerationState;
+};
+
+}  // namespace ember

@@ -1,0 +1,447 @@
+// Engine: model + tokenizer + context + sampler chain behind generate / begin-next-end / stream.
+#include "ember/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "api/engine_impl.h"
+#include "tokenizer/tokenizer_gguf.h"
+
+namespace ember {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+kernels::KvType to_kv_type(KvCacheType t) {
+  switch (t) {
+    case KvCacheType::kF32:
+      return kernels::KvType::kF32;
+    case KvCacheType::kQ8_0:
+      return kernels::KvType::kQ8_0;
+    case KvCacheType::kF16:
+      break;
+  }
+  return kernels::KvType::kF16;
+}
+
+Status check_options(const EngineOptions& o) {
+  if (o.n_ctx < 0) return invalid_argument("n_ctx must be >= 0 (0 = the model's own)");
+  if (o.n_threads < 0) return invalid_argument("n_threads must be >= 0 (0 = all cores)");
+  if (o.n_batch < 1) return invalid_argument("n_batch must be >= 1");
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string_view finish_reason_name(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kNone:
+      return "";
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kCancelled:
+      return "cancelled";
+    case FinishReason::kError:
+      return "error";
+  }
+  return "";
+}
+
+// ---- Engine ---------------------------------------------------------------------------------
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::load(const std::string& path,
+                                             const EngineOptions& options) {
+  EMBER_RETURN_IF_ERROR(check_options(options));
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  ModelLoadOptions load_options;
+  load_options.use_mmap = options.use_mmap;
+  EMBER_ASSIGN_OR_RETURN(impl->model, Model::load(path, load_options));
+  EMBER_ASSIGN_OR_RETURN(Tokenizer tok, tokenizer_from_gguf(impl->model->file()));
+  impl->tokenizer = std::make_unique<Tokenizer>(std::move(tok));
+  int64_t n_ctx = options.n_ctx;
+  if (n_ctx == 0) n_ctx = std::min<int64_t>(impl->model->hparams().n_ctx_train, 8192);
+  ContextParams cp;
+  cp.n_ctx = n_ctx;
+  cp.n_ubatch = options.n_batch;
+  cp.n_seq_max = 1;
+  cp.kv_type = to_kv_type(options.kv_cache_type);
+  cp.n_threads = options.n_threads;
+  EMBER_ASSIGN_OR_RETURN(impl->context, Context::create(*impl->model, cp));
+  impl->n_ctx = static_cast<int32_t>(n_ctx);
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+const Tokenizer& Engine::tokenizer() const {
+  return *impl_->tokenizer;
+}
+int32_t Engine::n_ctx() const {
+  return impl_->n_ctx;
+}
+int32_t Engine::n_threads() const {
+  return impl_->context->n_threads();
+}
+std::string Engine::model_description() const {
+  return impl_->model->description();
+}
+
+Result<std::vector<int32_t>> Engine::tokenize(std::string_view text, bool add_special,
+                                              bool parse_special) const {
+  return impl_->tokenizer->tokenize(text, add_special, parse_special);
+}
+
+Result<std::string> Engine::detokenize(std::span<const int32_t> tokens, bool remove_special,
+                                       bool unparse_special) const {
+  return impl_->tokenizer->detokenize(tokens, remove_special, unparse_special);
+}
+
+Result<size_t> Engine::token_count(std::string_view text, bool add_special,
+                                   bool parse_special) const {
+  return impl_->tokenizer->token_count(text, add_special, parse_special);
+}
+
+void Engine::cancel() {
+  impl_->cancel_requested.store(true, std::memory_order_relaxed);
+}
+
+Result<Generation> Engine::begin(std::string_view prompt, const GenerationParams& params) {
+  Impl& e = *impl_;
+  if (e.generation_active) {
+    return invalid_argument("a generation is already running on this engine; end() it first");
+  }
+  const Tokenizer& tok = *e.tokenizer;
+  EMBER_RETURN_IF_ERROR(params.sampling.validate(tok.n_vocab()));
+  if (params.max_tokens < -1) return invalid_argument("max_tokens must be >= -1 (-1 = no limit)");
+  if (!params.grammar.empty() && !params.json_schema.empty()) {
+    return invalid_argument("give either a grammar or a JSON schema, not both");
+  }
+  EMBER_ASSIGN_OR_RETURN(std::vector<int32_t> tokens,
+                         tok.tokenize(prompt, params.add_special, params.parse_special));
+  if (tokens.empty()) {
+    return invalid_argument("the prompt is empty (and the model adds no BOS token)");
+  }
+  if (static_cast<int64_t>(tokens.size()) >= e.n_ctx) {
+    return out_of_range("the prompt has " + std::to_string(tokens.size()) +
+                        " tokens but the context holds " + std::to_string(e.n_ctx) +
+                        " (prompt + at least one generated token)");
+  }
+
+  auto state = std::make_unique<detail::GenerationState>();
+  state->engine = &e;
+  state->params = params;
+  state->n_prompt = static_cast<int32_t>(tokens.size());
+  EMBER_ASSIGN_OR_RETURN(
+      state->chain, sampling::SamplerChain::from_params(params.sampling, tok.n_vocab(), e.n_ctx));
+  state->stops = text::StopStringMatcher(params.stop);
+  if (!params.grammar.empty() || !params.json_schema.empty()) {
+    if (!e.token_trie) e.token_trie = sampling::GrammarConstraint::build_trie(tok);
+    auto constraint =
+        params.grammar.empty()
+            ? sampling::GrammarConstraint::from_json_schema(params.json_schema, tok, e.token_trie)
+            : sampling::GrammarConstraint::from_gbnf(params.grammar, tok, e.token_trie);
+    if (!constraint.ok()) return constraint.status();
+    state->grammar.emplace(std::move(*constraint));
+  }
+  if (params.ignore_eos) state->banned = tok.eog_tokens();
+  // Like llama.cpp, repetition penalties also look at the prompt's tokens.
+  for (int32_t t : tokens) state->chain.accept(t);
+
+  e.cancel_requested.store(false, std::memory_order_relaxed);
+  e.generation_active = true;
+  GenerationUsage& usage = state->result.usage;
+  usage.prompt_tokens = state->n_prompt;
+
+  // Reuse the longest prefix the cache already holds; at least the last prompt token is evaluated
+  // again because its logits are needed.
+  size_t common = 0;
+  while (common < e.cached.size() && common < tokens.size() && e.cached[common] == tokens[common]) {
+    ++common;
+  }
+  common = std::min(common, tokens.size() - 1);
+  EMBER_RETURN_IF_ERROR(e.context->seq_rm(0, static_cast<int32_t>(common), -1));
+  e.cached.resize(common);
+  usage.cached_prompt_tokens = static_cast<int32_t>(common);
+
+  const auto t0 = Clock::now();
+  Batch batch;
+  const size_t step = static_cast<size_t>(e.options.n_batch);
+  for (size_t i = common; i < tokens.size(); i += step) {
+    if (e.cancel_requested.load(std::memory_order_relaxed)) {
+      state->finish(FinishReason::kCancelled);
+      break;
+    }
+    batch.clear();
+    const size_t end = std::min(tokens.size(), i + step);
+    for (size_t j = i; j < end; ++j) {
+      batch.add(tokens[j], static_cast<int32_t>(j), 0, j + 1 == tokens.size());
+    }
+    Status st = e.context->decode(batch);
+    if (!st.ok()) {
+      // The cache may hold part of this batch: forget it so the next prompt re-evaluates.
+      (void)e.context->seq_rm(0, static_cast<int32_t>(i), -1);
+      e.generation_active = false;
+      return st.with_context("evaluating the prompt");
+    }
+    e.cached.insert(e.cached.end(), tokens.begin() + static_cast<std::ptrdiff_t>(i),
+                    tokens.begin() + static_cast<std::ptrdiff_t>(end));
+  }
+  usage.prompt_ms = ms_since(t0);
+  const int32_t evaluated = state->n_prompt - usage.cached_prompt_tokens;
+  if (usage.prompt_ms > 0) usage.prompt_tokens_per_second = evaluated * 1000.0 / usage.prompt_ms;
+  return Generation(std::move(state));
+}
+
+Result<GenerationResult> Engine::generate(std::string_view prompt, const GenerationParams& params,
+                                          const ChunkCallback& on_chunk) {
+  EMBER_ASSIGN_OR_RETURN(Generation g, begin(prompt, params));
+  while (auto chunk = g.next()) {
+    if (on_chunk && !on_chunk(*chunk)) {
+      g.state_->finish(FinishReason::kCancelled);
+      break;
+    }
+  }
+  GenerationResult result = g.end();
+  if (on_chunk && !result.tail.empty()) {
+    GenerationChunk last;
+    last.text = result.tail;
+    on_chunk(last);
+  }
+  return result;
+}
+
+GenerationStream Engine::stream(std::string_view prompt, const GenerationParams& params) {
+  return GenerationStream(begin(prompt, params));
+}
+
+// ---- Generation ---------------------------------------------------------------------------
+
+Generation::Generation(std::unique_ptr<detail::GenerationState> state) : state_(std::move(state)) {}
+Generation::Generation(Generation&&) noexcept = default;
+Generation& Generation::operator=(Generation&& other) noexcept {
+  if (this != &other) {
+    if (state_) state_->end();
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+Generation::~Generation() {
+  if (state_) state_->end();
+}
+
+std::optional<GenerationChunk> Generation::next() {
+  if (!state_) return std::nullopt;
+  return state_->step();
+}
+
+GenerationResult Generation::end() {
+  if (!state_) {
+    GenerationResult r;
+    r.finish_reason = FinishReason::kError;
+    r.error = invalid_argument("end() on a moved-from Generation");
+    return r;
+  }
+  return state_->end();
+}
+
+bool Generation::finished() const {
+  return !state_ || state_->finished;
+}
+
+namespace detail {
+
+GenerationState::~GenerationState() {
+  end();
+}
+
+void GenerationState::finish(FinishReason reason, Status error) {
+  if (finished) return;
+  finished = true;
+  result.finish_reason = reason;
+  result.error = std::move(error);
+}
+
+std::optional<GenerationChunk> GenerationState::step() {
+  if (finished) return std::nullopt;
+  Engine::Impl& e = *engine;
+  if (e.cancel_requested.load(std::memory_order_relaxed)) {
+    finish(FinishReason::kCancelled);
+    return std::nullopt;
+  }
+  if (!gen_started) {
+    gen_started = true;
+    gen_start = Clock::now();
+  }
+  // Evaluate the previously sampled token to get the logits for this step.
+  if (pending) {
+    Batch batch;
+    const auto pos = static_cast<int32_t>(e.cached.size());
+    batch.add(*pending, pos, 0, true);
+    Status st = e.context->decode(batch);
+    if (!st.ok()) {
+      finish(FinishReason::kError, st.with_context("evaluating a generated token"));
+      return std::nullopt;
+    }
+    e.cached.push_back(*pending);
+    pending.reset();
+  }
+
+  const float* row = e.context->logits(e.context->n_outputs() - 1);
+  const auto n_vocab = static_cast<size_t>(e.context->n_vocab());
+  std::span<const float> logits(row, n_vocab);
+  std::vector<float> edited;
+  auto editable = [&]() -> std::span<float> {
+    if (edited.empty()) {
+      edited.assign(row, row + n_vocab);
+      for (int32_t t : banned) {
+        edited[static_cast<size_t>(t)] = -std::numeric_limits<float>::infinity();
+      }
+      logits = edited;
+    }
+    return edited;
+  };
+  if (!banned.empty()) editable();
+  // With a grammar: mirostat updates its state while sampling, so mask first; the other chains
+  // sample freely and only mask and resample when the grammar rejects the choice (llama.cpp's
+  // strategy: most tokens pass, and a check is far cheaper than a full mask).
+  if (grammar && params.sampling.mirostat != 0) {
+    if (Status st = grammar->apply_mask(editable()); !st.ok()) {
+      finish(FinishReason::kError, st);
+      return std::nullopt;
+    }
+  }
+  Result<int32_t> sampled = chain.sample(logits);
+  if (sampled.ok() && grammar && params.sampling.mirostat == 0) {
+    Result<bool> allowed = grammar->allows(*sampled);
+    if (!allowed.ok()) {
+      sampled = allowed.status();
+    } else if (!*allowed) {
+      Status st = grammar->apply_mask(editable());
+      sampled = st.ok() ? chain.sample(logits) : Result<int32_t>(st);
+    }
+  }
+  if (!sampled.ok()) {
+    finish(FinishReason::kError, sampled.status());
+    return std::nullopt;
+  }
+  if (grammar) {
+    if (Status st = grammar->accept(*sampled); !st.ok()) {
+      finish(FinishReason::kError, st);
+      return std::nullopt;
+    }
+  }
+  const int32_t token = *sampled;
+  chain.accept(token);
+  result.tokens.push_back(token);
+  ++result.usage.completion_tokens;
+
+  GenerationChunk chunk;
+  chunk.tokens.push_back(token);
+  if (params.sampling.n_probs > 0) {
+    std::vector<TokenProbability> probs;
+    for (const auto& [id, p] :
+         sampling::top_probabilities(logits, static_cast<size_t>(params.sampling.n_probs))) {
+      Result<std::string> piece = e.tokenizer->token_to_piece(id, true);
+      probs.push_back({id, piece.ok() ? *piece : std::string(), p});
+    }
+    chunk.top_probabilities.push_back(std::move(probs));
+  }
+
+  if (e.tokenizer->is_eog(token)) {
+    finish(FinishReason::kStop);
+    return chunk;
+  }
+  Result<std::string> piece = e.tokenizer->token_to_piece(token, /*special=*/false);
+  if (!piece.ok()) {
+    finish(FinishReason::kError, piece.status());
+    return std::nullopt;
+  }
+  text::StopStringMatcher::Output out = stops.push(utf8.push(*piece));
+  chunk.text = std::move(out.text);
+  result.text += chunk.text;
+  if (out.stopped) {
+    result.stop_string = params.stop[*out.stopped];
+    finish(FinishReason::kStop);
+    return chunk;
+  }
+  pending = token;
+  const bool budget_spent =
+      params.max_tokens >= 0 && result.usage.completion_tokens >= params.max_tokens;
+  const bool context_full = static_cast<int64_t>(e.cached.size()) + 1 > e.n_ctx;
+  if (budget_spent || context_full) finish(FinishReason::kLength);
+  return chunk;
+}
+
+GenerationResult GenerationState::end() {
+  if (ended) return result;
+  ended = true;
+  if (!finished) finish(FinishReason::kCancelled);
+  if (!stops.stopped()) {
+    // Held-back bytes: an unfinished character (becomes U+FFFD) and a possible stop-string start.
+    text::StopStringMatcher::Output out = stops.push(utf8.finish());
+    result.tail = out.text;
+    if (out.stopped) {
+      result.stop_string = params.stop[*out.stopped];
+    } else {
+      result.tail += stops.finish();
+    }
+    result.text += result.tail;
+  }
+  if (gen_started) {
+    result.usage.generation_ms = ms_since(gen_start);
+    if (result.usage.generation_ms > 0) {
+      result.usage.generation_tokens_per_second =
+          result.usage.completion_tokens * 1000.0 / result.usage.generation_ms;
+    }
+  }
+  engine->generation_active = false;
+  return result;
+}
+
+}  // namespace detail
+
+// ---- GenerationStream -----------------------------------------------------------------------
+
+GenerationStream::GenerationStream(Result<Generation> generation) {
+  if (generation.ok()) {
+    generation_.emplace(std::move(*generation));
+  } else {
+    result_.finish_reason = FinishReason::kError;
+    result_.error = generation.status();
+  }
+}
+
+GenerationStream::iterator GenerationStream::begin() {
+  return advance() ? iterator(this) : iterator();
+}
+
+bool GenerationStream::advance() {
+  if (!generation_) return false;
+  if (auto chunk = generation_->next()) {
+    current_ = std::move(*chunk);
+    return true;
+  }
+  if (!tail_sent_) {
+    tail_sent_ = true;
+    result_ = generation_->end();
+    if (!result_.tail.empty()) {
+      current_ = GenerationChunk{};
+      current_.text = result_.tail;
+      return true;
+    }
+  }
+  generation_.reset();
+  return false;
+}
+
+}  // namespace ember

@@ -1,0 +1,64 @@
+// Internal state shared by Engine, Generation and the C API.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ember/engine.h"
+#include "model/model.h"
+#include "runtime/context.h"
+#include "sampling/chain.h"
+#include "sampling/grammar_constraint.h"
+#include "text/stop_strings.h"
+#include "text/utf8_stream.h"
+
+namespace ember {
+
+struct Engine::Impl {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Context> context;
+  EngineOptions options;
+  int32_t n_ctx = 0;
+  // Tokens whose keys/values sequence 0 of the context holds, in position order.
+  std::vector<int32_t> cached;
+  std::atomic<bool> cancel_requested{false};
+  // The vocabulary's token bytes as a trie, built on the first constrained generation.
+  std::shared_ptr<const grammar::TokenTrie> token_trie;
+  bool generation_active = false;
+};
+
+namespace detail {
+
+// One generation, driven by Generation::next() (the push and range styles are built on it too,
+// so all three produce the same tokens).
+struct GenerationState {
+  Engine::Impl* engine = nullptr;
+  GenerationParams params;
+  sampling::SamplerChain chain;
+  text::Utf8Stream utf8;
+  text::StopStringMatcher stops;
+  std::vector<int32_t> banned;  // end-of-generation tokens when ignore_eos
+  std::optional<sampling::GrammarConstraint> grammar;
+
+  int32_t n_prompt = 0;
+  // Sampled token whose keys/values are not yet in the cache (decoded at the next step).
+  std::optional<int32_t> pending;
+  bool finished = false;
+  bool ended = false;
+  GenerationResult result;
+  std::chrono::steady_clock::time_point gen_start;
+  bool gen_started = false;
+
+  ~GenerationState();
+  std::optional<GenerationChunk> step();
+  void finish(FinishReason reason, Status error = Status::Ok());
+  GenerationResult end();
+};
+
+}  // namespace detail
+}  // namespace ember

@@ -1,0 +1,276 @@
+#include "kernels/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "tensor/blocks_legacy.h"
+#include "tensor/fp16.h"
+
+namespace ember::kernels {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+size_t align64(size_t n) { return (n + 63) & ~size_t{63}; }
+
+// Bit j of the result: cell c0 + j is visible to the query.
+uint64_t visible_cells(const AttentionKv& kv, int64_t c0, int64_t c1, int32_t pos, uint64_t seq) {
+  const int64_t min_pos = kv.window > 0 ? static_cast<int64_t>(pos) - kv.window + 1
+                                        : std::numeric_limits<int64_t>::min();
+  uint64_t bits = 0;
+  for (int64_t c = c0; c < c1; ++c) {
+    const int32_t p = kv.cell_pos[c];
+    if ((kv.cell_seqs[c] & seq) != 0 && p <= pos && p >= min_pos) bits |= uint64_t{1} << (c - c0);
+  }
+  return bits;
+}
+
+// Scale and soft-cap one score the way the reference does (the scale divided by the cap first).
+inline float finish_score(const AttentionKv& kv, float dot) {
+  if (kv.softcap > 0.0f) return kv.softcap * std::tanh(dot * (kv.scale / kv.softcap));
+  return dot * kv.scale;
+}
+
+// Reference Q8_0 quantization of a query row (round half to even), and the block dot product.
+void quantize_q8_0_rne(const float* x, BlockQ8_0* out, int64_t n) {
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    const float* xb = x + b * kQK8_0;
+    float amax = 0.0f;
+    for (int j = 0; j < kQK8_0; ++j) amax = std::max(amax, std::fabs(xb[j]));
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    out[b].d = fp32_to_fp16(d);
+    for (int j = 0; j < kQK8_0; ++j) out[b].qs[j] = static_cast<int8_t>(std::nearbyint(xb[j] * id));
+  }
+}
+
+float dot_q8_0(const BlockQ8_0* q, const uint8_t* k_row, int64_t n) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    const auto kb = load_block<BlockQ8_0>(k_row, b);
+    int32_t sumi = 0;
+    for (int j = 0; j < kQK8_0; ++j) sumi += static_cast<int32_t>(kb.qs[j]) * q[b].qs[j];
+    sum = std::fma(static_cast<float>(sumi), fp16_to_fp32(kb.d) * fp16_to_fp32(q[b].d), sum);
+  }
+  return sum;
+}
+
+}  // namespace
+
+bool attention_tiled_supported(KvType type, int64_t head_dim_v) {
+  return type != KvType::kQ8_0 && head_dim_v % 16 == 0;
+}
+
+size_t attention_scratch_bytes(int64_t n_rep, int64_t dk, int64_t dv) {
+  const size_t rows = static_cast<size_t>(kAttentionRowTile * n_rep);
+  const size_t t = static_cast<size_t>(kAttentionTile);
+  size_t tiled = 0;
+  tiled += align64(rows * static_cast<size_t>(dk) * 4);  // Q
+  tiled += align64(static_cast<size_t>(dk) * t * 4);     // K tile, transposed
+  tiled += align64(t * static_cast<size_t>(dv) * 4);     // V tile
+  tiled += align64(rows * t * 4);                        // scores
+  tiled += align64(rows * static_cast<size_t>(dv) * 4);  // accumulators
+  tiled += align64(rows * 2 * 4);                        // running max and sum
+  size_t per_key = 0;
+  per_key += align64(static_cast<size_t>(dk) * 4);                               // query
+  per_key += align64(static_cast<size_t>(dk / kQK8_0 + 1) * sizeof(BlockQ8_0));  // Q8_0 query
+  per_key += align64(static_cast<size_t>(dv) * 4);                               // accumulator
+  per_key += align64(static_cast<size_t>(dv) * 4);                               // value row
+  return std::max(tiled, per_key);
+}
+
+void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQuery& query,
+                    int64_t n_rep, void* scratch) {
+  const int64_t dk = kv.head_dim_k, dv = kv.head_dim_v;
+  auto* base = static_cast<uint8_t*>(scratch);
+  auto* qf = reinterpret_cast<float*>(base);
+  base += align64(static_cast<size_t>(dk) * 4);
+  auto* q8 = reinterpret_cast<BlockQ8_0*>(base);
+  base += align64(static_cast<size_t>(dk / kQK8_0 + 1) * sizeof(BlockQ8_0));
+  auto* acc32 = reinterpret_cast<float*>(base);
+  auto* acc16 = reinterpret_cast<uint16_t*>(base);
+  base += align64(static_cast<size_t>(dv) * 4);
+  auto* vrow = reinterpret_cast<float*>(base);
+
+  for (int64_t r = 0; r < n_rep; ++r) {
+    const float* q = query.q + r * dk;
+    float* out = query.out + r * dv;
+    switch (kv.type) {
+      case KvType::kF16:
+        for (int64_t i = 0; i < dk; ++i) qf[i] = fp16_to_fp32(fp32_to_fp16(q[i]));
+        std::memset(acc16, 0, static_cast<size_t>(dv) * 2);
+        break;
+      case KvType::kF32:
+        std::memcpy(qf, q, static_cast<size_t>(dk) * 4);
+        std::memset(acc32, 0, static_cast<size_t>(dv) * 4);
+        break;
+      case KvType::kQ8_0:
+        quantize_q8_0_rne(q, q8, dk);
+        std::memset(acc32, 0, static_cast<size_t>(dv) * 4);
+        break;
+    }
+    float m = kNegInf, s_sum = 0.0f;
+    for (int64_t c0 = 0; c0 < kv.n_cells; c0 += kAttentionTile) {
+      const int64_t c1 = std::min(kv.n_cells, c0 + kAttentionTile);
+      uint64_t bits = visible_cells(kv, c0, c1, query.pos, query.seq_mask);
+      while (bits != 0) {
+        const int64_t c = c0 + __builtin_ctzll(bits);
+        bits &= bits - 1;
+        const uint8_t* krow = kv.k + static_cast<size_t>(c) * kv.k_stride;
+        const uint8_t* vr = kv.v + static_cast<size_t>(c) * kv.v_stride;
+        float dot;
+        switch (kv.type) {
+          case KvType::kF16: dot = ops.dot_f16(qf, reinterpret_cast<const uint16_t*>(krow), dk); break;
+          case KvType::kF32: dot = ops.dot_f32(qf, reinterpret_cast<const float*>(krow), dk); break;
+          default: dot = dot_q8_0(q8, krow, dk); break;
+        }
+        const float s = finish_score(kv, dot);
+        // A new maximum rescales what was accumulated; otherwise the cell's weight is
+        // exp(s - max).
+        float ms = 1.0f, vs = 1.0f;
+        if (s > m) {
+          ms = std::exp(m - s);
+          m = s;
+          if (kv.type == KvType::kF16) {
+            ops.f16_scale(acc16, ms, dv);
+          } else {
+            ops.scale(acc32, ms, dv);
+          }
+        } else {
+          vs = std::exp(s - m);
+        }
+        switch (kv.type) {
+          case KvType::kF16: ops.f16_mad(acc16, reinterpret_cast<const uint16_t*>(vr), vs, dv); break;
+          case KvType::kF32: ops.f32_mad(acc32, reinterpret_cast<const float*>(vr), vs, dv); break;
+          default:
+            for (int64_t b = 0; b < dv / kQK8_0; ++b) {
+              const auto vb = load_block<BlockQ8_0>(vr, b);
+              const float d = fp16_to_fp32(vb.d);
+              for (int j = 0; j < kQK8_0; ++j) vrow[b * kQK8_0 + j] = static_cast<float>(vb.qs[j]) * d;
+            }
+            ops.f32_mad(acc32, vrow, vs, dv);
+            break;
+        }
+        s_sum = std::fma(s_sum, ms, vs);
+      }
+    }
+    const float inv = s_sum == 0.0f ? 0.0f : 1.0f / s_sum;
+    if (kv.type == KvType::kF16) {
+      for (int64_t i = 0; i < dv; ++i) out[i] = fp16_to_fp32(acc16[i]);
+    } else {
+      std::memcpy(out, acc32, static_cast<size_t>(dv) * 4);
+    }
+    ops.scale(out, inv, dv);
+  }
+}
+
+void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQuery* rows,
+                  int64_t n_rows, int64_t n_rep, void* scratch) {
+  const int64_t dk = kv.head_dim_k, dv = kv.head_dim_v;
+  const int64_t T = kAttentionTile;
+  const int64_t m_rows = n_rows * n_rep;  // one matrix row per (query row, head)
+  auto* base = static_cast<uint8_t*>(scratch);
+  auto take = [&](size_t bytes) {
+    float* p = reinterpret_cast<float*>(base);
+    base += align64(bytes);
+    return p;
+  };
+  float* qm = take(static_cast<size_t>(kAttentionRowTile * n_rep * dk) * 4);
+  float* kt = take(static_cast<size_t>(dk * T) * 4);
+  float* vt = take(static_cast<size_t>(T * dv) * 4);
+  float* kq = take(static_cast<size_t>(kAttentionRowTile * n_rep * T) * 4);
+  float* acc = take(static_cast<size_t>(kAttentionRowTile * n_rep * dv) * 4);
+  float* state = take(static_cast<size_t>(kAttentionRowTile * n_rep * 2) * 4);
+  float* m = state;
+  float* s_sum = state + m_rows;
+
+  for (int64_t i = 0; i < n_rows; ++i) {
+    std::memcpy(qm + i * n_rep * dk, rows[i].q, static_cast<size_t>(n_rep * dk) * 4);
+  }
+  std::memset(acc, 0, static_cast<size_t>(m_rows * dv) * 4);
+  for (int64_t r = 0; r < m_rows; ++r) {
+    m[r] = kNegInf;
+    s_sum[r] = 0.0f;
+  }
+  uint64_t vis[kAttentionRowTile];
+
+  for (int64_t c0 = 0; c0 < kv.n_cells; c0 += T) {
+    const int64_t c1 = std::min(kv.n_cells, c0 + T);
+    uint64_t any = 0;
+    for (int64_t i = 0; i < n_rows; ++i) {
+      vis[i] = visible_cells(kv, c0, c1, rows[i].pos, rows[i].seq_mask);
+      any |= vis[i];
+    }
+    if (any == 0) continue;
+    // K tile transposed to [dk][T] and V tile [T][dv] in F32; cells no row sees are zero so
+    // they add exact zeros below (the cache may hold garbage there).
+    for (int64_t j = 0; j < T; ++j) {
+      const int64_t c = c0 + j;
+      const bool used = c < c1 && ((any >> j) & 1) != 0;
+      float* vdst = vt + j * dv;
+      if (!used) {
+        for (int64_t d = 0; d < dk; ++d) kt[d * T + j] = 0.0f;
+        std::memset(vdst, 0, static_cast<size_t>(dv) * 4);
+        continue;
+      }
+      const uint8_t* krow = kv.k + static_cast<size_t>(c) * kv.k_stride;
+      const uint8_t* vrow = kv.v + static_cast<size_t>(c) * kv.v_stride;
+      if (kv.type == KvType::kF16) {
+        const auto* k16 = reinterpret_cast<const uint16_t*>(krow);
+        const auto* v16 = reinterpret_cast<const uint16_t*>(vrow);
+        for (int64_t d = 0; d < dk; ++d) kt[d * T + j] = fp16_to_fp32(k16[d]);
+        for (int64_t d = 0; d < dv; ++d) vdst[d] = fp16_to_fp32(v16[d]);
+      } else {
+        const auto* k32 = reinterpret_cast<const float*>(krow);
+        for (int64_t d = 0; d < dk; ++d) kt[d * T + j] = k32[d];
+        std::memcpy(vdst, vrow, static_cast<size_t>(dv) * 4);
+      }
+    }
+    // Scores [m_rows][T] = Q K^T, each an FMA chain over the head dimension.
+    std::memset(kq, 0, static_cast<size_t>(m_rows * T) * 4);
+    ops.gemm_acc(kq, T, qm, dk, kt, T, m_rows, dk, T);
+    for (int64_t i = 0; i < n_rows; ++i) {
+      for (int64_t h = 0; h < n_rep; ++h) {
+        const int64_t r = i * n_rep + h;
+        float* row = kq + r * T;
+        if (kv.softcap > 0.0f) {
+          const float sc = kv.scale / kv.softcap;
+          for (int64_t j = 0; j < T; ++j) row[j] = std::tanh(row[j] * sc) * kv.softcap;
+        } else {
+          ops.scale(row, kv.scale, T);
+        }
+        for (int64_t j = 0; j < T; ++j) {
+          if (((vis[i] >> j) & 1) == 0) row[j] = kNegInf;
+        }
+        const float tile_max = ops.max(row, T);
+        if (tile_max == kNegInf) {
+          std::memset(row, 0, static_cast<size_t>(T) * 4);  // contributes nothing
+          continue;
+        }
+        const float m_new = std::max(m[r], tile_max);
+        if (m_new > m[r]) {
+          const float ms = std::exp(m[r] - m_new);
+          ops.scale(acc + r * dv, ms, dv);
+          s_sum[r] *= ms;
+        }
+        m[r] = m_new;
+        s_sum[r] = static_cast<float>(static_cast<double>(s_sum[r]) + ops.softmax(row, m_new, T));
+      }
+    }
+    // Values: acc[m_rows][dv] += P V, FMA chains over the tile's cells.
+    ops.gemm_acc(acc, dv, kq, T, vt, dv, m_rows, T, dv);
+  }
+  for (int64_t i = 0; i < n_rows; ++i) {
+    for (int64_t h = 0; h < n_rep; ++h) {
+      const int64_t r = i * n_rep + h;
+      const float inv = s_sum[r] == 0.0f ? 0.0f : 1.0f / s_sum[r];
+      float* out = rows[i].out + h * dv;
+      std::memcpy(out, acc + r * dv, static_cast<size_t>(dv) * 4);
+      ops.scale(out, inv, dv);
+    }
+  }
+}
+
+}  // namespace ember::kernels

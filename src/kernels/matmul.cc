@@ -1,0 +1,235 @@
+// Dispatch of the matrix-product kernels: Isa selection (CPU/OS support, EMBER_ISA cap), argument
+// checks, prepared (packed) weights, and the on-the-fly packing path for unpacked weights.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+#include "base/cpu_features.h"
+#include "base/strings.h"
+#include "kernels/matmul_internal.h"
+
+namespace ember::kernels {
+namespace {
+
+bool cpu_runs(Isa isa) {
+  const CpuFeatures& f = cpu_features();
+  const bool avx2 = f.avx2 && f.fma && f.f16c && f.bmi2;
+  const bool avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+  switch (isa) {
+    case Isa::kScalar:
+      return true;
+    case Isa::kAvx2:
+      return avx2;
+    case Isa::kAvx512:
+      return avx512;
+    case Isa::kAvx512Vnni:
+      return avx512 && f.avx512vnni;
+  }
+  return false;
+}
+
+// The EMBER_ISA cap, read once.
+Isa isa_cap() {
+  static const Isa cap = [] {
+    const char* env = std::getenv("EMBER_ISA");
+    if (env == nullptr || *env == '\0') return Isa::kAvx512Vnni;
+    if (auto isa = isa_from_name(env)) return *isa;
+    std::fprintf(stderr,
+                 "ember: ignoring EMBER_ISA=%s (expected scalar, avx2, avx512 or avx512-vnni)\n",
+                 env);
+    return Isa::kAvx512Vnni;
+  }();
+  return cap;
+}
+
+// The kernel that runs `type` for `isa`: its own, else the closest lower Isa's (all x86 variants
+// read the same packed layout). nullptr means the scalar reference on unpacked weights.
+PackedKernel effective_kernel(Isa isa, TensorType type) {
+  for (int i = static_cast<int>(isa); i > 0; --i) {
+    if (PackedKernel k = packed_kernel(static_cast<Isa>(i), type)) return k;
+  }
+  return nullptr;
+}
+
+ConvertKernel effective_convert(Isa isa) {
+  for (int i = static_cast<int>(isa); i > 0; --i) {
+    if (ConvertKernel k = convert_kernel(static_cast<Isa>(i))) return k;
+  }
+  return nullptr;
+}
+
+uint8_t* aligned_alloc_bytes(size_t n) {
+  return static_cast<uint8_t*>(::operator new(n, std::align_val_t(64), std::nothrow));
+}
+
+struct ScratchFree {
+  void operator()(uint8_t* p) const { ::operator delete(p, std::align_val_t(64)); }
+};
+
+// Rows packed per step when the weights are not prepared: enough for the kernels' widest tile.
+constexpr int64_t kOnTheFlyGroups = 4;
+
+void matmul_unpacked(Isa isa, PackedKernel kernel, const Weights& w, const void* act,
+                     int64_t n_tokens, float* y, int64_t ldy, int64_t row_begin, int64_t row_end) {
+  const size_t gb = packed_group_bytes(w.type, w.cols);
+  std::unique_ptr<uint8_t, ScratchFree> buf(aligned_alloc_bytes(gb * kOnTheFlyGroups));
+  if (!buf) {
+    // Out of memory for a few KB of scratch: the reference needs none.
+    matmul_scalar(w, act, n_tokens, y, ldy, row_begin, row_end);
+    return;
+  }
+  (void)isa;
+  const int64_t g_first = row_begin / kPackRows;
+  const int64_t g_last = (row_end + kPackRows - 1) / kPackRows;
+  for (int64_t g = g_first; g < g_last; g += kOnTheFlyGroups) {
+    const int64_t g_end = std::min(g_last, g + kOnTheFlyGroups);
+    pack_groups(w, g, g_end, buf.get());
+    const int64_t base = g * kPackRows;
+    const PackedView pv{w.type, w.cols, buf.get(), gb};
+    const int64_t rb = std::max(row_begin, base) - base;
+    const int64_t re = std::min(row_end, g_end * kPackRows) - base;
+    kernel(pv, static_cast<const uint8_t*>(act), n_tokens, y + base, ldy, rb, re);
+  }
+}
+
+}  // namespace
+
+void PreparedWeights::AlignedFree::operator()(uint8_t* p) const {
+  ::operator delete(p, std::align_val_t(64));
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kAvx512Vnni:
+      return "avx512-vnni";
+  }
+  return "unknown";
+}
+
+std::optional<Isa> isa_from_name(std::string_view name) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni}) {
+    if (iequals(name, isa_name(isa))) return isa;
+  }
+  return std::nullopt;
+}
+
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni}) {
+    if (isa <= isa_cap() && cpu_runs(isa)) out.push_back(isa);
+  }
+  return out;
+}
+
+Isa best_isa() {
+  return supported_isas().back();
+}
+
+Status check_weights(const Weights& w) {
+  const auto* traits = tensor_type_traits(w.type);
+  if (traits == nullptr || !traits->supported) {
+    return unimplemented("matmul: unsupported weight type " + tensor_type_name(w.type));
+  }
+  switch (w.type) {
+    case TensorType::kF32:
+    case TensorType::kF16:
+    case TensorType::kBF16:
+    case TensorType::kQ4_0:
+    case TensorType::kQ4_1:
+    case TensorType::kQ5_0:
+    case TensorType::kQ5_1:
+    case TensorType::kQ8_0:
+    case TensorType::kQ2_K:
+    case TensorType::kQ3_K:
+    case TensorType::kQ4_K:
+    case TensorType::kQ5_K:
+    case TensorType::kQ6_K:
+    case TensorType::kIQ4_NL:
+    case TensorType::kIQ4_XS:
+      break;
+    default:
+      return unimplemented("matmul: no kernel for weight type " + tensor_type_name(w.type));
+  }
+  if (w.rows < 0) return invalid_argument("matmul: negative row count");
+  if (w.cols <= 0) return invalid_argument("matmul: the column count must be positive");
+  Result<size_t> rs = tensor_row_size(w.type, w.cols);
+  if (!rs.ok()) return rs.status().with_context("matmul");
+  if (w.row_bytes < *rs) {
+    return invalid_argument("matmul: row_bytes " + std::to_string(w.row_bytes) +
+                            " is smaller than a row of " + std::to_string(w.cols) + " " +
+                            tensor_type_name(w.type) + " values (" + std::to_string(*rs) + ")");
+  }
+  if (w.rows > 0 && w.data == nullptr) return invalid_argument("matmul: null weight data");
+  return Status::Ok();
+}
+
+size_t activation_bytes(TensorType weight_type, int64_t n_tokens, int64_t cols) {
+  return static_cast<size_t>(n_tokens) * act_layout(weight_type, cols).stride;
+}
+
+void convert_activations(Isa isa, TensorType weight_type, const float* x, int64_t n_tokens,
+                         int64_t cols, void* out) {
+  if (ConvertKernel k = effective_convert(isa)) {
+    k(weight_type, x, n_tokens, cols, out);
+  } else {
+    convert_activations_scalar(weight_type, x, n_tokens, cols, out);
+  }
+}
+
+void matmul(Isa isa, const Weights& w, const void* x_converted, int64_t n_tokens, float* y,
+            int64_t ldy, int64_t row_begin, int64_t row_end) {
+  if (n_tokens <= 0 || row_begin >= row_end) return;
+  if (PackedKernel k = effective_kernel(isa, w.type)) {
+    matmul_unpacked(isa, k, w, x_converted, n_tokens, y, ldy, row_begin, row_end);
+  } else {
+    matmul_scalar(w, x_converted, n_tokens, y, ldy, row_begin, row_end);
+  }
+}
+
+Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w) {
+  EMBER_RETURN_IF_ERROR(check_weights(w));
+  if (!cpu_runs(isa)) {
+    return unimplemented(std::string("matmul: this CPU/OS cannot run ") + isa_name(isa));
+  }
+  PreparedWeights pw;
+  pw.isa_ = isa;
+  pw.w_ = w;
+  if (effective_kernel(isa, w.type) == nullptr || w.rows == 0) return pw;
+  const int64_t groups = (w.rows + kPackRows - 1) / kPackRows;
+  const size_t bytes = static_cast<size_t>(groups) * packed_group_bytes(w.type, w.cols);
+  pw.packed_.reset(aligned_alloc_bytes(bytes));
+  if (!pw.packed_) {
+    return resource_exhausted("matmul: cannot allocate " + std::to_string(bytes) +
+                              " bytes for packed weights");
+  }
+  pw.packed_bytes_ = bytes;
+  pack_groups(w, 0, groups, pw.packed_.get());
+  return pw;
+}
+
+void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens, float* y,
+            int64_t ldy, int64_t row_begin, int64_t row_end) {
+  if (n_tokens <= 0 || row_begin >= row_end) return;
+  const Weights& w = pw.weights();
+  if (!pw.packed()) {
+    matmul(pw.isa(), w, x_converted, n_tokens, y, ldy, row_begin, row_end);
+    return;
+  }
+  const PackedView pv{w.type, w.cols, pw.packed_data(), packed_group_bytes(w.type, w.cols)};
+  effective_kernel(pw.isa(), w.type)(pv, static_cast<const uint8_t*>(x_converted), n_tokens, y, ldy,
+                                     row_begin, row_end);
+}
+
+int64_t matmul_row_block(Isa isa) {
+  return isa == Isa::kScalar ? 1 : 4 * kPackRows;
+}
+
+}  // namespace ember::kernels

@@ -1,0 +1,74 @@
+// Internal pieces of the matmul kernels shared between the dispatch (matmul.cc), the scalar
+// reference (matmul_scalar.cc), the weight packing (pack.cc) and the per-ISA kernels (x86/).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/act_layout.h"
+#include "kernels/matmul.h"
+#include "tensor/tensor_type.h"
+
+namespace ember::kernels {
+
+// ---- scalar reference ---------------------------------------------------------------------
+
+// Converts activations exactly as the reference formats define (used by every Isa: the SIMD
+// converters must produce the same bytes).
+void convert_activations_scalar(TensorType weight_type, const float* x, int64_t n_tokens,
+                                int64_t cols, void* out);
+
+// Pieces of the conversion, for SIMD converters that handle unusual blocks (non-finite values)
+// with the scalar code. `x` and `out` are one token's input and output; b is the block index.
+void convert_q8_0_block(const ActLayout& l, const float* x, uint8_t* out, int64_t b);
+void convert_q8_k_block(const ActLayout& l, const float* x, uint8_t* out, int64_t b);
+// Stores block b's scale (fp16-rounded) and bias (Q8_0) or fp16-rounded d * sum (Q8_1) given
+// the unrounded d and the code sum.
+void store_q8_scales(const ActLayout& l, uint8_t* out, int64_t b, float d, int32_t sum);
+// Stores d and the 16- and 32-code sums of Q8_K block b (its codes already in `out`).
+void store_q8_k_sums(const ActLayout& l, uint8_t* out, int64_t b, float d);
+
+// y[t][r] for the unpacked weights `w`: per block an exact integer dot product of the codes, then
+// F32 accumulation over blocks in order (plain F32 sums for F32/F16/BF16 weights).
+void matmul_scalar(const Weights& w, const void* act, int64_t n_tokens, float* y, int64_t ldy,
+                   int64_t row_begin, int64_t row_end);
+
+// ---- packed weights (the layout of the x86 SIMD kernels) ------------------------------------
+//
+// Rows are packed in groups of kPackRows (16) consecutive rows; the last group is padded with
+// zero rows. Within a group the data of one block of all 16 rows is interleaved so that one
+// 64-byte vector holds, per row, the codes of 4 consecutive columns (one 32-bit lane per row),
+// which is what an int8 dot-product instruction (vpdpbusd) consumes with the activations'
+// four codes broadcast. The exact layouts per type are documented in pack.cc.
+inline constexpr int64_t kPackRows = 16;
+
+// True when `type` has a packed layout.
+bool packable(TensorType type);
+// Bytes of one packed group of kPackRows rows of `cols` columns.
+size_t packed_group_bytes(TensorType type, int64_t cols);
+// Packs row groups [g_begin, g_end) of `w` into dst (packed_group_bytes each, back to back).
+void pack_groups(const Weights& w, int64_t g_begin, int64_t g_end, uint8_t* dst);
+
+// A packed matrix (or a window of one): group 0 holds rows 0..15 of the view.
+struct PackedView {
+  TensorType type = TensorType::kF32;
+  int64_t cols = 0;
+  const uint8_t* data = nullptr;
+  size_t group_bytes = 0;
+};
+
+// Computes y[t * ldy + r] for rows r in [row_begin, row_end) of the view (row indices relative to
+// the view) and tokens t in [0, n_tokens); `act` follows act_layout(pv.type, pv.cols).
+using PackedKernel = void (*)(const PackedView& pv, const uint8_t* act, int64_t n_tokens, float* y,
+                              int64_t ldy, int64_t row_begin, int64_t row_end);
+// Converts activations (same bytes as convert_activations_scalar).
+using ConvertKernel = void (*)(TensorType weight_type, const float* x, int64_t n_tokens,
+                               int64_t cols, void* out);
+
+// The packed kernel of `isa` for `type`, or nullptr when that Isa has none for this type (the
+// dispatch then uses the next lower Isa that has one, down to the scalar reference).
+PackedKernel packed_kernel(Isa isa, TensorType type);
+// The activation converter of `isa`, or nullptr (scalar conversion).
+ConvertKernel convert_kernel(Isa isa);
+
+}  // namespace ember::kernels

@@ -1,0 +1,122 @@
+// Activation conversion (x86 AVX-512): the same bytes as convert_activations_scalar, computed 16
+// floats at a time. Blocks with non-finite values (or a scale whose reciprocal overflows) take
+// the scalar code, so the output never depends on the Isa.
+#include <cmath>
+#include <cstring>
+
+#include "kernels/x86/kernels_x86.h"
+#include "kernels/x86/simd_avx512.h"
+
+namespace ember::kernels::x86 {
+namespace {
+
+// Any lane NaN or +-infinity.
+EMBER_INLINE bool non_finite(__m512 v) {
+  return _mm512_fpclass_ps_mask(v, 0x99) != 0;
+}
+
+// std::round (half away from zero) of each lane, exact for |v| < 2^23.
+EMBER_INLINE __m512 round_away(__m512 v) {
+  const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __mmask16 up =
+      _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m512 sign_one =
+      _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+  return _mm512_mask_add_ps(t, up, t, sign_one);
+}
+
+void q8_0_token(const ActLayout& l, const float* x, uint8_t* out) {
+  for (int64_t b = 0; b < l.n_blocks; ++b) {
+    const float* xb = x + 32 * b;
+    const __m512 x0 = _mm512_loadu_ps(xb), x1 = _mm512_loadu_ps(xb + 16);
+    if (non_finite(x0) || non_finite(x1)) {
+      convert_q8_0_block(l, x, out, b);
+      continue;
+    }
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    if (std::isinf(id)) {
+      convert_q8_0_block(l, x, out, b);
+      continue;
+    }
+    const __m512 vid = _mm512_set1_ps(id);
+    const __m512 lim = _mm512_set1_ps(127.0f), nlim = _mm512_set1_ps(-127.0f);
+    const __m512 r0 = _mm512_min_ps(lim, _mm512_max_ps(nlim, round_away(_mm512_mul_ps(x0, vid))));
+    const __m512 r1 = _mm512_min_ps(lim, _mm512_max_ps(nlim, round_away(_mm512_mul_ps(x1, vid))));
+    const __m512i q0 = _mm512_cvtps_epi32(r0), q1 = _mm512_cvtps_epi32(r1);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32 * b), _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32 * b + 16), _mm512_cvtepi32_epi8(q1));
+    store_q8_scales(l, out, b, d, _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)));
+  }
+}
+
+void q8_k_token(const ActLayout& l, const float* x, uint8_t* out) {
+  for (int64_t b = 0; b < l.n_blocks; ++b) {
+    const float* xb = x + 256 * b;
+    __m512 v[16];
+    __m512 amax_v = _mm512_setzero_ps();
+    bool bad = false;
+    for (int i = 0; i < 16; ++i) {
+      v[i] = _mm512_loadu_ps(xb + 16 * i);
+      bad |= non_finite(v[i]);
+      amax_v = _mm512_max_ps(amax_v, _mm512_abs_ps(v[i]));
+    }
+    const float amax = bad ? 0.0f : _mm512_reduce_max_ps(amax_v);
+    if (bad || amax == 0.0f) {
+      convert_q8_k_block(l, x, out, b);
+      continue;
+    }
+    // The first value of largest magnitude sets the sign of the scale (as the scalar loop's
+    // strict comparison does).
+    float max = 0.0f;
+    const __m512 va = _mm512_set1_ps(amax);
+    for (int i = 0; i < 16; ++i) {
+      const __mmask16 m = _mm512_cmp_ps_mask(_mm512_abs_ps(v[i]), va, _CMP_EQ_OQ);
+      if (m != 0) {
+        max = xb[16 * i + __builtin_ctz(m)];
+        break;
+      }
+    }
+    const float iscale = -127.0f / max;
+    const __m512 vs = _mm512_set1_ps(iscale);
+    const __m512i lim = _mm512_set1_epi32(127), nlim = _mm512_set1_epi32(-127);
+    for (int i = 0; i < 16; ++i) {
+      __m512i q = _mm512_cvt_roundps_epi32(_mm512_mul_ps(vs, v[i]),
+                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      q = _mm512_min_epi32(lim, _mm512_max_epi32(nlim, q));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 256 * b + 16 * i), _mm512_cvtepi32_epi8(q));
+    }
+    store_q8_k_sums(l, out, b, 1.0f / iscale);
+  }
+}
+
+void convert(TensorType weight_type, const float* x, int64_t n_tokens, int64_t cols, void* out) {
+  const ActLayout l = act_layout(weight_type, cols);
+  auto* base = static_cast<uint8_t*>(out);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* xt = x + t * cols;
+    uint8_t* o = base + static_cast<size_t>(t) * l.stride;
+    std::memset(o, 0, l.stride);
+    switch (l.kind) {
+      case ActKind::kF32:
+        std::memcpy(o, xt, static_cast<size_t>(cols) * sizeof(float));
+        break;
+      case ActKind::kQ8_0:
+      case ActKind::kQ8_1:
+        q8_0_token(l, xt, o);
+        break;
+      case ActKind::kQ8_K:
+        q8_k_token(l, xt, o);
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+ConvertKernel avx512_convert() {
+  return &convert;
+}
+
+}  // namespace ember::kernels::x86

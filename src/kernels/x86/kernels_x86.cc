@@ -1,0 +1,24 @@
+#include "kernels/x86/kernels_x86.h"
+
+namespace ember::kernels::x86 {
+
+PackedKernel avx2_kernel(TensorType) {
+  return nullptr;
+}
+
+PackedKernel avx512_kernel(TensorType type) {
+  if (PackedKernel k = avx512_legacy_kernel(type)) return k;
+  if (PackedKernel k = avx512_kquant_kernel(type)) return k;
+  return avx512_float_kernel(type);
+}
+
+PackedKernel avx512vnni_kernel(TensorType type) {
+  if (PackedKernel k = avx512vnni_legacy_kernel(type)) return k;
+  return avx512vnni_kquant_kernel(type);
+}
+
+ConvertKernel avx2_convert() {
+  return nullptr;
+}
+
+}  // namespace ember::kernels::x86

@@ -1,0 +1,26 @@
+// Registry of the x86 SIMD kernels, one lookup per Isa. The kernels themselves live in files
+// compiled for their instruction set (matmul_<group>_<isa>.cc); these lookups only return
+// pointers, which the dispatch calls after checking that the CPU and OS support the Isa.
+#pragma once
+
+#include "kernels/matmul_internal.h"
+
+namespace ember::kernels::x86 {
+
+// Per Isa: nullptr when the Isa has no kernel of its own for the type (the dispatch then falls
+// back to the next lower Isa; all x86 kernels read the same packed layout).
+PackedKernel avx2_kernel(TensorType type);
+PackedKernel avx512_kernel(TensorType type);
+PackedKernel avx512vnni_kernel(TensorType type);
+
+ConvertKernel avx2_convert();
+ConvertKernel avx512_convert();
+
+// Per Isa and type group (matmul_<group>_<isa>.cc).
+PackedKernel avx512_legacy_kernel(TensorType type);
+PackedKernel avx512_kquant_kernel(TensorType type);
+PackedKernel avx512_float_kernel(TensorType type);
+PackedKernel avx512vnni_legacy_kernel(TensorType type);
+PackedKernel avx512vnni_kquant_kernel(TensorType type);
+
+}  // namespace ember::kernels::x86

@@ -1,0 +1,13 @@
+// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS kernels for avx512 (compiled with its flags only).
+#include "kernels/x86/kernels_x86.h"
+#include "kernels/x86/simd_avx512.h"
+#include "kernels/x86/tiles_kquant.h"
+
+namespace ember::kernels::x86 {
+
+PackedKernel avx512_kquant_kernel(TensorType type) {
+  // Tiles: 2 row vectors (32 rows) x 3 tokens for batches, 4 row vectors for one token.
+  return kquant_kernel<Avx512<false>, 2, 3, 4>(type);
+}
+
+}  // namespace ember::kernels::x86

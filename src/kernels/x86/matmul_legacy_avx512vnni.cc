@@ -1,0 +1,13 @@
+// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL kernels for avx512vnni (compiled with its flags only).
+#include "kernels/x86/kernels_x86.h"
+#include "kernels/x86/simd_avx512.h"
+#include "kernels/x86/tiles_legacy.h"
+
+namespace ember::kernels::x86 {
+
+PackedKernel avx512vnni_legacy_kernel(TensorType type) {
+  // Tiles: 2 row vectors (32 rows) x 4 tokens for batches, 4 row vectors for one token.
+  return legacy_kernel<Avx512<true>, 2, 4, 4>(type);
+}
+
+}  // namespace ember::kernels::x86

@@ -1,0 +1,307 @@
+// AVX-512 (F + BW + DQ) variants of kernels/ops.h. Compiled with AVX-512 flags only; reached
+// through ops(Isa::kAvx512) after run-time detection. Bit-identical to ops_scalar.cc, which
+// emulates these lanes.
+//
+// GCC 12's AVX-512 headers trip -Wuninitialized on their internal _mm512_undefined_*() values
+// (GCC bug 105593, fixed in GCC 13).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstring>
+#include <limits>
+
+#include "kernels/ops.h"
+#include "kernels/ops_common.h"
+#include "tensor/blocks_legacy.h"  // block layout constants only
+
+namespace ember::kernels {
+namespace {
+
+inline __mmask16 tail_mask(int64_t remaining) {
+  return remaining >= 16 ? static_cast<__mmask16>(0xffff)
+                         : static_cast<__mmask16>((1u << remaining) - 1u);
+}
+
+// The 16-lane sum tree of ops_scalar.cc's reduce16: halves, quarters, then pairs.
+inline float reduce16(__m512 v) {
+  const __m256 lo = _mm512_castps512_ps256(v);
+  const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+  const __m256 t8 = _mm256_add_ps(hi, lo);
+  const __m128 t4 = _mm_add_ps(_mm256_extractf128_ps(t8, 1), _mm256_castps256_ps128(t8));
+  const __m128 t2 = _mm_add_ps(t4, _mm_shuffle_ps(t4, t4, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, _MM_SHUFFLE(1, 1, 1, 1))));
+}
+
+inline double reduce8d(__m512d v) {
+  const __m256d t4 = _mm256_add_pd(_mm512_extractf64x4_pd(v, 1), _mm512_castpd512_pd256(v));
+  const __m128d t2 = _mm_add_pd(_mm256_extractf128_pd(t4, 1), _mm256_castpd256_pd128(t4));
+  return _mm_cvtsd_f64(_mm_add_sd(t2, _mm_unpackhi_pd(t2, t2)));
+}
+
+// vexp_lane (ops_common.h) on 16 lanes.
+inline __m512 vexp(__m512 x) {
+  const __m512 shift = _mm512_set1_ps(kExpShift);
+  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(kExpLog2e), shift);
+  const __m512 n = _mm512_sub_ps(z, shift);
+  const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(kExpLn2Lo),
+                                    _mm512_fnmadd_ps(n, _mm512_set1_ps(kExpLn2Hi), x));
+  const __mmask16 big = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192.0f), _CMP_GT_OQ);
+  const __m512 u = _mm512_mul_ps(b, b);
+  const __m512 j = _mm512_fmadd_ps(
+      _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(kExpC0), b, _mm512_set1_ps(kExpC1)), u,
+                      _mm512_fmadd_ps(_mm512_set1_ps(kExpC2), b, _mm512_set1_ps(kExpC3))),
+      u, _mm512_fmadd_ps(_mm512_set1_ps(kExpC4), b, _mm512_set1_ps(1.0f)));
+  const __m512 res = _mm512_scalef_ps(j, n);
+  if (big == 0) return res;
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512 alt = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(n, zero, _CMP_LE_OQ),
+                                          _mm512_set1_ps(std::numeric_limits<float>::infinity()), zero);
+  return _mm512_mask_blend_ps(big, res, alt);
+}
+
+void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  __m512d acc0 = _mm512_setzero_pd();
+  __m512d acc1 = _mm512_setzero_pd();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __m512 v = _mm512_maskz_loadu_ps(tail_mask(n - i), x + i);
+    const __m512 sq = _mm512_mul_ps(v, v);
+    acc0 = _mm512_add_pd(acc0, _mm512_cvtps_pd(_mm512_castps512_ps256(sq)));
+    acc1 = _mm512_add_pd(acc1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sq), 1))));
+  }
+  const double sum = reduce8d(_mm512_add_pd(acc0, acc1));
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  const __m512 s = _mm512_set1_ps(1.0f / __builtin_sqrtf(mean + eps));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), s);
+    if (w != nullptr) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + i));
+    _mm512_mask_storeu_ps(y + i, m, v);
+  }
+}
+
+void scale(float* x, float a, int64_t n) {
+  const __m512 va = _mm512_set1_ps(a);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), va));
+  }
+}
+
+void add(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(
+        y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+
+void silu_mul(float* g, const float* u, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const int64_t nv = n & ~int64_t{15};
+  for (int64_t i = 0; i < nv; i += 16) {
+    const __m512 x = _mm512_loadu_ps(g + i);
+    const __m512 e = vexp(_mm512_sub_ps(_mm512_setzero_ps(), x));
+    const __m512 s = _mm512_div_ps(x, _mm512_add_ps(one, e));
+    _mm512_storeu_ps(g + i, _mm512_mul_ps(s, _mm512_loadu_ps(u + i)));
+  }
+  for (int64_t i = nv; i < n; ++i) {
+    const float x = g[i];
+    g[i] = (x / (1.0f + __builtin_expf(-x))) * u[i];
+  }
+}
+
+void gelu_mul(float* g, const float* u, int64_t n) {
+  const float* table = gelu_half_table();
+  const __m512 lo = _mm512_set1_ps(-10.0f);
+  const __m512 hi = _mm512_set1_ps(10.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 x = _mm512_maskz_loadu_ps(m, g + i);
+    const __m512i idx = _mm512_cvtepu16_epi32(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+    __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, table, 4);
+    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, hi, _CMP_GE_OQ), v, x);
+    v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, u + i));
+    // Below -10 the result is +0 (not multiplied, so never -0).
+    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LE_OQ), v, _mm512_setzero_ps());
+    _mm512_mask_storeu_ps(g + i, m, v);
+  }
+}
+
+void softcap(float* x, float cap, int64_t n) {
+  const float inv = 1.0f / cap;
+  for (int64_t i = 0; i < n; ++i) x[i] = __builtin_tanhf(x[i] * inv) * cap;
+}
+
+double softmax(float* x, float max, int64_t n) {
+  const __m512 vm = _mm512_set1_ps(max);
+  double sum = 0.0;
+  const int64_t nv = n & ~int64_t{15};
+  for (int64_t i = 0; i < nv; i += 16) {
+    const __m512 e = vexp(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+    _mm512_storeu_ps(x + i, e);
+    sum += static_cast<double>(reduce16(e));
+  }
+  for (int64_t i = nv; i < n; ++i) {
+    x[i] = __builtin_expf(x[i] - max);
+    sum += static_cast<double>(x[i]);
+  }
+  return sum;
+}
+
+float vmax(const float* x, int64_t n) {
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 acc = ninf;
+  for (int64_t i = 0; i < n; i += 16) {
+    acc = _mm512_max_ps(acc, _mm512_mask_loadu_ps(ninf, tail_mask(n - i), x + i));
+  }
+  return _mm512_reduce_max_ps(acc);
+}
+
+inline __m512 load_f16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512 load_f16(__mmask16 m, const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+
+inline float combine4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+  a0 = _mm512_add_ps(a0, a2);
+  a1 = _mm512_add_ps(a1, a3);
+  return reduce16(_mm512_add_ps(a0, a1));
+}
+
+float dot_f16(const float* q, const uint16_t* k, int64_t n) {
+  const int64_t np = n & ~int64_t{63};
+  double sum = 0.0;
+  if (np > 0) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i < np; i += 64) {
+      a0 = _mm512_fmadd_ps(load_f16(k + i), _mm512_loadu_ps(q + i), a0);
+      a1 = _mm512_fmadd_ps(load_f16(k + i + 16), _mm512_loadu_ps(q + i + 16), a1);
+      a2 = _mm512_fmadd_ps(load_f16(k + i + 32), _mm512_loadu_ps(q + i + 32), a2);
+      a3 = _mm512_fmadd_ps(load_f16(k + i + 48), _mm512_loadu_ps(q + i + 48), a3);
+    }
+    sum = combine4(a0, a1, a2, a3);
+  }
+  for (int64_t i = np; i < n; ++i) {
+    sum += static_cast<double>(_cvtsh_ss(k[i]) * q[i]);
+  }
+  return static_cast<float>(sum);
+}
+
+float dot_f32(const float* q, const float* k, int64_t n) {
+  const int64_t np = n & ~int64_t{63};
+  float sum = 0.0f;
+  if (np > 0) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i < np; i += 64) {
+      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(k + i), _mm512_loadu_ps(q + i), a0);
+      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(k + i + 16), _mm512_loadu_ps(q + i + 16), a1);
+      a2 = _mm512_fmadd_ps(_mm512_loadu_ps(k + i + 32), _mm512_loadu_ps(q + i + 32), a2);
+      a3 = _mm512_fmadd_ps(_mm512_loadu_ps(k + i + 48), _mm512_loadu_ps(q + i + 48), a3);
+    }
+    sum = combine4(a0, a1, a2, a3);
+  }
+  for (int64_t i = np; i < n; ++i) sum = __builtin_fmaf(k[i], q[i], sum);
+  return sum;
+}
+
+void f16_scale(uint16_t* acc, float s, int64_t n) {
+  const __m512 vs = _mm512_set1_ps(s);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 v = _mm512_mul_ps(load_f16(m, acc + i), vs);
+    _mm256_mask_storeu_epi16(acc + i, m, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
+}
+
+void f16_mad(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
+  const __m512 vs = _mm512_set1_ps(s);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 r = _mm512_fmadd_ps(load_f16(m, v + i), vs, load_f16(m, acc + i));
+    _mm256_mask_storeu_epi16(acc + i, m, _mm512_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT));
+  }
+}
+
+void f32_mad(float* acc, const float* v, float s, int64_t n) {
+  const __m512 vs = _mm512_set1_ps(s);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(acc + i, m,
+                          _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, v + i), vs,
+                                          _mm512_maskz_loadu_ps(m, acc + i)));
+  }
+}
+
+// C[rows x 16*NV] += A * B for RM rows (register blocked); lanes past `n` masked off.
+template <int RM, int NV>
+inline void gemm_block(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
+                       int64_t ldb, int64_t k, const __mmask16* masks) {
+  __m512 acc[RM][NV];
+  for (int i = 0; i < RM; ++i) {
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_maskz_loadu_ps(masks[v], c + i * ldc + 16 * v);
+  }
+  for (int64_t kk = 0; kk < k; ++kk) {
+    __m512 bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_maskz_loadu_ps(masks[v], b + kk * ldb + 16 * v);
+    for (int i = 0; i < RM; ++i) {
+      const __m512 p = _mm512_set1_ps(a[i * lda + kk]);
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(p, bv[v], acc[i][v]);
+    }
+  }
+  for (int i = 0; i < RM; ++i) {
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, masks[v], acc[i][v]);
+  }
+}
+
+template <int NV>
+void gemm_cols(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
+               int64_t m, int64_t k, const __mmask16* masks) {
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) gemm_block<4, NV>(c + i * ldc, ldc, a + i * lda, lda, b, ldb, k, masks);
+  for (; i < m; ++i) gemm_block<1, NV>(c + i * ldc, ldc, a + i * lda, lda, b, ldb, k, masks);
+}
+
+void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
+              int64_t m, int64_t k, int64_t n) {
+  for (int64_t j = 0; j < n; j += 64) {
+    const int64_t w = n - j < 64 ? n - j : 64;
+    __mmask16 masks[4];
+    for (int v = 0; v < 4; ++v) masks[v] = tail_mask(w - 16 * v > 0 ? w - 16 * v : 0);
+    const int nv = static_cast<int>((w + 15) / 16);
+    switch (nv) {
+      case 4: gemm_cols<4>(c + j, ldc, a, lda, b + j, ldb, m, k, masks); break;
+      case 3: gemm_cols<3>(c + j, ldc, a, lda, b + j, ldb, m, k, masks); break;
+      case 2: gemm_cols<2>(c + j, ldc, a, lda, b + j, ldb, m, k, masks); break;
+      default: gemm_cols<1>(c + j, ldc, a, lda, b + j, ldb, m, k, masks); break;
+    }
+  }
+}
+
+void store_f32(const float* x, void* row, int64_t n) {
+  std::memcpy(row, x, static_cast<size_t>(n) * sizeof(float));
+}
+
+void store_f16(const float* x, void* row, int64_t n) {
+  auto* k = static_cast<uint16_t*>(row);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm256_mask_storeu_epi16(k + i, m, h);
+  }
+}
+
+}  // namespace
+
+const OpsTable& ops_avx512() {
+  static const OpsTable table = {
+      Isa::kAvx512, rmsnorm, scale,   add,       silu_mul, gelu_mul, softcap, softmax, vmax,
+      dot_f16,      dot_f32, f16_scale, f16_mad, f32_mad,  gemm_acc,
+      {store_f32, store_f16, store_q8_0_plain},
+  };
+  return table;
+}
+
+}  // namespace ember::kernels

@@ -1,0 +1,94 @@
+// Generic loop structure of the packed-weight kernels, shared by every x86 Isa and type.
+//
+// Output rows are handled in "row vectors" of S::kLanes rows (one SIMD lane per row; a packed
+// group of 16 rows is one AVX-512 vector or two AVX2 vectors). A kernel class K provides
+//   template <int V, int T> static void tile(const TileCtx&, int64_t q0, int64_t t0)
+// computing row vectors q0 .. q0 + V - 1 for tokens t0 .. t0 + T - 1 over all columns, plus the
+// tile sizes kV x kT (batches) and kGemvV (single token). Every tile computes each output element
+// with the same sequence of operations whatever V and T are (each lane only ever sees its own row
+// and token), which is what makes results independent of batching, row ranges and threads.
+//
+// Loop order: for each tile of rows, all tokens, so the tile's weights (at most a few hundred KB)
+// stay in L1/L2 while the activations stream from L2/L3.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/matmul_internal.h"
+#include "kernels/x86/static_for.h"
+
+namespace ember::kernels::x86 {
+namespace {
+
+struct TileCtx {
+  const uint8_t* w = nullptr;  // packed group 0
+  size_t group_bytes = 0;
+  int64_t nb = 0;  // weight blocks per row (columns for plain float types)
+  const uint8_t* act = nullptr;
+  size_t act_stride = 0;
+  size_t d_off = 0, aux_off = 0, aux2_off = 0;
+  int64_t n_tokens = 0;
+  float* y = nullptr;
+  int64_t ldy = 0;
+  int64_t rb = 0, re = 0;  // rows to store
+};
+
+// Stores a tile's row vector v for T tokens, only rows inside [rb, re).
+template <class S, int T>
+EMBER_INLINE void store_rows(const TileCtx& c, int64_t q, int64_t t0, const typename S::VF* acc) {
+  const int64_t row0 = q * S::kLanes;
+  const int lo = static_cast<int>(c.rb > row0 ? c.rb - row0 : 0);
+  const int64_t hi64 = c.re - row0;
+  const int hi = static_cast<int>(hi64 < S::kLanes ? hi64 : S::kLanes);
+  if (lo >= hi) return;
+  for (int t = 0; t < T; ++t) S::store(c.y + (t0 + t) * c.ldy + row0, acc[t], lo, hi);
+}
+
+template <class K, int V, int T>
+void token_tail(const TileCtx& c, int64_t q0, int64_t t0, int64_t rest) {
+  if (rest == T) {
+    K::template tile<V, T>(c, q0, t0);
+  } else if constexpr (T > 1) {
+    token_tail<K, V, T - 1>(c, q0, t0, rest);
+  }
+}
+
+template <class K, int V>
+void all_tokens(const TileCtx& c, int64_t q0) {
+  int64_t t = 0;
+  for (; t + K::kT <= c.n_tokens; t += K::kT) K::template tile<V, K::kT>(c, q0, t);
+  if (t < c.n_tokens) token_tail<K, V, K::kT>(c, q0, t, c.n_tokens - t);
+}
+
+template <class K>
+void run_packed(const PackedView& pv, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
+                int64_t row_begin, int64_t row_end) {
+  using S = typename K::S;
+  const ActLayout l = act_layout(pv.type, pv.cols);
+  TileCtx c;
+  c.w = pv.data;
+  c.group_bytes = pv.group_bytes;
+  c.nb = K::blocks(pv.cols);
+  c.act = act;
+  c.act_stride = l.stride;
+  c.d_off = l.d_offset;
+  c.aux_off = l.aux_offset;
+  c.aux2_off = l.aux2_offset;
+  c.n_tokens = n_tokens;
+  c.y = y;
+  c.ldy = ldy;
+  c.rb = row_begin;
+  c.re = row_end;
+  const int64_t q_end = (row_end + S::kLanes - 1) / S::kLanes;
+  int64_t q = row_begin / S::kLanes;
+  if (n_tokens == 1) {
+    for (; q + K::kGemvV <= q_end; q += K::kGemvV) K::template tile<K::kGemvV, 1>(c, q, 0);
+  } else {
+    for (; q + K::kV <= q_end; q += K::kV) all_tokens<K, K::kV>(c, q);
+  }
+  for (; q < q_end; ++q) all_tokens<K, 1>(c, q);
+}
+
+}  // namespace
+}  // namespace ember::kernels::x86

@@ -1,0 +1,84 @@
+// What distinguishes the forward pass of each architecture, beyond the tensor layout
+// (model/architecture.h): RoPE style, activation, scales, soft-capping, sliding-window layers,
+// expert routing. One file per architecture (src/model/arch/<name>.cc) fills an ArchConfig from
+// the hyper-parameters and the file; the runtime's single transformer implementation follows it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ember/status.h"
+#include "kernels/rope.h"
+#include "model/hparams.h"
+
+namespace ember {
+
+class GgufFile;
+
+enum class FfnActivation : uint8_t {
+  kSilu,      // SwiGLU: silu(gate) * up
+  kGeluTanh,  // GeGLU with the tanh approximation of GELU
+};
+
+// RoPE settings before the context size is known (LongRoPE picks its factors by context size).
+struct RopeConfig {
+  kernels::RopeStyle style = kernels::RopeStyle::kNormal;
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;        // 1 / linear factor
+  bool yarn = false;
+  float yarn_beta_fast = 32.0f;
+  float yarn_beta_slow = 1.0f;
+  int64_t n_ctx_orig = 0;
+  float attn_factor = 1.0f;       // rope.scaling.attn_factor
+  std::vector<float> freq_factors;        // rope_freqs.weight (Llama 3.x), n_rot/2
+  std::vector<float> freq_factors_long;   // rope_factors_long.weight (Phi-3 LongRoPE)
+  std::vector<float> freq_factors_short;  // rope_factors_short.weight
+  // Sliding-window layers of some architectures use their own base (and no scaling).
+  float freq_base_swa = 10000.0f;
+  float freq_scale_swa = 1.0f;
+
+  // The parameters for a context of n_ctx positions; `sliding` selects the local-layer settings.
+  kernels::RopeParams params(int64_t n_rot, int64_t n_ctx, bool sliding) const;
+};
+
+struct ArchConfig {
+  FfnActivation ffn_act = FfnActivation::kSilu;
+  RopeConfig rope;
+  float embed_scale = 1.0f;   // token embeddings are multiplied by this (Gemma: sqrt(n_embd))
+  float attn_scale = 1.0f;    // scale of q.k (default 1/sqrt(head size))
+  bool prescale_q = false;    // apply attn_scale to q (in F32) instead of to the scores, as the
+                              // reference does for phi3 and Gemma (it changes the roundings)
+  float attn_softcap = 0.0f;  // scores = cap * tanh(scores / cap) (0 = off)
+  float final_softcap = 0.0f;
+  int64_t sliding_window = 0;        // window size of sliding layers (key pos > query pos - window)
+  std::vector<uint8_t> layer_sliding;  // n_layer entries, 1 = sliding-window layer
+  bool moe_norm_topk = true;  // renormalise the selected experts' weights to sum to 1
+};
+
+// Fills `config` for hp.arch (after read_hparams); errors for settings ember cannot run.
+Status configure_architecture(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+
+// Per-architecture parts (src/model/arch/*.cc).
+Status configure_llama(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_qwen2(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_qwen3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_qwen3moe(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_phi3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_gemma2(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_gemma3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+
+// Shared helpers for the architecture files.
+namespace arch_detail {
+// Sets rope base/scale/YaRN fields from the hyper-parameters (common to every architecture).
+void set_common_rope(const ModelHParams& hp, kernels::RopeStyle style, RopeConfig& rope);
+// Reads an optional 1-D F32/F16/BF16 tensor of exactly `n` values into `out` (left empty when
+// the tensor is absent); errors when present with another size or type.
+Status read_optional_vector(const GgufFile& file, const std::string& name, int64_t n,
+                            std::vector<float>& out);
+// Marks layer il as sliding when il % pattern < pattern - 1 (pattern 2: even layers; pattern 6:
+// five local layers, then one global).
+void set_sliding_pattern(int64_t n_layer, int64_t pattern, std::vector<uint8_t>& layer_sliding);
+}  // namespace arch_detail
+
+}  // namespace ember

@@ -1,0 +1,267 @@
+#include "model/model.h"
+
+#include <map>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "base/parallel.h"
+
+#include "model/model_check.h"
+#include "model/quant_recipe.h"
+#include "tensor/quantize.h"
+
+namespace ember {
+
+Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelLoadOptions& options) {
+  GgufReadOptions read;
+  read.use_mmap = options.use_mmap;
+  Result<GgufFile> file = GgufFile::open(path, read);
+  if (!file.ok()) return file.status().with_context(path);
+  Result<std::unique_ptr<Model>> model = from_file_impl(std::move(file).value(), options, options.use_mmap);
+  if (!model.ok()) return model.status().with_context(path);
+  return model;
+}
+
+Result<std::unique_ptr<Model>> Model::from_file(GgufFile file, const ModelLoadOptions& options) {
+  return from_file_impl(std::move(file), options, false);
+}
+
+Result<std::unique_ptr<Model>> Model::from_file_impl(GgufFile file, const ModelLoadOptions& options,
+                                                     bool mapped) {
+  std::unique_ptr<Model> m(new Model());
+  m->file_ = std::move(file);
+  EMBER_ASSIGN_OR_RETURN(m->hp_, read_hparams(m->file_));
+  EMBER_RETURN_IF_ERROR(check_tensor_types_supported(m->file_));
+  EMBER_RETURN_IF_ERROR(check_model_tensors(m->file_, m->hp_));
+  EMBER_RETURN_IF_ERROR(configure_architecture(m->file_, m->hp_, m->config_));
+  EMBER_RETURN_IF_ERROR(m->bind());
+  EMBER_RETURN_IF_ERROR(m->prepare(options, mapped));
+  return m;
+}
+
+namespace {
+
+// Binds a matrix tensor whose shape (row length first) is [cols, rows...]; every dimension after
+// the first multiplies into the row count (3-D expert tensors stack their experts).
+Result<kernels::Weights> bind_matrix(const GgufFile& file, const std::string& name) {
+  const GgufTensorInfo* t = file.find_tensor(name);
+  if (t == nullptr) return not_found("missing tensor '" + name + "'");
+  if (t->shape.size() < 2) {
+    return invalid_argument("tensor '" + name + "' must be a matrix, has " +
+                            std::to_string(t->shape.size()) + " dimension(s)");
+  }
+  EMBER_RETURN_IF_ERROR(check_tensor_type_supported(t->type).with_context("tensor '" + name + "'"));
+  kernels::Weights w;
+  w.type = t->type;
+  w.data = t->data;
+  w.cols = t->shape[0];
+  w.rows = t->n_rows();
+  EMBER_ASSIGN_OR_RETURN(w.row_bytes, tensor_row_size(t->type, w.cols));
+  if (static_cast<uint64_t>(w.row_bytes) * static_cast<uint64_t>(w.rows) != t->n_bytes) {
+    return data_loss("tensor '" + name + "' size does not match its shape");
+  }
+  return w;
+}
+
+bool is_aligned(const void* p, size_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; }
+
+// Drops the whole pages inside [p, p + n) of a read-only file mapping from memory.
+void release_mapped_range(const void* p, size_t n) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+}  // namespace
+
+Status Model::bind() {
+  const ArchitectureTraits& traits = architecture_traits(hp_.arch);
+  for (const GgufTensorInfo& t : file_.tensors()) weight_bytes_ += t.n_bytes;
+
+  // 1-D F32 tensors are used in place when aligned; other float types are widened once.
+  auto vec = [&](const std::string& name, int64_t n, bool required,
+                 const float** out) -> Status {
+    *out = nullptr;
+    const GgufTensorInfo* t = file_.find_tensor(name);
+    if (t == nullptr) {
+      if (required) return not_found("missing tensor '" + name + "'");
+      return Status::Ok();
+    }
+    if (t->n_elements != n) {
+      return invalid_argument("tensor '" + name + "' has " + std::to_string(t->n_elements) +
+                              " values, expected " + std::to_string(n));
+    }
+    if (t->type == TensorType::kF32 && is_aligned(t->data, alignof(float))) {
+      *out = reinterpret_cast<const float*>(t->data);
+      return Status::Ok();
+    }
+    auto owned = std::make_unique<std::vector<float>>(static_cast<size_t>(n));
+    EMBER_RETURN_IF_ERROR(
+        dequantize_row(t->type, t->data, owned->data(), n).with_context("tensor '" + name + "'"));
+    *out = owned->data();
+    widened_.push_back(std::move(owned));
+    return Status::Ok();
+  };
+  auto mat_view = [&](const std::string& name, int64_t rows, int64_t cols,
+                      kernels::Weights* out) -> Status {
+    EMBER_ASSIGN_OR_RETURN(*out, bind_matrix(file_, name));
+    if (out->rows != rows || out->cols != cols) {
+      return invalid_argument("tensor '" + name + "' is " + std::to_string(out->rows) + " x " +
+                              std::to_string(out->cols) + ", expected " + std::to_string(rows) +
+                              " x " + std::to_string(cols));
+    }
+    return kernels::check_weights(*out).with_context("tensor '" + name + "'");
+  };
+  auto mat = [&](const std::string& name, int64_t rows, int64_t cols, Linear* out) -> Status {
+    return mat_view(name, rows, cols, &out->w);
+  };
+  // Row slices of a stacked [n * rows][cols] expert tensor.
+  auto experts = [&](const std::string& name, int64_t rows, int64_t cols,
+                     std::vector<Linear>* out) -> Status {
+    kernels::Weights all;
+    EMBER_RETURN_IF_ERROR(mat_view(name, hp_.n_expert * rows, cols, &all));
+    out->resize(static_cast<size_t>(hp_.n_expert));
+    for (int64_t e = 0; e < hp_.n_expert; ++e) {
+      kernels::Weights& w = (*out)[static_cast<size_t>(e)].w;
+      w = all;
+      w.rows = rows;
+      w.data = static_cast<const uint8_t*>(all.data) + static_cast<size_t>(e * rows) * all.row_bytes;
+    }
+    return Status::Ok();
+  };
+
+  const int64_t d = hp_.n_embd;
+  const int64_t nq = hp_.n_embd_q(), nk = hp_.n_embd_k_gqa(), nv = hp_.n_embd_v_gqa();
+  EMBER_RETURN_IF_ERROR(mat_view("token_embd.weight", hp_.n_vocab, d, &token_embd_));
+  EMBER_RETURN_IF_ERROR(vec("output_norm.weight", d, true, &output_norm_));
+  tied_output_ = file_.find_tensor("output.weight") == nullptr;
+  if (tied_output_) {
+    output_.w = token_embd_;
+  } else {
+    EMBER_RETURN_IF_ERROR(mat("output.weight", hp_.n_vocab, d, &output_));
+  }
+
+  layers_.resize(static_cast<size_t>(hp_.n_layer));
+  for (int64_t il = 0; il < hp_.n_layer; ++il) {
+    LayerWeights& L = layers_[static_cast<size_t>(il)];
+    const std::string p = "blk." + std::to_string(il) + ".";
+    EMBER_RETURN_IF_ERROR(vec(p + "attn_norm.weight", d, true, &L.attn_norm));
+    if (traits.fused_qkv) {
+      EMBER_RETURN_IF_ERROR(mat(p + "attn_qkv.weight", nq + nk + nv, d, &L.wqkv));
+    } else {
+      EMBER_RETURN_IF_ERROR(mat(p + "attn_q.weight", nq, d, &L.wq));
+      EMBER_RETURN_IF_ERROR(mat(p + "attn_k.weight", nk, d, &L.wk));
+      EMBER_RETURN_IF_ERROR(mat(p + "attn_v.weight", nv, d, &L.wv));
+    }
+    // Biases: required by qwen2, honoured when present elsewhere.
+    EMBER_RETURN_IF_ERROR(vec(p + "attn_q.bias", nq, traits.qkv_bias, &L.bq));
+    EMBER_RETURN_IF_ERROR(vec(p + "attn_k.bias", nk, traits.qkv_bias, &L.bk));
+    EMBER_RETURN_IF_ERROR(vec(p + "attn_v.bias", nv, traits.qkv_bias, &L.bv));
+    EMBER_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", hp_.head_dim_k, traits.qk_norm, &L.q_norm));
+    EMBER_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", hp_.head_dim_k, traits.qk_norm, &L.k_norm));
+    EMBER_RETURN_IF_ERROR(mat(p + "attn_output.weight", d, hp_.n_head * hp_.head_dim_v, &L.wo));
+    EMBER_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", d, traits.post_norms, &L.post_attn_norm));
+    EMBER_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", d, true, &L.ffn_norm));
+    EMBER_RETURN_IF_ERROR(vec(p + "post_ffw_norm.weight", d, traits.post_norms, &L.post_ffn_norm));
+    if (hp_.is_moe()) {
+      const int64_t ne = hp_.n_expert, nf = hp_.n_ff_exp;
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_inp.weight", ne, d, &L.ffn_gate_inp));
+      EMBER_RETURN_IF_ERROR(experts(p + "ffn_gate_exps.weight", nf, d, &L.gate_exps));
+      EMBER_RETURN_IF_ERROR(experts(p + "ffn_up_exps.weight", nf, d, &L.up_exps));
+      EMBER_RETURN_IF_ERROR(experts(p + "ffn_down_exps.weight", d, nf, &L.down_exps));
+    } else if (traits.fused_gate_up) {
+      // One [2 * n_ff][n_embd] tensor, gate rows first: bound as two row views.
+      kernels::Weights fused;
+      EMBER_RETURN_IF_ERROR(mat_view(p + "ffn_up.weight", 2 * hp_.n_ff, d, &fused));
+      L.ffn_gate.w = fused;
+      L.ffn_gate.w.rows = hp_.n_ff;
+      L.ffn_up.w = L.ffn_gate.w;
+      L.ffn_up.w.data = static_cast<const uint8_t*>(fused.data) +
+                        static_cast<size_t>(hp_.n_ff) * fused.row_bytes;
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_down.weight", d, hp_.n_ff, &L.ffn_down));
+    } else {
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", hp_.n_ff, d, &L.ffn_gate));
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_up.weight", hp_.n_ff, d, &L.ffn_up));
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_down.weight", d, hp_.n_ff, &L.ffn_down));
+    }
+  }
+  return Status::Ok();
+}
+
+Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages) {
+  isa_ = options.isa ? *options.isa : kernels::best_isa();
+  if (!options.prepare) return Status::Ok();
+  std::vector<Linear*> all;
+  auto add = [&](Linear& l) {
+    if (l.present()) all.push_back(&l);
+  };
+  add(output_);
+  for (LayerWeights& L : layers_) {
+    for (Linear* l : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down,
+                      &L.ffn_gate_inp}) {
+      add(*l);
+    }
+    for (auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
+      for (Linear& l : *v) add(l);
+    }
+  }
+  const int threads = options.n_threads > 0 ? options.n_threads : hardware_threads();
+  EMBER_RETURN_IF_ERROR(parallel_for(static_cast<int64_t>(all.size()), threads,
+                                     [&](int64_t begin, int64_t end) -> Status {
+    for (int64_t i = begin; i < end; ++i) {
+      Linear& l = *all[static_cast<size_t>(i)];
+      EMBER_ASSIGN_OR_RETURN(l.prepared, kernels::prepare_weights(isa_, l.w));
+    }
+    return Status::Ok();
+  }));
+  for (const Linear* l : all) packed_bytes_ += l->prepared.packed_bytes();
+  if (release_source_pages) {
+    // The packed copies are what the kernels read: give the mapped pages of those tensors back
+    // to the OS (they are file-backed and reload if ever touched again). The token embedding
+    // stays: its rows are looked up for every token.
+    for (const Linear* l : all) {
+      if (!l->prepared.packed() || l->w.data == token_embd_.data) continue;
+      release_mapped_range(l->w.data, static_cast<size_t>(l->w.rows) * l->w.row_bytes);
+    }
+  }
+  return Status::Ok();
+}
+
+std::string Model::main_type_name() const {
+  if (const GgufValue* ft = file_.find("general.file_type"); ft != nullptr) {
+    if (auto v = ft->as_uint(); v.ok()) {
+      for (const QuantPreset& p : quant_presets()) {
+        if (p.file_type == *v) return std::string(p.name);
+      }
+    }
+  }
+  std::map<TensorType, uint64_t> bytes;
+  for (const GgufTensorInfo& t : file_.tensors()) {
+    if (t.shape.size() >= 2) bytes[t.type] += t.n_bytes;
+  }
+  TensorType best = TensorType::kF32;
+  uint64_t most = 0;
+  for (const auto& [type, n] : bytes) {
+    if (n > most) {
+      most = n;
+      best = type;
+    }
+  }
+  return tensor_type_name(best);
+}
+
+std::string Model::description() const {
+  uint64_t params = 0;
+  for (const GgufTensorInfo& t : file_.tensors()) params += static_cast<uint64_t>(t.n_elements);
+  char size[32];
+  if (params >= 1000000000) {
+    std::snprintf(size, sizeof size, "%.2fB", static_cast<double>(params) / 1e9);
+  } else {
+    std::snprintf(size, sizeof size, "%.1fM", static_cast<double>(params) / 1e6);
+  }
+  return std::string(architecture_traits(hp_.arch).name) + " " + size + " " + main_type_name();
+}
+
+}  // namespace ember

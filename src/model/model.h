@@ -1,0 +1,117 @@
+// A loaded model: hyper-parameters, the architecture's forward-pass settings, and typed views of
+// every weight straight into the memory-mapped GGUF file (nothing is copied except small 1-D
+// tensors stored in a type other than F32, which are widened once).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ember/status.h"
+#include "gguf/gguf.h"
+#include "kernels/matmul.h"
+#include "model/arch/arch.h"
+#include "model/hparams.h"
+
+namespace ember {
+
+// A matrix of a linear layer: the view into the file, and the copy packed for the model's Isa
+// (kernels/matmul.h prepare_weights; it may hold no copy, then the view is used).
+struct Linear {
+  kernels::Weights w;
+  kernels::PreparedWeights prepared;
+  bool present() const { return w.data != nullptr; }
+};
+
+// Weights of one transformer block. Matrices are [rows = output features][cols = input
+// features]; absent optional tensors have data == nullptr.
+struct LayerWeights {
+  const float* attn_norm = nullptr;       // [n_embd]
+  Linear wq, wk, wv;                      // [n_head*dk][n_embd], [n_head_kv*dk][n_embd], ...
+  Linear wqkv;                            // phi3: [n_q + n_k + n_v][n_embd]
+  const float* bq = nullptr;              // qwen2: [n_head*dk]
+  const float* bk = nullptr;              // [n_head_kv*dk]
+  const float* bv = nullptr;              // [n_head_kv*dv]
+  const float* q_norm = nullptr;          // qwen3/gemma3: [dk], shared by all heads
+  const float* k_norm = nullptr;          // [dk]
+  Linear wo;                              // [n_embd][n_head*dv]
+  const float* post_attn_norm = nullptr;  // gemma: [n_embd]
+  const float* ffn_norm = nullptr;        // [n_embd]
+  Linear ffn_gate;                        // [n_ff][n_embd] (phi3: first half of the fused ffn_up)
+  Linear ffn_up;                          // [n_ff][n_embd] (phi3: second half)
+  Linear ffn_down;                        // [n_embd][n_ff]
+  const float* post_ffn_norm = nullptr;   // gemma: [n_embd]
+  // Mixture of experts: the router, and each expert's matrices (row slices of the stacked
+  // ffn_*_exps tensors, expert e holding rows [e * n, (e + 1) * n)).
+  Linear ffn_gate_inp;                    // [n_expert][n_embd]
+  std::vector<Linear> gate_exps;          // n_expert x [n_ff_exp][n_embd]
+  std::vector<Linear> up_exps;            // n_expert x [n_ff_exp][n_embd]
+  std::vector<Linear> down_exps;          // n_expert x [n_embd][n_ff_exp]
+};
+
+struct ModelLoadOptions {
+  bool use_mmap = true;
+  // Pack the matrices for this Isa at load (default: the best the CPU runs). Contexts using
+  // another Isa fall back to the unpacked (slower) kernels.
+  std::optional<kernels::Isa> isa;
+  bool prepare = true;
+  int n_threads = 0;  // threads for packing, 0: all hardware threads
+};
+
+class Model {
+ public:
+  // Opens and checks a GGUF model (architecture, hyper-parameters, every tensor's presence,
+  // shape and type). Errors name the file's problem (unknown architecture, missing tensor ...).
+  static Result<std::unique_ptr<Model>> load(const std::string& path,
+                                             const ModelLoadOptions& options = {});
+  // The same from an already opened file (tests build models in memory).
+  static Result<std::unique_ptr<Model>> from_file(GgufFile file,
+                                                  const ModelLoadOptions& options = {});
+
+  const GgufFile& file() const { return file_; }
+  const ModelHParams& hparams() const { return hp_; }
+  const ArchConfig& config() const { return config_; }
+  const LayerWeights& layer(int64_t il) const { return layers_[static_cast<size_t>(il)]; }
+
+  const kernels::Weights& token_embd() const { return token_embd_; }  // [n_vocab][n_embd]
+  const Linear& output() const { return output_; }                    // [n_vocab][n_embd]
+  // The Isa the matrices are packed for.
+  kernels::Isa isa() const { return isa_; }
+  // Bytes of packed weight copies held in memory (0 when nothing was packed).
+  size_t packed_bytes() const { return packed_bytes_; }
+  const float* output_norm() const { return output_norm_; }           // [n_embd]
+  bool tied_output() const { return tied_output_; }
+
+  // Bytes of all tensor data in the file(s).
+  uint64_t weight_bytes() const { return weight_bytes_; }
+  // e.g. "llama 1.24B Q4_K_M": architecture, parameter count, file type.
+  std::string description() const;
+  // The most common weight type among the matrices (by bytes), e.g. "q4_0".
+  std::string main_type_name() const;
+
+ private:
+  Model() = default;
+  Status bind();
+  Status prepare(const ModelLoadOptions& options, bool release_source_pages);
+  static Result<std::unique_ptr<Model>> from_file_impl(GgufFile file,
+                                                       const ModelLoadOptions& options,
+                                                       bool mapped);
+
+  GgufFile file_;
+  ModelHParams hp_;
+  ArchConfig config_;
+  std::vector<LayerWeights> layers_;
+  kernels::Weights token_embd_;
+  Linear output_;
+  kernels::Isa isa_ = kernels::Isa::kScalar;
+  size_t packed_bytes_ = 0;
+  const float* output_norm_ = nullptr;
+  bool tied_output_ = false;
+  uint64_t weight_bytes_ = 0;
+  // 1-D tensors stored as F16/BF16, widened to F32 at load.
+  std::vector<std::unique_ptr<std::vector<float>>> widened_;
+};
+
+}  // namespace ember

@@ -1,0 +1,233 @@
+#include "runtime/context.h"
+
+#include <algorithm>
+#include <map>
+
+#include "base/parallel.h"
+
+namespace ember {
+
+Context::Context(const Model& model, const ContextParams& params, int n_threads)
+    : model_(model), params_(params), pool_(n_threads) {}
+
+Context::~Context() = default;
+
+Result<std::unique_ptr<Context>> Context::create(const Model& model, const ContextParams& params) {
+  if (params.n_ctx <= 0) return invalid_argument("context size must be positive");
+  if (params.n_ubatch <= 0) return invalid_argument("ubatch size must be positive");
+  if (params.n_seq_max <= 0 || params.n_seq_max > KvCache::kMaxSequences) {
+    return invalid_argument("number of sequences must be in [1, " +
+                            std::to_string(KvCache::kMaxSequences) + "], got " +
+                            std::to_string(params.n_seq_max));
+  }
+  if (params.n_threads < 0 || params.n_threads > 1024) {
+    return invalid_argument("thread count must be in [0, 1024]");
+  }
+  if (params.isa) {
+    const auto isas = kernels::supported_isas();
+    if (std::find(isas.begin(), isas.end(), *params.isa) == isas.end()) {
+      return unimplemented(std::string("instruction set ") + kernels::isa_name(*params.isa) +
+                           " is not supported by this CPU");
+    }
+  }
+  const int n_threads = params.n_threads > 0 ? params.n_threads : hardware_threads();
+  std::unique_ptr<Context> ctx(new Context(model, params, n_threads));
+  ctx->params_.n_ubatch = std::min(params.n_ubatch, params.n_ctx);
+  EMBER_RETURN_IF_ERROR(ctx->init());
+  return ctx;
+}
+
+Status Context::init() {
+  const ModelHParams& hp = model_.hparams();
+  const ArchConfig& cfg = model_.config();
+  isa_ = params_.isa ? *params_.isa : kernels::best_isa();
+  ops_ = &kernels::ops(isa_);
+  n_vocab_ = hp.n_vocab;
+  EMBER_ASSIGN_OR_RETURN(kv_, KvCache::create(hp.n_layer, params_.n_ctx, hp.n_embd_k_gqa(),
+                                              hp.n_embd_v_gqa(), params_.kv_type));
+  rope_global_ = kernels::RopeTable(cfg.rope.params(hp.n_rot, params_.n_ctx, false));
+  rope_local_ = kernels::RopeTable(cfg.rope.params(hp.n_rot, params_.n_ctx, true));
+
+  const size_t ub = static_cast<size_t>(params_.n_ubatch);
+  const size_t d = static_cast<size_t>(hp.n_embd);
+  const size_t n_qkv = static_cast<size_t>(hp.n_embd_q() + hp.n_embd_k_gqa() + hp.n_embd_v_gqa());
+  const size_t n_attn = static_cast<size_t>(hp.n_head * hp.head_dim_v);
+  const size_t k = static_cast<size_t>(std::max<int64_t>(1, hp.n_expert_used));
+  const size_t n_ff = static_cast<size_t>(hp.is_moe() ? hp.n_ff_exp : hp.n_ff);
+  const size_t ff_rows = hp.is_moe() ? ub * k : ub;
+  x_.resize(ub * d);
+  h_.resize(ub * d);
+  qkv_.resize(ub * n_qkv);
+  attn_.resize(ub * n_attn);
+  o_.resize(ub * d);
+  ff_.resize(ff_rows * 2 * n_ff);
+  for (auto& cs : cos_sin_) cs.resize(ub * static_cast<size_t>(hp.n_rot));
+  if (hp.is_moe()) {
+    router_.resize(ub * static_cast<size_t>(hp.n_expert));
+    route_expert_.resize(ub * k);
+    route_weight_.resize(ub * k);
+    moe_in_.resize(ub * k * d);
+    moe_out_.resize(ub * k * d);
+  }
+
+  // Activation buffers: the largest conversion any product of this model needs.
+  size_t act_bytes = 0;
+  auto need = [&](const Linear& l, int64_t rows_in) {
+    if (!l.present()) return;
+    act_bytes = std::max(act_bytes, kernels::activation_bytes(l.w.type, rows_in, l.w.cols));
+  };
+  const int64_t ub_rows = static_cast<int64_t>(ub);
+  need(model_.output(), ub_rows);
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    const LayerWeights& L = model_.layer(il);
+    for (const Linear* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up,
+                            &L.ffn_down, &L.ffn_gate_inp}) {
+      need(*w, ub_rows);
+    }
+    for (const auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
+      for (const Linear& w : *v) need(w, ub_rows * static_cast<int64_t>(k));
+    }
+  }
+  for (auto& a : act_) a.resize(act_bytes);
+
+  thread_scratch_stride_ =
+      (kernels::attention_scratch_bytes(hp.n_head / hp.n_head_kv, hp.head_dim_k, hp.head_dim_v) +
+       63) / 64 * 64;
+  thread_scratch_.resize(thread_scratch_stride_ * static_cast<size_t>(pool_.n_threads()) + 64);
+  return Status::Ok();
+}
+
+size_t Context::scratch_bytes() const {
+  size_t n = 0;
+  for (const auto* v : {&x_, &h_, &qkv_, &attn_, &o_, &ff_, &cos_sin_[0], &cos_sin_[1], &router_,
+                        &route_weight_, &moe_in_, &moe_out_, &logits_}) {
+    n += v->capacity() * sizeof(float);
+  }
+  n += thread_scratch_.capacity();
+  for (const auto& a : act_) n += a.capacity();
+  n += route_expert_.capacity() * sizeof(int32_t);
+  return n;
+}
+
+Status Context::decode(const Batch& batch) {
+  const int64_t n = batch.size();
+  if (n == 0) return invalid_argument("empty batch");
+  if (static_cast<int64_t>(batch.pos.size()) != n || static_cast<int64_t>(batch.seq.size()) != n ||
+      static_cast<int64_t>(batch.logits.size()) != n) {
+    return invalid_argument("batch arrays have different lengths");
+  }
+  // Validate everything before touching the cache, so a bad batch leaves the context unchanged.
+  std::map<int32_t, int32_t> last_pos;
+  int64_t n_out = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const size_t u = static_cast<size_t>(i);
+    const int32_t tok = batch.tokens[u], pos = batch.pos[u], seq = batch.seq[u];
+    if (tok < 0 || tok >= n_vocab_) {
+      return invalid_argument("token id " + std::to_string(tok) + " at batch index " +
+                              std::to_string(i) + " is outside the vocabulary (" +
+                              std::to_string(n_vocab_) + " tokens)");
+    }
+    if (seq < 0 || seq >= params_.n_seq_max) {
+      return invalid_argument("sequence id " + std::to_string(seq) + " is out of range [0, " +
+                              std::to_string(params_.n_seq_max) + ")");
+    }
+    if (pos < 0) return invalid_argument("negative position " + std::to_string(pos));
+    auto it = last_pos.find(seq);
+    const int32_t prev = it != last_pos.end() ? it->second : kv_->seq_pos_max(seq);
+    if (pos <= prev) {
+      return invalid_argument("position " + std::to_string(pos) + " of sequence " +
+                              std::to_string(seq) + " does not follow its previous position " +
+                              std::to_string(prev) + " (remove the cached range first)");
+    }
+    last_pos[seq] = pos;
+    n_out += batch.logits[u] != 0;
+  }
+  std::vector<int64_t> cells;
+  EMBER_RETURN_IF_ERROR(kv_->find_free(n, cells));
+
+  n_outputs_ = n_out;
+  logits_.resize(static_cast<size_t>(n_out) * static_cast<size_t>(n_vocab_));
+  int64_t out_offset = 0;
+  for (int64_t begin = 0; begin < n; begin += params_.n_ubatch) {
+    const int64_t end = std::min(n, begin + params_.n_ubatch);
+    std::vector<int64_t> ub_cells(cells.begin() + begin, cells.begin() + end);
+    for (int64_t i = begin; i < end; ++i) {
+      const size_t u = static_cast<size_t>(i);
+      kv_->assign(ub_cells[static_cast<size_t>(i - begin)], batch.pos[u], batch.seq[u]);
+    }
+    forward(batch, begin, end, ub_cells, out_offset);
+    for (int64_t i = begin; i < end; ++i) out_offset += batch.logits[static_cast<size_t>(i)] != 0;
+  }
+  return Status::Ok();
+}
+
+Status Context::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
+  if (seq >= params_.n_seq_max) return invalid_argument("sequence id out of range");
+  kv_->seq_rm(seq, std::max(p0, 0), p1);
+  return Status::Ok();
+}
+
+Status Context::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
+  if (src < 0 || dst < 0 || src >= params_.n_seq_max || dst >= params_.n_seq_max) {
+    return invalid_argument("sequence id out of range");
+  }
+  kv_->seq_cp(src, dst, std::max(p0, 0), p1);
+  return Status::Ok();
+}
+
+Status Context::seq_keep(int32_t seq) {
+  if (seq < 0 || seq >= params_.n_seq_max) return invalid_argument("sequence id out of range");
+  kv_->seq_keep(seq);
+  return Status::Ok();
+}
+
+int32_t Context::seq_pos_max(int32_t seq) const {
+  if (seq < 0 || seq >= params_.n_seq_max) return -1;
+  return kv_->seq_pos_max(seq);
+}
+
+void Context::clear() {
+  kv_->clear();
+  n_outputs_ = 0;
+}
+
+const void* Context::convert(int slot, TensorType type, const float* x, int64_t n, int64_t cols) {
+  auto& buf = act_[static_cast<size_t>(slot)];
+  const size_t bytes = kernels::activation_bytes(type, n, cols);
+  if (buf.size() < bytes) buf.resize(bytes);
+  kernels::convert_activations(isa_, type, x, n, cols, buf.data());
+  return buf.data();
+}
+
+void Context::run_products(const Product* products, int n_products, int64_t n_tokens) {
+  // Split each product's rows into chunks: a few per thread so a thread slowed down by the rest
+  // of the machine does not hold everyone up. Chunk boundaries are multiples of 16 rows.
+  constexpr int64_t kChunksPerThread = 4;
+  constexpr int64_t kAlign = 16;
+  const int64_t nt = pool_.n_threads();
+  std::vector<Chunk>& chunks = chunks_;  // reused: no allocation per product
+  chunks.clear();
+  for (int p = 0; p < n_products; ++p) {
+    const int64_t rows = products[p].w->w.rows;
+    int64_t step = rows;
+    if (nt > 1) {
+      step = (rows + nt * kChunksPerThread - 1) / (nt * kChunksPerThread);
+      step = std::max<int64_t>(kAlign, (step + kAlign - 1) / kAlign * kAlign);
+    }
+    for (int64_t r = 0; r < rows; r += step) chunks.push_back({p, r, std::min(rows, r + step)});
+  }
+  const kernels::Isa isa = isa_;
+  // Packed weights when they were prepared for this context's Isa.
+  const bool use_prepared = model_.isa() == isa_;
+  pool_.run(static_cast<int64_t>(chunks.size()), [&](int64_t task, int) {
+    const Chunk& c = chunks[static_cast<size_t>(task)];
+    const Product& p = products[c.product];
+    if (use_prepared && (p.w->prepared.packed() || p.w->prepared.weights().data != nullptr)) {
+      kernels::matmul(p.w->prepared, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
+    } else {
+      kernels::matmul(isa, p.w->w, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
+    }
+  });
+}
+
+}  // namespace ember

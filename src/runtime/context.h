@@ -1,0 +1,187 @@
+// An inference context: a key/value cache, a thread pool and scratch memory for running a Model.
+//
+//   auto model = Model::load("model.gguf");
+//   auto ctx = Context::create(**model, {.n_ctx = 4096});
+//   Batch b;
+//   for (size_t i = 0; i < prompt.size(); ++i) b.add(prompt[i], i, /*seq=*/0, i + 1 == prompt.size());
+//   ctx->decode(b);                       // batched prompt evaluation (split into ubatches)
+//   const float* logits = ctx->logits(0);  // [n_vocab] for the one position that asked
+//   b.clear(); b.add(next, prompt.size(), 0, true); ctx->decode(b);  // one decode step
+//
+// Several sequences share one context (sequence ids in [0, n_seq_max)): each token names its
+// sequence, attends only to its own sequence's cells, and the seq_* functions remove or copy
+// position ranges (a server keeps one sequence per client and reuses shared prompt prefixes).
+//
+// Results do not depend on the number of threads, nor on how a sequence is split into batches
+// and ubatches: each logit is computed with the same arithmetic either way (see
+// docs/performance.md for what is verified).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "ember/status.h"
+#include "kernels/attention.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "kernels/rope.h"
+#include "model/model.h"
+#include "runtime/kv_cache.h"
+
+namespace ember {
+
+// Which attention algorithm runs (kernels/attention.h).
+enum class AttentionMode : uint8_t {
+  // As the reference: tiled for ubatches of 64 tokens or more and for single-token decoding over
+  // 512 cells or more, per-key otherwise. Matches the reference's numerics best; a sequence
+  // evaluated in large batches then differs in the last bits from token-by-token evaluation.
+  kAuto,
+  kPerKey,  // always per-key: batch and token-by-token results are bit-identical
+  kTiled,   // always tiled (where the cache type allows): likewise bit-identical, and fast
+};
+
+struct ContextParams {
+  int64_t n_ctx = 4096;        // key/value cells (total over all sequences)
+  int64_t n_ubatch = 512;      // tokens evaluated together; longer batches are split
+  int n_seq_max = 1;           // sequence ids in [0, n_seq_max), at most 64
+  kernels::KvType kv_type = kernels::KvType::kF16;
+  int n_threads = 0;           // 0: all hardware threads
+  std::optional<kernels::Isa> isa;  // default: the best the CPU supports
+  AttentionMode attention = AttentionMode::kAuto;
+};
+
+// Tokens to evaluate: token id, position, sequence and whether its logits are wanted.
+struct Batch {
+  std::vector<int32_t> tokens;
+  std::vector<int32_t> pos;
+  std::vector<int32_t> seq;
+  std::vector<uint8_t> logits;
+
+  void add(int32_t token, int32_t position, int32_t sequence, bool want_logits) {
+    tokens.push_back(token);
+    pos.push_back(position);
+    seq.push_back(sequence);
+    logits.push_back(want_logits ? 1 : 0);
+  }
+  void clear() {
+    tokens.clear();
+    pos.clear();
+    seq.clear();
+    logits.clear();
+  }
+  int64_t size() const { return static_cast<int64_t>(tokens.size()); }
+};
+
+class Context {
+ public:
+  // Errors: bad parameters, not enough memory for the cache.
+  static Result<std::unique_ptr<Context>> create(const Model& model, const ContextParams& params);
+  ~Context();
+
+  // Evaluates the batch, appending its tokens' keys and values to the cache. On success the
+  // logits of the tokens that asked for them are available (in batch order) until the next
+  // decode. Errors (nothing is evaluated): a token id outside the vocabulary, a sequence id out
+  // of range, a position not after the sequence's last cached position, a full context.
+  Status decode(const Batch& batch);
+
+  int64_t n_outputs() const { return n_outputs_; }
+  // Logits [n_vocab] of output i (0 <= i < n_outputs()).
+  const float* logits(int64_t i) const {
+    return logits_.data() + static_cast<size_t>(i) * static_cast<size_t>(n_vocab_);
+  }
+  int64_t n_vocab() const { return n_vocab_; }
+
+  // Sequence management (see KvCache). seq < 0 means all sequences, p1 < 0 "to the end".
+  Status seq_rm(int32_t seq, int32_t p0, int32_t p1);
+  Status seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1);
+  Status seq_keep(int32_t seq);
+  // Highest cached position of `seq`, -1 when empty.
+  int32_t seq_pos_max(int32_t seq) const;
+  void clear();
+
+  const Model& model() const { return model_; }
+  const ContextParams& params() const { return params_; }
+  kernels::Isa isa() const { return isa_; }
+  int n_threads() const { return pool_.n_threads(); }
+  const KvCache& kv_cache() const { return *kv_; }
+  // Bytes of the key/value cache and of the scratch buffers.
+  size_t kv_bytes() const { return kv_->memory_bytes(); }
+  size_t scratch_bytes() const;
+
+ private:
+  Context(const Model& model, const ContextParams& params, int n_threads);
+  Status init();
+
+  // One ubatch: tokens [begin, end) of the batch, already validated and assigned cells.
+  void forward(const Batch& batch, int64_t begin, int64_t end, const std::vector<int64_t>& cells,
+               int64_t out_offset);
+
+  // Steps of forward() (runtime/forward.cc and runtime/ffn.cc).
+  struct Ubatch;
+  void embed(const Ubatch& ub);
+  void attention_block(const Ubatch& ub, int64_t il);
+  void ffn_block(const Ubatch& ub, int64_t il, int64_t n_rows);
+  void moe_block(const Ubatch& ub, int64_t il, int64_t n_rows);
+  void output_block(const Ubatch& ub, int64_t out_offset);
+  kernels::AttentionPath attention_path(int64_t n_tokens) const;
+
+  // y_j = W_j x for several products sharing one input (already converted): one parallel region
+  // over the rows of all of them.
+  struct Product {
+    const Linear* w;
+    const void* x;  // converted activations
+    float* y;
+    int64_t ldy;
+  };
+  void run_products(const Product* products, int n_products, int64_t n_tokens);
+  // Converts x[n][cols] for `type` into activation slot `slot`; returns the converted buffer.
+  const void* convert(int slot, TensorType type, const float* x, int64_t n, int64_t cols);
+
+  const Model& model_;
+  ContextParams params_;
+  kernels::Isa isa_ = kernels::Isa::kScalar;
+  const kernels::OpsTable* ops_ = nullptr;
+  ThreadPool pool_;
+  std::unique_ptr<KvCache> kv_;
+  kernels::RopeTable rope_global_;
+  kernels::RopeTable rope_local_;
+  int64_t n_vocab_ = 0;
+
+  // Scratch, sized for n_ubatch tokens (floats unless noted).
+  std::vector<float> x_;     // [ub][n_embd] residual stream
+  std::vector<float> h_;     // [ub][n_embd] normalised input of a block
+  std::vector<float> qkv_;   // [ub][n_q + n_k + n_v]
+  std::vector<float> attn_;  // [ub][n_head * dv]
+  std::vector<float> o_;     // [ub][n_embd] block output
+  std::vector<float> ff_;    // [ub][2 * n_ff] gate | up  (MoE: [ub * k][2 * n_ff_exp])
+  std::vector<float> cos_sin_[2];  // [ub][n_rot] per RoPE table (global, local)
+  static constexpr int kActSlots = 3;
+  std::vector<uint8_t> act_[kActSlots];  // converted activations
+  std::vector<uint8_t> thread_scratch_;  // per-thread attention scratch (64-byte aligned slices)
+  size_t thread_scratch_stride_ = 0;
+  uint8_t* thread_scratch(int thread) {
+    auto base = reinterpret_cast<uintptr_t>(thread_scratch_.data());
+    base = (base + 63) & ~uintptr_t{63};
+    return reinterpret_cast<uint8_t*>(base) + static_cast<size_t>(thread) * thread_scratch_stride_;
+  }
+  // MoE routing.
+  std::vector<float> router_;    // [ub][n_expert]
+  std::vector<int32_t> route_expert_;  // [ub][k]
+  std::vector<float> route_weight_;    // [ub][k]
+  std::vector<float> moe_in_;    // [ub * k][n_embd] gathered inputs
+  std::vector<float> moe_out_;   // [ub * k][n_embd] expert outputs (weighted)
+
+  struct Chunk {
+    int product;
+    int64_t r0, r1;
+  };
+  std::vector<Chunk> chunks_;  // run_products' work list
+
+  std::vector<float> logits_;
+  int64_t n_outputs_ = 0;
+};
+
+}  // namespace ember

@@ -1,0 +1,160 @@
+// Feed-forward blocks: the dense gated FFN (SwiGLU / GeGLU) and the mixture of experts.
+//
+// ff_ holds two planes of [rows][n_ff]: gate (which becomes the activated product and the input
+// of the down projection) and up.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "runtime/context.h"
+
+namespace ember {
+namespace {
+
+void activate(const kernels::OpsTable& O, FfnActivation act, float* gate, const float* up,
+              int64_t n) {
+  if (act == FfnActivation::kGeluTanh) {
+    O.gelu_mul(gate, up, n);
+  } else {
+    O.silu_mul(gate, up, n);
+  }
+}
+
+}  // namespace
+
+void Context::ffn_block(const Ubatch&, int64_t il, int64_t n_rows) {
+  const ModelHParams& hp = model_.hparams();
+  const ArchConfig& cfg = model_.config();
+  const LayerWeights& L = model_.layer(il);
+  const kernels::OpsTable& O = *ops_;
+  const int64_t d = hp.n_embd, nf = hp.n_ff;
+  float* gate = ff_.data();
+  float* up = ff_.data() + ff_.size() / 2;
+
+  pool_.run(n_rows, [&](int64_t t, int) {
+    O.rmsnorm(x_.data() + t * d, L.ffn_norm, h_.data() + t * d, d, hp.norm_eps);
+  });
+  const TensorType tg = L.ffn_gate.w.type, tu = L.ffn_up.w.type;
+  const void* xg = convert(0, tg, h_.data(), n_rows, d);
+  const void* xu = tu == tg ? xg : convert(1, tu, h_.data(), n_rows, d);
+  const Product gu[2] = {{&L.ffn_gate, xg, gate, nf}, {&L.ffn_up, xu, up, nf}};
+  run_products(gu, 2, n_rows);
+  pool_.run(n_rows, [&](int64_t t, int) { activate(O, cfg.ffn_act, gate + t * nf, up + t * nf, nf); });
+  const Product down = {&L.ffn_down, convert(0, L.ffn_down.w.type, gate, n_rows, nf), o_.data(), d};
+  run_products(&down, 1, n_rows);
+  pool_.run(n_rows, [&](int64_t t, int) {
+    float* o = o_.data() + t * d;
+    if (L.post_ffn_norm != nullptr) O.rmsnorm(o, L.post_ffn_norm, o, d, hp.norm_eps);
+    O.add(x_.data() + t * d, o, d);
+  });
+}
+
+void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
+  const ModelHParams& hp = model_.hparams();
+  const ArchConfig& cfg = model_.config();
+  const LayerWeights& L = model_.layer(il);
+  const kernels::OpsTable& O = *ops_;
+  const int64_t d = hp.n_embd, nf = hp.n_ff_exp;
+  const int64_t ne = hp.n_expert, k = hp.n_expert_used;
+
+  pool_.run(n_rows, [&](int64_t t, int) {
+    O.rmsnorm(x_.data() + t * d, L.ffn_norm, h_.data() + t * d, d, hp.norm_eps);
+  });
+  // Router logits [n_rows][n_expert].
+  const Product router = {&L.ffn_gate_inp, convert(0, L.ffn_gate_inp.w.type, h_.data(), n_rows, d),
+                          router_.data(), ne};
+  run_products(&router, 1, n_rows);
+
+  // Routing: softmax over all experts, the k most probable (ties: lower index), their
+  // probabilities optionally renormalised to sum to 1.
+  pool_.run(n_rows, [&](int64_t t, int) {
+    float* p = router_.data() + t * ne;
+    float mx = p[0];
+    for (int64_t e = 1; e < ne; ++e) mx = std::max(mx, p[e]);
+    double sum = 0.0;
+    for (int64_t e = 0; e < ne; ++e) {
+      p[e] = std::exp(p[e] - mx);
+      sum += p[e];
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    for (int64_t e = 0; e < ne; ++e) p[e] *= inv;
+    int32_t* sel = route_expert_.data() + t * k;
+    float* w = route_weight_.data() + t * k;
+    for (int64_t r = 0; r < k; ++r) {
+      int64_t best = -1;
+      for (int64_t e = 0; e < ne; ++e) {
+        bool taken = false;
+        for (int64_t j = 0; j < r; ++j) taken |= sel[j] == e;
+        if (!taken && (best < 0 || p[e] > p[best])) best = e;
+      }
+      sel[r] = static_cast<int32_t>(best);
+      w[r] = p[best];
+    }
+    if (cfg.moe_norm_topk) {
+      float ws = 0.0f;
+      for (int64_t r = 0; r < k; ++r) ws += w[r];
+      ws = std::max(ws, 6.103515625e-5f);  // the smallest normal half, as the reference clamps
+      for (int64_t r = 0; r < k; ++r) w[r] /= ws;
+    }
+  });
+
+  // Group the (token, rank) pairs by expert: slot s holds pair slot_pair[s]; expert e owns slots
+  // [first[e], first[e + 1]).
+  std::vector<int64_t> first(static_cast<size_t>(ne + 1), 0);
+  for (int64_t i = 0; i < n_rows * k; ++i) ++first[static_cast<size_t>(route_expert_[static_cast<size_t>(i)]) + 1];
+  for (int64_t e = 0; e < ne; ++e) first[static_cast<size_t>(e + 1)] += first[static_cast<size_t>(e)];
+  std::vector<int64_t> slot_of_pair(static_cast<size_t>(n_rows * k));
+  std::vector<int64_t> pair_of_slot(static_cast<size_t>(n_rows * k));
+  {
+    std::vector<int64_t> fill(first.begin(), first.end() - 1);
+    for (int64_t i = 0; i < n_rows * k; ++i) {
+      const int64_t s = fill[static_cast<size_t>(route_expert_[static_cast<size_t>(i)])]++;
+      slot_of_pair[static_cast<size_t>(i)] = s;
+      pair_of_slot[static_cast<size_t>(s)] = i;
+    }
+  }
+  const int64_t n_slots = n_rows * k;
+  pool_.run(n_slots, [&](int64_t s, int) {
+    const int64_t t = pair_of_slot[static_cast<size_t>(s)] / k;
+    std::memcpy(moe_in_.data() + s * d, h_.data() + t * d, static_cast<size_t>(d) * sizeof(float));
+  });
+
+  float* gate = ff_.data();
+  float* up = ff_.data() + ff_.size() / 2;
+  for (int64_t e = 0; e < ne; ++e) {
+    const int64_t s0 = first[static_cast<size_t>(e)], m = first[static_cast<size_t>(e + 1)] - s0;
+    if (m == 0) continue;
+    const Linear& wg = L.gate_exps[static_cast<size_t>(e)];
+    const Linear& wu = L.up_exps[static_cast<size_t>(e)];
+    const Linear& wd = L.down_exps[static_cast<size_t>(e)];
+    const float* xin = moe_in_.data() + s0 * d;
+    const void* xg = convert(0, wg.w.type, xin, m, d);
+    const void* xu = wu.w.type == wg.w.type ? xg : convert(1, wu.w.type, xin, m, d);
+    const Product gu[2] = {{&wg, xg, gate + s0 * nf, nf}, {&wu, xu, up + s0 * nf, nf}};
+    run_products(gu, 2, m);
+    pool_.run(m, [&](int64_t i, int) {
+      activate(O, cfg.ffn_act, gate + (s0 + i) * nf, up + (s0 + i) * nf, nf);
+    });
+    const Product down = {&wd, convert(0, wd.w.type, gate + s0 * nf, m, nf), moe_out_.data() + s0 * d, d};
+    run_products(&down, 1, m);
+  }
+
+  // Weighted sum of each token's experts in rank order, then the residual.
+  pool_.run(n_rows, [&](int64_t t, int) {
+    float* o = o_.data() + t * d;
+    for (int64_t r = 0; r < k; ++r) {
+      const int64_t s = slot_of_pair[static_cast<size_t>(t * k + r)];
+      float* y = moe_out_.data() + s * d;
+      O.scale(y, route_weight_[static_cast<size_t>(t * k + r)], d);
+      if (r == 0) {
+        std::memcpy(o, y, static_cast<size_t>(d) * sizeof(float));
+      } else {
+        O.add(o, y, d);
+      }
+    }
+    if (L.post_ffn_norm != nullptr) O.rmsnorm(o, L.post_ffn_norm, o, d, hp.norm_eps);
+    O.add(x_.data() + t * d, o, d);
+  });
+}
+
+}  // namespace ember

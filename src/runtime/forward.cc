@@ -1,0 +1,240 @@
+// The transformer forward pass of one ubatch: embeddings, then per layer attention and FFN
+// blocks, then the output projection for the tokens that asked for logits.
+//
+// Shapes (n = tokens in the ubatch, d = n_embd, dk/dv = head sizes, H/Hkv = head counts):
+//   x_    [n][d]                 residual stream
+//   h_    [n][d]                 RMS-normalised block input
+//   qkv_  [n][H*dk | Hkv*dk | Hkv*dv]
+//   attn_ [n][H*dv]              attention output before the output projection
+//   o_    [n][d]                 block output before the residual add
+#include <algorithm>
+#include <cstring>
+
+#include "runtime/context.h"
+#include "tensor/quantize.h"
+
+namespace ember {
+
+struct Context::Ubatch {
+  int64_t n = 0;
+  const int32_t* tokens = nullptr;
+  const int32_t* pos = nullptr;
+  const int32_t* seq = nullptr;
+  const int64_t* cells = nullptr;
+  // Rows (ubatch indices) whose logits are wanted, ascending.
+  std::vector<int32_t> out_rows;
+};
+
+void Context::forward(const Batch& batch, int64_t begin, int64_t end,
+                      const std::vector<int64_t>& cells, int64_t out_offset) {
+  Ubatch ub;
+  ub.n = end - begin;
+  ub.tokens = batch.tokens.data() + begin;
+  ub.pos = batch.pos.data() + begin;
+  ub.seq = batch.seq.data() + begin;
+  ub.cells = cells.data();
+  for (int64_t i = 0; i < ub.n; ++i) {
+    if (batch.logits[static_cast<size_t>(begin + i)] != 0) ub.out_rows.push_back(static_cast<int32_t>(i));
+  }
+  embed(ub);
+  const int64_t n_layer = model_.hparams().n_layer;
+  for (int64_t il = 0; il < n_layer; ++il) {
+    attention_block(ub, il);
+    const bool last = il == n_layer - 1;
+    const int64_t rows = last ? static_cast<int64_t>(ub.out_rows.size()) : ub.n;
+    if (rows == 0) break;
+    if (model_.hparams().is_moe()) {
+      moe_block(ub, il, rows);
+    } else {
+      ffn_block(ub, il, rows);
+    }
+  }
+  if (!ub.out_rows.empty()) output_block(ub, out_offset);
+}
+
+void Context::embed(const Ubatch& ub) {
+  const ModelHParams& hp = model_.hparams();
+  const ArchConfig& cfg = model_.config();
+  const kernels::Weights& emb = model_.token_embd();
+  const int64_t d = hp.n_embd;
+  pool_.run(ub.n, [&](int64_t t, int) {
+    const auto* row = static_cast<const uint8_t*>(emb.data) +
+                      static_cast<size_t>(ub.tokens[t]) * emb.row_bytes;
+    float* x = x_.data() + t * d;
+    // The type was checked at load and the id at decode(): this cannot fail.
+    (void)dequantize_row(emb.type, row, x, d);
+    if (cfg.embed_scale != 1.0f) ops_->scale(x, cfg.embed_scale, d);
+    rope_global_.compute(ub.pos[t], cos_sin_[0].data() + t * hp.n_rot);
+    rope_local_.compute(ub.pos[t], cos_sin_[1].data() + t * hp.n_rot);
+  });
+}
+
+void Context::attention_block(const Ubatch& ub, int64_t il) {
+  const ModelHParams& hp = model_.hparams();
+  const ArchConfig& cfg = model_.config();
+  const LayerWeights& L = model_.layer(il);
+  const kernels::OpsTable& O = *ops_;
+  const int64_t n = ub.n, d = hp.n_embd;
+  const int64_t dk = hp.head_dim_k, dv = hp.head_dim_v;
+  const int64_t nq = hp.n_embd_q(), nk = hp.n_embd_k_gqa(), nv = hp.n_embd_v_gqa();
+  const int64_t n_qkv = nq + nk + nv;
+  const bool sliding = cfg.layer_sliding[static_cast<size_t>(il)] != 0;
+
+  // attn_norm
+  pool_.run(n, [&](int64_t t, int) {
+    O.rmsnorm(x_.data() + t * d, L.attn_norm, h_.data() + t * d, d, hp.norm_eps);
+  });
+
+  // Q, K, V projections into one [n][n_qkv] buffer, one parallel region.
+  if (L.wqkv.present()) {
+    const Product p = {&L.wqkv, convert(0, L.wqkv.w.type, h_.data(), n, d), qkv_.data(), n_qkv};
+    run_products(&p, 1, n);
+  } else {
+    // Convert once per distinct weight type.
+    const TensorType tq = L.wq.w.type, tk = L.wk.w.type, tv = L.wv.w.type;
+    const void* xq = convert(0, tq, h_.data(), n, d);
+    const void* xk = tk == tq ? xq : convert(1, tk, h_.data(), n, d);
+    const void* xv = tv == tq ? xq : tv == tk ? xk : convert(2, tv, h_.data(), n, d);
+    const Product p[3] = {{&L.wq, xq, qkv_.data(), n_qkv},
+                          {&L.wk, xk, qkv_.data() + nq, n_qkv},
+                          {&L.wv, xv, qkv_.data() + nq + nk, n_qkv}};
+    run_products(p, 3, n);
+  }
+
+  // Biases, per-head Q/K norms, RoPE, query scaling, and the new keys/values into the cache.
+  const float* cos_sin = cos_sin_[sliding ? 1 : 0].data();
+  const auto store = O.kv_store[static_cast<int>(kv_->type())];
+  pool_.run(n, [&](int64_t t, int) {
+    float* q = qkv_.data() + t * n_qkv;
+    float* k = q + nq;
+    float* v = k + nk;
+    if (L.bq != nullptr) O.add(q, L.bq, nq);
+    if (L.bk != nullptr) O.add(k, L.bk, nk);
+    if (L.bv != nullptr) O.add(v, L.bv, nv);
+    const float* cs = cos_sin + t * hp.n_rot;
+    for (int64_t h = 0; h < hp.n_head; ++h) {
+      float* qh = q + h * dk;
+      if (L.q_norm != nullptr) O.rmsnorm(qh, L.q_norm, qh, dk, hp.norm_eps);
+      kernels::rope_apply(cfg.rope.style, qh, hp.n_rot, cs);
+      if (cfg.prescale_q) O.scale(qh, cfg.attn_scale, dk);
+    }
+    for (int64_t h = 0; h < hp.n_head_kv; ++h) {
+      float* kh = k + h * dk;
+      if (L.k_norm != nullptr) O.rmsnorm(kh, L.k_norm, kh, dk, hp.norm_eps);
+      kernels::rope_apply(cfg.rope.style, kh, hp.n_rot, cs);
+    }
+    const int64_t cell = ub.cells[t];
+    store(k, kv_->k_row(il, cell), nk);
+    store(v, kv_->v_row(il, cell), nv);
+  });
+
+  // Attention. In the last layer only the rows that want logits go on (compacted to the front).
+  const bool last = il == hp.n_layer - 1;
+  const int64_t n_rows = last ? static_cast<int64_t>(ub.out_rows.size()) : n;
+  if (n_rows == 0) return;
+  const int64_t n_rep = hp.n_head / hp.n_head_kv;
+  kernels::AttentionKv kv;
+  kv.k_stride = kv_->k_row_bytes();
+  kv.v_stride = kv_->v_row_bytes();
+  kv.cell_pos = kv_->cell_pos();
+  kv.cell_seqs = kv_->cell_seqs();
+  kv.n_cells = kv_->used_end();
+  kv.type = kv_->type();
+  kv.head_dim_k = dk;
+  kv.head_dim_v = dv;
+  kv.window = sliding ? cfg.sliding_window : 0;
+  kv.scale = cfg.prescale_q ? 1.0f : cfg.attn_scale;
+  kv.softcap = cfg.attn_softcap;
+  const uint8_t* k_layer = kv_->k_layer(il);
+  const uint8_t* v_layer = kv_->v_layer(il);
+  const int64_t n_attn = hp.n_head * dv;
+  const kernels::AttentionPath path = attention_path(n);
+  auto query = [&](int64_t i, int64_t g) {
+    const int64_t t = last ? ub.out_rows[static_cast<size_t>(i)] : i;
+    kernels::AttentionQuery qr;
+    qr.q = qkv_.data() + t * n_qkv + g * n_rep * dk;
+    qr.out = attn_.data() + i * n_attn + g * n_rep * dv;
+    qr.pos = ub.pos[t];
+    qr.seq_mask = uint64_t{1} << ub.seq[t];
+    return qr;
+  };
+  auto head_kv = [&](int64_t g) {
+    kernels::AttentionKv kvh = kv;
+    // Byte offset of head g inside a cache row (whole blocks per head for Q8_0).
+    kvh.k = k_layer + kernels::kv_row_bytes(kv.type, g * dk);
+    kvh.v = v_layer + kernels::kv_row_bytes(kv.type, g * dv);
+    return kvh;
+  };
+  if (path == kernels::AttentionPath::kTiled) {
+    const int64_t n_blocks = (n_rows + kernels::kAttentionRowTile - 1) / kernels::kAttentionRowTile;
+    pool_.run(n_blocks * hp.n_head_kv, [&](int64_t task, int thread) {
+      const int64_t g = task % hp.n_head_kv;
+      const int64_t i0 = (task / hp.n_head_kv) * kernels::kAttentionRowTile;
+      const int64_t i1 = std::min(n_rows, i0 + kernels::kAttentionRowTile);
+      kernels::AttentionQuery rows[kernels::kAttentionRowTile];
+      for (int64_t i = i0; i < i1; ++i) rows[i - i0] = query(i, g);
+      kernels::attend_tiled(O, head_kv(g), rows, i1 - i0, n_rep, thread_scratch(thread));
+    });
+  } else {
+    pool_.run(n_rows * hp.n_head_kv, [&](int64_t task, int thread) {
+      const int64_t g = task % hp.n_head_kv;
+      kernels::attend_per_key(O, head_kv(g), query(task / hp.n_head_kv, g), n_rep,
+                              thread_scratch(thread));
+    });
+  }
+
+  if (last && n_rows < n) {
+    // Compact the residual stream to the output rows (ascending, so copies never overlap badly).
+    for (int64_t i = 0; i < n_rows; ++i) {
+      const int64_t t = ub.out_rows[static_cast<size_t>(i)];
+      if (t != i) std::memcpy(x_.data() + i * d, x_.data() + t * d, static_cast<size_t>(d) * sizeof(float));
+    }
+  }
+
+  // Output projection, optional post-norm, residual.
+  const Product p = {&L.wo, convert(0, L.wo.w.type, attn_.data(), n_rows, n_attn), o_.data(), d};
+  run_products(&p, 1, n_rows);
+  pool_.run(n_rows, [&](int64_t t, int) {
+    float* o = o_.data() + t * d;
+    if (L.post_attn_norm != nullptr) O.rmsnorm(o, L.post_attn_norm, o, d, hp.norm_eps);
+    O.add(x_.data() + t * d, o, d);
+  });
+}
+
+kernels::AttentionPath Context::attention_path(int64_t n_tokens) const {
+  const ModelHParams& hp = model_.hparams();
+  const bool tiled_ok = kernels::attention_tiled_supported(kv_->type(), hp.head_dim_v);
+  switch (params_.attention) {
+    case AttentionMode::kPerKey: return kernels::AttentionPath::kPerKey;
+    case AttentionMode::kTiled:
+      return tiled_ok ? kernels::AttentionPath::kTiled : kernels::AttentionPath::kPerKey;
+    case AttentionMode::kAuto: break;
+  }
+  // The reference's choice: its cache view spans the used cells rounded up to 256.
+  const int64_t n_kv = (kv_->used_end() + 255) / 256 * 256;
+  const bool tiled = n_tokens >= kernels::kAttentionRowTile || (n_tokens == 1 && n_kv >= 512);
+  return tiled && tiled_ok ? kernels::AttentionPath::kTiled : kernels::AttentionPath::kPerKey;
+}
+
+void Context::output_block(const Ubatch& ub, int64_t out_offset) {
+  const ModelHParams& hp = model_.hparams();
+  const ArchConfig& cfg = model_.config();
+  const kernels::OpsTable& O = *ops_;
+  const int64_t d = hp.n_embd;
+  const int64_t n_out = static_cast<int64_t>(ub.out_rows.size());
+  // After the last layer the residual rows are already compacted to the output rows.
+  pool_.run(n_out, [&](int64_t t, int) {
+    O.rmsnorm(x_.data() + t * d, model_.output_norm(), h_.data() + t * d, d, hp.norm_eps);
+  });
+  float* logits = logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(n_vocab_);
+  const Product p = {&model_.output(), convert(0, model_.output().w.type, h_.data(), n_out, d),
+                     logits, n_vocab_};
+  run_products(&p, 1, n_out);
+  if (cfg.final_softcap > 0.0f) {
+    pool_.run(n_out, [&](int64_t t, int) {
+      O.softcap(logits + t * n_vocab_, cfg.final_softcap, n_vocab_);
+    });
+  }
+}
+
+}  // namespace ember

@@ -1,0 +1,134 @@
+#include "runtime/kv_cache.h"
+
+#include <algorithm>
+#include <new>
+
+#include "tensor/blocks_legacy.h"
+
+namespace ember {
+
+Result<std::unique_ptr<KvCache>> KvCache::create(int64_t n_layer, int64_t n_cells, int64_t k_values,
+                                                 int64_t v_values, kernels::KvType type) {
+  if (n_layer <= 0 || n_cells <= 0 || k_values <= 0 || v_values <= 0) {
+    return invalid_argument("key/value cache sizes must be positive");
+  }
+  if (n_cells > (int64_t{1} << 24)) {
+    return invalid_argument("context of " + std::to_string(n_cells) + " cells is too large");
+  }
+  if (type == kernels::KvType::kQ8_0 && (k_values % kQK8_0 != 0 || v_values % kQK8_0 != 0)) {
+    return invalid_argument("a q8_0 key/value cache needs head sizes that are multiples of 32");
+  }
+  std::unique_ptr<KvCache> c(new KvCache());
+  c->n_layer_ = n_layer;
+  c->n_cells_ = n_cells;
+  c->type_ = type;
+  c->k_row_bytes_ = kernels::kv_row_bytes(type, k_values);
+  c->v_row_bytes_ = kernels::kv_row_bytes(type, v_values);
+  const size_t per_layer = (c->k_row_bytes_ + c->v_row_bytes_) * static_cast<size_t>(n_cells);
+  c->total_bytes_ = per_layer * static_cast<size_t>(n_layer);
+  c->storage_.reset(new (std::nothrow) uint8_t[c->total_bytes_]);
+  if (!c->storage_) {
+    return resource_exhausted("cannot allocate " + std::to_string(c->total_bytes_ >> 20) +
+                              " MiB for the key/value cache");
+  }
+  for (int64_t il = 0; il < n_layer; ++il) {
+    uint8_t* base = c->storage_.get() + per_layer * static_cast<size_t>(il);
+    c->k_.push_back(base);
+    c->v_.push_back(base + c->k_row_bytes_ * static_cast<size_t>(n_cells));
+  }
+  c->pos_.assign(static_cast<size_t>(n_cells), -1);
+  c->seqs_.assign(static_cast<size_t>(n_cells), 0);
+  return c;
+}
+
+int64_t KvCache::n_used() const {
+  int64_t n = 0;
+  for (int64_t i = 0; i < used_end_; ++i) n += seqs_[static_cast<size_t>(i)] != 0;
+  return n;
+}
+
+Status KvCache::find_free(int64_t n, std::vector<int64_t>& cells) const {
+  cells.clear();
+  for (int64_t i = 0; i < n_cells_ && static_cast<int64_t>(cells.size()) < n; ++i) {
+    if (seqs_[static_cast<size_t>(i)] == 0) cells.push_back(i);
+  }
+  if (static_cast<int64_t>(cells.size()) < n) {
+    return out_of_range("context is full: " + std::to_string(n) + " new tokens, " +
+                        std::to_string(cells.size()) + " free cells of " +
+                        std::to_string(n_cells_));
+  }
+  return Status::Ok();
+}
+
+void KvCache::assign(int64_t cell, int32_t pos, int32_t seq) {
+  pos_[static_cast<size_t>(cell)] = pos;
+  seqs_[static_cast<size_t>(cell)] = uint64_t{1} << seq;
+  used_end_ = std::max(used_end_, cell + 1);
+}
+
+void KvCache::update_used_end() {
+  while (used_end_ > 0 && seqs_[static_cast<size_t>(used_end_ - 1)] == 0) --used_end_;
+}
+
+namespace {
+bool in_range(int32_t pos, int32_t p0, int32_t p1) { return pos >= p0 && (p1 < 0 || pos < p1); }
+}  // namespace
+
+void KvCache::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
+  const uint64_t mask = seq < 0 ? ~uint64_t{0} : uint64_t{1} << seq;
+  for (int64_t i = 0; i < used_end_; ++i) {
+    const size_t c = static_cast<size_t>(i);
+    if ((seqs_[c] & mask) != 0 && in_range(pos_[c], p0, p1)) {
+      seqs_[c] &= ~mask;
+      if (seqs_[c] == 0) pos_[c] = -1;
+    }
+  }
+  update_used_end();
+}
+
+void KvCache::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
+  if (src == dst) return;
+  const uint64_t s = uint64_t{1} << src;
+  for (int64_t i = 0; i < used_end_; ++i) {
+    const size_t c = static_cast<size_t>(i);
+    if ((seqs_[c] & s) != 0 && in_range(pos_[c], p0, p1)) seqs_[c] |= uint64_t{1} << dst;
+  }
+}
+
+void KvCache::seq_keep(int32_t seq) {
+  const uint64_t s = uint64_t{1} << seq;
+  for (int64_t i = 0; i < used_end_; ++i) {
+    const size_t c = static_cast<size_t>(i);
+    seqs_[c] &= s;
+    if (seqs_[c] == 0) pos_[c] = -1;
+  }
+  update_used_end();
+}
+
+int32_t KvCache::seq_pos_max(int32_t seq) const {
+  const uint64_t s = uint64_t{1} << seq;
+  int32_t best = -1;
+  for (int64_t i = 0; i < used_end_; ++i) {
+    const size_t c = static_cast<size_t>(i);
+    if ((seqs_[c] & s) != 0) best = std::max(best, pos_[c]);
+  }
+  return best;
+}
+
+int32_t KvCache::seq_pos_min(int32_t seq) const {
+  const uint64_t s = uint64_t{1} << seq;
+  int32_t best = -1;
+  for (int64_t i = 0; i < used_end_; ++i) {
+    const size_t c = static_cast<size_t>(i);
+    if ((seqs_[c] & s) != 0 && (best < 0 || pos_[c] < best)) best = pos_[c];
+  }
+  return best;
+}
+
+void KvCache::clear() {
+  std::fill(pos_.begin(), pos_.end(), -1);
+  std::fill(seqs_.begin(), seqs_.end(), 0);
+  used_end_ = 0;
+}
+
+}  // namespace ember

@@ -1,0 +1,91 @@
+// The key/value cache: a fixed number of cells, each holding one token's keys and values for
+// every layer, plus the token's position and the set of sequences it belongs to.
+//
+// Several independent sequences share the cells: a cell belongs to every sequence in its mask,
+// so a prompt prefix copied to another sequence (seq_cp) costs no memory. A query of sequence s
+// at position p attends to the cells of s with position <= p (and, on sliding-window layers,
+// position > p - window). Cells are scanned in index order, so which cell a token lands in is
+// part of the arithmetic order of attention; allocation is deterministic (lowest free cells).
+//
+// Layout per layer: K as [cell][n_head_kv * head_dim_k] rows, V as [cell][n_head_kv * head_dim_v]
+// rows, each row stored as the cache type (F16 by default, F32, or Q8_0 blocks).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "ember/status.h"
+#include "kernels/ops.h"
+
+namespace ember {
+
+class KvCache {
+ public:
+  static constexpr int kMaxSequences = 64;
+
+  // Errors: sizes out of range, Q8_0 with a head size that is not a multiple of 32, or not
+  // enough memory.
+  static Result<std::unique_ptr<KvCache>> create(int64_t n_layer, int64_t n_cells,
+                                                 int64_t k_values, int64_t v_values,
+                                                 kernels::KvType type);
+
+  int64_t size() const { return n_cells_; }
+  kernels::KvType type() const { return type_; }
+  size_t k_row_bytes() const { return k_row_bytes_; }
+  size_t v_row_bytes() const { return v_row_bytes_; }
+  // Bytes of K and V storage for all layers.
+  size_t memory_bytes() const { return total_bytes_; }
+
+  uint8_t* k_row(int64_t layer, int64_t cell) {
+    return k_[static_cast<size_t>(layer)] + static_cast<size_t>(cell) * k_row_bytes_;
+  }
+  uint8_t* v_row(int64_t layer, int64_t cell) {
+    return v_[static_cast<size_t>(layer)] + static_cast<size_t>(cell) * v_row_bytes_;
+  }
+  const uint8_t* k_layer(int64_t layer) const { return k_[static_cast<size_t>(layer)]; }
+  const uint8_t* v_layer(int64_t layer) const { return v_[static_cast<size_t>(layer)]; }
+
+  // Cell metadata (position -1 and an empty mask for a free cell).
+  const int32_t* cell_pos() const { return pos_.data(); }
+  const uint64_t* cell_seqs() const { return seqs_.data(); }
+  // One past the highest used cell: attention scans [0, used_end()).
+  int64_t used_end() const { return used_end_; }
+  int64_t n_used() const;
+
+  // Picks `n` free cells (lowest indices first) without claiming them; out_of_range when fewer
+  // are free.
+  Status find_free(int64_t n, std::vector<int64_t>& cells) const;
+  // Claims a cell for a token at `pos` of sequence `seq`.
+  void assign(int64_t cell, int32_t pos, int32_t seq);
+
+  // Sequence operations. `seq` < 0 means every sequence; p1 < 0 means "to the end". Ranges are
+  // [p0, p1) in positions.
+  void seq_rm(int32_t seq, int32_t p0, int32_t p1);
+  void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1);
+  void seq_keep(int32_t seq);
+  // Highest / lowest position of `seq` in the cache, -1 when it has none.
+  int32_t seq_pos_max(int32_t seq) const;
+  int32_t seq_pos_min(int32_t seq) const;
+  void clear();
+
+ private:
+  KvCache() = default;
+  void update_used_end();
+
+  int64_t n_layer_ = 0;
+  int64_t n_cells_ = 0;
+  kernels::KvType type_ = kernels::KvType::kF16;
+  size_t k_row_bytes_ = 0;
+  size_t v_row_bytes_ = 0;
+  size_t total_bytes_ = 0;
+  // One allocation for everything; not zeroed, so pages of unused cells are never touched.
+  std::unique_ptr<uint8_t[]> storage_;
+  std::vector<uint8_t*> k_;
+  std::vector<uint8_t*> v_;
+  std::vector<int32_t> pos_;
+  std::vector<uint64_t> seqs_;
+  int64_t used_end_ = 0;
+};
+
+}  // namespace ember

@@ -1,0 +1,186 @@
+// `ember run`, `ember logits` and `ember bench` end to end on the shared test models.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include "testdata.h"
+
+namespace ember {
+namespace {
+
+struct CommandOutput {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+CommandOutput run_cli(const std::string& args) {
+  const auto err_path = testing::temp_dir() / "cli-run-stderr.txt";
+  const std::string cmd = std::string(EMBER_CLI_PATH) + " " + args + " 2>" + err_path.string();
+  CommandOutput r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 65536> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto e = testing::read_file_bytes(err_path);
+  r.err.assign(e.begin(), e.end());
+  return r;
+}
+
+std::string quote(const std::filesystem::path& p) {
+  std::string s(1, '\'');
+  s += p.string();
+  s += '\'';
+  return s;
+}
+
+nlohmann::json golden(const std::filesystem::path& dir, const std::string& name) {
+  std::ifstream in(dir / "golden" / (name + ".json"));
+  return nlohmann::json::parse(in);
+}
+
+std::vector<float> read_floats(const std::filesystem::path& p) {
+  auto bytes = testing::read_file_bytes(p);
+  std::vector<float> f(bytes.size() / 4);
+  std::memcpy(f.data(), bytes.data(), f.size() * 4);
+  return f;
+}
+
+double nrmse(const float* ours, const float* ref, size_t n) {
+  double mean = 0, var = 0, err = 0;
+  for (size_t i = 0; i < n; ++i) mean += ref[i];
+  mean /= static_cast<double>(n);
+  for (size_t i = 0; i < n; ++i) {
+    var += (ref[i] - mean) * (ref[i] - mean);
+    err += (ours[i] - ref[i]) * (ours[i] - ref[i]);
+  }
+  return std::sqrt(err / var);
+}
+
+TEST(CliLogits, TokensFileMatchesTheReference) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const auto g = golden(dir, "llama-spm-f32.p1");
+  const auto out = testing::temp_dir() / "logits-f32.bin";
+  const auto r = run_cli("logits -m " + quote(dir / "models" / "llama-spm-f32.gguf") +
+                         " --tokens-file " + quote(dir / "golden" / "llama-spm-f32.p1.json") +
+                         " -o " + quote(out) + " -t 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["prompt_tokens"], g["prompt_tokens"]);
+  const auto ours = read_floats(out);
+  const auto ref = read_floats(dir / "golden" / "llama-spm-f32.p1.logits");
+  const size_t nv = g["n_vocab"].get<size_t>();
+  ASSERT_EQ(ours.size(), g["prompt_tokens"].size() * nv);
+  ASSERT_EQ(ref.size(), ours.size());  // p1 holds every position
+  for (size_t p = 0; p * nv < ours.size(); ++p) {
+    EXPECT_LE(nrmse(ours.data() + p * nv, ref.data() + p * nv, nv), 0.01) << "position " << p;
+  }
+}
+
+TEST(CliLogits, PromptIsTokenizedLikeTheReference) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  for (const char* name : {"llama3-bpe-f16.p2", "qwen2-q8_0.p1", "gemma3-q8_0.p2"}) {
+    const auto g = golden(dir, name);
+    const auto prompt_file = testing::temp_dir() / "prompt.txt";
+    std::ofstream(prompt_file, std::ios::binary) << g["prompt"].get<std::string>();
+    const auto out = testing::temp_dir() / "logits-prompt.bin";
+    const auto r = run_cli("logits -m " + quote(dir / "models" / g["model"].get<std::string>()) +
+                           " --prompt-file " + quote(prompt_file) + " -o " + quote(out));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["prompt_tokens"], g["prompt_tokens"]) << name;
+    const auto ours = read_floats(out);
+    const auto ref = read_floats(dir / "golden" / g["logits_file"].get<std::string>());
+    const size_t nv = g["n_vocab"].get<size_t>();
+    const auto positions = g["logit_positions"].get<std::vector<size_t>>();
+    for (size_t i = 0; i < positions.size(); ++i) {
+      EXPECT_LE(nrmse(ours.data() + positions[i] * nv, ref.data() + i * nv, nv), 0.03)
+          << name << " position " << positions[i];
+    }
+  }
+}
+
+TEST(CliRun, GreedyContinuationMatchesTheReference) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  // Every step of this continuation has a reference margin above 0.1.
+  const auto g = golden(dir, "gemma2-f16.p2");
+  const auto prompt_file = testing::temp_dir() / "run-prompt.txt";
+  std::ofstream(prompt_file, std::ios::binary) << g["prompt"].get<std::string>();
+  const auto r = run_cli("run -m " + quote(dir / "models" / "gemma2-f16.gguf") + " --prompt-file " +
+                         quote(prompt_file) + " -n 16 --threads 2 --temp 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string want;
+  const std::string hex = g["greedy_bytes_hex"];
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    want.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  EXPECT_EQ(r.out, want);
+  EXPECT_NE(r.err.find("t/s"), std::string::npos) << r.err;  // timings on stderr
+}
+
+TEST(CliBench, JsonHasLlamaBenchFields) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const auto r = run_cli("bench -m " + quote(dir / "models" / "llama-spm-q4_0.gguf") +
+                         " -p 32 -n 8 -t 1,2 -r 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 4u);
+  EXPECT_EQ(j[0]["n_prompt"], 32);
+  EXPECT_EQ(j[0]["n_gen"], 0);
+  EXPECT_EQ(j[0]["n_threads"], 1);
+  EXPECT_EQ(j[1]["n_prompt"], 0);
+  EXPECT_EQ(j[1]["n_gen"], 8);
+  EXPECT_EQ(j[3]["n_threads"], 2);
+  for (const auto& t : j) {
+    EXPECT_GT(t["avg_ts"].get<double>(), 0.0);
+    EXPECT_GE(t["stddev_ts"].get<double>(), 0.0);
+    EXPECT_EQ(t["samples_ts"].size(), 2u);
+    EXPECT_GT(t["rss_after_load"].get<double>(), 0.0);
+    EXPECT_TRUE(t.contains("model_type") && t.contains("model_size"));
+  }
+  // The table form.
+  const auto table = run_cli("bench -m " + quote(dir / "models" / "llama-spm-q4_0.gguf") +
+                             " -p 16 -n 4 -r 1");
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("pp16"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("tg4"), std::string::npos) << table.out;
+}
+
+TEST(CliRun, ErrorsAreOneLineAndNonZero) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const std::string model = quote(dir / "models" / "llama-spm-q4_0.gguf");
+  struct Case {
+    std::string args;
+    std::string needle;
+  };
+  const Case cases[] = {
+      {"run -m /nonexistent/model.gguf -p hi", "model.gguf"},
+      {"run -m " + model, "prompt"},
+      {"run -m " + model + " -p hi --kv-type q3", "cache type"},
+      {"logits -m " + model + " -p hi --tokens-file x.json -o /dev/null", "exactly one"},
+      {"logits -m " + model + " --tokens-file /nonexistent.json -o /dev/null", "nonexistent"},
+      {"bench -m " + model + " -r 0", "-r"},
+  };
+  for (const Case& c : cases) {
+    const auto r = run_cli(c.args);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.err.find("ember: "), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_NE(r.err.find(c.needle), std::string::npos) << c.args << ": " << r.err;
+  }
+  // A tokens file with an id outside the vocabulary.
+  const auto bad = testing::temp_dir() / "bad-ids.json";
+  std::ofstream(bad) << "[1, 2, 999999]";
+  const auto r = run_cli("logits -m " + model + " --tokens-file " + quote(bad) + " -o /dev/null");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("vocabulary"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace ember

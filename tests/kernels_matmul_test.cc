@@ -1,0 +1,438 @@
+// Matrix-product kernels (kernels/matmul.h): the scalar reference against dequantized weights,
+// every SIMD variant against the scalar reference, the determinism contract per Isa, activation
+// conversion against tensor/quantize, and CPU feature detection.
+#include "kernels/matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/cpu_features.h"
+#include "kernels/act_layout.h"
+#include "tensor/blocks_legacy.h"
+#include "tensor/fp16.h"
+#include "tensor/quant_legacy.h"
+#include "tensor/quantize.h"
+
+namespace ember::kernels {
+namespace {
+
+const TensorType kAllTypes[] = {
+    TensorType::kF32,  TensorType::kF16,    TensorType::kBF16,   TensorType::kQ4_0,
+    TensorType::kQ4_1, TensorType::kQ5_0,   TensorType::kQ5_1,   TensorType::kQ8_0,
+    TensorType::kQ2_K, TensorType::kQ3_K,   TensorType::kQ4_K,   TensorType::kQ5_K,
+    TensorType::kQ6_K, TensorType::kIQ4_NL, TensorType::kIQ4_XS,
+};
+
+int64_t block_of(TensorType t) {
+  return tensor_type_traits(t)->block_size;
+}
+
+// Random values with a different scale per row and a few outliers, like real weights.
+std::vector<float> random_matrix(int64_t rows, int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> n01(0.0f, 1.0f);
+  std::uniform_real_distribution<float> scale(0.01f, 2.0f);
+  std::vector<float> m(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float s = scale(rng);
+    for (int64_t c = 0; c < cols; ++c) {
+      float v = n01(rng) * s;
+      if (rng() % 97 == 0) v *= 8.0f;
+      m[static_cast<size_t>(r * cols + c)] = v;
+    }
+  }
+  return m;
+}
+
+// A quantized matrix plus its exact dequantization.
+struct Matrix {
+  TensorType type;
+  int64_t rows, cols;
+  size_t row_bytes;
+  std::vector<uint8_t> data;
+  std::vector<float> deq;
+  Weights weights() const { return Weights{type, data.data(), rows, cols, row_bytes}; }
+};
+
+Matrix make_matrix(TensorType type, int64_t rows, int64_t cols, uint32_t seed,
+                   size_t extra_row_bytes = 0) {
+  Matrix m{type, rows, cols, *tensor_row_size(type, cols) + extra_row_bytes, {}, {}};
+  const std::vector<float> src = random_matrix(rows, cols, seed);
+  m.data.assign(m.row_bytes * static_cast<size_t>(rows), 0xAB);
+  m.deq.resize(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    uint8_t* row = m.data.data() + static_cast<size_t>(r) * m.row_bytes;
+    EXPECT_TRUE(quantize_row(type, src.data() + r * cols, row, cols).ok());
+    EXPECT_TRUE(dequantize_row(type, row, m.deq.data() + r * cols, cols).ok());
+  }
+  return m;
+}
+
+// Converted activations plus their dequantized values (what the kernels actually multiply).
+// For Q8_1 activations, s_err[t][b] = |s - d * sum(q)|: the stored block sum s is rounded to
+// fp16 (as in the reference), so products with Q4_1/Q5_1 offsets carry that rounding too.
+struct Acts {
+  std::vector<uint8_t> buf;
+  std::vector<float> x, xq;
+  std::vector<double> s_err;
+};
+
+Acts make_acts(Isa isa, TensorType wtype, int64_t n_tokens, int64_t cols, uint32_t seed) {
+  Acts a;
+  a.x = random_matrix(n_tokens, cols, seed);
+  a.buf.assign(activation_bytes(wtype, n_tokens, cols), 0xCD);
+  convert_activations(isa, wtype, a.x.data(), n_tokens, cols, a.buf.data());
+  const ActLayout l = act_layout(wtype, cols);
+  a.xq.resize(a.x.size());
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const uint8_t* p = a.buf.data() + static_cast<size_t>(t) * l.stride;
+    for (int64_t c = 0; c < cols; ++c) {
+      float v;
+      if (l.kind == ActKind::kF32) {
+        std::memcpy(&v, p + 4 * c, 4);
+      } else {
+        const int64_t bs = l.kind == ActKind::kQ8_K ? 256 : 32;
+        float d;
+        std::memcpy(&d, p + l.d_offset + 4 * static_cast<size_t>(c / bs), 4);
+        v = d * static_cast<float>(static_cast<int8_t>(p[c]));
+      }
+      a.xq[static_cast<size_t>(t * cols + c)] = v;
+    }
+    for (int64_t b = 0; l.kind == ActKind::kQ8_1 && b < l.n_blocks; ++b) {
+      float d, s;
+      std::memcpy(&d, p + l.d_offset + 4 * static_cast<size_t>(b), 4);
+      std::memcpy(&s, p + l.aux_offset + 4 * static_cast<size_t>(b), 4);
+      double sum = 0;
+      for (int j = 0; j < 32; ++j) sum += static_cast<int8_t>(p[32 * b + j]);
+      a.s_err.push_back(std::fabs(s - static_cast<double>(d) * sum));
+    }
+  }
+  return a;
+}
+
+std::vector<float> run(Isa isa, const Weights& w, const Acts& a, int64_t n_tokens,
+                       int64_t row_begin, int64_t row_end) {
+  std::vector<float> y(static_cast<size_t>(n_tokens * w.rows), -7.0f);
+  matmul(isa, w, a.buf.data(), n_tokens, y.data(), w.rows, row_begin, row_end);
+  return y;
+}
+
+std::string label(Isa isa, TensorType t, int64_t rows, int64_t cols, int64_t n) {
+  return std::string(isa_name(isa)) + " " + tensor_type_name(t) + " " + std::to_string(rows) + "x" +
+         std::to_string(cols) + " n_tokens=" + std::to_string(n);
+}
+
+// ---- CPU features ---------------------------------------------------------------------------
+
+TEST(CpuFeatures, IsaListIsConsistent) {
+  const CpuFeatures& f = cpu_features();
+  const std::vector<Isa> isas = supported_isas();
+  ASSERT_FALSE(isas.empty());
+  EXPECT_EQ(isas.front(), Isa::kScalar);
+  EXPECT_EQ(isas.back(), best_isa());
+  for (size_t i = 1; i < isas.size(); ++i) EXPECT_LT(isas[i - 1], isas[i]);
+  for (Isa isa : isas) {
+    EXPECT_EQ(isa_from_name(isa_name(isa)), isa);
+    if (isa >= Isa::kAvx2) {
+      EXPECT_TRUE(f.avx2 && f.fma && f.f16c && f.avx);
+    }
+    if (isa >= Isa::kAvx512) {
+      EXPECT_TRUE(f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq);
+    }
+    if (isa == Isa::kAvx512Vnni) {
+      EXPECT_TRUE(f.avx512vnni);
+    }
+  }
+  // Implied features: AVX-512 state needs AVX state; the detection never reports one without it.
+  if (f.avx512f) {
+    EXPECT_TRUE(f.avx);
+  }
+  if (f.avx2 || f.fma || f.f16c) {
+    EXPECT_TRUE(f.avx);
+  }
+  if (f.avx512vnni || f.avx512bw || f.avx512bf16) {
+    EXPECT_TRUE(f.avx512f);
+  }
+  EXPECT_EQ(detect_cpu_features().to_string(), f.to_string());
+  EXPECT_FALSE(isa_from_name("avx1024").has_value());
+}
+
+// ---- argument checks ------------------------------------------------------------------------
+
+TEST(Matmul, CheckWeightsRejectsBadShapes) {
+  uint8_t data[64] = {};
+  EXPECT_TRUE(check_weights({TensorType::kQ4_0, data, 1, 32, 18}).ok());
+  EXPECT_FALSE(check_weights({TensorType::kQ4_0, data, 1, 33, 18}).ok());
+  EXPECT_FALSE(check_weights({TensorType::kQ4_0, data, 1, 32, 17}).ok());
+  EXPECT_FALSE(check_weights({TensorType::kQ4_0, nullptr, 1, 32, 18}).ok());
+  EXPECT_FALSE(check_weights({TensorType::kQ8_K, data, 1, 256, 292}).ok());
+  EXPECT_FALSE(check_weights({TensorType::kF32, data, 1, 0, 0}).ok());
+  EXPECT_FALSE(prepare_weights(Isa::kScalar, {TensorType::kQ4_K, data, 1, 32, 144}).ok());
+}
+
+// ---- activation conversion ------------------------------------------------------------------
+
+TEST(Matmul, ActivationConversionMatchesQuantizeRow) {
+  const int64_t cols = 512, n = 3;
+  std::vector<float> x = random_matrix(n, cols, 7);
+  x[5] = 0.0f;
+  std::fill(x.begin() + 64, x.begin() + 96, 0.0f);  // an all-zero Q8_0 block
+  for (Isa isa : supported_isas()) {
+    for (TensorType wt : {TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ4_K}) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + " " + tensor_type_name(wt));
+      const ActLayout l = act_layout(wt, cols);
+      std::vector<uint8_t> buf(activation_bytes(wt, n, cols));
+      convert_activations(isa, wt, x.data(), n, cols, buf.data());
+      for (int64_t t = 0; t < n; ++t) {
+        const uint8_t* p = buf.data() + static_cast<size_t>(t) * l.stride;
+        const float* xt = x.data() + t * cols;
+        if (l.kind == ActKind::kQ8_K) {
+          std::vector<BlockQ8_K> ref(cols / 256);
+          ASSERT_TRUE(quantize_row(TensorType::kQ8_K, xt, ref.data(), cols).ok());
+          for (size_t b = 0; b < ref.size(); ++b) {
+            float d;
+            std::memcpy(&d, p + l.d_offset + 4 * b, 4);
+            EXPECT_EQ(fp32_to_bits(d), fp32_to_bits(ref[b].d));
+            EXPECT_EQ(0, std::memcmp(p + 256 * b, ref[b].qs, 256));
+            EXPECT_EQ(0, std::memcmp(p + l.aux_offset + 32 * b, ref[b].bsums, 32));
+          }
+        } else {
+          // Q8_0 activations are the reference's plain rounding, the same codes and scale as
+          // Q8_1 (ember's Q8_0 *weight* quantizer refines its scales, so it is not the reference).
+          std::vector<BlockQ8_1> ref(cols / 32);
+          quantize_row_q8_1(xt, ref.data(), cols);
+          for (size_t b = 0; b < ref.size(); ++b) {
+            float d, s;
+            std::memcpy(&d, p + l.d_offset + 4 * b, 4);
+            std::memcpy(&s, p + l.aux_offset + 4 * b, 4);
+            EXPECT_EQ(fp32_to_bits(d), fp32_to_bits(fp16_to_fp32(ref[b].d)));
+            EXPECT_EQ(0, std::memcmp(p + 32 * b, ref[b].qs, 32));
+            int sum = 0;
+            for (int j = 0; j < 32; ++j) sum += ref[b].qs[j];
+            if (l.kind == ActKind::kQ8_1) {
+              EXPECT_EQ(fp32_to_bits(s), fp32_to_bits(fp16_to_fp32(ref[b].s)));
+            } else {
+              int32_t bias;
+              std::memcpy(&bias, &s, 4);
+              EXPECT_EQ(bias, -8 * sum);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Matmul, ActivationConversionIsIsaIndependent) {
+  for (TensorType wt : kAllTypes) {
+    const int64_t cols = 1024, n = 5;
+    std::vector<float> x = random_matrix(n, cols, 11);
+    // Token 1: unusual blocks. Ties at .5 after scaling (amax 127 gives scale 1), both signs of
+    // the largest magnitude (the first one sets the Q8_K scale sign), zeros, subnormals, inf and
+    // NaN (each in its own 32- and 256-column block).
+    float* u = x.data() + cols;
+    for (int j = 0; j < 32; ++j) u[j] = static_cast<float>(j - 16) + 0.5f;
+    u[31] = 127.0f;
+    u[40] = -3.0f;
+    u[41] = 3.0f;
+    std::fill(u + 64, u + 96, 0.0f);
+    for (int j = 96; j < 128; ++j) u[j] = 1e-42f * static_cast<float>(j - 100);
+    u[300] = INFINITY;
+    u[600] = NAN;
+    u[700] = -INFINITY;
+    for (int j = 768; j < 1024; ++j) u[j] = (j % 2 ? 1.0f : -1.0f) * static_cast<float>(j % 7);
+    std::vector<uint8_t> ref(activation_bytes(wt, n, cols));
+    convert_activations(Isa::kScalar, wt, x.data(), n, cols, ref.data());
+    for (Isa isa : supported_isas()) {
+      std::vector<uint8_t> got(ref.size(), 0x55);
+      convert_activations(isa, wt, x.data(), n, cols, got.data());
+      EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), ref.size()))
+          << isa_name(isa) << " " << tensor_type_name(wt);
+    }
+  }
+}
+
+// ---- scalar reference against dequantized weights -------------------------------------------
+
+TEST(Matmul, ScalarMatchesDequantizedProducts) {
+  for (TensorType type : kAllTypes) {
+    const int64_t rows = 9, cols = std::max<int64_t>(512, block_of(type)), n = 3;
+    const Matrix m = make_matrix(type, rows, cols, 100 + static_cast<uint32_t>(type), 8);
+    const Acts a = make_acts(Isa::kScalar, type, n, cols, 200);
+    const std::vector<float> y = run(Isa::kScalar, m.weights(), a, n, 0, rows);
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t r = 0; r < rows; ++r) {
+        double exact = 0, on_quantized = 0, mag = 0, qerr = 0, serr = 0;
+        for (int64_t b = 0; !a.s_err.empty() && b < cols / 32; ++b) {
+          // |offset m| <= the largest |value| of the weight block.
+          double wmax = 0;
+          for (int64_t c = 32 * b; c < 32 * b + 32; ++c) {
+            wmax = std::max(
+                wmax, std::fabs(static_cast<double>(m.deq[static_cast<size_t>(r * cols + c)])));
+          }
+          serr += wmax * a.s_err[static_cast<size_t>(t * (cols / 32) + b)];
+        }
+        for (int64_t c = 0; c < cols; ++c) {
+          const double w = m.deq[static_cast<size_t>(r * cols + c)];
+          const double x = a.x[static_cast<size_t>(t * cols + c)];
+          const double xq = a.xq[static_cast<size_t>(t * cols + c)];
+          exact += w * x;
+          on_quantized += w * xq;
+          mag += std::fabs(w * xq);
+          qerr += std::fabs(w) * std::fabs(x - xq);
+        }
+        const double got = y[static_cast<size_t>(t * rows + r)];
+        SCOPED_TRACE(label(Isa::kScalar, type, rows, cols, n));
+        // The integer block products are exact; only F32 roundings of the scales and the
+        // running sum remain.
+        EXPECT_NEAR(got, on_quantized, 1e-5 * mag + serr + 1e-30);
+        // Against the unquantized activations: within the activation rounding error.
+        EXPECT_NEAR(got, exact, qerr + serr + 1e-5 * mag + 1e-30);
+      }
+    }
+  }
+}
+
+// ---- SIMD variants against the scalar reference ---------------------------------------------
+
+// Sum of |w * x| per output element, the scale for comparing different summation orders.
+std::vector<double> magnitudes(const Matrix& m, const Acts& a, int64_t n) {
+  std::vector<double> mag(static_cast<size_t>(n * m.rows));
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t r = 0; r < m.rows; ++r) {
+      double s = 0;
+      for (int64_t c = 0; c < m.cols; ++c) {
+        s += std::fabs(static_cast<double>(m.deq[static_cast<size_t>(r * m.cols + c)]) *
+                       a.xq[static_cast<size_t>(t * m.cols + c)]);
+      }
+      mag[static_cast<size_t>(t * m.rows + r)] = s;
+    }
+  }
+  return mag;
+}
+
+void expect_close_to_scalar(Isa isa, TensorType type, int64_t rows, int64_t cols, int64_t n,
+                            uint32_t seed) {
+  SCOPED_TRACE(label(isa, type, rows, cols, n));
+  const Matrix m = make_matrix(type, rows, cols, seed);
+  const Acts a = make_acts(isa, type, n, cols, seed + 1);
+  const std::vector<float> ref = run(Isa::kScalar, m.weights(), a, n, 0, rows);
+  const std::vector<float> got = run(isa, m.weights(), a, n, 0, rows);
+  const std::vector<double> mag = magnitudes(m, a, n);
+  int bad = 0;
+  for (size_t i = 0; i < ref.size() && bad < 5; ++i) {
+    const double tol = 2e-6 * mag[i] + 1e-30;
+    if (!(std::fabs(static_cast<double>(got[i]) - ref[i]) <= tol)) {
+      ADD_FAILURE() << "element " << i << " (token " << i / rows << ", row " << i % rows
+                    << "): got " << got[i] << " want " << ref[i] << " tol " << tol;
+      ++bad;
+    }
+  }
+}
+
+TEST(Matmul, SimdMatchesScalarOnOddShapes) {
+  for (Isa isa : supported_isas()) {
+    if (isa == Isa::kScalar) continue;
+    for (TensorType type : kAllTypes) {
+      const int64_t bs = block_of(type);
+      const int64_t kmin = std::max<int64_t>(bs, 32);
+      expect_close_to_scalar(isa, type, 1, kmin, 1, 1);
+      expect_close_to_scalar(isa, type, 17, kmin, 5, 2);
+      expect_close_to_scalar(isa, type, 33, bs == 256 ? 768 : 96, 3, 3);
+      expect_close_to_scalar(isa, type, 70, 4096, 17, 4);
+      expect_close_to_scalar(isa, type, 100, 512, 9, 5);
+    }
+  }
+}
+
+TEST(Matmul, SimdMatchesScalarForEveryTokenCount) {
+  for (Isa isa : supported_isas()) {
+    if (isa == Isa::kScalar) continue;
+    for (TensorType type : {TensorType::kQ4_0, TensorType::kQ4_K, TensorType::kF16}) {
+      for (int64_t n = 1; n <= 17; ++n) expect_close_to_scalar(isa, type, 37, 512, n, 40);
+    }
+  }
+}
+
+// ---- determinism contract -------------------------------------------------------------------
+
+TEST(Matmul, BitIdenticalAcrossBatchingRowRangesAndPacking) {
+  for (Isa isa : supported_isas()) {
+    for (TensorType type : kAllTypes) {
+      const int64_t rows = 83, cols = block_of(type) == 256 ? 1024 : 320, n = 13;
+      SCOPED_TRACE(label(isa, type, rows, cols, n));
+      const Matrix m = make_matrix(type, rows, cols, 77);
+      const Acts a = make_acts(isa, type, n, cols, 78);
+      const Weights w = m.weights();
+      const std::vector<float> batch = run(isa, w, a, n, 0, rows);
+
+      // Token by token.
+      const ActLayout l = act_layout(type, cols);
+      std::vector<float> single(batch.size(), -7.0f);
+      for (int64_t t = 0; t < n; ++t) {
+        matmul(isa, w, a.buf.data() + static_cast<size_t>(t) * l.stride, 1,
+               single.data() + t * rows, rows, 0, rows);
+      }
+      EXPECT_EQ(0, std::memcmp(single.data(), batch.data(), batch.size() * 4)) << "token by token";
+
+      // Odd row ranges (as different thread splits would give).
+      std::vector<float> split(batch.size(), -7.0f);
+      const int64_t cuts[] = {0, 1, 5, 21, 38, 64, 65, rows};
+      for (size_t i = 0; i + 1 < std::size(cuts); ++i) {
+        matmul(isa, w, a.buf.data(), n, split.data(), rows, cuts[i], cuts[i + 1]);
+      }
+      EXPECT_EQ(0, std::memcmp(split.data(), batch.data(), batch.size() * 4)) << "row ranges";
+
+      // Prepared weights.
+      Result<PreparedWeights> pw = prepare_weights(isa, w);
+      ASSERT_TRUE(pw.ok()) << pw.status().to_string();
+      std::vector<float> prepared(batch.size(), -7.0f);
+      matmul(*pw, a.buf.data(), n, prepared.data(), rows, 0, 40);
+      matmul(*pw, a.buf.data(), n, prepared.data(), rows, 40, rows);
+      EXPECT_EQ(0, std::memcmp(prepared.data(), batch.data(), batch.size() * 4)) << "prepared";
+      EXPECT_EQ(pw->packed(), pw->packed_bytes() > 0);
+
+      // Rows outside the range are never written.
+      std::vector<float> part = run(isa, w, a, n, 3, 19);
+      for (int64_t t = 0; t < n; ++t) {
+        for (int64_t r = 0; r < rows; ++r) {
+          const float v = part[static_cast<size_t>(t * rows + r)];
+          if (r >= 3 && r < 19) {
+            EXPECT_EQ(fp32_to_bits(v), fp32_to_bits(batch[static_cast<size_t>(t * rows + r)]));
+          } else {
+            EXPECT_EQ(v, -7.0f);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Matmul, LdyLargerThanRows) {
+  for (Isa isa : supported_isas()) {
+    const Matrix m = make_matrix(TensorType::kQ4_0, 20, 64, 5);
+    const Acts a = make_acts(isa, TensorType::kQ4_0, 3, 64, 6);
+    const std::vector<float> dense = run(isa, m.weights(), a, 3, 0, 20);
+    std::vector<float> y(3 * 30, -7.0f);
+    matmul(isa, m.weights(), a.buf.data(), 3, y.data(), 30, 0, 20);
+    for (int64_t t = 0; t < 3; ++t) {
+      for (int64_t r = 0; r < 30; ++r) {
+        const float v = y[static_cast<size_t>(t * 30 + r)];
+        if (r < 20) {
+          EXPECT_EQ(v, dense[static_cast<size_t>(t * 20 + r)]);
+        } else {
+          EXPECT_EQ(v, -7.0f);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ember::kernels

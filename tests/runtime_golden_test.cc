@@ -1,0 +1,187 @@
+// The forward pass against llama.cpp's logits for every model x prompt in
+// ../shared/testdata/golden (see its README): per-position NRMSE, argmax where the reference is
+// decisive, and the greedy continuation up to the first near-tie.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "runtime/context.h"
+#include "testdata.h"
+
+namespace ember {
+namespace {
+
+struct Golden {
+  std::string name;  // e.g. "llama-spm-f32.p1"
+  std::string model;
+  std::vector<int32_t> prompt;
+  std::vector<int32_t> positions;
+  std::vector<int32_t> greedy;
+  std::vector<double> margins;
+  int64_t n_vocab = 0;
+  std::vector<float> logits;  // [positions][n_vocab]
+};
+
+Golden load_golden(const std::filesystem::path& json_path) {
+  Golden g;
+  std::ifstream in(json_path);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  g.name = json_path.stem().string();
+  g.model = j.at("model").get<std::string>();
+  g.prompt = j.at("prompt_tokens").get<std::vector<int32_t>>();
+  g.positions = j.at("logit_positions").get<std::vector<int32_t>>();
+  g.greedy = j.at("greedy_tokens").get<std::vector<int32_t>>();
+  g.margins = j.at("greedy_margins").get<std::vector<double>>();
+  g.n_vocab = j.at("n_vocab").get<int64_t>();
+  const auto bytes = testing::read_file_bytes(json_path.parent_path() / j.at("logits_file").get<std::string>());
+  g.logits.resize(bytes.size() / sizeof(float));
+  std::memcpy(g.logits.data(), bytes.data(), g.logits.size() * sizeof(float));
+  return g;
+}
+
+bool is_float_model(const std::string& model) {
+  for (const char* s : {"-f32.", "-f16.", "-bf16."}) {
+    if (model.find(s) != std::string::npos) return true;
+  }
+  return false;
+}
+
+double nrmse(const float* ours, const float* ref, int64_t n) {
+  double mean = 0.0;
+  for (int64_t i = 0; i < n; ++i) mean += ref[i];
+  mean /= static_cast<double>(n);
+  double var = 0.0, err = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    var += (ref[i] - mean) * (ref[i] - mean);
+    err += (static_cast<double>(ours[i]) - ref[i]) * (static_cast<double>(ours[i]) - ref[i]);
+  }
+  return std::sqrt(err / static_cast<double>(n)) / std::sqrt(var / static_cast<double>(n));
+}
+
+int64_t argmax(const float* x, int64_t n) { return std::max_element(x, x + n) - x; }
+
+// Gap between the best and second-best value.
+double top2_margin(const float* x, int64_t n) {
+  float a = -INFINITY, b = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    if (x[i] > a) {
+      b = a;
+      a = x[i];
+    } else if (x[i] > b) {
+      b = x[i];
+    }
+  }
+  return static_cast<double>(a) - static_cast<double>(b);
+}
+
+std::vector<std::filesystem::path> golden_files() {
+  std::vector<std::filesystem::path> out;
+  const auto dir = testing::testdata_dir();
+  if (dir.empty() || !std::filesystem::is_directory(dir / "golden")) return out;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "golden")) {
+    if (e.path().extension() == ".json") out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Worst NRMSE per model, printed at the end of the suite for the record.
+std::map<std::string, double>& worst_nrmse() {
+  static std::map<std::string, double> m;
+  return m;
+}
+
+class GoldenTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenTest, MatchesReference) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const Golden g = load_golden(dir / "golden" / (GetParam() + ".json"));
+  auto model = Model::load((dir / "models" / g.model).string());
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  ASSERT_EQ((*model)->hparams().n_vocab, g.n_vocab);
+  ContextParams cp;
+  cp.n_ctx = 512;  // the reference's context (LongRoPE picks factors by it)
+  cp.n_threads = 2;
+  auto ctx = Context::create(**model, cp);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
+
+  Batch batch;
+  for (size_t i = 0; i < g.prompt.size(); ++i) {
+    const bool want = std::find(g.positions.begin(), g.positions.end(), static_cast<int32_t>(i)) !=
+                      g.positions.end();
+    batch.add(g.prompt[i], static_cast<int32_t>(i), 0, want);
+  }
+  ASSERT_TRUE((*ctx)->decode(batch).ok());
+  ASSERT_EQ((*ctx)->n_outputs(), static_cast<int64_t>(g.positions.size()));
+
+  const int64_t nv = g.n_vocab;
+  const double tol = is_float_model(g.model) ? 0.01 : 0.03;
+  double worst = 0.0;
+  for (size_t i = 0; i < g.positions.size(); ++i) {
+    const float* ours = (*ctx)->logits(static_cast<int64_t>(i));
+    const float* ref = g.logits.data() + i * static_cast<size_t>(nv);
+    const double e = nrmse(ours, ref, nv);
+    worst = std::max(worst, e);
+    EXPECT_LE(e, tol) << g.model << " prompt " << g.name << " position " << g.positions[i]
+                      << ": NRMSE " << e;
+    if (top2_margin(ref, nv) > 0.1) {
+      EXPECT_EQ(argmax(ours, nv), argmax(ref, nv))
+          << g.model << " prompt " << g.name << " position " << g.positions[i]
+          << ": argmax differs (reference margin " << top2_margin(ref, nv) << ")";
+    }
+  }
+  double& w = worst_nrmse()[g.model];
+  w = std::max(w, worst);
+
+  // Greedy continuation, one token at a time, until the reference's first near-tie.
+  int32_t pos = static_cast<int32_t>(g.prompt.size());
+  const float* last = (*ctx)->logits(static_cast<int64_t>(g.positions.size()) - 1);
+  std::vector<float> cur(last, last + nv);
+  for (size_t step = 0; step < g.greedy.size(); ++step) {
+    if (g.margins[step] < 0.1) break;
+    const int64_t ours = argmax(cur.data(), nv);
+    ASSERT_EQ(ours, g.greedy[step]) << g.model << " prompt " << g.name << ": greedy token "
+                                    << step << " differs (reference margin " << g.margins[step]
+                                    << ")";
+    batch.clear();
+    batch.add(g.greedy[step], pos++, 0, true);
+    ASSERT_TRUE((*ctx)->decode(batch).ok());
+    cur.assign((*ctx)->logits(0), (*ctx)->logits(0) + nv);
+  }
+}
+
+std::vector<std::string> golden_names() {
+  std::vector<std::string> out;
+  for (const auto& p : golden_files()) out.push_back(p.stem().string());
+  if (out.empty()) out.push_back("none");
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, GoldenTest, ::testing::ValuesIn(golden_names()),
+                         [](const ::testing::TestParamInfo<std::string>& param) {
+                           std::string s = param.param;
+                           for (char& c : s) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return s;
+                         });
+
+class GoldenReport : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (worst_nrmse().empty()) return;
+    std::printf("worst NRMSE per model:\n");
+    for (const auto& [model, e] : worst_nrmse()) std::printf("  %-28s %.5f\n", model.c_str(), e);
+  }
+};
+const auto* const kReport = ::testing::AddGlobalTestEnvironment(new GoldenReport);
+
+}  // namespace
+}  // namespace ember
