@@ -17,8 +17,4 @@ PackedKernel avx512vnni_kernel(TensorType type) {
   return avx512vnni_kquant_kernel(type);
 }
 
-ConvertKernel avx2_convert() {
-  return nullptr;
-}
-
 }  // namespace ember::kernels::x86
