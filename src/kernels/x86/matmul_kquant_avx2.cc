@@ -6,8 +6,8 @@
 namespace ember::kernels::x86 {
 
 PackedKernel avx2_kquant_kernel(TensorType type) {
-  // Tiles (16 registers): 1 row vector (8 rows) x 3 tokens for batches, 2 for one token.
-  return kquant_kernel<Avx2, 1, 3, 2>(type);
+  // Tiles (16 registers): 1 row vector (8 rows) x 3 tokens for batches, 1 for one token.
+  return kquant_kernel<Avx2, 1, 3, 1>(type);
 }
 
 }  // namespace ember::kernels::x86

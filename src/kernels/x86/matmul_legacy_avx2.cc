@@ -6,8 +6,8 @@
 namespace ember::kernels::x86 {
 
 PackedKernel avx2_legacy_kernel(TensorType type) {
-  // Tiles (16 registers): 2 row vectors (16 rows) x 2 tokens for batches, 2 for one token.
-  return legacy_kernel<Avx2, 2, 2, 2>(type);
+  // Tiles (16 registers): 2 row vectors (16 rows) x 2 tokens for batches, 1 for one token.
+  return legacy_kernel<Avx2, 2, 2, 1>(type);
 }
 
 }  // namespace ember::kernels::x86
