@@ -120,14 +120,15 @@ std::unique_ptr<uint8_t, PackedBufferFree> alloc_packed(size_t n) {
   constexpr size_t kHuge = size_t{1} << 21;
   if (n >= kHuge) {
     const size_t size = (n + kHuge - 1) & ~(kHuge - 1);
-    void* raw = ::mmap(nullptr, size + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
+    void* raw =
+        ::mmap(nullptr, size + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) return {nullptr, {}};
     const auto base = reinterpret_cast<uintptr_t>(raw);
     const uintptr_t aligned = (base + kHuge - 1) & ~(uintptr_t{kHuge} - 1);
     if (aligned > base) ::munmap(raw, aligned - base);
     const uintptr_t end = base + size + kHuge;
-    if (end > aligned + size) ::munmap(reinterpret_cast<void*>(aligned + size), end - aligned - size);
+    if (end > aligned + size)
+      ::munmap(reinterpret_cast<void*>(aligned + size), end - aligned - size);
     auto* p = reinterpret_cast<uint8_t*>(aligned);
     (void)::madvise(p, size, MADV_HUGEPAGE);  // advisory: fine if unsupported
     return {p, PackedBufferFree{size}};

@@ -53,8 +53,12 @@ uint32_t ld32(const uint8_t* p) {
   std::memcpy(&v, p, 4);
   return v;
 }
-void st32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
-void copy16(uint8_t* dst, const uint8_t* src) { std::memcpy(dst, src, 2); }
+void st32(uint8_t* p, uint32_t v) {
+  std::memcpy(p, &v, 4);
+}
+void copy16(uint8_t* dst, const uint8_t* src) {
+  std::memcpy(dst, src, 2);
+}
 
 constexpr uint32_t kLo4 = 0x0F0F0F0Fu, kHi4 = 0xF0F0F0F0u;
 
@@ -218,7 +222,8 @@ void pack_iq4_xs(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
     uint16_t scales_h;
     std::memcpy(&scales_h, src + 2, 2);
     for (int j = 0; j < 8; ++j) {
-      for (int v = 0; v < 4; ++v) std::memcpy(dst + 256 * j + 64 * v + 4 * r, src + 8 + 16 * j + 4 * v, 4);
+      for (int v = 0; v < 4; ++v)
+        std::memcpy(dst + 256 * j + 64 * v + 4 * r, src + 8 + 16 * j + 4 * v, 4);
       const int ls = ((src[4 + j / 2] >> (4 * (j % 2))) & 0xF) | (((scales_h >> (2 * j)) & 3) << 4);
       dst[2048 + 32 * (j / 2) + 2 * r + (j % 2)] = static_cast<uint8_t>(ls - 32);
     }
@@ -238,21 +243,35 @@ void pack_plain(const uint8_t* src, uint8_t* dst, int r, int64_t cols) {
 RowPacker row_packer(TensorType type) {
   switch (type) {
     case TensorType::kQ4_0:
-    case TensorType::kIQ4_NL: return pack_q4_0;  // same block layout
-    case TensorType::kQ4_1: return pack_q4_1;
-    case TensorType::kQ5_0: return pack_q5_0;
-    case TensorType::kQ5_1: return pack_q5_1;
-    case TensorType::kQ8_0: return pack_q8_0;
-    case TensorType::kQ4_K: return pack_q45_k<false>;
-    case TensorType::kQ5_K: return pack_q45_k<true>;
-    case TensorType::kQ6_K: return pack_q6_k;
-    case TensorType::kQ3_K: return pack_q3_k;
-    case TensorType::kQ2_K: return pack_q2_k;
-    case TensorType::kIQ4_XS: return pack_iq4_xs;
-    case TensorType::kF32: return pack_plain<4>;
+    case TensorType::kIQ4_NL:
+      return pack_q4_0;  // same block layout
+    case TensorType::kQ4_1:
+      return pack_q4_1;
+    case TensorType::kQ5_0:
+      return pack_q5_0;
+    case TensorType::kQ5_1:
+      return pack_q5_1;
+    case TensorType::kQ8_0:
+      return pack_q8_0;
+    case TensorType::kQ4_K:
+      return pack_q45_k<false>;
+    case TensorType::kQ5_K:
+      return pack_q45_k<true>;
+    case TensorType::kQ6_K:
+      return pack_q6_k;
+    case TensorType::kQ3_K:
+      return pack_q3_k;
+    case TensorType::kQ2_K:
+      return pack_q2_k;
+    case TensorType::kIQ4_XS:
+      return pack_iq4_xs;
+    case TensorType::kF32:
+      return pack_plain<4>;
     case TensorType::kF16:
-    case TensorType::kBF16: return pack_plain<2>;
-    default: return nullptr;
+    case TensorType::kBF16:
+      return pack_plain<2>;
+    default:
+      return nullptr;
   }
 }
 

@@ -63,7 +63,8 @@ struct FloatKernel {
       if constexpr (T == 1) {
         // One 64-byte line holds 4 (F16) or 2 (F32) columns of a row vector's packed data.
         if ((k * static_cast<int64_t>(kCol)) % 64 == 0) {
-          for (int v = 0; v < V; ++v) __builtin_prefetch(wp[v] + static_cast<size_t>(k) * kCol + pf, 0, 2);
+          for (int v = 0; v < V; ++v)
+            __builtin_prefetch(wp[v] + static_cast<size_t>(k) * kCol + pf, 0, 2);
         }
       }
       VF w[V];
