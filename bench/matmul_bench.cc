@@ -172,6 +172,19 @@ void BM_Convert(benchmark::State& state, Isa isa, TensorType type) {
   state.SetItemsProcessed(state.iterations() * n * cols);
 }
 
+// prepare_weights on an 8192 x 2048 matrix (bytes_per_second: source weight bytes).
+void BM_Prepare(benchmark::State& state, Isa isa, TensorType type) {
+  size_t row_bytes = 0;
+  const int64_t rows = 8192, cols = 2048;
+  std::vector<uint8_t> data = make_weights(type, rows, cols, &row_bytes);
+  const Weights w{type, data.data(), rows, cols, row_bytes};
+  for (auto _ : state) {
+    Result<PreparedWeights> pw = prepare_weights(isa, w);
+    benchmark::DoNotOptimize(pw);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(row_bytes * rows) * state.iterations());
+}
+
 // Name: Matmul/<type>/<isa>/<shape>/n<tokens>/t<threads>[/unpacked]
 const bool kRegistered = [] {
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni}) {
@@ -196,6 +209,11 @@ const bool kRegistered = [] {
             }
           }
         }
+      }
+      if (isa == Isa::kAvx512Vnni) {
+        benchmark::RegisterBenchmark(("Prepare/" + tensor_type_name(type) + "/8192x2048").c_str(),
+                                     BM_Prepare, isa, type)
+            ->Unit(benchmark::kMillisecond);
       }
       benchmark::RegisterBenchmark(
           ("Convert/" + tensor_type_name(type) + "/" + isa_name(isa) + "/512x2048").c_str(),
