@@ -183,8 +183,10 @@ int run_bench(BenchArgs a) {
           std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
     }
     std::vector<double> ts;
-    for (double ns : r.samples_ns) ts.push_back(static_cast<double>(r.n_prompt + r.n_gen) * 1e9 / ns);
-    const std::string name = r.n_prompt > 0 ? "pp" + std::to_string(r.n_prompt) : "tg" + std::to_string(r.n_gen);
+    for (double ns : r.samples_ns)
+      ts.push_back(static_cast<double>(r.n_prompt + r.n_gen) * 1e9 / ns);
+    const std::string name =
+        r.n_prompt > 0 ? "pp" + std::to_string(r.n_prompt) : "tg" + std::to_string(r.n_gen);
     if (a.json) {
       nlohmann::ordered_json j;
       j["model_filename"] = a.model;

@@ -38,7 +38,9 @@ size_t complete_utf8_prefix(const std::string& s) {
   return n;
 }
 
-int64_t argmax(const float* x, int64_t n) { return std::max_element(x, x + n) - x; }
+int64_t argmax(const float* x, int64_t n) {
+  return std::max_element(x, x + n) - x;
+}
 
 int run_generate(const RunArgs& a) {
   if (a.prompt.empty() == a.prompt_file.empty()) {
@@ -63,7 +65,8 @@ int run_generate(const RunArgs& a) {
   ContextParams cp;
   cp.n_threads = a.threads;
   cp.kv_type = *kv;
-  cp.n_ctx = a.ctx > 0 ? a.ctx : static_cast<int64_t>(toks->size()) + std::max<int64_t>(a.n_predict, 1);
+  cp.n_ctx =
+      a.ctx > 0 ? a.ctx : static_cast<int64_t>(toks->size()) + std::max<int64_t>(a.n_predict, 1);
   if (static_cast<int64_t>(toks->size()) > cp.n_ctx) {
     return report_error("run: the prompt has " + std::to_string(toks->size()) +
                         " tokens, more than the context size " + std::to_string(cp.n_ctx));
@@ -72,8 +75,8 @@ int run_generate(const RunArgs& a) {
   if (!ctx.ok()) return report_error(ctx.status());
   Context& c = **ctx;
   std::fprintf(stderr, "ember: loaded %s in %.2f s (%s, %d threads, context %lld)\n",
-               lm->model->description().c_str(), lm->load_seconds,
-               kernels::isa_name(c.isa()), c.n_threads(), static_cast<long long>(cp.n_ctx));
+               lm->model->description().c_str(), lm->load_seconds, kernels::isa_name(c.isa()),
+               c.n_threads(), static_cast<long long>(cp.n_ctx));
 
   const auto t0 = std::chrono::steady_clock::now();
   Batch batch;

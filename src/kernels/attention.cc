@@ -13,7 +13,9 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-size_t align64(size_t n) { return (n + 63) & ~size_t{63}; }
+size_t align64(size_t n) {
+  return (n + 63) & ~size_t{63};
+}
 
 // Bit j of the result: cell c0 + j is visible to the query.
 uint64_t visible_cells(const AttentionKv& kv, int64_t c0, int64_t c1, int32_t pos, uint64_t seq) {
@@ -122,9 +124,15 @@ void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQ
         const uint8_t* vr = kv.v + static_cast<size_t>(c) * kv.v_stride;
         float dot;
         switch (kv.type) {
-          case KvType::kF16: dot = ops.dot_f16(qf, reinterpret_cast<const uint16_t*>(krow), dk); break;
-          case KvType::kF32: dot = ops.dot_f32(qf, reinterpret_cast<const float*>(krow), dk); break;
-          default: dot = dot_q8_0(q8, krow, dk); break;
+          case KvType::kF16:
+            dot = ops.dot_f16(qf, reinterpret_cast<const uint16_t*>(krow), dk);
+            break;
+          case KvType::kF32:
+            dot = ops.dot_f32(qf, reinterpret_cast<const float*>(krow), dk);
+            break;
+          default:
+            dot = dot_q8_0(q8, krow, dk);
+            break;
         }
         const float s = finish_score(kv, dot);
         // A new maximum rescales what was accumulated; otherwise the cell's weight is
@@ -142,13 +150,18 @@ void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQ
           vs = std::exp(s - m);
         }
         switch (kv.type) {
-          case KvType::kF16: ops.f16_mad(acc16, reinterpret_cast<const uint16_t*>(vr), vs, dv); break;
-          case KvType::kF32: ops.f32_mad(acc32, reinterpret_cast<const float*>(vr), vs, dv); break;
+          case KvType::kF16:
+            ops.f16_mad(acc16, reinterpret_cast<const uint16_t*>(vr), vs, dv);
+            break;
+          case KvType::kF32:
+            ops.f32_mad(acc32, reinterpret_cast<const float*>(vr), vs, dv);
+            break;
           default:
             for (int64_t b = 0; b < dv / kQK8_0; ++b) {
               const auto vb = load_block<BlockQ8_0>(vr, b);
               const float d = fp16_to_fp32(vb.d);
-              for (int j = 0; j < kQK8_0; ++j) vrow[b * kQK8_0 + j] = static_cast<float>(vb.qs[j]) * d;
+              for (int j = 0; j < kQK8_0; ++j)
+                vrow[b * kQK8_0 + j] = static_cast<float>(vb.qs[j]) * d;
             }
             ops.f32_mad(acc32, vrow, vs, dv);
             break;

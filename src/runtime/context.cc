@@ -92,7 +92,8 @@ Status Context::init() {
 
   thread_scratch_stride_ =
       (kernels::attention_scratch_bytes(hp.n_head / hp.n_head_kv, hp.head_dim_k, hp.head_dim_v) +
-       63) / 64 * 64;
+       63) /
+      64 * 64;
   thread_scratch_.resize(thread_scratch_stride_ * static_cast<size_t>(pool_.n_threads()) + 64);
   return Status::Ok();
 }
@@ -195,7 +196,23 @@ const void* Context::convert(int slot, TensorType type, const float* x, int64_t 
   auto& buf = act_[static_cast<size_t>(slot)];
   const size_t bytes = kernels::activation_bytes(type, n, cols);
   if (buf.size() < bytes) buf.resize(bytes);
-  kernels::convert_activations(isa_, type, x, n, cols, buf.data());
+  // Token rows convert independently into consecutive strides of the buffer (kernels/act_layout.h),
+  // so large batches convert in parallel, a block of tokens per task.
+  const size_t stride = kernels::activation_bytes(type, 1, cols);
+  constexpr int64_t kTokensPerTask = 8;
+  if (n < 2 * kTokensPerTask || pool_.n_threads() == 1 ||
+      stride * static_cast<size_t>(n) != bytes) {
+    kernels::convert_activations(isa_, type, x, n, cols, buf.data());
+    return buf.data();
+  }
+  uint8_t* out = buf.data();
+  const kernels::Isa isa = isa_;
+  pool_.run((n + kTokensPerTask - 1) / kTokensPerTask, [&](int64_t task, int) {
+    const int64_t t0 = task * kTokensPerTask;
+    const int64_t t1 = std::min(n, t0 + kTokensPerTask);
+    kernels::convert_activations(isa, type, x + t0 * cols, t1 - t0, cols,
+                                 out + static_cast<size_t>(t0) * stride);
+  });
   return buf.data();
 }
 

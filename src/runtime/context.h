@@ -3,9 +3,9 @@
 //   auto model = Model::load("model.gguf");
 //   auto ctx = Context::create(**model, {.n_ctx = 4096});
 //   Batch b;
-//   for (size_t i = 0; i < prompt.size(); ++i) b.add(prompt[i], i, /*seq=*/0, i + 1 == prompt.size());
-//   ctx->decode(b);                       // batched prompt evaluation (split into ubatches)
-//   const float* logits = ctx->logits(0);  // [n_vocab] for the one position that asked
+//   for (size_t i = 0; i < prompt.size(); ++i) b.add(prompt[i], i, /*seq=*/0, i + 1 ==
+//   prompt.size()); ctx->decode(b);                       // batched prompt evaluation (split into
+//   ubatches) const float* logits = ctx->logits(0);  // [n_vocab] for the one position that asked
 //   b.clear(); b.add(next, prompt.size(), 0, true); ctx->decode(b);  // one decode step
 //
 // Several sequences share one context (sequence ids in [0, n_seq_max)): each token names its
@@ -44,11 +44,11 @@ enum class AttentionMode : uint8_t {
 };
 
 struct ContextParams {
-  int64_t n_ctx = 4096;        // key/value cells (total over all sequences)
-  int64_t n_ubatch = 512;      // tokens evaluated together; longer batches are split
-  int n_seq_max = 1;           // sequence ids in [0, n_seq_max), at most 64
+  int64_t n_ctx = 4096;    // key/value cells (total over all sequences)
+  int64_t n_ubatch = 512;  // tokens evaluated together; longer batches are split
+  int n_seq_max = 1;       // sequence ids in [0, n_seq_max), at most 64
   kernels::KvType kv_type = kernels::KvType::kF16;
-  int n_threads = 0;           // 0: all hardware threads
+  int n_threads = 0;                // 0: all hardware threads
   std::optional<kernels::Isa> isa;  // default: the best the CPU supports
   AttentionMode attention = AttentionMode::kAuto;
 };
@@ -151,12 +151,12 @@ class Context {
   int64_t n_vocab_ = 0;
 
   // Scratch, sized for n_ubatch tokens (floats unless noted).
-  std::vector<float> x_;     // [ub][n_embd] residual stream
-  std::vector<float> h_;     // [ub][n_embd] normalised input of a block
-  std::vector<float> qkv_;   // [ub][n_q + n_k + n_v]
-  std::vector<float> attn_;  // [ub][n_head * dv]
-  std::vector<float> o_;     // [ub][n_embd] block output
-  std::vector<float> ff_;    // [ub][2 * n_ff] gate | up  (MoE: [ub * k][2 * n_ff_exp])
+  std::vector<float> x_;           // [ub][n_embd] residual stream
+  std::vector<float> h_;           // [ub][n_embd] normalised input of a block
+  std::vector<float> qkv_;         // [ub][n_q + n_k + n_v]
+  std::vector<float> attn_;        // [ub][n_head * dv]
+  std::vector<float> o_;           // [ub][n_embd] block output
+  std::vector<float> ff_;          // [ub][2 * n_ff] gate | up  (MoE: [ub * k][2 * n_ff_exp])
   std::vector<float> cos_sin_[2];  // [ub][n_rot] per RoPE table (global, local)
   static constexpr int kActSlots = 3;
   std::vector<uint8_t> act_[kActSlots];  // converted activations
@@ -168,11 +168,11 @@ class Context {
     return reinterpret_cast<uint8_t*>(base) + static_cast<size_t>(thread) * thread_scratch_stride_;
   }
   // MoE routing.
-  std::vector<float> router_;    // [ub][n_expert]
+  std::vector<float> router_;          // [ub][n_expert]
   std::vector<int32_t> route_expert_;  // [ub][k]
   std::vector<float> route_weight_;    // [ub][k]
-  std::vector<float> moe_in_;    // [ub * k][n_embd] gathered inputs
-  std::vector<float> moe_out_;   // [ub * k][n_embd] expert outputs (weighted)
+  std::vector<float> moe_in_;          // [ub * k][n_embd] gathered inputs
+  std::vector<float> moe_out_;         // [ub * k][n_embd] expert outputs (weighted)
 
   struct Chunk {
     int product;

@@ -34,7 +34,8 @@ void Context::forward(const Batch& batch, int64_t begin, int64_t end,
   ub.seq = batch.seq.data() + begin;
   ub.cells = cells.data();
   for (int64_t i = 0; i < ub.n; ++i) {
-    if (batch.logits[static_cast<size_t>(begin + i)] != 0) ub.out_rows.push_back(static_cast<int32_t>(i));
+    if (batch.logits[static_cast<size_t>(begin + i)] != 0)
+      ub.out_rows.push_back(static_cast<int32_t>(i));
   }
   embed(ub);
   const int64_t n_layer = model_.hparams().n_layer;
@@ -58,8 +59,8 @@ void Context::embed(const Ubatch& ub) {
   const kernels::Weights& emb = model_.token_embd();
   const int64_t d = hp.n_embd;
   pool_.run(ub.n, [&](int64_t t, int) {
-    const auto* row = static_cast<const uint8_t*>(emb.data) +
-                      static_cast<size_t>(ub.tokens[t]) * emb.row_bytes;
+    const auto* row =
+        static_cast<const uint8_t*>(emb.data) + static_cast<size_t>(ub.tokens[t]) * emb.row_bytes;
     float* x = x_.data() + t * d;
     // The type was checked at load and the id at decode(): this cannot fail.
     (void)dequantize_row(emb.type, row, x, d);
@@ -187,7 +188,8 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
     // Compact the residual stream to the output rows (ascending, so copies never overlap badly).
     for (int64_t i = 0; i < n_rows; ++i) {
       const int64_t t = ub.out_rows[static_cast<size_t>(i)];
-      if (t != i) std::memcpy(x_.data() + i * d, x_.data() + t * d, static_cast<size_t>(d) * sizeof(float));
+      if (t != i)
+        std::memcpy(x_.data() + i * d, x_.data() + t * d, static_cast<size_t>(d) * sizeof(float));
     }
   }
 
@@ -205,10 +207,12 @@ kernels::AttentionPath Context::attention_path(int64_t n_tokens) const {
   const ModelHParams& hp = model_.hparams();
   const bool tiled_ok = kernels::attention_tiled_supported(kv_->type(), hp.head_dim_v);
   switch (params_.attention) {
-    case AttentionMode::kPerKey: return kernels::AttentionPath::kPerKey;
+    case AttentionMode::kPerKey:
+      return kernels::AttentionPath::kPerKey;
     case AttentionMode::kTiled:
       return tiled_ok ? kernels::AttentionPath::kTiled : kernels::AttentionPath::kPerKey;
-    case AttentionMode::kAuto: break;
+    case AttentionMode::kAuto:
+      break;
   }
   // The reference's choice: its cache view spans the used cells rounded up to 256.
   const int64_t n_kv = (kv_->used_end() + 255) / 256 * 256;
