@@ -75,6 +75,7 @@ size_t attention_scratch_bytes(int64_t n_rep, int64_t dk, int64_t dv) {
   tiled += align64(rows * t * 4);                        // scores
   tiled += align64(rows * static_cast<size_t>(dv) * 4);  // accumulators
   tiled += align64(rows * 2 * 4);                        // running max and sum
+  tiled += align64(static_cast<size_t>(dk) * 4);         // one key row in F32
   size_t per_key = 0;
   per_key += align64(static_cast<size_t>(dk) * 4);                               // query
   per_key += align64(static_cast<size_t>(dk / kQK8_0 + 1) * sizeof(BlockQ8_0));  // Q8_0 query
@@ -196,6 +197,7 @@ void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQue
   float* kq = take(static_cast<size_t>(kAttentionRowTile * n_rep * T) * 4);
   float* acc = take(static_cast<size_t>(kAttentionRowTile * n_rep * dv) * 4);
   float* state = take(static_cast<size_t>(kAttentionRowTile * n_rep * 2) * 4);
+  float* krow32 = take(static_cast<size_t>(dk) * 4);
   float* m = state;
   float* s_sum = state + m_rows;
 
@@ -230,16 +232,16 @@ void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQue
       }
       const uint8_t* krow = kv.k + static_cast<size_t>(c) * kv.k_stride;
       const uint8_t* vrow = kv.v + static_cast<size_t>(c) * kv.v_stride;
+      const float* k32;
       if (kv.type == KvType::kF16) {
-        const auto* k16 = reinterpret_cast<const uint16_t*>(krow);
-        const auto* v16 = reinterpret_cast<const uint16_t*>(vrow);
-        for (int64_t d = 0; d < dk; ++d) kt[d * T + j] = fp16_to_fp32(k16[d]);
-        for (int64_t d = 0; d < dv; ++d) vdst[d] = fp16_to_fp32(v16[d]);
+        ops.f16_to_f32(reinterpret_cast<const uint16_t*>(krow), krow32, dk);
+        ops.f16_to_f32(reinterpret_cast<const uint16_t*>(vrow), vdst, dv);
+        k32 = krow32;
       } else {
-        const auto* k32 = reinterpret_cast<const float*>(krow);
-        for (int64_t d = 0; d < dk; ++d) kt[d * T + j] = k32[d];
+        k32 = reinterpret_cast<const float*>(krow);
         std::memcpy(vdst, vrow, static_cast<size_t>(dv) * 4);
       }
+      for (int64_t d = 0; d < dk; ++d) kt[d * T + j] = k32[d];
     }
     // Scores [m_rows][T] = Q K^T, each an FMA chain over the head dimension.
     std::memset(kq, 0, static_cast<size_t>(m_rows * T) * 4);

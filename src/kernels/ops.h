@@ -69,6 +69,9 @@ struct OpsTable {
   void (*gemm_acc)(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
                    int64_t m, int64_t k, int64_t n);
 
+  // y[i] = float(x[i]) for half-precision x (exact).
+  void (*f16_to_f32)(const uint16_t* x, float* y, int64_t n);
+
   // Stores n F32 values as a cache row of the given type.
   void (*kv_store[3])(const float* x, void* row, int64_t n);
 };

@@ -7,6 +7,43 @@
 
 namespace ember {
 
+const char* stage_name(Stage s) {
+  switch (s) {
+    case Stage::kMatmulQkv:
+      return "matmul q/k/v";
+    case Stage::kMatmulOut:
+      return "matmul attn out";
+    case Stage::kMatmulUpGate:
+      return "matmul ffn gate+up";
+    case Stage::kMatmulDown:
+      return "matmul ffn down";
+    case Stage::kMatmulLogits:
+      return "matmul logits";
+    case Stage::kMatmulRouter:
+      return "matmul moe router";
+    case Stage::kConvert:
+      return "activation conversion";
+    case Stage::kAttention:
+      return "attention";
+    case Stage::kOther:
+      return "other";
+    case Stage::kCount:
+      break;
+  }
+  return "?";
+}
+
+Context::StageTimer::StageTimer(Context& c, Stage s) : c_(c), s_(s), on_(c.params_.profile) {
+  if (on_) t0_ = std::chrono::steady_clock::now();
+}
+
+Context::StageTimer::~StageTimer() {
+  if (on_) {
+    c_.profile_[static_cast<size_t>(s_)] +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  }
+}
+
 Context::Context(const Model& model, const ContextParams& params, int n_threads)
     : model_(model), params_(params), pool_(n_threads) {}
 
@@ -146,6 +183,9 @@ Status Context::decode(const Batch& batch) {
   std::vector<int64_t> cells;
   EMBER_RETURN_IF_ERROR(kv_->find_free(n, cells));
 
+  const auto t_start = std::chrono::steady_clock::now();
+  double staged_before = 0.0;
+  for (double v : profile_) staged_before += v;
   n_outputs_ = n_out;
   logits_.resize(static_cast<size_t>(n_out) * static_cast<size_t>(n_vocab_));
   int64_t out_offset = 0;
@@ -158,6 +198,14 @@ Status Context::decode(const Batch& batch) {
     }
     forward(batch, begin, end, ub_cells, out_offset);
     for (int64_t i = begin; i < end; ++i) out_offset += batch.logits[static_cast<size_t>(i)] != 0;
+  }
+  if (params_.profile) {
+    // Whatever the stages did not measure.
+    double staged_after = 0.0;
+    for (double v : profile_) staged_after += v;
+    const double total =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    profile_[static_cast<size_t>(Stage::kOther)] += total - (staged_after - staged_before);
   }
   return Status::Ok();
 }
@@ -193,6 +241,7 @@ void Context::clear() {
 }
 
 const void* Context::convert(int slot, TensorType type, const float* x, int64_t n, int64_t cols) {
+  StageTimer timer(*this, Stage::kConvert);
   auto& buf = act_[static_cast<size_t>(slot)];
   const size_t bytes = kernels::activation_bytes(type, n, cols);
   if (buf.size() < bytes) buf.resize(bytes);
@@ -216,7 +265,8 @@ const void* Context::convert(int slot, TensorType type, const float* x, int64_t 
   return buf.data();
 }
 
-void Context::run_products(const Product* products, int n_products, int64_t n_tokens) {
+void Context::run_products(const Product* products, int n_products, int64_t n_tokens, Stage stage) {
+  StageTimer timer(*this, stage);
   // Split each product's rows into chunks: a few per thread so a thread slowed down by the rest
   // of the machine does not hold everyone up. Chunk boundaries are multiples of 16 rows.
   constexpr int64_t kChunksPerThread = 4;

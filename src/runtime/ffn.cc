@@ -38,11 +38,11 @@ void Context::ffn_block(const Ubatch&, int64_t il, int64_t n_rows) {
   const void* xg = convert(0, tg, h_.data(), n_rows, d);
   const void* xu = tu == tg ? xg : convert(1, tu, h_.data(), n_rows, d);
   const Product gu[2] = {{&L.ffn_gate, xg, gate, nf}, {&L.ffn_up, xu, up, nf}};
-  run_products(gu, 2, n_rows);
+  run_products(gu, 2, n_rows, Stage::kMatmulUpGate);
   pool_.run(n_rows,
             [&](int64_t t, int) { activate(O, cfg.ffn_act, gate + t * nf, up + t * nf, nf); });
   const Product down = {&L.ffn_down, convert(0, L.ffn_down.w.type, gate, n_rows, nf), o_.data(), d};
-  run_products(&down, 1, n_rows);
+  run_products(&down, 1, n_rows, Stage::kMatmulDown);
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;
     if (L.post_ffn_norm != nullptr) O.rmsnorm(o, L.post_ffn_norm, o, d, hp.norm_eps);
@@ -64,7 +64,7 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
   // Router logits [n_rows][n_expert].
   const Product router = {&L.ffn_gate_inp, convert(0, L.ffn_gate_inp.w.type, h_.data(), n_rows, d),
                           router_.data(), ne};
-  run_products(&router, 1, n_rows);
+  run_products(&router, 1, n_rows, Stage::kMatmulRouter);
 
   // Routing: softmax over all experts, the k most probable (ties: lower index), their
   // probabilities optionally renormalised to sum to 1.
@@ -134,13 +134,13 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
     const void* xg = convert(0, wg.w.type, xin, m, d);
     const void* xu = wu.w.type == wg.w.type ? xg : convert(1, wu.w.type, xin, m, d);
     const Product gu[2] = {{&wg, xg, gate + s0 * nf, nf}, {&wu, xu, up + s0 * nf, nf}};
-    run_products(gu, 2, m);
+    run_products(gu, 2, m, Stage::kMatmulUpGate);
     pool_.run(m, [&](int64_t i, int) {
       activate(O, cfg.ffn_act, gate + (s0 + i) * nf, up + (s0 + i) * nf, nf);
     });
     const Product down = {&wd, convert(0, wd.w.type, gate + s0 * nf, m, nf),
                           moe_out_.data() + s0 * d, d};
-    run_products(&down, 1, m);
+    run_products(&down, 1, m, Stage::kMatmulDown);
   }
 
   // Weighted sum of each token's experts in rank order, then the residual.

@@ -290,6 +290,10 @@ void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
   }
 }
 
+void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 8) store(y + i, load_f16(x + i, n - i), n - i);
+}
+
 void store_f32_row(const float* x, void* row, int64_t n) {
   std::memcpy(row, x, static_cast<size_t>(n) * sizeof(float));
 }
@@ -303,10 +307,23 @@ void store_f16_row(const float* x, void* row, int64_t n) {
 
 const OpsTable& ops_avx2() {
   static const OpsTable table = {
-      Isa::kAvx2, rmsnorm,  scale,    add,
-      silu_mul,   gelu_mul, softcap,  softmax,
-      vmax,       dot_f16,  dot_f32,  f16_scale,
-      f16_mad,    f32_mad,  gemm_acc, {store_f32_row, store_f16_row, store_q8_0_plain},
+      .isa = Isa::kAvx2,
+      .rmsnorm = rmsnorm,
+      .scale = scale,
+      .add = add,
+      .silu_mul = silu_mul,
+      .gelu_mul = gelu_mul,
+      .softcap = softcap,
+      .softmax = softmax,
+      .max = vmax,
+      .dot_f16 = dot_f16,
+      .dot_f32 = dot_f32,
+      .f16_scale = f16_scale,
+      .f16_mad = f16_mad,
+      .f32_mad = f32_mad,
+      .gemm_acc = gemm_acc,
+      .f16_to_f32 = f16_to_f32,
+      .kv_store = {store_f32_row, store_f16_row, store_q8_0_plain},
   };
   return table;
 }

@@ -291,6 +291,13 @@ void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
   }
 }
 
+void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, m, load_f16(m, x + i));
+  }
+}
+
 void store_f32(const float* x, void* row, int64_t n) {
   std::memcpy(row, x, static_cast<size_t>(n) * sizeof(float));
 }
@@ -308,10 +315,23 @@ void store_f16(const float* x, void* row, int64_t n) {
 
 const OpsTable& ops_avx512() {
   static const OpsTable table = {
-      Isa::kAvx512, rmsnorm,  scale,    add,
-      silu_mul,     gelu_mul, softcap,  softmax,
-      vmax,         dot_f16,  dot_f32,  f16_scale,
-      f16_mad,      f32_mad,  gemm_acc, {store_f32, store_f16, store_q8_0_plain},
+      .isa = Isa::kAvx512,
+      .rmsnorm = rmsnorm,
+      .scale = scale,
+      .add = add,
+      .silu_mul = silu_mul,
+      .gelu_mul = gelu_mul,
+      .softcap = softcap,
+      .softmax = softmax,
+      .max = vmax,
+      .dot_f16 = dot_f16,
+      .dot_f32 = dot_f32,
+      .f16_scale = f16_scale,
+      .f16_mad = f16_mad,
+      .f32_mad = f32_mad,
+      .gemm_acc = gemm_acc,
+      .f16_to_f32 = f16_to_f32,
+      .kv_store = {store_f32, store_f16, store_q8_0_plain},
   };
   return table;
 }
