@@ -224,10 +224,10 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
   for (const Linear* l : all) packed_bytes_ += l->prepared.packed_bytes();
   if (release_source_pages) {
     // The packed copies are what the kernels read: give the mapped pages of those tensors back
-    // to the OS (they are file-backed and reload if ever touched again). The token embedding
-    // stays: its rows are looked up for every token.
+    // to the OS (they are file-backed and reload when touched again). That includes a tied token
+    // embedding, whose packing read all of it: lookups fault back in only the rows they use.
     for (const Linear* l : all) {
-      if (!l->prepared.packed() || l->w.data == token_embd_.data) continue;
+      if (!l->prepared.packed()) continue;
       release_mapped_range(l->w.data, static_cast<size_t>(l->w.rows) * l->w.row_bytes);
     }
   }
