@@ -351,6 +351,58 @@ TEST(Matmul, SimdMatchesScalarOnOddShapes) {
   }
 }
 
+// Random block bytes (every code pattern, including Q8_0's -128 that the quantizers never emit)
+// with finite fp16 scales, against activations at full scale (codes +-127): the widest integer
+// sums the kernels must carry without saturating.
+TEST(Matmul, SimdMatchesScalarOnExtremeCodes) {
+  struct ScaleFields {
+    TensorType type;
+    std::vector<size_t> offsets;  // fp16 fields within a block
+  };
+  const ScaleFields kFields[] = {
+      {TensorType::kQ4_0, {0}},      {TensorType::kQ4_1, {0, 2}}, {TensorType::kQ5_0, {0}},
+      {TensorType::kQ5_1, {0, 2}},   {TensorType::kQ8_0, {0}},    {TensorType::kIQ4_NL, {0}},
+      {TensorType::kQ2_K, {80, 82}}, {TensorType::kQ3_K, {108}},  {TensorType::kQ4_K, {0, 2}},
+      {TensorType::kQ5_K, {0, 2}},   {TensorType::kQ6_K, {208}},  {TensorType::kIQ4_XS, {0}},
+  };
+  std::mt19937 rng(99);
+  for (const ScaleFields& f : kFields) {
+    const auto* traits = tensor_type_traits(f.type);
+    const int64_t rows = 35, cols = 4 * traits->block_size, n = 6;
+    Matrix m{f.type, rows, cols, *tensor_row_size(f.type, cols), {}, {}};
+    m.data.resize(m.row_bytes * rows);
+    for (auto& byte : m.data) byte = static_cast<uint8_t>(rng());
+    for (size_t blk = 0; blk < m.data.size() / traits->type_size; ++blk) {
+      for (size_t off : f.offsets) {
+        const uint16_t h = fp32_to_fp16(static_cast<float>(rng() % 1000) * 1e-4f);
+        std::memcpy(m.data.data() + blk * traits->type_size + off, &h, 2);
+      }
+    }
+    m.deq.resize(static_cast<size_t>(rows * cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      ASSERT_TRUE(
+          dequantize_row(f.type, m.data.data() + r * m.row_bytes, m.deq.data() + r * cols, cols)
+              .ok());
+    }
+    for (Isa isa : supported_isas()) {
+      SCOPED_TRACE(label(isa, f.type, rows, cols, n));
+      Acts a;
+      a.x.resize(static_cast<size_t>(n * cols));
+      for (size_t i = 0; i < a.x.size(); ++i)
+        a.x[i] = (rng() % 2 ? 1.0f : -1.0f) * (i % 3 ? 1.0f : 0.999f);
+      a.buf.resize(activation_bytes(f.type, n, cols));
+      convert_activations(isa, f.type, a.x.data(), n, cols, a.buf.data());
+      const std::vector<float> ref = run(Isa::kScalar, m.weights(), a, n, 0, rows);
+      const std::vector<float> got = run(isa, m.weights(), a, n, 0, rows);
+      double scale = 0;
+      for (float v : ref) scale = std::max(scale, std::fabs(static_cast<double>(v)));
+      for (size_t i = 0; i < ref.size(); ++i) {
+        ASSERT_NEAR(got[i], ref[i], 1e-5 * scale + 1e-6) << "element " << i;
+      }
+    }
+  }
+}
+
 TEST(Matmul, SimdMatchesScalarForEveryTokenCount) {
   for (Isa isa : supported_isas()) {
     if (isa == Isa::kScalar) continue;
@@ -397,6 +449,7 @@ TEST(Matmul, BitIdenticalAcrossBatchingRowRangesAndPacking) {
       matmul(*pw, a.buf.data(), n, prepared.data(), rows, 40, rows);
       EXPECT_EQ(0, std::memcmp(prepared.data(), batch.data(), batch.size() * 4)) << "prepared";
       EXPECT_EQ(pw->packed(), pw->packed_bytes() > 0);
+      EXPECT_EQ(pw->packed(), isa != Isa::kScalar);  // every type has SIMD kernels
 
       // Rows outside the range are never written.
       std::vector<float> part = run(isa, w, a, n, 3, 19);

@@ -79,6 +79,13 @@ void matmul(Isa isa, const Weights& w, const void* x_converted, int64_t n_tokens
 // noticeably for n_tokens = 1). Where the Isa has no packed kernel for the type (kScalar, or a
 // type without a SIMD kernel) nothing is copied and the source weights are used directly, so
 // they must then stay valid.
+// Frees a packed buffer: large ones are a page mapping of their own (huge pages where the OS
+// allows), small ones come from operator new. (Implementation detail of PreparedWeights.)
+struct PackedBufferFree {
+  size_t mapped_bytes = 0;  // 0: operator new
+  void operator()(uint8_t* p) const;
+};
+
 class PreparedWeights {
  public:
   PreparedWeights() = default;
@@ -93,12 +100,9 @@ class PreparedWeights {
 
  private:
   friend Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w);
-  struct AlignedFree {
-    void operator()(uint8_t* p) const;
-  };
   Isa isa_ = Isa::kScalar;
   Weights w_;
-  std::unique_ptr<uint8_t, AlignedFree> packed_;
+  std::unique_ptr<uint8_t, PackedBufferFree> packed_;
   size_t packed_bytes_ = 0;
 };
 

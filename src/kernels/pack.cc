@@ -45,216 +45,233 @@
 namespace ember::kernels {
 namespace {
 
-constexpr int kR = static_cast<int>(kPackRows);
+// The packers below work on 32-bit words: every piece is a transpose of 4-byte groups (one per
+// row) with at most a few bit operations per word, so packing costs far less than a product.
 
-void put_nib(uint8_t* dst, int r, const uint8_t* codes) {
-  for (int v = 0; v < 4; ++v) {
-    for (int m = 0; m < 4; ++m) {
-      dst[64 * v + 4 * r + m] =
-          static_cast<uint8_t>((codes[4 * v + m] & 0xF) | (codes[16 + 4 * v + m] << 4));
+uint32_t ld32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+void st32(uint8_t* p, uint32_t v) {
+  std::memcpy(p, &v, 4);
+}
+void copy16(uint8_t* dst, const uint8_t* src) {
+  std::memcpy(dst, src, 2);
+}
+
+constexpr uint32_t kLo4 = 0x0F0F0F0Fu, kHi4 = 0xF0F0F0F0u;
+
+// NIB vectors of a 32-column chunk. Two source layouts occur:
+//  * "split" (Q4_0, Q4_1, Q5_x, IQ4): 16 bytes, byte j = column j | column j + 16 << 4: the
+//    NIB vectors are the source words themselves (plain copies);
+//  * "wide" (Q4_K, Q5_K, Q6_K): a 32-byte run whose low (h = 0) or high (h = 1) nibbles hold
+//    the 32 columns in order: vector v combines words v and v + 4 of the run (nib_wide).
+uint32_t nib_wide(const uint8_t* run, int v, int h) {
+  const uint32_t a = ld32(run + 4 * v), b = ld32(run + 16 + 4 * v);
+  return h == 0 ? (a & kLo4) | ((b & kLo4) << 4) : ((a >> 4) & kLo4) | (b & kHi4);
+}
+
+// BITS byte m of a 32-column chunk whose extra bits are bit `bit` of the 32 bytes `src`
+// (src[l] for column l): bit s of the result is src[4s + m] >> bit. All four bytes at once.
+uint32_t bits_from_bytes(const uint8_t* src, int bit) {
+  uint32_t out = 0;
+  for (int s = 0; s < 8; ++s) out |= ((ld32(src + 4 * s) >> bit) & 0x01010101u) << s;
+  return out;
+}
+
+// BITS word of a 32-column chunk whose extra bits are the bits of a 32-bit word (bit j for
+// column j): byte m gathers bits m, m + 4, ..., m + 28 into bits 0..7.
+uint32_t bits_from_word(uint32_t qh) {
+  uint32_t out = 0;
+  for (int m = 0; m < 4; ++m) {
+    uint32_t x = (qh >> m) & 0x11111111u;
+    x = (x | (x >> 3)) & 0x03030303u;
+    x = (x | (x >> 6)) & 0x000F000Fu;
+    x = (x | (x >> 12)) & 0xFFu;
+    out |= x << (8 * m);
+  }
+  return out;
+}
+
+// TWO word of a 16-column sub-block whose 2-bit values are bits (2k, 2k + 1) of the 16 bytes
+// `src` (src[l] for column l).
+uint32_t two_from_bytes(const uint8_t* src, int k) {
+  uint32_t out = 0;
+  for (int s = 0; s < 4; ++s) out |= ((ld32(src + 4 * s) >> (2 * k)) & 0x03030303u) << (2 * s);
+  return out;
+}
+
+// One row r (0..15) of a group: `src` is the row, `dst` the group, nb blocks.
+using RowPacker = void (*)(const uint8_t* src, uint8_t* dst, int r, int64_t nb);
+
+void pack_q4_0(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
+  for (int64_t b = 0; b < nb; ++b, src += 18, dst += 288) {
+    for (int v = 0; v < 4; ++v) std::memcpy(dst + 64 * v + 4 * r, src + 2 + 4 * v, 4);
+    copy16(dst + 256 + 2 * r, src);
+  }
+}
+
+void pack_q4_1(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
+  for (int64_t b = 0; b < nb; ++b, src += 20, dst += 320) {
+    for (int v = 0; v < 4; ++v) std::memcpy(dst + 64 * v + 4 * r, src + 4 + 4 * v, 4);
+    copy16(dst + 256 + 2 * r, src);
+    copy16(dst + 288 + 2 * r, src + 2);
+  }
+}
+
+void pack_q5_0(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
+  for (int64_t b = 0; b < nb; ++b, src += 22, dst += 352) {
+    for (int v = 0; v < 4; ++v) std::memcpy(dst + 64 * v + 4 * r, src + 6 + 4 * v, 4);
+    st32(dst + 256 + 4 * r, bits_from_word(ld32(src + 2)));
+    copy16(dst + 320 + 2 * r, src);
+  }
+}
+
+void pack_q5_1(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
+  for (int64_t b = 0; b < nb; ++b, src += 24, dst += 384) {
+    for (int v = 0; v < 4; ++v) std::memcpy(dst + 64 * v + 4 * r, src + 8 + 4 * v, 4);
+    st32(dst + 256 + 4 * r, bits_from_word(ld32(src + 4)));
+    copy16(dst + 320 + 2 * r, src);
+    copy16(dst + 352 + 2 * r, src + 2);
+  }
+}
+
+void pack_q8_0(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
+  for (int64_t b = 0; b < nb; ++b, src += 34, dst += 544) {
+    // q + 128 (mod 256) is q with its sign bit flipped.
+    for (int s = 0; s < 8; ++s) st32(dst + 64 * s + 4 * r, ld32(src + 2 + 4 * s) ^ 0x80808080u);
+    copy16(dst + 512 + 2 * r, src);
+  }
+}
+
+// Q4_K / Q5_K: d, dmin, scales[12], (Q5_K: qh[32]), qs[128].
+template <bool kQ5>
+void pack_q45_k(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
+  constexpr size_t kSrc = kQ5 ? 176 : 144, kDst = kQ5 ? 2880 : 2368;
+  constexpr size_t kQs = kQ5 ? 48 : 16, kSc = kQ5 ? 2560 : 2048;
+  for (int64_t b = 0; b < nb; ++b, src += kSrc, dst += kDst) {
+    for (int j = 0; j < 8; ++j) {
+      const uint8_t* run = src + kQs + 32 * (j / 2);
+      for (int v = 0; v < 4; ++v) st32(dst + 256 * j + 64 * v + 4 * r, nib_wide(run, v, j % 2));
+      if constexpr (kQ5) st32(dst + 2048 + 64 * j + 4 * r, bits_from_bytes(src + 16, j));
+      uint8_t sc, m;
+      kquant::unpack_scale_min_k4(j, src + 4, &sc, &m);
+      dst[kSc + 16 * j + r] = sc;
+      dst[kSc + 128 + 32 * (j / 2) + 2 * r + (j % 2)] = m;
     }
+    copy16(dst + kSc + 256 + 2 * r, src);
+    copy16(dst + kSc + 288 + 2 * r, src + 2);
   }
 }
 
-void put_bits(uint8_t* dst, int r, const uint8_t* bits) {
-  for (int m = 0; m < 4; ++m) {
-    int b = 0;
-    for (int s = 0; s < 8; ++s) b |= (bits[4 * s + m] & 1) << s;
-    dst[4 * r + m] = static_cast<uint8_t>(b);
+// Q6_K: ql[128], qh[64], scales[16], d.
+void pack_q6_k(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
+  for (int64_t b = 0; b < nb; ++b, src += 210, dst += 3360) {
+    // Chunk c = columns 32c.. (h = c / 4, k = c % 4): low nibbles of ql[64h + 32(k % 2) + l]
+    // for k < 2, high nibbles for k >= 2.
+    for (int c = 0; c < 8; ++c) {
+      const int h = c / 4, k = c % 4;
+      const uint8_t* run = src + 64 * h + 32 * (k % 2);
+      for (int v = 0; v < 4; ++v) st32(dst + 256 * c + 64 * v + 4 * r, nib_wide(run, v, k / 2));
+    }
+    // Sub-block j: high bits (2k, 2k + 1) of qh[32h + 16(j % 2) + l].
+    for (int j = 0; j < 16; ++j) {
+      const int h = j / 8, k = (j / 2) % 4;
+      st32(dst + 2048 + 64 * j + 4 * r, two_from_bytes(src + 128 + 32 * h + 16 * (j % 2), k));
+    }
+    for (int i = 0; i < 8; ++i) copy16(dst + 3072 + 32 * i + 2 * r, src + 192 + 2 * i);
+    copy16(dst + 3328 + 2 * r, src + 208);
   }
 }
 
-void put_two(uint8_t* dst, int r, const uint8_t* vals) {
-  for (int m = 0; m < 4; ++m) {
-    int b = 0;
-    for (int s = 0; s < 4; ++s) b |= (vals[4 * s + m] & 3) << (2 * s);
-    dst[4 * r + m] = static_cast<uint8_t>(b);
+// Q3_K: hmask[32], qs[64], scales[12], d.
+void pack_q3_k(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
+  for (int64_t b = 0; b < nb; ++b, src += 110, dst += 1824) {
+    for (int j = 0; j < 16; ++j) {
+      const int h = j / 8, k = (j / 2) % 4;
+      st32(dst + 64 * j + 4 * r, two_from_bytes(src + 32 + 32 * h + 16 * (j % 2), k));
+    }
+    for (int c = 0; c < 8; ++c) st32(dst + 1024 + 64 * c + 4 * r, bits_from_bytes(src, c));
+    int8_t sc[16];
+    kquant::unpack_scales_q3k(src + 96, sc);
+    for (int j = 0; j < 16; ++j) {
+      dst[1536 + 32 * (j / 2) + 2 * r + (j % 2)] = static_cast<uint8_t>(sc[j]);
+    }
+    copy16(dst + 1792 + 2 * r, src + 108);
   }
 }
 
-void put_bytes(uint8_t* dst, int r, const uint8_t* codes) {
-  for (int s = 0; s < 8; ++s) std::memcpy(dst + 64 * s + 4 * r, codes + 4 * s, 4);
+// Q2_K: scales[16], qs[64], d, dmin.
+void pack_q2_k(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
+  for (int64_t b = 0; b < nb; ++b, src += 84, dst += 1344) {
+    // Sub-block j = 8h + 2k + s: bits 2k of qs[32h + 16s + l].
+    for (int j = 0; j < 16; ++j) {
+      const int h = j / 8, k = (j / 2) % 4, s2 = j % 2;
+      st32(dst + 64 * j + 4 * r, two_from_bytes(src + 16 + 32 * h + 16 * s2, k));
+    }
+    for (int i = 0; i < 8; ++i) copy16(dst + 1024 + 32 * i + 2 * r, src + 2 * i);
+    copy16(dst + 1280 + 2 * r, src + 80);
+    copy16(dst + 1312 + 2 * r, src + 82);
+  }
 }
 
-void put_f16(uint8_t* dst, int r, uint16_t v) {
-  std::memcpy(dst + 2 * r, &v, 2);
+// IQ4_XS: d, scales_h, scales_l[4], qs[128].
+void pack_iq4_xs(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
+  for (int64_t b = 0; b < nb; ++b, src += 136, dst += 2208) {
+    uint16_t scales_h;
+    std::memcpy(&scales_h, src + 2, 2);
+    for (int j = 0; j < 8; ++j) {
+      for (int v = 0; v < 4; ++v)
+        std::memcpy(dst + 256 * j + 64 * v + 4 * r, src + 8 + 16 * j + 4 * v, 4);
+      const int ls = ((src[4 + j / 2] >> (4 * (j % 2))) & 0xF) | (((scales_h >> (2 * j)) & 3) << 4);
+      dst[2048 + 32 * (j / 2) + 2 * r + (j % 2)] = static_cast<uint8_t>(ls - 32);
+    }
+    copy16(dst + 2176 + 2 * r, src);
+  }
 }
 
-// Writes one block of row r (0..15) of a group: `src` is the row's block, `dst` the group's
-// packed block.
-void pack_block(TensorType type, const uint8_t* src, uint8_t* dst, int r) {
-  uint8_t codes[kQK_K], bits[kQK_K];
+// Plain types: 16 values per column, one per row.
+template <size_t kElem>
+void pack_plain(const uint8_t* src, uint8_t* dst, int r, int64_t cols) {
+  for (int64_t c = 0; c < cols; ++c) {
+    std::memcpy(dst + static_cast<size_t>(c) * 16 * kElem + static_cast<size_t>(r) * kElem,
+                src + static_cast<size_t>(c) * kElem, kElem);
+  }
+}
+
+RowPacker row_packer(TensorType type) {
   switch (type) {
     case TensorType::kQ4_0:
-    case TensorType::kIQ4_NL: {
-      // Both are {fp16 d; 16 bytes of nibbles} with the same nibble order.
-      const auto b = load_block<BlockQ4_0>(src, 0);
-      for (int j = 0; j < 16; ++j) {
-        codes[j] = b.qs[j] & 0xF;
-        codes[j + 16] = b.qs[j] >> 4;
-      }
-      put_nib(dst, r, codes);
-      put_f16(dst + 256, r, b.d);
-      return;
-    }
-    case TensorType::kQ4_1: {
-      const auto b = load_block<BlockQ4_1>(src, 0);
-      for (int j = 0; j < 16; ++j) {
-        codes[j] = b.qs[j] & 0xF;
-        codes[j + 16] = b.qs[j] >> 4;
-      }
-      put_nib(dst, r, codes);
-      put_f16(dst + 256, r, b.d);
-      put_f16(dst + 288, r, b.m);
-      return;
-    }
+    case TensorType::kIQ4_NL:
+      return pack_q4_0;  // same block layout
+    case TensorType::kQ4_1:
+      return pack_q4_1;
     case TensorType::kQ5_0:
-    case TensorType::kQ5_1: {
-      const bool has_m = type == TensorType::kQ5_1;
-      uint16_t d, m = 0;
-      uint32_t qh;
-      const uint8_t* qs;
-      BlockQ5_0 b0;
-      BlockQ5_1 b1;
-      if (has_m) {
-        b1 = load_block<BlockQ5_1>(src, 0);
-        d = b1.d;
-        m = b1.m;
-        std::memcpy(&qh, b1.qh, 4);
-        qs = b1.qs;
-      } else {
-        b0 = load_block<BlockQ5_0>(src, 0);
-        d = b0.d;
-        std::memcpy(&qh, b0.qh, 4);
-        qs = b0.qs;
-      }
-      for (int j = 0; j < 16; ++j) {
-        codes[j] = qs[j] & 0xF;
-        codes[j + 16] = qs[j] >> 4;
-      }
-      for (int j = 0; j < 32; ++j) bits[j] = static_cast<uint8_t>((qh >> j) & 1u);
-      put_nib(dst, r, codes);
-      put_bits(dst + 256, r, bits);
-      put_f16(dst + 320, r, d);
-      if (has_m) put_f16(dst + 352, r, m);
-      return;
-    }
-    case TensorType::kQ8_0: {
-      const auto b = load_block<BlockQ8_0>(src, 0);
-      for (int j = 0; j < 32; ++j) codes[j] = static_cast<uint8_t>(b.qs[j] + 128);
-      put_bytes(dst, r, codes);
-      put_f16(dst + 512, r, b.d);
-      return;
-    }
+      return pack_q5_0;
+    case TensorType::kQ5_1:
+      return pack_q5_1;
+    case TensorType::kQ8_0:
+      return pack_q8_0;
     case TensorType::kQ4_K:
-    case TensorType::kQ5_K: {
-      const bool q5 = type == TensorType::kQ5_K;
-      uint16_t d, dmin;
-      uint8_t scales[12];
-      const uint8_t *qs, *qh = nullptr;
-      BlockQ4K b4;
-      BlockQ5K b5;
-      if (q5) {
-        b5 = load_block<BlockQ5K>(src, 0);
-        d = b5.d;
-        dmin = b5.dmin;
-        std::memcpy(scales, b5.scales, 12);
-        qs = b5.qs;
-        qh = b5.qh;
-      } else {
-        b4 = load_block<BlockQ4K>(src, 0);
-        d = b4.d;
-        dmin = b4.dmin;
-        std::memcpy(scales, b4.scales, 12);
-        qs = b4.qs;
-      }
-      for (int j = 0; j < 8; ++j) {
-        const int c = j / 2, shift = 4 * (j % 2);
-        for (int l = 0; l < 32; ++l) {
-          codes[32 * j + l] = (qs[32 * c + l] >> shift) & 0xF;
-          bits[32 * j + l] = qh != nullptr ? ((qh[l] >> j) & 1) : 0;
-        }
-      }
-      size_t off = 0;
-      for (int j = 0; j < 8; ++j) put_nib(dst + 256 * j, r, codes + 32 * j);
-      off = 2048;
-      if (q5) {
-        for (int j = 0; j < 8; ++j) put_bits(dst + off + 64 * j, r, bits + 32 * j);
-        off += 512;
-      }
-      for (int j = 0; j < 8; ++j) {
-        uint8_t sc, m;
-        kquant::unpack_scale_min_k4(j, scales, &sc, &m);
-        dst[off + 16 * j + r] = sc;
-        dst[off + 128 + 32 * (j / 2) + 2 * r + (j % 2)] = m;
-      }
-      off += 256;
-      put_f16(dst + off, r, d);
-      put_f16(dst + off + 32, r, dmin);
-      return;
-    }
-    case TensorType::kQ6_K: {
-      const auto b = load_block<BlockQ6K>(src, 0);
-      uint8_t high[kQK_K];
-      for (int e = 0; e < kQK_K; ++e) {
-        const int h = e / 128, k = (e / 32) % 4, l = e % 32;
-        codes[e] = (b.ql[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 0xF;
-        high[e] = (b.qh[32 * h + l] >> (2 * k)) & 3;
-      }
-      for (int c = 0; c < 8; ++c) put_nib(dst + 256 * c, r, codes + 32 * c);
-      for (int j = 0; j < 16; ++j) put_two(dst + 2048 + 64 * j, r, high + 16 * j);
-      for (int j = 0; j < 16; ++j) {
-        dst[3072 + 32 * (j / 2) + 2 * r + (j % 2)] = static_cast<uint8_t>(b.scales[j]);
-      }
-      put_f16(dst + 3328, r, b.d);
-      return;
-    }
-    case TensorType::kQ3_K: {
-      const auto b = load_block<BlockQ3K>(src, 0);
-      for (int e = 0; e < kQK_K; ++e) {
-        const int h = e / 128, k = (e / 32) % 4, l = e % 32;
-        codes[e] = (b.qs[32 * h + l] >> (2 * k)) & 3;
-        bits[e] = (b.hmask[l] >> (e / 32)) & 1;
-      }
-      int8_t sc[16];
-      kquant::unpack_scales_q3k(b.scales, sc);
-      for (int j = 0; j < 16; ++j) put_two(dst + 64 * j, r, codes + 16 * j);
-      for (int c = 0; c < 8; ++c) put_bits(dst + 1024 + 64 * c, r, bits + 32 * c);
-      for (int j = 0; j < 16; ++j) {
-        dst[1536 + 32 * (j / 2) + 2 * r + (j % 2)] = static_cast<uint8_t>(sc[j]);
-      }
-      put_f16(dst + 1792, r, b.d);
-      return;
-    }
-    case TensorType::kQ2_K: {
-      const auto b = load_block<BlockQ2K>(src, 0);
-      for (int e = 0; e < kQK_K; ++e) {
-        const int h = e / 128, k = (e / 32) % 4, s = (e / 16) % 2, l = e % 16;
-        codes[e] = (b.qs[32 * h + 16 * s + l] >> (2 * k)) & 3;
-      }
-      for (int j = 0; j < 16; ++j) put_two(dst + 64 * j, r, codes + 16 * j);
-      for (int j = 0; j < 16; ++j) dst[1024 + 32 * (j / 2) + 2 * r + (j % 2)] = b.scales[j];
-      put_f16(dst + 1280, r, b.d);
-      put_f16(dst + 1312, r, b.dmin);
-      return;
-    }
-    case TensorType::kIQ4_XS: {
-      const auto b = load_block<BlockIQ4_XS>(src, 0);
-      for (int j = 0; j < 8; ++j) {
-        for (int l = 0; l < 16; ++l) {
-          codes[32 * j + l] = b.qs[16 * j + l] & 0xF;
-          codes[32 * j + 16 + l] = b.qs[16 * j + l] >> 4;
-        }
-        put_nib(dst + 256 * j, r, codes + 32 * j);
-        const int ls =
-            ((b.scales_l[j / 2] >> (4 * (j % 2))) & 0xF) | (((b.scales_h >> (2 * j)) & 3) << 4);
-        dst[2048 + 32 * (j / 2) + 2 * r + (j % 2)] = static_cast<uint8_t>(ls - 32);
-      }
-      put_f16(dst + 2176, r, b.d);
-      return;
-    }
+      return pack_q45_k<false>;
+    case TensorType::kQ5_K:
+      return pack_q45_k<true>;
+    case TensorType::kQ6_K:
+      return pack_q6_k;
+    case TensorType::kQ3_K:
+      return pack_q3_k;
+    case TensorType::kQ2_K:
+      return pack_q2_k;
+    case TensorType::kIQ4_XS:
+      return pack_iq4_xs;
+    case TensorType::kF32:
+      return pack_plain<4>;
+    case TensorType::kF16:
+    case TensorType::kBF16:
+      return pack_plain<2>;
     default:
-      return;
+      return nullptr;
   }
 }
 
@@ -311,26 +328,15 @@ void pack_groups(const Weights& w, int64_t g_begin, int64_t g_end, uint8_t* dst)
   const size_t pb = packed_block_bytes(w.type);
   const int64_t nb = w.cols / traits->block_size;
   const size_t group_bytes = static_cast<size_t>(nb) * pb;
+  const RowPacker packer = row_packer(w.type);
   const auto* src = static_cast<const uint8_t*>(w.data);
   for (int64_t g = g_begin; g < g_end; ++g) {
     uint8_t* gdst = dst + static_cast<size_t>(g - g_begin) * group_bytes;
     std::memset(gdst, 0, group_bytes);
-    for (int r = 0; r < kR; ++r) {
+    for (int r = 0; r < static_cast<int>(kPackRows); ++r) {
       const int64_t row = g * kPackRows + r;
       if (row >= w.rows) break;
-      const uint8_t* rsrc = src + static_cast<size_t>(row) * w.row_bytes;
-      if (!traits->quantized) {
-        const size_t e = traits->type_size;
-        for (int64_t c = 0; c < w.cols; ++c) {
-          std::memcpy(gdst + static_cast<size_t>(c) * pb + static_cast<size_t>(r) * e,
-                      rsrc + static_cast<size_t>(c) * e, e);
-        }
-        continue;
-      }
-      for (int64_t b = 0; b < nb; ++b) {
-        pack_block(w.type, rsrc + static_cast<size_t>(b) * traits->type_size,
-                   gdst + static_cast<size_t>(b) * pb, r);
-      }
+      packer(src + static_cast<size_t>(row) * w.row_bytes, gdst, r, nb);
     }
   }
 }

@@ -13,10 +13,14 @@ PackedKernel avx2_kernel(TensorType type);
 PackedKernel avx512_kernel(TensorType type);
 PackedKernel avx512vnni_kernel(TensorType type);
 
+// Activation converters (convert_<isa>.cc); AVX-512 VNNI uses the AVX-512 one.
 ConvertKernel avx2_convert();
 ConvertKernel avx512_convert();
 
 // Per Isa and type group (matmul_<group>_<isa>.cc).
+PackedKernel avx2_legacy_kernel(TensorType type);
+PackedKernel avx2_kquant_kernel(TensorType type);
+PackedKernel avx2_float_kernel(TensorType type);
 PackedKernel avx512_legacy_kernel(TensorType type);
 PackedKernel avx512_kquant_kernel(TensorType type);
 PackedKernel avx512_float_kernel(TensorType type);

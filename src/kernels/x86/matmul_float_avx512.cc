@@ -6,8 +6,8 @@
 namespace ember::kernels::x86 {
 
 PackedKernel avx512_float_kernel(TensorType type) {
-  // Tiles: 2 row vectors (32 rows) x 12 tokens for batches, 4 row vectors for one token.
-  return float_kernel<Avx512<false>, 2, 12, 4>(type);
+  // Tiles: 2 row vectors (32 rows) x 12 tokens for batches, 2 row vectors for one token.
+  return float_kernel<Avx512<false>, 2, 12, 2>(type);
 }
 
 }  // namespace ember::kernels::x86

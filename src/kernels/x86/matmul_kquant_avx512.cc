@@ -6,8 +6,8 @@
 namespace ember::kernels::x86 {
 
 PackedKernel avx512_kquant_kernel(TensorType type) {
-  // Tiles: 2 row vectors (32 rows) x 3 tokens for batches, 4 row vectors for one token.
-  return kquant_kernel<Avx512<false>, 2, 3, 4>(type);
+  // Tiles: 2 row vectors (32 rows) x 3 tokens for batches, 1 row vector for one token.
+  return kquant_kernel<Avx512<false>, 2, 3, 1>(type);
 }
 
 }  // namespace ember::kernels::x86

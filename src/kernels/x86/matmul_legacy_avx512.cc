@@ -6,8 +6,8 @@
 namespace ember::kernels::x86 {
 
 PackedKernel avx512_legacy_kernel(TensorType type) {
-  // Tiles: 2 row vectors (32 rows) x 4 tokens for batches, 4 row vectors for one token.
-  return legacy_kernel<Avx512<false>, 2, 4, 4>(type);
+  // Tiles: 2 row vectors (32 rows) x 4 tokens for batches, 1 row vector for one token.
+  return legacy_kernel<Avx512<false>, 2, 4, 1>(type);
 }
 
 }  // namespace ember::kernels::x86

@@ -129,7 +129,9 @@ struct Avx512 {
     const VI w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
   }
-  static EMBER_INLINE VF f32(const uint8_t* p) { return _mm512_loadu_ps(p); }
+  static EMBER_INLINE VF f32(const uint8_t* p) {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(p));
+  }
 
   // Stores lanes [lo, hi) of v to y[lo .. hi).
   static EMBER_INLINE void store(float* y, VF v, int lo, int hi) {

@@ -45,6 +45,23 @@ EMBER_INLINE void store_rows(const TileCtx& c, int64_t q, int64_t t0, const type
   for (int t = 0; t < T; ++t) S::store(c.y + (t0 + t) * c.ldy + row0, acc[t], lo, hi);
 }
 
+// Single-token products stream the packed weights from memory once, and the more arithmetic a
+// type needs per byte, the less the hardware prefetcher alone keeps ahead. So each tile
+// prefetches, while it works on a block, the same block of the next tile (the groups of
+// consecutive tiles are consecutive in memory): one tile ahead, or 64 KB ahead within the group
+// when a tile is too large to stay in L2.
+EMBER_INLINE size_t gemv_prefetch_distance(size_t group_bytes, int v) {
+  const size_t tile = group_bytes * static_cast<size_t>(v);
+  return tile <= (size_t{256} << 10) ? tile : (size_t{64} << 10);
+}
+
+// Prefetches the weight bytes [p, p + n) into L2.
+EMBER_INLINE void prefetch_range(const uint8_t* p, size_t n) {
+  for (size_t off = 0; off < n; off += 64) {
+    __builtin_prefetch(p + off, 0, 2);
+  }
+}
+
 template <class K, int V, int T>
 void token_tail(const TileCtx& c, int64_t q0, int64_t t0, int64_t rest) {
   if (rest == T) {

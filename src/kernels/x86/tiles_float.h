@@ -57,8 +57,16 @@ struct FloatKernel {
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) acc[v][t] = S::zerof();
     }
+    const size_t pf = gemv_prefetch_distance(c.group_bytes, V);
 #pragma GCC unroll 2
     for (int64_t k = 0; k < c.nb; ++k) {
+      if constexpr (T == 1) {
+        // One 64-byte line holds 4 (F16) or 2 (F32) columns of a row vector's packed data.
+        if ((k * static_cast<int64_t>(kCol)) % 64 == 0) {
+          for (int v = 0; v < V; ++v)
+            __builtin_prefetch(wp[v] + static_cast<size_t>(k) * kCol + pf, 0, 2);
+        }
+      }
       VF w[V];
 #pragma GCC unroll 8
       for (int v = 0; v < V; ++v) w[v] = F::template load<S>(wp[v] + static_cast<size_t>(k) * kCol);

@@ -293,6 +293,7 @@ struct KQuantKernel {
     }
     const uint8_t* ap[T];
     for (int t = 0; t < T; ++t) ap[t] = c.act + static_cast<size_t>(t0 + t) * c.act_stride;
+    const size_t pf = gemv_prefetch_distance(c.group_bytes, V);
     VF facc[V][T];
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v) {
@@ -302,6 +303,9 @@ struct KQuantKernel {
     for (int64_t b = 0; b < c.nb; ++b) {
       const uint8_t* blk[V];
       for (int v = 0; v < V; ++v) blk[v] = wp[v] + static_cast<size_t>(b) * F::kBytes;
+      if constexpr (T == 1) {
+        for (int v = 0; v < V; ++v) prefetch_range(blk[v] + pf, F::kBytes);
+      }
       VI isc[V][T];
 #pragma GCC unroll 8
       for (int v = 0; v < V; ++v) {

@@ -128,6 +128,7 @@ struct LegacyKernel {
     }
     const uint8_t* ap[T];
     for (int t = 0; t < T; ++t) ap[t] = c.act + static_cast<size_t>(t0 + t) * c.act_stride;
+    const size_t pf = gemv_prefetch_distance(c.group_bytes, V);
     VF facc[V][T];
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v) {
@@ -143,6 +144,9 @@ struct LegacyKernel {
         for (int v = 0; v < V; ++v) acc[v][t] = init;
       }
       const size_t boff = static_cast<size_t>(b) * F::kBytes;
+      if constexpr (T == 1) {
+        for (int v = 0; v < V; ++v) prefetch_range(wp[v] + boff + pf, F::kBytes);
+      }
       static_for<4>([&](auto P) __attribute__((always_inline)) {
         VI w0[V], w1[V];
 #pragma GCC unroll 8
