@@ -1,12 +1,12 @@
 // `ember run`, `ember logits` and `ember bench` end to end on the shared test models.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 
 #include "testdata.h"
 
@@ -69,9 +69,9 @@ TEST(CliLogits, TokensFileMatchesTheReference) {
   EMBER_REQUIRE_TESTDATA(dir);
   const auto g = golden(dir, "llama-spm-f32.p1");
   const auto out = testing::temp_dir() / "logits-f32.bin";
-  const auto r = run_cli("logits -m " + quote(dir / "models" / "llama-spm-f32.gguf") +
-                         " --tokens-file " + quote(dir / "golden" / "llama-spm-f32.p1.json") +
-                         " -o " + quote(out) + " -t 2");
+  const auto r =
+      run_cli("logits -m " + quote(dir / "models" / "llama-spm-f32.gguf") + " --tokens-file " +
+              quote(dir / "golden" / "llama-spm-f32.p1.json") + " -o " + quote(out) + " -t 2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["prompt_tokens"], g["prompt_tokens"]);
   const auto ours = read_floats(out);
@@ -146,8 +146,8 @@ TEST(CliBench, JsonHasLlamaBenchFields) {
     EXPECT_TRUE(t.contains("model_type") && t.contains("model_size"));
   }
   // The table form.
-  const auto table = run_cli("bench -m " + quote(dir / "models" / "llama-spm-q4_0.gguf") +
-                             " -p 16 -n 4 -r 1");
+  const auto table =
+      run_cli("bench -m " + quote(dir / "models" / "llama-spm-q4_0.gguf") + " -p 16 -n 4 -r 1");
   ASSERT_EQ(table.exit_code, 0) << table.err;
   EXPECT_NE(table.out.find("pp16"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("tg4"), std::string::npos) << table.out;

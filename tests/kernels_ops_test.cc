@@ -174,7 +174,8 @@ TEST(Ops, GeluTableFollowsTheFormula) {
   const float* t = gelu_half_table();
   for (float x = -9.0f; x < 9.0f; x += 0.013f) {
     const float xr = fp16_to_fp32(fp32_to_fp16(x));
-    const double want = 0.5 * xr * (1.0 + std::tanh(0.7978845608 * xr * (1.0 + 0.044715 * xr * xr)));
+    const double want =
+        0.5 * xr * (1.0 + std::tanh(0.7978845608 * xr * (1.0 + 0.044715 * xr * xr)));
     EXPECT_NEAR(t[fp32_to_fp16(x)], want, std::fabs(want) * 1e-3 + 1e-6) << x;
   }
 }
@@ -244,7 +245,8 @@ std::vector<double> naive_attention(const TestCache& c, const float* q, int32_t 
   std::vector<double> s, out(static_cast<size_t>(c.dv), 0.0);
   std::vector<int64_t> cells;
   for (size_t i = 0; i < c.pos.size(); ++i) {
-    if ((c.seqs[i] & 1) == 0 || c.pos[i] > pos || (window > 0 && c.pos[i] <= pos - window)) continue;
+    if ((c.seqs[i] & 1) == 0 || c.pos[i] > pos || (window > 0 && c.pos[i] <= pos - window))
+      continue;
     double d = 0;
     for (int64_t j = 0; j < c.dk; ++j) d += q[j] * fp16_to_fp32(c.k[i * c.dk + j]);
     d *= 0.125;
@@ -256,7 +258,8 @@ std::vector<double> naive_attention(const TestCache& c, const float* q, int32_t 
   for (double x : s) mx = std::max(mx, x);
   for (double& x : s) sum += (x = std::exp(x - mx));
   for (size_t j = 0; j < cells.size(); ++j) {
-    for (int64_t d = 0; d < c.dv; ++d) out[d] += s[j] / sum * fp16_to_fp32(c.v[cells[j] * c.dv + d]);
+    for (int64_t d = 0; d < c.dv; ++d)
+      out[d] += s[j] / sum * fp16_to_fp32(c.v[cells[j] * c.dv + d]);
   }
   return out;
 }
@@ -265,7 +268,8 @@ TEST(Attention, BothAlgorithmsMatchADirectSoftmax) {
   const TestCache cache(300, 21);
   const OpsTable& O = ops(best_isa());
   std::vector<uint8_t> scratch(attention_scratch_bytes(2, 64, 64) + 64);
-  void* s = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  void* s =
+      reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
   for (int64_t window : {int64_t{0}, int64_t{16}}) {
     for (float softcap : {0.0f, 50.0f}) {
       for (int32_t pos : {0, 5, 63, 64, 200, 299}) {
@@ -278,8 +282,10 @@ TEST(Attention, BothAlgorithmsMatchADirectSoftmax) {
         for (int h = 0; h < 2; ++h) {
           const auto want = naive_attention(cache, q.data() + 64 * h, pos, window, softcap);
           for (int d = 0; d < 64; ++d) {
-            EXPECT_NEAR(o1[64 * h + d], want[d], 2e-3) << "per-key pos " << pos << " window " << window;
-            EXPECT_NEAR(o2[64 * h + d], want[d], 1e-4) << "tiled pos " << pos << " window " << window;
+            EXPECT_NEAR(o1[64 * h + d], want[d], 2e-3)
+                << "per-key pos " << pos << " window " << window;
+            EXPECT_NEAR(o2[64 * h + d], want[d], 1e-4)
+                << "tiled pos " << pos << " window " << window;
           }
         }
       }
@@ -302,7 +308,8 @@ TEST(Attention, ResultIgnoresInvisibleCellsAndOtherRows) {
   }
   const OpsTable& O = ops(best_isa());
   std::vector<uint8_t> scratch(attention_scratch_bytes(1, 64, 64) + 64);
-  void* s = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  void* s =
+      reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
   const auto q = half_valued(64, 44);
   for (int64_t window : {int64_t{0}, int64_t{20}}) {
     std::vector<float> a(64), b(64);
@@ -313,7 +320,9 @@ TEST(Attention, ResultIgnoresInvisibleCellsAndOtherRows) {
     // Tiled, alone and together with other rows.
     attend_tiled(O, small.kv(window), &qa, 1, 1, s);
     std::vector<float> other(3 * 64);
-    AttentionQuery rows[4] = {{q.data(), other.data(), 3, 1}, qb, {q.data(), other.data() + 64, 120, 1},
+    AttentionQuery rows[4] = {{q.data(), other.data(), 3, 1},
+                              qb,
+                              {q.data(), other.data() + 64, 120, 1},
                               {q.data(), other.data() + 128, 40, 2}};
     attend_tiled(O, big.kv(window), rows, 4, 1, s);
     EXPECT_TRUE(same_bits(a.data(), b.data(), 64)) << "tiled, window " << window;
@@ -333,7 +342,8 @@ TEST(Attention, SlidingWindowOnlySeesTheWindow) {
   }
   const OpsTable& O = ops(best_isa());
   std::vector<uint8_t> scratch(attention_scratch_bytes(1, 64, 64) + 64);
-  void* s = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  void* s =
+      reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
   const auto q = half_valued(64, 52);
   std::vector<float> a(64), b(64);
   AttentionQuery qa{q.data(), a.data(), 119, 1}, qb{q.data(), b.data(), 119, 1};

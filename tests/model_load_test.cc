@@ -44,9 +44,9 @@ void expect_runs(const Model& m) {
 }
 
 TEST(ModelLoad, EveryArchitectureLoadsAndRuns) {
-  for (Architecture arch : {Architecture::kLlama, Architecture::kQwen2, Architecture::kQwen3,
-                            Architecture::kQwen3Moe, Architecture::kPhi3, Architecture::kGemma2,
-                            Architecture::kGemma3}) {
+  for (Architecture arch :
+       {Architecture::kLlama, Architecture::kQwen2, Architecture::kQwen3, Architecture::kQwen3Moe,
+        Architecture::kPhi3, Architecture::kGemma2, Architecture::kGemma3}) {
     const ModelHParams hp = default_synth_hparams(arch);
     const std::string name(architecture_traits(arch).name);
     SCOPED_TRACE(name);
@@ -67,7 +67,8 @@ TEST(ModelLoad, LlamaVariants) {
   ASSERT_TRUE(m.ok()) << m.status().to_string();
   EXPECT_EQ((*m)->layer(0).gate_exps.size(), 4u);
   expect_runs(**m);
-  for (RopeScalingType t : {RopeScalingType::kLinear, RopeScalingType::kYarn, RopeScalingType::kLlama3}) {
+  for (RopeScalingType t :
+       {RopeScalingType::kLinear, RopeScalingType::kYarn, RopeScalingType::kLlama3}) {
     ModelHParams hp = default_synth_hparams(Architecture::kLlama);
     hp.rope_scaling = t;
     hp.rope_scaling_factor = 4.0f;
@@ -132,7 +133,8 @@ TEST(ModelLoad, BadFilesGiveClearErrors) {
     std::ifstream in(base, std::ios::binary);
     std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
     const auto p = testing::temp_dir() / "truncated.gguf";
-    std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+    std::ofstream(p, std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
     auto m = Model::load(p.string());
     ASSERT_FALSE(m.ok());
     EXPECT_EQ(m.status().code(), StatusCode::kDataLoss) << m.status().to_string();
@@ -143,27 +145,32 @@ TEST(ModelLoad, BadFilesGiveClearErrors) {
                              w.set("general.architecture", GgufValue::string("mamba9"));
                            }),
                     StatusCode::kUnimplemented, "mamba9");
-  expect_load_error(edited(base, "missing.gguf",
-                           [](GgufWriter& w, const GgufFile& f) { copy_all(w, f, "blk.1.attn_k.weight"); }),
-                    StatusCode::kNotFound, "blk.1.attn_k.weight");
-  expect_load_error(edited(base, "misshaped.gguf",
-                           [](GgufWriter& w, const GgufFile& f) {
-                             copy_all(w, f, "blk.0.ffn_up.weight");
-                             const GgufTensorInfo* t = f.find_tensor("blk.0.ffn_up.weight");
-                             std::vector<uint8_t> data(f.tensor_data(*t).begin(),
-                                                       f.tensor_data(*t).end() - *tensor_row_size(t->type, t->shape[0]));
-                             EXPECT_TRUE(w.add_tensor(t->name, t->type, {t->shape[0], t->shape[1] - 1}, data).ok());
-                           }),
-                    StatusCode::kInvalidArgument, "blk.0.ffn_up.weight");
-  expect_load_error(edited(base, "bad-rope-freqs.gguf",
-                           [](GgufWriter& w, const GgufFile& f) {
-                             copy_all(w, f);
-                             std::vector<float> ff(7, 1.0f);
-                             EXPECT_TRUE(w.add_tensor("rope_freqs.weight", TensorType::kF32, {7},
-                                                      {reinterpret_cast<const uint8_t*>(ff.data()), 28})
-                                             .ok());
-                           }),
-                    StatusCode::kInvalidArgument, "rope_freqs.weight");
+  expect_load_error(
+      edited(base, "missing.gguf",
+             [](GgufWriter& w, const GgufFile& f) { copy_all(w, f, "blk.1.attn_k.weight"); }),
+      StatusCode::kNotFound, "blk.1.attn_k.weight");
+  expect_load_error(
+      edited(
+          base, "misshaped.gguf",
+          [](GgufWriter& w, const GgufFile& f) {
+            copy_all(w, f, "blk.0.ffn_up.weight");
+            const GgufTensorInfo* t = f.find_tensor("blk.0.ffn_up.weight");
+            std::vector<uint8_t> data(
+                f.tensor_data(*t).begin(),
+                f.tensor_data(*t).end() - *tensor_row_size(t->type, t->shape[0]));
+            EXPECT_TRUE(w.add_tensor(t->name, t->type, {t->shape[0], t->shape[1] - 1}, data).ok());
+          }),
+      StatusCode::kInvalidArgument, "blk.0.ffn_up.weight");
+  expect_load_error(
+      edited(base, "bad-rope-freqs.gguf",
+             [](GgufWriter& w, const GgufFile& f) {
+               copy_all(w, f);
+               std::vector<float> ff(7, 1.0f);
+               EXPECT_TRUE(w.add_tensor("rope_freqs.weight", TensorType::kF32, {7},
+                                        {reinterpret_cast<const uint8_t*>(ff.data()), 28})
+                               .ok());
+             }),
+      StatusCode::kInvalidArgument, "rope_freqs.weight");
   expect_load_error(edited(base, "missing-key.gguf",
                            [](GgufWriter& w, const GgufFile& f) {
                              copy_all(w, f);

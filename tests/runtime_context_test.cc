@@ -38,7 +38,8 @@ std::unique_ptr<Context> make_context(const Model& m, ContextParams p) {
 std::vector<float> eval_batch(Context& ctx, const std::vector<int32_t>& toks, int32_t pos0 = 0,
                               int32_t seq = 0) {
   Batch b;
-  for (size_t i = 0; i < toks.size(); ++i) b.add(toks[i], pos0 + static_cast<int32_t>(i), seq, true);
+  for (size_t i = 0; i < toks.size(); ++i)
+    b.add(toks[i], pos0 + static_cast<int32_t>(i), seq, true);
   const Status st = ctx.decode(b);
   EXPECT_TRUE(st.ok()) << st.to_string();
   if (!st.ok()) return {};
@@ -66,7 +67,8 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double m = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    m = std::max(m, std::fabs(double(a[i]) - b[i]));
   return a.size() == b.size() ? m : INFINITY;
 }
 

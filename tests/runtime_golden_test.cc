@@ -40,7 +40,8 @@ Golden load_golden(const std::filesystem::path& json_path) {
   g.greedy = j.at("greedy_tokens").get<std::vector<int32_t>>();
   g.margins = j.at("greedy_margins").get<std::vector<double>>();
   g.n_vocab = j.at("n_vocab").get<int64_t>();
-  const auto bytes = testing::read_file_bytes(json_path.parent_path() / j.at("logits_file").get<std::string>());
+  const auto bytes =
+      testing::read_file_bytes(json_path.parent_path() / j.at("logits_file").get<std::string>());
   g.logits.resize(bytes.size() / sizeof(float));
   std::memcpy(g.logits.data(), bytes.data(), g.logits.size() * sizeof(float));
   return g;
@@ -65,7 +66,9 @@ double nrmse(const float* ours, const float* ref, int64_t n) {
   return std::sqrt(err / static_cast<double>(n)) / std::sqrt(var / static_cast<double>(n));
 }
 
-int64_t argmax(const float* x, int64_t n) { return std::max_element(x, x + n) - x; }
+int64_t argmax(const float* x, int64_t n) {
+  return std::max_element(x, x + n) - x;
+}
 
 // Gap between the best and second-best value.
 double top2_margin(const float* x, int64_t n) {
@@ -147,9 +150,8 @@ TEST_P(GoldenTest, MatchesReference) {
   for (size_t step = 0; step < g.greedy.size(); ++step) {
     if (g.margins[step] < 0.1) break;
     const int64_t ours = argmax(cur.data(), nv);
-    ASSERT_EQ(ours, g.greedy[step]) << g.model << " prompt " << g.name << ": greedy token "
-                                    << step << " differs (reference margin " << g.margins[step]
-                                    << ")";
+    ASSERT_EQ(ours, g.greedy[step]) << g.model << " prompt " << g.name << ": greedy token " << step
+                                    << " differs (reference margin " << g.margins[step] << ")";
     batch.clear();
     batch.add(g.greedy[step], pos++, 0, true);
     ASSERT_TRUE((*ctx)->decode(batch).ok());

@@ -33,6 +33,7 @@ struct BenchArgs {
   std::string kv_type = "f16";
   bool json = false;
   bool no_warmup = false;
+  bool profile = false;
 };
 
 struct TestResult {
@@ -166,6 +167,7 @@ int run_bench(BenchArgs a) {
     cp.n_ubatch = a.n_ubatch;
     cp.n_threads = r.threads;
     cp.kv_type = *kv;
+    cp.profile = a.profile;
     Result<std::unique_ptr<Context>> ctx = Context::create(*lm->model, cp);
     if (!ctx.ok()) return report_error(ctx.status());
     Bench bench(*lm, **ctx, a);
@@ -174,6 +176,7 @@ int run_bench(BenchArgs a) {
       Status st = r.n_prompt > 0 ? bench.prompt(r.n_prompt) : bench.generate(1);
       if (!st.ok()) return report_error(st);
     }
+    (*ctx)->reset_profile();
     for (int rep = 0; rep < a.reps; ++rep) {
       (*ctx)->clear();
       const auto t0 = std::chrono::steady_clock::now();
@@ -183,8 +186,22 @@ int run_bench(BenchArgs a) {
           std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
     }
     std::vector<double> ts;
-    for (double ns : r.samples_ns) ts.push_back(static_cast<double>(r.n_prompt + r.n_gen) * 1e9 / ns);
-    const std::string name = r.n_prompt > 0 ? "pp" + std::to_string(r.n_prompt) : "tg" + std::to_string(r.n_gen);
+    for (double ns : r.samples_ns)
+      ts.push_back(static_cast<double>(r.n_prompt + r.n_gen) * 1e9 / ns);
+    const std::string name =
+        r.n_prompt > 0 ? "pp" + std::to_string(r.n_prompt) : "tg" + std::to_string(r.n_gen);
+    if (a.profile) {
+      // Per-stage share of the measured runs, on stderr.
+      const auto& prof = (*ctx)->profile();
+      double total = 0;
+      for (double v : prof) total += v;
+      std::fprintf(stderr, "ember: %s profile (%.3f s over %d runs):\n", name.c_str(), total,
+                   a.reps);
+      for (size_t i = 0; i < prof.size(); ++i) {
+        std::fprintf(stderr, "  %-24s %8.2f ms/run %6.1f%%\n", stage_name(static_cast<Stage>(i)),
+                     prof[i] * 1e3 / a.reps, total > 0 ? 100.0 * prof[i] / total : 0.0);
+      }
+    }
     if (a.json) {
       nlohmann::ordered_json j;
       j["model_filename"] = a.model;
@@ -242,6 +259,7 @@ void register_bench(CLI::App& app, CommandResult& result) {
   cmd->add_option("--kv-type", a->kv_type, "Key/value cache type: f16 (default), f32, q8_0");
   cmd->add_flag("--json", a->json, "Print a JSON array (llama-bench's field names)");
   cmd->add_flag("--no-warmup", a->no_warmup, "Skip the warm-up run");
+  cmd->add_flag("--profile", a->profile, "Print where the time goes (per stage) on stderr");
   cmd->callback([a, &result] { result.exit_code = run_bench(*a); });
 }
 

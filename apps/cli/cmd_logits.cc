@@ -33,7 +33,8 @@ Result<std::vector<int32_t>> read_tokens_file(const std::string& path) {
   if (j.is_discarded()) return invalid_argument("'" + path + "' is not valid JSON");
   if (j.is_object() && j.contains("prompt_tokens")) j = j["prompt_tokens"];
   if (!j.is_array()) {
-    return invalid_argument("'" + path + "' must hold a JSON array of token ids (or an object "
+    return invalid_argument("'" + path +
+                            "' must hold a JSON array of token ids (or an object "
                             "with a \"prompt_tokens\" array)");
   }
   std::vector<int32_t> ids;
@@ -47,7 +48,8 @@ Result<std::vector<int32_t>> read_tokens_file(const std::string& path) {
 }
 
 int run_logits(const LogitsArgs& a) {
-  const int sources = int(a.prompt_given) + int(!a.prompt_file.empty()) + int(!a.tokens_file.empty());
+  const int sources =
+      int(a.prompt_given) + int(!a.prompt_file.empty()) + int(!a.tokens_file.empty());
   if (sources != 1) {
     return report_error("logits: give exactly one of --prompt, --prompt-file, --tokens-file");
   }

@@ -27,7 +27,8 @@ Result<LoadedModel> load_model(const std::string& path, int threads) {
   EMBER_ASSIGN_OR_RETURN(out.model, Model::load(path, o));
   Result<Tokenizer> tok = tokenizer_from_gguf(out.model->file());
   if (tok.ok()) {
-    for (const std::string& w : tok->warnings()) std::fprintf(stderr, "ember: warning: %s\n", w.c_str());
+    for (const std::string& w : tok->warnings())
+      std::fprintf(stderr, "ember: warning: %s\n", w.c_str());
     out.tokenizer = std::move(tok).value();
   }
   out.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -36,8 +37,9 @@ Result<LoadedModel> load_model(const std::string& path, int threads) {
 
 Result<std::vector<int32_t>> tokenize_prompt(const LoadedModel& m, const std::string& prompt) {
   if (!m.tokenizer) {
-    EMBER_RETURN_IF_ERROR(tokenizer_from_gguf(m.model->file()).status().with_context(
-        "the model's tokenizer cannot be loaded"));
+    EMBER_RETURN_IF_ERROR(tokenizer_from_gguf(m.model->file())
+                              .status()
+                              .with_context("the model's tokenizer cannot be loaded"));
     return internal_error("tokenizer missing");
   }
   return m.tokenizer->tokenize(prompt, /*add_special=*/true, /*parse_special=*/true);

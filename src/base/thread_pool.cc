@@ -75,7 +75,8 @@ void ThreadPool::worker_main(int thread) {
     // Spin for a while: the next region of a decode step normally starts within microseconds.
     uint32_t now = epoch_.load(std::memory_order_acquire);
     if (now == seen) {
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
       for (uint32_t spins = 0; now == seen; ++spins) {
         cpu_relax();
         now = epoch_.load(std::memory_order_acquire);
@@ -91,9 +92,9 @@ void ThreadPool::worker_main(int thread) {
     }
     seen = now;
     if (stop_.load(std::memory_order_acquire)) return;
-    const int64_t ran = do_tasks(seen, fn_.load(std::memory_order_relaxed),
-                                 ctx_.load(std::memory_order_relaxed),
-                                 n_tasks_.load(std::memory_order_relaxed), thread);
+    const int64_t ran =
+        do_tasks(seen, fn_.load(std::memory_order_relaxed), ctx_.load(std::memory_order_relaxed),
+                 n_tasks_.load(std::memory_order_relaxed), thread);
     if (ran > 0) done_.fetch_add(ran, std::memory_order_release);
   }
 }

@@ -48,8 +48,7 @@ class ThreadPool {
       return;
     }
     run_impl(
-        n_tasks,
-        [](void* ctx, int64_t task, int thread) { (*static_cast<F*>(ctx))(task, thread); },
+        n_tasks, [](void* ctx, int64_t task, int thread) { (*static_cast<F*>(ctx))(task, thread); },
         const_cast<void*>(static_cast<const void*>(&fn)));
   }
 

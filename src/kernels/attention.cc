@@ -13,7 +13,9 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-size_t align64(size_t n) { return (n + 63) & ~size_t{63}; }
+size_t align64(size_t n) {
+  return (n + 63) & ~size_t{63};
+}
 
 // Bit j of the result: cell c0 + j is visible to the query.
 uint64_t visible_cells(const AttentionKv& kv, int64_t c0, int64_t c1, int32_t pos, uint64_t seq) {
@@ -73,6 +75,7 @@ size_t attention_scratch_bytes(int64_t n_rep, int64_t dk, int64_t dv) {
   tiled += align64(rows * t * 4);                        // scores
   tiled += align64(rows * static_cast<size_t>(dv) * 4);  // accumulators
   tiled += align64(rows * 2 * 4);                        // running max and sum
+  tiled += align64(static_cast<size_t>(dk) * 4);         // one key row in F32
   size_t per_key = 0;
   per_key += align64(static_cast<size_t>(dk) * 4);                               // query
   per_key += align64(static_cast<size_t>(dk / kQK8_0 + 1) * sizeof(BlockQ8_0));  // Q8_0 query
@@ -122,9 +125,15 @@ void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQ
         const uint8_t* vr = kv.v + static_cast<size_t>(c) * kv.v_stride;
         float dot;
         switch (kv.type) {
-          case KvType::kF16: dot = ops.dot_f16(qf, reinterpret_cast<const uint16_t*>(krow), dk); break;
-          case KvType::kF32: dot = ops.dot_f32(qf, reinterpret_cast<const float*>(krow), dk); break;
-          default: dot = dot_q8_0(q8, krow, dk); break;
+          case KvType::kF16:
+            dot = ops.dot_f16(qf, reinterpret_cast<const uint16_t*>(krow), dk);
+            break;
+          case KvType::kF32:
+            dot = ops.dot_f32(qf, reinterpret_cast<const float*>(krow), dk);
+            break;
+          default:
+            dot = dot_q8_0(q8, krow, dk);
+            break;
         }
         const float s = finish_score(kv, dot);
         // A new maximum rescales what was accumulated; otherwise the cell's weight is
@@ -142,13 +151,18 @@ void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQ
           vs = std::exp(s - m);
         }
         switch (kv.type) {
-          case KvType::kF16: ops.f16_mad(acc16, reinterpret_cast<const uint16_t*>(vr), vs, dv); break;
-          case KvType::kF32: ops.f32_mad(acc32, reinterpret_cast<const float*>(vr), vs, dv); break;
+          case KvType::kF16:
+            ops.f16_mad(acc16, reinterpret_cast<const uint16_t*>(vr), vs, dv);
+            break;
+          case KvType::kF32:
+            ops.f32_mad(acc32, reinterpret_cast<const float*>(vr), vs, dv);
+            break;
           default:
             for (int64_t b = 0; b < dv / kQK8_0; ++b) {
               const auto vb = load_block<BlockQ8_0>(vr, b);
               const float d = fp16_to_fp32(vb.d);
-              for (int j = 0; j < kQK8_0; ++j) vrow[b * kQK8_0 + j] = static_cast<float>(vb.qs[j]) * d;
+              for (int j = 0; j < kQK8_0; ++j)
+                vrow[b * kQK8_0 + j] = static_cast<float>(vb.qs[j]) * d;
             }
             ops.f32_mad(acc32, vrow, vs, dv);
             break;
@@ -183,6 +197,7 @@ void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQue
   float* kq = take(static_cast<size_t>(kAttentionRowTile * n_rep * T) * 4);
   float* acc = take(static_cast<size_t>(kAttentionRowTile * n_rep * dv) * 4);
   float* state = take(static_cast<size_t>(kAttentionRowTile * n_rep * 2) * 4);
+  float* krow32 = take(static_cast<size_t>(dk) * 4);
   float* m = state;
   float* s_sum = state + m_rows;
 
@@ -217,16 +232,16 @@ void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQue
       }
       const uint8_t* krow = kv.k + static_cast<size_t>(c) * kv.k_stride;
       const uint8_t* vrow = kv.v + static_cast<size_t>(c) * kv.v_stride;
+      const float* k32;
       if (kv.type == KvType::kF16) {
-        const auto* k16 = reinterpret_cast<const uint16_t*>(krow);
-        const auto* v16 = reinterpret_cast<const uint16_t*>(vrow);
-        for (int64_t d = 0; d < dk; ++d) kt[d * T + j] = fp16_to_fp32(k16[d]);
-        for (int64_t d = 0; d < dv; ++d) vdst[d] = fp16_to_fp32(v16[d]);
+        ops.f16_to_f32(reinterpret_cast<const uint16_t*>(krow), krow32, dk);
+        ops.f16_to_f32(reinterpret_cast<const uint16_t*>(vrow), vdst, dv);
+        k32 = krow32;
       } else {
-        const auto* k32 = reinterpret_cast<const float*>(krow);
-        for (int64_t d = 0; d < dk; ++d) kt[d * T + j] = k32[d];
+        k32 = reinterpret_cast<const float*>(krow);
         std::memcpy(vdst, vrow, static_cast<size_t>(dv) * 4);
       }
+      for (int64_t d = 0; d < dk; ++d) kt[d * T + j] = k32[d];
     }
     // Scores [m_rows][T] = Q K^T, each an FMA chain over the head dimension.
     std::memset(kq, 0, static_cast<size_t>(m_rows * T) * 4);

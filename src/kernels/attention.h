@@ -49,7 +49,7 @@ struct AttentionQuery {
   const float* q = nullptr;  // n_rep * head_dim_k values
   float* out = nullptr;      // n_rep * head_dim_v values
   int32_t pos = 0;
-  uint64_t seq_mask = 0;     // the token's sequence, as a bit
+  uint64_t seq_mask = 0;  // the token's sequence, as a bit
 };
 
 // Whether the tiled algorithm handles this cache (F16/F32 cells, value size a multiple of 16).

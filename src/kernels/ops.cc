@@ -11,27 +11,36 @@ namespace ember::kernels {
 
 const char* kv_type_name(KvType type) {
   switch (type) {
-    case KvType::kF32: return "f32";
-    case KvType::kF16: return "f16";
-    case KvType::kQ8_0: return "q8_0";
+    case KvType::kF32:
+      return "f32";
+    case KvType::kF16:
+      return "f16";
+    case KvType::kQ8_0:
+      return "q8_0";
   }
   return "?";
 }
 
 TensorType kv_tensor_type(KvType type) {
   switch (type) {
-    case KvType::kF32: return TensorType::kF32;
-    case KvType::kF16: return TensorType::kF16;
-    case KvType::kQ8_0: return TensorType::kQ8_0;
+    case KvType::kF32:
+      return TensorType::kF32;
+    case KvType::kF16:
+      return TensorType::kF16;
+    case KvType::kQ8_0:
+      return TensorType::kQ8_0;
   }
   return TensorType::kF32;
 }
 
 size_t kv_row_bytes(KvType type, int64_t n) {
   switch (type) {
-    case KvType::kF32: return static_cast<size_t>(n) * 4;
-    case KvType::kF16: return static_cast<size_t>(n) * 2;
-    case KvType::kQ8_0: return static_cast<size_t>(n / kQK8_0) * sizeof(BlockQ8_0);
+    case KvType::kF32:
+      return static_cast<size_t>(n) * 4;
+    case KvType::kF16:
+      return static_cast<size_t>(n) * 2;
+    case KvType::kQ8_0:
+      return static_cast<size_t>(n / kQK8_0) * sizeof(BlockQ8_0);
   }
   return 0;
 }
@@ -72,10 +81,13 @@ const float* gelu_half_table() {
 const OpsTable& ops(Isa isa) {
 #if defined(__x86_64__)
   switch (isa) {
-    case Isa::kScalar: return ops_scalar();
-    case Isa::kAvx2: return ops_avx2();
+    case Isa::kScalar:
+      return ops_scalar();
+    case Isa::kAvx2:
+      return ops_avx2();
     case Isa::kAvx512:
-    case Isa::kAvx512Vnni: return ops_avx512();
+    case Isa::kAvx512Vnni:
+      return ops_avx512();
   }
 #else
   (void)isa;

@@ -66,8 +66,11 @@ struct OpsTable {
   void (*f32_mad)(float* acc, const float* v, float s, int64_t n);
   // C[M x N] += A[M x K] * B[K x N]: every element an FMA chain over k ascending, starting from
   // its current value (the reference's SIMD GEMM used by tiled attention).
-  void (*gemm_acc)(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
-                   int64_t ldb, int64_t m, int64_t k, int64_t n);
+  void (*gemm_acc)(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
+                   int64_t m, int64_t k, int64_t n);
+
+  // y[i] = float(x[i]) for half-precision x (exact).
+  void (*f16_to_f32)(const uint16_t* x, float* y, int64_t n);
 
   // Stores n F32 values as a cache row of the given type.
   void (*kv_store[3])(const float* x, void* row, int64_t n);

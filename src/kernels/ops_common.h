@@ -29,7 +29,7 @@ float vexp_lane(float x);
 
 // Coefficients of vexp: ln2 split in two, and the polynomial for exp(b), b in [-ln2/2, ln2/2]
 // (a minimax fit, as in Arm's optimized-routines expf).
-inline constexpr float kExpShift = 0x1.8p23f;   // rounds x / ln2 to an integer when added
+inline constexpr float kExpShift = 0x1.8p23f;  // rounds x / ln2 to an integer when added
 inline constexpr float kExpLog2e = 0x1.715476p+0f;
 inline constexpr float kExpLn2Hi = 0x1.62e4p-1f;
 inline constexpr float kExpLn2Lo = 0x1.7f7d1cp-20f;

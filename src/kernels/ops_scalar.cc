@@ -19,8 +19,8 @@ float vexp_lane(float x) {
   const float b = std::fma(-n, kExpLn2Lo, std::fma(-n, kExpLn2Hi, x));
   if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : std::numeric_limits<float>::infinity();
   const float u = b * b;
-  const float j = std::fma(std::fma(std::fma(kExpC0, b, kExpC1), u, std::fma(kExpC2, b, kExpC3)),
-                           u, std::fma(kExpC4, b, 1.0f));
+  const float j = std::fma(std::fma(std::fma(kExpC0, b, kExpC1), u, std::fma(kExpC2, b, kExpC3)), u,
+                           std::fma(kExpC4, b, 1.0f));
   return std::ldexp(j, static_cast<int>(n));
 }
 
@@ -181,6 +181,10 @@ void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
   }
 }
 
+void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fp16_to_fp32(x[i]);
+}
+
 void store_f32(const float* x, void* row, int64_t n) {
   std::memcpy(row, x, static_cast<size_t>(n) * sizeof(float));
 }
@@ -194,9 +198,23 @@ void store_f16(const float* x, void* row, int64_t n) {
 
 const OpsTable& ops_scalar() {
   static const OpsTable table = {
-      Isa::kScalar, rmsnorm, scale,   add,      silu_mul, gelu_mul, softcap, softmax, vmax,
-      dot_f16,      dot_f32, f16_scale, f16_mad, f32_mad, gemm_acc,
-      {store_f32, store_f16, store_q8_0_plain},
+      .isa = Isa::kScalar,
+      .rmsnorm = rmsnorm,
+      .scale = scale,
+      .add = add,
+      .silu_mul = silu_mul,
+      .gelu_mul = gelu_mul,
+      .softcap = softcap,
+      .softmax = softmax,
+      .max = vmax,
+      .dot_f16 = dot_f16,
+      .dot_f32 = dot_f32,
+      .f16_scale = f16_scale,
+      .f16_mad = f16_mad,
+      .f32_mad = f32_mad,
+      .gemm_acc = gemm_acc,
+      .f16_to_f32 = f16_to_f32,
+      .kv_store = {store_f32, store_f16, store_q8_0_plain},
   };
   return table;
 }

@@ -38,7 +38,8 @@ void RopeTable::compute(int64_t pos, float* cos_sin) const {
     float mscale = p_.attn_factor;
     if (p_.ext_factor != 0.0f) {
       // ramp = 1 for low dimensions (fast rotations keep extrapolating), 0 for high ones.
-      const float y = (static_cast<float>(i) - corr_low_) / std::max(0.001f, corr_high_ - corr_low_);
+      const float y =
+          (static_cast<float>(i) - corr_low_) / std::max(0.001f, corr_high_ - corr_low_);
       const float ramp_mix = (1.0f - std::min(1.0f, std::max(0.0f, y))) * p_.ext_factor;
       th = theta_interp * (1.0f - ramp_mix) + theta_extrap * ramp_mix;
       mscale *= 1.0f + 0.1f * std::log(1.0f / p_.freq_scale);

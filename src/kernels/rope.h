@@ -23,12 +23,12 @@ enum class RopeStyle : uint8_t { kNormal, kNeox };
 struct RopeParams {
   int64_t n_rot = 0;
   float freq_base = 10000.0f;
-  float freq_scale = 1.0f;   // 1 / linear scaling factor
-  float ext_factor = 0.0f;   // 1 for YaRN
+  float freq_scale = 1.0f;  // 1 / linear scaling factor
+  float ext_factor = 0.0f;  // 1 for YaRN
   float attn_factor = 1.0f;
   float beta_fast = 32.0f;
   float beta_slow = 1.0f;
-  int64_t n_ctx_orig = 0;    // original training context (YaRN correction dimensions)
+  int64_t n_ctx_orig = 0;           // original training context (YaRN correction dimensions)
   std::vector<float> freq_factors;  // n_rot/2 divisors of the base frequencies, or empty
 };
 

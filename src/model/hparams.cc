@@ -141,8 +141,10 @@ Result<ModelHParams> read_hparams(const GgufFile& f) {
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "rope.scaling.yarn_beta_slow"), hp.yarn_beta_slow));
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "attention.layer_norm_rms_epsilon"), hp.norm_eps));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.sliding_window"), hp.sliding_window, false));
-  if (const GgufValue* v = f.find(key(hp, "attention.sliding_window_pattern")); v != nullptr && !v->is_array()) {
-    EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.sliding_window_pattern"), hp.sliding_window_pattern, false));
+  // The pattern may also be a per-layer array (newer files); only the integer form is read.
+  const std::string pattern_key = key(hp, "attention.sliding_window_pattern");
+  if (const GgufValue* v = f.find(pattern_key); v != nullptr && !v->is_array()) {
+    EMBER_RETURN_IF_ERROR(read_int(f, pattern_key, hp.sliding_window_pattern, false));
   }
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "attn_logit_softcapping"), hp.attn_softcap));
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "final_logit_softcapping"), hp.final_softcap));

@@ -13,12 +13,14 @@
 
 namespace ember {
 
-Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelLoadOptions& options) {
+Result<std::unique_ptr<Model>> Model::load(const std::string& path,
+                                           const ModelLoadOptions& options) {
   GgufReadOptions read;
   read.use_mmap = options.use_mmap;
   Result<GgufFile> file = GgufFile::open(path, read);
   if (!file.ok()) return file.status().with_context(path);
-  Result<std::unique_ptr<Model>> model = from_file_impl(std::move(file).value(), options, options.use_mmap);
+  Result<std::unique_ptr<Model>> model =
+      from_file_impl(std::move(file).value(), options, options.use_mmap);
   if (!model.ok()) return model.status().with_context(path);
   return model;
 }
@@ -64,7 +66,9 @@ Result<kernels::Weights> bind_matrix(const GgufFile& file, const std::string& na
   return w;
 }
 
-bool is_aligned(const void* p, size_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; }
+bool is_aligned(const void* p, size_t a) {
+  return reinterpret_cast<uintptr_t>(p) % a == 0;
+}
 
 // Drops the whole pages inside [p, p + n) of a read-only file mapping from memory.
 void release_mapped_range(const void* p, size_t n) {
@@ -81,8 +85,7 @@ Status Model::bind() {
   for (const GgufTensorInfo& t : file_.tensors()) weight_bytes_ += t.n_bytes;
 
   // 1-D F32 tensors are used in place when aligned; other float types are widened once.
-  auto vec = [&](const std::string& name, int64_t n, bool required,
-                 const float** out) -> Status {
+  auto vec = [&](const std::string& name, int64_t n, bool required, const float** out) -> Status {
     *out = nullptr;
     const GgufTensorInfo* t = file_.find_tensor(name);
     if (t == nullptr) {
@@ -127,7 +130,8 @@ Status Model::bind() {
       kernels::Weights& w = (*out)[static_cast<size_t>(e)].w;
       w = all;
       w.rows = rows;
-      w.data = static_cast<const uint8_t*>(all.data) + static_cast<size_t>(e * rows) * all.row_bytes;
+      w.data =
+          static_cast<const uint8_t*>(all.data) + static_cast<size_t>(e * rows) * all.row_bytes;
     }
     return Status::Ok();
   };
@@ -162,7 +166,8 @@ Status Model::bind() {
     EMBER_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", hp_.head_dim_k, traits.qk_norm, &L.q_norm));
     EMBER_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", hp_.head_dim_k, traits.qk_norm, &L.k_norm));
     EMBER_RETURN_IF_ERROR(mat(p + "attn_output.weight", d, hp_.n_head * hp_.head_dim_v, &L.wo));
-    EMBER_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", d, traits.post_norms, &L.post_attn_norm));
+    EMBER_RETURN_IF_ERROR(
+        vec(p + "post_attention_norm.weight", d, traits.post_norms, &L.post_attn_norm));
     EMBER_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", d, true, &L.ffn_norm));
     EMBER_RETURN_IF_ERROR(vec(p + "post_ffw_norm.weight", d, traits.post_norms, &L.post_ffn_norm));
     if (hp_.is_moe()) {
@@ -178,8 +183,8 @@ Status Model::bind() {
       L.ffn_gate.w = fused;
       L.ffn_gate.w.rows = hp_.n_ff;
       L.ffn_up.w = L.ffn_gate.w;
-      L.ffn_up.w.data = static_cast<const uint8_t*>(fused.data) +
-                        static_cast<size_t>(hp_.n_ff) * fused.row_bytes;
+      L.ffn_up.w.data =
+          static_cast<const uint8_t*>(fused.data) + static_cast<size_t>(hp_.n_ff) * fused.row_bytes;
       EMBER_RETURN_IF_ERROR(mat(p + "ffn_down.weight", d, hp_.n_ff, &L.ffn_down));
     } else {
       EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", hp_.n_ff, d, &L.ffn_gate));
@@ -208,21 +213,21 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
     }
   }
   const int threads = options.n_threads > 0 ? options.n_threads : hardware_threads();
-  EMBER_RETURN_IF_ERROR(parallel_for(static_cast<int64_t>(all.size()), threads,
-                                     [&](int64_t begin, int64_t end) -> Status {
-    for (int64_t i = begin; i < end; ++i) {
-      Linear& l = *all[static_cast<size_t>(i)];
-      EMBER_ASSIGN_OR_RETURN(l.prepared, kernels::prepare_weights(isa_, l.w));
-    }
-    return Status::Ok();
-  }));
+  EMBER_RETURN_IF_ERROR(parallel_for(
+      static_cast<int64_t>(all.size()), threads, [&](int64_t begin, int64_t end) -> Status {
+        for (int64_t i = begin; i < end; ++i) {
+          Linear& l = *all[static_cast<size_t>(i)];
+          EMBER_ASSIGN_OR_RETURN(l.prepared, kernels::prepare_weights(isa_, l.w));
+        }
+        return Status::Ok();
+      }));
   for (const Linear* l : all) packed_bytes_ += l->prepared.packed_bytes();
   if (release_source_pages) {
     // The packed copies are what the kernels read: give the mapped pages of those tensors back
-    // to the OS (they are file-backed and reload if ever touched again). The token embedding
-    // stays: its rows are looked up for every token.
+    // to the OS (they are file-backed and reload when touched again). That includes a tied token
+    // embedding, whose packing read all of it: lookups fault back in only the rows they use.
     for (const Linear* l : all) {
-      if (!l->prepared.packed() || l->w.data == token_embd_.data) continue;
+      if (!l->prepared.packed()) continue;
       release_mapped_range(l->w.data, static_cast<size_t>(l->w.rows) * l->w.row_bytes);
     }
   }

@@ -45,10 +45,10 @@ struct LayerWeights {
   const float* post_ffn_norm = nullptr;   // gemma: [n_embd]
   // Mixture of experts: the router, and each expert's matrices (row slices of the stacked
   // ffn_*_exps tensors, expert e holding rows [e * n, (e + 1) * n)).
-  Linear ffn_gate_inp;                    // [n_expert][n_embd]
-  std::vector<Linear> gate_exps;          // n_expert x [n_ff_exp][n_embd]
-  std::vector<Linear> up_exps;            // n_expert x [n_ff_exp][n_embd]
-  std::vector<Linear> down_exps;          // n_expert x [n_embd][n_ff_exp]
+  Linear ffn_gate_inp;            // [n_expert][n_embd]
+  std::vector<Linear> gate_exps;  // n_expert x [n_ff_exp][n_embd]
+  std::vector<Linear> up_exps;    // n_expert x [n_ff_exp][n_embd]
+  std::vector<Linear> down_exps;  // n_expert x [n_embd][n_ff_exp]
 };
 
 struct ModelLoadOptions {
@@ -81,7 +81,7 @@ class Model {
   kernels::Isa isa() const { return isa_; }
   // Bytes of packed weight copies held in memory (0 when nothing was packed).
   size_t packed_bytes() const { return packed_bytes_; }
-  const float* output_norm() const { return output_norm_; }           // [n_embd]
+  const float* output_norm() const { return output_norm_; }  // [n_embd]
   bool tied_output() const { return tied_output_; }
 
   // Bytes of all tensor data in the file(s).

@@ -7,6 +7,43 @@
 
 namespace ember {
 
+const char* stage_name(Stage s) {
+  switch (s) {
+    case Stage::kMatmulQkv:
+      return "matmul q/k/v";
+    case Stage::kMatmulOut:
+      return "matmul attn out";
+    case Stage::kMatmulUpGate:
+      return "matmul ffn gate+up";
+    case Stage::kMatmulDown:
+      return "matmul ffn down";
+    case Stage::kMatmulLogits:
+      return "matmul logits";
+    case Stage::kMatmulRouter:
+      return "matmul moe router";
+    case Stage::kConvert:
+      return "activation conversion";
+    case Stage::kAttention:
+      return "attention";
+    case Stage::kOther:
+      return "other";
+    case Stage::kCount:
+      break;
+  }
+  return "?";
+}
+
+Context::StageTimer::StageTimer(Context& c, Stage s) : c_(c), s_(s), on_(c.params_.profile) {
+  if (on_) t0_ = std::chrono::steady_clock::now();
+}
+
+Context::StageTimer::~StageTimer() {
+  if (on_) {
+    c_.profile_[static_cast<size_t>(s_)] +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  }
+}
+
 Context::Context(const Model& model, const ContextParams& params, int n_threads)
     : model_(model), params_(params), pool_(n_threads) {}
 
@@ -92,7 +129,8 @@ Status Context::init() {
 
   thread_scratch_stride_ =
       (kernels::attention_scratch_bytes(hp.n_head / hp.n_head_kv, hp.head_dim_k, hp.head_dim_v) +
-       63) / 64 * 64;
+       63) /
+      64 * 64;
   thread_scratch_.resize(thread_scratch_stride_ * static_cast<size_t>(pool_.n_threads()) + 64);
   return Status::Ok();
 }
@@ -145,6 +183,9 @@ Status Context::decode(const Batch& batch) {
   std::vector<int64_t> cells;
   EMBER_RETURN_IF_ERROR(kv_->find_free(n, cells));
 
+  const auto t_start = std::chrono::steady_clock::now();
+  double staged_before = 0.0;
+  for (double v : profile_) staged_before += v;
   n_outputs_ = n_out;
   logits_.resize(static_cast<size_t>(n_out) * static_cast<size_t>(n_vocab_));
   int64_t out_offset = 0;
@@ -157,6 +198,14 @@ Status Context::decode(const Batch& batch) {
     }
     forward(batch, begin, end, ub_cells, out_offset);
     for (int64_t i = begin; i < end; ++i) out_offset += batch.logits[static_cast<size_t>(i)] != 0;
+  }
+  if (params_.profile) {
+    // Whatever the stages did not measure.
+    double staged_after = 0.0;
+    for (double v : profile_) staged_after += v;
+    const double total =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    profile_[static_cast<size_t>(Stage::kOther)] += total - (staged_after - staged_before);
   }
   return Status::Ok();
 }
@@ -192,14 +241,32 @@ void Context::clear() {
 }
 
 const void* Context::convert(int slot, TensorType type, const float* x, int64_t n, int64_t cols) {
+  StageTimer timer(*this, Stage::kConvert);
   auto& buf = act_[static_cast<size_t>(slot)];
   const size_t bytes = kernels::activation_bytes(type, n, cols);
   if (buf.size() < bytes) buf.resize(bytes);
-  kernels::convert_activations(isa_, type, x, n, cols, buf.data());
+  // Token rows convert independently into consecutive strides of the buffer (kernels/act_layout.h),
+  // so large batches convert in parallel, a block of tokens per task.
+  const size_t stride = kernels::activation_bytes(type, 1, cols);
+  constexpr int64_t kTokensPerTask = 8;
+  if (n < 2 * kTokensPerTask || pool_.n_threads() == 1 ||
+      stride * static_cast<size_t>(n) != bytes) {
+    kernels::convert_activations(isa_, type, x, n, cols, buf.data());
+    return buf.data();
+  }
+  uint8_t* out = buf.data();
+  const kernels::Isa isa = isa_;
+  pool_.run((n + kTokensPerTask - 1) / kTokensPerTask, [&](int64_t task, int) {
+    const int64_t t0 = task * kTokensPerTask;
+    const int64_t t1 = std::min(n, t0 + kTokensPerTask);
+    kernels::convert_activations(isa, type, x + t0 * cols, t1 - t0, cols,
+                                 out + static_cast<size_t>(t0) * stride);
+  });
   return buf.data();
 }
 
-void Context::run_products(const Product* products, int n_products, int64_t n_tokens) {
+void Context::run_products(const Product* products, int n_products, int64_t n_tokens, Stage stage) {
+  StageTimer timer(*this, stage);
   // Split each product's rows into chunks: a few per thread so a thread slowed down by the rest
   // of the machine does not hold everyone up. Chunk boundaries are multiples of 16 rows.
   constexpr int64_t kChunksPerThread = 4;

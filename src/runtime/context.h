@@ -3,9 +3,9 @@
 //   auto model = Model::load("model.gguf");
 //   auto ctx = Context::create(**model, {.n_ctx = 4096});
 //   Batch b;
-//   for (size_t i = 0; i < prompt.size(); ++i) b.add(prompt[i], i, /*seq=*/0, i + 1 == prompt.size());
-//   ctx->decode(b);                       // batched prompt evaluation (split into ubatches)
-//   const float* logits = ctx->logits(0);  // [n_vocab] for the one position that asked
+//   for (size_t i = 0; i < prompt.size(); ++i) b.add(prompt[i], i, /*seq=*/0, i + 1 ==
+//   prompt.size()); ctx->decode(b);                       // batched prompt evaluation (split into
+//   ubatches) const float* logits = ctx->logits(0);  // [n_vocab] for the one position that asked
 //   b.clear(); b.add(next, prompt.size(), 0, true); ctx->decode(b);  // one decode step
 //
 // Several sequences share one context (sequence ids in [0, n_seq_max)): each token names its
@@ -17,6 +17,8 @@
 // docs/performance.md for what is verified).
 #pragma once
 
+#include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -35,22 +37,38 @@ namespace ember {
 
 // Which attention algorithm runs (kernels/attention.h).
 enum class AttentionMode : uint8_t {
-  // As the reference: tiled for ubatches of 64 tokens or more and for single-token decoding over
-  // 512 cells or more, per-key otherwise. Matches the reference's numerics best; a sequence
-  // evaluated in large batches then differs in the last bits from token-by-token evaluation.
+  // As the reference: tiled for ubatches of 64 tokens or more, per-key otherwise. Matches the
+  // reference's numerics best; a sequence evaluated in large batches then differs in the last
+  // bits from token-by-token evaluation.
   kAuto,
   kPerKey,  // always per-key: batch and token-by-token results are bit-identical
   kTiled,   // always tiled (where the cache type allows): likewise bit-identical, and fast
 };
 
+// Where decode time goes, when ContextParams::profile is set (wall-clock seconds per stage).
+enum class Stage : int {
+  kMatmulQkv,
+  kMatmulOut,     // attention output projection
+  kMatmulUpGate,  // FFN gate and up (experts included)
+  kMatmulDown,    // FFN down (experts included)
+  kMatmulLogits,
+  kMatmulRouter,
+  kConvert,  // activation conversion for the matrix products
+  kAttention,
+  kOther,  // norms, RoPE, cache stores, activations, residuals, bookkeeping
+  kCount,
+};
+const char* stage_name(Stage s);
+
 struct ContextParams {
-  int64_t n_ctx = 4096;        // key/value cells (total over all sequences)
-  int64_t n_ubatch = 512;      // tokens evaluated together; longer batches are split
-  int n_seq_max = 1;           // sequence ids in [0, n_seq_max), at most 64
+  int64_t n_ctx = 4096;    // key/value cells (total over all sequences)
+  int64_t n_ubatch = 512;  // tokens evaluated together; longer batches are split
+  int n_seq_max = 1;       // sequence ids in [0, n_seq_max), at most 64
   kernels::KvType kv_type = kernels::KvType::kF16;
-  int n_threads = 0;           // 0: all hardware threads
+  int n_threads = 0;                // 0: all hardware threads
   std::optional<kernels::Isa> isa;  // default: the best the CPU supports
   AttentionMode attention = AttentionMode::kAuto;
+  bool profile = false;  // accumulate time per Stage (see Context::profile())
 };
 
 // Tokens to evaluate: token id, position, sequence and whether its logits are wanted.
@@ -111,6 +129,10 @@ class Context {
   size_t kv_bytes() const { return kv_->memory_bytes(); }
   size_t scratch_bytes() const;
 
+  // Seconds spent per Stage since creation or the last reset (all zero unless params.profile).
+  const std::array<double, static_cast<size_t>(Stage::kCount)>& profile() const { return profile_; }
+  void reset_profile() { profile_.fill(0.0); }
+
  private:
   Context(const Model& model, const ContextParams& params, int n_threads);
   Status init();
@@ -136,7 +158,7 @@ class Context {
     float* y;
     int64_t ldy;
   };
-  void run_products(const Product* products, int n_products, int64_t n_tokens);
+  void run_products(const Product* products, int n_products, int64_t n_tokens, Stage stage);
   // Converts x[n][cols] for `type` into activation slot `slot`; returns the converted buffer.
   const void* convert(int slot, TensorType type, const float* x, int64_t n, int64_t cols);
 
@@ -151,12 +173,12 @@ class Context {
   int64_t n_vocab_ = 0;
 
   // Scratch, sized for n_ubatch tokens (floats unless noted).
-  std::vector<float> x_;     // [ub][n_embd] residual stream
-  std::vector<float> h_;     // [ub][n_embd] normalised input of a block
-  std::vector<float> qkv_;   // [ub][n_q + n_k + n_v]
-  std::vector<float> attn_;  // [ub][n_head * dv]
-  std::vector<float> o_;     // [ub][n_embd] block output
-  std::vector<float> ff_;    // [ub][2 * n_ff] gate | up  (MoE: [ub * k][2 * n_ff_exp])
+  std::vector<float> x_;           // [ub][n_embd] residual stream
+  std::vector<float> h_;           // [ub][n_embd] normalised input of a block
+  std::vector<float> qkv_;         // [ub][n_q + n_k + n_v]
+  std::vector<float> attn_;        // [ub][n_head * dv]
+  std::vector<float> o_;           // [ub][n_embd] block output
+  std::vector<float> ff_;          // [ub][2 * n_ff] gate | up  (MoE: [ub * k][2 * n_ff_exp])
   std::vector<float> cos_sin_[2];  // [ub][n_rot] per RoPE table (global, local)
   static constexpr int kActSlots = 3;
   std::vector<uint8_t> act_[kActSlots];  // converted activations
@@ -168,11 +190,11 @@ class Context {
     return reinterpret_cast<uint8_t*>(base) + static_cast<size_t>(thread) * thread_scratch_stride_;
   }
   // MoE routing.
-  std::vector<float> router_;    // [ub][n_expert]
+  std::vector<float> router_;          // [ub][n_expert]
   std::vector<int32_t> route_expert_;  // [ub][k]
   std::vector<float> route_weight_;    // [ub][k]
-  std::vector<float> moe_in_;    // [ub * k][n_embd] gathered inputs
-  std::vector<float> moe_out_;   // [ub * k][n_embd] expert outputs (weighted)
+  std::vector<float> moe_in_;          // [ub * k][n_embd] gathered inputs
+  std::vector<float> moe_out_;         // [ub * k][n_embd] expert outputs (weighted)
 
   struct Chunk {
     int product;
@@ -182,6 +204,20 @@ class Context {
 
   std::vector<float> logits_;
   int64_t n_outputs_ = 0;
+
+  std::array<double, static_cast<size_t>(Stage::kCount)> profile_{};
+  // Adds the time of a scope to a stage when profiling.
+  class StageTimer {
+   public:
+    StageTimer(Context& c, Stage s);
+    ~StageTimer();
+
+   private:
+    Context& c_;
+    Stage s_;
+    bool on_;
+    std::chrono::steady_clock::time_point t0_;
+  };
 };
 
 }  // namespace ember

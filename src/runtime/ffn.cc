@@ -38,10 +38,11 @@ void Context::ffn_block(const Ubatch&, int64_t il, int64_t n_rows) {
   const void* xg = convert(0, tg, h_.data(), n_rows, d);
   const void* xu = tu == tg ? xg : convert(1, tu, h_.data(), n_rows, d);
   const Product gu[2] = {{&L.ffn_gate, xg, gate, nf}, {&L.ffn_up, xu, up, nf}};
-  run_products(gu, 2, n_rows);
-  pool_.run(n_rows, [&](int64_t t, int) { activate(O, cfg.ffn_act, gate + t * nf, up + t * nf, nf); });
+  run_products(gu, 2, n_rows, Stage::kMatmulUpGate);
+  pool_.run(n_rows,
+            [&](int64_t t, int) { activate(O, cfg.ffn_act, gate + t * nf, up + t * nf, nf); });
   const Product down = {&L.ffn_down, convert(0, L.ffn_down.w.type, gate, n_rows, nf), o_.data(), d};
-  run_products(&down, 1, n_rows);
+  run_products(&down, 1, n_rows, Stage::kMatmulDown);
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;
     if (L.post_ffn_norm != nullptr) O.rmsnorm(o, L.post_ffn_norm, o, d, hp.norm_eps);
@@ -63,7 +64,7 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
   // Router logits [n_rows][n_expert].
   const Product router = {&L.ffn_gate_inp, convert(0, L.ffn_gate_inp.w.type, h_.data(), n_rows, d),
                           router_.data(), ne};
-  run_products(&router, 1, n_rows);
+  run_products(&router, 1, n_rows, Stage::kMatmulRouter);
 
   // Routing: softmax over all experts, the k most probable (ties: lower index), their
   // probabilities optionally renormalised to sum to 1.
@@ -101,8 +102,10 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
   // Group the (token, rank) pairs by expert: slot s holds pair slot_pair[s]; expert e owns slots
   // [first[e], first[e + 1]).
   std::vector<int64_t> first(static_cast<size_t>(ne + 1), 0);
-  for (int64_t i = 0; i < n_rows * k; ++i) ++first[static_cast<size_t>(route_expert_[static_cast<size_t>(i)]) + 1];
-  for (int64_t e = 0; e < ne; ++e) first[static_cast<size_t>(e + 1)] += first[static_cast<size_t>(e)];
+  for (int64_t i = 0; i < n_rows * k; ++i)
+    ++first[static_cast<size_t>(route_expert_[static_cast<size_t>(i)]) + 1];
+  for (int64_t e = 0; e < ne; ++e)
+    first[static_cast<size_t>(e + 1)] += first[static_cast<size_t>(e)];
   std::vector<int64_t> slot_of_pair(static_cast<size_t>(n_rows * k));
   std::vector<int64_t> pair_of_slot(static_cast<size_t>(n_rows * k));
   {
@@ -131,12 +134,13 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
     const void* xg = convert(0, wg.w.type, xin, m, d);
     const void* xu = wu.w.type == wg.w.type ? xg : convert(1, wu.w.type, xin, m, d);
     const Product gu[2] = {{&wg, xg, gate + s0 * nf, nf}, {&wu, xu, up + s0 * nf, nf}};
-    run_products(gu, 2, m);
+    run_products(gu, 2, m, Stage::kMatmulUpGate);
     pool_.run(m, [&](int64_t i, int) {
       activate(O, cfg.ffn_act, gate + (s0 + i) * nf, up + (s0 + i) * nf, nf);
     });
-    const Product down = {&wd, convert(0, wd.w.type, gate + s0 * nf, m, nf), moe_out_.data() + s0 * d, d};
-    run_products(&down, 1, m);
+    const Product down = {&wd, convert(0, wd.w.type, gate + s0 * nf, m, nf),
+                          moe_out_.data() + s0 * d, d};
+    run_products(&down, 1, m, Stage::kMatmulDown);
   }
 
   // Weighted sum of each token's experts in rank order, then the residual.

@@ -34,7 +34,8 @@ void Context::forward(const Batch& batch, int64_t begin, int64_t end,
   ub.seq = batch.seq.data() + begin;
   ub.cells = cells.data();
   for (int64_t i = 0; i < ub.n; ++i) {
-    if (batch.logits[static_cast<size_t>(begin + i)] != 0) ub.out_rows.push_back(static_cast<int32_t>(i));
+    if (batch.logits[static_cast<size_t>(begin + i)] != 0)
+      ub.out_rows.push_back(static_cast<int32_t>(i));
   }
   embed(ub);
   const int64_t n_layer = model_.hparams().n_layer;
@@ -58,8 +59,8 @@ void Context::embed(const Ubatch& ub) {
   const kernels::Weights& emb = model_.token_embd();
   const int64_t d = hp.n_embd;
   pool_.run(ub.n, [&](int64_t t, int) {
-    const auto* row = static_cast<const uint8_t*>(emb.data) +
-                      static_cast<size_t>(ub.tokens[t]) * emb.row_bytes;
+    const auto* row =
+        static_cast<const uint8_t*>(emb.data) + static_cast<size_t>(ub.tokens[t]) * emb.row_bytes;
     float* x = x_.data() + t * d;
     // The type was checked at load and the id at decode(): this cannot fail.
     (void)dequantize_row(emb.type, row, x, d);
@@ -88,7 +89,7 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   // Q, K, V projections into one [n][n_qkv] buffer, one parallel region.
   if (L.wqkv.present()) {
     const Product p = {&L.wqkv, convert(0, L.wqkv.w.type, h_.data(), n, d), qkv_.data(), n_qkv};
-    run_products(&p, 1, n);
+    run_products(&p, 1, n, Stage::kMatmulQkv);
   } else {
     // Convert once per distinct weight type.
     const TensorType tq = L.wq.w.type, tk = L.wk.w.type, tv = L.wv.w.type;
@@ -98,7 +99,7 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
     const Product p[3] = {{&L.wq, xq, qkv_.data(), n_qkv},
                           {&L.wk, xk, qkv_.data() + nq, n_qkv},
                           {&L.wv, xv, qkv_.data() + nq + nk, n_qkv}};
-    run_products(p, 3, n);
+    run_products(p, 3, n, Stage::kMatmulQkv);
   }
 
   // Biases, per-head Q/K norms, RoPE, query scaling, and the new keys/values into the cache.
@@ -165,35 +166,40 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
     kvh.v = v_layer + kernels::kv_row_bytes(kv.type, g * dv);
     return kvh;
   };
-  if (path == kernels::AttentionPath::kTiled) {
-    const int64_t n_blocks = (n_rows + kernels::kAttentionRowTile - 1) / kernels::kAttentionRowTile;
-    pool_.run(n_blocks * hp.n_head_kv, [&](int64_t task, int thread) {
-      const int64_t g = task % hp.n_head_kv;
-      const int64_t i0 = (task / hp.n_head_kv) * kernels::kAttentionRowTile;
-      const int64_t i1 = std::min(n_rows, i0 + kernels::kAttentionRowTile);
-      kernels::AttentionQuery rows[kernels::kAttentionRowTile];
-      for (int64_t i = i0; i < i1; ++i) rows[i - i0] = query(i, g);
-      kernels::attend_tiled(O, head_kv(g), rows, i1 - i0, n_rep, thread_scratch(thread));
-    });
-  } else {
-    pool_.run(n_rows * hp.n_head_kv, [&](int64_t task, int thread) {
-      const int64_t g = task % hp.n_head_kv;
-      kernels::attend_per_key(O, head_kv(g), query(task / hp.n_head_kv, g), n_rep,
-                              thread_scratch(thread));
-    });
+  {
+    StageTimer attention_timer(*this, Stage::kAttention);
+    if (path == kernels::AttentionPath::kTiled) {
+      const int64_t n_blocks =
+          (n_rows + kernels::kAttentionRowTile - 1) / kernels::kAttentionRowTile;
+      pool_.run(n_blocks * hp.n_head_kv, [&](int64_t task, int thread) {
+        const int64_t g = task % hp.n_head_kv;
+        const int64_t i0 = (task / hp.n_head_kv) * kernels::kAttentionRowTile;
+        const int64_t i1 = std::min(n_rows, i0 + kernels::kAttentionRowTile);
+        kernels::AttentionQuery rows[kernels::kAttentionRowTile];
+        for (int64_t i = i0; i < i1; ++i) rows[i - i0] = query(i, g);
+        kernels::attend_tiled(O, head_kv(g), rows, i1 - i0, n_rep, thread_scratch(thread));
+      });
+    } else {
+      pool_.run(n_rows * hp.n_head_kv, [&](int64_t task, int thread) {
+        const int64_t g = task % hp.n_head_kv;
+        kernels::attend_per_key(O, head_kv(g), query(task / hp.n_head_kv, g), n_rep,
+                                thread_scratch(thread));
+      });
+    }
   }
 
   if (last && n_rows < n) {
     // Compact the residual stream to the output rows (ascending, so copies never overlap badly).
     for (int64_t i = 0; i < n_rows; ++i) {
       const int64_t t = ub.out_rows[static_cast<size_t>(i)];
-      if (t != i) std::memcpy(x_.data() + i * d, x_.data() + t * d, static_cast<size_t>(d) * sizeof(float));
+      if (t != i)
+        std::memcpy(x_.data() + i * d, x_.data() + t * d, static_cast<size_t>(d) * sizeof(float));
     }
   }
 
   // Output projection, optional post-norm, residual.
   const Product p = {&L.wo, convert(0, L.wo.w.type, attn_.data(), n_rows, n_attn), o_.data(), d};
-  run_products(&p, 1, n_rows);
+  run_products(&p, 1, n_rows, Stage::kMatmulOut);
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;
     if (L.post_attn_norm != nullptr) O.rmsnorm(o, L.post_attn_norm, o, d, hp.norm_eps);
@@ -205,14 +211,17 @@ kernels::AttentionPath Context::attention_path(int64_t n_tokens) const {
   const ModelHParams& hp = model_.hparams();
   const bool tiled_ok = kernels::attention_tiled_supported(kv_->type(), hp.head_dim_v);
   switch (params_.attention) {
-    case AttentionMode::kPerKey: return kernels::AttentionPath::kPerKey;
+    case AttentionMode::kPerKey:
+      return kernels::AttentionPath::kPerKey;
     case AttentionMode::kTiled:
       return tiled_ok ? kernels::AttentionPath::kTiled : kernels::AttentionPath::kPerKey;
-    case AttentionMode::kAuto: break;
+    case AttentionMode::kAuto:
+      break;
   }
-  // The reference's choice: its cache view spans the used cells rounded up to 256.
-  const int64_t n_kv = (kv_->used_end() + 255) / 256 * 256;
-  const bool tiled = n_tokens >= kernels::kAttentionRowTile || (n_tokens == 1 && n_kv >= 512);
+  // The reference's choice for batches. (For single-token decoding over 512 cells or more it
+  // splits the cells between its threads and merges per-key partial results; per-key over all
+  // cells is the closest thread-count-independent equivalent, and faster than tiles for one row.)
+  const bool tiled = n_tokens >= kernels::kAttentionRowTile;
   return tiled && tiled_ok ? kernels::AttentionPath::kTiled : kernels::AttentionPath::kPerKey;
 }
 
@@ -229,7 +238,7 @@ void Context::output_block(const Ubatch& ub, int64_t out_offset) {
   float* logits = logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(n_vocab_);
   const Product p = {&model_.output(), convert(0, model_.output().w.type, h_.data(), n_out, d),
                      logits, n_vocab_};
-  run_products(&p, 1, n_out);
+  run_products(&p, 1, n_out, Stage::kMatmulLogits);
   if (cfg.final_softcap > 0.0f) {
     pool_.run(n_out, [&](int64_t t, int) {
       O.softcap(logits + t * n_vocab_, cfg.final_softcap, n_vocab_);

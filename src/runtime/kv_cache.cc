@@ -71,7 +71,9 @@ void KvCache::update_used_end() {
 }
 
 namespace {
-bool in_range(int32_t pos, int32_t p0, int32_t p1) { return pos >= p0 && (p1 < 0 || pos < p1); }
+bool in_range(int32_t pos, int32_t p0, int32_t p1) {
+  return pos >= p0 && (p1 < 0 || pos < p1);
+}
 }  // namespace
 
 void KvCache::seq_rm(int32_t seq, int32_t p0, int32_t p1) {

@@ -26,9 +26,8 @@ class KvCache {
 
   // Errors: sizes out of range, Q8_0 with a head size that is not a multiple of 32, or not
   // enough memory.
-  static Result<std::unique_ptr<KvCache>> create(int64_t n_layer, int64_t n_cells,
-                                                 int64_t k_values, int64_t v_values,
-                                                 kernels::KvType type);
+  static Result<std::unique_ptr<KvCache>> create(int64_t n_layer, int64_t n_cells, int64_t k_values,
+                                                 int64_t v_values, kernels::KvType type);
 
   int64_t size() const { return n_cells_; }
   kernels::KvType type() const { return type_; }

@@ -80,14 +80,15 @@ inline __m256 vexp(__m256 x) {
       _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(kExpC0), b, _mm256_set1_ps(kExpC1)), u,
                       _mm256_fmadd_ps(_mm256_set1_ps(kExpC2), b, _mm256_set1_ps(kExpC3))),
       u, _mm256_fmadd_ps(_mm256_set1_ps(kExpC4), b, _mm256_set1_ps(1.0f)));
-  const __m256 nc = _mm256_min_ps(_mm256_max_ps(n, _mm256_set1_ps(-192.0f)), _mm256_set1_ps(192.0f));
+  const __m256 nc =
+      _mm256_min_ps(_mm256_max_ps(n, _mm256_set1_ps(-192.0f)), _mm256_set1_ps(192.0f));
   const __m256 n1 = _mm256_floor_ps(_mm256_mul_ps(nc, _mm256_set1_ps(0.5f)));
   const __m256 n2 = _mm256_sub_ps(nc, n1);
   const __m256 res = _mm256_mul_ps(_mm256_mul_ps(j, pow2(n1)), pow2(n2));
   if (_mm256_movemask_ps(big) == 0) return res;
-  const __m256 alt = _mm256_blendv_ps(_mm256_set1_ps(std::numeric_limits<float>::infinity()),
-                                      _mm256_setzero_ps(),
-                                      _mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ));
+  const __m256 alt =
+      _mm256_blendv_ps(_mm256_set1_ps(std::numeric_limits<float>::infinity()), _mm256_setzero_ps(),
+                       _mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ));
   return _mm256_blendv_ps(res, alt, big);
 }
 
@@ -238,13 +239,15 @@ float dot_f32(const float* q, const float* k, int64_t n) {
 
 void f16_scale(uint16_t* acc, float s, int64_t n) {
   const __m256 vs = _mm256_set1_ps(s);
-  for (int64_t i = 0; i < n; i += 8) store_f16(acc + i, _mm256_mul_ps(load_f16(acc + i, n - i), vs), n - i);
+  for (int64_t i = 0; i < n; i += 8)
+    store_f16(acc + i, _mm256_mul_ps(load_f16(acc + i, n - i), vs), n - i);
 }
 
 void f16_mad(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
   const __m256 vs = _mm256_set1_ps(s);
   for (int64_t i = 0; i < n; i += 8) {
-    store_f16(acc + i, _mm256_fmadd_ps(load_f16(v + i, n - i), vs, load_f16(acc + i, n - i)), n - i);
+    store_f16(acc + i, _mm256_fmadd_ps(load_f16(v + i, n - i), vs, load_f16(acc + i, n - i)),
+              n - i);
   }
 }
 
@@ -281,9 +284,14 @@ void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
   for (int64_t j = 0; j < n; j += 32) {
     const int64_t w = n - j < 32 ? n - j : 32;
     int64_t i = 0;
-    for (; i + 3 <= m; i += 3) gemm_block<3, 4>(c + i * ldc + j, ldc, a + i * lda, lda, b + j, ldb, k, w);
+    for (; i + 3 <= m; i += 3)
+      gemm_block<3, 4>(c + i * ldc + j, ldc, a + i * lda, lda, b + j, ldb, k, w);
     for (; i < m; ++i) gemm_block<1, 4>(c + i * ldc + j, ldc, a + i * lda, lda, b + j, ldb, k, w);
   }
+}
+
+void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 8) store(y + i, load_f16(x + i, n - i), n - i);
 }
 
 void store_f32_row(const float* x, void* row, int64_t n) {
@@ -299,9 +307,23 @@ void store_f16_row(const float* x, void* row, int64_t n) {
 
 const OpsTable& ops_avx2() {
   static const OpsTable table = {
-      Isa::kAvx2, rmsnorm, scale,   add,       silu_mul, gelu_mul, softcap, softmax, vmax,
-      dot_f16,    dot_f32, f16_scale, f16_mad, f32_mad,  gemm_acc,
-      {store_f32_row, store_f16_row, store_q8_0_plain},
+      .isa = Isa::kAvx2,
+      .rmsnorm = rmsnorm,
+      .scale = scale,
+      .add = add,
+      .silu_mul = silu_mul,
+      .gelu_mul = gelu_mul,
+      .softcap = softcap,
+      .softmax = softmax,
+      .max = vmax,
+      .dot_f16 = dot_f16,
+      .dot_f32 = dot_f32,
+      .f16_scale = f16_scale,
+      .f16_mad = f16_mad,
+      .f32_mad = f32_mad,
+      .gemm_acc = gemm_acc,
+      .f16_to_f32 = f16_to_f32,
+      .kv_store = {store_f32_row, store_f16_row, store_q8_0_plain},
   };
   return table;
 }

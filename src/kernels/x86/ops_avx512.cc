@@ -55,8 +55,9 @@ inline __m512 vexp(__m512 x) {
   const __m512 res = _mm512_scalef_ps(j, n);
   if (big == 0) return res;
   const __m512 zero = _mm512_setzero_ps();
-  const __m512 alt = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(n, zero, _CMP_LE_OQ),
-                                          _mm512_set1_ps(std::numeric_limits<float>::infinity()), zero);
+  const __m512 alt =
+      _mm512_mask_blend_ps(_mm512_cmp_ps_mask(n, zero, _CMP_LE_OQ),
+                           _mm512_set1_ps(std::numeric_limits<float>::infinity()), zero);
   return _mm512_mask_blend_ps(big, res, alt);
 }
 
@@ -67,7 +68,8 @@ void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
     const __m512 v = _mm512_maskz_loadu_ps(tail_mask(n - i), x + i);
     const __m512 sq = _mm512_mul_ps(v, v);
     acc0 = _mm512_add_pd(acc0, _mm512_cvtps_pd(_mm512_castps512_ps256(sq)));
-    acc1 = _mm512_add_pd(acc1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sq), 1))));
+    acc1 = _mm512_add_pd(
+        acc1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sq), 1))));
   }
   const double sum = reduce8d(_mm512_add_pd(acc0, acc1));
   const float mean = static_cast<float>(sum / static_cast<double>(n));
@@ -229,9 +231,9 @@ void f32_mad(float* acc, const float* v, float s, int64_t n) {
   const __m512 vs = _mm512_set1_ps(s);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
-    _mm512_mask_storeu_ps(acc + i, m,
-                          _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, v + i), vs,
-                                          _mm512_maskz_loadu_ps(m, acc + i)));
+    _mm512_mask_storeu_ps(
+        acc + i, m,
+        _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, v + i), vs, _mm512_maskz_loadu_ps(m, acc + i)));
   }
 }
 
@@ -260,7 +262,8 @@ template <int NV>
 void gemm_cols(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
                int64_t m, int64_t k, const __mmask16* masks) {
   int64_t i = 0;
-  for (; i + 4 <= m; i += 4) gemm_block<4, NV>(c + i * ldc, ldc, a + i * lda, lda, b, ldb, k, masks);
+  for (; i + 4 <= m; i += 4)
+    gemm_block<4, NV>(c + i * ldc, ldc, a + i * lda, lda, b, ldb, k, masks);
   for (; i < m; ++i) gemm_block<1, NV>(c + i * ldc, ldc, a + i * lda, lda, b, ldb, k, masks);
 }
 
@@ -272,11 +275,26 @@ void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
     for (int v = 0; v < 4; ++v) masks[v] = tail_mask(w - 16 * v > 0 ? w - 16 * v : 0);
     const int nv = static_cast<int>((w + 15) / 16);
     switch (nv) {
-      case 4: gemm_cols<4>(c + j, ldc, a, lda, b + j, ldb, m, k, masks); break;
-      case 3: gemm_cols<3>(c + j, ldc, a, lda, b + j, ldb, m, k, masks); break;
-      case 2: gemm_cols<2>(c + j, ldc, a, lda, b + j, ldb, m, k, masks); break;
-      default: gemm_cols<1>(c + j, ldc, a, lda, b + j, ldb, m, k, masks); break;
+      case 4:
+        gemm_cols<4>(c + j, ldc, a, lda, b + j, ldb, m, k, masks);
+        break;
+      case 3:
+        gemm_cols<3>(c + j, ldc, a, lda, b + j, ldb, m, k, masks);
+        break;
+      case 2:
+        gemm_cols<2>(c + j, ldc, a, lda, b + j, ldb, m, k, masks);
+        break;
+      default:
+        gemm_cols<1>(c + j, ldc, a, lda, b + j, ldb, m, k, masks);
+        break;
     }
+  }
+}
+
+void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, m, load_f16(m, x + i));
   }
 }
 
@@ -297,9 +315,23 @@ void store_f16(const float* x, void* row, int64_t n) {
 
 const OpsTable& ops_avx512() {
   static const OpsTable table = {
-      Isa::kAvx512, rmsnorm, scale,   add,       silu_mul, gelu_mul, softcap, softmax, vmax,
-      dot_f16,      dot_f32, f16_scale, f16_mad, f32_mad,  gemm_acc,
-      {store_f32, store_f16, store_q8_0_plain},
+      .isa = Isa::kAvx512,
+      .rmsnorm = rmsnorm,
+      .scale = scale,
+      .add = add,
+      .silu_mul = silu_mul,
+      .gelu_mul = gelu_mul,
+      .softcap = softcap,
+      .softmax = softmax,
+      .max = vmax,
+      .dot_f16 = dot_f16,
+      .dot_f32 = dot_f32,
+      .f16_scale = f16_scale,
+      .f16_mad = f16_mad,
+      .f32_mad = f32_mad,
+      .gemm_acc = gemm_acc,
+      .f16_to_f32 = f16_to_f32,
+      .kv_store = {store_f32, store_f16, store_q8_0_plain},
   };
   return table;
 }

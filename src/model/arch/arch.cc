@@ -42,7 +42,8 @@ namespace arch_detail {
 void set_common_rope(const ModelHParams& hp, kernels::RopeStyle style, RopeConfig& rope) {
   rope.style = style;
   rope.freq_base = hp.rope_freq_base;
-  rope.freq_scale = hp.rope_scaling == RopeScalingType::kNone ? 1.0f : 1.0f / hp.rope_scaling_factor;
+  rope.freq_scale =
+      hp.rope_scaling == RopeScalingType::kNone ? 1.0f : 1.0f / hp.rope_scaling_factor;
   rope.yarn = hp.rope_scaling == RopeScalingType::kYarn;
   rope.yarn_beta_fast = hp.yarn_beta_fast;
   rope.yarn_beta_slow = hp.yarn_beta_slow;
@@ -83,13 +84,20 @@ Status configure_architecture(const GgufFile& file, const ModelHParams& hp, Arch
   config.layer_sliding.assign(static_cast<size_t>(hp.n_layer), 0);
   config.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim_k));
   switch (hp.arch) {
-    case Architecture::kLlama: return configure_llama(file, hp, config);
-    case Architecture::kQwen2: return configure_qwen2(file, hp, config);
-    case Architecture::kQwen3: return configure_qwen3(file, hp, config);
-    case Architecture::kQwen3Moe: return configure_qwen3moe(file, hp, config);
-    case Architecture::kPhi3: return configure_phi3(file, hp, config);
-    case Architecture::kGemma2: return configure_gemma2(file, hp, config);
-    case Architecture::kGemma3: return configure_gemma3(file, hp, config);
+    case Architecture::kLlama:
+      return configure_llama(file, hp, config);
+    case Architecture::kQwen2:
+      return configure_qwen2(file, hp, config);
+    case Architecture::kQwen3:
+      return configure_qwen3(file, hp, config);
+    case Architecture::kQwen3Moe:
+      return configure_qwen3moe(file, hp, config);
+    case Architecture::kPhi3:
+      return configure_phi3(file, hp, config);
+    case Architecture::kGemma2:
+      return configure_gemma2(file, hp, config);
+    case Architecture::kGemma3:
+      return configure_gemma3(file, hp, config);
   }
   return unimplemented("architecture is not supported");
 }

@@ -25,12 +25,12 @@ enum class FfnActivation : uint8_t {
 struct RopeConfig {
   kernels::RopeStyle style = kernels::RopeStyle::kNormal;
   float freq_base = 10000.0f;
-  float freq_scale = 1.0f;        // 1 / linear factor
+  float freq_scale = 1.0f;  // 1 / linear factor
   bool yarn = false;
   float yarn_beta_fast = 32.0f;
   float yarn_beta_slow = 1.0f;
   int64_t n_ctx_orig = 0;
-  float attn_factor = 1.0f;       // rope.scaling.attn_factor
+  float attn_factor = 1.0f;               // rope.scaling.attn_factor
   std::vector<float> freq_factors;        // rope_freqs.weight (Llama 3.x), n_rot/2
   std::vector<float> freq_factors_long;   // rope_factors_long.weight (Phi-3 LongRoPE)
   std::vector<float> freq_factors_short;  // rope_factors_short.weight
@@ -51,9 +51,9 @@ struct ArchConfig {
                               // reference does for phi3 and Gemma (it changes the roundings)
   float attn_softcap = 0.0f;  // scores = cap * tanh(scores / cap) (0 = off)
   float final_softcap = 0.0f;
-  int64_t sliding_window = 0;        // window size of sliding layers (key pos > query pos - window)
+  int64_t sliding_window = 0;  // window size of sliding layers (key pos > query pos - window)
   std::vector<uint8_t> layer_sliding;  // n_layer entries, 1 = sliding-window layer
-  bool moe_norm_topk = true;  // renormalise the selected experts' weights to sum to 1
+  bool moe_norm_topk = true;           // renormalise the selected experts' weights to sum to 1
 };
 
 // Fills `config` for hp.arch (after read_hparams); errors for settings ember cannot run.

@@ -15,7 +15,8 @@ namespace {
 std::vector<float> llama3_freq_factors(const ModelHParams& hp, float low_freq_factor,
                                        float high_freq_factor) {
   const int64_t half = hp.n_rot / 2;
-  const double orig = static_cast<double>(hp.rope_scaling_orig_ctx > 0 ? hp.rope_scaling_orig_ctx : 8192);
+  const double orig =
+      static_cast<double>(hp.rope_scaling_orig_ctx > 0 ? hp.rope_scaling_orig_ctx : 8192);
   const double factor = hp.rope_scaling_factor;
   const double low_wavelen = orig / low_freq_factor;
   const double high_wavelen = orig / high_freq_factor;
@@ -28,7 +29,8 @@ std::vector<float> llama3_freq_factors(const ModelHParams& hp, float low_freq_fa
     if (wavelen > low_wavelen) {
       divisor = factor;
     } else if (wavelen >= high_wavelen) {
-      const double smooth = (orig / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
+      const double smooth =
+          (orig / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
       divisor = 1.0 / ((1.0 - smooth) / factor + smooth);
     }
     out[static_cast<size_t>(i)] = static_cast<float>(divisor);

@@ -18,7 +18,8 @@ Status configure_phi3(const GgufFile& file, const ModelHParams& hp, ArchConfig& 
   EMBER_RETURN_IF_ERROR(arch_detail::read_optional_vector(file, "rope_factors_short.weight", half,
                                                           config.rope.freq_factors_short));
   if (config.rope.freq_factors_long.empty() != config.rope.freq_factors_short.empty()) {
-    return not_found("phi3 model has only one of rope_factors_long.weight and rope_factors_short.weight");
+    return not_found(
+        "phi3 model has only one of rope_factors_long.weight and rope_factors_short.weight");
   }
   return Status::Ok();
 }

@@ -1,0 +1,79 @@
+// Attention over an F16 cache, single thread: the tiled algorithm for a block of 64 query rows
+// (prompt processing) and the per-key algorithm for one row (decoding), head size 64, 4 query
+// heads per key/value head (Llama 3.2 1B's shape).
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "kernels/attention.h"
+#include "kernels/ops.h"
+#include "tensor/fp16.h"
+
+namespace ember::kernels {
+namespace {
+
+struct Cache {
+  std::vector<uint16_t> k, v;
+  std::vector<int32_t> pos;
+  std::vector<uint64_t> seqs;
+  explicit Cache(int64_t n) {
+    std::mt19937 rng(1);
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    k.resize(static_cast<size_t>(n * 64));
+    v.resize(static_cast<size_t>(n * 64));
+    for (auto& x : k) x = fp32_to_fp16(d(rng));
+    for (auto& x : v) x = fp32_to_fp16(d(rng));
+    for (int64_t i = 0; i < n; ++i) {
+      pos.push_back(static_cast<int32_t>(i));
+      seqs.push_back(1);
+    }
+  }
+  AttentionKv kv() const {
+    AttentionKv a;
+    a.k = reinterpret_cast<const uint8_t*>(k.data());
+    a.v = reinterpret_cast<const uint8_t*>(v.data());
+    a.k_stride = a.v_stride = 128;
+    a.cell_pos = pos.data();
+    a.cell_seqs = seqs.data();
+    a.n_cells = static_cast<int64_t>(pos.size());
+    a.head_dim_k = a.head_dim_v = 64;
+    a.scale = 0.125f;
+    return a;
+  }
+};
+
+void BM_AttentionTiled64Rows(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const Cache cache(n);
+  std::vector<float> q(64 * 4 * 64, 0.1f), out(64 * 4 * 64);
+  std::vector<uint8_t> scratch(attention_scratch_bytes(4, 64, 64) + 64);
+  void* s = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  AttentionQuery rows[64];
+  for (int i = 0; i < 64; ++i) rows[i] = {q.data() + i * 256, out.data() + i * 256, static_cast<int32_t>(n - 64 + i), 1};
+  const OpsTable& O = ops(best_isa());
+  for (auto _ : state) {
+    attend_tiled(O, cache.kv(), rows, 64, 4, s);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["rows/s"] = benchmark::Counter(64.0 * 4, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_AttentionTiled64Rows)->Arg(64)->Arg(512)->Arg(4096);
+
+void BM_AttentionPerKeyDecode(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const Cache cache(n);
+  std::vector<float> q(4 * 64, 0.1f), out(4 * 64);
+  std::vector<uint8_t> scratch(attention_scratch_bytes(4, 64, 64) + 64);
+  void* s = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  const AttentionQuery query{q.data(), out.data(), static_cast<int32_t>(n - 1), 1};
+  const OpsTable& O = ops(best_isa());
+  for (auto _ : state) {
+    attend_per_key(O, cache.kv(), query, 4, s);
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_AttentionPerKeyDecode)->Arg(128)->Arg(512);
+
+}  // namespace
+}  // namespace ember::kernels
