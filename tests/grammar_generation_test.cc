@@ -20,12 +20,60 @@ namespace {
 std::vector<std::string> vocabulary() {
   std::vector<std::string> v;
   for (int c = 0x20; c < 0x7F; ++c) v.push_back(std::string(1, static_cast<char>(c)));
-  for (const char* s :
-       {"\n", "\t", "{\"", "\":", "\": ", ", \"", "\",", "true", "false", "null", "[]", "{}", "\"}",
-        "\"]", "12", "-1", ".5", "e3", "abc", " the", "name", "age", "tags", "id", "kind", "red",
-        "green", "2024", "-01-", "T12:", "00Z", "\xC3", "\xA9", "\xC3\xA9", "\xE6\x97\xA5", "\xE6",
-        "\x97", "\xA5", "\xF0\x9F\x98\x80", "\\n", "\\u00e9", "\\\"", "  ", "\n  ", "}}", "]]", "0",
-        "00", "01", "99", "100", "\"\"", "x\"", "\"x"}) {
+  for (const char* s : {"\n",
+                        "\t",
+                        "{\"",
+                        "\":",
+                        "\": ",
+                        ", \"",
+                        "\",",
+                        "true",
+                        "false",
+                        "null",
+                        "[]",
+                        "{}",
+                        "\"}",
+                        "\"]",
+                        "12",
+                        "-1",
+                        ".5",
+                        "e3",
+                        "abc",
+                        " the",
+                        "name",
+                        "age",
+                        "tags",
+                        "id",
+                        "kind",
+                        "red",
+                        "green",
+                        "2024",
+                        "-01-",
+                        "T12:",
+                        "00Z",
+                        "\xC3",
+                        "\xA9",
+                        "\xC3\xA9",
+                        "\xE6\x97\xA5",
+                        "\xE6",
+                        "\x97",
+                        "\xA5",
+                        "\xF0\x9F\x98\x80",
+                        "\\n",
+                        "\\u00e9",
+                        "\\\"",
+                        "  ",
+                        "\n  ",
+                        "}}",
+                        "]]",
+                        "0",
+                        "00",
+                        "01",
+                        "99",
+                        "100",
+                        "\"\"",
+                        "x\"",
+                        "\"x"}) {
     v.emplace_back(s);
   }
   v.emplace_back("");  // a control token without text: never allowed
@@ -34,8 +82,9 @@ std::vector<std::string> vocabulary() {
 
 // One random walk: uniform among allowed tokens; once the grammar may end, stop with
 // probability 1/3 per step (or when nothing else is allowed). Returns false on a dead end.
-bool random_walk(const std::shared_ptr<const Grammar>& g, const std::shared_ptr<const TokenTrie>& trie,
-                 uint32_t seed, size_t max_tokens, std::string* out) {
+bool random_walk(const std::shared_ptr<const Grammar>& g,
+                 const std::shared_ptr<const TokenTrie>& trie, uint32_t seed, size_t max_tokens,
+                 std::string* out) {
   std::mt19937 rng(seed);
   auto m = GrammarMatcher::create(g);
   if (!m.ok()) return false;
@@ -97,7 +146,8 @@ TEST(GrammarGeneration, SchemaConstrainedWalksAlwaysValidate) {
     ASSERT_TRUE(j["name"].is_string());
     EXPECT_GE(code_points(j["name"].get<std::string>()), 1u);
     EXPECT_LE(code_points(j["name"].get<std::string>()), 6u);
-    EXPECT_TRUE(j["kind"] == "red" || j["kind"] == "green" || j["kind"] == 3 || j["kind"].is_null());
+    EXPECT_TRUE(j["kind"] == "red" || j["kind"] == "green" || j["kind"] == 3 ||
+                j["kind"].is_null());
     for (const auto& [key, value] : j.items()) {
       EXPECT_TRUE(key == "id" || key == "name" || key == "kind" || key == "tags" || key == "grid" ||
                   key == "ok")
@@ -152,9 +202,10 @@ TEST(GrammarGeneration, FormatAndPatternWalksAlwaysValidate) {
       ASSERT_TRUE(item.is_string());
       const std::string s = item.get<std::string>();
       const bool date = s.size() == 10 && s[4] == '-' && s[7] == '-';
-      const bool pattern = s.size() >= 4 && s.size() <= 5 && s[0] >= 'a' && s[0] <= 'c' &&
-                           s[1] >= 'a' && s[1] <= 'c' && s[2] == '-' &&
-                           std::all_of(s.begin() + 3, s.end(), [](char c) { return c >= '0' && c <= '9'; });
+      const bool pattern =
+          s.size() >= 4 && s.size() <= 5 && s[0] >= 'a' && s[0] <= 'c' && s[1] >= 'a' &&
+          s[1] <= 'c' && s[2] == '-' &&
+          std::all_of(s.begin() + 3, s.end(), [](char c) { return c >= '0' && c <= '9'; });
       EXPECT_TRUE(date || pattern) << s;
       if (date) {
         const int month = std::stoi(s.substr(5, 2)), day = std::stoi(s.substr(8, 2));
