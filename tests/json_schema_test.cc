@@ -359,6 +359,16 @@ TEST(JsonSchema, ImpossibleAlternativesAreDropped) {
   check({R"({"type":"object","additionalProperties":{"type":"integer","minimum":1,"maximum":0}})",
          {"{}"},
          {R"({"a":1})"}});
+  // An optional property or array item that no value satisfies cannot appear.
+  check({R"({"properties":{"a":{"enum":[]},"b":{"type":"null"}}})",
+         {"{}", R"({"b":null})"},
+         {R"({"a":1})"}});
+  check({R"({"type":"array","items":{"type":"string","minLength":3,"maxLength":2}})",
+         {"[]"},
+         {R"(["abc"])"}});
+  check({R"({"prefixItems":[{"type":"integer"},{"allOf":[{"type":"string"},{"type":"null"}]}]})",
+         {"[]", "[1]"},
+         {"[1,null]", R"([1,"a"])"}});
 }
 
 TEST(JsonSchema, PropertyOrderFollowsTheSchema) {

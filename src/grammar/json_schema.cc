@@ -669,17 +669,32 @@ class Converter {
         max = i;
         break;
       }
-      EMBER_ASSIGN_OR_RETURN(std::string r,
-                             visit(*prefix[i], name + "-" + std::to_string(i),
-                                   path + "/" + prefix_key + "/" + std::to_string(i), depth + 1));
-      elems.push_back(std::move(r));
+      Snapshot before = snapshot();
+      auto r = visit(*prefix[i], name + "-" + std::to_string(i),
+                     path + "/" + prefix_key + "/" + std::to_string(i), depth + 1);
+      if (!r.ok() && is_nothing_matches(r.status())) {
+        restore(std::move(before));
+        max = i;  // no item can stand at position i: the array ends before it
+        break;
+      }
+      if (!r.ok()) return r.status();
+      elems.push_back(std::move(*r));
     }
     const size_t k = elems.size();
     std::string tail_rule;
     if (tail->is_boolean() && !tail->get<bool>()) {
       if (!max || *max > k) max = k;
     } else if (!max || *max > k) {
-      EMBER_ASSIGN_OR_RETURN(tail_rule, visit(*tail, name + "-item", tail_path, depth + 1));
+      Snapshot before = snapshot();
+      auto r = visit(*tail, name + "-item", tail_path, depth + 1);
+      if (!r.ok() && is_nothing_matches(r.status())) {
+        restore(std::move(before));
+        max = k;  // no further item is possible
+      } else if (!r.ok()) {
+        return r.status();
+      } else {
+        tail_rule = std::move(*r);
+      }
     }
     if (max && *max < min) {
       return nothing_matches(path, "minItems is above the number of items allowed");
@@ -811,8 +826,14 @@ class Converter {
             return nothing_matches(sub, "a required property's schema is 'false'");
           continue;  // the property must not appear
         }
-        EMBER_ASSIGN_OR_RETURN(std::string rule, visit(schema, name + "-" + key, sub, depth + 1));
-        props.push_back({key, std::move(rule), is_required(key)});
+        Snapshot before = snapshot();
+        auto rule = visit(schema, name + "-" + key, sub, depth + 1);
+        if (!rule.ok() && is_nothing_matches(rule.status()) && !is_required(key)) {
+          restore(std::move(before));
+          continue;  // no value is possible: the optional property cannot appear
+        }
+        if (!rule.ok()) return rule.status();
+        props.push_back({key, std::move(*rule), is_required(key)});
       }
     }
     // Additional properties: allowed when the schema says so, or when it lists no properties.
