@@ -5,7 +5,8 @@
 //   BM_JsonMaskWalk      mask walk with cached transitions but no mask cache
 //   BM_JsonMaskCached    mask for a state seen before (cache hit)
 //   BM_JsonGeneration    a whole JSON document token by token, from a fresh filter: fill_mask +
-//                        accept_token per token (per_token_us = average cost per token)
+//                        accept_token per token (per_token = average cost per token)
+//   BM_SchemaBoundedString  the same for a schema string with maxLength (no reusable states)
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include "../tests/grammar_vocab.h"
 #include "grammar/gbnf_parser.h"
 #include "grammar/grammar_matcher.h"
+#include "grammar/json_schema.h"
 #include "grammar/token_filter.h"
 
 namespace ember::grammar {
@@ -166,14 +168,58 @@ void BM_JsonGeneration(benchmark::State& state) {
   state.counters["walks"] = static_cast<double>(stats.mask_walks);
   state.counters["hits"] = static_cast<double>(stats.mask_hits);
   state.counters["states"] = static_cast<double>(stats.states);
-  state.counters["nodes_per_walk"] =
-      static_cast<double>(stats.nodes_visited) / static_cast<double>(std::max<size_t>(1, stats.mask_walks));
+  state.counters["nodes_per_walk"] = static_cast<double>(stats.nodes_visited) /
+                                     static_cast<double>(std::max<size_t>(1, stats.mask_walks));
   state.counters["tokens"] = static_cast<double>(tokens.size());
   state.counters["per_token"] = benchmark::Counter(
       static_cast<double>(tokens.size()),
       benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_JsonGeneration)->Unit(benchmark::kMillisecond);
+
+// A bounded string (maxLength): every character moves to a new grammar state, so masks cannot be
+// reused and nothing loops; the worst common case for the filter.
+void BM_SchemaBoundedString(benchmark::State& state) {
+  const Fixture& f = fixture();
+  if (!f.error.empty()) return state.SkipWithError(f.error.c_str());
+  auto gbnf = json_schema_text_to_gbnf(
+      R"({"type":"object","properties":{"text":{"type":"string","maxLength":600}},"required":["text"]})");
+  if (!gbnf.ok()) return state.SkipWithError(gbnf.status().to_string().c_str());
+  auto g = parse_gbnf(*gbnf);
+  if (!g.ok()) return state.SkipWithError(g.status().to_string().c_str());
+  Fixture schema_fixture{*g, f.trie, ""};
+  const std::string doc =
+      "{\"text\": \"The quick brown fox jumps over the lazy dog. Grammar-constrained sampling "
+      "keeps "
+      "every token inside the language of the grammar, even when the string has a maximum length "
+      "and each character advances the parser to a new state.\"}";
+  const std::vector<int32_t> tokens = document_tokens(schema_fixture, doc);
+  if (tokens.empty()) return state.SkipWithError("document cannot be tokenized under the grammar");
+  TokenFilter::Stats stats;
+  for (auto _ : state) {
+    auto m = GrammarMatcher::create(*g);
+    TokenFilter filter(*g, f.trie);
+    TokenMask mask;
+    for (int32_t id : tokens) {
+      if (!filter.fill_mask(*m, &mask).ok() || !mask.test(id)) {
+        return state.SkipWithError("token not allowed");
+      }
+      auto ok = filter.accept_token(*m, id);
+      if (!ok.ok() || !*ok) return state.SkipWithError("accept_token failed");
+    }
+    stats = filter.stats();
+  }
+  state.counters["tokens"] = static_cast<double>(tokens.size());
+  state.counters["hits"] = static_cast<double>(stats.mask_hits);
+  state.counters["nodes_per_walk"] = static_cast<double>(stats.nodes_visited) /
+                                     static_cast<double>(std::max<size_t>(1, stats.mask_walks));
+  state.counters["walks"] = static_cast<double>(stats.mask_walks);
+  state.counters["states"] = static_cast<double>(stats.states);
+  state.counters["per_token"] = benchmark::Counter(
+      static_cast<double>(tokens.size()),
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_SchemaBoundedString)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace ember::grammar

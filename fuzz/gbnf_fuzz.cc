@@ -16,9 +16,11 @@
 namespace {
 
 const std::vector<std::string>& vocab() {
-  static const std::vector<std::string> v = {"a", "b", "ab", "{", "}", "\"", " ", "\n", "0", "12",
-                                             "\xC3", "\xA9", "\xC3\xA9", "\xE6\x97\xA5", "\xF0\x9F",
-                                             "\x98\x80", "x\"y", "", "\xFF", "[", "]", ",", ":"};
+  static const std::vector<std::string> v = {
+      "a",        "b",        "ab",   "{",    "}",    "\"",       " ",
+      "\n",       "0",        "12",   "\xC3", "\xA9", "\xC3\xA9", "\xE6\x97\xA5",
+      "\xF0\x9F", "\x98\x80", "x\"y", "",     "\xFF", "[",        "]",
+      ",",        ":"};
   return v;
 }
 
@@ -32,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_rules = 1 << 14;
   limits.max_repetition = 1000;
   const size_t split = input.find("\n\n");
-  const std::string_view grammar_text = split == std::string_view::npos ? input : input.substr(0, split);
+  const std::string_view grammar_text =
+      split == std::string_view::npos ? input : input.substr(0, split);
   const std::string_view text = split == std::string_view::npos ? input : input.substr(split + 2);
   auto g = ember::grammar::parse_gbnf(grammar_text, limits);
   if (!g.ok()) return 0;

@@ -42,16 +42,17 @@ TEST(GbnfParser, LiteralsAlternativesAndGroups) {
 }
 
 TEST(GbnfParser, Repetitions) {
-  auto g = must_parse("root ::= [a]{2,4} \"-\" [b]{3} \"-\" [c]{2,} \"-\" \"xy\"{0,2} \"-\" [d]? [e]* [f]+");
+  auto g = must_parse(
+      "root ::= [a]{2,4} \"-\" [b]{3} \"-\" [c]{2,} \"-\" \"xy\"{0,2} \"-\" [d]? [e]* [f]+");
   EXPECT_TRUE(matches(g, "aa-bbb-cc--f"));
   EXPECT_TRUE(matches(g, "aaaa-bbb-ccccc-xyxy-deeeff"));
-  EXPECT_FALSE(matches(g, "a-bbb-cc--f"));        // too few a
-  EXPECT_FALSE(matches(g, "aaaaa-bbb-cc--f"));    // too many a
-  EXPECT_FALSE(matches(g, "aa-bb-cc--f"));        // {3} exactly
-  EXPECT_FALSE(matches(g, "aa-bbb-c--f"));        // {2,}
+  EXPECT_FALSE(matches(g, "a-bbb-cc--f"));         // too few a
+  EXPECT_FALSE(matches(g, "aaaaa-bbb-cc--f"));     // too many a
+  EXPECT_FALSE(matches(g, "aa-bb-cc--f"));         // {3} exactly
+  EXPECT_FALSE(matches(g, "aa-bbb-c--f"));         // {2,}
   EXPECT_FALSE(matches(g, "aa-bbb-cc-xyxyxy-f"));  // a literal repeats as a whole, at most twice
   EXPECT_FALSE(matches(g, "aa-bbb-cc-x-f"));
-  EXPECT_FALSE(matches(g, "aa-bbb-cc--dd"));      // ? at most once, + at least once
+  EXPECT_FALSE(matches(g, "aa-bbb-cc--dd"));  // ? at most once, + at least once
   // {0} removes the item; quantifiers apply to the whole previous item, even a repetition.
   auto h = must_parse("root ::= \"a\" \"b\"{0} (\"c\"{2}){2}");
   EXPECT_TRUE(matches(h, "acccc"));
@@ -105,7 +106,8 @@ TEST(GbnfParser, CommentsNewlinesAndRuleNames) {
 TEST(GbnfParser, ErrorPositions) {
   EXPECT_EQ(error_of("root ::= \"abc"), "line 1, column 10: unterminated string literal");
   EXPECT_EQ(error_of("root ::= [abc"), "line 1, column 10: unterminated character class");
-  EXPECT_EQ(error_of("root = \"a\""), "line 1, column 6: expected '::=' after rule name 'root', found '='");
+  EXPECT_EQ(error_of("root = \"a\""),
+            "line 1, column 6: expected '::=' after rule name 'root', found '='");
   EXPECT_EQ(error_of("root ::= \"a\"\nx ::= *"), "line 2, column 7: nothing to repeat before '*'");
   EXPECT_EQ(error_of("root ::= (\"a\" \"b\"\n"),
             "line 2, column 1: expected ')' to close the group opened at line 1, column 10, found "
@@ -115,8 +117,10 @@ TEST(GbnfParser, ErrorPositions) {
             "line 1, column 15: expected a newline or the end of the rule, found ')'");
   EXPECT_EQ(error_of("root ::= \"a\"{3,2}"),
             "line 1, column 13: invalid repetition {3,2}: minimum above maximum");
-  EXPECT_EQ(error_of("root ::= \"a\"{x}"), "line 1, column 14: expected a number in repetition, found 'x'");
-  EXPECT_EQ(error_of("root ::= [z-a]"), "line 1, column 11: invalid character range: end before start");
+  EXPECT_EQ(error_of("root ::= \"a\"{x}"),
+            "line 1, column 14: expected a number in repetition, found 'x'");
+  EXPECT_EQ(error_of("root ::= [z-a]"),
+            "line 1, column 11: invalid character range: end before start");
   EXPECT_EQ(error_of("root ::= \"a\"\nroot ::= \"b\""),
             "line 2, column 1: rule 'root' is defined twice (first on line 1)");
 }
@@ -132,7 +136,8 @@ TEST(GbnfParser, LeftRecursion) {
   std::string e = error_of("root ::= root \"a\" | \"b\"\n");
   EXPECT_NE(e.find("left recursion"), std::string::npos) << e;
   EXPECT_NE(e.find("'root'"), std::string::npos) << e;
-  e = error_of("root ::= expr\nexpr ::= term \"+\" expr | term\nterm ::= expr \"*\" \"1\" | \"1\"\n");
+  e = error_of(
+      "root ::= expr\nexpr ::= term \"+\" expr | term\nterm ::= expr \"*\" \"1\" | \"1\"\n");
   EXPECT_NE(e.find("left recursion"), std::string::npos) << e;
   EXPECT_NE(e.find("expr -> term -> expr"), std::string::npos) << e;
   // Through a rule that can match the empty string.

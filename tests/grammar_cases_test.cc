@@ -3,12 +3,12 @@
 // `ember grammar check`.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <array>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <sys/wait.h>
 
 #include "grammar/gbnf_parser.h"
 #include "grammar/grammar_matcher.h"
@@ -95,7 +95,9 @@ CommandOutput run_cli(const std::string& args) {
   return r;
 }
 
-std::string quote(const std::filesystem::path& p) { return std::string("'").append(p.string()).append("'"); }
+std::string quote(const std::filesystem::path& p) {
+  return std::string("'").append(p.string()).append("'");
+}
 
 TEST(GrammarCases, CliAgreesWithReference) {
   EMBER_REQUIRE_TESTDATA(dir);
@@ -122,8 +124,8 @@ TEST(GrammarCases, CliAgreesWithReference) {
           run_cli("grammar check " + quote(grammar_path) + " --input " + quote(input_path));
       ++total;
       const bool got = r.exit_code == 0 && r.out == "accepted\n";
-      const bool consistent = r.exit_code == 0 ? r.out == "accepted\n"
-                                               : r.exit_code == 1 && r.out == "rejected\n";
+      const bool consistent =
+          r.exit_code == 0 ? r.out == "accepted\n" : r.exit_code == 1 && r.out == "rejected\n";
       EXPECT_TRUE(consistent) << "exit " << r.exit_code << ", output '" << r.out << "'";
       EXPECT_EQ(got, expected) << "input: " << input;
       agreed += got == expected && consistent;
@@ -131,6 +133,52 @@ TEST(GrammarCases, CliAgreesWithReference) {
   }
   EXPECT_GT(total, 0);
   std::printf("grammar cases agreed via the CLI: %d/%d\n", agreed, total);
+}
+
+TEST(GrammarCli, ErrorsSchemasAndText) {
+  const auto tmp = testing::temp_dir() / "grammar-cli";
+  std::filesystem::create_directories(tmp);
+  auto write = [&](const std::string& name, const std::string& content) {
+    std::ofstream(tmp / name, std::ios::binary) << content;
+    return tmp / name;
+  };
+  // A parse error: exit 1, nothing on stdout.
+  const auto bad = write("bad.gbnf", "root ::= \"a\"\nnext ::= (\"b\"\n");
+  CommandOutput r = run_cli("grammar check " + quote(bad));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  // --text and rejection at the end of input.
+  const auto yes = write("yes.gbnf", "root ::= (\"yes\" | \"no\") \".\"\n");
+  r = run_cli("grammar check " + quote(yes) + " --text 'yes.'");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "accepted\n");
+  r = run_cli("grammar check " + quote(yes) + " --text 'yes'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "rejected\n");
+  // JSON schema: prints the grammar, and matches documents.
+  const auto schema = write(
+      "s.json",
+      R"({"type":"object","properties":{"n":{"type":"integer","minimum":1}},"required":["n"]})");
+  r = run_cli("grammar check --json-schema " + quote(schema));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("root ::= "), std::string::npos) << r.out;
+  EXPECT_TRUE(parse_gbnf(r.out).ok());
+  const auto doc = write("doc.json", R"({"n": 5})");
+  r = run_cli("grammar check --json-schema " + quote(schema) + " --input " + quote(doc));
+  EXPECT_EQ(r.out, "accepted\n");
+  const auto bad_doc = write("bad-doc.json", R"({"n": 0})");
+  r = run_cli("grammar check --json-schema " + quote(schema) + " --input " + quote(bad_doc));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "rejected\n");
+  const auto unsupported = write("u.json", R"({"type":"array","uniqueItems":true})");
+  r = run_cli("grammar check --json-schema " + quote(unsupported));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  // Missing files and conflicting arguments.
+  EXPECT_EQ(run_cli("grammar check " + quote(tmp / "missing.gbnf")).exit_code, 1);
+  EXPECT_EQ(run_cli("grammar check").exit_code, 1);
+  EXPECT_EQ(run_cli("grammar check " + quote(yes) + " --json-schema " + quote(schema)).exit_code,
+            1);
 }
 
 }  // namespace

@@ -59,8 +59,8 @@ TEST(GrammarMatcher, PartialCharacterMustBeCompletable) {
 
 TEST(GrammarMatcher, MalformedUtf8IsRejected) {
   GrammarMatcher m = matcher_for("root ::= .*");
-  for (const char* bad : {"\xFF", "\x80", "\xC0\x80", "\xC1\xBF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
-                          "\xF5", "\xC3x", "\xE2\x82x"}) {
+  for (const char* bad : {"\xFF", "\x80", "\xC0\x80", "\xC1\xBF", "\xED\xA0\x80",
+                          "\xF4\x90\x80\x80", "\xF5", "\xC3x", "\xE2\x82x"}) {
     EXPECT_FALSE(m.can_accept(bad).value()) << bad;
   }
   EXPECT_TRUE(m.accept_bytes("a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"));
@@ -112,8 +112,8 @@ TEST(GrammarMatcher, AllowedCandidatesMatchOneByOne) {
   GrammarMatcher m = matcher_for(R"(root ::= "{" [a-z]* ("é" | "!")? "}")");
   ASSERT_TRUE(m.accept_bytes("{a"));
   const std::vector<std::string_view> candidates = {
-      "b", "bc", "bc}", "}", "}}", "", "\xC3", "\xC3\xA9", "\xC3\xA9}", "\xC3\xA8", "!", "!!",
-      "A", "b\xC3", "{", "bcdefghijklmnop"};
+      "b",         "bc",       "bc}", "}",  "}}", "",      "\xC3", "\xC3\xA9",
+      "\xC3\xA9}", "\xC3\xA8", "!",   "!!", "A",  "b\xC3", "{",    "bcdefghijklmnop"};
   const std::vector<bool> allowed = m.allowed(candidates);
   ASSERT_EQ(allowed.size(), candidates.size());
   for (size_t i = 0; i < candidates.size(); ++i) {

@@ -53,7 +53,8 @@ void expect_same(const TokenMask& mask, const std::vector<bool>& expected, const
   for (size_t i = 0; i < expected.size(); ++i) {
     if (mask.test(static_cast<int32_t>(i)) != expected[i] && ++diffs <= 5) {
       ADD_FAILURE() << where << ": token " << i << " '" << trie.token_bytes(static_cast<int32_t>(i))
-                    << "' mask=" << mask.test(static_cast<int32_t>(i)) << " expected=" << expected[i];
+                    << "' mask=" << mask.test(static_cast<int32_t>(i))
+                    << " expected=" << expected[i];
     }
   }
   EXPECT_EQ(diffs, 0u) << where;
@@ -61,8 +62,9 @@ void expect_same(const TokenMask& mask, const std::vector<bool>& expected, const
 
 // Feeds `text` to a matcher in the given pieces, checking the filter's mask against direct
 // simulation before each piece, and advancing through the filter.
-void check_along(const std::shared_ptr<const Grammar>& g, const std::shared_ptr<const TokenTrie>& trie,
-                 const std::vector<int32_t>& tokens, TokenFilterOptions options = {}) {
+void check_along(const std::shared_ptr<const Grammar>& g,
+                 const std::shared_ptr<const TokenTrie>& trie, const std::vector<int32_t>& tokens,
+                 TokenFilterOptions options = {}) {
   auto m = GrammarMatcher::create(g);
   ASSERT_TRUE(m.ok());
   TokenFilter filter(g, trie, {}, options);
@@ -80,14 +82,15 @@ void check_along(const std::shared_ptr<const Grammar>& g, const std::shared_ptr<
 }
 
 std::vector<std::string> small_vocab() {
-  return {"{",  "}",  "\"", "a",    "ab", "abc",  ":",      " ",   ",",       "1",
-          "12", "-",  ".",  "e",    "[",  "]",    "true",   "null", "\"a\":", "\xC3",
-          "\xA9", "é", "é\"", "\xE6\x97", "\xA5", "日本", "\\", "\\n", "\\u00", "e9",
-          "",   "\n", "\n\t", "\"}", "}\n", "\x80", "\xFF", "0", "01", "x\"y"};
+  return {"{",    "}",  "\"",   "a",        "ab",   "abc",  ":",    " ",    ",",      "1",
+          "12",   "-",  ".",    "e",        "[",    "]",    "true", "null", "\"a\":", "\xC3",
+          "\xA9", "é",  "é\"",  "\xE6\x97", "\xA5", "日本", "\\",   "\\n",  "\\u00",  "e9",
+          "",     "\n", "\n\t", "\"}",      "}\n",  "\x80", "\xFF", "0",    "01",     "x\"y"};
 }
 
 // Token ids of a piecewise document over the small vocabulary.
-std::vector<int32_t> ids_of(const std::vector<std::string>& vocab, const std::vector<std::string>& pieces) {
+std::vector<int32_t> ids_of(const std::vector<std::string>& vocab,
+                            const std::vector<std::string>& pieces) {
   std::vector<int32_t> out;
   for (const std::string& p : pieces) {
     for (size_t i = 0; i < vocab.size(); ++i) {
@@ -104,9 +107,10 @@ std::vector<int32_t> ids_of(const std::vector<std::string>& vocab, const std::ve
 TEST(TokenFilter, SmallVocabularyMatchesDirectSimulation) {
   const auto vocab = small_vocab();
   auto trie = std::make_shared<const TokenTrie>(vocab);
-  const auto tokens = ids_of(vocab, {"{", "\"a\":", " ", "[", "12", ",", "-", "1", ".", "1", "e",
-                                     "1", ",", "\"", "\xC3", "\xA9", "\xE6\x97", "\xA5", "日本",
-                                     "\\u00", "e9", "\\n", "é\"", "]", "\n\t", "}"});
+  const auto tokens =
+      ids_of(vocab, {"{",    "\"a\":", " ",  "[",   "12",  ",",    "-",    "1",        ".",
+                     "1",    "e",      "1",  ",",   "\"",  "\xC3", "\xA9", "\xE6\x97", "\xA5",
+                     "日本", "\\u00",  "e9", "\\n", "é\"", "]",    "\n\t", "}"});
   check_along(json_grammar(), trie, tokens);
 }
 
@@ -206,7 +210,9 @@ void check_real_vocab(const std::string& vocab_file) {
   check_along(*g, trie, tokens);
 }
 
-TEST(TokenFilter, Llama3VocabularyMatchesDirectSimulation) { check_real_vocab("ggml-vocab-llama-bpe.gguf"); }
+TEST(TokenFilter, Llama3VocabularyMatchesDirectSimulation) {
+  check_real_vocab("ggml-vocab-llama-bpe.gguf");
+}
 TEST(TokenFilter, SentencePieceVocabularyMatchesDirectSimulation) {
   check_real_vocab("ggml-vocab-llama-spm.gguf");
 }

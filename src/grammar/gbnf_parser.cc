@@ -17,7 +17,9 @@ bool is_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '_';
 }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // "'x'" for a printable character, "U+XXXX" otherwise, for messages.
 std::string describe_char_at(std::string_view s, size_t pos) {
@@ -87,7 +89,8 @@ class Parser {
   }
   // Line of `pos`; positions asked for only grow, so counting resumes where it stopped.
   int line_of(size_t pos) {
-    for (; line_pos_ < pos && line_pos_ < src_.size(); ++line_pos_) line_ += src_[line_pos_] == '\n';
+    for (; line_pos_ < pos && line_pos_ < src_.size(); ++line_pos_)
+      line_ += src_[line_pos_] == '\n';
     return line_;
   }
 
@@ -181,7 +184,8 @@ class Parser {
     skip_space(true);
     const uint32_t id = rule_id(name, SIZE_MAX);
     if (defined_[id]) {
-      return error_at(name_pos, "rule '" + std::string(name) + "' is defined twice (first on line " +
+      return error_at(name_pos, "rule '" + std::string(name) +
+                                    "' is defined twice (first on line " +
                                     std::to_string(rules_[id].line) + ")");
     }
     defined_[id] = 1;
@@ -194,8 +198,8 @@ class Parser {
     } else if (peek() == '\n') {
       ++pos_;
     } else if (!at_end()) {
-      return error_at(pos_, "expected a newline or the end of the rule, found " +
-                                describe_char_at(src_, pos_));
+      return error_at(
+          pos_, "expected a newline or the end of the rule, found " + describe_char_at(src_, pos_));
     }
     skip_space(true);
     return Status::Ok();
@@ -225,17 +229,27 @@ class Parser {
       pos_ += 2;
       int hex_digits = 0;
       switch (e) {
-        case 'x': hex_digits = 2; break;
-        case 'u': hex_digits = 4; break;
-        case 'U': hex_digits = 8; break;
-        case 't': return uint32_t{'\t'};
-        case 'r': return uint32_t{'\r'};
-        case 'n': return uint32_t{'\n'};
+        case 'x':
+          hex_digits = 2;
+          break;
+        case 'u':
+          hex_digits = 4;
+          break;
+        case 'U':
+          hex_digits = 8;
+          break;
+        case 't':
+          return uint32_t{'\t'};
+        case 'r':
+          return uint32_t{'\r'};
+        case 'n':
+          return uint32_t{'\n'};
         case '\\':
         case '"':
         case '[':
         case ']':
-        case '-': return static_cast<uint32_t>(e);
+        case '-':
+          return static_cast<uint32_t>(e);
         default:
           pos_ = start;
           return error_at(start, "unknown escape '\\" + std::string(1, e) + "'");
@@ -335,9 +349,8 @@ class Parser {
         EMBER_RETURN_IF_ERROR(parse_alternates(owner, /*nested=*/true, depth + 1, &alts));
         rules_[sub].alternatives = std::move(alts);
         if (peek() != ')') {
-          return error_at(pos_, "expected ')' to close the group opened at " +
-                                    position(item_pos) + ", found " +
-                                    describe_char_at(src_, pos_));
+          return error_at(pos_, "expected ')' to close the group opened at " + position(item_pos) +
+                                    ", found " + describe_char_at(src_, pos_));
         }
         ++pos_;
         last_start = seq->size();
@@ -371,12 +384,12 @@ class Parser {
             skip_space(nested);
           }
         } else if (peek() != '}') {
-          return error_at(pos_, "expected ',' or '}' in repetition, found " +
-                                    describe_char_at(src_, pos_));
+          return error_at(
+              pos_, "expected ',' or '}' in repetition, found " + describe_char_at(src_, pos_));
         }
         if (peek() != '}') {
-          return error_at(pos_, "expected '}' to close the repetition, found " +
-                                    describe_char_at(src_, pos_));
+          return error_at(
+              pos_, "expected '}' to close the repetition, found " + describe_char_at(src_, pos_));
         }
         ++pos_;
         skip_space(nested);
@@ -394,7 +407,8 @@ class Parser {
 
   Result<uint32_t> parse_count() {
     if (!is_digit(peek())) {
-      return error_at(pos_, "expected a number in repetition, found " + describe_char_at(src_, pos_));
+      return error_at(pos_,
+                      "expected a number in repetition, found " + describe_char_at(src_, pos_));
     }
     const size_t start = pos_;
     uint64_t v = 0;
@@ -403,12 +417,11 @@ class Parser {
       ++pos_;
       if (v > limits_.max_repetition) {
         while (is_digit(peek())) ++pos_;
-        return Status(StatusCode::kResourceExhausted,
-                      error_at(start, "repetition count " +
-                                          std::string(src_.substr(start, pos_ - start)) +
-                                          " exceeds the limit of " +
-                                          std::to_string(limits_.max_repetition))
-                          .message());
+        return Status(
+            StatusCode::kResourceExhausted,
+            error_at(start, "repetition count " + std::string(src_.substr(start, pos_ - start)) +
+                                " exceeds the limit of " + std::to_string(limits_.max_repetition))
+                .message());
       }
     }
     return static_cast<uint32_t>(v);

@@ -23,12 +23,23 @@ std::string hex_escape(uint32_t cp) {
 
 void append_literal_char(std::string& out, uint32_t cp) {
   switch (cp) {
-    case '"': out += "\\\""; return;
-    case '\\': out += "\\\\"; return;
-    case '\n': out += "\\n"; return;
-    case '\r': out += "\\r"; return;
-    case '\t': out += "\\t"; return;
-    default: break;
+    case '"':
+      out += "\\\"";
+      return;
+    case '\\':
+      out += "\\\\";
+      return;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
+    default:
+      break;
   }
   if (cp >= 0x20 && cp < 0x7F) {
     out += static_cast<char>(cp);
@@ -39,13 +50,26 @@ void append_literal_char(std::string& out, uint32_t cp) {
 
 void append_class_char(std::string& out, uint32_t cp) {
   switch (cp) {
-    case ']': out += "\\]"; return;
-    case '[': out += "\\["; return;
-    case '\\': out += "\\\\"; return;
-    case '-': out += "\\-"; return;
-    case '"': out += "\\\""; return;
-    case '^': out += "\\x5E"; return;  // GBNF has no \^; a leading ^ would negate the class
-    default: break;
+    case ']':
+      out += "\\]";
+      return;
+    case '[':
+      out += "\\[";
+      return;
+    case '\\':
+      out += "\\\\";
+      return;
+    case '-':
+      out += "\\-";
+      return;
+    case '"':
+      out += "\\\"";
+      return;
+    case '^':
+      out += "\\x5E";
+      return;  // GBNF has no \^; a leading ^ would negate the class
+    default:
+      break;
   }
   if (cp >= 0x20 && cp < 0x7F) {
     out += static_cast<char>(cp);
@@ -57,14 +81,22 @@ void append_class_char(std::string& out, uint32_t cp) {
 // The JSON escape of a character that cannot appear raw in a JSON string.
 std::string json_escape_text(uint32_t cp) {
   switch (cp) {
-    case '"': return "\\\"";
-    case '\\': return "\\\\";
-    case 0x08: return "\\b";
-    case 0x0C: return "\\f";
-    case '\n': return "\\n";
-    case '\r': return "\\r";
-    case '\t': return "\\t";
-    default: break;
+    case '"':
+      return "\\\"";
+    case '\\':
+      return "\\\\";
+    case 0x08:
+      return "\\b";
+    case 0x0C:
+      return "\\f";
+    case '\n':
+      return "\\n";
+    case '\r':
+      return "\\r";
+    case '\t':
+      return "\\t";
+    default:
+      break;
   }
   char buf[8];
   std::snprintf(buf, sizeof buf, "\\u%04x", cp);

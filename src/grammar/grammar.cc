@@ -53,7 +53,8 @@ struct LeftEdge {
 };
 
 // Strongly connected components of the "can start with" graph (iterative Tarjan, so deep rule
-// chains from large repetitions cannot overflow the call stack). Returns the component of each rule.
+// chains from large repetitions cannot overflow the call stack). Returns the component of each
+// rule.
 std::vector<uint32_t> strongly_connected(const std::vector<std::vector<LeftEdge>>& graph,
                                          uint32_t* n_components) {
   const uint32_t n = static_cast<uint32_t>(graph.size());
@@ -153,7 +154,8 @@ std::string cycle_path(const std::vector<RuleDef>& rules,
   return s;
 }
 
-Status check_left_recursion(const std::vector<RuleDef>& rules, const std::vector<uint8_t>& nullable) {
+Status check_left_recursion(const std::vector<RuleDef>& rules,
+                            const std::vector<uint8_t>& nullable) {
   std::vector<std::vector<LeftEdge>> graph(rules.size());
   for (uint32_t r = 0; r < rules.size(); ++r) {
     for (const auto& alt : rules[r].alternatives) {

@@ -43,10 +43,10 @@ struct Element {
 
 // One rule as produced by the GBNF parser (or any other front end), before flattening.
 struct RuleDef {
-  std::string name;       // as written, or "<owner>_<n>" for rules made for groups/repetitions
-  uint32_t owner = 0;     // index of the user-written rule this rule belongs to (itself if user)
+  std::string name;    // as written, or "<owner>_<n>" for rules made for groups/repetitions
+  uint32_t owner = 0;  // index of the user-written rule this rule belongs to (itself if user)
   bool synthesized = false;
-  int line = 0;           // 1-based line of the definition, 0 when unknown
+  int line = 0;                                    // 1-based line of the definition, 0 when unknown
   std::vector<std::vector<Element>> alternatives;  // each without the trailing kEnd
 };
 
@@ -57,8 +57,7 @@ class Grammar {
   // which would make the pushdown expansion infinite). Every kRule element must name a rule in
   // `rules` and every kChars element a set in `charsets` (checked).
   static Result<std::shared_ptr<const Grammar>> build(std::vector<RuleDef> rules,
-                                                      std::vector<CharSet> charsets,
-                                                      uint32_t root);
+                                                      std::vector<CharSet> charsets, uint32_t root);
 
   uint32_t root() const { return root_; }
   size_t rule_count() const { return names_.size(); }
@@ -67,8 +66,8 @@ class Grammar {
   const Element& element(uint32_t pos) const { return elements_[pos]; }
   // Element index of the first element of each alternative of `rule`.
   std::span<const uint32_t> alternatives(uint32_t rule) const {
-    return std::span(alt_starts_).subspan(rule_alt_begin_[rule],
-                                          rule_alt_begin_[rule + 1] - rule_alt_begin_[rule]);
+    return std::span(alt_starts_)
+        .subspan(rule_alt_begin_[rule], rule_alt_begin_[rule + 1] - rule_alt_begin_[rule]);
   }
   const CharSet& charset(uint32_t id) const { return charsets_[id]; }
   size_t charset_count() const { return charsets_.size(); }

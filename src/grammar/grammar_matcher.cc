@@ -191,6 +191,10 @@ Result<bool> advance_char(const Grammar& g, const ParserState& in, uint32_t cp, 
   return !out->stacks.empty();
 }
 
+void pending_char_range(const PartialUtf8& pending, uint32_t* lo, uint32_t* hi) {
+  partial_range(pending, lo, hi);
+}
+
 bool pending_char_feasible(const Grammar& g, const ParserState& state, const PartialUtf8& pending) {
   return partial_feasible(g, state.stacks, pending);
 }

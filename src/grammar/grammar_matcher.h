@@ -39,10 +39,10 @@ using Stack = std::vector<uint32_t>;  // element positions, top at back()
 
 // Bytes of a UTF-8 character seen so far whose continuation bytes have not arrived yet.
 struct PartialUtf8 {
-  uint32_t value = 0;      // payload bits decoded so far
-  uint8_t remaining = 0;   // continuation bytes still expected; 0 = nothing pending
-  uint8_t lead = 0;        // the lead byte (constrains the second byte)
-  uint8_t seen = 0;        // bytes seen including the lead
+  uint32_t value = 0;     // payload bits decoded so far
+  uint8_t remaining = 0;  // continuation bytes still expected; 0 = nothing pending
+  uint8_t lead = 0;       // the lead byte (constrains the second byte)
+  uint8_t seen = 0;       // bytes seen including the lead
   friend bool operator==(const PartialUtf8&, const PartialUtf8&) = default;
 };
 
@@ -67,6 +67,10 @@ Result<bool> advance_byte(const Grammar& grammar, const ParserState& in, uint8_t
 // cache it per (state, set of accepting stacks).
 Result<bool> advance_char(const Grammar& grammar, const ParserState& in, uint32_t cp,
                           ParserState* out, const MatcherLimits& limits);
+
+// The code points `pending` (bytes of an unfinished UTF-8 sequence) can still complete to, as an
+// inclusive range (exact: well-formed sequences only).
+void pending_char_range(const PartialUtf8& pending, uint32_t* lo, uint32_t* hi);
 
 // Whether some stack of `state` can take some character that `pending` (bytes of an unfinished
 // UTF-8 sequence) can still complete to.

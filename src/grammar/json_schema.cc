@@ -20,22 +20,41 @@ using namespace schema_internal;
 
 // Keywords that only describe (never constrain) an instance: ignored.
 const std::set<std::string, std::less<>> kAnnotations = {
-    "title",    "description", "default",          "examples",        "example",
-    "$schema",  "$id",         "$comment",         "deprecated",      "readOnly",
-    "writeOnly", "$anchor",    "$vocabulary",      "contentMediaType", "contentEncoding",
+    "title",         "description",  "default",     "examples",         "example",
+    "$schema",       "$id",          "$comment",    "deprecated",       "readOnly",
+    "writeOnly",     "$anchor",      "$vocabulary", "contentMediaType", "contentEncoding",
     "discriminator", "externalDocs", "xml"};
 
 // Keywords the converter honours.
-const std::set<std::string, std::less<>> kSupported = {
-    "type",          "nullable",     "properties",       "required",         "additionalProperties",
-    "enum",          "const",        "items",            "prefixItems",      "additionalItems",
-    "minItems",      "maxItems",     "minLength",        "maxLength",        "pattern",
-    "format",        "minimum",      "maximum",          "exclusiveMinimum", "exclusiveMaximum",
-    "anyOf",         "oneOf",        "allOf",            "$ref",             "$defs",
-    "definitions"};
+const std::set<std::string, std::less<>> kSupported = {"type",
+                                                       "nullable",
+                                                       "properties",
+                                                       "required",
+                                                       "additionalProperties",
+                                                       "enum",
+                                                       "const",
+                                                       "items",
+                                                       "prefixItems",
+                                                       "additionalItems",
+                                                       "minItems",
+                                                       "maxItems",
+                                                       "minLength",
+                                                       "maxLength",
+                                                       "pattern",
+                                                       "format",
+                                                       "minimum",
+                                                       "maximum",
+                                                       "exclusiveMinimum",
+                                                       "exclusiveMaximum",
+                                                       "anyOf",
+                                                       "oneOf",
+                                                       "allOf",
+                                                       "$ref",
+                                                       "$defs",
+                                                       "definitions"};
 
-const std::set<std::string, std::less<>> kTypes = {"string", "number",  "integer", "boolean",
-                                                   "null",   "object",  "array"};
+const std::set<std::string, std::less<>> kTypes = {"string", "number", "integer", "boolean",
+                                                   "null",   "object", "array"};
 
 // Largest repetition count written into the grammar (the GBNF parser's default limit).
 constexpr uint64_t kMaxCount = 100000;
@@ -63,7 +82,8 @@ const std::vector<Primitive>& primitives() {
       {"integer", R"(("-"? integral-part) space)", {"integral-part", "space"}},
       {"boolean", R"(("true" | "false") space)", {"space"}},
       {"null", R"("null" space)", {"space"}},
-      {"value", R"(object | array | string | number | boolean | null)",
+      {"value",
+       R"(object | array | string | number | boolean | null)",
        {"object", "array", "string", "number", "boolean", "null"}},
       {"object",
        R"("{" space ( string ":" space value ("," space string ":" space value)* )? "}" space)",
@@ -123,7 +143,9 @@ std::string pointer_escape(std::string_view key) {
   return s;
 }
 
-std::string where(const std::string& path) { return "#" + path; }
+std::string where(const std::string& path) {
+  return "#" + path;
+}
 
 Status nothing_matches(const std::string& path, const std::string& why) {
   return invalid_argument("schema at " + where(path) + " matches nothing: " + why);
@@ -195,9 +217,10 @@ class Converter {
     auto parsed = parse_gbnf(out);
     if (!parsed.ok()) {
       if (parsed.status().message().find("left recursion") != std::string::npos) {
-        return invalid_argument("the schema refers to itself ($ref) without an intervening "
-                                "object or array, so it describes no finite value (" +
-                                parsed.status().message() + ")");
+        return invalid_argument(
+            "the schema refers to itself ($ref) without an intervening "
+            "object or array, so it describes no finite value (" +
+            parsed.status().message() + ")");
       }
       return internal_error("generated grammar does not parse: " + parsed.status().message());
     }
@@ -349,8 +372,8 @@ class Converter {
     };
     if (s.contains("type")) {
       const ojson& t = s["type"];
-      std::vector<ojson> list = t.is_array() ? std::vector<ojson>(t.begin(), t.end())
-                                             : std::vector<ojson>{t};
+      std::vector<ojson> list =
+          t.is_array() ? std::vector<ojson>(t.begin(), t.end()) : std::vector<ojson>{t};
       if (list.empty()) return nothing_matches(path, "'type' is an empty array");
       for (const ojson& x : list) {
         if (!x.is_string() || !kTypes.count(x.get<std::string>())) {
@@ -402,7 +425,8 @@ class Converter {
     }
     std::vector<ojson> values;
     if (s.contains("enum")) {
-      if (!s["enum"].is_array()) return invalid_argument("'enum' at " + where(path) + " must be an array");
+      if (!s["enum"].is_array())
+        return invalid_argument("'enum' at " + where(path) + " must be an array");
       values.assign(s["enum"].begin(), s["enum"].end());
     }
     if (s.contains("const")) {
@@ -423,7 +447,8 @@ class Converter {
       std::string lit = gbnf_literal(dump(v));
       if (seen.insert(lit).second) alts.push_back(std::move(lit));
     }
-    if (alts.empty()) return nothing_matches(path, "no value of 'enum'/'const' has an allowed type");
+    if (alts.empty())
+      return nothing_matches(path, "no value of 'enum'/'const' has an allowed type");
     primitive("space");
     return add_rule(name, "(" + join(alts, " | ") + ") space");
   }
@@ -454,7 +479,8 @@ class Converter {
     auto number = [&](const char* key) -> Result<RawBound> {
       const ojson& v = s[key];
       if (!v.is_number()) {
-        return invalid_argument("'" + std::string(key) + "' at " + where(path) + " must be a number");
+        return invalid_argument("'" + std::string(key) + "' at " + where(path) +
+                                " must be a number");
       }
       RawBound b;
       if (v.is_number_unsigned()) {
@@ -491,7 +517,8 @@ class Converter {
       } else {
         EMBER_ASSIGN_OR_RETURN(RawBound b, number(exclusive_key));
         b.exclusive = true;
-        const bool tighter = !result || (lower ? b.value >= result->value : b.value <= result->value);
+        const bool tighter =
+            !result || (lower ? b.value >= result->value : b.value <= result->value);
         if (tighter) result = b;
       }
     }
@@ -525,8 +552,7 @@ class Converter {
       for (const auto* bound : {&lo, &hi}) {
         if (*bound && !(*bound)->exact) {
           return unimplemented("fractional bound " + dump((*bound)->value) + " on a number at " +
-                               where(path) +
-                               " is not supported (integral minimum/maximum only)");
+                               where(path) + " is not supported (integral minimum/maximum only)");
         }
       }
       if (lo) a = NumberBound{*lo->exact, lo->exclusive};
@@ -643,17 +669,32 @@ class Converter {
         max = i;
         break;
       }
-      EMBER_ASSIGN_OR_RETURN(std::string r, visit(*prefix[i], name + "-" + std::to_string(i),
-                                                  path + "/" + prefix_key + "/" + std::to_string(i),
-                                                  depth + 1));
-      elems.push_back(std::move(r));
+      Snapshot before = snapshot();
+      auto r = visit(*prefix[i], name + "-" + std::to_string(i),
+                     path + "/" + prefix_key + "/" + std::to_string(i), depth + 1);
+      if (!r.ok() && is_nothing_matches(r.status())) {
+        restore(std::move(before));
+        max = i;  // no item can stand at position i: the array ends before it
+        break;
+      }
+      if (!r.ok()) return r.status();
+      elems.push_back(std::move(*r));
     }
     const size_t k = elems.size();
     std::string tail_rule;
     if (tail->is_boolean() && !tail->get<bool>()) {
       if (!max || *max > k) max = k;
     } else if (!max || *max > k) {
-      EMBER_ASSIGN_OR_RETURN(tail_rule, visit(*tail, name + "-item", tail_path, depth + 1));
+      Snapshot before = snapshot();
+      auto r = visit(*tail, name + "-item", tail_path, depth + 1);
+      if (!r.ok() && is_nothing_matches(r.status())) {
+        restore(std::move(before));
+        max = k;  // no further item is possible
+      } else if (!r.ok()) {
+        return r.status();
+      } else {
+        tail_rule = std::move(*r);
+      }
     }
     if (max && *max < min) {
       return nothing_matches(path, "minItems is above the number of items allowed");
@@ -681,7 +722,8 @@ class Converter {
     // Prefix positions, innermost first: G(i) = [","] elem_i G(i+1), optional from minItems on.
     std::string next = tail_expr;
     for (size_t i = k; i-- > 0;) {
-      std::string body = (i > 0 ? "\",\" space " : "") + elems[i] + (next.empty() ? "" : " " + next);
+      std::string body =
+          (i > 0 ? "\",\" space " : "") + elems[i] + (next.empty() ? "" : " " + next);
       if (i >= min) body = "(" + body + ")?";
       next = i > 0 ? add_rule(name + "-from-" + std::to_string(i), body) : body;
     }
@@ -725,8 +767,8 @@ class Converter {
         alts.push_back(one + " " + node_rule[child]);
       }
       // Any other raw first character, or any escape, leaves the key set for good.
-      std::vector<CodeRange> raw = {{0x20, 0x21}, {0x23, 0x5B}, {0x5D, 0x7E},
-                                    {0x80, 0xD7FF}, {0xE000, kMaxCodePoint}};
+      std::vector<CodeRange> raw = {
+          {0x20, 0x21}, {0x23, 0x5B}, {0x5D, 0x7E}, {0x80, 0xD7FF}, {0xE000, kMaxCodePoint}};
       CharSet taken_set(std::move(taken), /*negate=*/true);
       std::vector<CodeRange> others;
       for (const CodeRange& r : raw) {
@@ -735,7 +777,8 @@ class Converter {
           if (lo <= hi) others.push_back({lo, hi});
         }
       }
-      if (!others.empty()) alts.push_back(gbnf_class(CharSet(std::move(others), false)) + " " + c + "*");
+      if (!others.empty())
+        alts.push_back(gbnf_class(CharSet(std::move(others), false)) + " " + c + "*");
       alts.push_back(escape);
       // Stopping here is fine unless the text so far is a key. (An empty alternative goes first:
       // in GBNF a '|' at the end of a line continues the rule on the next one.)
@@ -745,8 +788,8 @@ class Converter {
     return node_rule[0];
   }
 
-  Result<std::string> visit_object(const ojson& s, const std::string& name,
-                                   const std::string& path, int depth) {
+  Result<std::string> visit_object(const ojson& s, const std::string& name, const std::string& path,
+                                   int depth) {
     struct Prop {
       std::string key;
       std::string value_rule;
@@ -779,11 +822,18 @@ class Converter {
         declared.push_back(key);
         const std::string sub = path + "/properties/" + pointer_escape(key);
         if (schema.is_boolean() && !schema.get<bool>()) {
-          if (is_required(key)) return nothing_matches(sub, "a required property's schema is 'false'");
+          if (is_required(key))
+            return nothing_matches(sub, "a required property's schema is 'false'");
           continue;  // the property must not appear
         }
-        EMBER_ASSIGN_OR_RETURN(std::string rule, visit(schema, name + "-" + key, sub, depth + 1));
-        props.push_back({key, std::move(rule), is_required(key)});
+        Snapshot before = snapshot();
+        auto rule = visit(schema, name + "-" + key, sub, depth + 1);
+        if (!rule.ok() && is_nothing_matches(rule.status()) && !is_required(key)) {
+          restore(std::move(before));
+          continue;  // no value is possible: the optional property cannot appear
+        }
+        if (!rule.ok()) return rule.status();
+        props.push_back({key, std::move(*rule), is_required(key)});
       }
     }
     // Additional properties: allowed when the schema says so, or when it lists no properties.
@@ -814,8 +864,8 @@ class Converter {
     for (const std::string& r : required) {
       if (std::find(declared.begin(), declared.end(), r) != declared.end()) continue;
       if (!extra) {
-        return nothing_matches(path, "required property '" + r +
-                                         "' is not allowed by additionalProperties");
+        return nothing_matches(
+            path, "required property '" + r + "' is not allowed by additionalProperties");
       }
       props.push_back({r, extra_rule, true});
       declared.push_back(r);
@@ -823,9 +873,9 @@ class Converter {
     primitive("space");
     std::vector<std::string> kv(props.size());
     for (size_t i = 0; i < props.size(); ++i) {
-      kv[i] = add_rule(name + "-" + props[i].key + "-kv",
-                       gbnf_literal(dump(ojson(props[i].key))) + " space \":\" space " +
-                           props[i].value_rule);
+      kv[i] = add_rule(
+          name + "-" + props[i].key + "-kv",
+          gbnf_literal(dump(ojson(props[i].key))) + " space \":\" space " + props[i].value_rule);
     }
     std::string extra_kv;
     if (extra) {
@@ -872,7 +922,8 @@ class Converter {
         if (i > 0) first[i] = add_rule(name + "-first", first[i]);
       }
     }
-    return add_rule(name, "\"{\" space " + (first[0].empty() ? "" : first[0] + " ") + "\"}\" space");
+    return add_rule(name,
+                    "\"{\" space " + (first[0].empty() ? "" : first[0] + " ") + "\"}\" space");
   }
 
   // ---- $ref and allOf -----------------------------------------------------------------------
@@ -904,10 +955,12 @@ class Converter {
     size_t pos = 1;
     while (true) {
       const size_t slash = pointer.find('/', pos);
-      std::string token = pointer.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
+      std::string token =
+          pointer.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
       std::string key;
       for (size_t i = 0; i < token.size(); ++i) {
-        if (token[i] == '~' && i + 1 < token.size() && (token[i + 1] == '0' || token[i + 1] == '1')) {
+        if (token[i] == '~' && i + 1 < token.size() &&
+            (token[i + 1] == '0' || token[i + 1] == '1')) {
           key += token[i + 1] == '0' ? '~' : '/';
           ++i;
         } else {
@@ -955,14 +1008,16 @@ class Converter {
   Result<ojson> merge(const std::vector<const ojson*>& parts, const std::string& path, int depth) {
     ojson acc = ojson::object();
     std::vector<const ojson*> any_of_lists;
-    for (const ojson* p : parts) EMBER_RETURN_IF_ERROR(merge_into(acc, *p, &any_of_lists, path, depth));
+    for (const ojson* p : parts)
+      EMBER_RETURN_IF_ERROR(merge_into(acc, *p, &any_of_lists, path, depth));
     if (any_of_lists.empty()) return acc;
     size_t combos = 1;
     for (const ojson* list : any_of_lists) {
       combos *= list->size();
       if (combos > kMaxAnyOfProduct) {
-        return unimplemented("allOf/anyOf combination at " + where(path) + " expands to more than " +
-                             std::to_string(kMaxAnyOfProduct) + " alternatives");
+        return unimplemented("allOf/anyOf combination at " + where(path) +
+                             " expands to more than " + std::to_string(kMaxAnyOfProduct) +
+                             " alternatives");
       }
     }
     ojson alternatives = ojson::array();
@@ -1005,7 +1060,8 @@ class Converter {
         EMBER_ASSIGN_OR_RETURN(const ojson* target, resolve(value, path));
         EMBER_RETURN_IF_ERROR(merge_into(acc, *target, any_of_lists, path, depth + 1));
       } else if (key == "allOf") {
-        if (!value.is_array()) return invalid_argument("'allOf' at " + where(path) + " must be an array");
+        if (!value.is_array())
+          return invalid_argument("'allOf' at " + where(path) + " must be an array");
         for (const ojson& member : value) {
           EMBER_RETURN_IF_ERROR(merge_into(acc, member, any_of_lists, path + "/allOf", depth + 1));
         }
@@ -1081,10 +1137,10 @@ class Converter {
       return Status::Ok();
     }
     if (key == "const") return nothing_matches(path, "allOf members require different constants");
-    const bool is_min = key == "minimum" || key == "minLength" || key == "minItems" ||
-                        key == "exclusiveMinimum";
-    const bool is_max = key == "maximum" || key == "maxLength" || key == "maxItems" ||
-                        key == "exclusiveMaximum";
+    const bool is_min =
+        key == "minimum" || key == "minLength" || key == "minItems" || key == "exclusiveMinimum";
+    const bool is_max =
+        key == "maximum" || key == "maxLength" || key == "maxItems" || key == "exclusiveMaximum";
     if ((is_min || is_max) && cur.is_number() && value.is_number()) {
       const bool take = is_min ? value.get<double>() > cur.get<double>()
                                : value.get<double>() < cur.get<double>();
@@ -1130,8 +1186,8 @@ Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema,
 Result<std::string> json_schema_to_gbnf(const nlohmann::json& schema,
                                         const JsonSchemaOptions& options) {
   try {
-    return json_schema_to_gbnf(nlohmann::ordered_json::parse(
-                                   schema.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
+    return json_schema_to_gbnf(nlohmann::ordered_json::parse(schema.dump(
+                                   -1, ' ', false, nlohmann::json::error_handler_t::replace)),
                                options);
   } catch (const std::exception& e) {
     return invalid_argument(std::string("invalid JSON schema: ") + e.what());

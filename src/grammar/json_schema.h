@@ -1,7 +1,8 @@
 // JSON schema -> GBNF, for constraining generation to JSON documents that validate.
 //
-//   auto gbnf = json_schema_text_to_gbnf(R"({"type":"object","properties":{"n":{"type":"integer"}}})");
-//   auto grammar = parse_gbnf(*gbnf);
+//   auto gbnf =
+//   json_schema_text_to_gbnf(R"({"type":"object","properties":{"n":{"type":"integer"}}})"); auto
+//   grammar = parse_gbnf(*gbnf);
 //
 // The grammar accepts a subset of the valid instances, written the way a generator should write
 // them: compact JSON with bounded optional whitespace (`space ::= | " " | "\n"{1,2} [ \t]{0,20}`,
@@ -36,7 +37,7 @@ struct JsonSchemaOptions {
   // false (the default, like llama.cpp) allows only the listed properties, which keeps models from
   // inventing keys; true follows JSON Schema and allows any others too.
   bool allow_additional_properties_by_default = false;
-  int max_depth = 64;                        // nesting of subschemas (and allOf/$ref expansion)
+  int max_depth = 64;                          // nesting of subschemas (and allOf/$ref expansion)
   size_t max_grammar_bytes = size_t{4} << 20;  // size of the generated GBNF
 };
 

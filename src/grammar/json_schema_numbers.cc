@@ -34,7 +34,9 @@ std::string join_alternatives(const std::vector<std::string>& alts) {
   return s;
 }
 
-std::string group(const std::string& s) { return "(" + s + ")"; }
+std::string group(const std::string& s) {
+  return "(" + s + ")";
+}
 
 bool all_of(const std::string& s, char c) {
   return std::all_of(s.begin(), s.end(), [c](char x) { return x == c; });
@@ -69,7 +71,9 @@ std::string same_length_range(const std::string& a, const std::string& b) {
   return "\"" + prefix + "\" " + (alts.size() > 1 ? group(body) : body);
 }
 
-size_t digit_count(uint64_t v) { return std::to_string(v).size(); }
+size_t digit_count(uint64_t v) {
+  return std::to_string(v).size();
+}
 
 }  // namespace
 
@@ -79,15 +83,17 @@ std::string gbnf_uint_range(uint64_t lo, std::optional<uint64_t> hi, int max_dig
   std::vector<std::string> alts;
   size_t len = lo_len;
   while (len <= hi_len) {
-    const std::string a = len == lo_len ? std::to_string(lo) : std::string("1").append(len - 1, '0');
+    const std::string a =
+        len == lo_len ? std::to_string(lo) : std::string("1").append(len - 1, '0');
     const bool top_bounded = hi && len == hi_len;
     const std::string b = top_bounded ? std::to_string(*hi) : std::string(len, '9');
-    const bool full = len > 1 && a == std::string("1").append(len - 1, '0') && b == std::string(len, '9');
+    const bool full =
+        len > 1 && a == std::string("1").append(len - 1, '0') && b == std::string(len, '9');
     if (full) {
       // Whole digit counts len..last_full at once: [1-9] [0-9]{len-1,last_full-1}.
       size_t last_full = len;
-      while (last_full + 1 <= hi_len && !(hi && last_full + 1 == hi_len &&
-                                           std::to_string(*hi) != std::string(hi_len, '9'))) {
+      while (last_full + 1 <= hi_len &&
+             !(hi && last_full + 1 == hi_len && std::to_string(*hi) != std::string(hi_len, '9'))) {
         ++last_full;
       }
       std::string s = "[1-9] ";
@@ -151,7 +157,9 @@ std::string magnitude_range(uint64_t a, bool a_excl, std::optional<uint64_t> b, 
   const int max_digits = std::max<int>(16, static_cast<int>(digit_count(b ? *b : a)));
   std::vector<std::string> pieces;
   // m = a plus a non-zero fraction (only when a is excluded; otherwise covered below).
-  if (a_excl && (!b || *b > a)) pieces.push_back(std::string("\"").append(std::to_string(a)).append("\" ").append(kNonzeroFraction));
+  if (a_excl && (!b || *b > a))
+    pieces.push_back(
+        std::string("\"").append(std::to_string(a)).append("\" ").append(kNonzeroFraction));
   // Integral parts with any fraction: from a (or a+1 when excluded) up to b-1.
   const uint64_t any_lo = a_excl ? a + 1 : a;
   if (!b || (*b >= 1 && any_lo <= *b - 1)) {
@@ -162,7 +170,8 @@ std::string magnitude_range(uint64_t a, bool a_excl, std::optional<uint64_t> b, 
   }
   // m = b exactly (zero fraction) when b is included and reachable.
   if (b && !b_excl && (*b > a || (*b == a && !a_excl))) {
-    pieces.push_back(std::string("\"").append(std::to_string(*b)).append("\" ").append(kZeroFraction));
+    pieces.push_back(
+        std::string("\"").append(std::to_string(*b)).append("\" ").append(kZeroFraction));
   }
   return join_alternatives(pieces);
 }

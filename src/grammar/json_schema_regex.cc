@@ -20,10 +20,14 @@ namespace {
 
 constexpr int kMaxGroupDepth = 32;
 
-std::vector<CodeRange> digit_ranges() { return {{'0', '9'}}; }
-std::vector<CodeRange> word_ranges() { return {{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}}; }
+std::vector<CodeRange> digit_ranges() {
+  return {{'0', '9'}};
+}
+std::vector<CodeRange> word_ranges() {
+  return {{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}};
+}
 std::vector<CodeRange> space_ranges() {
-  return {{0x09, 0x0D}, {0x20, 0x20},     {0xA0, 0xA0},     {0x1680, 0x1680}, {0x2000, 0x200A},
+  return {{0x09, 0x0D},     {0x20, 0x20},     {0xA0, 0xA0},     {0x1680, 0x1680}, {0x2000, 0x200A},
           {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F}, {0x3000, 0x3000}, {0xFEFF, 0xFEFF}};
 }
 std::vector<CodeRange> complement(std::vector<CodeRange> r) {
@@ -154,7 +158,11 @@ class RegexConverter {
         } else {
           EMBER_ASSIGN_OR_RETURN(const uint32_t n, number());
           if (n < m) return error("repetition {m,n} with m > n");
-          q = std::string("{").append(std::to_string(m)).append(",").append(std::to_string(n)).append("}");
+          q = std::string("{")
+                  .append(std::to_string(m))
+                  .append(",")
+                  .append(std::to_string(n))
+                  .append("}");
         }
       } else {
         q = std::string("{").append(std::to_string(m)).append("}");
@@ -221,21 +229,39 @@ class RegexConverter {
       return false;
     };
     switch (e) {
-      case 'd': *set = digit_ranges(); return true;
-      case 'D': *set = complement(digit_ranges()); return true;
-      case 'w': *set = word_ranges(); return true;
-      case 'W': *set = complement(word_ranges()); return true;
-      case 's': *set = space_ranges(); return true;
-      case 'S': *set = complement(space_ranges()); return true;
-      case 't': return single('\t');
-      case 'n': return single('\n');
-      case 'r': return single('\r');
-      case 'f': return single('\f');
-      case 'v': return single('\v');
+      case 'd':
+        *set = digit_ranges();
+        return true;
+      case 'D':
+        *set = complement(digit_ranges());
+        return true;
+      case 'w':
+        *set = word_ranges();
+        return true;
+      case 'W':
+        *set = complement(word_ranges());
+        return true;
+      case 's':
+        *set = space_ranges();
+        return true;
+      case 'S':
+        *set = complement(space_ranges());
+        return true;
+      case 't':
+        return single('\t');
+      case 'n':
+        return single('\n');
+      case 'r':
+        return single('\r');
+      case 'f':
+        return single('\f');
+      case 'v':
+        return single('\v');
       case 'b':
         if (in_class) return single('\b');
         return error("word boundaries (\\b) are not supported");
-      case 'B': return error("word boundaries (\\B) are not supported");
+      case 'B':
+        return error("word boundaries (\\B) are not supported");
       case '0':
         if (peek() >= '0' && peek() <= '9') return error("octal escapes are not supported");
         return single(0);
@@ -268,9 +294,12 @@ class RegexConverter {
         return single(static_cast<uint32_t>(l) % 32);
       }
       case 'p':
-      case 'P': return error("Unicode property escapes (\\p{...}) are not supported");
-      case 'k': return error("named backreferences are not supported");
-      default: break;
+      case 'P':
+        return error("Unicode property escapes (\\p{...}) are not supported");
+      case 'k':
+        return error("named backreferences are not supported");
+      default:
+        break;
     }
     if (e >= '1' && e <= '9') return error("backreferences are not supported");
     const unsigned char u = static_cast<unsigned char>(e);

@@ -77,12 +77,13 @@ class TokenFilter {
   Result<bool> accept_token(GrammarMatcher& matcher, int32_t id);
 
   struct Stats {
-    size_t states = 0;        // parser states currently cached
-    size_t mask_hits = 0;     // fill_mask answered from the mask cache
-    size_t mask_walks = 0;    // fill_mask walks over the trie
-    size_t nodes_visited = 0; // trie nodes visited by those walks
-    size_t resets = 0;        // cache clears because max_states was reached
-    size_t fallbacks = 0;     // walks done by direct simulation
+    size_t states = 0;         // parser states currently cached
+    size_t mask_hits = 0;      // fill_mask answered from the mask cache
+    size_t mask_walks = 0;     // fill_mask walks over the trie
+    size_t nodes_visited = 0;  // trie nodes visited by those walks
+    size_t resets = 0;         // cache clears because max_states was reached
+    size_t fallbacks = 0;      // walks done by direct simulation
+    size_t bulk_subtrees = 0;  // subtrees accepted whole (every byte loops back to the state)
   };
   const Stats& stats() const { return stats_; }
   const TokenTrie& trie() const { return *trie_; }
@@ -92,39 +93,56 @@ class TokenFilter {
   struct KeyHash {
     size_t operator()(const Key& k) const noexcept;
   };
-  // A cached parser state. Full states own their stacks; a state with a pending partial character
-  // refers to the full state it extends (so the thousands of UTF-8 prefixes in a vocabulary do not
-  // copy stacks).
+  // A cached parser state (no pending partial character: those are handled inline, as a cached
+  // state plus the pending bytes, so the thousands of multi-byte prefixes of a vocabulary never
+  // become states of their own).
   struct StateInfo {
-    int32_t base = -1;  // partial states: the full state they extend
-    PartialUtf8 partial;
-    ParserState full;   // full states only
-    // Full states: next state for each set of stacks that accepted a character (the result of
-    // advancing depends only on that set), as (bitset, state id).
+    ParserState state;
+    // Next state for each set of stacks that accepted a character (advancing depends only on
+    // that set), as (bitset, state id or kDead).
     std::vector<std::pair<std::vector<uint64_t>, int32_t>> by_accepting;
+    // The state after every code point, as intervals: code points from starts[k] up to
+    // starts[k + 1] - 1 lead to targets[k] (a state or kDead). Built on first need (multi-byte
+    // characters), from the boundaries of the character sets on top of the stacks.
+    bool chars_built = false;
+    std::vector<uint32_t> starts;
+    std::vector<int32_t> targets;
+  };
+  // A position of a walk: a cached state, plus the bytes of a character in progress.
+  struct Position {
+    int32_t state = 0;
+    PartialUtf8 partial;
   };
   static constexpr int32_t kUnknown = -1;
   static constexpr int32_t kDead = -2;
   static constexpr int32_t kOverflow = -3;
+  static constexpr int32_t kPartial = -4;  // a lead byte that some allowed character starts with
+  static constexpr uint16_t kLoopsKnown = 0x8000;
 
   Status check_matcher(const GrammarMatcher& matcher) const;
-  int32_t intern_key(Key key);
-  int32_t intern_full(const ParserState& state);
-  int32_t intern_partial(int32_t base, const PartialUtf8& partial);
-  int32_t intern_state(const ParserState& state);
-  ParserState state_of(int32_t id) const;
+  int32_t intern(const ParserState& state);  // state without pending bytes
   int32_t compute(int32_t state, uint8_t byte);
-  int32_t after_char(int32_t base, uint32_t cp);
+  int32_t after_char(int32_t state, uint32_t cp);
+  // Builds states_[state].starts/targets; false on cache overflow.
+  bool build_chars(int32_t state);
+  // After code point `cp` (chars built): a state or kDead.
+  int32_t char_target(int32_t state, uint32_t cp) const;
+  // Whether some code point in [lo, hi] leads somewhere (chars built).
+  bool range_live(int32_t state, uint32_t lo, uint32_t hi) const;
+  // Position after `byte`; false when dead. Sets *overflow when the cache is full.
+  bool advance(const Position& from, uint8_t byte, Position* to, bool* overflow);
+  // Byte classes (TokenTrie::byte_class) all of whose bytes lead from `state` back to itself.
+  uint16_t compute_loop_classes(int32_t state);
   int32_t step(int32_t state, uint8_t byte) {
     const int32_t t = trans_[static_cast<size_t>(state) * 256 + byte];
     return t != kUnknown ? t : compute(state, byte);
   }
   // Cached walk; false when the state cache overflowed mid-walk.
-  bool walk(int32_t root, TokenMask* mask);
+  bool walk(const Position& root, TokenMask* mask);
   void walk_uncached(const ParserState& root, TokenMask* mask);
-  // Follows `bytes` from the matcher's state through the cache: the final state id, kDead, or
-  // kOverflow.
-  int32_t follow(const GrammarMatcher& matcher, std::string_view bytes);
+  // Follows `bytes` from the matcher's state through the cache. Returns false when rejected;
+  // *overflow when the cache filled up on the way.
+  bool follow(const GrammarMatcher& matcher, std::string_view bytes, Position* end, bool* overflow);
   void clear_cache();
 
   std::shared_ptr<const Grammar> grammar_;
@@ -134,12 +152,13 @@ class TokenFilter {
 
   std::unordered_map<Key, int32_t, KeyHash> ids_;
   std::vector<StateInfo> states_;
-  std::vector<int32_t> trans_;      // state id * 256 + byte -> next state, kDead or kUnknown
-  std::vector<int32_t> mask_slot_;  // state id -> slot in masks_, or -1
+  std::vector<int32_t> trans_;          // state * 256 + byte -> state, kDead, kPartial or kUnknown
+  std::vector<int32_t> mask_slot_;      // state id -> slot in masks_, or -1
+  std::vector<uint16_t> loop_classes_;  // state id -> loop classes | kLoopsKnown, or 0
   std::vector<std::vector<uint64_t>> masks_;
   std::vector<int32_t> mask_owner_;  // slot -> state id
   size_t next_slot_ = 0;
-  std::vector<int32_t> path_;        // walk: state id at each trie depth
+  std::vector<Position> path_;       // walk: position at each trie depth
   std::vector<uint64_t> accepting_;  // scratch bitset
   Status limit_error_;               // a limit hit while computing transitions
   Stats stats_;

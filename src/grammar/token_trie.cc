@@ -38,7 +38,8 @@ void TokenTrie::build(std::vector<std::string_view> views) {
   std::vector<int32_t> order;
   order.reserve(views.size());
   for (size_t i = 0; i < views.size(); ++i) {
-    if (!views[i].empty() && views[i].size() <= kMaxTokenBytes) order.push_back(static_cast<int32_t>(i));
+    if (!views[i].empty() && views[i].size() <= kMaxTokenBytes)
+      order.push_back(static_cast<int32_t>(i));
   }
   std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
     return views[a] < views[b] || (views[a] == views[b] && a < b);
@@ -83,6 +84,16 @@ void TokenTrie::build(std::vector<std::string_view> views) {
     open.push_back(i);
   }
   for (uint32_t i : open) nodes_[i].skip = n;
+  // Subtree classes, children before parents: a node's direct children are i + 1, then the
+  // node after each child's subtree, up to the end of its own subtree.
+  subtree_classes_.assign(n, 0);
+  for (uint32_t i = n; i-- > 0;) {
+    uint16_t c = static_cast<uint16_t>(1u << byte_class(nodes_[i].byte));
+    for (uint32_t child = i + 1; child < nodes_[i].skip; child = nodes_[child].skip) {
+      c |= subtree_classes_[child];
+    }
+    subtree_classes_[i] = c;
+  }
 }
 
 }  // namespace ember::grammar

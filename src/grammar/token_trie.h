@@ -20,13 +20,31 @@ namespace ember::grammar {
 class TokenTrie {
  public:
   struct Node {
-    uint32_t skip;       // index of the first node after this subtree
-    uint16_t depth;      // bytes from the root (>= 1)
+    uint32_t skip;   // index of the first node after this subtree
+    uint16_t depth;  // bytes from the root (>= 1)
     uint8_t byte;
     uint8_t has_tokens;  // some token ends here
   };
   // Tokens longer than this are left out of the trie (never allowed by a TokenFilter).
   static constexpr size_t kMaxTokenBytes = 65535;
+
+  // Bytes fall into a few classes (control, space, digit, lower, upper, quote, backslash, other
+  // ASCII punctuation, UTF-8 continuation, UTF-8 lead / invalid). For each node, the set of classes
+  // of all bytes in its subtree lets a TokenFilter accept a whole subtree at once from a state that
+  // every byte of those classes leads back to (inside a JSON string, say).
+  static constexpr int kByteClasses = 10;
+  static int byte_class(uint8_t b) {
+    if (b < 0x20 || b == 0x7F) return 0;
+    if (b == ' ') return 1;
+    if (b >= '0' && b <= '9') return 2;
+    if (b >= 'a' && b <= 'z') return 3;
+    if (b >= 'A' && b <= 'Z') return 4;
+    if (b == '"') return 5;
+    if (b == '\\') return 6;
+    if (b < 0x80) return 7;
+    if (b < 0xC0) return 8;
+    return 9;
+  }
 
   // token_bytes[id] = the bytes token `id` stands for when generated. Tokens with no bytes
   // (control tokens, end of generation) are left out: they never continue a grammar, and the
@@ -39,6 +57,8 @@ class TokenTrie {
   size_t node_count() const { return nodes_.size(); }
   std::span<const Node> nodes() const { return nodes_; }
   std::span<const uint32_t> token_begin() const { return token_begin_; }  // node_count() + 1
+  // Bit c set: some byte in the node's subtree (itself included) has class c.
+  std::span<const uint16_t> subtree_classes() const { return subtree_classes_; }
   std::span<const int32_t> tokens() const { return tokens_; }
   size_t max_depth() const { return max_depth_; }
   // The bytes of token `id` (empty for ids out of range).
@@ -51,9 +71,10 @@ class TokenTrie {
   size_t max_depth_ = 0;
   std::vector<Node> nodes_;
   std::vector<uint32_t> token_begin_;
+  std::vector<uint16_t> subtree_classes_;
   std::vector<int32_t> tokens_;
-  std::string storage_;               // all token bytes, concatenated
-  std::vector<uint64_t> offsets_;     // token id -> [offsets_[id], offsets_[id + 1]) in storage_
+  std::string storage_;            // all token bytes, concatenated
+  std::vector<uint64_t> offsets_;  // token id -> [offsets_[id], offsets_[id + 1]) in storage_
 };
 
 }  // namespace ember::grammar
