@@ -18,6 +18,7 @@ struct CommandResult {
 void register_inspect(CLI::App& app, CommandResult& result);
 void register_quantize(CLI::App& app, CommandResult& result);
 void register_synth(CLI::App& app, CommandResult& result);
+void register_template(CLI::App& app, CommandResult& result);
 
 // Prints "ember: <message>" on stderr and returns the exit code for a failed command.
 int report_error(const Status& status);

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   ember::cli::register_inspect(app, result);
   ember::cli::register_quantize(app, result);
   ember::cli::register_synth(app, result);
+  ember::cli::register_template(app, result);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
