@@ -334,7 +334,7 @@ Result<Value> f_reverse(Interpreter&, const Value& v, CallArgs& args) {
     std::reverse(u.begin(), u.end());
     return Value::string(to_utf8(u));
   }
-  if (v.is_undefined()) return invalid_argument(v.undefined_message());
+  if (v.is_undefined()) return generator({}, "reversed");  // reversed() of an empty sequence
   auto items = iterate(v);
   if (!items.ok()) return invalid_argument("argument must be iterable");
   std::reverse(items->begin(), items->end());

@@ -827,6 +827,11 @@ Result<Value> Interpreter::get_attr(const Value& obj, std::string_view name) {
       if (v) return std::move(*v);
       return Value::undefined(undefined_attr_message(obj, name));
     }
+    case Value::Kind::kList:
+      for (size_t i = 0; i < obj.list().fields.size(); ++i) {
+        if (obj.list().fields[i] == name) return obj.list().items[i];  // named tuple field
+      }
+      break;
     default:
       break;
   }
