@@ -353,6 +353,7 @@ Result<std::string> Interpreter::render(const Body& body,
   auto ctx = child_scope(globals);
   for (const auto& [k, v] : context) ctx->set(k, v);
   auto root = child_scope(ctx);
+  root_ = root;
   std::string out;
   EMBER_ASSIGN_OR_RETURN(Flow f, exec(body, root, out));
   (void)f;
@@ -458,7 +459,13 @@ Result<Flow> Interpreter::exec_stmt(const Stmt& s, const std::shared_ptr<Scope>&
       }
       return exec(s.body, inner, out);
     }
-    case StmtKind::kBlock:
+    case StmtKind::kBlock: {
+      // Blocks see the template's top-level variables, not the enclosing loop or macro scope.
+      auto inner = child_scope(root_ ? root_ : scope);
+      EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.body, inner, out));
+      (void)f;
+      return Flow::kNormal;
+    }
     case StmtKind::kGeneration: {
       auto inner = child_scope(scope);
       EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.body, inner, out));
@@ -523,7 +530,11 @@ Result<Flow> Interpreter::exec_loop(const Stmt& s, const Value& iterable,
     EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.body, iter_scope, out));
     if (f == Flow::kBreak) break;
   }
-  if (!any) return exec(s.else_body, scope, out);
+  if (!any) {
+    // The else block runs in its own scope, like Jinja2's else frame.
+    EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.else_body, child_scope(scope), out));
+    (void)f;
+  }
   return Flow::kNormal;
 }
 
@@ -631,13 +642,13 @@ Result<Value> Interpreter::eval_filter(const Expr& e, const std::shared_ptr<Scop
 
 Result<Value> Interpreter::apply_filter(std::string_view name, Value subject, CallArgs args) {
   FilterFn f = find_filter(name);
-  if (f == nullptr) return invalid_argument("No filter named " + py_string_repr(name) + ".");
+  if (f == nullptr) return invalid_argument("No filter named " + py_string_repr(name) + " found.");
   return f(*this, subject, args);
 }
 
 Result<bool> Interpreter::apply_test(std::string_view name, const Value& subject, CallArgs args) {
   TestFn t = find_test(name);
-  if (t == nullptr) return invalid_argument("No test named " + py_string_repr(name) + ".");
+  if (t == nullptr) return invalid_argument("No test named " + py_string_repr(name) + " found.");
   return t(*this, subject, args);
 }
 

@@ -111,6 +111,7 @@ class Interpreter {
   std::shared_ptr<Scope> child_scope(const std::shared_ptr<Scope>& parent);
 
   RenderOptions config_;
+  std::shared_ptr<Scope> root_;  // the template's top-level scope
   int64_t steps_ = 0;
   int64_t iterations_ = 0;
   size_t output_bytes_ = 0;

@@ -10,40 +10,71 @@ namespace ember::jinja {
 
 namespace {
 
-Status check_names(const Expr* e);
+// Jinja2 rejects unknown filter and test names when it compiles a template, except inside
+// `if` statements and conditional expressions ("soft" frames), where the error is deferred to
+// the moment the filter is actually applied.
+Status check_names(const Expr* e, bool soft);
 
-Status check_call(const CallSpec& c) {
-  for (const auto& a : c.args) EMBER_RETURN_IF_ERROR(check_names(a.get()));
-  for (const auto& k : c.kwargs) EMBER_RETURN_IF_ERROR(check_names(k.value.get()));
-  EMBER_RETURN_IF_ERROR(check_names(c.dyn_args.get()));
-  return check_names(c.dyn_kwargs.get());
+Status check_call(const CallSpec& c, bool soft) {
+  for (const auto& a : c.args) EMBER_RETURN_IF_ERROR(check_names(a.get(), soft));
+  for (const auto& k : c.kwargs) EMBER_RETURN_IF_ERROR(check_names(k.value.get(), soft));
+  EMBER_RETURN_IF_ERROR(check_names(c.dyn_args.get(), soft));
+  return check_names(c.dyn_kwargs.get(), soft);
 }
 
-Status check_names(const Expr* e) {
+Status check_names(const Expr* e, bool soft) {
   if (e == nullptr) return Status::Ok();
-  if (e->kind == ExprKind::kFilter && find_filter(e->name) == nullptr) {
+  if (!soft && e->kind == ExprKind::kFilter && find_filter(e->name) == nullptr) {
     return syntax_error(e->pos, "No filter named " + py_string_repr(e->name) + ".");
   }
-  if (e->kind == ExprKind::kTest && find_test(e->name) == nullptr) {
+  if (!soft && e->kind == ExprKind::kTest && find_test(e->name) == nullptr) {
     return syntax_error(e->pos, "No test named " + py_string_repr(e->name) + ".");
   }
-  for (const auto& c : e->children) EMBER_RETURN_IF_ERROR(check_names(c.get()));
-  return check_call(e->call);
+  const bool inner_soft = soft || e->kind == ExprKind::kCond;
+  for (const auto& c : e->children) EMBER_RETURN_IF_ERROR(check_names(c.get(), inner_soft));
+  return check_call(e->call, inner_soft);
 }
 
-Status check_names(const Body& body) {
+Status check_names(const Body& body, bool soft) {
   for (const auto& s : body) {
-    EMBER_RETURN_IF_ERROR(check_names(s->expr.get()));
-    EMBER_RETURN_IF_ERROR(check_names(s->target.get()));
-    EMBER_RETURN_IF_ERROR(check_names(s->test.get()));
-    for (const auto& [t, b] : s->branches) {
-      EMBER_RETURN_IF_ERROR(check_names(t.get()));
-      EMBER_RETURN_IF_ERROR(check_names(b));
+    switch (s->kind) {
+      case StmtKind::kIf:
+        for (const auto& [t, b] : s->branches) {
+          EMBER_RETURN_IF_ERROR(check_names(t.get(), true));
+          EMBER_RETURN_IF_ERROR(check_names(b, true));
+        }
+        EMBER_RETURN_IF_ERROR(check_names(s->else_body, true));
+        break;
+      case StmtKind::kOutput:
+      case StmtKind::kSet:
+        EMBER_RETURN_IF_ERROR(check_names(s->expr.get(), soft));
+        EMBER_RETURN_IF_ERROR(check_names(s->target.get(), soft));
+        break;
+      case StmtKind::kFor:
+        EMBER_RETURN_IF_ERROR(check_names(s->expr.get(), soft));
+        EMBER_RETURN_IF_ERROR(check_names(s->test.get(), false));
+        EMBER_RETURN_IF_ERROR(check_names(s->body, false));
+        EMBER_RETURN_IF_ERROR(check_names(s->else_body, false));
+        break;
+      case StmtKind::kCallBlock:
+        EMBER_RETURN_IF_ERROR(check_names(s->expr.get(), soft));
+        for (const auto& d : s->signature.defaults)
+          EMBER_RETURN_IF_ERROR(check_names(d.get(), false));
+        EMBER_RETURN_IF_ERROR(check_names(s->body, false));
+        break;
+      case StmtKind::kWith:
+        for (const auto& [t, v] : s->with_assignments)
+          EMBER_RETURN_IF_ERROR(check_names(v.get(), soft));
+        EMBER_RETURN_IF_ERROR(check_names(s->body, false));
+        break;
+      default:
+        // Macros, filter blocks, block sets, blocks, generation: their own (non-soft) frames.
+        EMBER_RETURN_IF_ERROR(check_names(s->expr.get(), false));
+        for (const auto& d : s->signature.defaults)
+          EMBER_RETURN_IF_ERROR(check_names(d.get(), false));
+        EMBER_RETURN_IF_ERROR(check_names(s->body, false));
+        EMBER_RETURN_IF_ERROR(check_names(s->else_body, false));
     }
-    EMBER_RETURN_IF_ERROR(check_names(s->body));
-    EMBER_RETURN_IF_ERROR(check_names(s->else_body));
-    for (const auto& d : s->signature.defaults) EMBER_RETURN_IF_ERROR(check_names(d.get()));
-    for (const auto& [t, v] : s->with_assignments) EMBER_RETURN_IF_ERROR(check_names(v.get()));
   }
   return Status::Ok();
 }
@@ -52,7 +83,7 @@ Status check_names(const Body& body) {
 
 Result<Template> Template::parse(std::string_view source, const ParseOptions& options) {
   EMBER_ASSIGN_OR_RETURN(Body body, parse_template(source, options));
-  EMBER_RETURN_IF_ERROR(check_names(body));
+  EMBER_RETURN_IF_ERROR(check_names(body, false));
   return Template(std::make_shared<const Body>(std::move(body)));
 }
 

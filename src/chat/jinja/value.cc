@@ -511,7 +511,22 @@ std::string py_repr(const Value& v) {
   return out;
 }
 
+namespace {
+
+bool equals_at(const Value& a, const Value& b, int depth);
+
+}  // namespace
+
 bool py_equals(const Value& a, const Value& b) {
+  return equals_at(a, b, 0);
+}
+
+namespace {
+
+bool equals_at(const Value& a, const Value& b, int depth) {
+  // Containers that contain themselves would recurse forever (Python raises RecursionError);
+  // comparison gives up as unequal past a generous depth.
+  if (depth > 200) return false;
   if (a.is_number() && b.is_number()) return compare_numbers(a, b) == 0;
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
@@ -526,7 +541,7 @@ bool py_equals(const Value& a, const Value& b) {
       if (&x == &y) return true;
       if (x.tuple != y.tuple || x.items.size() != y.items.size()) return false;
       for (size_t i = 0; i < x.items.size(); ++i) {
-        if (!py_equals(x.items[i], y.items[i])) return false;
+        if (!equals_at(x.items[i], y.items[i], depth + 1)) return false;
       }
       return true;
     }
@@ -537,7 +552,7 @@ bool py_equals(const Value& a, const Value& b) {
       if (x.size() != y.size()) return false;
       for (const auto& [k, v] : x.entries()) {
         const Value* other = y.find(k);
-        if (other == nullptr || !py_equals(v, *other)) return false;
+        if (other == nullptr || !equals_at(v, *other, depth + 1)) return false;
       }
       return true;
     }
@@ -547,6 +562,8 @@ bool py_equals(const Value& a, const Value& b) {
       return false;
   }
 }
+
+}  // namespace
 
 bool hashable(const Value& v) {
   switch (v.kind()) {
@@ -564,7 +581,10 @@ bool hashable(const Value& v) {
   }
 }
 
-Result<bool> py_compare(const Value& a, CompareOp op, const Value& b) {
+namespace {
+
+Result<bool> compare_at(const Value& a, CompareOp op, const Value& b, int depth) {
+  if (depth > 200) return invalid_argument("maximum recursion depth exceeded in comparison");
   if (a.is_undefined()) return invalid_argument(a.undefined_message());
   if (b.is_undefined()) return invalid_argument(b.undefined_message());
   if (a.is_number() && b.is_number()) return apply_order(compare_numbers(a, b), op);
@@ -577,7 +597,7 @@ Result<bool> py_compare(const Value& a, CompareOp op, const Value& b) {
     const auto& y = b.list().items;
     const size_t n = std::min(x.size(), y.size());
     for (size_t i = 0; i < n; ++i) {
-      if (!py_equals(x[i], y[i])) return py_compare(x[i], op, y[i]);
+      if (!equals_at(x[i], y[i], depth + 1)) return compare_at(x[i], op, y[i], depth + 1);
     }
     const int c = x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
     return apply_order(c, op);
@@ -585,6 +605,12 @@ Result<bool> py_compare(const Value& a, CompareOp op, const Value& b) {
   return invalid_argument(std::string("'") + op_symbol(op) +
                           "' not supported between instances of '" + type_name(a) + "' and '" +
                           type_name(b) + "'");
+}
+
+}  // namespace
+
+Result<bool> py_compare(const Value& a, CompareOp op, const Value& b) {
+  return compare_at(a, op, b, 0);
 }
 
 }  // namespace ember::jinja
