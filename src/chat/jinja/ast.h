@@ -59,6 +59,7 @@ struct CallSpec {
 struct Expr {
   ExprKind kind = ExprKind::kConst;
   SourcePos pos;
+  int height = 1;  // of the subtree rooted here
   Value value;
   std::string name;
   std::string attr;  // kNsRef

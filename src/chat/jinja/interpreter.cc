@@ -21,14 +21,6 @@ bool has_location(const std::string& m) {
   return comma != std::string::npos && comma < 20;
 }
 
-std::string undefined_attr_message(const Value& obj, std::string_view name) {
-  return py_string_repr(object_type_repr(obj)) + " has no attribute " + py_string_repr(name);
-}
-
-std::string undefined_element_message(const Value& obj, const Value& key) {
-  return object_type_repr(obj) + " has no element " + py_repr(key);
-}
-
 }  // namespace
 
 // ---- Scope
@@ -240,16 +232,6 @@ class LoopObject : public Object, public std::enable_shared_from_this<LoopObject
 // ---- Interpreter
 // -----------------------------------------------------------------------------------
 
-class EvalGuard {
- public:
-  explicit EvalGuard(Interpreter& i) : i_(i) { ++i_.eval_depth_; }
-  ~EvalGuard() { --i_.eval_depth_; }
-  bool exceeded() const { return i_.eval_depth_ > i_.config_.limits.max_eval_depth; }
-
- private:
-  Interpreter& i_;
-};
-
 Interpreter::Interpreter(const RenderOptions& config) : config_(config) {}
 
 Interpreter::~Interpreter() {
@@ -377,102 +359,110 @@ Result<Flow> Interpreter::exec_stmt(const Stmt& s, const std::shared_ptr<Scope>&
   }
   if (Status st = charge(1); !st.ok()) return located(st, s.pos);
   switch (s.kind) {
-    case StmtKind::kText: {
+    case StmtKind::kText:
       EMBER_RETURN_IF_ERROR(located(append_output(out, s.text), s.pos));
       return Flow::kNormal;
-    }
-    case StmtKind::kOutput: {
-      EMBER_ASSIGN_OR_RETURN(Value v, eval(*s.expr, scope));
-      if (v.is_string()) {
-        EMBER_RETURN_IF_ERROR(located(append_output(out, v.str()), s.pos));
-      } else {
-        EMBER_RETURN_IF_ERROR(located(append_output(out, py_str(v)), s.pos));
-      }
-      return Flow::kNormal;
-    }
-    case StmtKind::kIf: {
-      for (const auto& [test, body] : s.branches) {
-        EMBER_ASSIGN_OR_RETURN(Value t, eval(*test, scope));
-        if (truthy(t)) return exec(body, scope, out);
-      }
-      return exec(s.else_body, scope, out);
-    }
+    case StmtKind::kOutput:
+      return exec_output(s, scope, out);
+    case StmtKind::kIf:
+      return exec_if(s, scope, out);
     case StmtKind::kFor:
       return exec_for(s, scope, out);
-    case StmtKind::kSet: {
-      EMBER_ASSIGN_OR_RETURN(Value v, eval(*s.expr, scope));
-      EMBER_RETURN_IF_ERROR(assign(*s.target, std::move(v), scope));
-      return Flow::kNormal;
-    }
-    case StmtKind::kSetBlock: {
-      std::string buf;
-      auto inner = child_scope(scope);
-      EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.body, inner, buf));
-      if (f != Flow::kNormal) return f;
-      Value v = Value::string(std::move(buf));
-      if (s.expr) {
-        EMBER_ASSIGN_OR_RETURN(v, eval_filter(*s.expr, scope, std::move(v)));
-      }
-      EMBER_RETURN_IF_ERROR(assign(*s.target, std::move(v), scope));
-      return Flow::kNormal;
-    }
-    case StmtKind::kMacro: {
+    case StmtKind::kSet:
+      return exec_set(s, scope);
+    case StmtKind::kSetBlock:
+    case StmtKind::kFilterBlock:
+      return exec_captured(s, scope, out);
+    case StmtKind::kMacro:
       scope->set(s.text, Value::object(std::make_shared<MacroObject>(s.text, &s, scope)));
       return Flow::kNormal;
-    }
-    case StmtKind::kCallBlock: {
-      const Expr& call = *s.expr;
-      EMBER_ASSIGN_OR_RETURN(Value callee, eval(*call.children[0], scope));
-      EMBER_ASSIGN_OR_RETURN(CallArgs args, eval_call_args(call.call, scope));
-      args.kwargs.emplace_back("caller",
-                               Value::object(std::make_shared<MacroObject>("caller", &s, scope)));
-      auto r = this->call(callee, std::move(args));
-      if (!r.ok()) return located(r.status(), call.pos);
-      const Value& v = *r;
-      EMBER_RETURN_IF_ERROR(
-          located(append_output(out, v.is_string() ? v.str() : py_str(v)), s.pos));
-      return Flow::kNormal;
-    }
-    case StmtKind::kFilterBlock: {
-      std::string buf;
-      auto inner = child_scope(scope);
-      EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.body, inner, buf));
-      if (f != Flow::kNormal) return f;
-      EMBER_ASSIGN_OR_RETURN(Value v, eval_filter(*s.expr, scope, Value::string(std::move(buf))));
-      EMBER_RETURN_IF_ERROR(
-          located(append_output(out, v.is_string() ? v.str() : py_str(v)), s.pos));
-      return Flow::kNormal;
-    }
+    case StmtKind::kCallBlock:
+      return exec_call_block(s, scope, out);
     case StmtKind::kBreak:
       return Flow::kBreak;
     case StmtKind::kContinue:
       return Flow::kContinue;
-    case StmtKind::kWith: {
-      std::vector<Value> values;
-      for (const auto& [target, value] : s.with_assignments) {
-        EMBER_ASSIGN_OR_RETURN(Value v, eval(*value, scope));
-        values.push_back(std::move(v));
-      }
-      auto inner = child_scope(scope);
-      for (size_t i = 0; i < values.size(); ++i) {
-        EMBER_RETURN_IF_ERROR(assign(*s.with_assignments[i].first, std::move(values[i]), inner));
-      }
-      return exec(s.body, inner, out);
-    }
-    case StmtKind::kBlock: {
-      // Blocks see the template's top-level variables, not the enclosing loop or macro scope.
-      auto inner = child_scope(root_ ? root_ : scope);
-      EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.body, inner, out));
-      (void)f;
-      return Flow::kNormal;
-    }
-    case StmtKind::kGeneration: {
-      auto inner = child_scope(scope);
-      EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.body, inner, out));
-      (void)f;
-      return Flow::kNormal;
-    }
+    case StmtKind::kWith:
+    case StmtKind::kBlock:
+    case StmtKind::kGeneration:
+      return exec_scoped(s, scope, out);
   }
+  return Flow::kNormal;
+}
+
+Result<Flow> Interpreter::exec_output(const Stmt& s, const std::shared_ptr<Scope>& scope,
+                                      std::string& out) {
+  EMBER_ASSIGN_OR_RETURN(Value v, eval(*s.expr, scope));
+  EMBER_RETURN_IF_ERROR(located(append_output(out, v.is_string() ? v.str() : py_str(v)), s.pos));
+  return Flow::kNormal;
+}
+
+Result<Flow> Interpreter::exec_if(const Stmt& s, const std::shared_ptr<Scope>& scope,
+                                  std::string& out) {
+  for (const auto& [test, body] : s.branches) {
+    EMBER_ASSIGN_OR_RETURN(Value t, eval(*test, scope));
+    if (truthy(t)) return exec(body, scope, out);
+  }
+  return exec(s.else_body, scope, out);
+}
+
+Result<Flow> Interpreter::exec_set(const Stmt& s, const std::shared_ptr<Scope>& scope) {
+  EMBER_ASSIGN_OR_RETURN(Value v, eval(*s.expr, scope));
+  EMBER_RETURN_IF_ERROR(assign(*s.target, std::move(v), scope));
+  return Flow::kNormal;
+}
+
+// {% set x %}...{% endset %} and {% filter f %}...{% endfilter %}: the body renders into a
+// buffer in its own scope; break/continue inside it abandon the buffer.
+Result<Flow> Interpreter::exec_captured(const Stmt& s, const std::shared_ptr<Scope>& scope,
+                                        std::string& out) {
+  std::string buf;
+  EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.body, child_scope(scope), buf));
+  if (f != Flow::kNormal) return f;
+  Value v = Value::string(std::move(buf));
+  if (s.expr) {
+    EMBER_ASSIGN_OR_RETURN(v, eval_filter(*s.expr, scope, std::move(v)));
+  }
+  if (s.kind == StmtKind::kSetBlock) {
+    EMBER_RETURN_IF_ERROR(assign(*s.target, std::move(v), scope));
+  } else {
+    EMBER_RETURN_IF_ERROR(located(append_output(out, v.is_string() ? v.str() : py_str(v)), s.pos));
+  }
+  return Flow::kNormal;
+}
+
+Result<Flow> Interpreter::exec_call_block(const Stmt& s, const std::shared_ptr<Scope>& scope,
+                                          std::string& out) {
+  const Expr& call_expr = *s.expr;
+  EMBER_ASSIGN_OR_RETURN(Value callee, eval(*call_expr.children[0], scope));
+  EMBER_ASSIGN_OR_RETURN(CallArgs args, eval_call_args(call_expr.call, scope));
+  args.kwargs.emplace_back("caller",
+                           Value::object(std::make_shared<MacroObject>("caller", &s, scope)));
+  auto r = call(callee, std::move(args));
+  if (!r.ok()) return located(r.status(), call_expr.pos);
+  EMBER_RETURN_IF_ERROR(located(append_output(out, r->is_string() ? r->str() : py_str(*r)), s.pos));
+  return Flow::kNormal;
+}
+
+// with, block and generation bodies run in a child scope.
+Result<Flow> Interpreter::exec_scoped(const Stmt& s, const std::shared_ptr<Scope>& scope,
+                                      std::string& out) {
+  if (s.kind == StmtKind::kWith) {
+    std::vector<Value> values;
+    for (const auto& [target, value] : s.with_assignments) {
+      EMBER_ASSIGN_OR_RETURN(Value v, eval(*value, scope));
+      values.push_back(std::move(v));
+    }
+    auto inner = child_scope(scope);
+    for (size_t i = 0; i < values.size(); ++i) {
+      EMBER_RETURN_IF_ERROR(assign(*s.with_assignments[i].first, std::move(values[i]), inner));
+    }
+    return exec(s.body, inner, out);
+  }
+  // Blocks see the template's top-level variables, not the enclosing loop or macro scope.
+  auto inner = child_scope(s.kind == StmtKind::kBlock && root_ ? root_ : scope);
+  EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.body, inner, out));
+  (void)f;
   return Flow::kNormal;
 }
 
@@ -578,332 +568,6 @@ Status Interpreter::assign(const Expr& target, Value value, const std::shared_pt
     default:
       return located(invalid_argument("can't assign to this expression"), target.pos);
   }
-}
-
-Result<CallArgs> Interpreter::eval_call_args(const CallSpec& spec,
-                                             const std::shared_ptr<Scope>& scope) {
-  CallArgs args;
-  for (const auto& a : spec.args) {
-    EMBER_ASSIGN_OR_RETURN(Value v, eval(*a, scope));
-    args.args.push_back(std::move(v));
-  }
-  for (const auto& k : spec.kwargs) {
-    EMBER_ASSIGN_OR_RETURN(Value v, eval(*k.value, scope));
-    args.kwargs.emplace_back(k.name, std::move(v));
-  }
-  if (spec.dyn_args) {
-    EMBER_ASSIGN_OR_RETURN(Value v, eval(*spec.dyn_args, scope));
-    auto items = iterate(v);
-    if (!items.ok()) return located(items.status(), spec.dyn_args->pos);
-    for (auto& item : *items) args.args.push_back(std::move(item));
-  }
-  if (spec.dyn_kwargs) {
-    EMBER_ASSIGN_OR_RETURN(Value v, eval(*spec.dyn_kwargs, scope));
-    if (!v.is_dict()) {
-      return located(invalid_argument("argument after ** must be a mapping, not " + type_name(v)),
-                     spec.dyn_kwargs->pos);
-    }
-    for (const auto& [k, val] : v.dict().entries()) {
-      if (!k.is_string()) {
-        return located(invalid_argument("keywords must be strings"), spec.dyn_kwargs->pos);
-      }
-      args.kwargs.emplace_back(k.str(), val);
-    }
-  }
-  return args;
-}
-
-Result<Value> Interpreter::eval(const Expr& e, const std::shared_ptr<Scope>& scope) {
-  EvalGuard guard(*this);
-  if (guard.exceeded()) {
-    return located(resource_exhausted("template nesting too deep at render time"), e.pos);
-  }
-  if (Status st = charge(1); !st.ok()) return located(st, e.pos);
-  return eval_inner(e, scope);
-}
-
-Result<Value> Interpreter::eval_filter(const Expr& e, const std::shared_ptr<Scope>& scope,
-                                       std::optional<Value> subject) {
-  Value v;
-  if (e.children[0]) {
-    if (e.children[0]->kind == ExprKind::kFilter) {
-      EMBER_ASSIGN_OR_RETURN(v, eval_filter(*e.children[0], scope, std::move(subject)));
-    } else {
-      EMBER_ASSIGN_OR_RETURN(v, eval(*e.children[0], scope));
-    }
-  } else if (subject) {
-    v = std::move(*subject);
-  }
-  EMBER_ASSIGN_OR_RETURN(CallArgs args, eval_call_args(e.call, scope));
-  auto r = apply_filter(e.name, std::move(v), std::move(args));
-  if (!r.ok()) return located(r.status(), e.pos);
-  return r;
-}
-
-Result<Value> Interpreter::apply_filter(std::string_view name, Value subject, CallArgs args) {
-  FilterFn f = find_filter(name);
-  if (f == nullptr) return invalid_argument("No filter named " + py_string_repr(name) + " found.");
-  return f(*this, subject, args);
-}
-
-Result<bool> Interpreter::apply_test(std::string_view name, const Value& subject, CallArgs args) {
-  TestFn t = find_test(name);
-  if (t == nullptr) return invalid_argument("No test named " + py_string_repr(name) + " found.");
-  return t(*this, subject, args);
-}
-
-Result<Value> Interpreter::eval_compare(const Expr& e, const std::shared_ptr<Scope>& scope) {
-  EMBER_ASSIGN_OR_RETURN(Value left, eval(*e.children[0], scope));
-  for (size_t i = 0; i < e.cmp_ops.size(); ++i) {
-    EMBER_ASSIGN_OR_RETURN(Value right, eval(*e.children[i + 1], scope));
-    bool r = false;
-    switch (e.cmp_ops[i]) {
-      case CmpOp::kEq:
-        r = py_equals(left, right);
-        break;
-      case CmpOp::kNe:
-        r = !py_equals(left, right);
-        break;
-      case CmpOp::kIn:
-      case CmpOp::kNotIn: {
-        auto c = contains(right, left);
-        if (!c.ok()) return located(c.status(), e.pos);
-        r = e.cmp_ops[i] == CmpOp::kIn ? *c : !*c;
-        break;
-      }
-      default: {
-        CompareOp op = CompareOp::kLt;
-        if (e.cmp_ops[i] == CmpOp::kLe) op = CompareOp::kLe;
-        if (e.cmp_ops[i] == CmpOp::kGt) op = CompareOp::kGt;
-        if (e.cmp_ops[i] == CmpOp::kGe) op = CompareOp::kGe;
-        auto c = py_compare(left, op, right);
-        if (!c.ok()) return located(c.status(), e.pos);
-        r = *c;
-      }
-    }
-    if (!r) return Value::boolean(false);
-    left = std::move(right);
-  }
-  return Value::boolean(true);
-}
-
-Result<Value> Interpreter::eval_inner(const Expr& e, const std::shared_ptr<Scope>& scope) {
-  switch (e.kind) {
-    case ExprKind::kConst:
-      return e.value;
-    case ExprKind::kName: {
-      if (const Value* v = scope->lookup(e.name)) return *v;
-      return Value::undefined(py_string_repr(e.name) + " is undefined");
-    }
-    case ExprKind::kNsRef:
-      return located(invalid_argument("namespace attribute reference used as a value"), e.pos);
-    case ExprKind::kGetattr: {
-      EMBER_ASSIGN_OR_RETURN(Value obj, eval(*e.children[0], scope));
-      auto r = get_attr(obj, e.name);
-      if (!r.ok()) return located(r.status(), e.pos);
-      return r;
-    }
-    case ExprKind::kGetitem: {
-      EMBER_ASSIGN_OR_RETURN(Value obj, eval(*e.children[0], scope));
-      const Expr& key = *e.children[1];
-      if (key.kind == ExprKind::kSlice) {
-        Value parts[3] = {Value::none(), Value::none(), Value::none()};
-        for (int i = 0; i < 3; ++i) {
-          if (key.children[static_cast<size_t>(i)]) {
-            EMBER_ASSIGN_OR_RETURN(parts[i], eval(*key.children[static_cast<size_t>(i)], scope));
-          }
-        }
-        auto r = slice(obj, parts[0], parts[1], parts[2]);
-        if (!r.ok()) return located(r.status(), e.pos);
-        if (*r) return std::move(**r);
-        std::vector<Value> pv(parts, parts + 3);
-        return Value::undefined(object_type_repr(obj) + " has no element slice(" + py_repr(pv[0]) +
-                                ", " + py_repr(pv[1]) + ", " + py_repr(pv[2]) + ")");
-      }
-      EMBER_ASSIGN_OR_RETURN(Value k, eval(key, scope));
-      auto r = get_item(obj, k);
-      if (!r.ok()) return located(r.status(), e.pos);
-      return r;
-    }
-    case ExprKind::kSlice:
-      return located(invalid_argument("slice outside of a subscript"), e.pos);
-    case ExprKind::kCall: {
-      EMBER_ASSIGN_OR_RETURN(Value callee, eval(*e.children[0], scope));
-      EMBER_ASSIGN_OR_RETURN(CallArgs args, eval_call_args(e.call, scope));
-      auto r = call(callee, std::move(args));
-      if (!r.ok()) return located(r.status(), e.pos);
-      return r;
-    }
-    case ExprKind::kFilter:
-      return eval_filter(e, scope, std::nullopt);
-    case ExprKind::kTest: {
-      EMBER_ASSIGN_OR_RETURN(Value v, eval(*e.children[0], scope));
-      EMBER_ASSIGN_OR_RETURN(CallArgs args, eval_call_args(e.call, scope));
-      auto r = apply_test(e.name, v, std::move(args));
-      if (!r.ok()) return located(r.status(), e.pos);
-      return Value::boolean(*r);
-    }
-    case ExprKind::kNeg:
-    case ExprKind::kPos: {
-      EMBER_ASSIGN_OR_RETURN(Value v, eval(*e.children[0], scope));
-      auto r = e.kind == ExprKind::kNeg ? negate(v) : unary_plus(v);
-      if (!r.ok()) return located(r.status(), e.pos);
-      return r;
-    }
-    case ExprKind::kNot: {
-      EMBER_ASSIGN_OR_RETURN(Value v, eval(*e.children[0], scope));
-      return Value::boolean(!truthy(v));
-    }
-    case ExprKind::kAnd: {
-      EMBER_ASSIGN_OR_RETURN(Value l, eval(*e.children[0], scope));
-      if (!truthy(l)) return l;
-      return eval(*e.children[1], scope);
-    }
-    case ExprKind::kOr: {
-      EMBER_ASSIGN_OR_RETURN(Value l, eval(*e.children[0], scope));
-      if (truthy(l)) return l;
-      return eval(*e.children[1], scope);
-    }
-    case ExprKind::kBinary: {
-      EMBER_ASSIGN_OR_RETURN(Value l, eval(*e.children[0], scope));
-      EMBER_ASSIGN_OR_RETURN(Value r, eval(*e.children[1], scope));
-      auto v = binary_op(e.bin_op, l, r);
-      if (!v.ok()) return located(v.status(), e.pos);
-      if (v->is_string()) {
-        EMBER_RETURN_IF_ERROR(located(charge_bytes(v->str().size()), e.pos));
-      } else if (v->is_list()) {
-        EMBER_RETURN_IF_ERROR(
-            located(charge(static_cast<int64_t>(v->list().items.size() / 8)), e.pos));
-      }
-      return v;
-    }
-    case ExprKind::kConcat: {
-      std::string s;
-      for (const auto& c : e.children) {
-        EMBER_ASSIGN_OR_RETURN(Value v, eval(*c, scope));
-        if (v.is_string()) {
-          s += v.str();
-        } else {
-          s += py_str(v);
-        }
-        if (s.size() > kMaxBuiltSize) {
-          return located(resource_exhausted("string concatenation result too large"), e.pos);
-        }
-      }
-      EMBER_RETURN_IF_ERROR(located(charge_bytes(s.size()), e.pos));
-      return Value::string(std::move(s));
-    }
-    case ExprKind::kCompare:
-      return eval_compare(e, scope);
-    case ExprKind::kCond: {
-      EMBER_ASSIGN_OR_RETURN(Value t, eval(*e.children[0], scope));
-      if (truthy(t)) return eval(*e.children[1], scope);
-      if (e.children[2]) return eval(*e.children[2], scope);
-      return Value::undefined("the inline if-expression on line " + std::to_string(e.pos.line) +
-                              " evaluated to false and no else section was defined.");
-    }
-    case ExprKind::kList:
-    case ExprKind::kTuple: {
-      std::vector<Value> items;
-      items.reserve(e.children.size());
-      for (const auto& c : e.children) {
-        EMBER_ASSIGN_OR_RETURN(Value v, eval(*c, scope));
-        items.push_back(std::move(v));
-      }
-      return e.kind == ExprKind::kList ? Value::new_list(std::move(items))
-                                       : Value::new_tuple(std::move(items));
-    }
-    case ExprKind::kDict: {
-      Value d = Value::new_dict();
-      for (size_t i = 0; i + 1 < e.children.size(); i += 2) {
-        EMBER_ASSIGN_OR_RETURN(Value k, eval(*e.children[i], scope));
-        EMBER_ASSIGN_OR_RETURN(Value v, eval(*e.children[i + 1], scope));
-        Status st = d.dict().set(std::move(k), std::move(v));
-        if (!st.ok()) return located(st, e.children[i]->pos);
-      }
-      return d;
-    }
-  }
-  return located(internal_error("unknown expression"), e.pos);
-}
-
-// ---- attribute access, subscripts and calls ---------------------------------------------------
-
-Result<Value> Interpreter::get_attr(const Value& obj, std::string_view name) {
-  switch (obj.kind()) {
-    case Value::Kind::kUndefined:
-      return invalid_argument(obj.undefined_message());
-    case Value::Kind::kObject: {
-      EMBER_ASSIGN_OR_RETURN(std::optional<Value> v, obj.object().get_attr(*this, name));
-      if (v) return std::move(*v);
-      return Value::undefined(undefined_attr_message(obj, name));
-    }
-    case Value::Kind::kList:
-      for (size_t i = 0; i < obj.list().fields.size(); ++i) {
-        if (obj.list().fields[i] == name) return obj.list().items[i];  // named tuple field
-      }
-      break;
-    default:
-      break;
-  }
-  if (has_method(obj, name)) {
-    if (config_.immutable_sandbox && is_mutating_method(obj, name)) {
-      return Value::undefined("access to attribute " + py_string_repr(name) + " of " +
-                              py_string_repr(type_name(obj)) + " object is unsafe.");
-    }
-    return bound_method(obj, name);
-  }
-  if (obj.is_dict()) {
-    if (const Value* v = obj.dict().find(name)) return *v;
-  }
-  return Value::undefined(undefined_attr_message(obj, name));
-}
-
-Result<Value> Interpreter::get_item(const Value& obj, const Value& key) {
-  switch (obj.kind()) {
-    case Value::Kind::kUndefined:
-      return invalid_argument(obj.undefined_message());
-    case Value::Kind::kDict:
-      if (hashable(key)) {
-        if (const Value* v = obj.dict().find(key)) return *v;
-      }
-      break;
-    case Value::Kind::kList:
-      if (key.is_integral()) {
-        const auto& items = obj.list().items;
-        int64_t i = key.as_int();
-        if (i < 0) i += static_cast<int64_t>(items.size());
-        if (i >= 0 && i < static_cast<int64_t>(items.size())) return items[static_cast<size_t>(i)];
-        return Value::undefined(undefined_element_message(obj, key));
-      }
-      break;
-    case Value::Kind::kString:
-      if (key.is_integral()) {
-        if (auto c = string_index(obj.str(), key.as_int())) return Value::string(std::move(*c));
-        return Value::undefined(undefined_element_message(obj, key));
-      }
-      break;
-    default:
-      break;
-  }
-  if (key.is_string()) {
-    if (obj.is_object()) {
-      EMBER_ASSIGN_OR_RETURN(std::optional<Value> v, obj.object().get_attr(*this, key.str()));
-      if (v) return std::move(*v);
-    } else if (has_method(obj, key.str())) {
-      return get_attr(obj, key.str());
-    }
-    return Value::undefined(undefined_attr_message(obj, key.str()));
-  }
-  return Value::undefined(undefined_element_message(obj, key));
-}
-
-Result<Value> Interpreter::call(const Value& callee, CallArgs args) {
-  if (callee.is_undefined()) return invalid_argument(callee.undefined_message());
-  if (callee.is_object() && callee.object().callable()) {
-    return callee.object().call(*this, std::move(args));
-  }
-  return invalid_argument(std::string("'") + type_name(callee) + "' object is not callable");
 }
 
 Result<Value> Interpreter::call_macro(const MacroObject& macro, CallArgs args) {

@@ -23,7 +23,7 @@ namespace ember::jinja {
 struct RenderLimits {
   size_t max_output_bytes = size_t{32} << 20;  // all text rendered, nested buffers included
   int max_call_depth = 64;                     // nested macro / caller() / recursive loop calls
-  int max_eval_depth = 800;                    // nested expression and statement evaluation
+  int max_eval_depth = 500;                    // nested expression and statement evaluation
   int64_t max_loop_iterations = 1'000'000;     // for-loop iterations in one render
   int64_t max_range = 1'000'000;               // items one range() call may produce
   int64_t max_steps = 100'000'000;             // work units (nodes evaluated + bytes built / 64)
@@ -54,6 +54,18 @@ class Scope {
 
 class MacroObject;
 class LoopObject;
+class Interpreter;
+
+// Counts nested evaluation frames (expressions and statements) against max_eval_depth.
+class EvalGuard {
+ public:
+  explicit EvalGuard(Interpreter& i);
+  ~EvalGuard();
+  bool exceeded() const;
+
+ private:
+  Interpreter& i_;
+};
 
 enum class Flow { kNormal, kBreak, kContinue };
 
@@ -95,9 +107,27 @@ class Interpreter {
  private:
   friend class EvalGuard;
   Result<Value> eval(const Expr& e, const std::shared_ptr<Scope>& scope);
-  Result<Value> eval_inner(const Expr& e, const std::shared_ptr<Scope>& scope);
+  // One function per expression kind keeps each recursion frame small.
+  Result<Value> eval_name(const Expr& e, const std::shared_ptr<Scope>& scope);
+  Result<Value> eval_getattr(const Expr& e, const std::shared_ptr<Scope>& scope);
+  Result<Value> eval_getitem(const Expr& e, const std::shared_ptr<Scope>& scope);
+  Result<Value> eval_call(const Expr& e, const std::shared_ptr<Scope>& scope);
+  Result<Value> eval_test(const Expr& e, const std::shared_ptr<Scope>& scope);
+  Result<Value> eval_unary(const Expr& e, const std::shared_ptr<Scope>& scope);
+  Result<Value> eval_logic(const Expr& e, const std::shared_ptr<Scope>& scope);
+  Result<Value> eval_binary(const Expr& e, const std::shared_ptr<Scope>& scope);
+  Result<Value> eval_concat(const Expr& e, const std::shared_ptr<Scope>& scope);
+  Result<Value> eval_cond(const Expr& e, const std::shared_ptr<Scope>& scope);
+  Result<Value> eval_collection(const Expr& e, const std::shared_ptr<Scope>& scope);
   Result<Flow> exec(const Body& body, const std::shared_ptr<Scope>& scope, std::string& out);
   Result<Flow> exec_stmt(const Stmt& s, const std::shared_ptr<Scope>& scope, std::string& out);
+  Result<Flow> exec_output(const Stmt& s, const std::shared_ptr<Scope>& scope, std::string& out);
+  Result<Flow> exec_if(const Stmt& s, const std::shared_ptr<Scope>& scope, std::string& out);
+  Result<Flow> exec_set(const Stmt& s, const std::shared_ptr<Scope>& scope);
+  Result<Flow> exec_captured(const Stmt& s, const std::shared_ptr<Scope>& scope, std::string& out);
+  Result<Flow> exec_call_block(const Stmt& s, const std::shared_ptr<Scope>& scope,
+                               std::string& out);
+  Result<Flow> exec_scoped(const Stmt& s, const std::shared_ptr<Scope>& scope, std::string& out);
   Result<Flow> exec_for(const Stmt& s, const std::shared_ptr<Scope>& scope, std::string& out);
   Result<Flow> exec_loop(const Stmt& s, const Value& iterable, const std::shared_ptr<Scope>& scope,
                          std::string& out, int depth0);

@@ -4,6 +4,7 @@
 // which is only recognized while parentheses and brackets are balanced.
 #include "chat/jinja/lexer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -32,22 +33,33 @@ class Lexer {
   Result<std::vector<Token>> run();
 
  private:
+  // Line and column of a byte offset. Tokens arrive in increasing offset order, so the position
+  // is advanced from the previous one (linear overall); earlier offsets restart at their line.
   SourcePos pos_of(size_t offset) const {
-    size_t lo = 0, hi = line_starts_.size();
-    while (hi - lo > 1) {
-      const size_t mid = (lo + hi) / 2;
-      if (line_starts_[mid] <= offset) {
-        lo = mid;
-      } else {
-        hi = mid;
+    if (offset < cache_offset_) {
+      size_t lo = 0, hi = line_starts_.size();
+      while (hi - lo > 1) {
+        const size_t mid = (lo + hi) / 2;
+        if (line_starts_[mid] <= offset) {
+          lo = mid;
+        } else {
+          hi = mid;
+        }
+      }
+      cache_offset_ = line_starts_[lo];
+      cache_pos_ = SourcePos{static_cast<int>(lo + 1), 1};
+    }
+    for (size_t i = cache_offset_; i < offset && i < src_.size(); ++i) {
+      const auto c = static_cast<unsigned char>(src_[i]);
+      if (c == '\n') {
+        ++cache_pos_.line;
+        cache_pos_.column = 1;
+      } else if ((c & 0xC0) != 0x80) {
+        ++cache_pos_.column;
       }
     }
-    SourcePos p;
-    p.line = static_cast<int>(lo + 1);
-    p.column = static_cast<int>(code_point_count(
-                   std::string_view(src_).substr(line_starts_[lo], offset - line_starts_[lo]))) +
-               1;
-    return p;
+    cache_offset_ = std::max(cache_offset_, std::min(offset, src_.size()));
+    return cache_pos_;
   }
 
   Status error_at(size_t offset, std::string_view message) const {
@@ -151,6 +163,8 @@ class Lexer {
   std::vector<Token> tokens_;
   bool line_starting_ = true;
   size_t pos_ = 0;
+  mutable size_t cache_offset_ = 0;
+  mutable SourcePos cache_pos_;
 };
 
 Result<std::vector<Token>> Lexer::run() {

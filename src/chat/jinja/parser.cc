@@ -128,6 +128,26 @@ class Parser {
     return n;
   }
 
+  // Records the height of a finished node and rejects trees taller than max_nesting: chains
+  // built by loops (a + b + c ..., x.a.b.c ..., x|f|g ...) would otherwise make every later
+  // recursive walk (evaluation, destruction) arbitrarily deep.
+  Status seal(Expr& e) const {
+    int h = 0;
+    for (const auto& c : e.children) {
+      if (c) h = std::max(h, c->height);
+    }
+    for (const auto& a : e.call.args) h = std::max(h, a->height);
+    for (const auto& k : e.call.kwargs) h = std::max(h, k.value->height);
+    if (e.call.dyn_args) h = std::max(h, e.call.dyn_args->height);
+    if (e.call.dyn_kwargs) h = std::max(h, e.call.dyn_kwargs->height);
+    e.height = h + 1;
+    if (e.height > opt_.max_nesting) {
+      return syntax_error(
+          e.pos, "expression nested too deeply (limit " + std::to_string(opt_.max_nesting) + ")");
+    }
+    return Status::Ok();
+  }
+
   static ExprPtr make(ExprKind kind, SourcePos pos) {
     auto e = std::make_unique<Expr>();
     e->kind = kind;
@@ -608,6 +628,7 @@ Result<ExprPtr> Parser::parse_condexpr() {
     c->children.push_back(std::move(expr2));
     c->children.push_back(std::move(expr1));
     c->children.push_back(std::move(expr3));
+    EMBER_RETURN_IF_ERROR(seal(*c));
     expr1 = std::move(c);
     pos = cur().pos;
   }
@@ -622,6 +643,7 @@ Result<ExprPtr> Parser::parse_or() {
     ExprPtr n = make(ExprKind::kOr, pos);
     n->children.push_back(std::move(left));
     n->children.push_back(std::move(right));
+    EMBER_RETURN_IF_ERROR(seal(*n));
     left = std::move(n);
   }
   return left;
@@ -635,6 +657,7 @@ Result<ExprPtr> Parser::parse_and() {
     ExprPtr n = make(ExprKind::kAnd, pos);
     n->children.push_back(std::move(left));
     n->children.push_back(std::move(right));
+    EMBER_RETURN_IF_ERROR(seal(*n));
     left = std::move(n);
   }
   return left;
@@ -649,6 +672,7 @@ Result<ExprPtr> Parser::parse_not() {
     EMBER_ASSIGN_OR_RETURN(ExprPtr inner, parse_not());
     ExprPtr n = make(ExprKind::kNot, pos);
     n->children.push_back(std::move(inner));
+    EMBER_RETURN_IF_ERROR(seal(*n));
     return n;
   }
   return parse_compare();
@@ -689,7 +713,9 @@ Result<ExprPtr> Parser::parse_compare() {
     cmp->cmp_ops.push_back(op);
     cmp->children.push_back(std::move(operand));
   }
-  return cmp ? std::move(cmp) : std::move(expr);
+  if (!cmp) return expr;
+  EMBER_RETURN_IF_ERROR(seal(*cmp));
+  return cmp;
 }
 
 Result<ExprPtr> Parser::parse_math1() {
@@ -703,6 +729,7 @@ Result<ExprPtr> Parser::parse_math1() {
     n->bin_op = op;
     n->children.push_back(std::move(left));
     n->children.push_back(std::move(right));
+    EMBER_RETURN_IF_ERROR(seal(*n));
     left = std::move(n);
   }
   return left;
@@ -718,6 +745,7 @@ Result<ExprPtr> Parser::parse_concat() {
     EMBER_ASSIGN_OR_RETURN(ExprPtr next, parse_math2());
     n->children.push_back(std::move(next));
   }
+  EMBER_RETURN_IF_ERROR(seal(*n));
   return n;
 }
 
@@ -735,6 +763,7 @@ Result<ExprPtr> Parser::parse_math2() {
     n->bin_op = op;
     n->children.push_back(std::move(left));
     n->children.push_back(std::move(right));
+    EMBER_RETURN_IF_ERROR(seal(*n));
     left = std::move(n);
   }
   return left;
@@ -749,6 +778,7 @@ Result<ExprPtr> Parser::parse_pow() {
     n->bin_op = BinOp::kPow;
     n->children.push_back(std::move(left));
     n->children.push_back(std::move(right));
+    EMBER_RETURN_IF_ERROR(seal(*n));
     left = std::move(n);
   }
   return left;
@@ -765,6 +795,7 @@ Result<ExprPtr> Parser::parse_unary(bool with_filter) {
     EMBER_ASSIGN_OR_RETURN(ExprPtr inner, parse_unary(false));
     node = make(neg ? ExprKind::kNeg : ExprKind::kPos, pos);
     node->children.push_back(std::move(inner));
+    EMBER_RETURN_IF_ERROR(seal(*node));
   } else {
     EMBER_ASSIGN_OR_RETURN(node, parse_primary());
   }
@@ -865,6 +896,7 @@ Result<ExprPtr> Parser::parse_tuple(bool simplified, bool with_condexpr,
   }
   ExprPtr n = make(ExprKind::kTuple, pos);
   n->children = std::move(args);
+  EMBER_RETURN_IF_ERROR(seal(*n));
   return n;
 }
 
@@ -879,6 +911,7 @@ Result<ExprPtr> Parser::parse_list() {
     n->children.push_back(std::move(e));
   }
   EMBER_RETURN_IF_ERROR(expect_op("]"));
+  EMBER_RETURN_IF_ERROR(seal(*n));
   return n;
 }
 
@@ -896,6 +929,7 @@ Result<ExprPtr> Parser::parse_dict() {
     n->children.push_back(std::move(v));
   }
   EMBER_RETURN_IF_ERROR(expect_op("}"));
+  EMBER_RETURN_IF_ERROR(seal(*n));
   return n;
 }
 
@@ -907,6 +941,7 @@ Result<ExprPtr> Parser::parse_postfix(ExprPtr node) {
       ExprPtr call = make(ExprKind::kCall, cur().pos);
       EMBER_RETURN_IF_ERROR(parse_call_args(call->call));
       call->children.push_back(std::move(node));
+      EMBER_RETURN_IF_ERROR(seal(*call));
       node = std::move(call);
     } else {
       return node;
@@ -924,6 +959,7 @@ Result<ExprPtr> Parser::parse_filter_expr(ExprPtr node) {
       ExprPtr call = make(ExprKind::kCall, cur().pos);
       EMBER_RETURN_IF_ERROR(parse_call_args(call->call));
       call->children.push_back(std::move(node));
+      EMBER_RETURN_IF_ERROR(seal(*call));
       node = std::move(call);
     } else {
       return node;
@@ -941,6 +977,7 @@ Result<ExprPtr> Parser::parse_subscript(ExprPtr node) {
       ExprPtr n = make(ExprKind::kGetattr, t.pos);
       n->name = attr.value;
       n->children.push_back(std::move(node));
+      EMBER_RETURN_IF_ERROR(seal(*n));
       return n;
     }
     if (attr.type != TokenType::kInteger) {
@@ -951,6 +988,7 @@ Result<ExprPtr> Parser::parse_subscript(ExprPtr node) {
     ExprPtr n = make(ExprKind::kGetitem, t.pos);
     n->children.push_back(std::move(node));
     n->children.push_back(std::move(key));
+    EMBER_RETURN_IF_ERROR(seal(*n));
     return n;
   }
   // '['
@@ -968,8 +1006,10 @@ Result<ExprPtr> Parser::parse_subscript(ExprPtr node) {
   } else {
     ExprPtr tup = make(ExprKind::kTuple, t.pos);
     tup->children = std::move(args);
+    EMBER_RETURN_IF_ERROR(seal(*tup));
     n->children.push_back(std::move(tup));
   }
+  EMBER_RETURN_IF_ERROR(seal(*n));
   return n;
 }
 
@@ -1006,6 +1046,7 @@ Result<ExprPtr> Parser::parse_subscribed() {
   }
   ExprPtr n = make(ExprKind::kSlice, pos);
   n->children = std::move(parts);
+  EMBER_RETURN_IF_ERROR(seal(*n));
   return n;
 }
 
@@ -1061,6 +1102,7 @@ Result<ExprPtr> Parser::parse_filter(ExprPtr node, bool start_inline) {
     f->name = std::move(name);
     if (is_op("(")) EMBER_RETURN_IF_ERROR(parse_call_args(f->call));
     f->children.push_back(std::move(node));
+    EMBER_RETURN_IF_ERROR(seal(*f));
     node = std::move(f);
     start_inline = false;
   }
@@ -1090,9 +1132,11 @@ Result<ExprPtr> Parser::parse_test(ExprPtr node) {
     t->call.args.push_back(std::move(arg));
   }
   t->children.push_back(std::move(node));
+  EMBER_RETURN_IF_ERROR(seal(*t));
   if (!negated) return t;
   ExprPtr n = make(ExprKind::kNot, pos);
   n->children.push_back(std::move(t));
+  EMBER_RETURN_IF_ERROR(seal(*n));
   return n;
 }
 
