@@ -326,6 +326,10 @@ Result<Value> Interpreter::get_attr(const Value& obj, std::string_view name) {
     default:
       break;
   }
+  if (obj.is_number() && (name == "real" || name == "imag")) {  // number properties
+    if (name == "imag") return obj.is_float() ? Value::number(0.0) : Value::integer(0);
+    return obj.is_float() ? obj : Value::integer(obj.as_int());
+  }
   if (has_method(obj, name)) {
     if (config_.immutable_sandbox && is_mutating_method(obj, name)) {
       return Value::undefined("access to attribute " + py_string_repr(name) + " of " +

@@ -133,9 +133,7 @@ std::vector<Value> split_whitespace(const std::string& s, int64_t maxsplit, bool
       while (i < u.size() && py_isspace(u[i])) ++i;
       if (i >= u.size()) break;
       if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
-        size_t e = u.size();
-        while (e > i && py_isspace(u[e - 1])) --e;
-        parts.push_back(u.substr(i, e - i));
+        parts.push_back(u.substr(i));  // the remainder keeps its trailing whitespace
         break;
       }
       size_t j = i;
@@ -149,9 +147,7 @@ std::vector<Value> split_whitespace(const std::string& s, int64_t maxsplit, bool
       while (i > 0 && py_isspace(u[i - 1])) --i;
       if (i == 0) break;
       if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
-        size_t b = 0;
-        while (b < i && py_isspace(u[b])) ++b;
-        parts.push_back(u.substr(b, i - b));
+        parts.push_back(u.substr(0, i));  // the remainder keeps its leading whitespace
         break;
       }
       size_t j = i;

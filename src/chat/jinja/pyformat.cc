@@ -382,11 +382,6 @@ Result<std::string> format_with_spec(const Value& v, std::string_view spec) {
   }
   if (v.is_integral() && (type == 0 || type == 'd' || type == 'b' || type == 'o' || type == 'x' ||
                           type == 'X' || type == 'c' || type == 'n')) {
-    if (v.is_bool() && type == 0 &&
-        spec.find_first_not_of("<>^=0123456789 ") == std::string_view::npos && sign == 0 && !alt &&
-        precision < 0) {
-      return apply_align(py_str(v), '<', "");
-    }
     if (precision >= 0)
       return invalid_argument("Precision not allowed in integer format specifier");
     const int64_t x = v.as_int();
