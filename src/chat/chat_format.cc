@@ -279,10 +279,6 @@ Result<Json> generic_reply_schema(const Json& tools, bool parallel, bool require
                  {"properties",
                   {{"name", {{"type", "string"}, {"const", t.name}}}, {"arguments", t.parameters}}},
                  {"required", Json::array({"name", "arguments"})}};
-    if (parallel) {
-      call["properties"]["id"] = {{"type", "string"}, {"minLength", 4}};
-      call["required"].push_back("id");
-    }
     alternatives.push_back(std::move(call));
   }
   Json one = alternatives.size() == 1 ? alternatives[0] : Json{{"anyOf", alternatives}};
