@@ -696,6 +696,16 @@ TEST(ChatOutputParser, Gemma4) {
   EXPECT_TRUE(m.warnings.empty());
 }
 
+TEST(ChatOutputParser, Gemma4Malformed) {
+  // Found by fuzzing: the conversion stops exactly where the JSON breaks in every chunking.
+  ParsedMessage m = parse_all_ways(
+      options_for(ChatFormat::kGemma4),
+      "<|tool_call>call:f{a:\x1c|\"|>x<|\"|>,b:[1,{c:true}]}<tool_call|>");
+  ASSERT_EQ(m.tool_calls.size(), 1u);
+  EXPECT_EQ(m.tool_calls[0].arguments, "{\"a\":null}");
+  EXPECT_FALSE(m.warnings.empty());
+}
+
 // ---- Generic JSON reply -------------------------------------------------------------------------
 
 TEST(ChatOutputParser, GenericResponseStreamsDecoded) {

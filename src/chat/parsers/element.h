@@ -71,6 +71,11 @@ class JsonCapture {
 // and records `why` as a warning.
 void abandon_call(Emitter& out, const ArgsStream* args, const std::string& why);
 
+// A plausible tool name: 1..256 bytes of valid UTF-8 without control characters or spaces.
+// Names from raw-text syntaxes are checked before a call starts, so what the caller gets can
+// always be serialized.
+bool is_valid_tool_name(std::string_view name);
+
 // True when `text` (a whole string) is a JSON value.
 bool is_valid_json(std::string_view text);
 // The string a JSON string literal stands for; nullopt when `literal` is not a JSON string.

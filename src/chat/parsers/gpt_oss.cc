@@ -55,6 +55,12 @@ void GptOssParser::start_body(std::string_view header, Emitter& out) {
   std::string_view channel = token_after(header, "<|channel|>");
   if (!recipient.empty() && tools_) {
     name_ = std::string(recipient.substr(0, 10) == "functions." ? recipient.substr(10) : recipient);
+    if (!is_valid_tool_name(name_)) {
+      out.warn("message to an invalid recipient; kept as text");
+      mode_ = Mode::kText;
+      text_is_reasoning_ = false;
+      return;
+    }
     args_ = ArgsStream();
     mode_ = Mode::kCallArgs;
     return;

@@ -198,7 +198,7 @@ Step JsonCallObject::step(Input& in, Emitter& out) {
           in.consume(1);
           return finish_object(out);
         }
-        return fail(out, std::string("unexpected '") + in.peek() + "' in the tool call object");
+        return fail(out, "unexpected " + describe_byte(in.peek()) + " in the tool call object");
     }
   }
 }
@@ -263,7 +263,7 @@ Step JsonCallArray::step(Input& in, Emitter& out) {
           state_ = State::kCloser;
           break;
         }
-        return fail(out, std::string("unexpected '") + in.peek() + "' in the tool call list");
+        return fail(out, "unexpected " + describe_byte(in.peek()) + " in the tool call list");
       case State::kCloser: {
         if (closer_.empty()) return Step::kDone;
         if (!skip_space(in)) return Step::kNeedMore;

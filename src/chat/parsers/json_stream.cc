@@ -46,6 +46,16 @@ std::string json_quote(std::string_view raw) {
   return s;
 }
 
+std::string describe_byte(char c) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  const auto u = static_cast<unsigned char>(c);
+  if (u >= 0x20 && u < 0x7f) return std::string("'") + c + "'";
+  std::string s = "byte 0x";
+  s += kHex[u >> 4];
+  s += kHex[u & 15];
+  return s;
+}
+
 // ---- JsonStreamer -----------------------------------------------------------------------------
 
 void JsonStreamer::emit(std::string_view s, std::string* out) {
@@ -130,7 +140,7 @@ bool JsonStreamer::step(char c, std::string* out, bool* done, bool* reprocess) {
         state_ = State::kLiteral;
         return true;
       }
-      return fail(std::string("unexpected '") + c + "' where a JSON value should start");
+      return fail("unexpected " + describe_byte(c) + " where a JSON value should start");
     }
     case State::kObjFirst:
     case State::kObjKey:
@@ -151,7 +161,7 @@ bool JsonStreamer::step(char c, std::string* out, bool* done, bool* reprocess) {
         after_value(done);
         return true;
       }
-      return fail(std::string("unexpected '") + c + "' where an object key should start");
+      return fail("unexpected " + describe_byte(c) + " where an object key should start");
     case State::kColon:
       if (is_json_space(c)) {
         emit(cs, out);
@@ -162,7 +172,7 @@ bool JsonStreamer::step(char c, std::string* out, bool* done, bool* reprocess) {
         state_ = State::kValue;
         return true;
       }
-      return fail(std::string("expected ':' after an object key, got '") + c + "'");
+      return fail("expected ':' after an object key, got " + describe_byte(c));
     case State::kAfter:
       if (is_json_space(c)) {
         emit(cs, out);
@@ -180,7 +190,7 @@ bool JsonStreamer::step(char c, std::string* out, bool* done, bool* reprocess) {
         after_value(done);
         return true;
       }
-      return fail(std::string("unexpected '") + c + "' after a JSON value");
+      return fail("unexpected " + describe_byte(c) + " after a JSON value");
     case State::kString:
       if (c == '"') {
         emit(cs, out);
@@ -219,7 +229,7 @@ bool JsonStreamer::step(char c, std::string* out, bool* done, bool* reprocess) {
         state_ = State::kUnicode;
         return true;
       }
-      return fail(std::string("invalid escape '\\") + c + "' in a JSON string");
+      return fail("invalid escape \\ + " + describe_byte(c) + " in a JSON string");
     case State::kUnicode:
       if (!is_hex(c)) return fail("invalid \\u escape in a JSON string");
       emit(cs, out);

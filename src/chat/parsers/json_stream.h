@@ -80,6 +80,8 @@ class JsonStreamer {
 void append_json_escaped(std::string* out, std::string_view raw);
 // `raw` as a JSON string literal, with quotes.
 std::string json_quote(std::string_view raw);
+// A byte for a message: 'x' when printable ASCII, else "byte 0xNN" (warnings stay valid UTF-8).
+std::string describe_byte(char c);
 
 // Decodes the inside of a JSON string incrementally (after the opening quote): escapes become
 // the bytes they stand for (\uXXXX as UTF-8, surrogate pairs joined), and the closing quote ends

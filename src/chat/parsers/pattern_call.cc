@@ -107,7 +107,8 @@ Step PatternCall::step(Input& in, Emitter& out) {
         if (!committed_) {
           if (!skip_space(in)) return Step::kNeedMore;
           if (in.empty() || in.peek() != '{') return fail(out, "arguments must be a JSON object");
-          if (name_.empty()) return fail(out, "tool call without a name");
+          if (!is_valid_tool_name(name_)) return fail(out, "tool call without a valid name");
+          if (!id_.empty() && !is_valid_tool_name(id_)) return fail(out, "invalid tool call id");
           out.tool_begin(id_, name_);
           committed_ = true;
         }

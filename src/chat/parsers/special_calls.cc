@@ -119,7 +119,10 @@ Step LeadingJsonCalls::step(Input& in, Emitter& out) {
 Step RawCodeCall::step(Input& in, Emitter& out) {
   if (!started_) {
     out.tool_begin("", name_);
-    out.tool_args("{" + json_quote(key_) + ": \"");
+    std::string open = "{";
+    open += json_quote(key_);
+    open += ": \"";
+    out.tool_args(open);
     started_ = true;
   }
   std::string_view v = in.view();
@@ -364,91 +367,82 @@ Step Gemma4Call::fail(Emitter& out, std::string why) {
   return Step::kDone;
 }
 
-bool Gemma4Call::convert(Input& in, std::string* json, bool* done) {
+Gemma4Call::Convert Gemma4Call::convert(Input& in, std::string* json) {
   static const MarkerSet kQuote({std::string(kGemmaQuote)});
-  *done = false;
-  while (!in.empty()) {
-    if (lex_ == Lex::kString) {
-      std::string_view v = in.view();
-      MarkerSet::Hit hit = kQuote.scan(v, in.eof());
-      append_json_escaped(json, v.substr(0, hit.safe));
-      in.consume(hit.safe);
-      if (!hit.marker) return true;
-      in.consume(kGemmaQuote.size());
-      *json += '"';
-      lex_ = Lex::kNormal;
-      continue;
-    }
-    const char c = in.peek();
-    if (lex_ == Lex::kKey) {
-      if (c == ':') {
-        *json += "\":";
-        in.consume(1);
-        lex_ = Lex::kNormal;
-        expect_key_ = false;
-      } else if (c == '{' || c == '}' || c == '[' || c == ']' || c == ',' || c == '<') {
-        return false;
-      } else {
-        append_json_escaped(json, std::string_view(&c, 1));
-        in.consume(1);
-      }
-      continue;
-    }
-    if (is_space(c)) {
-      in.consume(1);
-      continue;
-    }
-    if (c == '<') {
-      std::string_view v = in.view();
-      if (v.size() < kGemmaQuote.size() && kGemmaQuote.substr(0, v.size()) == v && !in.eof()) {
-        return true;  // wait for the rest of the quote token
-      }
-      if (v.substr(0, kGemmaQuote.size()) != kGemmaQuote) return false;
-      in.consume(kGemmaQuote.size());
-      *json += '"';
-      lex_ = Lex::kString;
-      expect_key_ = false;
-      continue;
-    }
-    switch (c) {
-      case '{':
-      case '[':
-        if (stack_.size() >= JsonStreamer::kMaxDepth) return false;
-        stack_.push_back(c);
-        *json += c;
-        expect_key_ = c == '{';
-        break;
-      case '}':
-      case ']':
-        if (stack_.empty()) return false;
-        stack_.pop_back();
-        *json += c;
-        expect_key_ = false;
-        in.consume(1);
-        if (stack_.empty()) {
-          *done = true;
-          return true;
-        }
-        continue;
-      case ',':
-        *json += c;
-        expect_key_ = !stack_.empty() && stack_.back() == '{';
-        break;
-      case ':':
-        *json += c;
-        expect_key_ = false;
-        break;
-      default:
-        if (expect_key_) {
-          *json += '"';
-          lex_ = Lex::kKey;
-          continue;  // the byte is the key's first character
-        }
-        *json += c;  // numbers, true, false, null
-    }
-    in.consume(1);
+  if (in.empty()) return Convert::kMore;
+  if (lex_ == Lex::kString) {
+    // A run of string text (always valid inside a JSON string once escaped).
+    std::string_view v = in.view();
+    MarkerSet::Hit hit = kQuote.scan(v, in.eof());
+    append_json_escaped(json, v.substr(0, hit.safe));
+    in.consume(hit.safe);
+    if (!hit.marker) return hit.safe > 0 ? Convert::kOk : Convert::kMore;
+    in.consume(kGemmaQuote.size());
+    *json += '"';
+    lex_ = Lex::kNormal;
+    return Convert::kOk;
   }
-  return true;
+  const char c = in.peek();
+  if (lex_ == Lex::kKey) {
+    if (c == ':') {
+      *json += "\":";
+      in.consume(1);
+      lex_ = Lex::kNormal;
+      expect_key_ = false;
+      return Convert::kOk;
+    }
+    if (c == '{' || c == '}' || c == '[' || c == ']' || c == ',' || c == '<') {
+      return Convert::kError;
+    }
+    append_json_escaped(json, std::string_view(&c, 1));
+    in.consume(1);
+    return Convert::kOk;
+  }
+  if (is_space(c)) {
+    in.consume(1);
+    return Convert::kOk;
+  }
+  if (c == '<') {
+    std::string_view v = in.view();
+    if (v.size() < kGemmaQuote.size() && kGemmaQuote.substr(0, v.size()) == v && !in.eof()) {
+      return Convert::kMore;  // wait for the rest of the quote token
+    }
+    if (v.substr(0, kGemmaQuote.size()) != kGemmaQuote) return Convert::kError;
+    in.consume(kGemmaQuote.size());
+    *json += '"';
+    lex_ = Lex::kString;
+    expect_key_ = false;
+    return Convert::kOk;
+  }
+  switch (c) {
+    case '{':
+    case '[':
+      if (stack_.size() >= JsonStreamer::kMaxDepth) return Convert::kError;
+      stack_.push_back(c);
+      expect_key_ = c == '{';
+      break;
+    case '}':
+    case ']':
+      if (stack_.empty()) return Convert::kError;
+      stack_.pop_back();
+      expect_key_ = false;
+      break;
+    case ',':
+      expect_key_ = !stack_.empty() && stack_.back() == '{';
+      break;
+    case ':':
+      expect_key_ = false;
+      break;
+    default:
+      if (expect_key_) {
+        *json += '"';
+        lex_ = Lex::kKey;
+        return Convert::kOk;  // the byte is the key's first character, read next
+      }
+  }
+  *json += c;  // brackets, separators and the characters of numbers, true, false, null
+  in.consume(1);
+  return Convert::kOk;
 }
 
 Step Gemma4Call::step(Input& in, Emitter& out) {
@@ -478,22 +472,25 @@ Step Gemma4Call::step(Input& in, Emitter& out) {
         break;
       }
       case State::kArgs: {
+        // Convert and check in lock step, so the input stops exactly where the JSON breaks,
+        // however the output was chunked.
         std::string converted;
-        bool done = false;
-        const bool ok = convert(in, &converted, &done);
+        Convert r = convert(in, &converted);
         size_t consumed = 0;
         std::string safe;
-        JsonStreamer::Status st = json_.feed(converted, done, &consumed, &safe);
+        JsonStreamer::Status st = json_.feed(converted, false, &consumed, &safe);
         out.tool_args(safe);
-        if (!ok) return fail(out, "bad argument syntax");
+        if (r == Convert::kError) return fail(out, "bad argument syntax");
         if (st == JsonStreamer::Status::kError) return fail(out, json_.error());
-        if (done) {
-          if (st != JsonStreamer::Status::kDone) return fail(out, "bad argument syntax");
+        if (st == JsonStreamer::Status::kDone) {
           state_ = State::kCloser;
           break;
         }
-        if (in.eof()) return fail(out, "output ended inside the arguments");
-        return Step::kNeedMore;
+        if (r == Convert::kMore) {
+          if (in.eof()) return fail(out, "output ended inside the arguments");
+          return Step::kNeedMore;
+        }
+        break;
       }
       case State::kCloser: {
         if (!skip_space(in)) return Step::kNeedMore;

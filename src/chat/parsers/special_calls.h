@@ -136,9 +136,10 @@ class Gemma4Call final : public Element {
  private:
   enum class State { kPrefix, kName, kArgs, kCloser };
   enum class Lex { kNormal, kKey, kString };
+  enum class Convert { kOk, kMore, kError };
   Step fail(Emitter& out, std::string why);
-  // Converts input to JSON text; returns false on a syntax error.
-  bool convert(Input& in, std::string* json, bool* done);
+  // Converts the next piece of input to JSON text (appended to `json`).
+  Convert convert(Input& in, std::string* json);
 
   State state_ = State::kPrefix;
   Lex lex_ = Lex::kNormal;

@@ -168,7 +168,7 @@ Step XmlCall::step(Input& in, Emitter& out) {
         if (m == Match::kNo) return fail(out, "bad function name");
         if (which == 0) in.consume(syntax_->name_end[0].size());
         name_ = std::string(trim_view(text));
-        if (name_.empty()) return fail(out, "empty function name");
+        if (!is_valid_tool_name(name_)) return fail(out, "bad function name");
         out.tool_begin("", name_);
         committed_ = true;
         in_call_ = true;
