@@ -212,7 +212,10 @@ TEST(ChatOutputParser, HermesTruncatedCall) {
                {"{\"n\": 1, \"k", "{\"n\": 1, \"k\": null}"},
                {"{\"s\": \"x\\u00", "{\"s\": \"x\"}"},
                {"{\"a\": [tr", "{\"a\": []}"},
-               {"{\"a\": {\"b\":", "{\"a\": {\"b\":null}}"}};
+               {"{\"a\": {\"b\":", "{\"a\": {\"b\":null}}"},
+               {"{\"s\": \"a\\ud83d", "{\"s\": \"a\"}"},           // half a surrogate pair
+               {"{\"s\": \"a\\ud83d\\ude00", "{\"s\": \"a\\ud83d\\ude00\"}"},
+               {"{\"s\": \"a\\ud83dx\"}", "{\"s\": \"a\"}"}};  // unpaired: broken
   for (const auto& c : cases) {
     m = parse_all_ways(options_for(ChatFormat::kHermes2Pro),
                        std::string("<tool_call>{\"name\": \"f\", \"arguments\": ") + c.args);
@@ -704,6 +707,10 @@ TEST(ChatOutputParser, Gemma4Malformed) {
   ASSERT_EQ(m.tool_calls.size(), 1u);
   EXPECT_EQ(m.tool_calls[0].arguments, "{\"a\":null}");
   EXPECT_FALSE(m.warnings.empty());
+  m = parse_all_ways(options_for(ChatFormat::kGemma4),
+                     "c<|tool_call>call:f{a:\"|>x<|\"|>,b:[0,{c:true]<}t}</invoke>>");
+  ASSERT_EQ(m.tool_calls.size(), 1u);
+  EXPECT_EQ(m.tool_calls[0].arguments, "{\"a\":null}");
 }
 
 // ---- Generic JSON reply -------------------------------------------------------------------------

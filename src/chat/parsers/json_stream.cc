@@ -192,6 +192,7 @@ bool JsonStreamer::step(char c, std::string* out, bool* done, bool* reprocess) {
       }
       return fail("unexpected " + describe_byte(c) + " after a JSON value");
     case State::kString:
+      if (await_low_surrogate_ && c != '\\') return fail("unpaired surrogate in a JSON string");
       if (c == '"') {
         emit(cs, out);
         if (in_key_) {
@@ -216,8 +217,8 @@ bool JsonStreamer::step(char c, std::string* out, bool* done, bool* reprocess) {
       emit(cs, out);
       return true;
     case State::kEscape:
-      if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
-          c == 't') {
+      if (!await_low_surrogate_ && (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' ||
+                                    c == 'n' || c == 'r' || c == 't')) {
         emit(cs, out);
         hold_commit(out);
         state_ = State::kString;
@@ -226,18 +227,31 @@ bool JsonStreamer::step(char c, std::string* out, bool* done, bool* reprocess) {
       if (c == 'u') {
         emit(cs, out);
         unicode_left_ = 4;
+        unicode_value_ = 0;
         state_ = State::kUnicode;
         return true;
       }
+      if (await_low_surrogate_) return fail("unpaired surrogate in a JSON string");
       return fail("invalid escape \\ + " + describe_byte(c) + " in a JSON string");
-    case State::kUnicode:
+    case State::kUnicode: {
       if (!is_hex(c)) return fail("invalid \\u escape in a JSON string");
       emit(cs, out);
-      if (--unicode_left_ == 0) {
-        hold_commit(out);
-        state_ = State::kString;
+      unicode_value_ = unicode_value_ * 16 + static_cast<uint32_t>(hex_value(c));
+      if (--unicode_left_ > 0) return true;
+      const bool high = unicode_value_ >= 0xD800 && unicode_value_ <= 0xDBFF;
+      const bool low = unicode_value_ >= 0xDC00 && unicode_value_ <= 0xDFFF;
+      if (await_low_surrogate_ != low) return fail("unpaired surrogate in a JSON string");
+      state_ = State::kString;
+      if (high) {
+        // Keep holding: a high surrogate alone is not valid text, so it is passed on only
+        // together with its low half.
+        await_low_surrogate_ = true;
+        return true;
       }
+      await_low_surrogate_ = false;
+      hold_commit(out);
       return true;
+    }
     case State::kNumber: {
       bool can_end = false;
       switch (num_) {

@@ -71,6 +71,8 @@ class JsonStreamer {
   const char* literal_ = nullptr;
   size_t literal_pos_ = 0;
   int unicode_left_ = 0;
+  uint32_t unicode_value_ = 0;
+  bool await_low_surrogate_ = false;  // a \uD800-\uDBFF escape must be followed by \uDC00-\uDFFF
   bool started_ = false;
   std::string error_;
 };

@@ -439,6 +439,12 @@ Gemma4Call::Convert Gemma4Call::convert(Input& in, std::string* json) {
         lex_ = Lex::kKey;
         return Convert::kOk;  // the byte is the key's first character, read next
       }
+      // Outside strings only numbers and true/false/null remain. Anything else (a stray '"'
+      // above all) would put the JSON out of step with this lexer.
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            c == '.' || c == '+' || c == '-')) {
+        return Convert::kError;
+      }
   }
   *json += c;  // brackets, separators and the characters of numbers, true, false, null
   in.consume(1);
