@@ -105,7 +105,8 @@ TEST(ChatFormat, PromptOpensReasoningOnReferenceRenders) {
   EMBER_REQUIRE_TESTDATA(dir);
   const std::map<std::string, std::set<std::string>> open = {
       {"NVIDIA-Nemotron-Nano-v2", {}},
-      {"deepseek-ai-DeepSeek-R1-Distill-Llama-8B", {"tool_roundtrip", "tool_roundtrip_string_args"}},
+      {"deepseek-ai-DeepSeek-R1-Distill-Llama-8B",
+       {"tool_roundtrip", "tool_roundtrip_string_args"}},
       {"llama-cpp-deepseek-r1", {}},
       {"stepfun-ai-Step-3.5-Flash", {}},
       {"Apriel-1.6-15b-Thinker-fixed", {}},
@@ -225,9 +226,15 @@ std::string render_call(const ToolCallShape& shape) {
   std::string out;
   for (const auto& p : shape.parts) {
     switch (p.kind) {
-      case ToolCallPart::Kind::kLiteral: out += p.literal; break;
-      case ToolCallPart::Kind::kJson: out += example_for(p.schema).dump(); break;
-      case ToolCallPart::Kind::kText: out += "Oslo"; break;
+      case ToolCallPart::Kind::kLiteral:
+        out += p.literal;
+        break;
+      case ToolCallPart::Kind::kJson:
+        out += example_for(p.schema).dump();
+        break;
+      case ToolCallPart::Kind::kText:
+        out += "Oslo";
+        break;
     }
   }
   return out;
@@ -304,10 +311,9 @@ TEST(ChatFormat, ForcedCallOptions) {
   EXPECT_FALSE(forced_tool_call_spec(hermes, test_tools(), o).ok());
   EXPECT_FALSE(forced_tool_call_spec(hermes, Json::array(), {}).ok());
   EXPECT_FALSE(forced_tool_call_spec(hermes, Json::parse(R"([{"type": "function"}])"), {}).ok());
-  EXPECT_EQ(forced_tool_call_spec(chat_syntax_for(ChatFormat::kGemma4), test_tools(), {})
-                .status()
-                .code(),
-            StatusCode::kUnimplemented);
+  EXPECT_EQ(
+      forced_tool_call_spec(chat_syntax_for(ChatFormat::kGemma4), test_tools(), {}).status().code(),
+      StatusCode::kUnimplemented);
   // Reasoning forced open: the spec says the output starts inside the reasoning block.
   ForcedToolCallOptions open;
   open.thinking_forced_open = true;

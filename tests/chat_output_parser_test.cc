@@ -38,7 +38,8 @@ TEST(ChatOutputParser, EmptyOutput) {
 
 TEST(ChatOutputParser, ThinkBlockIsReasoning) {
   auto o = with_think(options_for(ChatFormat::kChatML));
-  ParsedMessage m = parse_all_ways(o, "<think>\nFirst, 2+2.\nIt is 4.\n</think>\n\nThe answer is 4.");
+  ParsedMessage m =
+      parse_all_ways(o, "<think>\nFirst, 2+2.\nIt is 4.\n</think>\n\nThe answer is 4.");
   EXPECT_EQ(m.reasoning_content, "First, 2+2.\nIt is 4.");
   EXPECT_EQ(m.content, "The answer is 4.");
 }
@@ -111,9 +112,9 @@ TEST(ChatOutputParser, RejectsNonArrayTools) {
 // ---- Hermes 2 Pro / Qwen ------------------------------------------------------------------------
 
 TEST(ChatOutputParser, HermesSingleCall) {
-  ParsedMessage m = parse_all_ways(
-      options_for(ChatFormat::kHermes2Pro),
-      "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>");
+  ParsedMessage m = parse_all_ways(options_for(ChatFormat::kHermes2Pro),
+                                   "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": "
+                                   "{\"city\": \"Oslo\"}}\n</tool_call>");
   ASSERT_EQ(m.tool_calls.size(), 1u);
   EXPECT_EQ(m.tool_calls[0].name, "get_weather");
   EXPECT_EQ(m.tool_calls[0].arguments, "{\"city\": \"Oslo\"}");
@@ -126,7 +127,8 @@ TEST(ChatOutputParser, HermesSingleCall) {
 TEST(ChatOutputParser, HermesContentAndSeveralCalls) {
   const std::string text =
       "I'll check both cities.\n"
-      "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>\n"
+      "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": "
+      "\"Oslo\"}}\n</tool_call>\n"
       "<tool_call>\n{\"arguments\": {\"city\": \"Paris\", \"days\": 3}, \"name\": \"get_weather\"}"
       "\n</tool_call>";
   ParsedMessage m = parse_all_ways(options_for(ChatFormat::kHermes2Pro), text);
@@ -142,7 +144,8 @@ TEST(ChatOutputParser, HermesNestedUnicodeEscapes) {
   const std::string args =
       R"({"query": {"text": "say \"hi\" \\ ok", "tags": ["a", {"b": [1, 2.5e3, -0.1, true, null]}]},)"
       R"( "emoji": "😀 naïve 日本", "esc": "\u00e9\n\t"})";
-  const std::string text = "<tool_call>{\"name\": \"search\", \"arguments\": " + args + "}</tool_call>";
+  const std::string text =
+      "<tool_call>{\"name\": \"search\", \"arguments\": " + args + "}</tool_call>";
   ParsedMessage m = parse_all_ways(options_for(ChatFormat::kHermes2Pro), text);
   ASSERT_EQ(m.tool_calls.size(), 1u);
   EXPECT_EQ(m.tool_calls[0].arguments, args);
@@ -152,10 +155,10 @@ TEST(ChatOutputParser, HermesNestedUnicodeEscapes) {
 
 TEST(ChatOutputParser, HermesReasoningContentAndCall) {
   auto o = with_think(options_for(ChatFormat::kHermes2Pro));
-  ParsedMessage m = parse_all_ways(
-      o,
-      "<think>\nThe user wants the time.\n</think>\n\nChecking now.\n<tool_call>\n"
-      "{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>");
+  ParsedMessage m =
+      parse_all_ways(o,
+                     "<think>\nThe user wants the time.\n</think>\n\nChecking now.\n<tool_call>\n"
+                     "{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>");
   EXPECT_EQ(m.reasoning_content, "The user wants the time.");
   EXPECT_EQ(m.content, "Checking now.");
   ASSERT_EQ(m.tool_calls.size(), 1u);
@@ -188,9 +191,9 @@ TEST(ChatOutputParser, HermesMalformedCallIsContent) {
 TEST(ChatOutputParser, HermesBrokenArgumentsAreClosed) {
   // The call started streaming, then the JSON breaks: the call is closed (valid JSON), the rest
   // is content, and a warning says so.
-  ParsedMessage m = parse_all_ways(
-      options_for(ChatFormat::kHermes2Pro),
-      "<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": [1, 2} oops</tool_call>");
+  ParsedMessage m =
+      parse_all_ways(options_for(ChatFormat::kHermes2Pro),
+                     "<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": [1, 2} oops</tool_call>");
   ASSERT_EQ(m.tool_calls.size(), 1u);
   EXPECT_EQ(m.tool_calls[0].arguments, "{\"a\": [1, 2]}");
   EXPECT_FALSE(m.warnings.empty());
@@ -198,8 +201,9 @@ TEST(ChatOutputParser, HermesBrokenArgumentsAreClosed) {
 }
 
 TEST(ChatOutputParser, HermesTruncatedCall) {
-  ParsedMessage m = parse_all_ways(options_for(ChatFormat::kHermes2Pro),
-                                   "<tool_call>{\"name\": \"f\", \"arguments\": {\"s\": \"abc\\\"d");
+  ParsedMessage m =
+      parse_all_ways(options_for(ChatFormat::kHermes2Pro),
+                     "<tool_call>{\"name\": \"f\", \"arguments\": {\"s\": \"abc\\\"d");
   ASSERT_EQ(m.tool_calls.size(), 1u);
   EXPECT_EQ(m.tool_calls[0].arguments, "{\"s\": \"abc\\\"d\"}");
   EXPECT_EQ(m.warnings.size(), 1u);
@@ -213,7 +217,7 @@ TEST(ChatOutputParser, HermesTruncatedCall) {
                {"{\"s\": \"x\\u00", "{\"s\": \"x\"}"},
                {"{\"a\": [tr", "{\"a\": []}"},
                {"{\"a\": {\"b\":", "{\"a\": {\"b\":null}}"},
-               {"{\"s\": \"a\\ud83d", "{\"s\": \"a\"}"},           // half a surrogate pair
+               {"{\"s\": \"a\\ud83d", "{\"s\": \"a\"}"},  // half a surrogate pair
                {"{\"s\": \"a\\ud83d\\ude00", "{\"s\": \"a\\ud83d\\ude00\"}"},
                {"{\"s\": \"a\\ud83dx\"}", "{\"s\": \"a\"}"}};  // unpaired: broken
   for (const auto& c : cases) {
@@ -233,9 +237,9 @@ TEST(ChatOutputParser, HermesMissingCloserAtEndIsFine) {
 }
 
 TEST(ChatOutputParser, HermesStringifiedArguments) {
-  ParsedMessage m = parse_all_ways(
-      options_for(ChatFormat::kHermes2Pro),
-      "<tool_call>{\"name\": \"f\", \"arguments\": \"{\\\"a\\\": 1}\"}</tool_call>");
+  ParsedMessage m =
+      parse_all_ways(options_for(ChatFormat::kHermes2Pro),
+                     "<tool_call>{\"name\": \"f\", \"arguments\": \"{\\\"a\\\": 1}\"}</tool_call>");
   ASSERT_EQ(m.tool_calls.size(), 1u);
   EXPECT_EQ(m.tool_calls[0].arguments, "{\"a\": 1}");
 }
@@ -263,6 +267,44 @@ TEST(ChatOutputParser, HermesFunctionTagAndBareJson) {
   EXPECT_TRUE(m.tool_calls.empty());
   EXPECT_EQ(m.content, "{\"name\": \"Bob\", \"age\": 3}");
   EXPECT_TRUE(m.warnings.empty());
+}
+
+TEST(ChatOutputParser, HermesLooseTagsStayText) {
+  // "<function=x>" not followed by a body is prose, not a call.
+  ParsedMessage m =
+      parse_all_ways(options_for(ChatFormat::kHermes2Pro), "Write <function=name> then the JSON.");
+  EXPECT_TRUE(m.tool_calls.empty());
+  EXPECT_EQ(m.content, "Write <function=name> then the JSON.");
+  // Arguments must be an object.
+  m = parse_all_ways(options_for(ChatFormat::kHermes2Pro),
+                     "<tool_call>{\"name\": \"f\", \"arguments\": [1, 2]}</tool_call>");
+  EXPECT_TRUE(m.tool_calls.empty());
+  EXPECT_EQ(m.warnings.size(), 1u);
+}
+
+TEST(ChatOutputParser, HermesSeveralObjectsInOneBlock) {
+  ParsedMessage m = parse_all_ways(
+      options_for(ChatFormat::kHermes2Pro),
+      "<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n{\"name\": \"b\", \"arguments\": "
+      "{\"x\": 1}}\n</tool_call>");
+  ASSERT_EQ(m.tool_calls.size(), 2u);
+  EXPECT_EQ(m.tool_calls[1].name, "b");
+  EXPECT_TRUE(m.warnings.empty());
+}
+
+TEST(ChatOutputParser, BrokenSecondCallOfABlockIsText) {
+  ParsedMessage m = parse_all_ways(
+      options_for(ChatFormat::kMiniMaxM2),
+      "<minimax:tool_call>\n<invoke name=\"a\">\n<parameter name=\"x\">1</parameter>\n</invoke>\n"
+      "<invoke name=\"b\"> oops</minimax:tool_call>");
+  ASSERT_EQ(m.tool_calls.size(), 1u);
+  EXPECT_EQ(m.content, "<invoke name=\"b\"> oops</minimax:tool_call>");
+  EXPECT_EQ(m.warnings.size(), 1u);
+  m = parse_all_ways(options_for(ChatFormat::kLfm2),
+                     "<|tool_call_start|>[a(x=1), b(y=z)]<|tool_call_end|>");
+  ASSERT_EQ(m.tool_calls.size(), 1u);
+  EXPECT_EQ(m.content, "b(y=z)]<|tool_call_end|>");
+  EXPECT_EQ(m.warnings.size(), 1u);
 }
 
 TEST(ChatOutputParser, ToolsDisabledKeepsMarkersAsText) {
@@ -307,9 +349,10 @@ TEST(ChatOutputParser, Qwen3CoderXmlCall) {
   EXPECT_EQ(m.content, "Let me look.");
   ASSERT_EQ(m.tool_calls.size(), 1u);
   EXPECT_EQ(m.tool_calls[0].name, "get_weather");
-  EXPECT_EQ(m.tool_calls[0].arguments,
-            "{\"city\": \"New \\\"York\\\"\", \"days\": 3, \"zip\": \"10001\", \"opts\": {\"unit\": "
-            "\"C\"}}");
+  EXPECT_EQ(
+      m.tool_calls[0].arguments,
+      "{\"city\": \"New \\\"York\\\"\", \"days\": 3, \"zip\": \"10001\", \"opts\": {\"unit\": "
+      "\"C\"}}");
   EXPECT_TRUE(m.warnings.empty());
 }
 
@@ -385,7 +428,8 @@ TEST(ChatOutputParser, Glm45) {
   o.tools = weather_tools();
   ParsedMessage m = parse_all_ways(
       o,
-      "<think>need weather</think>\nLooking it up.\n<tool_call>get_weather\n<arg_key>city</arg_key>\n"
+      "<think>need weather</think>\nLooking it "
+      "up.\n<tool_call>get_weather\n<arg_key>city</arg_key>\n"
       "<arg_value>Beijing</arg_value>\n<arg_key>days</arg_key>\n<arg_value>5</arg_value>\n"
       "</tool_call><tool_call>get_time\n</tool_call>");
   EXPECT_EQ(m.reasoning_content, "need weather");
@@ -416,18 +460,20 @@ TEST(ChatOutputParser, Llama3JsonCall) {
 }
 
 TEST(ChatOutputParser, Llama3JsonContentIsNotACall) {
-  ParsedMessage m = parse_all_ways(options_for(ChatFormat::kLlama3x),
-                                   "{\"name\": \"Ada\", \"born\": 1815}");
+  ParsedMessage m =
+      parse_all_ways(options_for(ChatFormat::kLlama3x), "{\"name\": \"Ada\", \"born\": 1815}");
   EXPECT_TRUE(m.tool_calls.empty());
   EXPECT_EQ(m.content, "{\"name\": \"Ada\", \"born\": 1815}");
   EXPECT_TRUE(m.warnings.empty());
-  m = parse_all_ways(options_for(ChatFormat::kLlama3x), "Sure: {\"name\": \"a\", \"parameters\": {}}");
+  m = parse_all_ways(options_for(ChatFormat::kLlama3x),
+                     "Sure: {\"name\": \"a\", \"parameters\": {}}");
   EXPECT_TRUE(m.tool_calls.empty());  // only at the start
 }
 
 TEST(ChatOutputParser, Llama3PythonTag) {
-  ParsedMessage m = parse_all_ways(options_for(ChatFormat::kLlama3x),
-                                   "<|python_tag|>brave_search.call(query=\"weather in \\\"Oslo\\\"\", n=3)");
+  ParsedMessage m =
+      parse_all_ways(options_for(ChatFormat::kLlama3x),
+                     "<|python_tag|>brave_search.call(query=\"weather in \\\"Oslo\\\"\", n=3)");
   ASSERT_EQ(m.tool_calls.size(), 1u);
   EXPECT_EQ(m.tool_calls[0].name, "brave_search");
   EXPECT_EQ(args_of(m.tool_calls[0]), json({{"query", "weather in \"Oslo\""}, {"n", 3}}));
@@ -456,8 +502,9 @@ TEST(ChatOutputParser, FunctionaryV31) {
 
 TEST(ChatOutputParser, FunctionaryV32) {
   auto o = options_for(ChatFormat::kFunctionaryV32);
-  ParsedMessage m = parse_all_ways(o, "all\nLet me check.>>>get_weather\n{\"city\": \"Oslo\"}"
-                                      ">>>get_time\n{}");
+  ParsedMessage m = parse_all_ways(o,
+                                   "all\nLet me check.>>>get_weather\n{\"city\": \"Oslo\"}"
+                                   ">>>get_time\n{}");
   EXPECT_EQ(m.content, "Let me check.");
   ASSERT_EQ(m.tool_calls.size(), 2u);
   EXPECT_EQ(m.tool_calls[0].name, "get_weather");
@@ -497,9 +544,10 @@ TEST(ChatOutputParser, MistralNemoKeepsModelIds) {
 
 TEST(ChatOutputParser, MistralSmallSyntax) {
   auto o = options_for(ChatFormat::kMistralSmall);
-  ParsedMessage m = parse_all_ways(
-      o, "Sure.[TOOL_CALLS]get_weather[CALL_ID]a1b2c3d4e[ARGS]{\"city\": \"Oslo\"}"
-         "[TOOL_CALLS]get_time[ARGS]{}");
+  ParsedMessage m =
+      parse_all_ways(o,
+                     "Sure.[TOOL_CALLS]get_weather[CALL_ID]a1b2c3d4e[ARGS]{\"city\": \"Oslo\"}"
+                     "[TOOL_CALLS]get_time[ARGS]{}");
   EXPECT_EQ(m.content, "Sure.");
   ASSERT_EQ(m.tool_calls.size(), 2u);
   EXPECT_EQ(m.tool_calls[0].id, "a1b2c3d4e");
@@ -539,8 +587,9 @@ TEST(ChatOutputParser, DeepSeekV31) {
   auto o = options_for(ChatFormat::kDeepSeekV31);
   o.thinking_forced_open = true;
   ParsedMessage m = parse_all_ways(
-      o, "reasoning</think>text<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>"
-         "{\"city\": \"Oslo\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>");
+      o,
+      "reasoning</think>text<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>"
+      "{\"city\": \"Oslo\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>");
   EXPECT_EQ(m.reasoning_content, "reasoning");
   EXPECT_EQ(m.content, "text");
   ASSERT_EQ(m.tool_calls.size(), 1u);
@@ -562,8 +611,9 @@ TEST(ChatOutputParser, GptOssAnalysisAndFinal) {
 TEST(ChatOutputParser, GptOssToolCall) {
   auto o = options_for(ChatFormat::kGptOss);
   ParsedMessage m = parse_all_ways(
-      o, "<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant<|channel|>commentary"
-         " to=functions.get_weather <|constrain|>json<|message|>{\"city\":\"Oslo\"}<|call|>");
+      o,
+      "<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant<|channel|>commentary"
+      " to=functions.get_weather <|constrain|>json<|message|>{\"city\":\"Oslo\"}<|call|>");
   EXPECT_EQ(m.reasoning_content, "Need weather.");
   ASSERT_EQ(m.tool_calls.size(), 1u);
   EXPECT_EQ(m.tool_calls[0].name, "get_weather");
@@ -587,9 +637,10 @@ TEST(ChatOutputParser, GptOssPlainText) {
 TEST(ChatOutputParser, CommandR7B) {
   auto o = options_for(ChatFormat::kCommandR7B);
   ParsedMessage m = parse_all_ways(
-      o, "<|START_THINKING|>I will look it up.<|END_THINKING|><|START_ACTION|>[\n"
-         "    {\"tool_call_id\": \"0\", \"tool_name\": \"search\", \"parameters\": {\"q\": \"x\"}}\n"
-         "]<|END_ACTION|>");
+      o,
+      "<|START_THINKING|>I will look it up.<|END_THINKING|><|START_ACTION|>[\n"
+      "    {\"tool_call_id\": \"0\", \"tool_name\": \"search\", \"parameters\": {\"q\": \"x\"}}\n"
+      "]<|END_ACTION|>");
   EXPECT_EQ(m.reasoning_content, "I will look it up.");
   ASSERT_EQ(m.tool_calls.size(), 1u);
   EXPECT_EQ(m.tool_calls[0].id, "0");
@@ -647,8 +698,9 @@ TEST(ChatOutputParser, ApertusShortForm) {
 TEST(ChatOutputParser, Lfm2PythonAndJson) {
   auto o = options_for(ChatFormat::kLfm2);
   ParsedMessage m = parse_all_ways(
-      o, "<|tool_call_start|>[get_weather(city=\"Oslo\", days=3, units='C', x=None, y=[1.5, True],"
-         " z={'k': (1, 2)})]<|tool_call_end|>Checking.");
+      o,
+      "<|tool_call_start|>[get_weather(city=\"Oslo\", days=3, units='C', x=None, y=[1.5, True],"
+      " z={'k': (1, 2)})]<|tool_call_end|>Checking.");
   ASSERT_EQ(m.tool_calls.size(), 1u);
   EXPECT_EQ(args_of(m.tool_calls[0]),
             json::parse(R"({"city": "Oslo", "days": 3, "units": "C", "x": null,
@@ -658,8 +710,9 @@ TEST(ChatOutputParser, Lfm2PythonAndJson) {
   ASSERT_EQ(m.tool_calls.size(), 2u);
   EXPECT_EQ(m.tool_calls[0].arguments, "{}");
   EXPECT_EQ(args_of(m.tool_calls[1]), json({{"q", "it's"}}));
-  m = parse_all_ways(o, "<|tool_call_start|>[{\"name\": \"f\", \"arguments\": {\"a\": 1}}]"
-                        "<|tool_call_end|>");
+  m = parse_all_ways(o,
+                     "<|tool_call_start|>[{\"name\": \"f\", \"arguments\": {\"a\": 1}}]"
+                     "<|tool_call_end|>");
   ASSERT_EQ(m.tool_calls.size(), 1u);
   m = parse_all_ways(o, "<|tool_call_start|>[f(a=b)]<|tool_call_end|>");  // not a literal
   EXPECT_TRUE(m.tool_calls.empty());
@@ -687,10 +740,11 @@ TEST(ChatOutputParser, GigaChatV3) {
 }
 
 TEST(ChatOutputParser, Gemma4) {
-  ParsedMessage m = parse_all_ways(
-      options_for(ChatFormat::kGemma4),
-      "<|channel>thought\nNeed weather.<channel|>Sure.<|tool_call>call:get_weather{city:<|\"|>Oslo, "
-      "\"NO\"<|\"|>,days:3,opts:{deep:[1,true]}}<tool_call|>");
+  ParsedMessage m =
+      parse_all_ways(options_for(ChatFormat::kGemma4),
+                     "<|channel>thought\nNeed "
+                     "weather.<channel|>Sure.<|tool_call>call:get_weather{city:<|\"|>Oslo, "
+                     "\"NO\"<|\"|>,days:3,opts:{deep:[1,true]}}<tool_call|>");
   EXPECT_EQ(m.reasoning_content, "Need weather.");
   EXPECT_EQ(m.content, "Sure.");
   ASSERT_EQ(m.tool_calls.size(), 1u);
@@ -701,9 +755,9 @@ TEST(ChatOutputParser, Gemma4) {
 
 TEST(ChatOutputParser, Gemma4Malformed) {
   // Found by fuzzing: the conversion stops exactly where the JSON breaks in every chunking.
-  ParsedMessage m = parse_all_ways(
-      options_for(ChatFormat::kGemma4),
-      "<|tool_call>call:f{a:\x1c|\"|>x<|\"|>,b:[1,{c:true}]}<tool_call|>");
+  ParsedMessage m =
+      parse_all_ways(options_for(ChatFormat::kGemma4),
+                     "<|tool_call>call:f{a:\x1c|\"|>x<|\"|>,b:[1,{c:true}]}<tool_call|>");
   ASSERT_EQ(m.tool_calls.size(), 1u);
   EXPECT_EQ(m.tool_calls[0].arguments, "{\"a\":null}");
   EXPECT_FALSE(m.warnings.empty());
@@ -717,7 +771,8 @@ TEST(ChatOutputParser, Gemma4Malformed) {
 
 TEST(ChatOutputParser, GenericResponseStreamsDecoded) {
   auto o = options_for(ChatFormat::kGeneric);
-  ParsedMessage m = parse_all_ways(o, "{\"response\": \"Hi \\\"you\\\" \\u00e9\\ud83d\\ude00\\n\"}");
+  ParsedMessage m =
+      parse_all_ways(o, "{\"response\": \"Hi \\\"you\\\" \\u00e9\\ud83d\\ude00\\n\"}");
   EXPECT_EQ(m.content, "Hi \"you\" é😀");
   EXPECT_TRUE(m.tool_calls.empty());
 }
@@ -730,8 +785,9 @@ TEST(ChatOutputParser, GenericToolCalls) {
   EXPECT_EQ(m.tool_calls[0].arguments, "{\"a\": [1, {\"b\": null}]}");
   // An id written before the arguments is kept; one after them comes too late (the call has
   // started streaming with a generated id).
-  m = parse_all_ways(o, "{\"tool_calls\": [{\"id\": \"c1\", \"name\": \"f\", \"arguments\": {}}, "
-                        "{\"name\": \"g\", \"arguments\": {\"x\": 2}, \"id\": \"c2\"}]}");
+  m = parse_all_ways(o,
+                     "{\"tool_calls\": [{\"id\": \"c1\", \"name\": \"f\", \"arguments\": {}}, "
+                     "{\"name\": \"g\", \"arguments\": {\"x\": 2}, \"id\": \"c2\"}]}");
   ASSERT_EQ(m.tool_calls.size(), 2u);
   EXPECT_EQ(m.tool_calls[0].id, "c1");
   EXPECT_EQ(m.tool_calls[1].id.substr(0, 5), "call_");

@@ -32,8 +32,8 @@ inline Run run_parser(const OutputParserOptions& opt, std::string_view text,
   size_t pos = 0;
   size_t k = 0;
   while (pos < text.size()) {
-    size_t n = sizes.empty() || sizes[k % sizes.size()] == 0 ? text.size() - pos
-                                                             : sizes[k % sizes.size()];
+    size_t n =
+        sizes.empty() || sizes[k % sizes.size()] == 0 ? text.size() - pos : sizes[k % sizes.size()];
     n = std::min(n, text.size() - pos);
     for (auto& d : p->feed(text.substr(pos, n))) r.deltas.push_back(std::move(d));
     pos += n;
@@ -49,8 +49,8 @@ inline Run run_parser(const OutputParserOptions& opt, std::string_view text,
 inline ParsedMessage rebuild(const std::vector<ChatDelta>& deltas) {
   ParsedMessage m;
   for (const auto& d : deltas) {
-    const int set = (d.content.empty() ? 0 : 1) + (d.reasoning_content.empty() ? 0 : 1) +
-                    (d.tool_call ? 1 : 0);
+    const int set =
+        (d.content.empty() ? 0 : 1) + (d.reasoning_content.empty() ? 0 : 1) + (d.tool_call ? 1 : 0);
     EXPECT_EQ(set, 1) << "a delta must carry exactly one kind of text";
     m.content += d.content;
     m.reasoning_content += d.reasoning_content;

@@ -15,34 +15,62 @@ const ReasoningSyntax kThink{"<think>", "</think>"};
 
 std::string_view chat_format_name(ChatFormat format) {
   switch (format) {
-    case ChatFormat::kContentOnly: return "Content-only";
-    case ChatFormat::kChatML: return "ChatML";
-    case ChatFormat::kGemma: return "Gemma";
-    case ChatFormat::kPhi3: return "Phi-3";
-    case ChatFormat::kGeneric: return "Generic";
-    case ChatFormat::kHermes2Pro: return "Hermes 2 Pro";
-    case ChatFormat::kQwen3CoderXml: return "Qwen3-Coder XML";
-    case ChatFormat::kSeedOss: return "Seed-OSS";
-    case ChatFormat::kMiniMaxM2: return "MiniMax-M2";
-    case ChatFormat::kGlm45: return "GLM-4.5";
-    case ChatFormat::kLlama3x: return "Llama 3.x";
-    case ChatFormat::kFunctionaryV31: return "Functionary v3.1";
-    case ChatFormat::kFunctionaryV32: return "Functionary v3.2";
-    case ChatFormat::kFirefunctionV2: return "Firefunction v2";
-    case ChatFormat::kMistralNemo: return "Mistral Nemo";
-    case ChatFormat::kMistralSmall: return "Mistral Small";
-    case ChatFormat::kDeepSeekR1: return "DeepSeek R1";
-    case ChatFormat::kDeepSeekV31: return "DeepSeek V3.1";
-    case ChatFormat::kGptOss: return "GPT-OSS";
-    case ChatFormat::kCommandR7B: return "Command R7B";
-    case ChatFormat::kGranite: return "Granite";
-    case ChatFormat::kKimiK2: return "Kimi K2";
-    case ChatFormat::kNemotronV2: return "Nemotron V2";
-    case ChatFormat::kApertus: return "Apertus";
-    case ChatFormat::kLfm2: return "LFM2";
-    case ChatFormat::kApriel: return "Apriel";
-    case ChatFormat::kGigaChatV3: return "GigaChat V3";
-    case ChatFormat::kGemma4: return "Gemma 4";
+    case ChatFormat::kContentOnly:
+      return "Content-only";
+    case ChatFormat::kChatML:
+      return "ChatML";
+    case ChatFormat::kGemma:
+      return "Gemma";
+    case ChatFormat::kPhi3:
+      return "Phi-3";
+    case ChatFormat::kGeneric:
+      return "Generic";
+    case ChatFormat::kHermes2Pro:
+      return "Hermes 2 Pro";
+    case ChatFormat::kQwen3CoderXml:
+      return "Qwen3-Coder XML";
+    case ChatFormat::kSeedOss:
+      return "Seed-OSS";
+    case ChatFormat::kMiniMaxM2:
+      return "MiniMax-M2";
+    case ChatFormat::kGlm45:
+      return "GLM-4.5";
+    case ChatFormat::kLlama3x:
+      return "Llama 3.x";
+    case ChatFormat::kFunctionaryV31:
+      return "Functionary v3.1";
+    case ChatFormat::kFunctionaryV32:
+      return "Functionary v3.2";
+    case ChatFormat::kFirefunctionV2:
+      return "Firefunction v2";
+    case ChatFormat::kMistralNemo:
+      return "Mistral Nemo";
+    case ChatFormat::kMistralSmall:
+      return "Mistral Small";
+    case ChatFormat::kDeepSeekR1:
+      return "DeepSeek R1";
+    case ChatFormat::kDeepSeekV31:
+      return "DeepSeek V3.1";
+    case ChatFormat::kGptOss:
+      return "GPT-OSS";
+    case ChatFormat::kCommandR7B:
+      return "Command R7B";
+    case ChatFormat::kGranite:
+      return "Granite";
+    case ChatFormat::kKimiK2:
+      return "Kimi K2";
+    case ChatFormat::kNemotronV2:
+      return "Nemotron V2";
+    case ChatFormat::kApertus:
+      return "Apertus";
+    case ChatFormat::kLfm2:
+      return "LFM2";
+    case ChatFormat::kApriel:
+      return "Apriel";
+    case ChatFormat::kGigaChatV3:
+      return "GigaChat V3";
+    case ChatFormat::kGemma4:
+      return "Gemma 4";
   }
   return "unknown";
 }
@@ -101,8 +129,8 @@ ChatSyntax chat_syntax_for(ChatFormat format) {
   s.format = format;
   s.native_tool_calls = true;
   const std::vector<std::string> hermes_markers = {
-      "<tool_call>", "</tool_call>", "<function_call>", "</function_call>", "<function=",
-      "</function>", "<parameter=", "</parameter>"};
+      "<tool_call>", "</tool_call>", "<function_call>", "</function_call>",
+      "<function=",  "</function>",  "<parameter=",     "</parameter>"};
   switch (format) {
     case ChatFormat::kContentOnly:
       s.native_tool_calls = false;
@@ -130,7 +158,7 @@ ChatSyntax chat_syntax_for(ChatFormat format) {
       s.reasoning = ReasoningSyntax{"<seed:think>", "</seed:think>"};
       s.stop_strings = {"<seed:eos>"};
       s.markers = {"<seed:think>", "</seed:think>", "<seed:tool_call>", "</seed:tool_call>",
-                   "<function=", "</function>", "<parameter=", "</parameter>"};
+                   "<function=",   "</function>",   "<parameter=",      "</parameter>"};
       break;
     case ChatFormat::kMiniMaxM2:
       s.reasoning = kThink;
@@ -140,8 +168,8 @@ ChatSyntax chat_syntax_for(ChatFormat format) {
     case ChatFormat::kGlm45:
       s.reasoning = kThink;
       s.stop_strings = {"<|user|>", "<|observation|>", "<|endoftext|>"};
-      s.markers = {"<think>",    "</think>",    "<tool_call>",  "</tool_call>",
-                   "<arg_key>",  "</arg_key>",  "<arg_value>", "</arg_value>"};
+      s.markers = {"<think>",   "</think>",   "<tool_call>", "</tool_call>",
+                   "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>"};
       break;
     case ChatFormat::kLlama3x:
       s.stop_strings = {"<|eot_id|>", "<|eom_id|>"};
@@ -169,8 +197,13 @@ ChatSyntax chat_syntax_for(ChatFormat format) {
     case ChatFormat::kDeepSeekV31:
       s.reasoning = kThink;
       s.stop_strings = {"<｜end▁of▁sentence｜>"};
-      s.markers = {"<think>", "</think>", "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>",
-                   "<｜tool▁sep｜>", "<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>"};
+      s.markers = {"<think>",
+                   "</think>",
+                   "<｜tool▁calls▁begin｜>",
+                   "<｜tool▁call▁begin｜>",
+                   "<｜tool▁sep｜>",
+                   "<｜tool▁call▁end｜>",
+                   "<｜tool▁calls▁end｜>"};
       break;
     case ChatFormat::kGptOss:
       s.reasoning = ReasoningSyntax{"<|channel|>analysis<|message|>", "<|end|>"};
@@ -181,7 +214,7 @@ ChatSyntax chat_syntax_for(ChatFormat format) {
     case ChatFormat::kCommandR7B:
       s.reasoning = ReasoningSyntax{"<|START_THINKING|>", "<|END_THINKING|>"};
       s.stop_strings = {"<|END_OF_TURN_TOKEN|>"};
-      s.markers = {"<|START_THINKING|>", "<|END_THINKING|>",  "<|START_ACTION|>",
+      s.markers = {"<|START_THINKING|>", "<|END_THINKING|>",   "<|START_ACTION|>",
                    "<|END_ACTION|>",     "<|START_RESPONSE|>", "<|END_RESPONSE|>"};
       break;
     case ChatFormat::kGranite:
@@ -202,8 +235,7 @@ ChatSyntax chat_syntax_for(ChatFormat format) {
     case ChatFormat::kApertus:
       s.reasoning = ReasoningSyntax{"<|inner_prefix|>", "<|inner_suffix|>"};
       s.stop_strings = {"<|assistant_end|>"};
-      s.markers = {"<|inner_prefix|>", "<|inner_suffix|>", "<|tools_prefix|>",
-                   "<|tools_suffix|>"};
+      s.markers = {"<|inner_prefix|>", "<|inner_suffix|>", "<|tools_prefix|>", "<|tools_suffix|>"};
       break;
     case ChatFormat::kLfm2:
       s.stop_strings = {"<|im_end|>"};

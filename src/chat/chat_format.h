@@ -45,8 +45,8 @@ enum class ChatFormat {
   kFirefunctionV2,  //  functools[{"name":..,"arguments":..}]
   kMistralNemo,     // [TOOL_CALLS][{"name":..,"arguments":..,"id":..}]
   kMistralSmall,    // [TOOL_CALLS]NAME[CALL_ID]ID[ARGS]{...} (Mistral Small 3.2, Magistral)
-  kDeepSeekR1,      // <think>; <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>..
-  kDeepSeekV31,     // <think>; <｜tool▁call▁begin｜>NAME<｜tool▁sep｜>{...}<｜tool▁call▁end｜>
+  kDeepSeekR1,      // <think>; function<｜tool▁sep｜>NAME\n```json\n{...}```
+  kDeepSeekV31,     // <think>; NAME<｜tool▁sep｜>{...}<｜tool▁call▁end｜>
   kGptOss,          // harmony: <|channel|>analysis / commentary to=functions.NAME / final
   kCommandR7B,      // <|START_THINKING|>, <|START_ACTION|>[...]<|END_ACTION|>, <|START_RESPONSE|>
   kGranite,         // <think>/<response>, <|tool_call|>[...]
@@ -164,8 +164,8 @@ struct ForcedToolCallSpec {
 };
 
 struct ForcedToolCallOptions {
-  bool parallel = false;      // parallel_tool_calls
-  std::string only_tool;      // tool_choice naming one function; "" = any of the tools
+  bool parallel = false;  // parallel_tool_calls
+  std::string only_tool;  // tool_choice naming one function; "" = any of the tools
   bool thinking_forced_open = false;
 };
 

@@ -7,7 +7,8 @@
 namespace ember::chat {
 
 struct OutputParser::State {
-  State(ChatSyntax s, detail::IdStyle style, uint64_t seed) : syntax(std::move(s)), out(style, seed) {}
+  State(ChatSyntax s, detail::IdStyle style, uint64_t seed)
+      : syntax(std::move(s)), out(style, seed) {}
 
   void run() {
     impl->run(in, out);
@@ -42,7 +43,9 @@ OutputParser::OutputParser(OutputParser&&) noexcept = default;
 OutputParser& OutputParser::operator=(OutputParser&&) noexcept = default;
 OutputParser::~OutputParser() = default;
 
-const ChatSyntax& OutputParser::syntax() const { return state_->syntax; }
+const ChatSyntax& OutputParser::syntax() const {
+  return state_->syntax;
+}
 
 std::vector<ChatDelta> OutputParser::feed(std::string_view text) {
   if (state_->finished || text.empty()) return {};

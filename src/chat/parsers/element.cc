@@ -73,7 +73,9 @@ bool is_valid_tool_name(std::string_view name) {
   return true;
 }
 
-bool is_valid_json(std::string_view text) { return nlohmann::json::accept(text); }
+bool is_valid_json(std::string_view text) {
+  return nlohmann::json::accept(text);
+}
 
 std::optional<std::string> decode_json_string(std::string_view literal) {
   nlohmann::json j = nlohmann::json::parse(literal, nullptr, /*allow_exceptions=*/false);

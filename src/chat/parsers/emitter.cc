@@ -134,9 +134,13 @@ void Emitter::tool_args(std::string_view text) {
   deltas_.push_back(std::move(d));
 }
 
-void Emitter::tool_end() { in_call_ = false; }
+void Emitter::tool_end() {
+  in_call_ = false;
+}
 
-void Emitter::warn(std::string message) { message_.warnings.push_back(std::move(message)); }
+void Emitter::warn(std::string message) {
+  message_.warnings.push_back(std::move(message));
+}
 
 std::vector<ChatDelta> Emitter::take_deltas() {
   std::vector<ChatDelta> out;

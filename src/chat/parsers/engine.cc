@@ -103,8 +103,8 @@ void MarkerEngine::run(Input& in, Emitter& out) {
           mode_ = Mode::kContentBegin;
           break;
         }
-        const Trigger& t = reasoning ? *reasoning_triggers_[*hit.marker - 1]
-                                     : *content_triggers_[*hit.marker];
+        const Trigger& t =
+            reasoning ? *reasoning_triggers_[*hit.marker - 1] : *content_triggers_[*hit.marker];
         start_trigger(in, out, t, mode_);
         break;
       }

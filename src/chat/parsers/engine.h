@@ -31,7 +31,7 @@ using ElementFactory = std::function<std::unique_ptr<Element>()>;
 
 struct Trigger {
   std::string marker;
-  ElementFactory make;  // empty: the marker is formatting and is dropped
+  ElementFactory make;       // empty: the marker is formatting and is dropped
   bool in_reasoning = true;  // also active inside the reasoning block
 };
 

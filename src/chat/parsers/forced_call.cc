@@ -140,7 +140,8 @@ Result<ForcedToolCallSpec> forced_tool_call_spec(const ChatSyntax& syntax, const
   };
   auto one_list = [&](std::vector<Json> items, const std::string& before,
                       const std::string& after) {
-    spec.calls.push_back({"", Parts().lit(before).json(list_of(items, parallel)).lit(after).take()});
+    spec.calls.push_back(
+        {"", Parts().lit(before).json(list_of(items, parallel)).lit(after).take()});
   };
   auto items = [&](auto make) {
     std::vector<Json> v;
@@ -160,8 +161,8 @@ Result<ForcedToolCallSpec> forced_tool_call_spec(const ChatSyntax& syntax, const
     case ChatFormat::kGeneric: {
       Json filtered = Json::array();
       for (const auto& t : infos) {
-        filtered.push_back({{"type", "function"},
-                            {"function", {{"name", t.name}, {"parameters", t.parameters}}}});
+        filtered.push_back(
+            {{"type", "function"}, {"function", {{"name", t.name}, {"parameters", t.parameters}}}});
       }
       Result<Json> schema = generic_reply_schema(filtered, parallel, /*required=*/true);
       if (!schema.ok()) return schema.status();
@@ -170,8 +171,11 @@ Result<ForcedToolCallSpec> forced_tool_call_spec(const ChatSyntax& syntax, const
     }
     case ChatFormat::kHermes2Pro:
       each([](const ToolInfo& t) {
-        return Parts().lit("<tool_call>\n").json(call_object(t, "name", "arguments"))
-            .lit("\n</tool_call>").take();
+        return Parts()
+            .lit("<tool_call>\n")
+            .json(call_object(t, "name", "arguments"))
+            .lit("\n</tool_call>")
+            .take();
       });
       repeatable("\n");
       break;
@@ -212,7 +216,10 @@ Result<ForcedToolCallSpec> forced_tool_call_spec(const ChatSyntax& syntax, const
       break;  // one call per message
     case ChatFormat::kFunctionaryV31:
       each([](const ToolInfo& t) {
-        return Parts().lit("<function=" + t.name + ">").json(t.parameters).lit("</function>")
+        return Parts()
+            .lit("<function=" + t.name + ">")
+            .json(t.parameters)
+            .lit("</function>")
             .take();
       });
       repeatable("");
@@ -242,8 +249,11 @@ Result<ForcedToolCallSpec> forced_tool_call_spec(const ChatSyntax& syntax, const
       spec.prefix = "<｜tool▁calls▁begin｜>";
       spec.suffix = "<｜tool▁calls▁end｜>";
       each([](const ToolInfo& t) {
-        return Parts().lit("<｜tool▁call▁begin｜>function<｜tool▁sep｜>" + t.name + "\n```json\n")
-            .json(t.parameters).lit("\n```<｜tool▁call▁end｜>").take();
+        return Parts()
+            .lit("<｜tool▁call▁begin｜>function<｜tool▁sep｜>" + t.name + "\n```json\n")
+            .json(t.parameters)
+            .lit("\n```<｜tool▁call▁end｜>")
+            .take();
       });
       repeatable("\n");
       break;
@@ -251,27 +261,31 @@ Result<ForcedToolCallSpec> forced_tool_call_spec(const ChatSyntax& syntax, const
       spec.prefix = "<｜tool▁calls▁begin｜>";
       spec.suffix = "<｜tool▁calls▁end｜>";
       each([](const ToolInfo& t) {
-        return Parts().lit("<｜tool▁call▁begin｜>" + t.name + "<｜tool▁sep｜>").json(t.parameters)
-            .lit("<｜tool▁call▁end｜>").take();
+        return Parts()
+            .lit("<｜tool▁call▁begin｜>" + t.name + "<｜tool▁sep｜>")
+            .json(t.parameters)
+            .lit("<｜tool▁call▁end｜>")
+            .take();
       });
       repeatable("");
       break;
     case ChatFormat::kGptOss:
       // The prompt ends with "<|start|>assistant"; <|call|> ends generation, so one call.
-      spec.reasoning = ReasoningSyntax{"<|channel|>analysis<|message|>", "<|end|><|start|>assistant"};
+      spec.reasoning =
+          ReasoningSyntax{"<|channel|>analysis<|message|>", "<|end|><|start|>assistant"};
       spec.reasoning_open = false;
       each([](const ToolInfo& t) {
-        return Parts().lit("<|channel|>commentary to=functions." + t.name +
-                           " <|constrain|>json<|message|>")
-            .json(t.parameters).take();
+        return Parts()
+            .lit("<|channel|>commentary to=functions." + t.name + " <|constrain|>json<|message|>")
+            .json(t.parameters)
+            .take();
       });
       break;
     case ChatFormat::kCommandR7B: {
       const Json id = {{"tool_call_id", {{"type", "string"}, {"pattern", "^[0-9]{1,10}$"}}}};
-      one_list(items([&](const ToolInfo& t) {
-                 return call_object(t, "tool_name", "parameters", id);
-               }),
-               "<|START_ACTION|>", "<|END_ACTION|>");
+      one_list(
+          items([&](const ToolInfo& t) { return call_object(t, "tool_name", "parameters", id); }),
+          "<|START_ACTION|>", "<|END_ACTION|>");
       break;
     }
     case ChatFormat::kGranite:
@@ -282,9 +296,12 @@ Result<ForcedToolCallSpec> forced_tool_call_spec(const ChatSyntax& syntax, const
       spec.prefix = "<|tool_calls_section_begin|>";
       spec.suffix = "<|tool_calls_section_end|>";
       each([](const ToolInfo& t) {
-        return Parts().lit("<|tool_call_begin|>functions." + t.name + ":")
+        return Parts()
+            .lit("<|tool_call_begin|>functions." + t.name + ":")
             .json({{"type", "integer"}, {"minimum", 0}})
-            .lit("<|tool_call_argument_begin|>").json(t.parameters).lit("<|tool_call_end|>")
+            .lit("<|tool_call_argument_begin|>")
+            .json(t.parameters)
+            .lit("<|tool_call_end|>")
             .take();
       });
       repeatable("");
@@ -312,8 +329,10 @@ Result<ForcedToolCallSpec> forced_tool_call_spec(const ChatSyntax& syntax, const
       break;
     case ChatFormat::kGigaChatV3:
       each([](const ToolInfo& t) {
-        return Parts().lit("<|message_sep|>\n\nfunction call<|role_sep|>\n")
-            .json(call_object(t, "name", "arguments")).take();
+        return Parts()
+            .lit("<|message_sep|>\n\nfunction call<|role_sep|>\n")
+            .json(call_object(t, "name", "arguments"))
+            .take();
       });
       break;  // one call per message
     case ChatFormat::kGemma4:

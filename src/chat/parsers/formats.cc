@@ -98,9 +98,7 @@ std::unique_ptr<ParserImpl> make_parser_impl(const ParserSetup& s) {
       add("<function name=\"", [fn_named, schemas] {
         return std::make_unique<XmlCall>(fn_named.get(), schemas.get(), /*in_scope=*/false);
       });
-      c.start_element = [lead_keys] {
-        return std::make_unique<LeadingJsonCalls>(lead_keys.get());
-      };
+      c.start_element = [lead_keys] { return std::make_unique<LeadingJsonCalls>(lead_keys.get()); };
       break;
     }
     case ChatFormat::kSeedOss: {
@@ -202,15 +200,14 @@ std::unique_ptr<ParserImpl> make_parser_impl(const ParserSetup& s) {
         steps.push_back(PatStep::capture(PatStep::Slot::kName, {"<｜tool▁sep｜>"}));
       }
       for (PatStep st : {PatStep::space(), PatStep::opt({"```json"}), PatStep::space(),
-                         PatStep::args(), PatStep::space(), PatStep::opt({"```"}),
-                         PatStep::space(), PatStep::lit({"<｜tool▁call▁end｜>"})}) {
+                         PatStep::args(), PatStep::space(), PatStep::opt({"```"}), PatStep::space(),
+                         PatStep::lit({"<｜tool▁call▁end｜>"})}) {
         steps.push_back(std::move(st));
       }
       auto call = share(CallPattern(std::move(steps)));
       for (const auto& begin : kDeepSeekBegins) {
-        add(begin, [call] {
-          return std::make_unique<CallSection>(call.get(), "<｜tool▁calls▁end｜>");
-        });
+        add(begin,
+            [call] { return std::make_unique<CallSection>(call.get(), "<｜tool▁calls▁end｜>"); });
       }
       add("<｜tool▁call▁begin｜>", [call] { return std::make_unique<PatternCall>(call.get()); });
       break;

@@ -74,7 +74,8 @@ Match capture_until(Input& in, const MarkerSet& terminators, size_t max_len, std
   for (const auto& t : terminators.markers()) longest = std::max(longest, t.size());
   const size_t window = max_len + longest;
   const bool truncated = v.size() > window;
-  MarkerSet::Hit hit = terminators.scan(truncated ? v.substr(0, window) : v, in.eof() && !truncated);
+  MarkerSet::Hit hit =
+      terminators.scan(truncated ? v.substr(0, window) : v, in.eof() && !truncated);
   if (hit.marker && hit.safe <= max_len) {
     text->assign(v.substr(0, hit.safe));
     *which = *hit.marker;

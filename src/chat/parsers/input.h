@@ -16,7 +16,9 @@
 
 namespace ember::chat::detail {
 
-inline bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+inline bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 // Unconsumed output. Positions handed out by `offset()` are absolute (bytes since the start of
 // the output), so they stay valid when consumed text is dropped from the buffer.
@@ -66,8 +68,8 @@ class MarkerSet {
   explicit MarkerSet(std::vector<std::string> markers);
 
   struct Hit {
-    size_t safe = 0;                // bytes before the match, or before the held-back tail
-    std::optional<size_t> marker;   // index of the marker found at `safe`
+    size_t safe = 0;               // bytes before the match, or before the held-back tail
+    std::optional<size_t> marker;  // index of the marker found at `safe`
   };
   // With `eof`, nothing is held back (a partial marker at the end is just text).
   Hit scan(std::string_view text, bool eof) const;

@@ -49,12 +49,11 @@ Step JsonCallObject::finish_object(Emitter& out) {
   // Arguments captured whole: an object or array as written, null as {}, or a JSON string that
   // holds the JSON text (some models stringify their arguments).
   const char c = args_text_.empty() ? ' ' : args_text_[0];
-  if (c == '{' || c == '[') return commit_args_text(out, args_text_);
+  if (c == '{') return commit_args_text(out, args_text_);
   if (args_text_ == "null") return commit_args_text(out, "{}");
   if (c == '"') {
     std::optional<std::string> inner = decode_json_string(args_text_);
-    if (inner && !inner->empty() && ((*inner)[0] == '{' || (*inner)[0] == '[') &&
-        is_valid_json(*inner)) {
+    if (inner && !inner->empty() && (*inner)[0] == '{' && is_valid_json(*inner)) {
       return commit_args_text(out, *inner);
     }
   }

@@ -33,7 +33,16 @@ class JsonCallObject final : public Element {
   Step step(Input& in, Emitter& out) override;
 
  private:
-  enum class State { kOpen, kKeyStart, kKeyCapture, kColon, kValue, kValueCapture, kArgsStream, kAfter };
+  enum class State {
+    kOpen,
+    kKeyStart,
+    kKeyCapture,
+    kColon,
+    kValue,
+    kValueCapture,
+    kArgsStream,
+    kAfter
+  };
   enum class Slot { kNone, kName, kId, kArgs };
   Step fail(Emitter& out, std::string why);
   Step on_key(Emitter& out);
@@ -58,7 +67,8 @@ class JsonCallObject final : public Element {
 class JsonCallArray final : public Element {
  public:
   JsonCallArray(const JsonCallKeys* keys, std::string closer, bool open_consumed = false)
-      : keys_(keys), closer_(std::move(closer)),
+      : keys_(keys),
+        closer_(std::move(closer)),
         state_(open_consumed ? State::kItemOrEnd : State::kOpen) {}
   Step step(Input& in, Emitter& out) override;
 

@@ -95,7 +95,7 @@ class JsonStringDecoder {
 
  private:
   void put_code_point(uint32_t cp, std::string* out);
-  int escape_ = 0;      // 0: none, 1: after '\\', 2..5: reading \u digits
+  int escape_ = 0;  // 0: none, 1: after '\\', 2..5: reading \u digits
   uint32_t code_ = 0;
   uint32_t high_surrogate_ = 0;
 };

@@ -92,13 +92,18 @@ Step PatternCall::step(Input& in, Emitter& out) {
         if (!s.keep_terminator) in.consume(s.texts[which].size());
         std::string value = trim(text);
         switch (s.slot) {
-          case PatStep::Slot::kName: name_ = std::move(value); break;
-          case PatStep::Slot::kId: id_ = std::move(value); break;
+          case PatStep::Slot::kName:
+            name_ = std::move(value);
+            break;
+          case PatStep::Slot::kId:
+            id_ = std::move(value);
+            break;
           case PatStep::Slot::kKimiId:
             name_ = name_from_kimi_id(value);
             id_ = std::move(value);
             break;
-          case PatStep::Slot::kNone: break;
+          case PatStep::Slot::kNone:
+            break;
         }
         ++pc_;
         break;

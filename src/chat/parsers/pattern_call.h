@@ -1,6 +1,6 @@
 // Tool calls with a fixed shape of literals, a name (and maybe an id) and JSON arguments, e.g.
 //   DeepSeek R1:  function<｜tool▁sep｜>NAME\n```json\n{...}\n```<｜tool▁call▁end｜>
-//   Kimi K2:      <|tool_call_begin|>functions.NAME:0<|tool_call_argument_begin|>{...}<|tool_call_end|>
+//   Kimi K2: <|tool_call_begin|>functions.NAME:0<|tool_call_argument_begin|>{...}<|tool_call_end|>
 //   Mistral:      NAME[CALL_ID]ID[ARGS]{...}
 // described as a list of steps, plus a section element for a run of such calls between a begin
 // marker (the trigger) and an end marker.

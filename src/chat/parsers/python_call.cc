@@ -75,13 +75,27 @@ class PyReader {
       if (i_ >= s_.size()) return false;
       c = s_[i_++];
       switch (c) {
-        case 'n': raw += '\n'; break;
-        case 't': raw += '\t'; break;
-        case 'r': raw += '\r'; break;
-        case '0': raw += '\0'; break;
-        case '\\': raw += '\\'; break;
-        case '\'': raw += '\''; break;
-        case '"': raw += '"'; break;
+        case 'n':
+          raw += '\n';
+          break;
+        case 't':
+          raw += '\t';
+          break;
+        case 'r':
+          raw += '\r';
+          break;
+        case '0':
+          raw += '\0';
+          break;
+        case '\\':
+          raw += '\\';
+          break;
+        case '\'':
+          raw += '\'';
+          break;
+        case '"':
+          raw += '"';
+          break;
         case 'x':
         case 'u': {
           const size_t digits = c == 'x' ? 2 : 4;
@@ -130,8 +144,8 @@ class PyReader {
 
   bool number(std::string* out) {
     size_t start = i_;
-    while (i_ < s_.size() && (std::string_view("0123456789+-.eE").find(s_[i_]) !=
-                              std::string_view::npos)) {
+    while (i_ < s_.size() &&
+           (std::string_view("0123456789+-.eE").find(s_[i_]) != std::string_view::npos)) {
       ++i_;
     }
     std::string_view token = s_.substr(start, i_ - start);
@@ -276,9 +290,10 @@ Step PythonCallArgs::step(Input& in, Emitter& out) {
   return Step::kDone;
 }
 
-Step Lfm2Calls::fail(Emitter& out, std::string why) {
+Step Lfm2Calls::fail(Input& in, Emitter& out, std::string why) {
   if (!any_) return reject(std::move(why));
-  out.warn("tool call list: " + why);
+  if (call_start_ != 0) in.rewind(call_start_);  // the unfinished call is text again
+  out.warn("tool call list: " + why + "; rest kept as text");
   return Step::kDone;
 }
 
@@ -288,7 +303,7 @@ Step Lfm2Calls::step(Input& in, Emitter& out) {
     switch (state_) {
       case State::kOpen:
         if (!skip_space(in)) return Step::kNeedMore;
-        if (in.empty() || in.peek() != '[') return fail(out, "expected a list of tool calls");
+        if (in.empty() || in.peek() != '[') return fail(in, out, "expected a list of tool calls");
         in.consume(1);
         state_ = State::kDecide;
         break;
@@ -305,14 +320,16 @@ Step Lfm2Calls::step(Input& in, Emitter& out) {
         return json_->step(in, out);
       case State::kName: {
         if (!skip_space(in)) return Step::kNeedMore;
+        call_start_ = in.offset();
         std::string text;
         size_t which = 0;
         static const MarkerSet kParen({"("});
         Match m = capture_until(in, kParen, 128, &text, &which);
         if (m == Match::kMore) return Step::kNeedMore;
-        if (m == Match::kNo || text.empty()) return fail(out, "expected name(...) in the tool call list");
+        if (m == Match::kNo || text.empty())
+          return fail(in, out, "expected name(...) in the tool call list");
         for (char c : text) {
-          if (!is_ident_char(c)) return fail(out, "bad tool name in the tool call list");
+          if (!is_ident_char(c)) return fail(in, out, "bad tool name in the tool call list");
         }
         in.consume(1);
         name_ = text;
@@ -325,21 +342,22 @@ Step Lfm2Calls::step(Input& in, Emitter& out) {
         const bool closed = args_.feed(in.view(), &consumed);
         in.consume(consumed);
         if (!closed) {
-          if (in.eof()) return fail(out, "output ended inside a tool call");
+          if (in.eof()) return fail(in, out, "output ended inside a tool call");
           return Step::kNeedMore;
         }
         std::optional<std::string> json = python_kwargs_to_json(args_.text());
-        if (!json) return fail(out, "arguments of " + name_ + "(...) are not Python literals");
+        if (!json) return fail(in, out, "arguments of " + name_ + "(...) are not Python literals");
         out.tool_begin("", name_);
         out.tool_args(*json);
         out.tool_end();
         any_ = true;
+        call_start_ = 0;
         state_ = State::kAfter;
         break;
       }
       case State::kAfter:
         if (!skip_space(in)) return Step::kNeedMore;
-        if (in.empty()) return fail(out, "output ended inside the tool call list");
+        if (in.empty()) return fail(in, out, "output ended inside the tool call list");
         if (in.peek() == ',') {
           in.consume(1);
           state_ = State::kName;
@@ -350,7 +368,7 @@ Step Lfm2Calls::step(Input& in, Emitter& out) {
           state_ = State::kCloser;
           break;
         }
-        return fail(out, "expected ',' or ']' in the tool call list");
+        return fail(in, out, "expected ',' or ']' in the tool call list");
       case State::kCloser: {
         if (!skip_space(in)) return Step::kNeedMore;
         Match m = match_closer(in, kEnd);

@@ -41,7 +41,7 @@ class Lfm2Calls final : public Element {
 
  private:
   enum class State { kOpen, kDecide, kJson, kName, kArgs, kAfter, kCloser };
-  Step fail(Emitter& out, std::string why);
+  Step fail(Input& in, Emitter& out, std::string why);
 
   const JsonCallKeys* json_keys_;
   State state_ = State::kOpen;
@@ -49,6 +49,7 @@ class Lfm2Calls final : public Element {
   std::string name_;
   PyArgsEnd args_;
   bool any_ = false;
+  size_t call_start_ = 0;
 };
 
 // One `name(...)` / `name.call(...)` call whose name was read already: the arguments up to ')'.

@@ -45,10 +45,28 @@ Step HermesCall::step(Input& in, Emitter& out) {
       }
       case State::kCloser: {
         if (!skip_space(in)) return Step::kNeedMore;
+        if (!in.empty() && in.peek() == '{') {
+          // Another call object in the same block (some Qwen models put several in one).
+          child_ = std::make_unique<JsonCallObject>(keys_);
+          next_start_ = in.offset();
+          state_ = State::kNext;
+          break;
+        }
         Match m = match_closer(in, closer_);
         if (m == Match::kMore) return Step::kNeedMore;
         if (m == Match::kNo) out.warn("tool call: missing " + closer_);
         return Step::kDone;
+      }
+      case State::kNext: {
+        Step s = child_->step(in, out);
+        if (s == Step::kNeedMore) return s;
+        if (s == Step::kReject) {
+          in.rewind(next_start_);
+          out.warn("tool call: " + child_->reject_reason() + "; rest kept as text");
+          return Step::kDone;
+        }
+        state_ = State::kCloser;
+        break;
       }
     }
   }

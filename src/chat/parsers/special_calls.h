@@ -23,7 +23,7 @@ class HermesCall final : public Element {
   Step step(Input& in, Emitter& out) override;
 
  private:
-  enum class State { kStart, kChild, kCloser };
+  enum class State { kStart, kChild, kCloser, kNext };
   const JsonCallKeys* keys_;
   const XmlCallSyntax* xml_;
   const ToolSchemas* schemas_;
@@ -31,6 +31,7 @@ class HermesCall final : public Element {
   State state_ = State::kStart;
   std::unique_ptr<Element> child_;
   bool child_has_closer_ = false;
+  size_t next_start_ = 0;
 };
 
 // After [TOOL_CALLS]: Mistral Nemo's JSON list, or NAME[CALL_ID]ID[ARGS]{...} of later models.

@@ -103,12 +103,13 @@ Step XmlCall::end_call(Emitter& out) {
   in_call_ = false;
   args_open_ = false;
   any_param_ = false;
+  call_start_ = 0;
   if (!in_scope_) return Step::kDone;
   state_ = State::kScopeNext;
   return Step::kNeedMore;  // not returned to the caller: the loop continues
 }
 
-Step XmlCall::fail(Emitter& out, std::string why) {
+Step XmlCall::fail(Input& in, Emitter& out, std::string why) {
   if (!committed_) return reject(std::move(why));
   if (in_call_) {
     if (in_json_body_) {
@@ -129,10 +130,19 @@ Step XmlCall::fail(Emitter& out, std::string why) {
     in_call_ = false;
     out.warn("tool call '" + name_ + "': " + why + "; arguments closed");
   } else {
-    out.warn("tool call block: " + why);
+    // Between calls of a block, or before this call's body began: the rest is text again.
+    if (call_start_ != 0) in.rewind(call_start_);
+    out.warn("tool call block: " + why + "; rest kept as text");
   }
   state_ = State::kDone;
   return Step::kDone;
+}
+
+void XmlCall::begin_call(Emitter& out) {
+  if (in_call_) return;
+  out.tool_begin("", name_);
+  committed_ = true;
+  in_call_ = true;
 }
 
 Step XmlCall::step(Input& in, Emitter& out) {
@@ -152,55 +162,59 @@ Step XmlCall::step(Input& in, Emitter& out) {
           if (!committed_) return reject("empty tool call block");
           return Step::kDone;
         }
+        const size_t call_start = in.offset();
         Match start = match_literal(in, syntax_->tool_start);
         if (start == Match::kYes) {
+          call_start_ = call_start;
           state_ = State::kName;
           break;
         }
         if (end == Match::kMore || start == Match::kMore) return Step::kNeedMore;
-        return fail(out, "expected " + syntax_->tool_start);
+        return fail(in, out, "expected " + syntax_->tool_start);
       }
       case State::kName: {
         std::string text;
         size_t which = 0;
         Match m = capture_until(in, name_terms_, 256, &text, &which);
         if (m == Match::kMore) return Step::kNeedMore;
-        if (m == Match::kNo) return fail(out, "bad function name");
+        if (m == Match::kNo) return fail(in, out, "bad function name");
         if (which == 0) in.consume(syntax_->name_end[0].size());
         name_ = std::string(trim_view(text));
-        if (!is_valid_tool_name(name_)) return fail(out, "bad function name");
-        out.tool_begin("", name_);
-        committed_ = true;
-        in_call_ = true;
+        if (!is_valid_tool_name(name_)) return fail(in, out, "bad function name");
+        // The call starts once its body does (below), so "<function=x> and more prose" can
+        // still turn out to be text.
         state_ = State::kBody;
         break;
       }
       case State::kBody: {
         if (!skip_space(in)) return Step::kNeedMore;
-        if (in.eof() && in.empty()) return fail(out, "output ended inside the tool call");
+        if (in.eof() && in.empty()) return fail(in, out, "output ended inside the tool call");
         if (syntax_->json_body_allowed && !any_param_ && in.peek() == '{') {
+          begin_call(out);
           in_json_body_ = true;
           state_ = State::kJsonBody;
           break;
         }
         Match key = match_literal(in, syntax_->key_start);
         if (key == Match::kYes) {
+          begin_call(out);
           state_ = State::kKey;
           break;
         }
         Match end = match_literal(in, syntax_->tool_end);
         if (end == Match::kYes) {
+          begin_call(out);
           if (end_call(out) == Step::kDone) return Step::kDone;
           break;
         }
         if (key == Match::kMore || end == Match::kMore) return Step::kNeedMore;
-        return fail(out, "expected " + syntax_->key_start + " or " + syntax_->tool_end);
+        return fail(in, out, "expected " + syntax_->key_start + " or " + syntax_->tool_end);
       }
       case State::kJsonBody: {
         JsonStreamer::Status st = json_body_.pump(in, out);
-        if (st == JsonStreamer::Status::kError) return fail(out, json_body_.error());
+        if (st == JsonStreamer::Status::kError) return fail(in, out, json_body_.error());
         if (st == JsonStreamer::Status::kNeedMore) {
-          if (in.eof()) return fail(out, "output ended inside the arguments");
+          if (in.eof()) return fail(in, out, "output ended inside the arguments");
           return Step::kNeedMore;
         }
         in_json_body_ = false;
@@ -211,9 +225,10 @@ Step XmlCall::step(Input& in, Emitter& out) {
         if (!skip_space(in)) return Step::kNeedMore;
         Match end = match_closer(in, syntax_->tool_end);
         if (end == Match::kMore) return Step::kNeedMore;
-        if (end == Match::kNo) return fail(out, "missing " + syntax_->tool_end);
+        if (end == Match::kNo) return fail(in, out, "missing " + syntax_->tool_end);
         out.tool_end();
         in_call_ = false;
+        call_start_ = 0;
         if (!in_scope_) return Step::kDone;
         state_ = State::kScopeNext;
         break;
@@ -223,7 +238,7 @@ Step XmlCall::step(Input& in, Emitter& out) {
         size_t which = 0;
         Match m = capture_until(in, key_terms_, 256, &text, &which);
         if (m == Match::kMore) return Step::kNeedMore;
-        if (m == Match::kNo) return fail(out, "bad parameter name");
+        if (m == Match::kNo) return fail(in, out, "bad parameter name");
         in.consume(syntax_->key_end.size());
         key_ = std::string(trim_view(text));
         open_args(out);
@@ -243,7 +258,7 @@ Step XmlCall::step(Input& in, Emitter& out) {
         if (!skip_space(in)) return Step::kNeedMore;
         Match m = match_literal(in, syntax_->value_start);
         if (m == Match::kMore) return Step::kNeedMore;
-        if (m == Match::kNo) return fail(out, "expected " + syntax_->value_start);
+        if (m == Match::kNo) return fail(in, out, "expected " + syntax_->value_start);
         state_ = State::kValueNewline;
         break;
       }
@@ -278,7 +293,7 @@ Step XmlCall::step(Input& in, Emitter& out) {
         }
         in.consume(hit.safe);
         if (!hit.marker) {
-          if (in.eof()) return fail(out, "output ended inside a parameter value");
+          if (in.eof()) return fail(in, out, "output ended inside a parameter value");
           return Step::kNeedMore;
         }
         // The real closing tag is consumed; for a missing one only the newline before the next

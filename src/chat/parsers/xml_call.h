@@ -24,14 +24,14 @@
 namespace ember::chat::detail {
 
 struct XmlCallSyntax {
-  std::string scope_end;               // closes a block of calls ("" when calls are not grouped)
-  std::string tool_start;              // starts a call inside a block
-  std::vector<std::string> name_end;   // the first one is consumed, others end the name only
+  std::string scope_end;              // closes a block of calls ("" when calls are not grouped)
+  std::string tool_start;             // starts a call inside a block
+  std::vector<std::string> name_end;  // the first one is consumed, others end the name only
   std::string tool_end;
   std::string key_start, key_end;
-  std::string value_start;             // may be empty
+  std::string value_start;  // may be empty
   std::string value_end;
-  bool json_body_allowed = false;      // "<function=NAME>{...}</function>" is accepted too
+  bool json_body_allowed = false;  // "<function=NAME>{...}</function>" is accepted too
 };
 
 // Parameter types from the request's tools, to type XML parameter values.
@@ -55,10 +55,20 @@ class XmlCall final : public Element {
 
  private:
   enum class State {
-    kScopeNext, kName, kBody, kJsonBody, kAfterJsonBody, kKey, kValueStart, kValueNewline,
-    kValueKind, kValue, kDone
+    kScopeNext,
+    kName,
+    kBody,
+    kJsonBody,
+    kAfterJsonBody,
+    kKey,
+    kValueStart,
+    kValueNewline,
+    kValueKind,
+    kValue,
+    kDone
   };
-  Step fail(Emitter& out, std::string why);
+  Step fail(Input& in, Emitter& out, std::string why);
+  void begin_call(Emitter& out);
   void close_value(Emitter& out);
   void open_args(Emitter& out);
   Step end_call(Emitter& out);
@@ -69,14 +79,15 @@ class XmlCall final : public Element {
   State state_;
   MarkerSet name_terms_, key_terms_, value_terms_;
   std::string name_, key_;
-  bool args_open_ = false;   // "{" emitted
+  bool args_open_ = false;  // "{" emitted
   bool any_param_ = false;
   bool streaming_value_ = false;
-  std::string value_;        // a value that is passed on when complete
+  std::string value_;  // a value that is passed on when complete
   ArgsStream json_body_;
   bool in_json_body_ = false;
-  bool committed_ = false;   // a call started in this element
+  bool committed_ = false;  // a call started in this element
   bool in_call_ = false;
+  size_t call_start_ = 0;  // where the current call of a block began (0: not in a block)
 };
 
 }  // namespace ember::chat::detail
