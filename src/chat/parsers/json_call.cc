@@ -75,6 +75,10 @@ Step JsonCallObject::on_key(Emitter& out) {
     slot_ = Slot::kArgs;
   } else if (contains(keys_->id, *key)) {
     slot_ = Slot::kId;
+  } else if (keys_->require_args && *key != "type" && !committed_) {
+    // A bare JSON object that may be an answer rather than a call: give up at its first foreign
+    // key instead of holding back the whole object.
+    return reject("");
   }
   first_key_ = false;
   state_ = State::kColon;

@@ -20,8 +20,9 @@ struct JsonCallKeys {
   // Start the call only when the object is complete (the model writes its id after the
   // arguments, e.g. Mistral Nemo), so arguments are not streamed.
   bool wait_for_end = false;
-  // Objects without an arguments key are not calls (Llama 3.x: a JSON answer with a "name"
-  // field must stay content).
+  // Strict: only objects with a name, arguments and nothing but id/type keys are calls (a bare
+  // JSON answer with a "name" field must stay content, and is given up on at its first other
+  // key).
   bool require_args = false;
 };
 
