@@ -27,86 +27,6 @@ class GrammarGeneration : public ::testing::Test {
         FAIL() << "reference data missing in CI";
       }
       GTEST_SKIP() << "reference data not found; skipping";
-std::vector<std::string> vocabulary() {
-  std::vector<std::string> v;
-  for (int c = 0x20; c < 0x7F; ++c) v.push_back(std::string(1, static_cast<char>(c)));
-  for (const char* s : {"\n",
-                        "\t",
-                        "{\"",
-                        "\":",
-                        "\": ",
-                        ", \"",
-                        "\",",
-                        "true",
-                        "false",
-                        "null",
-                        "[]",
-                        "{}",
-                        "\"}",
-                        "\"]",
-                        "12",
-                        "-1",
-                        ".5",
-                        "e3",
-                        "abc",
-                        " the",
-                        "name",
-                        "age",
-                        "tags",
-                        "id",
-                        "kind",
-                        "red",
-                        "green",
-                        "2024",
-                        "-01-",
-                        "T12:",
-                        "00Z",
-                        "\xC3",
-                        "\xA9",
-                        "\xC3\xA9",
-                        "\xE6\x97\xA5",
-                        "\xE6",
-                        "\x97",
-                        "\xA5",
-                        "\xF0\x9F\x98\x80",
-                        "\\n",
-                        "\\u00e9",
-                        "\\\"",
-                        "  ",
-                        "\n  ",
-                        "}}",
-                        "]]",
-                        "0",
-                        "00",
-                        "01",
-                        "99",
-                        "100",
-                        "\"\"",
-                        "x\"",
-                        "\"x"}) {
-    v.emplace_back(s);
-  }
-  v.emplace_back("");  // a control token without text: never allowed
-  return v;
-}
-
-// One random walk: uniform among allowed tokens; once the grammar may end, stop with
-// probability 1/3 per step (or when nothing else is allowed). Returns false on a dead end.
-bool random_walk(const std::shared_ptr<const Grammar>& g,
-                 const std::shared_ptr<const TokenTrie>& trie, uint32_t seed, size_t max_tokens,
-                 std::string* out) {
-  std::mt19937 rng(seed);
-  auto m = GrammarMatcher::create(g);
-  if (!m.ok()) return false;
-  TokenFilter filter(g, trie);
-  TokenMask mask;
-  std::vector<int32_t> allowed;
-  out->clear();
-  for (size_t step = 0; step < max_tokens; ++step) {
-    if (!filter.fill_mask(*m, &mask).ok()) return false;
-    allowed.clear();
-    for (int32_t id = 0; id < static_cast<int32_t>(trie->vocab_size()); ++id) {
-      if (mask.test(id)) allowed.push_back(id);
     }
     EngineOptions o;
     o.n_ctx = 1024;
@@ -188,18 +108,6 @@ TEST_F(GrammarGeneration, JsonSchemaOutputValidates) {
       ASSERT_TRUE(j["count"].is_number_integer());
       EXPECT_GE(j["count"].get<int>(), 0);
       EXPECT_LE(j["count"].get<int>(), 99);
-    ASSERT_TRUE(j["id"].is_number_integer());
-    EXPECT_GE(j["id"].get<int64_t>(), -20);
-    EXPECT_LE(j["id"].get<int64_t>(), 2024);
-    ASSERT_TRUE(j["name"].is_string());
-    EXPECT_GE(code_points(j["name"].get<std::string>()), 1u);
-    EXPECT_LE(code_points(j["name"].get<std::string>()), 6u);
-    EXPECT_TRUE(j["kind"] == "red" || j["kind"] == "green" || j["kind"] == 3 ||
-                j["kind"].is_null());
-    for (const auto& [key, value] : j.items()) {
-      EXPECT_TRUE(key == "id" || key == "name" || key == "kind" || key == "tags" || key == "grid" ||
-                  key == "ok")
-          << key;
     }
     if (j.contains("tags")) {
       ASSERT_TRUE(j["tags"].is_array());
@@ -230,48 +138,6 @@ TEST_F(GrammarGeneration, BadGrammarOrSchemaIsAnError) {
   EXPECT_FALSE(engine_->generate("x", p).ok());
   p.grammar = "root ::= \"a\"";
   EXPECT_FALSE(engine_->generate("x", p).ok()) << "grammar and schema together";
-TEST(GrammarGeneration, FormatAndPatternWalksAlwaysValidate) {
-  const std::string schema = R"({"type": "array", "minItems": 1, "maxItems": 3, "items": {
-      "anyOf": [{"type": "string", "format": "date"},
-                {"type": "string", "pattern": "^[a-c]{2}-\\d{1,2}$"},
-                {"type": "number", "minimum": -1, "maximum": 1}]}})";
-  auto gbnf = json_schema_text_to_gbnf(schema);
-  ASSERT_TRUE(gbnf.ok()) << gbnf.status().to_string();
-  auto g = parse_gbnf(*gbnf);
-  ASSERT_TRUE(g.ok());
-  auto trie = std::make_shared<const TokenTrie>(vocabulary());
-  for (uint32_t seed = 1; seed <= 50; ++seed) {
-    std::string text;
-    ASSERT_TRUE(random_walk(*g, trie, seed, 2000, &text)) << "seed " << seed << ": " << text;
-    SCOPED_TRACE(text);
-    nlohmann::json j;
-    ASSERT_NO_THROW(j = nlohmann::json::parse(text));
-    ASSERT_TRUE(j.is_array());
-    EXPECT_GE(j.size(), 1u);
-    EXPECT_LE(j.size(), 3u);
-    for (const auto& item : j) {
-      if (item.is_number()) {
-        EXPECT_GE(item.get<double>(), -1.0);
-        EXPECT_LE(item.get<double>(), 1.0);
-        continue;
-      }
-      ASSERT_TRUE(item.is_string());
-      const std::string s = item.get<std::string>();
-      const bool date = s.size() == 10 && s[4] == '-' && s[7] == '-';
-      const bool pattern =
-          s.size() >= 4 && s.size() <= 5 && s[0] >= 'a' && s[0] <= 'c' && s[1] >= 'a' &&
-          s[1] <= 'c' && s[2] == '-' &&
-          std::all_of(s.begin() + 3, s.end(), [](char c) { return c >= '0' && c <= '9'; });
-      EXPECT_TRUE(date || pattern) << s;
-      if (date) {
-        const int month = std::stoi(s.substr(5, 2)), day = std::stoi(s.substr(8, 2));
-        EXPECT_GE(month, 1);
-        EXPECT_LE(month, 12);
-        EXPECT_GE(day, 1);
-        EXPECT_LE(day, 31);
-      }
-    }
-  }
 }
 
 TEST_F(GrammarGeneration, FixedGrammarIsFollowedExactly) {

@@ -39,8 +39,6 @@ Result<std::string> read_text_file(const std::string& path, const char* what) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-int64_t argmax(const float* x, int64_t n) {
-  return std::max_element(x, x + n) - x;
 }
 
 Status parse_logit_bias(const std::vector<std::string>& items, std::map<int32_t, float>& out) {
@@ -110,35 +108,6 @@ int run_generation(RunArgs a) {
     auto text = read_text_file(a.json_schema_file, "JSON schema file");
     if (!text.ok()) return report_error(text.status());
     params.json_schema = std::move(*text);
-  Result<kernels::KvType> kv = parse_kv_type(a.kv_type);
-  if (!kv.ok()) return report_error(kv.status());
-  Result<LoadedModel> lm = load_model(a.model, a.threads);
-  if (!lm.ok()) return report_error(lm.status());
-  Result<std::vector<int32_t>> toks = tokenize_prompt(*lm, prompt);
-  if (!toks.ok()) return report_error(toks.status());
-  if (toks->empty()) return report_error("run: the prompt has no tokens");
-  const Tokenizer& tok = *lm->tokenizer;
-
-  ContextParams cp;
-  cp.n_threads = a.threads;
-  cp.kv_type = *kv;
-  cp.n_ctx =
-      a.ctx > 0 ? a.ctx : static_cast<int64_t>(toks->size()) + std::max<int64_t>(a.n_predict, 1);
-  if (static_cast<int64_t>(toks->size()) > cp.n_ctx) {
-    return report_error("run: the prompt has " + std::to_string(toks->size()) +
-                        " tokens, more than the context size " + std::to_string(cp.n_ctx));
-  }
-  Result<std::unique_ptr<Context>> ctx = Context::create(*lm->model, cp);
-  if (!ctx.ok()) return report_error(ctx.status());
-  Context& c = **ctx;
-  std::fprintf(stderr, "ember: loaded %s in %.2f s (%s, %d threads, context %lld)\n",
-               lm->model->description().c_str(), lm->load_seconds, kernels::isa_name(c.isa()),
-               c.n_threads(), static_cast<long long>(cp.n_ctx));
-
-  const auto t0 = std::chrono::steady_clock::now();
-  Batch batch;
-  for (size_t i = 0; i < toks->size(); ++i) {
-    batch.add((*toks)[i], static_cast<int32_t>(i), 0, i + 1 == toks->size());
   }
 
   EngineOptions options;
