@@ -114,7 +114,7 @@ size_t code_points(const std::string& s) {
   return n;
 }
 
-TEST(GrammarGeneration, SchemaConstrainedWalksAlwaysValidate) {
+TEST(GrammarRandomWalk, SchemaConstrainedWalksAlwaysValidate) {
   const std::string schema = R"({
     "type": "object",
     "properties": {
@@ -174,7 +174,7 @@ TEST(GrammarGeneration, SchemaConstrainedWalksAlwaysValidate) {
   }
 }
 
-TEST(GrammarGeneration, FormatAndPatternWalksAlwaysValidate) {
+TEST(GrammarRandomWalk, FormatAndPatternWalksAlwaysValidate) {
   const std::string schema = R"({"type": "array", "minItems": 1, "maxItems": 3, "items": {
       "anyOf": [{"type": "string", "format": "date"},
                 {"type": "string", "pattern": "^[a-c]{2}-\\d{1,2}$"},
@@ -218,7 +218,7 @@ TEST(GrammarGeneration, FormatAndPatternWalksAlwaysValidate) {
   }
 }
 
-TEST(GrammarGeneration, FreeJsonWalksParse) {
+TEST(GrammarRandomWalk, FreeJsonWalksParse) {
   // An unbounded JSON grammar: after 40 tokens the walk prefers closing tokens so it ends.
   auto g = parse_gbnf(R"(
 root  ::= obj
