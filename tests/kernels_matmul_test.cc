@@ -467,6 +467,23 @@ TEST(Matmul, BitIdenticalAcrossBatchingRowRangesAndPacking) {
   }
 }
 
+TEST(Matmul, RowRangeIsClampedToTheMatrix) {
+  for (Isa isa : supported_isas()) {
+    const Matrix m = make_matrix(TensorType::kQ4_K, 20, 256, 8);
+    const Acts a = make_acts(isa, TensorType::kQ4_K, 2, 256, 9);
+    const std::vector<float> dense = run(isa, m.weights(), a, 2, 0, 20);
+    std::vector<float> y(2 * 20, -7.0f);
+    matmul(isa, m.weights(), a.buf.data(), 2, y.data(), 20, -5, 1000);
+    EXPECT_EQ(0, std::memcmp(y.data(), dense.data(), y.size() * 4)) << isa_name(isa);
+    Result<PreparedWeights> pw = prepare_weights(isa, m.weights());
+    ASSERT_TRUE(pw.ok());
+    std::fill(y.begin(), y.end(), -7.0f);
+    matmul(*pw, a.buf.data(), 2, y.data(), 20, 10, 1000);
+    matmul(*pw, a.buf.data(), 2, y.data(), 20, -3, 10);
+    EXPECT_EQ(0, std::memcmp(y.data(), dense.data(), y.size() * 4)) << isa_name(isa);
+  }
+}
+
 TEST(Matmul, LdyLargerThanRows) {
   for (Isa isa : supported_isas()) {
     const Matrix m = make_matrix(TensorType::kQ4_0, 20, 64, 5);

@@ -225,6 +225,8 @@ void convert_activations(Isa isa, TensorType weight_type, const float* x, int64_
 
 void matmul(Isa isa, const Weights& w, const void* x_converted, int64_t n_tokens, float* y,
             int64_t ldy, int64_t row_begin, int64_t row_end) {
+  row_begin = std::max<int64_t>(row_begin, 0);
+  row_end = std::min(row_end, w.rows);
   if (n_tokens <= 0 || row_begin >= row_end) return;
   if (PackedKernel k = effective_kernel(isa, w.type)) {
     matmul_unpacked(isa, k, w, x_converted, n_tokens, y, ldy, row_begin, row_end);
@@ -256,8 +258,10 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w) {
 
 void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens, float* y,
             int64_t ldy, int64_t row_begin, int64_t row_end) {
-  if (n_tokens <= 0 || row_begin >= row_end) return;
   const Weights& w = pw.weights();
+  row_begin = std::max<int64_t>(row_begin, 0);
+  row_end = std::min(row_end, w.rows);
+  if (n_tokens <= 0 || row_begin >= row_end) return;
   if (!pw.packed()) {
     matmul(pw.isa(), w, x_converted, n_tokens, y, ldy, row_begin, row_end);
     return;

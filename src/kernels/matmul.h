@@ -54,6 +54,8 @@ struct Weights {
 Status check_weights(const Weights& w);
 
 // Bytes needed to hold n_tokens activation rows of `cols` values converted for `weight_type`.
+// Token t's converted row starts t * activation_bytes(weight_type, 1, cols) bytes into the buffer
+// (a multiple of 64), so a product over a subset of consecutive tokens can start mid-buffer.
 size_t activation_bytes(TensorType weight_type, int64_t n_tokens, int64_t cols);
 
 // Converts x[n_tokens][cols] (row-major, contiguous) for products with weights of `weight_type`.
@@ -62,7 +64,9 @@ void convert_activations(Isa isa, TensorType weight_type, const float* x, int64_
                          int64_t cols, void* out);
 
 // y[t * ldy + r] = sum_c W[r][c] * x[t][c] for r in [row_begin, row_end), t in [0, n_tokens).
-// `x_converted` comes from convert_activations with the same weight type and cols.
+// `x_converted` comes from convert_activations with the same weight type and cols. The row range
+// is clamped to [0, w.rows). Any Isa may be passed; one the CPU lacks must not be (check with
+// supported_isas()).
 void matmul(Isa isa, const Weights& w, const void* x_converted, int64_t n_tokens, float* y,
             int64_t ldy, int64_t row_begin, int64_t row_end);
 
