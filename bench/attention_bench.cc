@@ -48,15 +48,18 @@ void BM_AttentionTiled64Rows(benchmark::State& state) {
   const Cache cache(n);
   std::vector<float> q(64 * 4 * 64, 0.1f), out(64 * 4 * 64);
   std::vector<uint8_t> scratch(attention_scratch_bytes(4, 64, 64) + 64);
-  void* s = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  void* s =
+      reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
   AttentionQuery rows[64];
-  for (int i = 0; i < 64; ++i) rows[i] = {q.data() + i * 256, out.data() + i * 256, static_cast<int32_t>(n - 64 + i), 1};
+  for (int i = 0; i < 64; ++i)
+    rows[i] = {q.data() + i * 256, out.data() + i * 256, static_cast<int32_t>(n - 64 + i), 1};
   const OpsTable& O = ops(best_isa());
   for (auto _ : state) {
     attend_tiled(O, cache.kv(), rows, 64, 4, s);
     benchmark::DoNotOptimize(out.data());
   }
-  state.counters["rows/s"] = benchmark::Counter(64.0 * 4, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["rows/s"] =
+      benchmark::Counter(64.0 * 4, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_AttentionTiled64Rows)->Arg(64)->Arg(512)->Arg(4096);
 
@@ -65,7 +68,8 @@ void BM_AttentionPerKeyDecode(benchmark::State& state) {
   const Cache cache(n);
   std::vector<float> q(4 * 64, 0.1f), out(4 * 64);
   std::vector<uint8_t> scratch(attention_scratch_bytes(4, 64, 64) + 64);
-  void* s = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  void* s =
+      reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
   const AttentionQuery query{q.data(), out.data(), static_cast<int32_t>(n - 1), 1};
   const OpsTable& O = ops(best_isa());
   for (auto _ : state) {

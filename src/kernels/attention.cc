@@ -17,14 +17,44 @@ size_t align64(size_t n) {
   return (n + 63) & ~size_t{63};
 }
 
+// What all cells of a tile share, to decide visibility for whole tiles at once.
+struct TileInfo {
+  int64_t c0 = 0, c1 = 0;
+  uint64_t seqs = 0;     // the common sequence mask, when `uniform`
+  bool uniform = false;  // every cell is used and has the same sequence mask
+  int32_t pos_min = 0, pos_max = 0;
+};
+
+TileInfo tile_info(const AttentionKv& kv, int64_t c0, int64_t c1) {
+  TileInfo t;
+  t.c0 = c0;
+  t.c1 = c1;
+  t.seqs = kv.cell_seqs[c0];
+  t.uniform = t.seqs != 0;
+  t.pos_min = t.pos_max = kv.cell_pos[c0];
+  for (int64_t c = c0 + 1; c < c1 && t.uniform; ++c) {
+    t.uniform = kv.cell_seqs[c] == t.seqs;
+    t.pos_min = std::min(t.pos_min, kv.cell_pos[c]);
+    t.pos_max = std::max(t.pos_max, kv.cell_pos[c]);
+  }
+  return t;
+}
+
 // Bit j of the result: cell c0 + j is visible to the query.
-uint64_t visible_cells(const AttentionKv& kv, int64_t c0, int64_t c1, int32_t pos, uint64_t seq) {
+uint64_t visible_cells(const AttentionKv& kv, const TileInfo& t, int32_t pos, uint64_t seq) {
   const int64_t min_pos = kv.window > 0 ? static_cast<int64_t>(pos) - kv.window + 1
                                         : std::numeric_limits<int64_t>::min();
+  const int64_t n = t.c1 - t.c0;
+  if (t.uniform) {
+    // Whole-tile answers for the common cases: all visible, or none.
+    if ((t.seqs & seq) == 0 || t.pos_min > pos || t.pos_max < min_pos) return 0;
+    if (t.pos_max <= pos && t.pos_min >= min_pos)
+      return n == 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
+  }
   uint64_t bits = 0;
-  for (int64_t c = c0; c < c1; ++c) {
+  for (int64_t c = t.c0; c < t.c1; ++c) {
     const int32_t p = kv.cell_pos[c];
-    if ((kv.cell_seqs[c] & seq) != 0 && p <= pos && p >= min_pos) bits |= uint64_t{1} << (c - c0);
+    if ((kv.cell_seqs[c] & seq) != 0 && p <= pos && p >= min_pos) bits |= uint64_t{1} << (c - t.c0);
   }
   return bits;
 }
@@ -117,7 +147,7 @@ void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQ
     float m = kNegInf, s_sum = 0.0f;
     for (int64_t c0 = 0; c0 < kv.n_cells; c0 += kAttentionTile) {
       const int64_t c1 = std::min(kv.n_cells, c0 + kAttentionTile);
-      uint64_t bits = visible_cells(kv, c0, c1, query.pos, query.seq_mask);
+      uint64_t bits = visible_cells(kv, tile_info(kv, c0, c1), query.pos, query.seq_mask);
       while (bits != 0) {
         const int64_t c = c0 + __builtin_ctzll(bits);
         bits &= bits - 1;
@@ -214,8 +244,9 @@ void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQue
   for (int64_t c0 = 0; c0 < kv.n_cells; c0 += T) {
     const int64_t c1 = std::min(kv.n_cells, c0 + T);
     uint64_t any = 0;
+    const TileInfo info = tile_info(kv, c0, c1);
     for (int64_t i = 0; i < n_rows; ++i) {
-      vis[i] = visible_cells(kv, c0, c1, rows[i].pos, rows[i].seq_mask);
+      vis[i] = visible_cells(kv, info, rows[i].pos, rows[i].seq_mask);
       any |= vis[i];
     }
     if (any == 0) continue;
@@ -256,8 +287,10 @@ void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQue
         } else {
           ops.scale(row, kv.scale, T);
         }
-        for (int64_t j = 0; j < T; ++j) {
-          if (((vis[i] >> j) & 1) == 0) row[j] = kNegInf;
+        if (vis[i] != ~uint64_t{0}) {
+          for (int64_t j = 0; j < T; ++j) {
+            if (((vis[i] >> j) & 1) == 0) row[j] = kNegInf;
+          }
         }
         const float tile_max = ops.max(row, T);
         if (tile_max == kNegInf) {

@@ -265,19 +265,62 @@ const void* Context::convert(int slot, TensorType type, const float* x, int64_t 
   return buf.data();
 }
 
+const void* Context::RowConversion::data(TensorType type) const {
+  for (int i = 0; i < n_types; ++i) {
+    if (types[i] == type) return out[i];
+  }
+  return nullptr;
+}
+
+Context::RowConversion Context::begin_rows(std::initializer_list<TensorType> types, int64_t n,
+                                           int64_t cols) {
+  RowConversion rc;
+  rc.cols = cols;
+  for (TensorType t : types) {
+    bool seen = false;
+    for (int i = 0; i < rc.n_types; ++i) seen |= rc.types[i] == t;
+    if (seen) continue;
+    const int slot = rc.n_types++;
+    rc.types[slot] = t;
+    rc.stride[slot] = kernels::activation_bytes(t, 1, cols);
+    auto& buf = act_[static_cast<size_t>(slot)];
+    const size_t bytes = kernels::activation_bytes(t, n, cols);
+    rc.deferred |= bytes != rc.stride[slot] * static_cast<size_t>(n);
+    if (buf.size() < bytes) buf.resize(bytes);
+    rc.out[slot] = buf.data();
+  }
+  return rc;
+}
+
+void Context::convert_row(const RowConversion& rc, const float* x, int64_t t) const {
+  if (rc.deferred) return;
+  for (int i = 0; i < rc.n_types; ++i) {
+    kernels::convert_activations(isa_, rc.types[i], x, 1, rc.cols,
+                                 rc.out[i] + static_cast<size_t>(t) * rc.stride[i]);
+  }
+}
+
+void Context::finish_rows(const RowConversion& rc, const float* x, int64_t n) const {
+  if (!rc.deferred) return;
+  for (int i = 0; i < rc.n_types; ++i) {
+    kernels::convert_activations(isa_, rc.types[i], x, n, rc.cols, rc.out[i]);
+  }
+}
+
 void Context::run_products(const Product* products, int n_products, int64_t n_tokens, Stage stage) {
   StageTimer timer(*this, stage);
   // Split each product's rows into chunks: a few per thread so a thread slowed down by the rest
-  // of the machine does not hold everyone up. Chunk boundaries are multiples of 16 rows.
+  // of the machine does not hold everyone up. Chunk boundaries at multiples of the kernels' row
+  // tile keep every tile full.
   constexpr int64_t kChunksPerThread = 4;
-  constexpr int64_t kAlign = 16;
+  const int64_t kAlign = std::max<int64_t>(1, kernels::matmul_row_block(isa_));
   const int64_t nt = pool_.n_threads();
   std::vector<Chunk>& chunks = chunks_;  // reused: no allocation per product
   chunks.clear();
   for (int p = 0; p < n_products; ++p) {
     const int64_t rows = products[p].w->w.rows;
     int64_t step = rows;
-    if (nt > 1) {
+    if (nt > 1 && rows > kAlign) {
       step = (rows + nt * kChunksPerThread - 1) / (nt * kChunksPerThread);
       step = std::max<int64_t>(kAlign, (step + kAlign - 1) / kAlign * kAlign);
     }

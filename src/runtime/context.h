@@ -12,14 +12,15 @@
 // sequence, attends only to its own sequence's cells, and the seq_* functions remove or copy
 // position ranges (a server keeps one sequence per client and reuses shared prompt prefixes).
 //
-// Results do not depend on the number of threads, nor on how a sequence is split into batches
-// and ubatches: each logit is computed with the same arithmetic either way (see
-// docs/performance.md for what is verified).
+// Results do not depend on the number of threads, nor on other sequences; with a fixed attention
+// algorithm (AttentionMode) not on how a sequence is split into batches and ubatches either
+// (docs/inference.md, "Determinism").
 #pragma once
 
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -161,6 +162,23 @@ class Context {
   void run_products(const Product* products, int n_products, int64_t n_tokens, Stage stage);
   // Converts x[n][cols] for `type` into activation slot `slot`; returns the converted buffer.
   const void* convert(int slot, TensorType type, const float* x, int64_t n, int64_t cols);
+
+  // Conversion fused into the pass that produces the rows (a norm, an activation): each distinct
+  // weight type gets a slot; convert_row(t) fills row t of every slot (rows are independent in
+  // the kernels' layout, so tasks can convert their own rows).
+  struct RowConversion {
+    int n_types = 0;
+    TensorType types[3] = {};
+    size_t stride[3] = {};
+    uint8_t* out[3] = {};
+    int64_t cols = 0;
+    bool deferred = false;  // the layout is not row by row: convert everything in finish_rows
+    const void* data(TensorType type) const;
+  };
+  RowConversion begin_rows(std::initializer_list<TensorType> types, int64_t n, int64_t cols);
+  void convert_row(const RowConversion& rc, const float* x, int64_t t) const;
+  // Completes a deferred conversion of x[n][cols] (no-op otherwise).
+  void finish_rows(const RowConversion& rc, const float* x, int64_t n) const;
 
   const Model& model_;
   ContextParams params_;

@@ -31,17 +31,25 @@ void Context::ffn_block(const Ubatch&, int64_t il, int64_t n_rows) {
   float* gate = ff_.data();
   float* up = ff_.data() + ff_.size() / 2;
 
+  // ffn_norm with the conversion for gate/up fused in; the activation with the conversion for
+  // down fused in.
+  const RowConversion in = begin_rows({L.ffn_gate.w.type, L.ffn_up.w.type}, n_rows, d);
   pool_.run(n_rows, [&](int64_t t, int) {
-    O.rmsnorm(x_.data() + t * d, L.ffn_norm, h_.data() + t * d, d, hp.norm_eps);
+    float* h = h_.data() + t * d;
+    O.rmsnorm(x_.data() + t * d, L.ffn_norm, h, d, hp.norm_eps);
+    convert_row(in, h, t);
   });
-  const TensorType tg = L.ffn_gate.w.type, tu = L.ffn_up.w.type;
-  const void* xg = convert(0, tg, h_.data(), n_rows, d);
-  const void* xu = tu == tg ? xg : convert(1, tu, h_.data(), n_rows, d);
-  const Product gu[2] = {{&L.ffn_gate, xg, gate, nf}, {&L.ffn_up, xu, up, nf}};
+  finish_rows(in, h_.data(), n_rows);
+  const Product gu[2] = {{&L.ffn_gate, in.data(L.ffn_gate.w.type), gate, nf},
+                         {&L.ffn_up, in.data(L.ffn_up.w.type), up, nf}};
   run_products(gu, 2, n_rows, Stage::kMatmulUpGate);
-  pool_.run(n_rows,
-            [&](int64_t t, int) { activate(O, cfg.ffn_act, gate + t * nf, up + t * nf, nf); });
-  const Product down = {&L.ffn_down, convert(0, L.ffn_down.w.type, gate, n_rows, nf), o_.data(), d};
+  const RowConversion mid = begin_rows({L.ffn_down.w.type}, n_rows, nf);
+  pool_.run(n_rows, [&](int64_t t, int) {
+    activate(O, cfg.ffn_act, gate + t * nf, up + t * nf, nf);
+    convert_row(mid, gate + t * nf, t);
+  });
+  finish_rows(mid, gate, n_rows);
+  const Product down = {&L.ffn_down, mid.data(L.ffn_down.w.type), o_.data(), d};
   run_products(&down, 1, n_rows, Stage::kMatmulDown);
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;

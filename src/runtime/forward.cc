@@ -81,24 +81,25 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   const int64_t n_qkv = nq + nk + nv;
   const bool sliding = cfg.layer_sliding[static_cast<size_t>(il)] != 0;
 
-  // attn_norm
+  // attn_norm, and its output converted for the Q/K/V weights in the same pass.
+  const RowConversion rc = L.wqkv.present()
+                               ? begin_rows({L.wqkv.w.type}, n, d)
+                               : begin_rows({L.wq.w.type, L.wk.w.type, L.wv.w.type}, n, d);
   pool_.run(n, [&](int64_t t, int) {
-    O.rmsnorm(x_.data() + t * d, L.attn_norm, h_.data() + t * d, d, hp.norm_eps);
+    float* h = h_.data() + t * d;
+    O.rmsnorm(x_.data() + t * d, L.attn_norm, h, d, hp.norm_eps);
+    convert_row(rc, h, t);
   });
+  finish_rows(rc, h_.data(), n);
 
   // Q, K, V projections into one [n][n_qkv] buffer, one parallel region.
   if (L.wqkv.present()) {
-    const Product p = {&L.wqkv, convert(0, L.wqkv.w.type, h_.data(), n, d), qkv_.data(), n_qkv};
+    const Product p = {&L.wqkv, rc.data(L.wqkv.w.type), qkv_.data(), n_qkv};
     run_products(&p, 1, n, Stage::kMatmulQkv);
   } else {
-    // Convert once per distinct weight type.
-    const TensorType tq = L.wq.w.type, tk = L.wk.w.type, tv = L.wv.w.type;
-    const void* xq = convert(0, tq, h_.data(), n, d);
-    const void* xk = tk == tq ? xq : convert(1, tk, h_.data(), n, d);
-    const void* xv = tv == tq ? xq : tv == tk ? xk : convert(2, tv, h_.data(), n, d);
-    const Product p[3] = {{&L.wq, xq, qkv_.data(), n_qkv},
-                          {&L.wk, xk, qkv_.data() + nq, n_qkv},
-                          {&L.wv, xv, qkv_.data() + nq + nk, n_qkv}};
+    const Product p[3] = {{&L.wq, rc.data(L.wq.w.type), qkv_.data(), n_qkv},
+                          {&L.wk, rc.data(L.wk.w.type), qkv_.data() + nq, n_qkv},
+                          {&L.wv, rc.data(L.wv.w.type), qkv_.data() + nq + nk, n_qkv}};
     run_products(p, 3, n, Stage::kMatmulQkv);
   }
 
@@ -232,12 +233,15 @@ void Context::output_block(const Ubatch& ub, int64_t out_offset) {
   const int64_t d = hp.n_embd;
   const int64_t n_out = static_cast<int64_t>(ub.out_rows.size());
   // After the last layer the residual rows are already compacted to the output rows.
+  const RowConversion rc = begin_rows({model_.output().w.type}, n_out, d);
   pool_.run(n_out, [&](int64_t t, int) {
-    O.rmsnorm(x_.data() + t * d, model_.output_norm(), h_.data() + t * d, d, hp.norm_eps);
+    float* h = h_.data() + t * d;
+    O.rmsnorm(x_.data() + t * d, model_.output_norm(), h, d, hp.norm_eps);
+    convert_row(rc, h, t);
   });
+  finish_rows(rc, h_.data(), n_out);
   float* logits = logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(n_vocab_);
-  const Product p = {&model_.output(), convert(0, model_.output().w.type, h_.data(), n_out, d),
-                     logits, n_vocab_};
+  const Product p = {&model_.output(), rc.data(model_.output().w.type), logits, n_vocab_};
   run_products(&p, 1, n_out, Stage::kMatmulLogits);
   if (cfg.final_softcap > 0.0f) {
     pool_.run(n_out, [&](int64_t t, int) {

@@ -258,24 +258,44 @@ void f32_mad(float* acc, const float* v, float s, int64_t n) {
   }
 }
 
-// C[RM rows x 8*NV cols] += A * B, register blocked; `width` limits the columns.
-template <int RM, int NV>
-inline void gemm_block(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
-                       int64_t ldb, int64_t k, int64_t width) {
-  __m256 acc[RM][NV];
-  for (int i = 0; i < RM; ++i) {
-    for (int v = 0; v < NV; ++v) acc[i][v] = load(c + i * ldc + 8 * v, width - 8 * v);
-  }
+// C[2 x 32] += A[2 x k] * B[k x 32]: 8 accumulators in named registers.
+inline void gemm_2x32(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
+                      int64_t ldb, int64_t k) {
+  float* c0 = c;
+  float* c1 = c + ldc;
+  __m256 x00 = _mm256_loadu_ps(c0), x01 = _mm256_loadu_ps(c0 + 8);
+  __m256 x02 = _mm256_loadu_ps(c0 + 16), x03 = _mm256_loadu_ps(c0 + 24);
+  __m256 x10 = _mm256_loadu_ps(c1), x11 = _mm256_loadu_ps(c1 + 8);
+  __m256 x12 = _mm256_loadu_ps(c1 + 16), x13 = _mm256_loadu_ps(c1 + 24);
   for (int64_t kk = 0; kk < k; ++kk) {
-    __m256 bv[NV];
-    for (int v = 0; v < NV; ++v) bv[v] = load(b + kk * ldb + 8 * v, width - 8 * v);
-    for (int i = 0; i < RM; ++i) {
-      const __m256 p = _mm256_set1_ps(a[i * lda + kk]);
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(p, bv[v], acc[i][v]);
-    }
+    const float* bk = b + kk * ldb;
+    const __m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);
+    const __m256 b2 = _mm256_loadu_ps(bk + 16), b3 = _mm256_loadu_ps(bk + 24);
+    __m256 p = _mm256_set1_ps(a[kk]);
+    x00 = _mm256_fmadd_ps(p, b0, x00);
+    x01 = _mm256_fmadd_ps(p, b1, x01);
+    x02 = _mm256_fmadd_ps(p, b2, x02);
+    x03 = _mm256_fmadd_ps(p, b3, x03);
+    p = _mm256_set1_ps(a[lda + kk]);
+    x10 = _mm256_fmadd_ps(p, b0, x10);
+    x11 = _mm256_fmadd_ps(p, b1, x11);
+    x12 = _mm256_fmadd_ps(p, b2, x12);
+    x13 = _mm256_fmadd_ps(p, b3, x13);
   }
-  for (int i = 0; i < RM; ++i) {
-    for (int v = 0; v < NV; ++v) store(c + i * ldc + 8 * v, acc[i][v], width - 8 * v);
+  _mm256_storeu_ps(c0, x00), _mm256_storeu_ps(c0 + 8, x01);
+  _mm256_storeu_ps(c0 + 16, x02), _mm256_storeu_ps(c0 + 24, x03);
+  _mm256_storeu_ps(c1, x10), _mm256_storeu_ps(c1 + 8, x11);
+  _mm256_storeu_ps(c1 + 16, x12), _mm256_storeu_ps(c1 + 24, x13);
+}
+
+// One row of C, columns [0, n) with n <= 32.
+inline void gemm_row(float* c, const float* a, const float* b, int64_t ldb, int64_t k, int64_t n) {
+  for (int64_t j = 0; j < n; j += 8) {
+    __m256 x = load(c + j, n - j);
+    for (int64_t kk = 0; kk < k; ++kk) {
+      x = _mm256_fmadd_ps(_mm256_set1_ps(a[kk]), load(b + kk * ldb + j, n - j), x);
+    }
+    store(c + j, x, n - j);
   }
 }
 
@@ -284,9 +304,10 @@ void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
   for (int64_t j = 0; j < n; j += 32) {
     const int64_t w = n - j < 32 ? n - j : 32;
     int64_t i = 0;
-    for (; i + 3 <= m; i += 3)
-      gemm_block<3, 4>(c + i * ldc + j, ldc, a + i * lda, lda, b + j, ldb, k, w);
-    for (; i < m; ++i) gemm_block<1, 4>(c + i * ldc + j, ldc, a + i * lda, lda, b + j, ldb, k, w);
+    if (w == 32) {
+      for (; i + 2 <= m; i += 2) gemm_2x32(c + i * ldc + j, ldc, a + i * lda, lda, b + j, ldb, k);
+    }
+    for (; i < m; ++i) gemm_row(c + i * ldc + j, a + i * lda, b + j, ldb, k, w);
   }
 }
 

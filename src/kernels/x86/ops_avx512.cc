@@ -237,57 +237,78 @@ void f32_mad(float* acc, const float* v, float s, int64_t n) {
   }
 }
 
-// C[rows x 16*NV] += A * B for RM rows (register blocked); lanes past `n` masked off.
-template <int RM, int NV>
-inline void gemm_block(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
-                       int64_t ldb, int64_t k, const __mmask16* masks) {
-  __m512 acc[RM][NV];
-  for (int i = 0; i < RM; ++i) {
-    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_maskz_loadu_ps(masks[v], c + i * ldc + 16 * v);
-  }
+// C[4 x 64] += A[4 x k] * B[k x 64]: 16 accumulators in named registers (GCC keeps arrays of
+// vectors in memory here, storing every accumulator on every step).
+inline void gemm_4x64(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
+                      int64_t ldb, int64_t k) {
+  float* c0 = c;
+  float* c1 = c + ldc;
+  float* c2 = c + 2 * ldc;
+  float* c3 = c + 3 * ldc;
+  __m512 x00 = _mm512_loadu_ps(c0), x01 = _mm512_loadu_ps(c0 + 16);
+  __m512 x02 = _mm512_loadu_ps(c0 + 32), x03 = _mm512_loadu_ps(c0 + 48);
+  __m512 x10 = _mm512_loadu_ps(c1), x11 = _mm512_loadu_ps(c1 + 16);
+  __m512 x12 = _mm512_loadu_ps(c1 + 32), x13 = _mm512_loadu_ps(c1 + 48);
+  __m512 x20 = _mm512_loadu_ps(c2), x21 = _mm512_loadu_ps(c2 + 16);
+  __m512 x22 = _mm512_loadu_ps(c2 + 32), x23 = _mm512_loadu_ps(c2 + 48);
+  __m512 x30 = _mm512_loadu_ps(c3), x31 = _mm512_loadu_ps(c3 + 16);
+  __m512 x32 = _mm512_loadu_ps(c3 + 32), x33 = _mm512_loadu_ps(c3 + 48);
   for (int64_t kk = 0; kk < k; ++kk) {
-    __m512 bv[NV];
-    for (int v = 0; v < NV; ++v) bv[v] = _mm512_maskz_loadu_ps(masks[v], b + kk * ldb + 16 * v);
-    for (int i = 0; i < RM; ++i) {
-      const __m512 p = _mm512_set1_ps(a[i * lda + kk]);
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(p, bv[v], acc[i][v]);
-    }
+    const float* bk = b + kk * ldb;
+    const __m512 b0 = _mm512_loadu_ps(bk), b1 = _mm512_loadu_ps(bk + 16);
+    const __m512 b2 = _mm512_loadu_ps(bk + 32), b3 = _mm512_loadu_ps(bk + 48);
+    __m512 p = _mm512_set1_ps(a[kk]);
+    x00 = _mm512_fmadd_ps(p, b0, x00);
+    x01 = _mm512_fmadd_ps(p, b1, x01);
+    x02 = _mm512_fmadd_ps(p, b2, x02);
+    x03 = _mm512_fmadd_ps(p, b3, x03);
+    p = _mm512_set1_ps(a[lda + kk]);
+    x10 = _mm512_fmadd_ps(p, b0, x10);
+    x11 = _mm512_fmadd_ps(p, b1, x11);
+    x12 = _mm512_fmadd_ps(p, b2, x12);
+    x13 = _mm512_fmadd_ps(p, b3, x13);
+    p = _mm512_set1_ps(a[2 * lda + kk]);
+    x20 = _mm512_fmadd_ps(p, b0, x20);
+    x21 = _mm512_fmadd_ps(p, b1, x21);
+    x22 = _mm512_fmadd_ps(p, b2, x22);
+    x23 = _mm512_fmadd_ps(p, b3, x23);
+    p = _mm512_set1_ps(a[3 * lda + kk]);
+    x30 = _mm512_fmadd_ps(p, b0, x30);
+    x31 = _mm512_fmadd_ps(p, b1, x31);
+    x32 = _mm512_fmadd_ps(p, b2, x32);
+    x33 = _mm512_fmadd_ps(p, b3, x33);
   }
-  for (int i = 0; i < RM; ++i) {
-    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, masks[v], acc[i][v]);
-  }
+  _mm512_storeu_ps(c0, x00), _mm512_storeu_ps(c0 + 16, x01);
+  _mm512_storeu_ps(c0 + 32, x02), _mm512_storeu_ps(c0 + 48, x03);
+  _mm512_storeu_ps(c1, x10), _mm512_storeu_ps(c1 + 16, x11);
+  _mm512_storeu_ps(c1 + 32, x12), _mm512_storeu_ps(c1 + 48, x13);
+  _mm512_storeu_ps(c2, x20), _mm512_storeu_ps(c2 + 16, x21);
+  _mm512_storeu_ps(c2 + 32, x22), _mm512_storeu_ps(c2 + 48, x23);
+  _mm512_storeu_ps(c3, x30), _mm512_storeu_ps(c3 + 16, x31);
+  _mm512_storeu_ps(c3 + 32, x32), _mm512_storeu_ps(c3 + 48, x33);
 }
 
-template <int NV>
-void gemm_cols(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
-               int64_t m, int64_t k, const __mmask16* masks) {
-  int64_t i = 0;
-  for (; i + 4 <= m; i += 4)
-    gemm_block<4, NV>(c + i * ldc, ldc, a + i * lda, lda, b, ldb, k, masks);
-  for (; i < m; ++i) gemm_block<1, NV>(c + i * ldc, ldc, a + i * lda, lda, b, ldb, k, masks);
+// One row of C, columns [0, n) with n <= 64 (the edges of the blocked loop).
+inline void gemm_row(float* c, const float* a, const float* b, int64_t ldb, int64_t k, int64_t n) {
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = tail_mask(n - j);
+    __m512 x = _mm512_maskz_loadu_ps(m, c + j);
+    for (int64_t kk = 0; kk < k; ++kk) {
+      x = _mm512_fmadd_ps(_mm512_set1_ps(a[kk]), _mm512_maskz_loadu_ps(m, b + kk * ldb + j), x);
+    }
+    _mm512_mask_storeu_ps(c + j, m, x);
+  }
 }
 
 void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
               int64_t m, int64_t k, int64_t n) {
   for (int64_t j = 0; j < n; j += 64) {
     const int64_t w = n - j < 64 ? n - j : 64;
-    __mmask16 masks[4];
-    for (int v = 0; v < 4; ++v) masks[v] = tail_mask(w - 16 * v > 0 ? w - 16 * v : 0);
-    const int nv = static_cast<int>((w + 15) / 16);
-    switch (nv) {
-      case 4:
-        gemm_cols<4>(c + j, ldc, a, lda, b + j, ldb, m, k, masks);
-        break;
-      case 3:
-        gemm_cols<3>(c + j, ldc, a, lda, b + j, ldb, m, k, masks);
-        break;
-      case 2:
-        gemm_cols<2>(c + j, ldc, a, lda, b + j, ldb, m, k, masks);
-        break;
-      default:
-        gemm_cols<1>(c + j, ldc, a, lda, b + j, ldb, m, k, masks);
-        break;
+    int64_t i = 0;
+    if (w == 64) {
+      for (; i + 4 <= m; i += 4) gemm_4x64(c + i * ldc + j, ldc, a + i * lda, lda, b + j, ldb, k);
     }
+    for (; i < m; ++i) gemm_row(c + i * ldc + j, a + i * lda, b + j, ldb, k, w);
   }
 }
 
