@@ -72,9 +72,9 @@ TEST(GbnfParser, CharacterClasses) {
   EXPECT_FALSE(matches(g, "aA]*éaz"));   // [-+]
   EXPECT_FALSE(matches(g, "aA]-ìaz"));   // [é-ë]
   EXPECT_FALSE(matches(g, "aA]-é\nz"));  // [^\n]
-  // Empty class matches nothing; [^] matches anything.
-  EXPECT_FALSE(matches(must_parse("root ::= [] | \"x\" []"), "x"));
-  EXPECT_TRUE(matches(must_parse("root ::= [^]"), "\n"));
+  // Empty classes are refused (llama.cpp silently drops them).
+  EXPECT_EQ(error_of("root ::= \"x\" []"), "line 1, column 14: empty character class");
+  EXPECT_EQ(error_of("root ::= [^]"), "line 1, column 10: empty character class");
 }
 
 TEST(GbnfParser, Escapes) {

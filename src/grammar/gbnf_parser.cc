@@ -318,6 +318,11 @@ class Parser {
           ranges.push_back({lo, hi});
         }
         ++pos_;
+        if (ranges.empty()) {
+          // llama.cpp turns [] and [^] into nothing at all (they match the empty string); a
+          // reader would expect "no character" or "any character". Refuse rather than guess.
+          return error_at(item_pos, "empty character class");
+        }
         last_start = seq->size();
         EMBER_RETURN_IF_ERROR(count_elements(1));
         seq->push_back({Element::Kind::kChars, charset_id(CharSet(std::move(ranges), negate))});

@@ -175,7 +175,7 @@ class RegexConverter {
 
   Result<std::string> chars(std::vector<CodeRange> ranges, bool negate = false) {
     const std::string e = json_string_char_expr(CharSet(std::move(ranges), negate));
-    if (e.empty()) return std::string("[]");  // matches nothing, like an empty class
+    if (e.empty()) return error("a character class that matches no character is not supported");
     return e;
   }
 
