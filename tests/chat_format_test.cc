@@ -185,12 +185,18 @@ Json test_tools() {
     {"type": "function", "function": {"name": "get_weather", "description": "Weather",
       "parameters": {"type": "object", "properties": {
         "city": {"type": "string"}, "days": {"type": "integer"},
-        "unit": {"type": "string", "enum": ["C", "F"]}},
-        "required": ["city", "days"]}}},
+        "unit": {"type": "string", "enum": ["C", "F"]},
+        "opts": {"type": "object", "properties": {
+          "note": {"type": "string"}, "levels": {"type": "array", "items": {"type": "number"}}},
+          "required": ["note", "levels"]}},
+        "required": ["city", "days", "opts"]}}},
     {"type": "function", "function": {"name": "get_time",
       "parameters": {"type": "object", "properties": {"tz": {"type": "string"}},
         "required": ["tz"]}}}])");
 }
+
+// Quotes, a backslash, non-ASCII and an emoji: they must survive every format's escaping.
+constexpr const char* kExampleText = "Oslo \"Ø\" \\ 😀";
 
 // An example value for a schema (required properties only; first alternative).
 Json example_for(const Json& s) {
@@ -214,7 +220,7 @@ Json example_for(const Json& s) {
     const std::string pattern = s.value("pattern", "");
     if (pattern == "^[a-zA-Z0-9]{9}$") return "abcDEF123";
     if (pattern == "^[0-9]{1,10}$") return "0";
-    return "Oslo";
+    return kExampleText;
   }
   if (type == "integer") return 3;
   if (type == "number") return 2.5;
@@ -233,7 +239,7 @@ std::string render_call(const ToolCallShape& shape) {
         out += example_for(p.schema).dump();
         break;
       case ToolCallPart::Kind::kText:
-        out += "Oslo";
+        out += kExampleText;
         break;
     }
   }
