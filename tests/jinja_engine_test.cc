@@ -360,6 +360,19 @@ const ErrorCase kErrorCases[] = {
     {"NotCallable", "{{ 'x'() }}", "{}", "'str' object is not callable"},
 };
 
+// Jinja2 marks a loop as "iterated" only when a body run reaches its end, so `else` also runs
+// when every iteration left through continue, or the first one through break (expected values
+// from Jinja2).
+TEST(JinjaEngine, ForElseAfterContinueAndBreak) {
+  const Case cases[] = {
+      {"{% for x in [1, 2] %}{% continue %}{% else %}E{% endfor %}", "{}", "E"},
+      {"{% for x in [1] %}{% break %}{% else %}E{% endfor %}", "{}", "E"},
+      {"{% for x in [1, 2] %}{% if x == 2 %}{% break %}{% endif %}{% else %}E{% endfor %}", "{}",
+       ""},
+  };
+  for (const Case& c : cases) expect_render(c);
+}
+
 TEST(JinjaEngine, ErrorsMatchJinja2AndCarryLineAndColumn) {
   for (const ErrorCase& c : kErrorCases) {
     SCOPED_TRACE(c.name);

@@ -503,11 +503,12 @@ Result<Flow> Interpreter::exec_loop(const Stmt& s, const Value& iterable,
   auto items = iterate(iterable);
   if (!items.ok()) return located(items.status(), s.expr->pos);
   auto loop = std::make_shared<LoopObject>(*this, s, std::move(items).value(), scope, depth0);
-  bool any = false;
+  // Jinja2 clears its "no iteration" flag at the end of the loop body, so the else block also
+  // runs when every iteration left early through continue (or the first one through break).
+  bool completed = false;
   while (true) {
     EMBER_ASSIGN_OR_RETURN(std::optional<Value> item, loop->advance());
     if (!item) break;
-    any = true;
     if (++iterations_ > config_.limits.max_loop_iterations) {
       return located(resource_exhausted("template exceeded " +
                                         std::to_string(config_.limits.max_loop_iterations) +
@@ -519,8 +520,9 @@ Result<Flow> Interpreter::exec_loop(const Stmt& s, const Value& iterable,
     iter_scope->set("loop", Value::object(loop));
     EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.body, iter_scope, out));
     if (f == Flow::kBreak) break;
+    if (f == Flow::kNormal) completed = true;
   }
-  if (!any) {
+  if (!completed) {
     // The else block runs in its own scope, like Jinja2's else frame.
     EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.else_body, child_scope(scope), out));
     (void)f;
