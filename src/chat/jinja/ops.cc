@@ -123,7 +123,10 @@ Result<int64_t> to_index(const Value& v, std::string_view what) {
 
 Result<Value> binary_op(BinOp op, const Value& a, const Value& b) {
   if (a.is_undefined()) return invalid_argument(a.undefined_message());
-  if (b.is_undefined()) return invalid_argument(b.undefined_message());
+  // str % Undefined formats (Undefined prints as ""); every other use of Undefined fails.
+  if (b.is_undefined() && !(op == BinOp::kMod && a.is_string())) {
+    return invalid_argument(b.undefined_message());
+  }
   const bool ints = a.is_integral() && b.is_integral();
   const bool nums = a.is_number() && b.is_number();
   switch (op) {
