@@ -4,7 +4,8 @@
 //
 // Scoping follows Jinja2: a for-loop iteration, macro call, filter block, block set and `with`
 // get a fresh child scope (so `{% set %}` inside them does not leak out; use namespace()),
-// while `if` does not create one.
+// while `if` does not create one. Entering a frame binds the names Jinja2's compiler would
+// treat as not-yet-assigned locals to Undefined (scoping.h).
 #pragma once
 
 #include <ctime>
