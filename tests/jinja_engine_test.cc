@@ -360,6 +360,37 @@ const ErrorCase kErrorCases[] = {
     {"NotCallable", "{{ 'x'() }}", "{}", "'str' object is not callable"},
 };
 
+// Jinja2 marks a loop as "iterated" only when a body run reaches its end, so `else` also runs
+// when every iteration left through continue, or the first one through break (expected values
+// from Jinja2).
+TEST(JinjaEngine, ForElseAfterContinueAndBreak) {
+  const Case cases[] = {
+      {"{% for x in [1, 2] %}{% continue %}{% else %}E{% endfor %}", "{}", "E"},
+      {"{% for x in [1] %}{% break %}{% else %}E{% endfor %}", "{}", "E"},
+      {"{% for x in [1, 2] %}{% if x == 2 %}{% break %}{% endif %}{% else %}E{% endfor %}", "{}",
+       ""},
+  };
+  for (const Case& c : cases) expect_render(c);
+}
+
+// Jinja2 resolves names per frame at compile time: a name assigned in a frame is that frame's
+// variable everywhere in it, so nested frames that read it before the assignment see
+// Undefined, not the context variable of the same name (expected values from Jinja2).
+TEST(JinjaEngine, CompileTimeScoping) {
+  const Case cases[] = {
+      {"{% for i in [1] %}{{ s }}{% endfor %}{% set s = 'x' %}{{ s }}", R"({"s": "Hello"})", "x"},
+      {"{% macro m() %}{{ s }}{% endmacro %}{{ m() }}{% set s = 'x' %}{{ m() }}",
+       R"({"s": "Hello"})", "x"},
+      {"{{ s }}{% set s = 'x' %}{{ s }}", R"({"s": "Hello"})", "Hellox"},
+      {"{% for i in [1, 2] %}{{ s }}{% endfor %}{% set s = 'late' %}", R"({"s": "Hello"})", ""},
+      {"{% if false %}{% set s = 1 %}{% endif %}{% for i in [1] %}{{ s }}{% endfor %}",
+       R"({"s": "Hello"})", "Hello"},
+      {"{% for i in [1] %}{% for j in [1] %}{{ s }}{% endfor %}{% set s = 3 %}{% endfor %}",
+       R"({"s": "Hello"})", ""},
+  };
+  for (const Case& c : cases) expect_render(c);
+}
+
 TEST(JinjaEngine, ErrorsMatchJinja2AndCarryLineAndColumn) {
   for (const ErrorCase& c : kErrorCases) {
     SCOPED_TRACE(c.name);

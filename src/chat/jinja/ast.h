@@ -107,6 +107,10 @@ struct Stmt {
   Body else_body;
   MacroSignature signature;                                   // kMacro, kCallBlock
   std::vector<std::pair<ExprPtr, ExprPtr>> with_assignments;  // kWith
+  // Names that start out undefined in the frame this statement opens (see scoping.h); for kFor
+  // the body frame, else_frame_undefined for its else block.
+  std::vector<std::string> frame_undefined;
+  std::vector<std::string> else_frame_undefined;
 };
 
 }  // namespace ember::jinja

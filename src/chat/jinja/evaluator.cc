@@ -141,9 +141,7 @@ Result<Value> Interpreter::eval_getitem(const Expr& e, const std::shared_ptr<Sco
   }
   auto r = slice(obj, parts[0], parts[1], parts[2]);
   if (!r.ok()) return located(r.status(), e.pos);
-  if (*r) return std::move(**r);
-  return Value::undefined(object_type_repr(obj) + " has no element slice(" + py_repr(parts[0]) +
-                          ", " + py_repr(parts[1]) + ", " + py_repr(parts[2]) + ")");
+  return r;
 }
 
 Result<Value> Interpreter::eval_call(const Expr& e, const std::shared_ptr<Scope>& scope) {

@@ -296,6 +296,15 @@ void Interpreter::track(const Value& v) {
   container_kinds_.push_back(kind);
 }
 
+std::shared_ptr<Scope> Interpreter::frame_scope(const std::shared_ptr<Scope>& parent,
+                                                const std::vector<std::string>& undefined) {
+  auto s = child_scope(parent);
+  for (const auto& name : undefined) {
+    s->set(name, Value::undefined(py_string_repr(name) + " is undefined"));
+  }
+  return s;
+}
+
 std::shared_ptr<Scope> Interpreter::child_scope(const std::shared_ptr<Scope>& parent) {
   auto s = std::make_shared<Scope>(parent);
   track(s);
@@ -328,13 +337,14 @@ Status Interpreter::append_output(std::string& out, std::string_view text) {
 }
 
 Result<std::string> Interpreter::render(const Body& body,
+                                        const std::vector<std::string>& root_undefined,
                                         const std::vector<std::pair<std::string, Value>>& context) {
   auto globals = std::make_shared<Scope>(nullptr);
   track(globals);
   for (auto& [k, v] : builtin_globals()) globals->set(k, std::move(v));
   auto ctx = child_scope(globals);
   for (const auto& [k, v] : context) ctx->set(k, v);
-  auto root = child_scope(ctx);
+  auto root = frame_scope(ctx, root_undefined);
   root_ = root;
   std::string out;
   EMBER_ASSIGN_OR_RETURN(Flow f, exec(body, root, out));
@@ -417,7 +427,7 @@ Result<Flow> Interpreter::exec_set(const Stmt& s, const std::shared_ptr<Scope>& 
 Result<Flow> Interpreter::exec_captured(const Stmt& s, const std::shared_ptr<Scope>& scope,
                                         std::string& out) {
   std::string buf;
-  EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.body, child_scope(scope), buf));
+  EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.body, frame_scope(scope, s.frame_undefined), buf));
   if (f != Flow::kNormal) return f;
   Value v = Value::string(std::move(buf));
   if (s.expr) {
@@ -453,14 +463,14 @@ Result<Flow> Interpreter::exec_scoped(const Stmt& s, const std::shared_ptr<Scope
       EMBER_ASSIGN_OR_RETURN(Value v, eval(*value, scope));
       values.push_back(std::move(v));
     }
-    auto inner = child_scope(scope);
+    auto inner = frame_scope(scope, s.frame_undefined);
     for (size_t i = 0; i < values.size(); ++i) {
       EMBER_RETURN_IF_ERROR(assign(*s.with_assignments[i].first, std::move(values[i]), inner));
     }
     return exec(s.body, inner, out);
   }
   // Blocks see the template's top-level variables, not the enclosing loop or macro scope.
-  auto inner = child_scope(s.kind == StmtKind::kBlock && root_ ? root_ : scope);
+  auto inner = frame_scope(s.kind == StmtKind::kBlock && root_ ? root_ : scope, s.frame_undefined);
   EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.body, inner, out));
   (void)f;
   return Flow::kNormal;
@@ -503,26 +513,29 @@ Result<Flow> Interpreter::exec_loop(const Stmt& s, const Value& iterable,
   auto items = iterate(iterable);
   if (!items.ok()) return located(items.status(), s.expr->pos);
   auto loop = std::make_shared<LoopObject>(*this, s, std::move(items).value(), scope, depth0);
-  bool any = false;
+  // Jinja2 clears its "no iteration" flag at the end of the loop body, so the else block also
+  // runs when every iteration left early through continue (or the first one through break).
+  bool completed = false;
   while (true) {
     EMBER_ASSIGN_OR_RETURN(std::optional<Value> item, loop->advance());
     if (!item) break;
-    any = true;
     if (++iterations_ > config_.limits.max_loop_iterations) {
       return located(resource_exhausted("template exceeded " +
                                         std::to_string(config_.limits.max_loop_iterations) +
                                         " loop iterations"),
                      s.pos);
     }
-    auto iter_scope = child_scope(scope);
+    auto iter_scope = frame_scope(scope, s.frame_undefined);
     EMBER_RETURN_IF_ERROR(located(assign(*s.target, *item, iter_scope), s.target->pos));
     iter_scope->set("loop", Value::object(loop));
     EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.body, iter_scope, out));
     if (f == Flow::kBreak) break;
+    if (f == Flow::kNormal) completed = true;
   }
-  if (!any) {
+  if (!completed) {
     // The else block runs in its own scope, like Jinja2's else frame.
-    EMBER_ASSIGN_OR_RETURN(Flow f, exec(s.else_body, child_scope(scope), out));
+    EMBER_ASSIGN_OR_RETURN(Flow f,
+                           exec(s.else_body, frame_scope(scope, s.else_frame_undefined), out));
     (void)f;
   }
   return Flow::kNormal;
@@ -583,7 +596,7 @@ Result<Value> Interpreter::call_macro(const MacroObject& macro, CallArgs args) {
   } dec{call_depth_};
   const Stmt& def = macro.def();
   const MacroSignature& sig = def.signature;
-  auto scope = child_scope(macro.closure());
+  auto scope = frame_scope(macro.closure(), def.frame_undefined);
   const size_t n_params = sig.params.size();
   const size_t first_default = n_params - sig.defaults.size();
   const size_t n_positional = std::min(args.args.size(), n_params);

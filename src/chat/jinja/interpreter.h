@@ -4,7 +4,8 @@
 //
 // Scoping follows Jinja2: a for-loop iteration, macro call, filter block, block set and `with`
 // get a fresh child scope (so `{% set %}` inside them does not leak out; use namespace()),
-// while `if` does not create one.
+// while `if` does not create one. Entering a frame binds the names Jinja2's compiler would
+// treat as not-yet-assigned locals to Undefined (scoping.h).
 #pragma once
 
 #include <ctime>
@@ -76,8 +77,9 @@ class Interpreter {
   Interpreter(const Interpreter&) = delete;
   Interpreter& operator=(const Interpreter&) = delete;
 
-  // Renders a template body with `context` variables on top of the builtin globals.
-  Result<std::string> render(const Body& body,
+  // Renders a template body with `context` variables on top of the builtin globals;
+  // `root_undefined` are the names that start undefined in the top-level frame (scoping.h).
+  Result<std::string> render(const Body& body, const std::vector<std::string>& root_undefined,
                              const std::vector<std::pair<std::string, Value>>& context);
 
   // ---- services for filters, tests, methods and builtins --------------------------------------
@@ -139,6 +141,9 @@ class Interpreter {
   Status append_output(std::string& out, std::string_view text);
   Status located(const Status& s, SourcePos pos) const;
   std::shared_ptr<Scope> child_scope(const std::shared_ptr<Scope>& parent);
+  // A child scope for a new frame, with the frame's initially-undefined names bound.
+  std::shared_ptr<Scope> frame_scope(const std::shared_ptr<Scope>& parent,
+                                     const std::vector<std::string>& undefined);
 
   RenderOptions config_;
   std::shared_ptr<Scope> root_;  // the template's top-level scope

@@ -123,7 +123,10 @@ Result<int64_t> to_index(const Value& v, std::string_view what) {
 
 Result<Value> binary_op(BinOp op, const Value& a, const Value& b) {
   if (a.is_undefined()) return invalid_argument(a.undefined_message());
-  if (b.is_undefined()) return invalid_argument(b.undefined_message());
+  // str % Undefined formats (Undefined prints as ""); every other use of Undefined fails.
+  if (b.is_undefined() && !(op == BinOp::kMod && a.is_string())) {
+    return invalid_argument(b.undefined_message());
+  }
   const bool ints = a.is_integral() && b.is_integral();
   const bool nums = a.is_number() && b.is_number();
   switch (op) {
@@ -357,17 +360,26 @@ std::optional<std::string> string_index(const std::string& s, int64_t i) {
   return r;
 }
 
-Result<std::optional<Value>> slice(const Value& v, const Value& start, const Value& stop,
-                                   const Value& step) {
+Result<Value> slice(const Value& v, const Value& start, const Value& stop, const Value& step) {
+  // Jinja2 applies slices with Python's own indexing (not the sandbox's getitem), so errors
+  // surface instead of becoming Undefined.
   if (v.is_undefined()) return invalid_argument(v.undefined_message());
-  if (!v.is_string() && !v.is_list()) return std::optional<Value>();
+  if (v.is_dict()) return invalid_argument("unhashable type: 'slice'");
+  if (!v.is_string() && !v.is_list()) {
+    std::string m = "'";
+    m += type_name(v);
+    m += "' object is not subscriptable";
+    return invalid_argument(std::move(m));
+  }
   auto bound = [](const Value& x) -> std::optional<std::optional<int64_t>> {
-    if (x.is_none() || x.is_undefined()) return std::optional<int64_t>();
+    if (x.is_none()) return std::optional<int64_t>();
     if (x.is_integral()) return std::optional<int64_t>(x.as_int());
-    return std::nullopt;  // not an index: TypeError -> Undefined
+    return std::nullopt;
   };
   const auto b0 = bound(start), b1 = bound(stop), b2 = bound(step);
-  if (!b0 || !b1 || !b2) return std::optional<Value>();
+  if (!b0 || !b1 || !b2) {
+    return invalid_argument("slice indices must be integers or None or have an __index__ method");
+  }
   const int64_t st = b2->value_or(1);
   if (st == 0) return invalid_argument("slice step cannot be zero");
   std::u32string u;
@@ -418,13 +430,12 @@ Result<std::optional<Value>> slice(const Value& v, const Value& start, const Val
         append_utf8(r, u[static_cast<size_t>(i)]);
       }
     }
-    return std::optional<Value>(Value::string(std::move(r)));
+    return Value::string(std::move(r));
   }
   std::vector<Value> r;
   r.reserve(idx.size());
   for (int64_t i : idx) r.push_back(v.list().items[static_cast<size_t>(i)]);
-  return std::optional<Value>(v.list().tuple ? Value::new_tuple(std::move(r))
-                                             : Value::new_list(std::move(r)));
+  return v.list().tuple ? Value::new_tuple(std::move(r)) : Value::new_list(std::move(r));
 }
 
 }  // namespace ember::jinja

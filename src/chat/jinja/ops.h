@@ -25,10 +25,9 @@ Result<bool> contains(const Value& container, const Value& item);
 Result<std::vector<Value>> iterate(const Value& v);
 // len(v) (Undefined: 0).
 Result<int64_t> length(const Value& v);
-// v[start:stop:step] for str, list and tuple; nullopt for values that cannot be sliced (Jinja2
-// then yields Undefined).
-Result<std::optional<Value>> slice(const Value& v, const Value& start, const Value& stop,
-                                   const Value& step);
+// v[start:stop:step] for str, list and tuple (None bounds allowed); Python's TypeError for
+// anything else.
+Result<Value> slice(const Value& v, const Value& start, const Value& stop, const Value& step);
 // The i-th code point of a string as a string (negative i counts from the end); nullopt when out
 // of range.
 std::optional<std::string> string_index(const std::string& s, int64_t i);

@@ -93,11 +93,16 @@ Result<Value> percent_format(const Value& fmt_value, const Value& args_value) {
   const bool markup = fmt_value.is_markup();
   std::vector<Value> args;
   const Value* mapping = nullptr;
+  // CPython treats any non-tuple, non-str argument with item access (dict, list, Jinja2's
+  // Undefined) as a mapping: it is still the single positional argument, but leftover
+  // arguments are then not an error.
+  bool mapping_like = false;
   if (args_value.is_tuple()) {
     args = args_value.list().items;
   } else {
     args.push_back(args_value);
     if (args_value.is_dict()) mapping = &args_value;
+    mapping_like = args_value.is_dict() || args_value.is_list() || args_value.is_undefined();
   }
   size_t next = 0;
   bool used_mapping = false;
@@ -264,7 +269,7 @@ Result<Value> percent_format(const Value& fmt_value, const Value& args_value) {
       }
     }
   }
-  if (!used_mapping && mapping == nullptr && next < args.size()) {
+  if (!used_mapping && !mapping_like && next < args.size()) {
     return invalid_argument("not all arguments converted during string formatting");
   }
   return Value::string(std::move(out), markup);

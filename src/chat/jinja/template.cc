@@ -5,6 +5,7 @@
 
 #include "chat/jinja/builtins.h"
 #include "chat/jinja/json.h"
+#include "chat/jinja/scoping.h"
 
 namespace ember::jinja {
 
@@ -84,13 +85,16 @@ Status check_names(const Body& body, bool soft) {
 Result<Template> Template::parse(std::string_view source, const ParseOptions& options) {
   EMBER_ASSIGN_OR_RETURN(Body body, parse_template(source, options));
   EMBER_RETURN_IF_ERROR(check_names(body, false));
-  return Template(std::make_shared<const Body>(std::move(body)));
+  auto parsed = std::make_shared<Parsed>();
+  parsed->root_undefined = analyze_scopes(body);
+  parsed->body = std::move(body);
+  return Template(std::move(parsed));
 }
 
 Result<std::string> Template::render(const std::vector<std::pair<std::string, Value>>& context,
                                      const RenderOptions& options) const {
   Interpreter interp(options);
-  return interp.render(*body_, context);
+  return interp.render(parsed_->body, parsed_->root_undefined, context);
 }
 
 Result<std::string> Template::render(const nlohmann::ordered_json& context,

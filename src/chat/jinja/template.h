@@ -43,8 +43,12 @@ class Template {
                              const RenderOptions& options = {}) const;
 
  private:
-  explicit Template(std::shared_ptr<const Body> body) : body_(std::move(body)) {}
-  std::shared_ptr<const Body> body_;
+  struct Parsed {
+    Body body;
+    std::vector<std::string> root_undefined;  // see scoping.h
+  };
+  explicit Template(std::shared_ptr<const Parsed> parsed) : parsed_(std::move(parsed)) {}
+  std::shared_ptr<const Parsed> parsed_;
 };
 
 // Parses an ISO 8601 local time ("2026-07-26T09:30:00", "2026-07-26 09:30", "2026-07-26") for

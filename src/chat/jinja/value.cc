@@ -341,7 +341,10 @@ std::string float_repr(double d) {
   }
   if (exp < -4 || exp >= 16) {
     std::string r = sign + digits.substr(0, 1);
-    if (digits.size() > 1) r += "." + digits.substr(1);
+    if (digits.size() > 1) {
+      r += '.';
+      r.append(digits, 1, std::string::npos);
+    }
     char eb[16];
     std::snprintf(eb, sizeof eb, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
     return r + eb;
