@@ -229,7 +229,7 @@ TEST(TokenizerPreRegex, EmptyMatchesAdvance) {
   const std::string text = "1234567";
   detail::RegexSubject subject(text);
   detail::Pieces out;
-  (*re)->split(subject, {0, 7}, out);
+  (*re)->split(subject, detail::Pieces{{0, 7}}, out);
   EXPECT_EQ(out, (detail::Pieces{{0, 1}, {1, 4}, {4, 7}}));
 }
 

@@ -155,6 +155,10 @@ TEST(TokenizerSpecial, ChatMarkupInUserTextStaysText) {
   EXPECT_EQ(tok.detokenize(parsed, false, false).value(), "system\nobey me\n");
   EXPECT_EQ(tok.token_to_piece(im_end, false).value(), "");
   EXPECT_EQ(tok.token_to_piece(im_end, true).value(), "<|im_end|>");
+  EXPECT_EQ(tok.piece_view(im_end, false), "");
+  EXPECT_EQ(tok.piece_view(im_end, true), "<|im_end|>");
+  EXPECT_EQ(tok.piece_view(-1), "");
+  EXPECT_EQ(tok.piece_view(tok.n_vocab()), "");
 }
 
 TEST(TokenizerSpecial, LongestSpecialTokenWinsAndTextAroundIsKept) {

@@ -119,6 +119,10 @@ class Tokenizer {
   // tokens render as their text when `special` is true and as "" otherwise. The bytes may be
   // partial UTF-8. Errors: id out of range.
   Result<std::string> token_to_piece(int32_t id, bool special = true) const;
+  // The same bytes as a view into the Tokenizer's own tables (valid while any copy of this
+  // Tokenizer lives), without allocating; "" for an id outside the vocabulary. For hot loops
+  // such as samplers and grammar matchers that look at every token's piece.
+  std::string_view piece_view(int32_t id, bool special = true) const;
 
   // Vocabulary size (number of token ids).
   int32_t n_vocab() const;

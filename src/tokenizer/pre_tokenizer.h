@@ -82,6 +82,10 @@ enum class PreTokenizer : uint8_t {
   kSarvamMoe,        // "sarvam-moe" (raw UTF-8 BPE, no byte encoding)
   kWhitespace,       // "whitespace" (raw UTF-8 BPE on whitespace-separated segments)
 };
+// kGemma4, kSarvamMoe and kWhitespace only split; what llama.cpp does around them is the
+// tokenizer's job: no GPT-2 byte encoding (PreTokenizerDefaults::byte_encode), spaces escaped as
+// U+2581 for the first two, and for kWhitespace the whitespace pieces are dropped (the text is
+// cut at every White_Space code point and each segment is tokenized on its own).
 
 inline constexpr int kNumPreTokenizers = static_cast<int>(PreTokenizer::kWhitespace) + 1;
 

@@ -253,39 +253,41 @@ constexpr auto make_program_table(std::integer_sequence<int, K...>) {
 constexpr auto kProgramTable =
     make_program_table(std::make_integer_sequence<int, kNumPreTokenizers>{});
 
+// Applies step `index` to every piece of `pieces`, appending the results to `out`.
 void run_step(const CompiledProgram& program, size_t index, std::string_view text, bool reference,
-              RegexSubject& subject, std::pair<uint32_t, uint32_t> piece, Pieces& out) {
+              RegexSubject& subject, const Pieces& pieces, Pieces& out) {
   const Step& step = program.steps[index];
-  const LlamaRegex* re = program.regexes[index].get();
   if (step.type == StepType::kRegex || (reference && step.has_regex_equivalent())) {
-    if (re != nullptr) {
-      re->split(subject, piece, out);
+    if (const LlamaRegex* re = program.regexes[index].get()) {
+      re->split(subject, pieces, out);
     } else {
-      out.push_back(piece);  // unreachable: every fixed pattern compiles (tested)
+      out.insert(out.end(), pieces.begin(), pieces.end());  // unreachable: patterns compile
     }
     return;
   }
-  switch (step.type) {
-    case StepType::kGpt2:
-      split_gpt2(text, piece.first, piece.second, out);
-      return;
-    case StepType::kLlama3:
-      split_llama3(text, piece.first, piece.second, step.llama3, out);
-      return;
-    case StepType::kKimiK2:
-      split_kimi_k2(text, piece.first, piece.second, out);
-      return;
-    case StepType::kAfmoeDigits:
-      split_afmoe_digits(text, piece.first, piece.second, out);
-      return;
-    case StepType::kNumbers:
-      split_numbers(text, piece.first, piece.second, step.max_run, out);
-      return;
-    case StepType::kNewlineRuns:
-      split_newline_runs(text, piece.first, piece.second, out);
-      return;
-    case StepType::kRegex:
-      return;
+  for (const auto& [begin, end] : pieces) {
+    switch (step.type) {
+      case StepType::kGpt2:
+        split_gpt2(text, begin, end, out);
+        break;
+      case StepType::kLlama3:
+        split_llama3(text, begin, end, step.llama3, out);
+        break;
+      case StepType::kKimiK2:
+        split_kimi_k2(text, begin, end, out);
+        break;
+      case StepType::kAfmoeDigits:
+        split_afmoe_digits(text, begin, end, out);
+        break;
+      case StepType::kNumbers:
+        split_numbers(text, begin, end, step.max_run, out);
+        break;
+      case StepType::kNewlineRuns:
+        split_newline_runs(text, begin, end, out);
+        break;
+      case StepType::kRegex:
+        break;
+    }
   }
 }
 
@@ -305,17 +307,13 @@ const CompiledProgram& compiled_program(PreTokenizer kind) {
 void run_program(const CompiledProgram& program, std::string_view text, bool reference,
                  Pieces& words) {
   if (text.empty()) return;
-  const std::pair<uint32_t, uint32_t> whole{0, static_cast<uint32_t>(text.size())};
   RegexSubject subject(text);
-  if (program.steps.size() == 1) {
-    run_step(program, 0, text, reference, subject, whole, words);
-    return;
-  }
-  Pieces current{whole};
+  Pieces current{{0, static_cast<uint32_t>(text.size())}};
   Pieces next;
   for (size_t i = 0; i < program.steps.size(); ++i) {
+    // The last step writes straight into `words`.
     Pieces& target = (i + 1 == program.steps.size()) ? words : next;
-    for (const auto& piece : current) run_step(program, i, text, reference, subject, piece, target);
+    run_step(program, i, text, reference, subject, current, target);
     if (&target == &next) {
       current.swap(next);
       next.clear();

@@ -125,9 +125,16 @@ void RegexSubject::ensure_codepoints() {
 }
 
 uint32_t RegexSubject::cp_index(uint32_t byte_offset) {
-  ensure_codepoints();
-  const auto it = std::lower_bound(cp_byte_.begin(), cp_byte_.end(), byte_offset);
-  return static_cast<uint32_t>(it - cp_byte_.begin());
+  return cp_index_table()[byte_offset];
+}
+
+const uint32_t* RegexSubject::cp_index_table() {
+  if (byte_cp_.empty()) {
+    ensure_codepoints();
+    byte_cp_.assign(text_.size() + 1, 0);
+    for (uint32_t i = 0; i < cp_byte_.size(); ++i) byte_cp_[cp_byte_[i]] = i;
+  }
+  return byte_cp_.data();
 }
 
 uint32_t RegexSubject::byte_offset(uint32_t cp_index) {
@@ -161,18 +168,14 @@ const std::string& RegexSubject::wide() {
     append_utf8(cp, wide_);
   }
   cp_wide_.push_back(static_cast<uint32_t>(wide_.size()));
+  wide_cp_.assign(wide_.size() + 1, 0);
+  for (uint32_t i = 0; i < cp_wide_.size(); ++i) wide_cp_[cp_wide_[i]] = i;
   return wide_;
 }
 
 uint32_t RegexSubject::wide_offset(uint32_t cp_index) {
   wide();
   return cp_wide_[cp_index];
-}
-
-uint32_t RegexSubject::cp_index_of_wide(uint32_t wide_offset) {
-  wide();
-  const auto it = std::lower_bound(cp_wide_.begin(), cp_wide_.end(), wide_offset);
-  return static_cast<uint32_t>(it - cp_wide_.begin());
 }
 
 // ---- LlamaRegex -------------------------------------------------------------------------------
@@ -218,70 +221,66 @@ Result<std::shared_ptr<const LlamaRegex>> LlamaRegex::compile(std::string_view p
   return std::shared_ptr<const LlamaRegex>(std::move(re));
 }
 
-void LlamaRegex::split(RegexSubject& subject, std::pair<uint32_t, uint32_t> piece,
-                       Pieces& out) const {
-  if (piece.first >= piece.second) return;
-  const uint32_t c0 = subject.cp_index(piece.first);
-  const uint32_t c1 = subject.cp_index(piece.second);
-  const char* data;
-  size_t length;
-  if (collapsed_) {
-    data = subject.collapsed().data() + c0;
-    length = c1 - c0;
-  } else {
-    const uint32_t w0 = subject.wide_offset(c0);
-    data = subject.wide().data() + w0;
-    length = subject.wide_offset(c1) - w0;
-  }
-  // Subject offset -> byte offset in the original text.
-  auto to_byte = [&](size_t off) -> uint32_t {
-    if (collapsed_) return subject.byte_offset(c0 + static_cast<uint32_t>(off));
-    return subject.byte_offset(
-        subject.cp_index_of_wide(subject.wide_offset(c0) + static_cast<uint32_t>(off)));
-  };
-  auto emit = [&](size_t a, size_t b) {
-    if (b > a) out.emplace_back(to_byte(a), to_byte(b));
-  };
-
+void LlamaRegex::split(RegexSubject& subject, const Pieces& pieces, Pieces& out) const {
+  if (pieces.empty()) return;
   pcre2_match_data* md = pcre2_match_data_create_from_pattern(code_->code, nullptr);
-  if (md == nullptr) {  // out of memory: keep the piece whole rather than fail
-    out.push_back(piece);
+  if (md == nullptr) {  // out of memory: keep the pieces whole rather than fail
+    out.insert(out.end(), pieces.begin(), pieces.end());
     return;
   }
-  const auto* subj = reinterpret_cast<PCRE2_SPTR>(data);
-  size_t last_end = 0;  // end of the previous match: the next gap starts here
-  size_t start = 0;
-  uint32_t options = 0;
-  while (start <= length) {
-    int rc =
-        pcre2_match(code_->code, subj, length, start, options | PCRE2_NO_UTF_CHECK, md, nullptr);
-    if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
-      rc = pcre2_match(code_->code, subj, length, start,
-                       options | PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, nullptr);
-    }
-    if (rc == PCRE2_ERROR_NOMATCH) {
-      if (options == 0) break;
-      // After an empty match, a non-empty match at the same place failed: move on by one
-      // character and search again (what std::regex_iterator does).
-      options = 0;
-      ++start;
-      if (!collapsed_) {
-        while (start < length && (subj[start] & 0xC0) == 0x80) ++start;
+  const uint32_t* cp_of_byte = subject.cp_index_table();
+  const char* base = collapsed_ ? subject.collapsed().data() : subject.wide().data();
+  for (const auto& piece : pieces) {
+    if (piece.first >= piece.second) continue;
+    const uint32_t c0 = cp_of_byte[piece.first];
+    const uint32_t c1 = cp_of_byte[piece.second];
+    // The piece as a subject: one byte per code point (collapsed) or its wide UTF-8.
+    const uint32_t s0 = collapsed_ ? c0 : subject.wide_offset(c0);
+    const size_t length = (collapsed_ ? c1 : subject.wide_offset(c1)) - s0;
+    const auto* subj = reinterpret_cast<PCRE2_SPTR>(base + s0);
+    // Subject offset -> byte offset in the original text.
+    auto to_byte = [&](size_t off) -> uint32_t {
+      const uint32_t cp = collapsed_ ? c0 + static_cast<uint32_t>(off)
+                                     : subject.cp_index_of_wide(s0 + static_cast<uint32_t>(off));
+      return subject.byte_offset(cp);
+    };
+    auto emit = [&](size_t a, size_t b) {
+      if (b > a) out.emplace_back(to_byte(a), to_byte(b));
+    };
+    size_t last_end = 0;  // end of the previous match: the next gap starts here
+    size_t start = 0;
+    uint32_t options = 0;
+    while (start <= length) {
+      int rc =
+          pcre2_match(code_->code, subj, length, start, options | PCRE2_NO_UTF_CHECK, md, nullptr);
+      if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
+        rc = pcre2_match(code_->code, subj, length, start,
+                         options | PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, nullptr);
       }
-      continue;
+      if (rc == PCRE2_ERROR_NOMATCH) {
+        if (options == 0) break;
+        // After an empty match, a non-empty match at the same place failed: move on by one
+        // character and search again (what std::regex_iterator does).
+        options = 0;
+        ++start;
+        if (!collapsed_) {
+          while (start < length && (subj[start] & 0xC0) == 0x80) ++start;
+        }
+        continue;
+      }
+      if (rc < 0) break;  // resource limit: the rest of the piece stays one gap
+      const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+      const size_t ms = ov[0];
+      const size_t me = ov[1];
+      emit(last_end, ms);
+      emit(ms, me);
+      last_end = me;
+      start = me;
+      options = (me == ms) ? (PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED) : 0;
+      if (me == ms && me == length) break;
     }
-    if (rc < 0) break;  // resource limit: the rest of the piece stays one gap
-    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-    const size_t ms = ov[0];
-    const size_t me = ov[1];
-    emit(last_end, ms);
-    emit(ms, me);
-    last_end = me;
-    start = me;
-    options = (me == ms) ? (PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED) : 0;
-    if (me == ms && me == length) break;
+    emit(last_end, length);
   }
-  emit(last_end, length);
   pcre2_match_data_free(md);
 }
 

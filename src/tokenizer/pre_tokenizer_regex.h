@@ -37,6 +37,8 @@ class RegexSubject {
   std::string_view text() const { return text_; }
   // Code point index of a byte offset that starts a code point (or equals text.size()).
   uint32_t cp_index(uint32_t byte_offset);
+  // The same for every byte offset at once: index with a byte offset (valid at code point starts).
+  const uint32_t* cp_index_table();
   // Byte offset of code point `index` (index == count gives text.size()).
   uint32_t byte_offset(uint32_t cp_index);
   // One byte per code point, see above.
@@ -45,7 +47,10 @@ class RegexSubject {
   // offset of each code point in it.
   const std::string& wide();
   uint32_t wide_offset(uint32_t cp_index);
-  uint32_t cp_index_of_wide(uint32_t wide_offset);
+  uint32_t cp_index_of_wide(uint32_t wide_offset) {
+    wide();
+    return wide_cp_[wide_offset];
+  }
 
  private:
   void ensure_codepoints();
@@ -54,11 +59,13 @@ class RegexSubject {
   bool have_cps_ = false;
   std::vector<uint32_t> cps_;
   std::vector<uint32_t> cp_byte_;  // size cps_.size() + 1
+  std::vector<uint32_t> byte_cp_;  // size text.size() + 1, built on demand
   bool have_collapsed_ = false;
   std::string collapsed_;
   bool have_wide_ = false;
   std::string wide_;
   std::vector<uint32_t> cp_wide_;  // size cps_.size() + 1
+  std::vector<uint32_t> wide_cp_;  // size wide_.size() + 1 (valid at code point starts)
 };
 
 // One compiled llama.cpp pre-tokenizer regex. Immutable after construction and safe to share
@@ -75,9 +82,9 @@ class LlamaRegex {
   // The PCRE2 pattern actually compiled (for diagnostics and tests).
   const std::string& translated() const { return translated_; }
 
-  // Splits the byte range `piece` of subject.text() and appends the sub-pieces (matches and gaps,
-  // non-empty, covering `piece`) to `out`.
-  void split(RegexSubject& subject, std::pair<uint32_t, uint32_t> piece, Pieces& out) const;
+  // Splits each byte range in `pieces` of subject.text() and appends the sub-pieces (matches and
+  // gaps, non-empty, covering the piece) to `out`, in order.
+  void split(RegexSubject& subject, const Pieces& pieces, Pieces& out) const;
 
  private:
   LlamaRegex() = default;

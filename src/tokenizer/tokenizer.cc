@@ -132,6 +132,11 @@ Result<std::string> Tokenizer::token_to_piece(int32_t id, bool special) const {
   return std::string(tokenizer::piece_of(*vocab_, id, special));
 }
 
+std::string_view Tokenizer::piece_view(int32_t id, bool special) const {
+  if (!vocab_->valid(id)) return {};
+  return tokenizer::piece_of(*vocab_, id, special);
+}
+
 int32_t Tokenizer::n_vocab() const {
   return vocab_->n_vocab();
 }
