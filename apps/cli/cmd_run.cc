@@ -142,10 +142,10 @@ int run_generation(RunArgs a) {
   const GenerationUsage& u = result->usage;
   std::fprintf(stderr,
                "\n\nprompt: %d tokens (%d reused) in %.1f ms, %.2f t/s\n"
-               "generation: %d tokens in %.1f ms, %.2f t/s\n"
+               "generation: %d tokens in %.1f ms, %.2f t/s (sampling %.1f ms)\n"
                "finish: %s%s%s\n",
                u.prompt_tokens, u.cached_prompt_tokens, u.prompt_ms, u.prompt_tokens_per_second,
-               u.completion_tokens, u.generation_ms, u.generation_tokens_per_second,
+               u.completion_tokens, u.generation_ms, u.generation_tokens_per_second, u.sampling_ms,
                std::string(finish_reason_name(result->finish_reason)).c_str(),
                result->stop_string.empty() ? "" : " at stop string ",
                result->stop_string.empty() ? "" : ("'" + result->stop_string + "'").c_str());

@@ -73,6 +73,9 @@ struct GenerationUsage {
   int32_t completion_tokens = 0;     // tokens generated
   double prompt_ms = 0.0;            // time evaluating the prompt (the non-reused part)
   double generation_ms = 0.0;        // time generating, first sampled token to last
+  // Of generation_ms, the time spent choosing tokens from the logits (sampler chain, grammar,
+  // logit edits), as opposed to evaluating the model.
+  double sampling_ms = 0.0;
   double prompt_tokens_per_second = 0.0;
   double generation_tokens_per_second = 0.0;
 };

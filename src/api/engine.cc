@@ -296,6 +296,7 @@ std::optional<GenerationChunk> GenerationState::step() {
     pending.reset();
   }
 
+  const Clock::time_point sampling_start = Clock::now();
   const float* row = e.context->logits(e.context->n_outputs() - 1);
   const auto n_vocab = static_cast<size_t>(e.context->n_vocab());
   std::span<const float> logits(row, n_vocab);
@@ -342,6 +343,7 @@ std::optional<GenerationChunk> GenerationState::step() {
   }
   const int32_t token = *sampled;
   chain.accept(token);
+  result.usage.sampling_ms += ms_since(sampling_start);
   result.tokens.push_back(token);
   ++result.usage.completion_tokens;
 
