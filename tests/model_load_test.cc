@@ -14,6 +14,12 @@
 namespace ember {
 namespace {
 
+using runtime::Batch;
+using runtime::Context;
+using runtime::ContextParams;
+using runtime::Model;
+using runtime::ModelLoadOptions;
+
 // Writes a small synthesized model of `hp` and returns its path.
 std::string synth(const ModelHParams& hp, const std::string& name, bool tied = false) {
   SynthOptions o;

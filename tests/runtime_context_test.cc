@@ -17,6 +17,12 @@
 namespace ember {
 namespace {
 
+using runtime::AttentionMode;
+using runtime::Batch;
+using runtime::Context;
+using runtime::ContextParams;
+using runtime::Model;
+
 std::unique_ptr<Model> load_model(const std::filesystem::path& dir, const std::string& name) {
   auto m = Model::load((dir / "models" / (name + ".gguf")).string());
   EXPECT_TRUE(m.ok()) << m.status().to_string();

@@ -18,6 +18,11 @@
 namespace ember {
 namespace {
 
+using runtime::Batch;
+using runtime::Context;
+using runtime::ContextParams;
+using runtime::Model;
+
 struct Golden {
   std::string name;  // e.g. "llama-spm-f32.p1"
   std::string model;

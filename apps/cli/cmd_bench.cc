@@ -66,7 +66,7 @@ std::string now_iso8601() {
 
 class Bench {
  public:
-  Bench(const LoadedModel& lm, Context& ctx, const BenchArgs& a)
+  Bench(const LoadedModel& lm, runtime::Context& ctx, const BenchArgs& a)
       : lm_(lm), ctx_(ctx), a_(a), rng_(1234) {}
 
   Status prompt(int64_t n) {
@@ -74,7 +74,7 @@ class Bench {
     int64_t done = 0;
     while (done < n) {
       const int64_t len = std::min(a_.n_batch, n - done);
-      Batch b;
+      runtime::Batch b;
       for (int64_t i = 0; i < len; ++i) {
         const int32_t tok = done + i == 0 && bos >= 0 ? bos : random_token();
         b.add(tok, static_cast<int32_t>(done + i), 0, i == len - 1);
@@ -89,7 +89,7 @@ class Bench {
     const int32_t bos = lm_.tokenizer && lm_.tokenizer->add_bos() ? lm_.tokenizer->bos() : -1;
     int32_t tok = bos >= 0 ? bos : random_token();
     for (int64_t i = 0; i < n; ++i) {
-      Batch b;
+      runtime::Batch b;
       b.add(tok, static_cast<int32_t>(i), 0, true);
       EMBER_RETURN_IF_ERROR(ctx_.decode(b));
       tok = random_token();
@@ -102,7 +102,7 @@ class Bench {
     return static_cast<int32_t>(rng_() % static_cast<uint32_t>(ctx_.n_vocab()));
   }
   const LoadedModel& lm_;
-  Context& ctx_;
+  runtime::Context& ctx_;
   const BenchArgs& a_;
   std::mt19937 rng_;
 };
@@ -162,13 +162,13 @@ int run_bench(BenchArgs a) {
     std::printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
   }
   for (TestResult& r : tests) {
-    ContextParams cp;
+    runtime::ContextParams cp;
     cp.n_ctx = std::max<int64_t>(1, r.n_prompt + r.n_gen);
     cp.n_ubatch = a.n_ubatch;
     cp.n_threads = r.threads;
     cp.kv_type = *kv;
     cp.profile = a.profile;
-    Result<std::unique_ptr<Context>> ctx = Context::create(*lm->model, cp);
+    Result<std::unique_ptr<runtime::Context>> ctx = runtime::Context::create(*lm->model, cp);
     if (!ctx.ok()) return report_error(ctx.status());
     Bench bench(*lm, **ctx, a);
     r.time = now_iso8601();
@@ -198,8 +198,9 @@ int run_bench(BenchArgs a) {
       std::fprintf(stderr, "ember: %s profile (%.3f s over %d runs):\n", name.c_str(), total,
                    a.reps);
       for (size_t i = 0; i < prof.size(); ++i) {
-        std::fprintf(stderr, "  %-24s %8.2f ms/run %6.1f%%\n", stage_name(static_cast<Stage>(i)),
-                     prof[i] * 1e3 / a.reps, total > 0 ? 100.0 * prof[i] / total : 0.0);
+        std::fprintf(stderr, "  %-24s %8.2f ms/run %6.1f%%\n",
+                     runtime::stage_name(static_cast<runtime::Stage>(i)), prof[i] * 1e3 / a.reps,
+                     total > 0 ? 100.0 * prof[i] / total : 0.0);
       }
     }
     if (a.json) {

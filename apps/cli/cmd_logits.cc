@@ -77,14 +77,14 @@ int run_logits(const LogitsArgs& a) {
   }
   if (ids.empty()) return report_error("logits: no tokens to evaluate");
 
-  ContextParams cp;
+  runtime::ContextParams cp;
   cp.n_ctx = static_cast<int64_t>(ids.size());
   cp.n_ubatch = a.ubatch;
   cp.n_threads = a.threads;
   cp.kv_type = *kv;
-  Result<std::unique_ptr<Context>> ctx = Context::create(*lm->model, cp);
+  Result<std::unique_ptr<runtime::Context>> ctx = runtime::Context::create(*lm->model, cp);
   if (!ctx.ok()) return report_error(ctx.status());
-  Batch batch;
+  runtime::Batch batch;
   for (size_t i = 0; i < ids.size(); ++i) batch.add(ids[i], static_cast<int32_t>(i), 0, true);
   if (Status st = (*ctx)->decode(batch); !st.ok()) return report_error(st);
 

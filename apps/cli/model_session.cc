@@ -22,9 +22,9 @@ Result<kernels::KvType> parse_kv_type(const std::string& name) {
 Result<LoadedModel> load_model(const std::string& path, int threads) {
   const auto t0 = std::chrono::steady_clock::now();
   LoadedModel out;
-  ModelLoadOptions o;
+  runtime::ModelLoadOptions o;
   o.n_threads = threads;
-  EMBER_ASSIGN_OR_RETURN(out.model, Model::load(path, o));
+  EMBER_ASSIGN_OR_RETURN(out.model, runtime::Model::load(path, o));
   Result<Tokenizer> tok = tokenizer_from_gguf(out.model->file());
   if (tok.ok()) {
     for (const std::string& w : tok->warnings())

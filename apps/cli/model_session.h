@@ -21,7 +21,7 @@ Result<kernels::KvType> parse_kv_type(const std::string& name);
 
 // The model, its tokenizer (when the file has one) and the load time.
 struct LoadedModel {
-  std::unique_ptr<Model> model;
+  std::unique_ptr<runtime::Model> model;
   std::optional<Tokenizer> tokenizer;
   double load_seconds = 0.0;
 };

@@ -38,14 +38,12 @@
 #include <vector>
 
 #include "ember/generation.h"
+#include "ember/kv_cache_type.h"
+#include "ember/model.h"
 #include "ember/status.h"
 #include "ember/tokenizer.h"
 
 namespace ember {
-
-// Key/value cache element type: F16 (default, as llama.cpp), F32 (exact, twice the memory) or
-// Q8_0 (about half of F16, slightly less accurate).
-enum class KvCacheType : uint8_t { kF16 = 0, kF32 = 1, kQ8_0 = 2 };
 
 struct EngineOptions {
   // Context size in tokens (prompt + output). 0 = the model's training context, capped at 8192.
@@ -136,6 +134,12 @@ class Engine {
   // Loads the model, its tokenizer and a context. Errors: unreadable or invalid file, bad options.
   static Result<std::unique_ptr<Engine>> load(const std::string& path,
                                               const EngineOptions& options = {});
+  // Creates an Engine (its own context and generation state) on a Model already loaded with
+  // Model::load (ember/model.h), which the Engine keeps alive. Several Engines, and Contexts,
+  // can share one Model: the weights are loaded once. options.use_mmap is not used here (the
+  // Model was loaded already). Errors: a null model, bad options, not enough memory.
+  static Result<std::unique_ptr<Engine>> create(std::shared_ptr<const Model> model,
+                                                const EngineOptions& options = {});
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -167,8 +171,10 @@ class Engine {
   const Tokenizer& tokenizer() const;
   int32_t n_ctx() const;
   int32_t n_threads() const;
-  // Architecture, size and type in words, e.g. "llama 16 layers, 2048 wide, q4_0".
+  // Architecture, size and type in words, e.g. "llama 1.24B q4_0" (as Model::description()).
   std::string model_description() const;
+  // The model this Engine runs (shared; see Engine::create).
+  const std::shared_ptr<const Model>& model() const;
 
  private:
   struct Impl;

@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "api/engine_impl.h"
-#include "tokenizer/tokenizer_gguf.h"
+#include "api/model_impl.h"
 
 namespace ember {
 namespace {
@@ -63,22 +63,30 @@ Engine::~Engine() = default;
 Result<std::unique_ptr<Engine>> Engine::load(const std::string& path,
                                              const EngineOptions& options) {
   EMBER_RETURN_IF_ERROR(check_options(options));
+  ModelOptions model_options;
+  model_options.use_mmap = options.use_mmap;
+  EMBER_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model, Model::load(path, model_options));
+  return create(std::move(model), options);
+}
+
+Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> model,
+                                               const EngineOptions& options) {
+  if (model == nullptr) return invalid_argument("the model is null");
+  EMBER_RETURN_IF_ERROR(check_options(options));
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  ModelLoadOptions load_options;
-  load_options.use_mmap = options.use_mmap;
-  EMBER_ASSIGN_OR_RETURN(impl->model, Model::load(path, load_options));
-  EMBER_ASSIGN_OR_RETURN(Tokenizer tok, tokenizer_from_gguf(impl->model->file()));
-  impl->tokenizer = std::make_unique<Tokenizer>(std::move(tok));
+  impl->model = detail::ModelAccess::impl(*model).model.get();
+  impl->tokenizer = &model->tokenizer();
+  impl->shared_model = std::move(model);
   int64_t n_ctx = options.n_ctx;
   if (n_ctx == 0) n_ctx = std::min<int64_t>(impl->model->hparams().n_ctx_train, 8192);
-  ContextParams cp;
+  runtime::ContextParams cp;
   cp.n_ctx = n_ctx;
   cp.n_ubatch = options.n_batch;
   cp.n_seq_max = 1;
   cp.kv_type = to_kv_type(options.kv_cache_type);
   cp.n_threads = options.n_threads;
-  EMBER_ASSIGN_OR_RETURN(impl->context, Context::create(*impl->model, cp));
+  EMBER_ASSIGN_OR_RETURN(impl->context, runtime::Context::create(*impl->model, cp));
   impl->n_ctx = static_cast<int32_t>(n_ctx);
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
@@ -94,6 +102,9 @@ int32_t Engine::n_threads() const {
 }
 std::string Engine::model_description() const {
   return impl_->model->description();
+}
+const std::shared_ptr<const Model>& Engine::model() const {
+  return impl_->shared_model;
 }
 
 Result<std::vector<int32_t>> Engine::tokenize(std::string_view text, bool add_special,
@@ -174,7 +185,7 @@ Result<Generation> Engine::begin(std::string_view prompt, const GenerationParams
   usage.cached_prompt_tokens = static_cast<int32_t>(common);
 
   const auto t0 = Clock::now();
-  Batch batch;
+  runtime::Batch batch;
   const size_t step = static_cast<size_t>(e.options.n_batch);
   for (size_t i = common; i < tokens.size(); i += step) {
     if (e.cancel_requested.load(std::memory_order_relaxed)) {
@@ -284,7 +295,7 @@ std::optional<GenerationChunk> GenerationState::step() {
   }
   // Evaluate the previously sampled token to get the logits for this step.
   if (pending) {
-    Batch batch;
+    runtime::Batch batch;
     const auto pos = static_cast<int32_t>(e.cached.size());
     batch.add(*pending, pos, 0, true);
     Status st = e.context->decode(batch);

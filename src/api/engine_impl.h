@@ -19,9 +19,11 @@
 namespace ember {
 
 struct Engine::Impl {
-  std::unique_ptr<Model> model;
-  std::unique_ptr<Tokenizer> tokenizer;
-  std::unique_ptr<Context> context;
+  // The shared model (kept alive here) and, for convenience, its runtime model and tokenizer.
+  std::shared_ptr<const Model> shared_model;
+  const runtime::Model* model = nullptr;
+  const Tokenizer* tokenizer = nullptr;
+  std::unique_ptr<runtime::Context> context;
   EngineOptions options;
   int32_t n_ctx = 0;
   // Tokens whose keys/values sequence 0 of the context holds, in position order.

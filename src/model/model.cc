@@ -11,7 +11,7 @@
 #include "model/quant_recipe.h"
 #include "tensor/quantize.h"
 
-namespace ember {
+namespace ember::runtime {
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path,
                                            const ModelLoadOptions& options) {
@@ -269,4 +269,4 @@ std::string Model::description() const {
   return std::string(architecture_traits(hp_.arch).name) + " " + size + " " + main_type_name();
 }
 
-}  // namespace ember
+}  // namespace ember::runtime

@@ -1,6 +1,7 @@
 // A loaded model: hyper-parameters, the architecture's forward-pass settings, and typed views of
 // every weight straight into the memory-mapped GGUF file (nothing is copied except small 1-D
-// tensors stored in a type other than F32, which are widened once).
+// tensors stored in a type other than F32, which are widened once). Internal (namespace
+// ember::runtime); the public handle, shared by contexts and engines, is ember/model.h.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +16,7 @@
 #include "model/arch/arch.h"
 #include "model/hparams.h"
 
-namespace ember {
+namespace ember::runtime {
 
 // A matrix of a linear layer: the view into the file, and the copy packed for the model's Isa
 // (kernels/matmul.h prepare_weights; it may hold no copy, then the view is used).
@@ -114,4 +115,4 @@ class Model {
   std::vector<std::unique_ptr<std::vector<float>>> widened_;
 };
 
-}  // namespace ember
+}  // namespace ember::runtime

@@ -5,7 +5,7 @@
 
 #include "base/parallel.h"
 
-namespace ember {
+namespace ember::runtime {
 
 const char* stage_name(Stage s) {
   switch (s) {
@@ -340,4 +340,4 @@ void Context::run_products(const Product* products, int n_products, int64_t n_to
   });
 }
 
-}  // namespace ember
+}  // namespace ember::runtime

@@ -1,4 +1,5 @@
 // An inference context: a key/value cache, a thread pool and scratch memory for running a Model.
+// Internal (namespace ember::runtime); the public, argument-checking wrapper is ember/context.h.
 //
 //   auto model = Model::load("model.gguf");
 //   auto ctx = Context::create(**model, {.n_ctx = 4096});
@@ -34,7 +35,7 @@
 #include "model/model.h"
 #include "runtime/kv_cache.h"
 
-namespace ember {
+namespace ember::runtime {
 
 // Which attention algorithm runs (kernels/attention.h).
 enum class AttentionMode : uint8_t {
@@ -238,4 +239,4 @@ class Context {
   };
 };
 
-}  // namespace ember
+}  // namespace ember::runtime

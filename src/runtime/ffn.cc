@@ -8,7 +8,7 @@
 
 #include "runtime/context.h"
 
-namespace ember {
+namespace ember::runtime {
 namespace {
 
 void activate(const kernels::OpsTable& O, FfnActivation act, float* gate, const float* up,
@@ -169,4 +169,4 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
   });
 }
 
-}  // namespace ember
+}  // namespace ember::runtime

@@ -13,7 +13,7 @@
 #include "runtime/context.h"
 #include "tensor/quantize.h"
 
-namespace ember {
+namespace ember::runtime {
 
 struct Context::Ubatch {
   int64_t n = 0;
@@ -250,4 +250,4 @@ void Context::output_block(const Ubatch& ub, int64_t out_offset) {
   }
 }
 
-}  // namespace ember
+}  // namespace ember::runtime
