@@ -159,7 +159,7 @@ struct ChatParams {
   std::string model;
 
   // Reads OpenAI request fields: tools, tool_choice (string or object), parallel_tool_calls,
-  // response_format, enable_thinking / reasoning (bool), chat_template_kwargs, model, and the
+  // response_format, enable_thinking (bool), chat_template_kwargs, model, and the
   // sampling fields temperature, top_p, top_k, min_p, seed, max_tokens / max_completion_tokens,
   // stop (string or list), frequency_penalty, presence_penalty, repeat_penalty. Unknown keys are
   // ignored (messages and stream included). Errors name the field.
@@ -296,7 +296,9 @@ class ChatSession {
   // Sets (or replaces, or with "" removes) the system message at the start of the history.
   void set_system(std::string text);
   // Appends a user message, generates the reply and appends it (with its tool calls and
-  // reasoning) to the history. On an error Status the user message is taken back out.
+  // reasoning) to the history; a cancelled or length-limited reply is kept as far as it got.
+  // On an error Status the user message is taken back out; a reply that failed during
+  // generation (finish_reason kError) is not added.
   Result<ChatCompletion> send(std::string user_text, const ChatChunkCallback& on_chunk = {});
   Result<ChatCompletion> send(ChatMessage message, const ChatChunkCallback& on_chunk = {});
   // Appends a tool result (answering the call with `tool_call_id`).

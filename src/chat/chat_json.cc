@@ -361,11 +361,9 @@ Result<ChatParams> ChatParams::from_json(const Json& req) {
   if (auto it = req.find("response_format"); it != req.end()) {
     EMBER_ASSIGN_OR_RETURN(p.response_format, ResponseFormat::from_json(*it));
   }
-  for (const char* key : {"enable_thinking", "reasoning"}) {
-    if (auto it = req.find(key); it != req.end() && !it->is_null()) {
-      if (!it->is_boolean()) return invalid_argument(std::string(key) + " must be true or false");
-      p.enable_thinking = it->get<bool>();
-    }
+  if (auto it = req.find("enable_thinking"); it != req.end() && !it->is_null()) {
+    if (!it->is_boolean()) return invalid_argument("enable_thinking must be true or false");
+    p.enable_thinking = it->get<bool>();
   }
   if (auto it = req.find("chat_template_kwargs"); it != req.end() && !it->is_null()) {
     if (!it->is_object()) return invalid_argument("chat_template_kwargs must be an object");
