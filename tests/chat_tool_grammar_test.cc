@@ -32,6 +32,11 @@ TEST(ToolCallGrammar, TextWithoutRuleRejectsExactlyTheStringsContainingTheEnd) {
   for (const char* bad : {"aab", "aaab", "xaab", "abaab", "aaaab", "aabx"}) {
     EXPECT_FALSE(matches(g, bad)) << bad;
   }
+  // Long texts do not grow the parser's stacks (the recursion is in tail position).
+  std::string long_text;
+  for (int i = 0; i < 5000; ++i) long_text += "aaxab a";
+  EXPECT_TRUE(matches(g, long_text));
+  EXPECT_FALSE(matches(g, long_text + "aab"));
   // Non-ASCII end markers work on code points.
   const std::string g2 = "root ::= t \"｜end\"\n" + text_without_rules("t", "｜end");
   EXPECT_TRUE(matches(g2, "hello ｜en world｜end"));
