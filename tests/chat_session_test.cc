@@ -114,12 +114,13 @@ TEST_P(ChatSessionModels, ToolResultsContinueTheConversation) {
       "parameters": {"type": "object", "properties": {"sides": {"type": "integer",
       "minimum": 2, "maximum": 20}}, "required": ["sides"]}}}])");
   params.tool_choice = "required";
+  params.enable_thinking = false;
   ChatSession session(**engine, params);
   auto r = session.send("Roll a die.");
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   ASSERT_EQ(r->finish_reason, ChatFinishReason::kToolCalls);
   ASSERT_EQ(session.history().back().tool_calls.size(), 1u);
-  session.add_tool_result(r->message.tool_calls[0].id, "roll", "4");
+  session.add_tool_result(r->message.tool_calls[0].id, "roll", "rolled a four");
   session.params().tool_choice = "none";
   session.params().generation.max_tokens = 8;
   auto answer = session.resume();
@@ -127,6 +128,13 @@ TEST_P(ChatSessionModels, ToolResultsContinueTheConversation) {
   EXPECT_TRUE(answer->message.tool_calls.empty());
   EXPECT_EQ(session.history().size(), 4u);
   EXPECT_EQ(session.history()[2].role, ChatRole::kTool);
+  // The call and its result are in the prompt, natively or (templates without tool support)
+  // written into the messages' text.
+  auto prompt = (*engine)->apply_chat_template(session.history(), session.params());
+  ASSERT_TRUE(prompt.ok()) << prompt.status().to_string();
+  EXPECT_NE(prompt->text.find("roll"), std::string::npos) << prompt->text;
+  EXPECT_NE(prompt->text.find("\"sides\""), std::string::npos) << prompt->text;
+  EXPECT_NE(prompt->text.find("rolled a four"), std::string::npos) << prompt->text;
 }
 
 INSTANTIATE_TEST_SUITE_P(TinyModels, ChatSessionReuse,
@@ -140,8 +148,9 @@ INSTANTIATE_TEST_SUITE_P(TinyModels, ChatSessionReuse,
                          session_case_name);
 
 INSTANTIATE_TEST_SUITE_P(TinyModels, ChatSessionModels,
-                         ::testing::Values("qwen2-q8_0.gguf", "llama3-bpe-q4_k_m.gguf",
-                                           "phi3-q4_k_m.gguf"),
+                         ::testing::Values("qwen2-q8_0.gguf", "qwen3-q4_k_m.gguf",
+                                           "llama3-bpe-q4_k_m.gguf", "phi3-q4_k_m.gguf",
+                                           "gemma2-q8_0.gguf"),
                          session_test_name);
 
 }  // namespace

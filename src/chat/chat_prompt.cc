@@ -149,9 +149,10 @@ Status check_messages(const std::vector<ChatMessage>& messages) {
 }
 
 // The messages as the template sees them: content as a string (text parts joined), tool-call
-// arguments as objects (templates iterate or `tojson` them), and the generic-format instruction
-// added to the system message.
-Json template_messages(const std::vector<ChatMessage>& messages, bool add_generic_instruction) {
+// arguments as objects (templates iterate or `tojson` them), and `system_addition` appended to
+// the system message (one is inserted when there is none).
+Json template_messages(const std::vector<ChatMessage>& messages,
+                       const std::string& system_addition) {
   Json out = Json::array();
   for (const ChatMessage& m : messages) {
     Json j = Json::object();
@@ -173,8 +174,8 @@ Json template_messages(const std::vector<ChatMessage>& messages, bool add_generi
     if (!m.name.empty()) j["name"] = m.name;
     out.push_back(std::move(j));
   }
-  if (add_generic_instruction) {
-    const std::string instruction(generic_tool_instruction());
+  if (!system_addition.empty()) {
+    const std::string& instruction = system_addition;
     if (!out.empty() && out[0]["role"] == "system") {
       std::string text = out[0]["content"].get<std::string>();
       out[0]["content"] = text.empty() ? instruction : text + "\n\n" + instruction;
@@ -211,6 +212,102 @@ void merge_system_into_user(Json& messages) {
   } else {
     messages.insert(messages.begin(), Json{{"role", "user"}, {"content", system}});
   }
+}
+
+bool renders_containing(const jinja::Template& tmpl, const Json& base_ctx, Json messages,
+                        std::string_view probe) {
+  Json ctx = base_ctx;
+  ctx["messages"] = std::move(messages);
+  Result<std::string> out = tmpl.render(ctx);
+  return out.ok() && out->find(probe) != std::string::npos;
+}
+
+Json probe_call() {
+  return Json{{"id", "call_ember_probe"},
+              {"type", "function"},
+              {"function", {{"name", "ember_probe_fn"}, {"arguments", {{"ember_probe_arg", 1}}}}}};
+}
+
+// Whether the template renders the `tools` variable at all.
+bool supports_tools(const jinja::Template& tmpl, const Json& base_ctx) {
+  Json ctx = base_ctx;
+  ctx["tools"] =
+      Json::array({Json{{"type", "function"},
+                        {"function",
+                         {{"name", "ember_probe_tool"},
+                          {"description", "probe"},
+                          {"parameters", {{"type", "object"}, {"properties", Json::object()}}}}}}});
+  return renders_containing(tmpl, ctx, Json::array({Json{{"role", "user"}, {"content", "x"}}}),
+                            "ember_probe_tool");
+}
+
+// Whether assistant tool calls are rendered (templates without tool support drop them).
+bool supports_tool_calls(const jinja::Template& tmpl, const Json& base_ctx) {
+  Json messages = Json::array(
+      {Json{{"role", "user"}, {"content", "x"}},
+       Json{{"role", "assistant"}, {"content", ""}, {"tool_calls", Json::array({probe_call()})}}});
+  return renders_containing(tmpl, base_ctx, std::move(messages), "ember_probe_fn");
+}
+
+// Whether tool messages are rendered (some templates drop or reject the role).
+bool supports_tool_role(const jinja::Template& tmpl, const Json& base_ctx, bool tool_calls) {
+  Json assistant = {{"role", "assistant"}, {"content", tool_calls ? "" : "y"}};
+  if (tool_calls) assistant["tool_calls"] = Json::array({probe_call()});
+  Json messages = Json::array({Json{{"role", "user"}, {"content", "x"}}, std::move(assistant),
+                               Json{{"role", "tool"},
+                                    {"tool_call_id", "call_ember_probe"},
+                                    {"name", "ember_probe_fn"},
+                                    {"content", "ember-tool-probe-result"}}});
+  return renders_containing(tmpl, base_ctx, std::move(messages), "ember-tool-probe-result");
+}
+
+// For templates without tool-call support: the calls become the assistant's content, written
+// as the generic JSON reply ({"tool_call": ...} or {"tool_calls": [...]}), so the model sees
+// what it called (as llama.cpp does).
+void tool_calls_into_content(Json& messages) {
+  for (Json& m : messages) {
+    auto calls = m.find("tool_calls");
+    if (calls == m.end()) continue;
+    Json list = Json::array();
+    for (const Json& c : *calls) {
+      Json call = {{"name", c["function"]["name"]}, {"arguments", c["function"]["arguments"]}};
+      if (c.contains("id") && !c["id"].get<std::string>().empty()) call["id"] = c["id"];
+      list.push_back(std::move(call));
+    }
+    const Json reply =
+        list.size() == 1 ? Json{{"tool_call", list[0]}} : Json{{"tool_calls", std::move(list)}};
+    std::string content = m["content"].get<std::string>();
+    if (!content.empty()) content += "\n";
+    m["content"] = content + reply.dump(2);
+    m.erase("tool_calls");
+  }
+}
+
+// For templates without a tool role: tool results become user messages
+// {"tool_response": {"tool": NAME, "content": ...}}; consecutive results share one message
+// (templates that insist on alternating roles accept that).
+void tool_results_into_user(Json& messages) {
+  Json out = Json::array();
+  bool previous_was_result = false;
+  for (Json& m : messages) {
+    if (m["role"] != "tool") {
+      out.push_back(std::move(m));
+      previous_was_result = false;
+      continue;
+    }
+    Json response = {{"tool_response", Json::object()}};
+    if (m.contains("name")) response["tool_response"]["tool"] = m["name"];
+    if (m.contains("tool_call_id")) response["tool_response"]["id"] = m["tool_call_id"];
+    response["tool_response"]["content"] = m["content"];
+    const std::string text = response.dump(2);
+    if (previous_was_result) {
+      out.back()["content"] = out.back()["content"].get<std::string>() + "\n" + text;
+    } else {
+      out.push_back(Json{{"role", "user"}, {"content", text}});
+    }
+    previous_was_result = true;
+  }
+  messages = std::move(out);
 }
 
 }  // namespace
@@ -293,9 +390,34 @@ Result<ChatPlan> plan_chat(const Tokenizer& tok, std::string_view model_template
   if (params.enable_thinking) ctx["enable_thinking"] = *params.enable_thinking;
   auto tmpl = jinja::Template::parse(source);
   if (!tmpl.ok()) return invalid_argument("chat template: " + tmpl.status().message());
-  Json msgs = template_messages(messages, generic);
+  // What the system message needs on top: the tools, for templates that do not render them
+  // (the model must know what it can call), and the generic format's instruction.
+  std::string system_addition;
+  if (tools_enabled && !supports_tools(*tmpl, ctx)) {
+    system_addition = "You can call any of the following tools to satisfy the user's requests: " +
+                      params.tools.dump(2, ' ', false, Json::error_handler_t::replace);
+  }
+  if (generic) {
+    if (!system_addition.empty()) system_addition += "\n\n";
+    system_addition += generic_tool_instruction();
+  }
+  Json msgs = template_messages(messages, system_addition);
   if (!msgs.empty() && msgs[0]["role"] == "system" && !supports_system_role(*tmpl, ctx)) {
     merge_system_into_user(msgs);
+  }
+  // Polyfills for templates that cannot render tool calls or tool results.
+  bool has_calls = false, has_results = false;
+  for (const Json& m : msgs) {
+    has_calls = has_calls || m.contains("tool_calls");
+    has_results = has_results || m["role"] == "tool";
+  }
+  bool calls_supported = true;
+  if (has_calls && !supports_tool_calls(*tmpl, ctx)) {
+    calls_supported = false;
+    tool_calls_into_content(msgs);
+  }
+  if (has_results && !supports_tool_role(*tmpl, ctx, calls_supported)) {
+    tool_results_into_user(msgs);
   }
   ctx["messages"] = std::move(msgs);
   if (!params.tools.empty()) ctx["tools"] = params.tools;
