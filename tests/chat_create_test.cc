@@ -380,6 +380,33 @@ TEST(ChatPrompt, BenignPromptTokenizesLikeTheWholeRenderedText) {
   }
 }
 
+TEST(ChatCreate, CallbackStopsTheReplyAndOneGenerationRunsAtATime) {
+  EMBER_REQUIRE_TESTDATA(data);
+  auto engine = load("qwen2-q8_0.gguf");
+  ASSERT_TRUE(engine);
+  const std::vector<ChatMessage> messages = {ChatMessage::user("Tell me a long story.")};
+  ChatParams params = sampled(9, 64);
+  params.generation.ignore_eos = true;
+  int calls = 0;
+  auto r = engine->create(messages, params, [&](const ChatChunk&) { return ++calls < 3; });
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(r->finish_reason, ChatFinishReason::kCancelled);
+  EXPECT_LT(r->usage.completion_tokens, 64);
+  EXPECT_EQ(r->to_json()["choices"][0]["finish_reason"], "cancelled");
+
+  auto g = engine->begin_chat(messages, params);
+  ASSERT_TRUE(g.ok());
+  auto second = engine->create(messages, params);
+  EXPECT_FALSE(second.ok());
+  ASSERT_TRUE(g->next().has_value());
+  engine->cancel();
+  while (g->next()) {
+  }
+  EXPECT_EQ(g->end().finish_reason, ChatFinishReason::kCancelled);
+  EXPECT_TRUE(engine->create(messages, sampled(9, 4)).ok());
+}
+
 // ---- errors --------------------------------------------------------------------------------
 
 TEST(ChatErrors, InvalidRequestsNameTheProblem) {
