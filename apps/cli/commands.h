@@ -21,6 +21,7 @@ void register_synth(CLI::App& app, CommandResult& result);
 void register_tokenize(CLI::App& app, CommandResult& result);
 void register_detokenize(CLI::App& app, CommandResult& result);
 void register_run(CLI::App& app, CommandResult& result);
+void register_chat(CLI::App& app, CommandResult& result);
 void register_grammar(CLI::App& app, CommandResult& result);
 void register_logits(CLI::App& app, CommandResult& result);
 void register_bench(CLI::App& app, CommandResult& result);

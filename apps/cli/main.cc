@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   ember::cli::register_quantize(app, result);
   ember::cli::register_synth(app, result);
   ember::cli::register_run(app, result);
+  ember::cli::register_chat(app, result);
   ember::cli::register_logits(app, result);
   ember::cli::register_bench(app, result);
   ember::cli::register_tokenize(app, result);

@@ -158,6 +158,31 @@ double ember_result_prompt_tokens_per_second(const ember_result* result);
 double ember_result_generation_tokens_per_second(const ember_result* result);
 void ember_result_free(ember_result* result);
 
+/* ---- chat ----------------------------------------------------------------------------- */
+
+typedef struct ember_chat_completion ember_chat_completion;
+
+/* Called with each chunk as OpenAI chat.completion.chunk JSON (`len` bytes, NUL-terminated);
+ * return nonzero to continue, 0 to stop (finish_reason "cancelled"). */
+typedef int (*ember_chat_chunk_callback)(const char* chunk_json, size_t len, void* user_data);
+
+/* Chat completion (see ember/chat.h and docs/chat.md): renders the model's chat template with
+ * `messages_json` (an OpenAI messages array), generates and parses the reply. `request_json` is
+ * an OpenAI request object or NULL: tools, tool_choice, parallel_tool_calls, response_format,
+ * enable_thinking, chat_template_kwargs, model, temperature, top_p, top_k, min_p, seed,
+ * max_tokens, stop, frequency_penalty, presence_penalty, repeat_penalty are read, other keys
+ * (messages, stream, ...) ignored. `callback` may be NULL. Errors (invalid JSON or request, a
+ * template error) return the status with ember_last_error naming the problem. On EMBER_OK,
+ * `*out_completion` must be freed with ember_chat_completion_free. */
+ember_status ember_chat_create(ember_engine* engine, const char* messages_json,
+                               const char* request_json, ember_chat_chunk_callback callback,
+                               void* user_data, ember_chat_completion** out_completion);
+/* The completion as OpenAI chat.completion JSON (owned by the completion). */
+const char* ember_chat_completion_json(const ember_chat_completion* completion);
+/* The error that stopped generation ("" unless finish_reason is "error"). */
+const char* ember_chat_completion_error(const ember_chat_completion* completion);
+void ember_chat_completion_free(ember_chat_completion* completion);
+
 #ifdef __cplusplus
 }
 #endif

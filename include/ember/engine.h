@@ -60,7 +60,17 @@ struct EngineOptions {
 class Engine;
 namespace detail {
 struct GenerationState;
-}
+struct ChatState;
+}  // namespace detail
+
+// Chat types (declared in ember/chat.h; include it to use Engine::create / begin_chat).
+struct ChatMessage;
+struct ChatParams;
+struct ChatChunk;
+struct ChatCompletion;
+struct ChatPrompt;
+class ChatGeneration;
+using ChatChunkCallback = std::function<bool(const ChatChunk&)>;
 
 // A running generation in pull style (Engine::begin). Move-only; destroying it ends it.
 class Generation {
@@ -156,6 +166,21 @@ class Engine {
   // Range style over the chunks.
   GenerationStream stream(std::string_view prompt, const GenerationParams& params);
 
+  // Chat completion (see ember/chat.h for the types and the full description): renders the
+  // model's chat template with `messages`, tokenizes it so that message text can never become
+  // control tokens, generates, and parses the reply into content, reasoning and tool calls.
+  // `on_chunk` receives OpenAI-style chunks as they are produced (return false to stop). Errors
+  // (a Status) only when the request is invalid or cannot start; problems during generation are
+  // reported in the completion (finish_reason kError).
+  Result<ChatCompletion> create(const std::vector<ChatMessage>& messages, const ChatParams& params,
+                                const ChatChunkCallback& on_chunk = {});
+  // Pull style: evaluates the prompt, then one chunk per ChatGeneration::next().
+  Result<ChatGeneration> begin_chat(const std::vector<ChatMessage>& messages,
+                                    const ChatParams& params);
+  // The prompt create() would evaluate for this request: rendered text and token ids.
+  Result<ChatPrompt> apply_chat_template(const std::vector<ChatMessage>& messages,
+                                         const ChatParams& params) const;
+
   // Stops the running generation before its next token; safe from any thread (e.g. a signal
   // handler thread or a UI thread). No effect when nothing runs.
   void cancel();
@@ -179,8 +204,13 @@ class Engine {
  private:
   struct Impl;
   explicit Engine(std::unique_ptr<Impl> impl);
+  // begin() on already tokenized input; `render_special` shows control tokens in the output
+  // text (chat: markers such as <tool_call> may be control tokens).
+  Result<Generation> begin_tokens(std::vector<int32_t> tokens, const GenerationParams& params,
+                                  bool render_special);
   std::unique_ptr<Impl> impl_;
   friend struct detail::GenerationState;
+  friend struct detail::ChatState;
 };
 
 }  // namespace ember

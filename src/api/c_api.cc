@@ -7,12 +7,17 @@
 #include <string>
 #include <vector>
 
+#include "api/c_api_internal.h"
 #include "ember/engine.h"
 
 namespace {
 
 // Per-thread, like errno: the message of the last failed call on this thread.
 thread_local std::string g_last_error;
+
+}  // namespace
+
+namespace ember::c_api {
 
 ember_status fail(const ember::Status& s) {
   g_last_error = s.to_string();
@@ -23,6 +28,12 @@ ember_status fail(ember_status code, const char* message) {
   g_last_error = message;
   return code;
 }
+
+}  // namespace ember::c_api
+
+namespace {
+
+using ember::c_api::fail;
 
 ember::GenerationParams to_params(const ember_generation_params* p) {
   ember::GenerationParams g;
@@ -53,10 +64,6 @@ ember::GenerationParams to_params(const ember_generation_params* p) {
 }
 
 }  // namespace
-
-struct ember_engine {
-  std::unique_ptr<ember::Engine> engine;
-};
 
 struct ember_generation {
   ember::Generation generation;

@@ -131,14 +131,23 @@ Result<Generation> Engine::begin(std::string_view prompt, const GenerationParams
   if (e.generation_active) {
     return invalid_argument("a generation is already running on this engine; end() it first");
   }
+  EMBER_ASSIGN_OR_RETURN(std::vector<int32_t> tokens,
+                         e.tokenizer->tokenize(prompt, params.add_special, params.parse_special));
+  return begin_tokens(std::move(tokens), params, /*render_special=*/false);
+}
+
+Result<Generation> Engine::begin_tokens(std::vector<int32_t> tokens, const GenerationParams& params,
+                                        bool render_special) {
+  Impl& e = *impl_;
+  if (e.generation_active) {
+    return invalid_argument("a generation is already running on this engine; end() it first");
+  }
   const Tokenizer& tok = *e.tokenizer;
   EMBER_RETURN_IF_ERROR(params.sampling.validate(tok.n_vocab()));
   if (params.max_tokens < -1) return invalid_argument("max_tokens must be >= -1 (-1 = no limit)");
   if (!params.grammar.empty() && !params.json_schema.empty()) {
     return invalid_argument("give either a grammar or a JSON schema, not both");
   }
-  EMBER_ASSIGN_OR_RETURN(std::vector<int32_t> tokens,
-                         tok.tokenize(prompt, params.add_special, params.parse_special));
   if (tokens.empty()) {
     return invalid_argument("the prompt is empty (and the model adds no BOS token)");
   }
@@ -151,6 +160,7 @@ Result<Generation> Engine::begin(std::string_view prompt, const GenerationParams
   auto state = std::make_unique<detail::GenerationState>();
   state->engine = &e;
   state->params = params;
+  state->render_special = render_special;
   state->n_prompt = static_cast<int32_t>(tokens.size());
   EMBER_ASSIGN_OR_RETURN(
       state->chain, sampling::SamplerChain::from_params(params.sampling, tok.n_vocab(), e.n_ctx));
@@ -374,7 +384,7 @@ std::optional<GenerationChunk> GenerationState::step() {
     finish(FinishReason::kStop);
     return chunk;
   }
-  Result<std::string> piece = e.tokenizer->token_to_piece(token, /*special=*/false);
+  Result<std::string> piece = e.tokenizer->token_to_piece(token, render_special);
   if (!piece.ok()) {
     finish(FinishReason::kError, piece.status());
     return std::nullopt;

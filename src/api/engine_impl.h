@@ -32,6 +32,8 @@ struct Engine::Impl {
   // The vocabulary's token bytes as a trie, built on the first constrained generation.
   std::shared_ptr<const grammar::TokenTrie> token_trie;
   bool generation_active = false;
+  // Chat completions started on this engine (part of their ids).
+  uint64_t chat_count = 0;
 };
 
 namespace detail {
@@ -46,6 +48,8 @@ struct GenerationState {
   text::StopStringMatcher stops;
   std::vector<int32_t> banned;  // end-of-generation tokens when ignore_eos
   std::optional<sampling::GrammarConstraint> grammar;
+  // Control tokens are shown as their text (chat output, whose markers may be control tokens).
+  bool render_special = false;
 
   int32_t n_prompt = 0;
   // Sampled token whose keys/values are not yet in the cache (decoded at the next step).
