@@ -120,7 +120,7 @@ struct ChatState {
 
 namespace {
 
-std::string model_chat_template(const Model& model) {
+std::string model_chat_template(const runtime::Model& model) {
   Result<std::string> t = model.file().get_string("tokenizer.chat_template");
   return t.ok() ? *t : std::string();
 }
