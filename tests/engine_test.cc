@@ -100,6 +100,50 @@ TEST_P(EngineModels, OneAndTwoThreadsAndTwoRunsAgree) {
   }
 }
 
+// A prompt long enough to be evaluated as one large batch the first time, and (all but its last
+// token) reused from the cache the second time: the sampled tokens and their probabilities must
+// not depend on the cache state, so two identical requests give identical results.
+TEST_P(EngineModels, ColdAndWarmCacheGiveIdenticalProbabilities) {
+  EMBER_REQUIRE_TESTDATA(data);
+  std::string prompt;
+  for (int i = 0; i < 12; ++i) prompt += "The quick brown fox jumps over the lazy dog. ";
+  auto cold = load(GetParam());
+  auto warm = load(GetParam());
+  ASSERT_TRUE(cold && warm);
+  // Tokens and the probabilities of the top candidates at every step.
+  auto run = [&](Engine& engine, const GenerationParams& params, int32_t* cached) {
+    std::vector<float> probs;
+    auto r = engine.generate(prompt, params, [&](const GenerationChunk& c) {
+      for (const auto& step : c.top_probabilities)
+        for (const TokenProbability& tp : step) probs.push_back(tp.probability);
+      return true;
+    });
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    if (!r.ok()) return std::make_pair(std::vector<int32_t>{}, probs);
+    EXPECT_GE(r->usage.prompt_tokens, 64);
+    if (cached != nullptr) *cached = r->usage.cached_prompt_tokens;
+    return std::make_pair(r->tokens, probs);
+  };
+  for (uint32_t seed : {21u, 22u}) {
+    GenerationParams params = sampled(seed, 8);
+    params.sampling.n_probs = 5;
+    const auto first = run(*warm, params, nullptr);  // fills the cache from empty
+    int32_t cached = 0;
+    const auto again = run(*warm, params, &cached);  // reuses the prompt from the cache
+    const auto fresh = run(*cold, params, nullptr);
+    cold = load(GetParam());  // the next seed starts cold again
+    ASSERT_TRUE(cold);
+    EXPECT_GT(cached, 0);
+    ASSERT_FALSE(first.first.empty());
+    ASSERT_EQ(first.second.size(), first.first.size() * 5);
+    EXPECT_EQ(again.first, first.first) << "seed " << seed;
+    EXPECT_EQ(fresh.first, first.first) << "seed " << seed;
+    // Bit-identical probabilities: exact float equality on purpose.
+    EXPECT_EQ(again.second, first.second) << "seed " << seed;
+    EXPECT_EQ(fresh.second, first.second) << "seed " << seed;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Shared, EngineModels,
                          ::testing::Values("llama-spm-q8_0.gguf", "qwen2-q8_0.gguf",
                                            "llama3-bpe-q4_k_m.gguf"));

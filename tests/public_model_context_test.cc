@@ -322,7 +322,9 @@ TEST(PublicContext, GreedyDecodingMatchesTheEngine) {
     ASSERT_TRUE(result.ok()) << result.status().to_string();
     ASSERT_EQ(result->tokens.size(), 12u);
 
-    auto ctx = make_context(model, small_options());
+    ContextOptions o = small_options();
+    o.attention = ContextOptions::Attention::kTiled;  // the Engine's choice
+    auto ctx = make_context(model, o);
     ASSERT_TRUE(ctx);
     std::vector<int32_t> toks =
         *model->tokenizer().tokenize(prompt, gp.add_special, gp.parse_special);
@@ -557,6 +559,10 @@ TEST(PublicContext, RejectsInvalidOptions) {
   expect_error(with([](ContextOptions& o) { o.n_threads = -1; }), kInvalid, "n_threads");
   expect_error(with([](ContextOptions& o) { o.kv_cache_type = static_cast<KvCacheType>(7); }),
                kInvalid, "kv_cache_type");
+  expect_error(with([](ContextOptions& o) {
+                 o.attention = static_cast<ContextOptions::Attention>(9);
+               }),
+               kInvalid, "attention");
   // n_ctx 0 is the model's training context (capped at 8192), read from the file.
   auto file = GgufFile::open(model_path(dir, "qwen2-q8_0"));
   ASSERT_TRUE(file.ok());

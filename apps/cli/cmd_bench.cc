@@ -31,6 +31,7 @@ struct BenchArgs {
   int64_t n_batch = 2048;
   int64_t n_ubatch = 512;
   std::string kv_type = "f16";
+  std::string attention = "tiled";
   bool json = false;
   bool no_warmup = false;
   bool profile = false;
@@ -132,6 +133,15 @@ int run_bench(BenchArgs a) {
   }
   Result<kernels::KvType> kv = parse_kv_type(a.kv_type);
   if (!kv.ok()) return report_error(kv.status());
+  runtime::AttentionMode attention = runtime::AttentionMode::kTiled;
+  if (a.attention == "by-size") {
+    attention = runtime::AttentionMode::kAuto;
+  } else if (a.attention == "per-key") {
+    attention = runtime::AttentionMode::kPerKey;
+  } else if (a.attention != "tiled") {
+    return report_error("bench: --attention must be tiled, by-size or per-key, not '" +
+                        a.attention + "'");
+  }
 
   const int load_threads = *std::max_element(a.threads.begin(), a.threads.end());
   Result<LoadedModel> lm = load_model(a.model, load_threads);
@@ -168,6 +178,7 @@ int run_bench(BenchArgs a) {
     cp.n_threads = r.threads;
     cp.kv_type = *kv;
     cp.profile = a.profile;
+    cp.attention = attention;
     Result<std::unique_ptr<runtime::Context>> ctx = runtime::Context::create(*lm->model, cp);
     if (!ctx.ok()) return report_error(ctx.status());
     Bench bench(*lm, **ctx, a);
@@ -258,6 +269,9 @@ void register_bench(CLI::App& app, CommandResult& result) {
   cmd->add_option("-b,--batch-size", a->n_batch, "Tokens per decode call (default 2048)");
   cmd->add_option("--ub,--ubatch-size", a->n_ubatch, "Tokens evaluated together (default 512)");
   cmd->add_option("--kv-type", a->kv_type, "Key/value cache type: f16 (default), f32, q8_0");
+  cmd->add_option("--attention", a->attention,
+                  "Attention algorithm: tiled (default, what Engine uses), by-size (llama.cpp's "
+                  "choice), per-key");
   cmd->add_flag("--json", a->json, "Print a JSON array (llama-bench's field names)");
   cmd->add_flag("--no-warmup", a->no_warmup, "Skip the warm-up run");
   cmd->add_flag("--profile", a->profile, "Print where the time goes (per stage) on stderr");

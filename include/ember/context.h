@@ -70,6 +70,14 @@ struct ContextOptions {
   KvCacheType kv_cache_type = KvCacheType::kF16;
   // Worker threads for decode(); 0 = all hardware threads.
   int32_t n_threads = 0;
+  // Attention algorithm. kBySize follows llama.cpp: tiled for batches of 64 tokens or more,
+  // one key at a time below, which matches its numerics best but makes a sequence evaluated in
+  // one batch differ in the last bits from the same sequence evaluated in pieces. kTiled (what
+  // Engine uses) and kPerKey use one algorithm for every batch size, so results are bit-identical
+  // however a sequence is split; kTiled is the faster of the two for prompts. With a Q8_0 cache
+  // the tiled algorithm is unavailable and every mode computes per key.
+  enum class Attention : uint8_t { kBySize, kTiled, kPerKey };
+  Attention attention = Attention::kBySize;
 };
 
 // Tokens to evaluate in one Context::decode(): for each, the token id, its position, its

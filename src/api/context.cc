@@ -85,6 +85,20 @@ Result<std::unique_ptr<Context>> Context::create(std::shared_ptr<const Model> mo
   cp.n_seq_max = options.n_seq_max;
   cp.kv_type = kv_type;
   cp.n_threads = options.n_threads;
+  switch (options.attention) {
+    case ContextOptions::Attention::kBySize:
+      cp.attention = runtime::AttentionMode::kAuto;
+      break;
+    case ContextOptions::Attention::kTiled:
+      cp.attention = runtime::AttentionMode::kTiled;
+      break;
+    case ContextOptions::Attention::kPerKey:
+      cp.attention = runtime::AttentionMode::kPerKey;
+      break;
+    default:
+      return invalid_argument("unknown attention algorithm " +
+                              std::to_string(static_cast<int>(options.attention)));
+  }
   auto impl = std::make_unique<Impl>();
   EMBER_ASSIGN_OR_RETURN(impl->ctx, runtime::Context::create(rm, cp));
   impl->model = std::move(model);

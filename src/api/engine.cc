@@ -86,6 +86,12 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> mode
   cp.n_seq_max = 1;
   cp.kv_type = to_kv_type(options.kv_cache_type);
   cp.n_threads = options.n_threads;
+  // One attention algorithm for batches and single tokens, so that a prompt evaluated in one
+  // batch and a prompt partly reused from the cache give bit-identical logits: the same request
+  // then samples the same tokens whatever the cache held before (the runtime's default picks
+  // by batch size, as llama.cpp does, and differs in the last bits, which 8-bit activation
+  // rounding can amplify into different samples).
+  cp.attention = runtime::AttentionMode::kTiled;
   EMBER_ASSIGN_OR_RETURN(impl->context, runtime::Context::create(*impl->model, cp));
   impl->n_ctx = static_cast<int32_t>(n_ctx);
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
