@@ -35,7 +35,8 @@
 //
 // Numerics. Results do not depend on the thread count, nor on the other sequences sharing a
 // batch or the cache, except in the last bits in two cases: batches of 64 or more tokens use a
-// tiled attention algorithm (as llama.cpp does), and attention sums a sequence's cached tokens in
+// tiled attention algorithm (as llama.cpp does; ContextOptions::attention fixes one algorithm for
+// every batch size instead), and attention sums a sequence's cached tokens in
 // the order of the cells holding them, so a token placed in a cell freed by seq_rm / seq_keep
 // before older cells of its sequence changes that order. Otherwise a token's logits are
 // bit-identical however the tokens are split into batches.
