@@ -495,6 +495,18 @@ TEST(ChatJson, MessagesRoundTripAndErrorsNameTheField) {
   EXPECT_EQ(params->response_format.type, ResponseFormat::Type::kJsonObject);
   EXPECT_FALSE(ChatParams::from_json(Json::parse(R"({"tool_choice": "maybe"})")).ok());
   EXPECT_FALSE(ChatParams::from_json(Json::parse(R"({"temperature": "hot"})")).ok());
+  // Integers outside the field's range are errors, not wrapped values (found by fuzzing).
+  EXPECT_FALSE(
+      ChatParams::from_json(Json::parse(R"({"max_tokens": 18446744073709551615})")).ok());
+  EXPECT_FALSE(ChatParams::from_json(Json::parse(R"({"max_tokens": 4294967296})")).ok());
+  EXPECT_FALSE(ChatParams::from_json(Json::parse(R"({"seed": 4294967296})")).ok());
+  EXPECT_FALSE(ChatParams::from_json(Json::parse(R"({"seed": -2})")).ok());
+  auto seeded = ChatParams::from_json(Json::parse(R"({"seed": 4294967295})"));
+  ASSERT_TRUE(seeded.ok());
+  EXPECT_EQ(seeded->generation.sampling.seed, 4294967295u);
+  auto random = ChatParams::from_json(Json::parse(R"({"seed": -1})"));
+  ASSERT_TRUE(random.ok());
+  EXPECT_EQ(random->generation.sampling.seed, kRandomSeed);
 }
 
 TEST(ChatJson, ChunkJsonMatchesOpenAIShape) {

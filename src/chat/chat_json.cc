@@ -311,6 +311,11 @@ Result<ChatParams> ChatParams::from_json(const Json& req) {
     if constexpr (std::is_integral_v<T>) {
       if (!it->is_number_integer())
         return invalid_argument(std::string(key) + " must be an integer");
+      // Unsigned JSON integers above INT64_MAX would wrap to negative values here.
+      if (it->is_number_unsigned() &&
+          it->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        return invalid_argument(std::string(key) + " is out of range");
+      }
       const int64_t v = it->get<int64_t>();
       if (v < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
           v > static_cast<int64_t>(std::numeric_limits<T>::max())) {
@@ -331,7 +336,13 @@ Result<ChatParams> ChatParams::from_json(const Json& req) {
   EMBER_RETURN_IF_ERROR(number("repeat_penalty", s.repeat_penalty));
   if (auto it = req.find("seed"); it != req.end() && !it->is_null()) {
     if (!it->is_number_integer()) return invalid_argument("seed must be an integer");
-    s.seed = static_cast<uint32_t>(it->get<int64_t>());
+    // -1 is llama.cpp's "random seed" (kRandomSeed); otherwise a 32-bit seed, never truncated.
+    const bool too_big = it->is_number_unsigned() && it->get<uint64_t>() > 0xFFFFFFFFull;
+    const int64_t v = too_big ? 0 : it->get<int64_t>();
+    if (too_big || v < -1 || v > 0xFFFFFFFFll) {
+      return invalid_argument("seed must be -1 (random) or in [0, 4294967295]");
+    }
+    s.seed = v == -1 ? kRandomSeed : static_cast<uint32_t>(v);
   }
   EMBER_RETURN_IF_ERROR(number("max_tokens", p.generation.max_tokens));
   EMBER_RETURN_IF_ERROR(number("max_completion_tokens", p.generation.max_tokens));
