@@ -7,46 +7,23 @@
 #include <cstdio>
 #include <fstream>
 
+#include "cli_runner.h"
 #include "testdata.h"
 
 namespace ember {
 namespace {
 
-struct CommandOutput {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs `ember ARGS` with `input` on stdin.
-CommandOutput run_chat(const std::string& args, const std::string& input) {
-  const auto dir = testing::temp_dir();
-  const auto in_path = dir / "cli-chat-stdin.txt";
-  const auto err_path = dir / "cli-chat-stderr.txt";
-  {
-    std::ofstream in(in_path, std::ios::binary);
-    in << input;
-  }
-  const std::string cmd = std::string(EMBER_CLI_PATH) + " chat " + args + " <'" + in_path.string() +
-                          "' 2>'" + err_path.string() + "'";
-  CommandOutput r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 65536> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto e = testing::read_file_bytes(err_path);
-  r.err.assign(e.begin(), e.end());
-  return r;
-}
+using testing::CommandOutput;
+using testing::run_cli;
+using testing::shell_quote;
 
 std::string model(const std::filesystem::path& dir, const char* name) {
-  std::string quoted(1, '\'');
-  quoted += (dir / "models" / name).string();
-  quoted += '\'';
-  return quoted;
+  return shell_quote((dir / "models" / name).string());
+}
+
+// Runs `ember chat ARGS` with `input` on stdin.
+CommandOutput run_chat(const std::string& args, const std::string& input) {
+  return run_cli("chat " + args, input);
 }
 
 TEST(CliChat, TwoTurnsThenExit) {

@@ -8,39 +8,15 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.h"
 #include "testdata.h"
 
 namespace ember {
 namespace {
 
-struct CommandOutput {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-CommandOutput run_cli(const std::string& args) {
-  const auto err_path = testing::temp_dir() / "cli-run-stderr.txt";
-  const std::string cmd = std::string(EMBER_CLI_PATH) + " " + args + " 2>" + err_path.string();
-  CommandOutput r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 65536> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto e = testing::read_file_bytes(err_path);
-  r.err.assign(e.begin(), e.end());
-  return r;
-}
-
-std::string quote(const std::filesystem::path& p) {
-  std::string s(1, '\'');
-  s += p.string();
-  s += '\'';
-  return s;
-}
+using testing::CommandOutput;
+using testing::run_cli;
+using testing::shell_quote;
 
 nlohmann::json golden(const std::filesystem::path& dir, const std::string& name) {
   std::ifstream in(dir / "golden" / (name + ".json"));
@@ -69,9 +45,9 @@ TEST(CliLogits, TokensFileMatchesTheReference) {
   EMBER_REQUIRE_TESTDATA(dir);
   const auto g = golden(dir, "llama-spm-f32.p1");
   const auto out = testing::temp_dir() / "logits-f32.bin";
-  const auto r =
-      run_cli("logits -m " + quote(dir / "models" / "llama-spm-f32.gguf") + " --tokens-file " +
-              quote(dir / "golden" / "llama-spm-f32.p1.json") + " -o " + quote(out) + " -t 2");
+  const auto r = run_cli("logits -m " + shell_quote(dir / "models" / "llama-spm-f32.gguf") +
+                         " --tokens-file " + shell_quote(dir / "golden" / "llama-spm-f32.p1.json") +
+                         " -o " + shell_quote(out) + " -t 2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["prompt_tokens"], g["prompt_tokens"]);
   const auto ours = read_floats(out);
@@ -91,8 +67,9 @@ TEST(CliLogits, PromptIsTokenizedLikeTheReference) {
     const auto prompt_file = testing::temp_dir() / "prompt.txt";
     std::ofstream(prompt_file, std::ios::binary) << g["prompt"].get<std::string>();
     const auto out = testing::temp_dir() / "logits-prompt.bin";
-    const auto r = run_cli("logits -m " + quote(dir / "models" / g["model"].get<std::string>()) +
-                           " --prompt-file " + quote(prompt_file) + " -o " + quote(out));
+    const auto r =
+        run_cli("logits -m " + shell_quote(dir / "models" / g["model"].get<std::string>()) +
+                " --prompt-file " + shell_quote(prompt_file) + " -o " + shell_quote(out));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out)["prompt_tokens"], g["prompt_tokens"]) << name;
     const auto ours = read_floats(out);
@@ -112,8 +89,9 @@ TEST(CliRun, GreedyContinuationMatchesTheReference) {
   const auto g = golden(dir, "gemma2-f16.p2");
   const auto prompt_file = testing::temp_dir() / "run-prompt.txt";
   std::ofstream(prompt_file, std::ios::binary) << g["prompt"].get<std::string>();
-  const auto r = run_cli("run -m " + quote(dir / "models" / "gemma2-f16.gguf") + " --prompt-file " +
-                         quote(prompt_file) + " -n 16 --threads 2 --temp 0");
+  const auto r =
+      run_cli("run -m " + shell_quote(dir / "models" / "gemma2-f16.gguf") + " --prompt-file " +
+              shell_quote(prompt_file) + " -n 16 --threads 2 --temp 0");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string want;
   const std::string hex = g["greedy_bytes_hex"];
@@ -126,7 +104,7 @@ TEST(CliRun, GreedyContinuationMatchesTheReference) {
 
 TEST(CliBench, JsonHasLlamaBenchFields) {
   EMBER_REQUIRE_TESTDATA(dir);
-  const auto r = run_cli("bench -m " + quote(dir / "models" / "llama-spm-q4_0.gguf") +
+  const auto r = run_cli("bench -m " + shell_quote(dir / "models" / "llama-spm-q4_0.gguf") +
                          " -p 32 -n 8 -t 1,2 -r 2 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
@@ -146,8 +124,8 @@ TEST(CliBench, JsonHasLlamaBenchFields) {
     EXPECT_TRUE(t.contains("model_type") && t.contains("model_size"));
   }
   // The table form.
-  const auto table =
-      run_cli("bench -m " + quote(dir / "models" / "llama-spm-q4_0.gguf") + " -p 16 -n 4 -r 1");
+  const auto table = run_cli("bench -m " + shell_quote(dir / "models" / "llama-spm-q4_0.gguf") +
+                             " -p 16 -n 4 -r 1");
   ASSERT_EQ(table.exit_code, 0) << table.err;
   EXPECT_NE(table.out.find("pp16"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("tg4"), std::string::npos) << table.out;
@@ -155,7 +133,7 @@ TEST(CliBench, JsonHasLlamaBenchFields) {
 
 TEST(CliRun, ErrorsAreOneLineAndNonZero) {
   EMBER_REQUIRE_TESTDATA(dir);
-  const std::string model = quote(dir / "models" / "llama-spm-q4_0.gguf");
+  const std::string model = shell_quote(dir / "models" / "llama-spm-q4_0.gguf");
   struct Case {
     std::string args;
     std::string needle;
@@ -177,7 +155,8 @@ TEST(CliRun, ErrorsAreOneLineAndNonZero) {
   // A tokens file with an id outside the vocabulary.
   const auto bad = testing::temp_dir() / "bad-ids.json";
   std::ofstream(bad) << "[1, 2, 999999]";
-  const auto r = run_cli("logits -m " + model + " --tokens-file " + quote(bad) + " -o /dev/null");
+  const auto r =
+      run_cli("logits -m " + model + " --tokens-file " + shell_quote(bad) + " -o /dev/null");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("vocabulary"), std::string::npos) << r.err;
 }

@@ -8,45 +8,16 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.h"
 #include "gguf/gguf.h"
 #include "testdata.h"
 
 namespace ember {
 namespace {
 
-struct CommandOutput {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-CommandOutput run_cli(const std::string& args) {
-  const auto err_path = testing::temp_dir() / "cli-template-stderr.txt";
-  const std::string cmd = std::string(EMBER_CLI_PATH) + " " + args + " 2>" + err_path.string();
-  CommandOutput r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 65536> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto e = testing::read_file_bytes(err_path);
-  r.err.assign(e.begin(), e.end());
-  return r;
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      q += "'\\''";
-    } else {
-      q += c;
-    }
-  }
-  return q + "'";
-}
+using testing::CommandOutput;
+using testing::run_cli;
+using testing::shell_quote;
 
 std::string read_text(const std::filesystem::path& p) {
   const auto bytes = testing::read_file_bytes(p);
@@ -71,9 +42,10 @@ TEST(CliTemplate, RendersConversationsExactly) {
       const auto input = write_case(c["input"], "cli-template-case");
       const CommandOutput r =
           run_cli("template --template " +
-                  quote((dir / "templates" / spec["template"].get<std::string>()).string()) +
-                  " --input " + quote(input.string()) + " --bos-token " + quote(spec["bos_token"]) +
-                  " --eos-token " + quote(spec["eos_token"]) + " --now " + quote(spec["now"]));
+                  shell_quote((dir / "templates" / spec["template"].get<std::string>()).string()) +
+                  " --input " + shell_quote(input.string()) + " --bos-token " +
+                  shell_quote(spec["bos_token"]) + " --eos-token " +
+                  shell_quote(spec["eos_token"]) + " --now " + shell_quote(spec["now"]));
       if (c.contains("expected")) {
         ASSERT_EQ(r.exit_code, 0) << r.err;
         EXPECT_EQ(r.out, c["expected"].get<std::string>());
@@ -110,10 +82,10 @@ TEST(CliTemplate, RendersTheModelsOwnTemplate) {
     ASSERT_TRUE(spec.has_value()) << "no chat-renders entry for the template of " << model;
     const auto& c = (*spec)["cases"]["multi_turn"];
     const auto input = write_case(c["input"], "cli-template-model");
-    CommandOutput r =
-        run_cli("template -m " + quote(path.string()) + " --input " + quote(input.string()) +
-                " --bos-token " + quote((*spec)["bos_token"]) + " --eos-token " +
-                quote((*spec)["eos_token"]) + " --now " + quote((*spec)["now"]));
+    CommandOutput r = run_cli(
+        "template -m " + shell_quote(path.string()) + " --input " + shell_quote(input.string()) +
+        " --bos-token " + shell_quote((*spec)["bos_token"]) + " --eos-token " +
+        shell_quote((*spec)["eos_token"]) + " --now " + shell_quote((*spec)["now"]));
     ASSERT_TRUE(c.contains("expected"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, c["expected"].get<std::string>());
@@ -122,7 +94,8 @@ TEST(CliTemplate, RendersTheModelsOwnTemplate) {
     if (bos_id.ok() && tmpl->find("bos_token") != std::string::npos) {
       auto tokens = f->find("tokenizer.ggml.tokens")->as_string_array();
       ASSERT_TRUE(tokens.ok());
-      r = run_cli("template -m " + quote(path.string()) + " --input " + quote(input.string()));
+      r = run_cli("template -m " + shell_quote(path.string()) + " --input " +
+                  shell_quote(input.string()));
       ASSERT_EQ(r.exit_code, 0) << r.err;
       EXPECT_EQ(r.out.rfind((*tokens)[*bos_id], 0), 0u) << r.out.substr(0, 40);
     }
@@ -143,20 +116,23 @@ TEST(CliTemplate, ErrorsAreOneLineWithNonZeroExit) {
   std::ofstream(input) << R"({"messages": [{"role": "user", "content": "hi"}]})";
   const auto not_json = dir / "notjson.json";
   std::ofstream(not_json) << "{nope";
-  const CommandOutput ok =
-      run_cli("template --template " + quote(good.string()) + " --input " + quote(input.string()));
+  const CommandOutput ok = run_cli("template --template " + shell_quote(good.string()) +
+                                   " --input " + shell_quote(input.string()));
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(ok.out, "hi");
   for (const std::string& args :
-       {"template --template " + quote(tmpl.string()) + " --input " + quote(input.string()),
-        "template --template " + quote(bad_syntax.string()) + " --input " + quote(input.string()),
-        "template --template " + quote(good.string()) + " --input " + quote(not_json.string()),
-        "template --template /nonexistent.jinja --input " + quote(input.string()),
-        "template --input " + quote(input.string()),
-        "template -m /nonexistent.gguf --template " + quote(good.string()) + " --input " +
-            quote(input.string()),
-        "template --template " + quote(good.string()) + " --input " + quote(input.string()) +
-            " --now tomorrow"}) {
+       {"template --template " + shell_quote(tmpl.string()) + " --input " +
+            shell_quote(input.string()),
+        "template --template " + shell_quote(bad_syntax.string()) + " --input " +
+            shell_quote(input.string()),
+        "template --template " + shell_quote(good.string()) + " --input " +
+            shell_quote(not_json.string()),
+        "template --template /nonexistent.jinja --input " + shell_quote(input.string()),
+        "template --input " + shell_quote(input.string()),
+        "template -m /nonexistent.gguf --template " + shell_quote(good.string()) + " --input " +
+            shell_quote(input.string()),
+        "template --template " + shell_quote(good.string()) + " --input " +
+            shell_quote(input.string()) + " --now tomorrow"}) {
     SCOPED_TRACE(args);
     const CommandOutput r = run_cli(args);
     EXPECT_NE(r.exit_code, 0);
@@ -165,8 +141,8 @@ TEST(CliTemplate, ErrorsAreOneLineWithNonZeroExit) {
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
     EXPECT_EQ(r.err.rfind("ember: ", 0), 0u) << r.err;
   }
-  const CommandOutput r =
-      run_cli("template --template " + quote(tmpl.string()) + " --input " + quote(input.string()));
+  const CommandOutput r = run_cli("template --template " + shell_quote(tmpl.string()) +
+                                  " --input " + shell_quote(input.string()));
   EXPECT_EQ(r.err, "ember: template: line 1, column 19: nope\n");
 }
 

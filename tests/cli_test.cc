@@ -2,12 +2,13 @@
 // synth + quantize, and one-line errors with a non-zero exit status.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <array>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 
+#include "cli_runner.h"
 #include "gguf/gguf.h"
 #include "tensor/quantize.h"
 #include "testdata.h"
@@ -15,44 +16,27 @@
 namespace ember {
 namespace {
 
-struct CommandOutput {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-CommandOutput run_cli(const std::string& args) {
-  const auto err_path = testing::temp_dir() / "cli-stderr.txt";
-  const std::string cmd = std::string(EMBER_CLI_PATH) + " " + args + " 2>" + err_path.string();
-  CommandOutput r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 65536> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto e = testing::read_file_bytes(err_path);
-  r.err.assign(e.begin(), e.end());
-  return r;
-}
-
-std::string quote(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+using testing::CommandOutput;
+using testing::run_cli;
+using testing::shell_quote;
 
 // The architecture each shared file must report, from the tables in the data's README.
 std::string expected_arch(const std::string& file) {
   static const std::map<std::string, std::string> kVocab = {
-      {"bert-bge", "bert"},     {"deepseek-coder", "llama"}, {"deepseek-llm", "llama"},
-      {"falcon", "falcon"},     {"gpt-2", "gpt2"},           {"llama-bpe", "llama"},
-      {"llama-spm", "llama"},   {"mpt", "mpt"},              {"phi-3", "phi3"},
-      {"refact", "refact"},     {"starcoder", "starcoder2"},
+      {"bert-bge", "bert"},        {"deepseek-coder", "llama"},
+      {"deepseek-llm", "llama"},   {"falcon", "falcon"},
+      {"gpt-2", "gpt2"},           {"llama-bpe", "llama"},
+      {"llama-spm", "llama"},      {"mpt", "mpt"},
+      {"phi-3", "phi3"},           {"refact", "refact"},
+      {"starcoder", "starcoder2"},
   };
   if (file.rfind("ggml-vocab-", 0) == 0) {
     const std::string name = file.substr(11, file.size() - 11 - 5);
     auto it = kVocab.find(name);
     return it == kVocab.end() ? "?" : it->second;
   }
-  for (const char* a : {"qwen3moe", "qwen3", "qwen2", "phi3", "gemma2", "gemma3", "llama3-bpe", "llama-spm"}) {
+  for (const char* a :
+       {"qwen3moe", "qwen3", "qwen2", "phi3", "gemma2", "gemma3", "llama3-bpe", "llama-spm"}) {
     if (file.rfind(std::string(a) + "-", 0) == 0) {
       const std::string s = a;
       return s.rfind("llama", 0) == 0 ? "llama" : s;
@@ -68,7 +52,7 @@ TEST(Cli, InspectJsonOnEverySharedModel) {
     const std::string file = e.path().filename().string();
     if (!file.ends_with(".gguf")) continue;
     SCOPED_TRACE(file);
-    const CommandOutput r = run_cli("inspect --json " + quote(e.path()));
+    const CommandOutput r = run_cli("inspect --json " + shell_quote(e.path()));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j["architecture"], expected_arch(file));
@@ -84,8 +68,8 @@ TEST(Cli, InspectJsonOnEverySharedModel) {
         EXPECT_EQ(t["shape"][0], 256);
         EXPECT_EQ(t["shape"][1], j["derived"]["n_vocab"]);
       }
-      if (t["shape"].size() >= 2 && suffix != "q4_k_m" && t["name"] != "blk.0.ffn_gate_inp.weight" &&
-          t["name"] != "blk.1.ffn_gate_inp.weight") {
+      if (t["shape"].size() >= 2 && suffix != "q4_k_m" &&
+          t["name"] != "blk.0.ffn_gate_inp.weight" && t["name"] != "blk.1.ffn_gate_inp.weight") {
         std::string type = t["type"];
         for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         EXPECT_EQ(type, suffix) << t["name"];
@@ -105,14 +89,14 @@ TEST(Cli, InspectJsonOnEveryVocabulary) {
     const std::string file = e.path().filename().string();
     if (!file.ends_with(".gguf")) continue;
     SCOPED_TRACE(file);
-    const CommandOutput r = run_cli("inspect --json " + quote(e.path()));
+    const CommandOutput r = run_cli("inspect --json " + shell_quote(e.path()));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j["architecture"], expected_arch(file));
     EXPECT_GT(j["tokenizer"]["n_tokens"].get<int>(), 1000);
     EXPECT_EQ(j["tensors"].size(), 0u);
     // The text form works too.
-    EXPECT_EQ(run_cli("inspect " + quote(e.path())).exit_code, 0);
+    EXPECT_EQ(run_cli("inspect " + shell_quote(e.path())).exit_code, 0);
     ++n;
   }
   EXPECT_EQ(n, 11);
@@ -122,8 +106,8 @@ TEST(Cli, DequantizeTensorMatchesLibrary) {
   EMBER_REQUIRE_TESTDATA(dir);
   const auto model = dir / "models" / "llama-spm-q4_k.gguf";
   const auto out = testing::temp_dir() / "attn_q.f32";
-  const CommandOutput r =
-      run_cli("inspect " + quote(model) + " --tensor blk.1.attn_q.weight --dequantize " + quote(out));
+  const CommandOutput r = run_cli("inspect " + shell_quote(model) +
+                                  " --tensor blk.1.attn_q.weight --dequantize " + shell_quote(out));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto f = GgufFile::open(model.string());
   ASSERT_TRUE(f.ok());
@@ -132,7 +116,9 @@ TEST(Cli, DequantizeTensorMatchesLibrary) {
   std::vector<float> expected(static_cast<size_t>(t->n_elements));
   const size_t row_bytes = *tensor_row_size(t->type, t->shape[0]);
   for (int64_t r2 = 0; r2 < t->n_rows(); ++r2) {
-    ASSERT_TRUE(dequantize_row(t->type, t->data + r2 * row_bytes, expected.data() + r2 * t->shape[0], t->shape[0]).ok());
+    ASSERT_TRUE(dequantize_row(t->type, t->data + r2 * row_bytes,
+                               expected.data() + r2 * t->shape[0], t->shape[0])
+                    .ok());
   }
   auto bytes = testing::read_file_bytes(out);
   ASSERT_EQ(bytes.size(), expected.size() * 4);
@@ -142,17 +128,18 @@ TEST(Cli, DequantizeTensorMatchesLibrary) {
 TEST(Cli, SynthInspectQuantize) {
   const auto dir = testing::temp_dir();
   const auto model = dir / "cli-synth.gguf";
-  CommandOutput r = run_cli("synth --arch qwen3moe --n-layer 2 --type f16 -o " + quote(model));
+  CommandOutput r =
+      run_cli("synth --arch qwen3moe --n-layer 2 --type f16 -o " + shell_quote(model));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = run_cli("inspect --json " + quote(model));
+  r = run_cli("inspect --json " + shell_quote(model));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["architecture"], "qwen3moe");
   EXPECT_EQ(j["hparams"]["expert_count"], 8);
   const auto q = dir / "cli-synth-q4km.gguf";
-  r = run_cli("quantize " + quote(model) + " " + quote(q) + " Q4_K_M --threads 2");
+  r = run_cli("quantize " + shell_quote(model) + " " + shell_quote(q) + " Q4_K_M --threads 2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = run_cli("inspect --json " + quote(q));
+  r = run_cli("inspect --json " + shell_quote(q));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["file_type"], 15);
@@ -163,14 +150,13 @@ TEST(Cli, SynthInspectQuantize) {
 TEST(Cli, ErrorsAreOneLineWithNonZeroExit) {
   const auto dir = testing::temp_dir();
   const auto garbage = dir / "garbage.gguf";
-  {
-    std::ofstream(garbage) << "definitely not a gguf file";
-  }
+  { std::ofstream(garbage) << "definitely not a gguf file"; }
   for (const std::string& args :
-       {std::string("inspect /nonexistent/model.gguf"), "inspect " + quote(garbage),
+       {std::string("inspect /nonexistent/model.gguf"), "inspect " + shell_quote(garbage),
         std::string("synth --arch nosucharch -o x.gguf"), std::string("nosuchcommand"),
-        "quantize " + quote(garbage) + " out.gguf Q9_9", std::string("synth --n-head 0 -o x.gguf"),
-        "quantize " + quote(garbage) + " " + quote(dir / "o.gguf") + " Q4_0"}) {
+        "quantize " + shell_quote(garbage) + " out.gguf Q9_9",
+        std::string("synth --n-head 0 -o x.gguf"),
+        "quantize " + shell_quote(garbage) + " " + shell_quote(dir / "o.gguf") + " Q4_0"}) {
     SCOPED_TRACE(args);
     const CommandOutput r = run_cli(args);
     EXPECT_NE(r.exit_code, 0);

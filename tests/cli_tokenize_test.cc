@@ -8,37 +8,16 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.h"
 #include "ember/tokenizer.h"
 #include "testdata.h"
 
 namespace ember {
 namespace {
 
-struct CommandOutput {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-CommandOutput run_cli(const std::string& args) {
-  const auto err_path = testing::temp_dir() / "cli-tokenize-stderr.txt";
-  const std::string cmd = std::string(EMBER_CLI_PATH) + " " + args + " 2>" + err_path.string();
-  CommandOutput r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 65536> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto e = testing::read_file_bytes(err_path);
-  r.err.assign(e.begin(), e.end());
-  return r;
-}
-
-std::string quote(const std::string& s) {
-  return "'" + s + "'";
-}
+using testing::CommandOutput;
+using testing::run_cli;
+using testing::shell_quote;
 
 std::filesystem::path spm_vocab(const std::filesystem::path& dir) {
   return dir / "vocab" / "ggml-vocab-llama-spm.gguf";
@@ -80,20 +59,20 @@ TEST(CliTokenize, DefaultOutputIsAJsonArrayOfTheReferenceIds) {
   const auto vocab = spm_vocab(dir);
   const std::vector<int32_t> want = reference_ids(vocab, "Hello world");
   ASSERT_FALSE(want.empty());
-  CommandOutput r =
-      run_cli("tokenize -m " + quote(vocab.string()) + " --no-add-special --text 'Hello world'");
+  CommandOutput r = run_cli("tokenize -m " + shell_quote(vocab.string()) +
+                            " --no-add-special --text 'Hello world'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_FALSE(r.out.empty());
   EXPECT_EQ(r.out.back(), '\n');
   EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << "one line";
   EXPECT_EQ(parse_array(r.out), want);
   // --ids is the same format.
-  CommandOutput ids = run_cli("tokenize -m " + quote(vocab.string()) +
+  CommandOutput ids = run_cli("tokenize -m " + shell_quote(vocab.string()) +
                               " --no-add-special --ids --text 'Hello world'");
   EXPECT_EQ(ids.out, r.out);
   // By default BOS is added as the metadata says (tokenizer.ggml.bos_token_id = 1).
   CommandOutput with_bos =
-      run_cli("tokenize -m " + quote(vocab.string()) + " --text 'Hello world'");
+      run_cli("tokenize -m " + shell_quote(vocab.string()) + " --text 'Hello world'");
   ASSERT_EQ(with_bos.exit_code, 0) << with_bos.err;
   std::vector<int32_t> expected = {1};
   expected.insert(expected.end(), want.begin(), want.end());
@@ -109,12 +88,12 @@ TEST(CliTokenize, FileAndStdinBytesAreTokenizedExactly) {
     f << "\n\n\n";  // a reference case made only of the trailing newlines a shell would strip
   }
   const std::vector<int32_t> want = reference_ids(vocab, "\n\n\n");
-  CommandOutput file = run_cli("tokenize -m " + quote(vocab.string()) +
-                               " --no-add-special --file " + quote(path.string()));
+  CommandOutput file = run_cli("tokenize -m " + shell_quote(vocab.string()) +
+                               " --no-add-special --file " + shell_quote(path.string()));
   ASSERT_EQ(file.exit_code, 0) << file.err;
   EXPECT_EQ(parse_array(file.out), want);
-  CommandOutput in = run_cli("tokenize -m " + quote(vocab.string()) +
-                             " --no-add-special --stdin < " + quote(path.string()));
+  CommandOutput in = run_cli("tokenize -m " + shell_quote(vocab.string()) +
+                             " --no-add-special --stdin < " + shell_quote(path.string()));
   ASSERT_EQ(in.exit_code, 0) << in.err;
   EXPECT_EQ(in.out, file.out);
   std::filesystem::remove(path);
@@ -130,7 +109,8 @@ TEST(CliTokenize, ParseSpecialTurnsMarkupIntoControlTokens) {
     if (tok->token_text(id).value() == "<|im_start|>") im_start = id;
   }
   ASSERT_GE(im_start, 0);
-  const std::string args = "tokenize -m " + quote(model.string()) + " --text '<|im_start|>user'";
+  const std::string args =
+      "tokenize -m " + shell_quote(model.string()) + " --text '<|im_start|>user'";
   const std::vector<int32_t> plain = parse_array(run_cli(args).out);
   EXPECT_EQ(std::count(plain.begin(), plain.end(), im_start), 0);
   const std::vector<int32_t> parsed = parse_array(run_cli(args + " --parse-special").out);
@@ -142,13 +122,13 @@ TEST(CliTokenize, PiecesAndJsonOutputs) {
   EMBER_REQUIRE_TESTDATA(dir);
   const auto vocab = spm_vocab(dir);
   const std::vector<int32_t> want = reference_ids(vocab, "Hello world");
-  CommandOutput pieces = run_cli("tokenize -m " + quote(vocab.string()) +
+  CommandOutput pieces = run_cli("tokenize -m " + shell_quote(vocab.string()) +
                                  " --no-add-special --pieces --text 'Hello world'");
   ASSERT_EQ(pieces.exit_code, 0) << pieces.err;
   EXPECT_EQ(pieces.out, std::to_string(want[0]) + " -> ' Hello'\n" + std::to_string(want[1]) +
                             " -> ' world'\n");
   CommandOutput json =
-      run_cli("tokenize -m " + quote(vocab.string()) + " --json --text 'Hello world'");
+      run_cli("tokenize -m " + shell_quote(vocab.string()) + " --json --text 'Hello world'");
   ASSERT_EQ(json.exit_code, 0) << json.err;
   const auto j = nlohmann::json::parse(json.out);
   ASSERT_EQ(j["n_tokens"], 3);
@@ -165,22 +145,22 @@ TEST(CliDetokenize, IdsBackToText) {
   const std::vector<int32_t> want = reference_ids(vocab, "Hello world");
   const std::string a = std::to_string(want[0]);
   const std::string b = std::to_string(want[1]);
-  CommandOutput r = run_cli("detokenize -m " + quote(vocab.string()) + " " + a + " " + b);
+  CommandOutput r = run_cli("detokenize -m " + shell_quote(vocab.string()) + " " + a + " " + b);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "Hello world");  // exact bytes, no newline added
   // The JSON array printed by `tokenize` can be pasted as is.
   CommandOutput pasted =
-      run_cli("detokenize -m " + quote(vocab.string()) + " '[1, " + a + ", " + b + "]'");
+      run_cli("detokenize -m " + shell_quote(vocab.string()) + " '[1, " + a + ", " + b + "]'");
   ASSERT_EQ(pasted.exit_code, 0) << pasted.err;
   EXPECT_EQ(pasted.out, " Hello world");  // the leading BOS takes the space-strip turn
-  CommandOutput shown =
-      run_cli("detokenize -m " + quote(vocab.string()) + " --unparse-special 1 " + a + " " + b);
+  CommandOutput shown = run_cli("detokenize -m " + shell_quote(vocab.string()) +
+                                " --unparse-special 1 " + a + " " + b);
   EXPECT_EQ(shown.out, "<s> Hello world");
 }
 
 TEST(CliTokenize, ErrorsAreOneLineWithNonZeroExit) {
   EMBER_REQUIRE_TESTDATA(dir);
-  const std::string m = "-m " + quote(spm_vocab(dir).string());
+  const std::string m = "-m " + shell_quote(spm_vocab(dir).string());
   for (const std::string& args : std::vector<std::string>{
            "tokenize " + m, "tokenize " + m + " --text a --stdin",
            "tokenize " + m + " --text a --json --pieces", "tokenize -m /nonexistent.gguf --text a",

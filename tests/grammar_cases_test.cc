@@ -10,12 +10,17 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli_runner.h"
 #include "grammar/gbnf_parser.h"
 #include "grammar/grammar_matcher.h"
 #include "testdata.h"
 
 namespace ember::grammar {
 namespace {
+
+using ember::testing::CommandOutput;
+using ember::testing::run_cli;
+using ember::testing::shell_quote;
 
 std::string read_text(const std::filesystem::path& p) {
   const std::vector<char> bytes = testing::read_file_bytes(p);
@@ -77,28 +82,6 @@ TEST(GrammarCases, AllSharedGrammarsParse) {
   EXPECT_GT(n, 0);
 }
 
-struct CommandOutput {
-  int exit_code = -1;
-  std::string out;
-};
-
-CommandOutput run_cli(const std::string& args) {
-  const std::string cmd = std::string(EMBER_CLI_PATH) + " " + args + " 2>/dev/null";
-  CommandOutput r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string quote(const std::filesystem::path& p) {
-  return std::string("'").append(p.string()).append("'");
-}
-
 TEST(GrammarCases, CliAgreesWithReference) {
   EMBER_REQUIRE_TESTDATA(dir);
   const nlohmann::json cases = load_cases(dir);
@@ -108,7 +91,7 @@ TEST(GrammarCases, CliAgreesWithReference) {
   for (const auto& [file, list] : cases.items()) {
     SCOPED_TRACE(file);
     const auto grammar_path = dir / "grammars" / file;
-    const CommandOutput parsed = run_cli("grammar check " + quote(grammar_path));
+    const CommandOutput parsed = run_cli("grammar check " + shell_quote(grammar_path));
     EXPECT_EQ(parsed.exit_code, 0);
     EXPECT_EQ(parsed.out, "ok\n");
     int i = 0;
@@ -120,8 +103,8 @@ TEST(GrammarCases, CliAgreesWithReference) {
         std::ofstream f(input_path, std::ios::binary);
         f << input;
       }
-      const CommandOutput r =
-          run_cli("grammar check " + quote(grammar_path) + " --input " + quote(input_path));
+      const CommandOutput r = run_cli("grammar check " + shell_quote(grammar_path) + " --input " +
+                                      shell_quote(input_path));
       ++total;
       const bool got = r.exit_code == 0 && r.out == "accepted\n";
       const bool consistent =
@@ -144,40 +127,43 @@ TEST(GrammarCli, ErrorsSchemasAndText) {
   };
   // A parse error: exit 1, nothing on stdout.
   const auto bad = write("bad.gbnf", "root ::= \"a\"\nnext ::= (\"b\"\n");
-  CommandOutput r = run_cli("grammar check " + quote(bad));
+  CommandOutput r = run_cli("grammar check " + shell_quote(bad));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");
   // --text and rejection at the end of input.
   const auto yes = write("yes.gbnf", "root ::= (\"yes\" | \"no\") \".\"\n");
-  r = run_cli("grammar check " + quote(yes) + " --text 'yes.'");
+  r = run_cli("grammar check " + shell_quote(yes) + " --text 'yes.'");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, "accepted\n");
-  r = run_cli("grammar check " + quote(yes) + " --text 'yes'");
+  r = run_cli("grammar check " + shell_quote(yes) + " --text 'yes'");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "rejected\n");
   // JSON schema: prints the grammar, and matches documents.
   const auto schema = write(
       "s.json",
       R"({"type":"object","properties":{"n":{"type":"integer","minimum":1}},"required":["n"]})");
-  r = run_cli("grammar check --json-schema " + quote(schema));
+  r = run_cli("grammar check --json-schema " + shell_quote(schema));
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("root ::= "), std::string::npos) << r.out;
   EXPECT_TRUE(parse_gbnf(r.out).ok());
   const auto doc = write("doc.json", R"({"n": 5})");
-  r = run_cli("grammar check --json-schema " + quote(schema) + " --input " + quote(doc));
+  r = run_cli("grammar check --json-schema " + shell_quote(schema) + " --input " +
+              shell_quote(doc));
   EXPECT_EQ(r.out, "accepted\n");
   const auto bad_doc = write("bad-doc.json", R"({"n": 0})");
-  r = run_cli("grammar check --json-schema " + quote(schema) + " --input " + quote(bad_doc));
+  r = run_cli("grammar check --json-schema " + shell_quote(schema) + " --input " +
+              shell_quote(bad_doc));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "rejected\n");
   const auto unsupported = write("u.json", R"({"type":"array","uniqueItems":true})");
-  r = run_cli("grammar check --json-schema " + quote(unsupported));
+  r = run_cli("grammar check --json-schema " + shell_quote(unsupported));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");
   // Missing files and conflicting arguments.
-  EXPECT_EQ(run_cli("grammar check " + quote(tmp / "missing.gbnf")).exit_code, 1);
+  EXPECT_EQ(run_cli("grammar check " + shell_quote(tmp / "missing.gbnf")).exit_code, 1);
   EXPECT_EQ(run_cli("grammar check").exit_code, 1);
-  EXPECT_EQ(run_cli("grammar check " + quote(yes) + " --json-schema " + quote(schema)).exit_code,
+  EXPECT_EQ(run_cli("grammar check " + shell_quote(yes) + " --json-schema " + shell_quote(schema))
+                .exit_code,
             1);
 }
 
