@@ -12,6 +12,8 @@ PACKAGES=(
   libcli11-dev                                     # CLI argument parsing
   libutf8proc-dev                                  # Unicode categories / normalization (tokenizers)
   libpcre2-dev                                     # Unicode regular expressions (pre-tokenizers)
+  libboost-dev                                     # Boost.Beast/Asio: the HTTP server (ember serve)
+  prometheus-cpp-dev                               # Prometheus text format for GET /metrics
 )
 
 missing=()
