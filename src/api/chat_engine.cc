@@ -78,13 +78,14 @@ Result<ChatGeneration> Engine::begin_chat(const std::vector<ChatMessage>& messag
   ++e.chat_count;
   const uint32_t seed = params.generation.sampling.seed;
   // A fixed sampling seed gives reproducible ids (and tool-call ids) too.
-  const uint64_t id_seed =
-      seed != kRandomSeed ? detail::mix_bits(seed) : detail::mix_bits(nanos ^ detail::mix_bits(e.chat_count));
+  const uint64_t id_seed = seed != kRandomSeed
+                               ? detail::mix_bits(seed)
+                               : detail::mix_bits(nanos ^ detail::mix_bits(e.chat_count));
   plan.parser.id_seed = id_seed;
-  EMBER_ASSIGN_OR_RETURN(state->output,
-                         detail::ChatOutput::create(std::move(plan.parser),
-                                                    detail::chat_completion_id(id_seed), created,
-                                                    params.model));
+  EMBER_ASSIGN_OR_RETURN(
+      state->output,
+      detail::ChatOutput::create(std::move(plan.parser), detail::chat_completion_id(id_seed),
+                                 created, params.model));
   EMBER_ASSIGN_OR_RETURN(Generation g, begin_tokens(std::move(plan.tokens), plan.generation,
                                                     /*render_special=*/true));
   state->generation.emplace(std::move(g));

@@ -164,9 +164,9 @@ Result<Generation> Engine::begin_tokens(std::vector<int32_t> tokens, const Gener
   if (detail::SequenceGenerator::needs_trie(params) && !e.token_trie) {
     e.token_trie = sampling::GrammarConstraint::build_trie(tok);
   }
-  EMBER_ASSIGN_OR_RETURN(state->gen, detail::SequenceGenerator::create(
-                                         tok, e.token_trie, params, tokens, e.n_ctx,
-                                         render_special));
+  EMBER_ASSIGN_OR_RETURN(
+      state->gen, detail::SequenceGenerator::create(tok, e.token_trie, params, tokens, e.n_ctx,
+                                                    render_special));
   const int32_t n_prompt = static_cast<int32_t>(tokens.size());
 
   e.cancel_requested.store(false, std::memory_order_relaxed);
@@ -296,9 +296,9 @@ std::optional<GenerationChunk> GenerationState::step() {
     pending.reset();
   }
   const float* row = e.context->logits(e.context->n_outputs() - 1);
-  std::optional<GenerationChunk> chunk = gen->sample(
-      std::span<const float>(row, static_cast<size_t>(e.context->n_vocab())),
-      static_cast<int64_t>(e.cached.size()));
+  std::optional<GenerationChunk> chunk =
+      gen->sample(std::span<const float>(row, static_cast<size_t>(e.context->n_vocab())),
+                  static_cast<int64_t>(e.cached.size()));
   if (chunk && !gen->finished()) pending = gen->last_token();
   return chunk;
 }

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "ember/engine.h"
 #include "api/sequence_generator.h"
+#include "ember/engine.h"
 #include "model/model.h"
 #include "runtime/context.h"
 #include "sampling/chain.h"

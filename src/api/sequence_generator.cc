@@ -43,8 +43,8 @@ Result<std::unique_ptr<SequenceGenerator>> SequenceGenerator::create(
   g->params_ = params;
   g->n_ctx_ = n_ctx;
   g->render_special_ = render_special;
-  EMBER_ASSIGN_OR_RETURN(g->chain_, sampling::SamplerChain::from_params(
-                                        params.sampling, tokenizer.n_vocab(), n_ctx));
+  EMBER_ASSIGN_OR_RETURN(
+      g->chain_, sampling::SamplerChain::from_params(params.sampling, tokenizer.n_vocab(), n_ctx));
   g->stops_ = text::StopStringMatcher(params.stop);
   if (needs_trie(params)) {
     if (!trie) return internal_error("the vocabulary trie is missing for a constrained generation");

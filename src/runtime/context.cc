@@ -200,7 +200,8 @@ Status Context::decode(const Batch& batch) {
                                 std::to_string(i) + " is in use");
       }
       if (taken[static_cast<size_t>(c)] != 0) {
-        return invalid_argument("cell " + std::to_string(c) + " is given to two tokens of the batch");
+        return invalid_argument("cell " + std::to_string(c) +
+                                " is given to two tokens of the batch");
       }
       taken[static_cast<size_t>(c)] = 1;
     }
@@ -259,7 +260,8 @@ Status Context::seq_keep(int32_t seq) {
 Status Context::copy_cells(const std::vector<int64_t>& src, const std::vector<int64_t>& dst,
                            int32_t seq) {
   if (seq < 0 || seq >= params_.n_seq_max) return invalid_argument("sequence id out of range");
-  if (src.size() != dst.size()) return invalid_argument("copy_cells: source and destination sizes differ");
+  if (src.size() != dst.size())
+    return invalid_argument("copy_cells: source and destination sizes differ");
   std::vector<uint8_t> taken(static_cast<size_t>(kv_->size()), 0);
   for (size_t i = 0; i < src.size(); ++i) {
     if (src[i] < 0 || src[i] >= kv_->size() || dst[i] < 0 || dst[i] >= kv_->size()) {

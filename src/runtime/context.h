@@ -250,8 +250,8 @@ class Context {
   std::array<std::pair<int64_t, int64_t>, KvCache::kMaxSequences> tile_range_{};
   // Per sequence: (lowest position, tile) of each tile holding its cells.
   std::array<std::vector<std::pair<int32_t, int32_t>>, KvCache::kMaxSequences> tile_scratch_;
-  std::vector<int32_t> row_order_;                         // tiled rows grouped by sequence
-  std::vector<std::pair<int64_t, int64_t>> row_groups_;    // [begin, end) of row_order_
+  std::vector<int32_t> row_order_;                       // tiled rows grouped by sequence
+  std::vector<std::pair<int64_t, int64_t>> row_groups_;  // [begin, end) of row_order_
 
   std::array<double, static_cast<size_t>(Stage::kCount)> profile_{};
   // Adds the time of a scope to a stage when profiling.

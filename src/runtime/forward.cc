@@ -220,7 +220,8 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
       // Row tiles of at most kAttentionRowTile rows; paged: rows grouped by sequence (each
       // call shares one tile list), in their order within the sequence.
       row_order_.resize(static_cast<size_t>(n_rows));
-      for (int64_t i = 0; i < n_rows; ++i) row_order_[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+      for (int64_t i = 0; i < n_rows; ++i)
+        row_order_[static_cast<size_t>(i)] = static_cast<int32_t>(i);
       if (ub.paged) {
         std::stable_sort(row_order_.begin(), row_order_.end(),
                          [&](int32_t a, int32_t b) { return row_seq(a) < row_seq(b); });
@@ -241,7 +242,8 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
         const int64_t g = task % hp.n_head_kv;
         const auto [i0, i1] = row_groups_[static_cast<size_t>(task / hp.n_head_kv)];
         kernels::AttentionQuery rows[kernels::kAttentionRowTile];
-        for (int64_t i = i0; i < i1; ++i) rows[i - i0] = query(row_order_[static_cast<size_t>(i)], g);
+        for (int64_t i = i0; i < i1; ++i)
+          rows[i - i0] = query(row_order_[static_cast<size_t>(i)], g);
         kernels::attend_tiled(O, head_kv(g, row_seq(row_order_[static_cast<size_t>(i0)])), rows,
                               i1 - i0, n_rep, thread_scratch(thread));
       });
