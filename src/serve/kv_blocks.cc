@@ -167,6 +167,15 @@ Result<int32_t> KvBlocks::create(int64_t reserve, int32_t src, int32_t shared) {
   return id;
 }
 
+bool KvBlocks::top_up(int32_t seq, int64_t extra, int32_t pinned) {
+  if (extra <= 0) return true;
+  if (available(pinned) < extra) return false;
+  seqs_[static_cast<size_t>(seq)].reserve += extra;
+  outstanding_ += extra;
+  evict_for_blocks(pinned);
+  return true;
+}
+
 Result<int64_t> KvBlocks::cell_for(int32_t seq, int32_t pos) {
   Seq& q = seqs_[static_cast<size_t>(seq)];
   const auto b = static_cast<size_t>(pos / kBlock);

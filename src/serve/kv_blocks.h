@@ -66,6 +66,14 @@ class KvBlocks {
   // `src` now (siblings of an n > 1 request, once the first choice evaluated the prompt).
   Status share_into(int32_t dst, int32_t src, int32_t shared) { return share(dst, src, shared); }
 
+  // Adds `extra` blocks to a live sequence's reservation when available (evicting cached
+  // sequences other than `pinned`); false when they are not.
+  bool top_up(int32_t seq, int64_t extra, int32_t pinned);
+  int64_t reserve_of(int32_t seq) const { return seqs_[static_cast<size_t>(seq)].reserve; }
+  int64_t blocks_of(int32_t seq) const {
+    return static_cast<int64_t>(seqs_[static_cast<size_t>(seq)].blocks.size());
+  }
+
   // The cell of position `pos` (the sequence's next position), allocating its block from the
   // reservation when it starts one. Error: the sequence has no reservation left (a bug).
   Result<int64_t> cell_for(int32_t seq, int32_t pos);

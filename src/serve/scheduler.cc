@@ -12,6 +12,10 @@ using serve::Choice;
 using serve::Clock;
 using serve::RequestState;
 
+// A new request waits for a running prompt evaluation when that shares at least this many more
+// prompt tokens with it than the cache holds already.
+constexpr int32_t kFollowMinTokens = 32;
+
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
@@ -99,6 +103,7 @@ void Server::Impl::run() {
 
 bool Server::Impl::round() {
   handle_cancels();
+  resolve_followers();
   const size_t before = running.size();
   admit();
   const bool admitted = running.size() != before;
@@ -172,14 +177,36 @@ bool Server::Impl::try_admit(const std::shared_ptr<RequestState>& req) {
   const auto n_prompt = static_cast<int32_t>(req->prompt.size());
   const serve::KvBlocks::Prefix prefix = blocks->longest_prefix(req->prompt);
   // At least the last prompt token is evaluated: its logits are needed.
-  const int32_t shared_len = std::min(prefix.length, n_prompt - 1);
-  const int32_t src = shared_len > 0 ? prefix.seq : -1;
+  int32_t shared_len = std::min(prefix.length, n_prompt - 1);
+  int32_t src = shared_len > 0 ? prefix.seq : -1;
+  // A choice evaluating a prompt with a longer common prefix: wait for it rather than evaluate
+  // the same tokens twice (8 clients with one system prompt evaluate it once).
+  Choice* lead = nullptr;
+  int32_t lead_len = 0;
+  for (auto& c : running) {
+    if (c->done || c->phase != Choice::Phase::kPrompt) continue;
+    const std::vector<int32_t>& other = c->req->prompt;
+    const size_t m = std::min({other.size(), req->prompt.size(), size_t(n_prompt - 1)});
+    size_t i = 0;
+    while (i < m && other[i] == req->prompt[i]) ++i;
+    if (static_cast<int32_t>(i) > lead_len) {
+      lead = c.get();
+      lead_len = static_cast<int32_t>(i);
+    }
+  }
+  if (lead_len < shared_len + kFollowMinTokens) lead = nullptr;
   const int64_t total = serve::KvBlocks::blocks_for(n_prompt + std::max(req->max_tokens, 1));
-  const int64_t need0 = total - shared_len / serve::kBlock;
+  // A follower shares later, whatever is cached then: reserve for the worst case.
+  const int64_t need0 = lead != nullptr ? total : total - shared_len / serve::kBlock;
   const int64_t need_sibling = total - (n_prompt - 1) / serve::kBlock;
   if (need0 + (n - 1) * need_sibling > blocks->available(src)) return false;
+  if (lead != nullptr) {
+    shared_len = 0;
+    src = -1;
+  }
 
   const Clock::time_point now = Clock::now();
+  Choice* first = nullptr;
   for (int32_t i = 0; i < n; ++i) {
     auto c = std::make_unique<Choice>();
     c->req = req;
@@ -193,16 +220,19 @@ bool Server::Impl::try_admit(const std::shared_ptr<RequestState>& req) {
         i == 0 ? blocks->create(need0, src, shared_len) : blocks->create(need_sibling, -1, 0);
     slots[static_cast<size_t>(c->slot)] = c.get();
     counters.prompt_tokens_total += static_cast<uint64_t>(n_prompt);
-    if (i == 0) {
+    if (i == 0 && lead == nullptr) {
       c->phase = Choice::Phase::kPrompt;
       c->next_pos = shared_len;
       c->cached = shared_len;
       counters.prompt_tokens_cached_total += static_cast<uint64_t>(shared_len);
     } else {
       c->phase = Choice::Phase::kWaitPrompt;
+      c->follow = i == 0 ? lead : first;
+      c->follow_len = i == 0 ? lead_len : n_prompt - 1;
     }
     running.push_back(std::move(c));
     Choice& ch = *running.back();
+    if (i == 0) first = &ch;
     if (!seq.ok()) {
       finish_choice(ch, FinishReason::kError, seq.status().with_context("reserving the KV cache"),
                     /*keep_cache=*/false);
@@ -213,25 +243,45 @@ bool Server::Impl::try_admit(const std::shared_ptr<RequestState>& req) {
   return true;
 }
 
-void Server::Impl::start_siblings(Choice& leader) {
-  const auto n_prompt = static_cast<int32_t>(leader.req->prompt.size());
+void Server::Impl::resolve_followers() {
+  bool others_run = false;
   for (auto& c : running) {
-    if (c->req != leader.req || c->index == 0 || c->done ||
-        c->phase != Choice::Phase::kWaitPrompt) {
+    others_run |= !c->done && c->phase != Choice::Phase::kWaitPrompt;
+  }
+  for (auto& up : running) {
+    Choice& c = *up;
+    if (c.done || c.phase != Choice::Phase::kWaitPrompt) continue;
+    if (c.follow != nullptr && c.follow->phase != Choice::Phase::kDecode &&
+        (c.follow->seq < 0 || blocks->length(c.follow->seq) < c.follow_len)) {
+      continue;  // not there yet
+    }
+    c.follow = nullptr;
+    const auto n_prompt = static_cast<int32_t>(c.req->prompt.size());
+    const serve::KvBlocks::Prefix prefix = blocks->longest_prefix(c.req->prompt);
+    const int32_t shared_len = std::min(prefix.length, n_prompt - 1);
+    const int32_t src = shared_len > 0 ? prefix.seq : -1;
+    const int64_t total = serve::KvBlocks::blocks_for(n_prompt + std::max(c.req->max_tokens, 1));
+    const int64_t needed = total - shared_len / serve::kBlock;
+    if (!blocks->top_up(c.seq, needed - blocks->reserve_of(c.seq), src)) {
+      // Wait for running requests to free blocks; with nothing else running that never comes.
+      if (!others_run) {
+        finish_choice(c, FinishReason::kError,
+                      resource_exhausted("the KV cache cannot hold this choice"), false);
+      }
       continue;
     }
-    const int32_t shared_len = n_prompt - 1;
-    c->phase = Choice::Phase::kPrompt;
     if (shared_len > 0) {
-      Status st = blocks->share_into(c->seq, leader.seq, shared_len);
+      Status st = blocks->share_into(c.seq, src, shared_len);
       if (!st.ok()) {
-        finish_choice(*c, FinishReason::kError, st.with_context("sharing the prompt"), false);
+        finish_choice(c, FinishReason::kError, st.with_context("sharing a cached prefix"), false);
         continue;
       }
     }
-    c->next_pos = shared_len;
-    c->cached = shared_len;
+    c.phase = Choice::Phase::kPrompt;
+    c.next_pos = shared_len;
+    c.cached = shared_len;
     counters.prompt_tokens_cached_total += static_cast<uint64_t>(shared_len);
+    others_run = true;
   }
 }
 
@@ -315,7 +365,6 @@ void Server::Impl::step() {
     if (c.phase == Choice::Phase::kPrompt) {
       c.phase = Choice::Phase::kDecode;
       c.prompt_ms = ms_between(c.prompt_start, Clock::now());
-      if (c.index == 0 && c.req->n > 1) start_siblings(c);
     }
     std::optional<GenerationChunk> chunk =
         c.gen->sample(std::span<const float>(context->logits(static_cast<int64_t>(r)), n_vocab),
@@ -352,14 +401,9 @@ void Server::Impl::finish_choice(Choice& c, FinishReason reason, Status error, b
   c.done = true;
   if (c.seq >= 0) blocks->release(c.seq, keep_cache);
   slots[static_cast<size_t>(c.slot)] = nullptr;
-  if (c.index == 0 && c.phase != Choice::Phase::kDecode) {
-    // The siblings can no longer share this choice's prompt: they evaluate it themselves.
-    for (auto& s : running) {
-      if (s->req == c.req && !s->done && s->phase == Choice::Phase::kWaitPrompt) {
-        s->phase = Choice::Phase::kPrompt;
-        s->next_pos = 0;
-      }
-    }
+  // Followers stop waiting for this one (they share what it left in the cache, if anything).
+  for (auto& f : running) {
+    if (f->follow == &c) f->follow = nullptr;
   }
 }
 

@@ -93,17 +93,23 @@ class RequestState final : public ServerRequest {
 // One running choice: a slot and a sequence of the cache.
 struct Choice {
   enum class Phase : uint8_t {
-    kWaitPrompt,  // a sibling (index > 0) waiting for choice 0 to evaluate the shared prompt
-    kPrompt,      // evaluating prompt tokens in chunks
-    kDecode,      // generating: `last_token()` is evaluated at the next step
+    // Waiting for `follow` to evaluate the first `follow_len` tokens of this prompt (which it
+    // shares), to reuse them instead of evaluating them in parallel: siblings of an n > 1
+    // request wait for choice 0, and requests admitted while another one is evaluating a long
+    // common prefix wait for it. No blocks yet (only a reservation).
+    kWaitPrompt,
+    kPrompt,  // evaluating prompt tokens in chunks
+    kDecode,  // generating: `last_token()` is evaluated at the next step
   };
   std::shared_ptr<RequestState> req;
   int32_t index = 0;
   int32_t slot = 0;
   int32_t seq = -1;
   Phase phase = Phase::kPrompt;
-  int32_t next_pos = 0;  // next prompt position to evaluate
-  int32_t cached = 0;    // prompt tokens reused from the cache
+  int32_t next_pos = 0;      // next prompt position to evaluate
+  int32_t cached = 0;        // prompt tokens reused from the cache
+  Choice* follow = nullptr;  // kWaitPrompt: the choice evaluating the shared prefix
+  int32_t follow_len = 0;
   std::unique_ptr<detail::SequenceGenerator> gen;
   std::unique_ptr<detail::ChatOutput> chat;
   RequestTimes times;
@@ -150,7 +156,8 @@ struct Server::Impl {
   void admit();
   bool try_admit(const std::shared_ptr<serve::RequestState>& req);
   void step();
-  void start_siblings(serve::Choice& leader);
+  // Waiting choices whose leader got far enough (or ended) share the longest cached prefix now.
+  void resolve_followers();
   // Delivers the events of a sampled chunk (and the last one when the choice finished).
   void emit(serve::Choice& c, std::optional<GenerationChunk> chunk);
   // Ends a choice (reason unless it finished already), delivers its last event, frees its slot.
