@@ -155,9 +155,9 @@ class ServerHttpTest : public ::testing::Test {
   std::vector<int> chat_prompt_tokens(const Json& messages) {
     JsonReply t = post_json(port(), "/apply-template", {{"messages", messages}});
     EXPECT_EQ(t.status, 200) << t.raw.body;
-    JsonReply k = post_json(port(), "/tokenize",
-                            {{"content", t.body["prompt"]}, {"add_special", true},
-                             {"parse_special", true}});
+    JsonReply k =
+        post_json(port(), "/tokenize",
+                  {{"content", t.body["prompt"]}, {"add_special", true}, {"parse_special", true}});
     EXPECT_EQ(k.status, 200) << k.raw.body;
     return k.body["tokens"].get<std::vector<int>>();
   }
@@ -321,11 +321,12 @@ TEST_F(ServerHttpTest, ChatStreamedEqualsNonStreamed) {
 }
 
 TEST_F(ServerHttpTest, ChatContentPartsEqualPlainText) {
-  Json parts = {{"messages", Json::array({{{"role", "user"},
-                                           {"content", Json::array({{{"type", "text"},
-                                                                     {"text", "Hello parts"}}})}}})},
-                {"max_tokens", 8},
-                {"seed", 77}};
+  Json parts = {
+      {"messages",
+       Json::array({{{"role", "user"},
+                     {"content", Json::array({{{"type", "text"}, {"text", "Hello parts"}}})}}})},
+      {"max_tokens", 8},
+      {"seed", 77}};
   JsonReply a = post_json(port(), "/v1/chat/completions", parts);
   JsonReply b = post_json(port(), "/v1/chat/completions", user_chat("Hello parts", 8, 77));
   ASSERT_EQ(a.status, 200) << a.raw.body;
@@ -379,7 +380,8 @@ TEST_F(ServerHttpTest, ChatNThreeEqualsSingleRequestsWithTheirSeeds) {
   EXPECT_EQ(multi.body["usage"]["completion_tokens"], completion_sum);
   StreamReply s = post_stream(port(), "/v1/chat/completions", req);
   const auto streamed = stream_contents(s, 3);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(streamed[i], multi.body["choices"][i]["message"]["content"]);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(streamed[i], multi.body["choices"][i]["message"]["content"]);
 }
 
 TEST_F(ServerHttpTest, ChatLogprobs) {
@@ -424,16 +426,15 @@ TEST_F(ServerHttpTest, ChatLogprobs) {
 }
 
 Json weather_tools() {
-  return Json::array(
-      {{{"type", "function"},
-        {"function",
-         {{"name", "get_weather"},
-          {"description", "Current weather of a city"},
-          {"parameters",
-           {{"type", "object"},
-            {"properties", {{"city", {{"type", "string"}, {"maxLength", 12}}}}},
-            {"required", {"city"}},
-            {"additionalProperties", false}}}}}}});
+  return Json::array({{{"type", "function"},
+                       {"function",
+                        {{"name", "get_weather"},
+                         {"description", "Current weather of a city"},
+                         {"parameters",
+                          {{"type", "object"},
+                           {"properties", {{"city", {{"type", "string"}, {"maxLength", 12}}}}},
+                           {"required", {"city"}},
+                           {"additionalProperties", false}}}}}}});
 }
 
 // Tool calls assembled from streamed deltas: [{id, name, arguments}].
@@ -451,8 +452,8 @@ Json assemble_tool_calls(const StreamReply& s) {
           EXPECT_EQ(d["type"], "function");
         }
         if (d["function"].contains("name")) calls[i]["name"] = d["function"]["name"];
-        calls[i]["arguments"] =
-            calls[i]["arguments"].get<std::string>() + d["function"]["arguments"].get<std::string>();
+        calls[i]["arguments"] = calls[i]["arguments"].get<std::string>() +
+                                d["function"]["arguments"].get<std::string>();
       }
     }
   }
@@ -472,8 +473,8 @@ TEST_F(ServerHttpTest, ForcedToolCallStreamsAsDeltas) {
   EXPECT_EQ(calls[0]["type"], "function");
   EXPECT_EQ(calls[0]["function"]["name"], "get_weather");
   // The arguments validate against the tool's schema.
-  const Json args = Json::parse(calls[0]["function"]["arguments"].get<std::string>(), nullptr,
-                                false);
+  const Json args =
+      Json::parse(calls[0]["function"]["arguments"].get<std::string>(), nullptr, false);
   ASSERT_TRUE(args.is_object()) << calls[0]["function"]["arguments"];
   ASSERT_TRUE(args.contains("city"));
   EXPECT_TRUE(args["city"].is_string());
@@ -512,7 +513,8 @@ TEST_F(ServerHttpTest, AutoToolChoiceStreamsLikeNonStreamed) {
     StreamReply s = post_stream(port(), "/v1/chat/completions", req);
     ASSERT_EQ(s.status, 200);
     const Json& msg = r.body["choices"][0]["message"];
-    EXPECT_EQ(stream_contents(s, 1)[0], msg["content"].is_string() ? msg["content"].get<std::string>() : "");
+    EXPECT_EQ(stream_contents(s, 1)[0],
+              msg["content"].is_string() ? msg["content"].get<std::string>() : "");
     const Json streamed = assemble_tool_calls(s);
     const Json calls = msg.contains("tool_calls") ? msg["tool_calls"] : Json::array();
     ASSERT_EQ(streamed.size(), calls.size());
@@ -524,12 +526,12 @@ TEST_F(ServerHttpTest, AutoToolChoiceStreamsLikeNonStreamed) {
 }
 
 TEST_F(ServerHttpTest, JsonSchemaResponseValidates) {
-  const Json schema = {{"type", "object"},
-                       {"properties",
-                        {{"name", {{"type", "string"}, {"maxLength", 10}}},
-                         {"ok", {{"type", "boolean"}}}}},
-                       {"required", {"name", "ok"}},
-                       {"additionalProperties", false}};
+  const Json schema = {
+      {"type", "object"},
+      {"properties",
+       {{"name", {{"type", "string"}, {"maxLength", 10}}}, {"ok", {{"type", "boolean"}}}}},
+      {"required", {"name", "ok"}},
+      {"additionalProperties", false}};
   for (int seed : {1, 2, 3}) {
     Json req = user_chat("Describe a person as JSON.", 120, seed);
     req["response_format"] = {{"type", "json_schema"},
@@ -537,8 +539,8 @@ TEST_F(ServerHttpTest, JsonSchemaResponseValidates) {
     JsonReply r = post_json(port(), "/v1/chat/completions", req);
     ASSERT_EQ(r.status, 200) << r.raw.body;
     ASSERT_EQ(r.body["choices"][0]["finish_reason"], "stop") << r.raw.body;
-    const Json doc = Json::parse(r.body["choices"][0]["message"]["content"].get<std::string>(),
-                                 nullptr, false);
+    const Json doc =
+        Json::parse(r.body["choices"][0]["message"]["content"].get<std::string>(), nullptr, false);
     ASSERT_TRUE(doc.is_object()) << r.body["choices"][0]["message"]["content"];
     ASSERT_EQ(doc.size(), 2u) << doc;
     ASSERT_TRUE(doc["name"].is_string()) << doc;
@@ -549,9 +551,9 @@ TEST_F(ServerHttpTest, JsonSchemaResponseValidates) {
   JsonReply r = post_json(port(), "/v1/chat/completions", obj);
   ASSERT_EQ(r.status, 200) << r.raw.body;
   if (r.body["choices"][0]["finish_reason"] == "stop") {
-    EXPECT_TRUE(Json::parse(r.body["choices"][0]["message"]["content"].get<std::string>(), nullptr,
-                            false)
-                    .is_object());
+    EXPECT_TRUE(
+        Json::parse(r.body["choices"][0]["message"]["content"].get<std::string>(), nullptr, false)
+            .is_object());
   }
 }
 
@@ -591,7 +593,11 @@ TEST_F(ServerHttpTest, CachedTokensEqualTheCommonPrefix) {
   Json first = {{"role", "user"}, {"content", "Apples are red."}};
   Json msgs1 = Json::array({{{"role", "system"}, {"content", system}}, first});
   JsonReply r1 = post_json(port(), "/v1/chat/completions",
-                           {{"messages", msgs1}, {"max_tokens", 6}, {"seed", 1}, {"temperature", 0}});
+                           {{"messages", msgs1},
+                            {"max_tokens", 6},
+                            {"seed", 1},
+                            {"temperature", 0},
+                            {"logprobs", true}});
   ASSERT_EQ(r1.status, 200) << r1.raw.body;
   const std::vector<int> p1 = chat_prompt_tokens(msgs1);
   EXPECT_EQ(r1.body["usage"]["prompt_tokens"].get<size_t>(), p1.size());
@@ -607,18 +613,22 @@ TEST_F(ServerHttpTest, CachedTokensEqualTheCommonPrefix) {
             common_prefix(p1, p2));
 
   // A second turn: the history is the first prompt plus the reply, then new text. The cache
-  // holds the first prompt and the reply tokens that were fed back (all but the last sampled).
+  // holds the first prompt and the sampled reply tokens that were fed back (all but the last);
+  // their ids come from the logprobs pieces (the reply text itself may be trimmed by the chat
+  // parser, so re-tokenizing it is not the same).
   const std::string reply = r1.body["choices"][0]["message"]["content"];
-  const int n_reply = r1.body["usage"]["completion_tokens"];
+  const Json& sampled = r1.body["choices"][0]["logprobs"]["content"];
+  std::vector<int> held = p1;
+  for (size_t i = 0; i + 1 < sampled.size(); ++i) {
+    JsonReply one = post_json(port(), "/tokenize",
+                              {{"content", sampled[i]["token"]}, {"parse_special", false}});
+    ASSERT_EQ(one.body["tokens"].size(), 1u) << sampled[i]["token"];
+    held.push_back(one.body["tokens"][0].get<int>());
+  }
   Json msgs3 = msgs1;
   msgs3.push_back({{"role", "assistant"}, {"content", reply}});
   msgs3.push_back({{"role", "user"}, {"content", "And pears?"}});
   const std::vector<int> p3 = chat_prompt_tokens(msgs3);
-  JsonReply reply_tokens = post_json(port(), "/tokenize", {{"content", reply}});
-  std::vector<int> held = p1;
-  auto rt = reply_tokens.body["tokens"].get<std::vector<int>>();
-  rt.resize(std::min<size_t>(rt.size(), static_cast<size_t>(std::max(0, n_reply - 1))));
-  held.insert(held.end(), rt.begin(), rt.end());
   JsonReply r3 = post_json(port(), "/v1/chat/completions",
                            {{"messages", msgs3}, {"max_tokens", 4}, {"seed", 1}});
   ASSERT_EQ(r3.status, 200) << r3.raw.body;
@@ -640,7 +650,8 @@ TEST_F(ServerHttpTest, CompletionsPromptForms) {
   EXPECT_EQ(text.body["usage"]["completion_tokens"], 8);
 
   // The same prompt as token ids gives the same text.
-  JsonReply ids = post_json(port(), "/tokenize", {{"content", "Once upon a time"}, {"add_special", true}});
+  JsonReply ids =
+      post_json(port(), "/tokenize", {{"content", "Once upon a time"}, {"add_special", true}});
   Json by_ids = req;
   by_ids["prompt"] = ids.body["tokens"];
   JsonReply tok = post_json(port(), "/v1/completions", by_ids);
@@ -685,8 +696,8 @@ TEST_F(ServerHttpTest, CompletionsPromptForms) {
 }
 
 TEST_F(ServerHttpTest, CompletionsLogprobs) {
-  Json req = {{"prompt", "A B C"}, {"max_tokens", 6}, {"seed", 1}, {"temperature", 0},
-              {"logprobs", 2}};
+  Json req = {
+      {"prompt", "A B C"}, {"max_tokens", 6}, {"seed", 1}, {"temperature", 0}, {"logprobs", 2}};
   JsonReply r = post_json(port(), "/v1/completions", req);
   ASSERT_EQ(r.status, 200) << r.raw.body;
   const Json& lp = r.body["choices"][0]["logprobs"];
@@ -701,8 +712,9 @@ TEST_F(ServerHttpTest, CompletionsLogprobs) {
     // Greedy: the sampled token is among (and the best of) the candidates.
     ASSERT_TRUE(lp["top_logprobs"][i].contains(lp["tokens"][i].get<std::string>()));
     EXPECT_EQ(lp["text_offset"][i].get<size_t>(),
-              i == 0 ? 0 : lp["text_offset"][i - 1].get<size_t>() +
-                               lp["tokens"][i - 1].get<std::string>().size());
+              i == 0 ? 0
+                     : lp["text_offset"][i - 1].get<size_t>() +
+                           lp["tokens"][i - 1].get<std::string>().size());
   }
   EXPECT_EQ(joined, r.body["choices"][0]["text"]);
 }
@@ -787,7 +799,8 @@ TEST_F(ServerHttpTest, KeepAliveServesManyRequestsOnOneConnection) {
   HttpResponse after = c.request("GET", "/health");
   EXPECT_EQ(after.status, 200);
   // Pipelined requests are answered in order.
-  ASSERT_TRUE(c.send_raw("GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(c.send_raw(
+      "GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"));
   HttpResponse p1 = c.read_response(10s);
   HttpResponse p2 = c.read_response(10s);
   EXPECT_EQ(p1.status, 200);
@@ -873,18 +886,19 @@ TEST(ServerHttpFlags, ApiKeyBodyLimitAndCors) {
   EXPECT_EQ(chat.body["model"], "tiny");
 
   // CORS preflight without credentials.
-  HttpResponse pre = http_request(port, "OPTIONS", "/v1/chat/completions", "",
-                                  {{"Origin", "https://app.example"},
-                                   {"Access-Control-Request-Method", "POST"}});
+  HttpResponse pre =
+      http_request(port, "OPTIONS", "/v1/chat/completions", "",
+                   {{"Origin", "https://app.example"}, {"Access-Control-Request-Method", "POST"}});
   EXPECT_EQ(pre.status, 204);
   EXPECT_EQ(pre.header("access-control-allow-origin"), "https://app.example");
   EXPECT_NE(pre.header("access-control-allow-headers").find("Authorization"), std::string::npos);
 
   // 413: a declared body over the limit is refused before it is read...
   HttpConnection c(port);
-  ASSERT_TRUE(c.send_raw("POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-                         "sekret-123\r\nContent-Type: application/json\r\nContent-Length: "
-                         "100000\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send_raw("POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                 "sekret-123\r\nContent-Type: application/json\r\nContent-Length: "
+                 "100000\r\n\r\n"));
   HttpResponse big = c.read_response(10s);
   EXPECT_EQ(big.status, 413) << big.error;
   // ...and so is one that arrives whole.
