@@ -270,8 +270,11 @@ std::vector<int32_t> tokens_of(const Model& m, const std::string& text) {
 // The same seeded requests alone and eight at once (mixed prompt lengths, prompts evaluated in
 // chunks beside other requests' tokens) give the Engine's tokens. llama3-bpe-f16 is a model
 // whose logits change with the attention order (see runtime_paged_test.cc).
-TEST(ServerCore, EightConcurrentRequestsEqualAloneAndEngine) {
+class ServerCoreKv : public ::testing::TestWithParam<KvCacheType> {};
+
+TEST_P(ServerCoreKv, EightConcurrentRequestsEqualAloneAndEngine) {
   EMBER_REQUIRE_TESTDATA(data);
+  const KvCacheType kv = GetParam();
   auto model = load_model("llama3-bpe-f16.gguf");
   ASSERT_TRUE(model);
   constexpr int kN = 8;
@@ -281,9 +284,10 @@ TEST(ServerCore, EightConcurrentRequestsEqualAloneAndEngine) {
   for (int i = 0; i < kN; ++i) {
     prompts.push_back(long_prompt(i, 1 + (i * 3) % 7));
     params.push_back(sampled(100 + static_cast<uint32_t>(i), 6 + (i * 5) % 11));
-    refs.push_back(engine_generate(model, 256, prompts.back(), params.back()));
+    refs.push_back(engine_generate(model, 256, prompts.back(), params.back(), kv));
   }
-  auto server = make_server(model, {.n_parallel = kN, .n_ctx = 256, .batch_tokens = 48});
+  auto server =
+      make_server(model, {.n_parallel = kN, .n_ctx = 256, .batch_tokens = 48, .kv_cache_type = kv});
   ASSERT_TRUE(server);
   // Alone, one after the other (the cache keeps earlier prompts: later ones may reuse them).
   for (int i = 0; i < kN; ++i) {
@@ -295,7 +299,8 @@ TEST(ServerCore, EightConcurrentRequestsEqualAloneAndEngine) {
     EXPECT_EQ(out[0].text, refs[i].text);
   }
   // All at once on a fresh server, submitted from several threads.
-  server = make_server(model, {.n_parallel = kN, .n_ctx = 256, .batch_tokens = 48});
+  server =
+      make_server(model, {.n_parallel = kN, .n_ctx = 256, .batch_tokens = 48, .kv_cache_type = kv});
   ASSERT_TRUE(server);
   std::vector<std::shared_ptr<ServerRequest>> handles(kN);
   std::vector<std::thread> threads;
@@ -319,6 +324,12 @@ TEST(ServerCore, EightConcurrentRequestsEqualAloneAndEngine) {
   EXPECT_TRUE(wait_stats(*server, [](const ServerStats& s) { return s.requests_running == 0; }));
   EXPECT_LT(server->stats().steps_total, 200u);  // batched: far fewer steps than tokens
 }
+
+INSTANTIATE_TEST_SUITE_P(Caches, ServerCoreKv,
+                         ::testing::Values(KvCacheType::kF16, KvCacheType::kQ8_0),
+                         [](const ::testing::TestParamInfo<KvCacheType>& i) {
+                           return std::string(i.param == KvCacheType::kF16 ? "F16" : "Q8_0");
+                         });
 
 // A request repeated, and one sharing a long prefix with a finished one: the reused token count
 // is the common token prefix (computed here from the tokenizer), and the tokens do not change.
