@@ -575,6 +575,8 @@ TEST(ServerCore, SubmitErrors) {
   EXPECT_TRUE(wait_stats(*server, [](const ServerStats& s) { return s.requests_running == 1; }));
   auto waiting = server->submit(completion("Hi", longp));
   ASSERT_TRUE(waiting.ok()) << waiting.status().to_string();
+  EXPECT_FALSE((*waiting)->next_for(1ms).has_value());  // nothing yet: it waits for the slot
+  EXPECT_FALSE((*waiting)->done());
   auto refused = server->submit(completion("Hi", longp));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
@@ -630,7 +632,32 @@ TEST(ServerCore, GrammarSchemaAndStopStringsPerRequest) {
     EXPECT_EQ(out[0].finish, ref.finish_reason);
     EXPECT_EQ(out[0].stop_string, ref.stop_string);
   }
-  EXPECT_EQ(hs.size(), 4u);
+  // Log probabilities: per token, n_probs candidates and the sampled token's probability
+  // (equal to its candidate's when it is among them).
+  GenerationParams lp = sampled(24, 8);
+  lp.sampling.n_probs = 3;
+  auto h = server->submit(completion(kPrompts[2], lp));
+  ASSERT_TRUE(h.ok());
+  size_t n_tokens = 0;
+  while (std::optional<RequestEvent> ev = (*h)->next()) {
+    ASSERT_EQ(ev->generation.top_probabilities.size(), ev->generation.tokens.size());
+    ASSERT_EQ(ev->sampled_probabilities.size(), ev->generation.tokens.size());
+    for (size_t i = 0; i < ev->generation.tokens.size(); ++i) {
+      ++n_tokens;
+      const auto& top = ev->generation.top_probabilities[i];
+      ASSERT_EQ(top.size(), 3u);
+      EXPECT_GE(top[0].probability, top[1].probability);
+      const float p = ev->sampled_probabilities[i];
+      EXPECT_GT(p, 0.0f);
+      EXPECT_LE(p, 1.0f);
+      for (const TokenProbability& t : top) {
+        if (t.token == ev->generation.tokens[i]) {
+          EXPECT_FLOAT_EQ(t.probability, p);
+        }
+      }
+    }
+  }
+  EXPECT_EQ(n_tokens, 8u);
 }
 
 // A cache far smaller than the requests together: they wait for blocks, start in submission

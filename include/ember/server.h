@@ -100,7 +100,9 @@ struct RequestEvent {
 
   // Chat requests: the chunk, shaped like chat.completion.chunk (content, reasoning and
   // tool-call deltas; the first chunk of a choice has the role, the last one finish_reason and
-  // usage). Completion requests: std::nullopt.
+  // usage). A step's text may give several chunks (one event each; its tokens ride on the
+  // first) or none (text held back by the parser: an event with tokens and no chunk).
+  // Completion requests: std::nullopt.
   std::optional<ChatChunk> chat;
   // Both kinds: the text generated since the previous event (completions: the text to stream;
   // chat: the raw model output, before the chat parser) and the tokens sampled since the
