@@ -99,6 +99,33 @@ struct Collector {
   }
 };
 
+// A callback that holds the scheduler thread in the first event until open() — a test's way
+// to keep a request running (real callbacks must return quickly).
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false;
+  bool is_open = false;
+
+  RequestEventCallback callback() {
+    return [this](RequestEvent) {
+      std::unique_lock<std::mutex> lk(mu);
+      entered = true;
+      cv.notify_all();
+      cv.wait(lk, [&] { return is_open; });
+    };
+  }
+  void wait_entered() {
+    std::unique_lock<std::mutex> lk(mu);
+    EXPECT_TRUE(cv.wait_for(lk, 60s, [&] { return entered; }));
+  }
+  void open() {
+    std::lock_guard<std::mutex> lk(mu);
+    is_open = true;
+    cv.notify_all();
+  }
+};
+
 CompletionRequest completion(std::string prompt, GenerationParams params, int32_t n = 1) {
   CompletionRequest r;
   r.prompt = std::move(prompt);
@@ -486,6 +513,12 @@ TEST(ServerCore, ChoicesShareThePromptAndUseConsecutiveSeeds) {
     EXPECT_EQ(out[i].usage.cached_prompt_tokens, i == 0 ? 0 : n_prompt - 1) << "choice " << i;
   }
   EXPECT_NE(out[0].tokens, out[1].tokens);
+  // A random seed: each choice gets its own.
+  auto hr = server->submit(completion(prompt, sampled(kRandomSeed, 10), 2));
+  ASSERT_TRUE(hr.ok());
+  std::vector<ChoiceOut> random_out = pull_all(**hr);
+  ASSERT_EQ(random_out.size(), 2u);
+  EXPECT_NE(random_out[0].tokens, random_out[1].tokens);
   // A chat request with n = 2: one id for the completion, each choice its own stream.
   auto chat_model = load_model("qwen2-q8_0.gguf");
   ASSERT_TRUE(chat_model);
@@ -567,12 +600,14 @@ TEST(ServerCore, SubmitErrors) {
   ChatRequest chat;  // no messages
   EXPECT_FALSE(server->submit(chat).ok());
 
-  // Queue: one running, one waiting, the third is refused.
+  // Queue: one running (held in its callback: the scheduler waits there, so it stays running),
+  // one waiting, the third is refused.
   GenerationParams longp = sampled(2, 40);
   longp.ignore_eos = true;
-  auto running = server->submit(completion("Hi", longp));
+  Gate gate;
+  auto running = server->submit(completion("Hi", longp), gate.callback());
   ASSERT_TRUE(running.ok());
-  EXPECT_TRUE(wait_stats(*server, [](const ServerStats& s) { return s.requests_running == 1; }));
+  gate.wait_entered();
   auto waiting = server->submit(completion("Hi", longp));
   ASSERT_TRUE(waiting.ok()) << waiting.status().to_string();
   EXPECT_FALSE((*waiting)->next_for(1ms).has_value());  // nothing yet: it waits for the slot
@@ -580,17 +615,36 @@ TEST(ServerCore, SubmitErrors) {
   auto refused = server->submit(completion("Hi", longp));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("queue is full"), std::string::npos);
   EXPECT_EQ(server->stats().requests_waiting, 1);
-  // Shutdown: the grace ends, both are cancelled, new requests are refused.
+  (*waiting)->cancel();
+  gate.open();
+  // Shutdown: the grace ends, what still runs is cancelled, new requests are refused.
   server->shutdown(0ms);
   EXPECT_TRUE((*running)->done());
   EXPECT_TRUE((*waiting)->done());
   std::vector<ChoiceOut> w = pull_all(**waiting);
   ASSERT_EQ(w.size(), 1u);
   EXPECT_EQ(w[0].finish, FinishReason::kCancelled);
+  EXPECT_TRUE(w[0].tokens.empty());
   auto late = server->submit(completion("Hi", longp));
   EXPECT_EQ(late.status().code(), StatusCode::kResourceExhausted);
   EXPECT_NE(late.status().message().find("shutting down"), std::string::npos);
+
+  // max_queue = 0: a request runs when a slot is free, and is refused rather than queued.
+  auto no_queue = make_server(model, {.n_parallel = 1, .n_ctx = 64, .max_queue = 0});
+  ASSERT_TRUE(no_queue);
+  Gate gate2;
+  auto first = no_queue->submit(completion("Hi", longp), gate2.callback());
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  gate2.wait_entered();
+  EXPECT_EQ(no_queue->submit(completion("Hi", longp)).status().code(),
+            StatusCode::kResourceExhausted);
+  gate2.open();
+  while (!(*first)->done()) std::this_thread::sleep_for(1ms);
+  // Once a request's last event is out, its slot is free for the next one.
+  auto next = no_queue->submit(completion("Hi", sampled(1, 2)));
+  EXPECT_TRUE(next.ok()) << next.status().to_string();
 
   EXPECT_FALSE(Server::create(model, {.n_parallel = 0}).ok());
   EXPECT_FALSE(Server::create(model, {.n_parallel = 65}).ok());
