@@ -539,9 +539,10 @@ TEST(ServerCore, CancelFreesTheSlotAndEndsTheStream) {
   EMBER_REQUIRE_TESTDATA(data);
   auto model = load_model("llama-spm-q8_0.gguf");
   ASSERT_TRUE(model);
-  auto server = make_server(model, {.n_parallel = 2, .n_ctx = 512});
+  // Long generations (far longer than the test takes to cancel them).
+  auto server = make_server(model, {.n_parallel = 2, .n_ctx = 2048});
   ASSERT_TRUE(server);
-  GenerationParams p = sampled(1, 400);
+  GenerationParams p = sampled(1, 2000);
   p.ignore_eos = true;
   auto h = server->submit(completion(kPrompts[0], p));
   ASSERT_TRUE(h.ok());
