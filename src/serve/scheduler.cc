@@ -381,10 +381,10 @@ void Server::Impl::step() {
       const auto n_prompt = static_cast<int32_t>(c.req->prompt.size());
       if (c.prompt_ms > 0)
         u.prompt_tokens_per_second = (n_prompt - c.cached) * 1000.0 / c.prompt_ms;
-      deliver(*c.req, c.index, *c.gen, c.chat.get(), std::move(chunk), c.times, true, counters);
       c.done = true;
       blocks->release(c.seq, /*keep=*/true);
-      slots[static_cast<size_t>(c.slot)] = nullptr;
+      free_slot(c);
+      deliver(*c.req, c.index, *c.gen, c.chat.get(), std::move(chunk), c.times, true, counters);
     } else {
       deliver(*c.req, c.index, *c.gen, c.chat.get(), std::move(chunk), c.times, false, counters);
     }
@@ -397,14 +397,21 @@ void Server::Impl::finish_choice(Choice& c, FinishReason reason, Status error, b
   GenerationUsage& u = c.gen->result().usage;
   u.cached_prompt_tokens = c.cached;
   u.prompt_ms = c.prompt_ms;
-  deliver(*c.req, c.index, *c.gen, c.chat.get(), std::nullopt, c.times, true, counters);
   c.done = true;
   if (c.seq >= 0) blocks->release(c.seq, keep_cache);
-  slots[static_cast<size_t>(c.slot)] = nullptr;
+  free_slot(c);
+  deliver(*c.req, c.index, *c.gen, c.chat.get(), std::nullopt, c.times, true, counters);
   // Followers stop waiting for this one (they share what it left in the cache, if anything).
   for (auto& f : running) {
     if (f->follow == &c) f->follow = nullptr;
   }
+}
+
+void Server::Impl::free_slot(Choice& c) {
+  // Before the last event goes out: a client that saw it may submit again at once.
+  slots[static_cast<size_t>(c.slot)] = nullptr;
+  std::lock_guard<std::mutex> lk(shared->mu);
+  --shared->busy_slots;
 }
 
 void Server::Impl::remove_done() {
