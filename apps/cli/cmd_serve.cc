@@ -138,6 +138,8 @@ int run_serve(const ServeArgs& a) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A closed stderr (the access log) or socket must never kill the server.
+  signal(SIGPIPE, SIG_IGN);
   raise_fd_limit();
 
   auto api = std::make_shared<http::Api>(*hopts);
