@@ -859,6 +859,82 @@ TEST_F(ServerHttpTest, DisconnectMidStreamFreesTheSlot) {
   EXPECT_EQ(busy_slots(port()), 0);
 }
 
+TEST_F(ServerHttpTest, HundredsOfIdleKeepAliveConnections) {
+  std::vector<std::unique_ptr<HttpConnection>> idle;
+  for (int i = 0; i < 300; ++i) {
+    idle.push_back(std::make_unique<HttpConnection>(port()));
+    ASSERT_TRUE(idle.back()->connected()) << i << ": " << idle.back()->error();
+  }
+  // Half of them have had a request answered and stay open (keep-alive); half never spoke.
+  for (size_t i = 0; i < idle.size(); i += 2) {
+    ASSERT_EQ(idle[i]->request("GET", "/health").status, 200) << i;
+  }
+  // A generation on a fresh connection is served as usual.
+  JsonReply r = post_json(port(), "/v1/chat/completions", user_chat("still there?", 4, 1));
+  EXPECT_EQ(r.status, 200) << r.raw.body;
+  // And every idle connection still works.
+  for (size_t i = 0; i < idle.size(); ++i) {
+    HttpResponse h = idle[i]->request("GET", "/health");
+    ASSERT_EQ(h.status, 200) << i << " " << h.error;
+  }
+}
+
+TEST_F(ServerHttpTest, StalledReaderDoesNotBlockOthers) {
+  // A streaming client that never reads: its output queues up in the server while the
+  // generation runs; other clients are served meanwhile.
+  Json req = user_chat("Long story.", -1, 1);
+  req["ignore_eos"] = true;
+  HttpConnection stalled(port());
+  Json sreq = req;
+  sreq["stream"] = true;
+  ASSERT_TRUE(stalled.send_request("POST", "/v1/chat/completions", sreq.dump()));
+  for (int i = 0; i < 3; ++i) {
+    JsonReply r = post_json(port(), "/v1/completions", {{"prompt", "hi"}, {"max_tokens", 3}});
+    EXPECT_EQ(r.status, 200) << r.raw.body;
+  }
+  // Reading late still gives the whole stream.
+  HttpResponse all = stalled.read_response(60s);
+  EXPECT_EQ(all.status, 200) << all.error;
+  EXPECT_NE(all.body.find("data: [DONE]"), std::string::npos);
+}
+
+TEST_F(ServerHttpTest, Http10StreamAndExpectContinue) {
+  // HTTP/1.0: no chunked encoding; the stream ends when the server closes.
+  const std::string body = user_chat("hi", 3, 1).dump().insert(1, "\"stream\":true,");
+  HttpConnection c(port());
+  ASSERT_TRUE(
+      c.send_raw("POST /v1/chat/completions HTTP/1.0\r\nContent-Type: "
+                 "application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body));
+  HttpResponse r = c.read_response(30s);
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_FALSE(r.has_header("transfer-encoding"));
+  EXPECT_EQ(r.header("connection"), "close");
+  EXPECT_NE(r.body.find("data: [DONE]"), std::string::npos) << r.body;
+
+  // Expect: 100-continue gets its interim response, then the real one.
+  HttpConnection e(port());
+  const std::string small = R"({"content":"abc"})";
+  ASSERT_TRUE(
+      e.send_raw("POST /tokenize HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                 "Content-Length: " +
+                 std::to_string(small.size()) + "\r\n\r\n"));
+  std::optional<std::string> interim = e.read_line(10s);
+  ASSERT_TRUE(interim.has_value());
+  EXPECT_EQ(*interim, "HTTP/1.1 100 Continue");
+  ASSERT_TRUE(e.read_line(10s).has_value());  // its blank line
+  ASSERT_TRUE(e.send_raw(small));
+  EXPECT_EQ(e.read_response(10s).status, 200);
+}
+
+TEST_F(ServerHttpTest, MoreChoicesThanSlotsIsAClearError) {
+  Json req = user_chat("hi", 2, 1);
+  req["n"] = 5;  // 4 slots
+  JsonReply r = post_json(port(), "/v1/chat/completions", req);
+  EXPECT_EQ(r.status, 400) << r.raw.body;
+  expect_error_shape(r);
+}
+
 // ---- servers with their own flags -------------------------------------------------------------
 
 TEST(ServerHttpFlags, ApiKeyBodyLimitAndCors) {
