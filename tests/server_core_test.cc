@@ -491,6 +491,37 @@ TEST(ServerCore, SharedPrefixOfRequestsAdmittedTogetherIsEvaluatedOnce) {
   EXPECT_EQ(cached_sum, (kN - 1) * common);
 }
 
+// Followers of a leader that ends right after its prompt (max_tokens 1) share what it left in
+// the cache.
+TEST(ServerCore, FollowersOfAShortLivedLeaderShareItsCachedPrompt) {
+  EMBER_REQUIRE_TESTDATA(data);
+  auto model = load_model("llama3-bpe-f16.gguf");
+  ASSERT_TRUE(model);
+  auto server = make_server(model, {.n_parallel = 4, .n_ctx = 384, .batch_tokens = 32});
+  ASSERT_TRUE(server);
+  const std::string system = long_prompt(5, 9);
+  std::vector<std::shared_ptr<ServerRequest>> hs;
+  std::vector<std::string> prompts;
+  for (int i = 0; i < 4; ++i) {
+    prompts.push_back(system + kPrompts[i]);
+    auto h = server->submit(completion(prompts.back(), sampled(60 + i, i == 0 ? 1 : 5)));
+    ASSERT_TRUE(h.ok()) << h.status().to_string();
+    hs.push_back(*h);
+  }
+  const std::vector<int32_t> t0 = tokens_of(*model, prompts[0]);
+  for (int i = 0; i < 4; ++i) {
+    std::vector<ChoiceOut> out = pull_all(*hs[i]);
+    ASSERT_EQ(out.size(), 1u);
+    const GenerationResult ref =
+        engine_generate(model, 384, prompts[i], sampled(60 + i, i == 0 ? 1 : 5));
+    EXPECT_EQ(out[0].tokens, ref.tokens) << "request " << i;
+    if (i > 0) {
+      const size_t common = common_prefix(t0, tokens_of(*model, prompts[i]));
+      EXPECT_GE(out[0].usage.cached_prompt_tokens, static_cast<int32_t>(common)) << i;
+    }
+  }
+}
+
 // n = 3: three choices from one prompt evaluation; choice i equals a request with seed + i.
 TEST(ServerCore, ChoicesShareThePromptAndUseConsecutiveSeeds) {
   EMBER_REQUIRE_TESTDATA(data);
