@@ -254,7 +254,14 @@ TEST_F(ServerHttpTest, MetricsExposeTheIssuesNames) {
   // One request first, so the histograms have samples.
   JsonReply c = post_json(port(), "/v1/chat/completions", user_chat("metrics", 4, 5));
   ASSERT_EQ(c.status, 200) << c.raw.body;
-  HttpResponse m = http_request(port(), "GET", "/metrics");
+  // Stats are a snapshot the scheduler publishes after each step: the counters may trail the
+  // response by a moment.
+  HttpResponse m;
+  for (int i = 0; i < 100; ++i) {
+    m = http_request(port(), "GET", "/metrics");
+    if (metric_value(m.body, "ember_requests_total{finish_reason=\"length\"}") >= 1.0) break;
+    std::this_thread::sleep_for(10ms);
+  }
   ASSERT_EQ(m.status, 200);
   EXPECT_EQ(m.header("content-type").rfind("text/plain", 0), 0u);
   for (const char* name :
@@ -855,7 +862,8 @@ TEST_F(ServerHttpTest, DisconnectMidStreamFreesTheSlot) {
     counted2 = cancelled() >= before2 + 1;
     if (!counted2) std::this_thread::sleep_for(10ms);
   }
-  EXPECT_TRUE(counted2);
+  EXPECT_TRUE(counted2) << "slots: " << get_json(port(), "/slots").raw.body << "\nmetrics:\n"
+                        << http_request(port(), "GET", "/metrics").body;
   EXPECT_EQ(busy_slots(port()), 0);
 }
 
