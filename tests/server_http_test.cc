@@ -1046,6 +1046,40 @@ TEST(ServerHttpFlags, GracefulShutdownOnSigterm) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
+TEST(ServerHttpFlags, ShutdownEndsRunningStreamsCleanly) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  auto srv = start_server({"-c", "2048", "--shutdown-timeout", "0"});
+  ASSERT_TRUE(srv->ok()) << srv->error();
+  Json req = user_chat("Keep going.", -1, 1);
+  req["ignore_eos"] = true;
+  req["stream"] = true;
+  SseStream sse(srv->port(), "/v1/chat/completions", req.dump());
+  ASSERT_EQ(sse.head().status, 200);
+  ASSERT_TRUE(sse.next_event().has_value());
+  ::kill(srv->pid(), SIGTERM);
+  // The stream ends properly: a finish reason (cancelled, or length if it got there first),
+  // then [DONE], then the end of the chunked body.
+  std::string finish;
+  bool done = false;
+  while (std::optional<std::string> e = sse.next_event(30s)) {
+    if (*e == "[DONE]") {
+      done = true;
+      continue;
+    }
+    const Json j = Json::parse(*e, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << *e;
+    for (const Json& c : j["choices"]) {
+      if (!c["finish_reason"].is_null()) finish = c["finish_reason"];
+    }
+  }
+  EXPECT_TRUE(sse.finished()) << sse.error();
+  EXPECT_TRUE(done);
+  EXPECT_TRUE(finish == "cancelled" || finish == "length") << finish;
+  const int status = srv->stop(SIGTERM, 10s);
+  ASSERT_TRUE(WIFEXITED(status)) << srv->stderr_text();
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
 TEST(ServerHttpFlags, BadFlagsFailWithAMessage) {
   EMBER_REQUIRE_TESTDATA(dir);
   for (const std::vector<std::string>& args :
