@@ -125,6 +125,22 @@ TEST_F(GrammarGeneration, JsonSchemaOutputValidates) {
   }
 }
 
+// With ignore_eos, a grammar that has completed and allows nothing but end-of-generation ends
+// the reply (finish "stop", the complete text), instead of failing with "no token allowed".
+TEST_F(GrammarGeneration, IgnoreEosEndsWhenTheGrammarIsComplete) {
+  for (uint32_t seed = 1; seed <= 5; ++seed) {
+    GenerationParams p = params(seed);
+    p.grammar = R"(root ::= "yes" | "no")";
+    p.ignore_eos = true;
+    p.max_tokens = 40;
+    auto r = engine_->generate("Answer:", p);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->finish_reason, FinishReason::kStop)
+        << "seed " << seed << ": " << r->error.to_string() << " " << r->text;
+    EXPECT_TRUE(r->text == "yes" || r->text == "no") << r->text;
+  }
+}
+
 TEST_F(GrammarGeneration, BadGrammarOrSchemaIsAnError) {
   GenerationParams p = params(1);
   p.grammar = "root ::= undefined-rule";

@@ -114,6 +114,12 @@ std::optional<GenerationChunk> SequenceGenerator::sample(std::span<const float> 
     }
   }
   if (!sampled.ok()) {
+    if (grammar_ && !banned_.empty() && grammar_->is_complete()) {
+      // ignore_eos with a grammar that is complete and allows nothing more but end-of-generation:
+      // the output is finished, not broken (a JSON reply whose object just closed).
+      finish(FinishReason::kStop);
+      return std::nullopt;
+    }
     finish(FinishReason::kError, sampled.status());
     return std::nullopt;
   }
