@@ -69,6 +69,7 @@ struct Options {
   double disconnect_rate = 0.1;
   int warmup_requests = 0;  // soak: RSS baseline after this many finished requests
   int pid = 0;
+  double max_rss_growth = -1;  // soak: fail when end RSS exceeds the warm-up RSS by more (< 0: off)
 };
 
 // ---- results ---------------------------------------------------------------------------------
@@ -616,7 +617,7 @@ int run(Options opt) {
   sum.json["end"] = end;
   sum.json["mode"] = opt.soak ? "soak" : "bench";
   sum.json["endpoint"] = opt.endpoint;
-  sum.json["max_tokens"] = opt.max_tokens;
+  if (!opt.soak) sum.json["max_tokens"] = opt.max_tokens;
   sum.json["shared_prefix"] = opt.shared_prefix;
   sum.json["unique_prefix"] = opt.unique_prefix;
   sum.json["requests_per_client"] = opt.requests;
@@ -625,7 +626,13 @@ int run(Options opt) {
   } else {
     print_text(sum.json);
   }
-  const bool end_bad = busy != 0 || end["health_status"] != 200 || end["server_alive"] != true;
+  bool end_bad = busy != 0 || end["health_status"] != 200 || end["server_alive"] != true;
+  if (opt.max_rss_growth >= 0 && end.contains("rss_change") &&
+      end["rss_change"].get<double>() > opt.max_rss_growth) {
+    std::fprintf(stderr, "ember_server_load: RSS grew by %.1f %% (limit %.1f %%)\n",
+                 100.0 * end["rss_change"].get<double>(), 100.0 * opt.max_rss_growth);
+    end_bad = true;
+  }
   return sum.failed || end_bad ? 1 : 0;
 }
 
@@ -656,6 +663,8 @@ int main(int argc, char** argv) {
   app.add_option("--disconnect-rate", opt.disconnect_rate, "soak: share of requests closed early")->check(CLI::Range(0.0, 1.0));
   app.add_option("--warmup-requests", opt.warmup_requests, "soak: RSS baseline after this many requests (default 5 %)");
   app.add_option("--pid", opt.pid, "server process id (RSS from /proc/PID/status, liveness)");
+  app.add_option("--max-rss-growth", opt.max_rss_growth,
+                 "soak: fail when the end RSS exceeds the warm-up RSS by more than this ratio");
   app.add_flag("--json", opt.json, "print the results as JSON");
   CLI11_PARSE(app, argc, argv);
   if (opt.shared_prefix > 0 && opt.unique_prefix > 0) {
