@@ -62,6 +62,7 @@ struct Options {
   uint32_t seed = 1;
   bool ignore_eos = true;
   bool json = false;
+  std::string json_out;  // also write the JSON results to this file
   int timeout_s = 600;
   // soak
   bool soak = false;
@@ -626,6 +627,11 @@ int run(Options opt) {
   } else {
     print_text(sum.json);
   }
+  if (!opt.json_out.empty()) {
+    std::ofstream f(opt.json_out);
+    f << sum.json.dump(2) << "\n";
+    if (!f) std::fprintf(stderr, "ember_server_load: cannot write %s\n", opt.json_out.c_str());
+  }
   bool end_bad = busy != 0 || end["health_status"] != 200 || end["server_alive"] != true;
   if (opt.max_rss_growth >= 0 && end.contains("rss_change") &&
       end["rss_change"].get<double>() > opt.max_rss_growth) {
@@ -666,6 +672,7 @@ int main(int argc, char** argv) {
   app.add_option("--max-rss-growth", opt.max_rss_growth,
                  "soak: fail when the end RSS exceeds the warm-up RSS by more than this ratio");
   app.add_flag("--json", opt.json, "print the results as JSON");
+  app.add_option("--json-out", opt.json_out, "also write the JSON results to this file");
   CLI11_PARSE(app, argc, argv);
   if (opt.shared_prefix > 0 && opt.unique_prefix > 0) {
     std::fprintf(stderr, "ember_server_load: --shared-prefix and --unique-prefix exclude each other\n");
