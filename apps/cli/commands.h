@@ -26,6 +26,7 @@ void register_grammar(CLI::App& app, CommandResult& result);
 void register_logits(CLI::App& app, CommandResult& result);
 void register_bench(CLI::App& app, CommandResult& result);
 void register_template(CLI::App& app, CommandResult& result);
+void register_serve(CLI::App& app, CommandResult& result);
 
 // Prints "ember: <message>" on stderr and returns the exit code for a failed command.
 int report_error(const Status& status);

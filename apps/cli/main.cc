@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   ember::cli::register_detokenize(app, result);
   ember::cli::register_grammar(app, result);
   ember::cli::register_template(app, result);
+  ember::cli::register_serve(app, result);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

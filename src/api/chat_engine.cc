@@ -3,6 +3,7 @@
 #include <chrono>
 #include <deque>
 
+#include "api/chat_output.h"
 #include "api/engine_impl.h"
 #include "chat/chat_prompt.h"
 #include "ember/chat.h"
@@ -10,109 +11,32 @@
 namespace ember {
 namespace detail {
 
-// One chat completion in progress: the raw generation, the output parser and the chunks that
-// are ready to be handed out.
+// One chat completion in progress: the raw generation and the chat output (parser + queued
+// chunks, shared with the server: api/chat_output.h).
 struct ChatState {
   std::optional<Generation> generation;
-  std::optional<chat::OutputParser> parser;
-  std::deque<ChatChunk> queue;
-  bool sent_role = false;
-  bool done = false;
-  ChatCompletion completion;
+  std::unique_ptr<ChatOutput> output;
 
-  ChatChunk make_chunk() const {
-    ChatChunk c;
-    c.id = completion.id;
-    c.created = completion.created;
-    c.model = completion.model;
-    return c;
-  }
-
-  void push_deltas(std::vector<chat::ChatDelta> deltas) {
-    for (chat::ChatDelta& d : deltas) {
-      ChatChunk c = make_chunk();
-      c.content = std::move(d.content);
-      c.reasoning_content = std::move(d.reasoning_content);
-      if (d.tool_call) {
-        ChatToolCallDelta t;
-        t.index = static_cast<int32_t>(d.tool_call->index);
-        t.id = std::move(d.tool_call->id);
-        t.name = std::move(d.tool_call->name);
-        t.arguments = std::move(d.tool_call->arguments);
-        c.tool_calls.push_back(std::move(t));
-      }
-      queue.push_back(std::move(c));
-    }
-  }
-
-  // Ends the generation and the parser; queues the last deltas and the final chunk.
   void finalize() {
-    if (done) return;
-    done = true;
-    GenerationResult r = generation->end();
-    if (!r.tail.empty()) push_deltas(parser->feed(r.tail));
-    chat::OutputParser::Final fin = parser->finish();
-    push_deltas(std::move(fin.deltas));
-
-    ChatMessage& m = completion.message;
-    m.role = ChatRole::kAssistant;
-    m.content = std::move(fin.message.content);
-    m.reasoning_content = std::move(fin.message.reasoning_content);
-    for (chat::ToolCall& c : fin.message.tool_calls) {
-      m.tool_calls.push_back({std::move(c.id), std::move(c.name), std::move(c.arguments)});
-    }
-    completion.warnings = std::move(fin.message.warnings);
-    switch (r.finish_reason) {
-      case FinishReason::kStop:
-      case FinishReason::kNone:
-        completion.finish_reason =
-            m.tool_calls.empty() ? ChatFinishReason::kStop : ChatFinishReason::kToolCalls;
-        break;
-      case FinishReason::kLength:
-        completion.finish_reason = ChatFinishReason::kLength;
-        break;
-      case FinishReason::kCancelled:
-        completion.finish_reason = ChatFinishReason::kCancelled;
-        break;
-      case FinishReason::kError:
-        completion.finish_reason = ChatFinishReason::kError;
-        completion.error = r.error;
-        break;
-    }
-    completion.tokens = std::move(r.tokens);
-    completion.usage.prompt_tokens = r.usage.prompt_tokens;
-    completion.usage.completion_tokens = r.usage.completion_tokens;
-    completion.usage.cached_prompt_tokens = r.usage.cached_prompt_tokens;
-    completion.usage.timings = r.usage;
-
-    ChatChunk last = make_chunk();
-    last.finish_reason = completion.finish_reason;
-    last.usage = completion.usage;
-    queue.push_back(std::move(last));
+    if (output->finalized()) return;
+    output->finalize(generation->end());
   }
 
   std::optional<ChatChunk> next() {
-    while (queue.empty() && !done) {
+    while (output->empty() && !output->finalized()) {
       if (std::optional<GenerationChunk> g = generation->next()) {
-        if (!g->text.empty()) push_deltas(parser->feed(g->text));
+        output->feed(g->text);
       } else {
         finalize();
       }
     }
-    if (queue.empty()) return std::nullopt;
-    ChatChunk c = std::move(queue.front());
-    queue.pop_front();
-    if (!sent_role) {
-      c.has_role = true;
-      sent_role = true;
-    }
-    return c;
+    return output->pop();
   }
 
   ChatCompletion end() {
     finalize();
-    queue.clear();
-    return completion;
+    output->clear();
+    return output->completion();
   }
 };
 
@@ -123,25 +47,6 @@ namespace {
 std::string model_chat_template(const runtime::Model& model) {
   Result<std::string> t = model.file().get_string("tokenizer.chat_template");
   return t.ok() ? *t : std::string();
-}
-
-// splitmix64: spreads a counter and a time into id characters.
-uint64_t mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-std::string completion_id(uint64_t seed) {
-  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  std::string id = "chatcmpl-";
-  uint64_t x = seed;
-  for (int i = 0; i < 24; ++i) {
-    x = mix(x);
-    id += kChars[x % (sizeof(kChars) - 1)];
-  }
-  return id;
 }
 
 }  // namespace
@@ -166,20 +71,21 @@ Result<ChatGeneration> Engine::begin_chat(const std::vector<ChatMessage>& messag
       chat::plan_chat(*e.tokenizer, model_chat_template(*e.model), messages, params));
   auto state = std::make_unique<detail::ChatState>();
   const auto now = std::chrono::system_clock::now();
-  state->completion.created =
+  const int64_t created =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   const uint64_t nanos = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
   ++e.chat_count;
   const uint32_t seed = params.generation.sampling.seed;
   // A fixed sampling seed gives reproducible ids (and tool-call ids) too.
-  const uint64_t id_seed = seed != kRandomSeed ? mix(seed) : mix(nanos ^ mix(e.chat_count));
-  state->completion.id = completion_id(id_seed);
-  state->completion.model = params.model;
+  const uint64_t id_seed = seed != kRandomSeed
+                               ? detail::mix_bits(seed)
+                               : detail::mix_bits(nanos ^ detail::mix_bits(e.chat_count));
   plan.parser.id_seed = id_seed;
-  Result<chat::OutputParser> parser = chat::OutputParser::create(std::move(plan.parser));
-  if (!parser.ok()) return parser.status().with_context("tools");
-  state->parser.emplace(std::move(*parser));
+  EMBER_ASSIGN_OR_RETURN(
+      state->output,
+      detail::ChatOutput::create(std::move(plan.parser), detail::chat_completion_id(id_seed),
+                                 created, params.model));
   EMBER_ASSIGN_OR_RETURN(Generation g, begin_tokens(std::move(plan.tokens), plan.generation,
                                                     /*render_special=*/true));
   state->generation.emplace(std::move(g));

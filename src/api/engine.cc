@@ -149,11 +149,7 @@ Result<Generation> Engine::begin_tokens(std::vector<int32_t> tokens, const Gener
     return invalid_argument("a generation is already running on this engine; end() it first");
   }
   const Tokenizer& tok = *e.tokenizer;
-  EMBER_RETURN_IF_ERROR(params.sampling.validate(tok.n_vocab()));
-  if (params.max_tokens < -1) return invalid_argument("max_tokens must be >= -1 (-1 = no limit)");
-  if (!params.grammar.empty() && !params.json_schema.empty()) {
-    return invalid_argument("give either a grammar or a JSON schema, not both");
-  }
+  EMBER_RETURN_IF_ERROR(detail::SequenceGenerator::validate(params, tok.n_vocab()));
   if (tokens.empty()) {
     return invalid_argument("the prompt is empty (and the model adds no BOS token)");
   }
@@ -165,29 +161,17 @@ Result<Generation> Engine::begin_tokens(std::vector<int32_t> tokens, const Gener
 
   auto state = std::make_unique<detail::GenerationState>();
   state->engine = &e;
-  state->params = params;
-  state->render_special = render_special;
-  state->n_prompt = static_cast<int32_t>(tokens.size());
-  EMBER_ASSIGN_OR_RETURN(
-      state->chain, sampling::SamplerChain::from_params(params.sampling, tok.n_vocab(), e.n_ctx));
-  state->stops = text::StopStringMatcher(params.stop);
-  if (!params.grammar.empty() || !params.json_schema.empty()) {
-    if (!e.token_trie) e.token_trie = sampling::GrammarConstraint::build_trie(tok);
-    auto constraint =
-        params.grammar.empty()
-            ? sampling::GrammarConstraint::from_json_schema(params.json_schema, tok, e.token_trie)
-            : sampling::GrammarConstraint::from_gbnf(params.grammar, tok, e.token_trie);
-    if (!constraint.ok()) return constraint.status();
-    state->grammar.emplace(std::move(*constraint));
+  if (detail::SequenceGenerator::needs_trie(params) && !e.token_trie) {
+    e.token_trie = sampling::GrammarConstraint::build_trie(tok);
   }
-  if (params.ignore_eos) state->banned = tok.eog_tokens();
-  // Like llama.cpp, repetition penalties also look at the prompt's tokens.
-  for (int32_t t : tokens) state->chain.accept(t);
+  EMBER_ASSIGN_OR_RETURN(
+      state->gen, detail::SequenceGenerator::create(tok, e.token_trie, params, tokens, e.n_ctx,
+                                                    render_special));
+  const int32_t n_prompt = static_cast<int32_t>(tokens.size());
 
   e.cancel_requested.store(false, std::memory_order_relaxed);
   e.generation_active = true;
-  GenerationUsage& usage = state->result.usage;
-  usage.prompt_tokens = state->n_prompt;
+  GenerationUsage& usage = state->gen->result().usage;
 
   // Reuse the longest prefix the cache already holds; at least the last prompt token is evaluated
   // again because its logits are needed.
@@ -224,7 +208,7 @@ Result<Generation> Engine::begin_tokens(std::vector<int32_t> tokens, const Gener
                     tokens.begin() + static_cast<std::ptrdiff_t>(end));
   }
   usage.prompt_ms = ms_since(t0);
-  const int32_t evaluated = state->n_prompt - usage.cached_prompt_tokens;
+  const int32_t evaluated = n_prompt - usage.cached_prompt_tokens;
   if (usage.prompt_ms > 0) usage.prompt_tokens_per_second = evaluated * 1000.0 / usage.prompt_ms;
   return Generation(std::move(state));
 }
@@ -282,7 +266,7 @@ GenerationResult Generation::end() {
 }
 
 bool Generation::finished() const {
-  return !state_ || state_->finished;
+  return !state_ || state_->finished();
 }
 
 namespace detail {
@@ -291,23 +275,12 @@ GenerationState::~GenerationState() {
   end();
 }
 
-void GenerationState::finish(FinishReason reason, Status error) {
-  if (finished) return;
-  finished = true;
-  result.finish_reason = reason;
-  result.error = std::move(error);
-}
-
 std::optional<GenerationChunk> GenerationState::step() {
-  if (finished) return std::nullopt;
+  if (gen->finished()) return std::nullopt;
   Engine::Impl& e = *engine;
   if (e.cancel_requested.load(std::memory_order_relaxed)) {
     finish(FinishReason::kCancelled);
     return std::nullopt;
-  }
-  if (!gen_started) {
-    gen_started = true;
-    gen_start = Clock::now();
   }
   // Evaluate the previously sampled token to get the logits for this step.
   if (pending) {
@@ -322,119 +295,20 @@ std::optional<GenerationChunk> GenerationState::step() {
     e.cached.push_back(*pending);
     pending.reset();
   }
-
-  const Clock::time_point sampling_start = Clock::now();
   const float* row = e.context->logits(e.context->n_outputs() - 1);
-  const auto n_vocab = static_cast<size_t>(e.context->n_vocab());
-  std::span<const float> logits(row, n_vocab);
-  std::vector<float> edited;
-  auto editable = [&]() -> std::span<float> {
-    if (edited.empty()) {
-      edited.assign(row, row + n_vocab);
-      for (int32_t t : banned) {
-        edited[static_cast<size_t>(t)] = -std::numeric_limits<float>::infinity();
-      }
-      logits = edited;
-    }
-    return edited;
-  };
-  if (!banned.empty()) editable();
-  // With a grammar: mirostat updates its state while sampling, so mask first; the other chains
-  // sample freely and only mask and resample when the grammar rejects the choice (llama.cpp's
-  // strategy: most tokens pass, and a check is far cheaper than a full mask).
-  if (grammar && params.sampling.mirostat != 0) {
-    if (Status st = grammar->apply_mask(editable()); !st.ok()) {
-      finish(FinishReason::kError, st);
-      return std::nullopt;
-    }
-  }
-  Result<int32_t> sampled = chain.sample(logits);
-  if (sampled.ok() && grammar && params.sampling.mirostat == 0) {
-    Result<bool> allowed = grammar->allows(*sampled);
-    if (!allowed.ok()) {
-      sampled = allowed.status();
-    } else if (!*allowed) {
-      Status st = grammar->apply_mask(editable());
-      sampled = st.ok() ? chain.sample(logits) : Result<int32_t>(st);
-    }
-  }
-  if (!sampled.ok()) {
-    finish(FinishReason::kError, sampled.status());
-    return std::nullopt;
-  }
-  if (grammar) {
-    if (Status st = grammar->accept(*sampled); !st.ok()) {
-      finish(FinishReason::kError, st);
-      return std::nullopt;
-    }
-  }
-  const int32_t token = *sampled;
-  chain.accept(token);
-  result.usage.sampling_ms += ms_since(sampling_start);
-  result.tokens.push_back(token);
-  ++result.usage.completion_tokens;
-
-  GenerationChunk chunk;
-  chunk.tokens.push_back(token);
-  if (params.sampling.n_probs > 0) {
-    std::vector<TokenProbability> probs;
-    for (const auto& [id, p] :
-         sampling::top_probabilities(logits, static_cast<size_t>(params.sampling.n_probs))) {
-      Result<std::string> piece = e.tokenizer->token_to_piece(id, true);
-      probs.push_back({id, piece.ok() ? *piece : std::string(), p});
-    }
-    chunk.top_probabilities.push_back(std::move(probs));
-  }
-
-  if (e.tokenizer->is_eog(token)) {
-    finish(FinishReason::kStop);
-    return chunk;
-  }
-  Result<std::string> piece = e.tokenizer->token_to_piece(token, render_special);
-  if (!piece.ok()) {
-    finish(FinishReason::kError, piece.status());
-    return std::nullopt;
-  }
-  text::StopStringMatcher::Output out = stops.push(utf8.push(*piece));
-  chunk.text = std::move(out.text);
-  result.text += chunk.text;
-  if (out.stopped) {
-    result.stop_string = params.stop[*out.stopped];
-    finish(FinishReason::kStop);
-    return chunk;
-  }
-  pending = token;
-  const bool budget_spent =
-      params.max_tokens >= 0 && result.usage.completion_tokens >= params.max_tokens;
-  const bool context_full = static_cast<int64_t>(e.cached.size()) + 1 > e.n_ctx;
-  if (budget_spent || context_full) finish(FinishReason::kLength);
+  std::optional<GenerationChunk> chunk =
+      gen->sample(std::span<const float>(row, static_cast<size_t>(e.context->n_vocab())),
+                  static_cast<int64_t>(e.cached.size()));
+  if (chunk && !gen->finished()) pending = gen->last_token();
   return chunk;
 }
 
 GenerationResult GenerationState::end() {
-  if (ended) return result;
+  if (ended || !gen) return ended_result;
   ended = true;
-  if (!finished) finish(FinishReason::kCancelled);
-  if (!stops.stopped()) {
-    // Held-back bytes: an unfinished character (becomes U+FFFD) and a possible stop-string start.
-    text::StopStringMatcher::Output out = stops.push(utf8.finish());
-    result.tail = out.text;
-    if (out.stopped) {
-      result.stop_string = params.stop[*out.stopped];
-    } else {
-      result.tail += stops.finish();
-    }
-    result.text += result.tail;
-  }
-  if (gen_started) {
-    result.usage.generation_ms = ms_since(gen_start);
-    if (result.usage.generation_ms > 0) {
-      result.usage.generation_tokens_per_second =
-          result.usage.completion_tokens * 1000.0 / result.usage.generation_ms;
-    }
-  }
+  ended_result = gen->end();
   engine->generation_active = false;
-  return result;
+  return ended_result;
 }
 
 }  // namespace detail

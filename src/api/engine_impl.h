@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "api/sequence_generator.h"
 #include "ember/engine.h"
 #include "model/model.h"
 #include "runtime/context.h"
@@ -39,30 +40,22 @@ struct Engine::Impl {
 namespace detail {
 
 // One generation, driven by Generation::next() (the push and range styles are built on it too,
-// so all three produce the same tokens).
+// so all three produce the same tokens). The sampling is SequenceGenerator's (shared with the
+// server's scheduler); this adds the engine's cache: one decode per generated token.
 struct GenerationState {
   Engine::Impl* engine = nullptr;
-  GenerationParams params;
-  sampling::SamplerChain chain;
-  text::Utf8Stream utf8;
-  text::StopStringMatcher stops;
-  std::vector<int32_t> banned;  // end-of-generation tokens when ignore_eos
-  std::optional<sampling::GrammarConstraint> grammar;
-  // Control tokens are shown as their text (chat output, whose markers may be control tokens).
-  bool render_special = false;
-
-  int32_t n_prompt = 0;
+  std::unique_ptr<SequenceGenerator> gen;
   // Sampled token whose keys/values are not yet in the cache (decoded at the next step).
   std::optional<int32_t> pending;
-  bool finished = false;
   bool ended = false;
-  GenerationResult result;
-  std::chrono::steady_clock::time_point gen_start;
-  bool gen_started = false;
+  GenerationResult ended_result;
 
   ~GenerationState();
+  bool finished() const { return gen->finished(); }
   std::optional<GenerationChunk> step();
-  void finish(FinishReason reason, Status error = Status::Ok());
+  void finish(FinishReason reason, Status error = Status::Ok()) {
+    gen->finish(reason, std::move(error));
+  }
   GenerationResult end();
 };
 

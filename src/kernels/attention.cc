@@ -89,6 +89,14 @@ float dot_q8_0(const BlockQ8_0* q, const uint8_t* k_row, int64_t n) {
   return sum;
 }
 
+// Tiles visited: the explicit list, or all of [0, n_cells) in ascending order.
+int64_t tile_count(const AttentionKv& kv) {
+  return kv.tiles != nullptr ? kv.n_tiles : (kv.n_cells + kAttentionTile - 1) / kAttentionTile;
+}
+int64_t tile_start(const AttentionKv& kv, int64_t i) {
+  return (kv.tiles != nullptr ? static_cast<int64_t>(kv.tiles[i]) : i) * kAttentionTile;
+}
+
 }  // namespace
 
 bool attention_tiled_supported(KvType type, int64_t head_dim_v) {
@@ -145,8 +153,11 @@ void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQ
         break;
     }
     float m = kNegInf, s_sum = 0.0f;
-    for (int64_t c0 = 0; c0 < kv.n_cells; c0 += kAttentionTile) {
+    const int64_t n_tiles = tile_count(kv);
+    for (int64_t ti = 0; ti < n_tiles; ++ti) {
+      const int64_t c0 = tile_start(kv, ti);
       const int64_t c1 = std::min(kv.n_cells, c0 + kAttentionTile);
+      if (c1 <= c0) continue;
       uint64_t bits = visible_cells(kv, tile_info(kv, c0, c1), query.pos, query.seq_mask);
       while (bits != 0) {
         const int64_t c = c0 + __builtin_ctzll(bits);
@@ -241,8 +252,11 @@ void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQue
   }
   uint64_t vis[kAttentionRowTile];
 
-  for (int64_t c0 = 0; c0 < kv.n_cells; c0 += T) {
+  const int64_t n_tiles = tile_count(kv);
+  for (int64_t ti = 0; ti < n_tiles; ++ti) {
+    const int64_t c0 = tile_start(kv, ti);
     const int64_t c1 = std::min(kv.n_cells, c0 + T);
+    if (c1 <= c0) continue;
     uint64_t any = 0;
     const TileInfo info = tile_info(kv, c0, c1);
     for (int64_t i = 0; i < n_rows; ++i) {

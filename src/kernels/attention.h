@@ -9,10 +9,14 @@
 //   tiled:   F32 queries; the cache is visited in tiles of 64 cells; per tile the scores come
 //            from one small GEMM, the softmax of the tile is summed in double, and the values
 //            are accumulated in F32 by a second GEMM. Used for batches of 64 rows or more.
-// Both visit cells in ascending index order in tiles aligned to absolute cell indices, and only
-// visible cells contribute, so a row's result does not depend on which other rows share the
-// call, on cells that exist but are not visible (later tokens of a batch, other sequences), or
-// on the thread that runs it.
+// Both visit the cache in tiles of 64 cells aligned to absolute cell indices: in ascending index
+// order, or in the order of an explicit tile list (AttentionKv::tiles) — a paged cache whose
+// sequences own 64-cell blocks in position order (position p at cell block(p / 64) * 64 + p % 64)
+// lists the tiles of the query's sequence in position order, so the arithmetic is the same
+// wherever the blocks lie. Within a tile cells go in ascending index order. Only visible cells
+// contribute, so a row's result does not depend on which other rows share the call, on cells
+// that exist but are not visible (later tokens of a batch, other sequences), or on the thread
+// that runs it.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +40,11 @@ struct AttentionKv {
   const int32_t* cell_pos = nullptr;    // position per cell (-1: free)
   const uint64_t* cell_seqs = nullptr;  // sequence mask per cell
   int64_t n_cells = 0;                  // cells [0, n_cells) are scanned
+  // Optional: the tiles to visit, in this order (tile t = cells [t * 64, t * 64 + 64) clipped to
+  // n_cells). Null: every tile of [0, n_cells) in ascending order. Every row of one
+  // attend_tiled call uses this list, so rows of different lists go to different calls.
+  const int32_t* tiles = nullptr;
+  int64_t n_tiles = 0;
   KvType type = KvType::kF16;
   int64_t head_dim_k = 0;
   int64_t head_dim_v = 0;

@@ -181,7 +181,34 @@ Status Context::decode(const Batch& batch) {
     n_out += batch.logits[u] != 0;
   }
   std::vector<int64_t> cells;
-  EMBER_RETURN_IF_ERROR(kv_->find_free(n, cells));
+  const bool paged = !batch.cells.empty();
+  if (paged) {
+    if (static_cast<int64_t>(batch.cells.size()) != n) {
+      return invalid_argument("batch has " + std::to_string(batch.cells.size()) +
+                              " explicit cells for " + std::to_string(n) + " tokens");
+    }
+    std::vector<uint8_t> taken(static_cast<size_t>(kv_->size()), 0);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t c = batch.cells[static_cast<size_t>(i)];
+      if (c < 0 || c >= kv_->size()) {
+        return invalid_argument("cell " + std::to_string(c) + " at batch index " +
+                                std::to_string(i) + " is outside the cache (" +
+                                std::to_string(kv_->size()) + " cells)");
+      }
+      if (kv_->cell_seqs()[c] != 0) {
+        return invalid_argument("cell " + std::to_string(c) + " at batch index " +
+                                std::to_string(i) + " is in use");
+      }
+      if (taken[static_cast<size_t>(c)] != 0) {
+        return invalid_argument("cell " + std::to_string(c) +
+                                " is given to two tokens of the batch");
+      }
+      taken[static_cast<size_t>(c)] = 1;
+    }
+    cells = batch.cells;
+  } else {
+    EMBER_RETURN_IF_ERROR(kv_->find_free(n, cells));
+  }
 
   const auto t_start = std::chrono::steady_clock::now();
   double staged_before = 0.0;
@@ -196,7 +223,7 @@ Status Context::decode(const Batch& batch) {
       const size_t u = static_cast<size_t>(i);
       kv_->assign(ub_cells[static_cast<size_t>(i - begin)], batch.pos[u], batch.seq[u]);
     }
-    forward(batch, begin, end, ub_cells, out_offset);
+    forward(batch, begin, end, ub_cells, out_offset, paged);
     for (int64_t i = begin; i < end; ++i) out_offset += batch.logits[static_cast<size_t>(i)] != 0;
   }
   if (params_.profile) {
@@ -227,6 +254,34 @@ Status Context::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
 Status Context::seq_keep(int32_t seq) {
   if (seq < 0 || seq >= params_.n_seq_max) return invalid_argument("sequence id out of range");
   kv_->seq_keep(seq);
+  return Status::Ok();
+}
+
+Status Context::copy_cells(const std::vector<int64_t>& src, const std::vector<int64_t>& dst,
+                           int32_t seq) {
+  if (seq < 0 || seq >= params_.n_seq_max) return invalid_argument("sequence id out of range");
+  if (src.size() != dst.size())
+    return invalid_argument("copy_cells: source and destination sizes differ");
+  std::vector<uint8_t> taken(static_cast<size_t>(kv_->size()), 0);
+  for (size_t i = 0; i < src.size(); ++i) {
+    if (src[i] < 0 || src[i] >= kv_->size() || dst[i] < 0 || dst[i] >= kv_->size()) {
+      return invalid_argument("copy_cells: cell outside the cache");
+    }
+    if (kv_->cell_seqs()[src[i]] == 0) {
+      return invalid_argument("copy_cells: source cell " + std::to_string(src[i]) + " is free");
+    }
+    if (kv_->cell_seqs()[dst[i]] != 0 || taken[static_cast<size_t>(dst[i])] != 0) {
+      return invalid_argument("copy_cells: destination cell " + std::to_string(dst[i]) +
+                              " is in use or repeated");
+    }
+    taken[static_cast<size_t>(dst[i])] = 1;
+  }
+  for (size_t i = 0; i < src.size(); ++i) {
+    if (taken[static_cast<size_t>(src[i])] != 0) {
+      return invalid_argument("copy_cells: a cell is both source and destination");
+    }
+  }
+  kv_->copy_cells(src.data(), dst.data(), static_cast<int64_t>(src.size()), seq);
   return Status::Ok();
 }
 

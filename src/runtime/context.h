@@ -74,11 +74,18 @@ struct ContextParams {
 };
 
 // Tokens to evaluate: token id, position, sequence and whether its logits are wanted.
+//
+// `cells` is optional: empty = the context picks the lowest free cells (token i of the batch
+// in the i-th lowest); otherwise one cache cell per token, chosen by the caller (a paged
+// layout: see kernels/attention.h). With explicit cells, attention visits each sequence's tiles
+// in position order rather than cell order, so a sequence whose 64-cell blocks lie anywhere in
+// the cache computes exactly what it would with its blocks in order.
 struct Batch {
   std::vector<int32_t> tokens;
   std::vector<int32_t> pos;
   std::vector<int32_t> seq;
   std::vector<uint8_t> logits;
+  std::vector<int64_t> cells;
 
   void add(int32_t token, int32_t position, int32_t sequence, bool want_logits) {
     tokens.push_back(token);
@@ -86,11 +93,17 @@ struct Batch {
     seq.push_back(sequence);
     logits.push_back(want_logits ? 1 : 0);
   }
+  // With an explicit cell (do not mix with add() in one batch).
+  void add(int32_t token, int32_t position, int32_t sequence, bool want_logits, int64_t cell) {
+    add(token, position, sequence, want_logits);
+    cells.push_back(cell);
+  }
   void clear() {
     tokens.clear();
     pos.clear();
     seq.clear();
     logits.clear();
+    cells.clear();
   }
   int64_t size() const { return static_cast<int64_t>(tokens.size()); }
 };
@@ -104,7 +117,8 @@ class Context {
   // Evaluates the batch, appending its tokens' keys and values to the cache. On success the
   // logits of the tokens that asked for them are available (in batch order) until the next
   // decode. Errors (nothing is evaluated): a token id outside the vocabulary, a sequence id out
-  // of range, a position not after the sequence's last cached position, a full context.
+  // of range, a position not after the sequence's last cached position, a full context;
+  // explicit cells (Batch::cells) out of range, in use or repeated.
   Status decode(const Batch& batch);
 
   int64_t n_outputs() const { return n_outputs_; }
@@ -118,6 +132,10 @@ class Context {
   Status seq_rm(int32_t seq, int32_t p0, int32_t p1);
   Status seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1);
   Status seq_keep(int32_t seq);
+  // Copies cells src[i] -> dst[i] (keys, values, position) into sequence `seq` alone: the
+  // copy-on-write of a partly shared block. Errors: cells out of range, a source that is free,
+  // a destination in use, repeated destinations, a sequence id out of range.
+  Status copy_cells(const std::vector<int64_t>& src, const std::vector<int64_t>& dst, int32_t seq);
   // Highest cached position of `seq`, -1 when empty.
   int32_t seq_pos_max(int32_t seq) const;
   void clear();
@@ -140,8 +158,11 @@ class Context {
   Status init();
 
   // One ubatch: tokens [begin, end) of the batch, already validated and assigned cells.
+  // `paged`: attention visits each sequence's tiles in position order (explicit cells).
   void forward(const Batch& batch, int64_t begin, int64_t end, const std::vector<int64_t>& cells,
-               int64_t out_offset);
+               int64_t out_offset, bool paged);
+  // Fills tile_list_ / tile_range_ for the sequences in `seq_mask` (cells already assigned).
+  void build_tile_lists(uint64_t seq_mask);
 
   // Steps of forward() (runtime/forward.cc and runtime/ffn.cc).
   struct Ubatch;
@@ -223,6 +244,14 @@ class Context {
 
   std::vector<float> logits_;
   int64_t n_outputs_ = 0;
+
+  // Paged ubatches: per sequence, its tiles in position order (tile_list_[begin, end)).
+  std::vector<int32_t> tile_list_;
+  std::array<std::pair<int64_t, int64_t>, KvCache::kMaxSequences> tile_range_{};
+  // Per sequence: (lowest position, tile) of each tile holding its cells.
+  std::array<std::vector<std::pair<int32_t, int32_t>>, KvCache::kMaxSequences> tile_scratch_;
+  std::vector<int32_t> row_order_;                       // tiled rows grouped by sequence
+  std::vector<std::pair<int64_t, int64_t>> row_groups_;  // [begin, end) of row_order_
 
   std::array<double, static_cast<size_t>(Stage::kCount)> profile_{};
   // Adds the time of a scope to a stage when profiling.

@@ -23,11 +23,46 @@ struct Context::Ubatch {
   const int64_t* cells = nullptr;
   // Rows (ubatch indices) whose logits are wanted, ascending.
   std::vector<int32_t> out_rows;
+  // Explicit cells: attention uses the per-sequence tile lists (Context::tile_list_).
+  bool paged = false;
 };
 
+void Context::build_tile_lists(uint64_t seq_mask) {
+  // One scan of the cell metadata: for each sequence of the ubatch, the tiles holding its cells
+  // with the lowest position of its cells in each, then sorted by that position.
+  const int64_t used = kv_->used_end();
+  const int32_t* pos = kv_->cell_pos();
+  const uint64_t* seqs = kv_->cell_seqs();
+  auto& per_seq = tile_scratch_;
+  for (auto& v : per_seq) v.clear();
+  for (int64_t c = 0; c < used; ++c) {
+    uint64_t bits = seqs[c] & seq_mask;
+    const auto tile = static_cast<int32_t>(c / kernels::kAttentionTile);
+    while (bits != 0) {
+      const int s = __builtin_ctzll(bits);
+      bits &= bits - 1;
+      auto& v = per_seq[static_cast<size_t>(s)];
+      if (v.empty() || v.back().second != tile) {
+        v.emplace_back(pos[c], tile);
+      } else {
+        v.back().first = std::min(v.back().first, pos[c]);
+      }
+    }
+  }
+  tile_list_.clear();
+  for (int s = 0; s < KvCache::kMaxSequences; ++s) {
+    auto& v = per_seq[static_cast<size_t>(s)];
+    std::sort(v.begin(), v.end());
+    const auto b = static_cast<int64_t>(tile_list_.size());
+    for (const auto& e : v) tile_list_.push_back(e.second);
+    tile_range_[static_cast<size_t>(s)] = {b, static_cast<int64_t>(tile_list_.size())};
+  }
+}
+
 void Context::forward(const Batch& batch, int64_t begin, int64_t end,
-                      const std::vector<int64_t>& cells, int64_t out_offset) {
+                      const std::vector<int64_t>& cells, int64_t out_offset, bool paged) {
   Ubatch ub;
+  ub.paged = paged;
   ub.n = end - begin;
   ub.tokens = batch.tokens.data() + begin;
   ub.pos = batch.pos.data() + begin;
@@ -36,6 +71,11 @@ void Context::forward(const Batch& batch, int64_t begin, int64_t end,
   for (int64_t i = 0; i < ub.n; ++i) {
     if (batch.logits[static_cast<size_t>(begin + i)] != 0)
       ub.out_rows.push_back(static_cast<int32_t>(i));
+  }
+  if (paged) {
+    uint64_t mask = 0;
+    for (int64_t i = 0; i < ub.n; ++i) mask |= uint64_t{1} << ub.seq[i];
+    build_tile_lists(mask);
   }
   embed(ub);
   const int64_t n_layer = model_.hparams().n_layer;
@@ -160,30 +200,58 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
     qr.seq_mask = uint64_t{1} << ub.seq[t];
     return qr;
   };
-  auto head_kv = [&](int64_t g) {
+  // The sequence of output row i (its tile list when paged).
+  auto row_seq = [&](int64_t i) { return ub.seq[last ? ub.out_rows[static_cast<size_t>(i)] : i]; };
+  auto head_kv = [&](int64_t g, int32_t seq) {
     kernels::AttentionKv kvh = kv;
     // Byte offset of head g inside a cache row (whole blocks per head for Q8_0).
     kvh.k = k_layer + kernels::kv_row_bytes(kv.type, g * dk);
     kvh.v = v_layer + kernels::kv_row_bytes(kv.type, g * dv);
+    if (ub.paged) {
+      const auto [b, e] = tile_range_[static_cast<size_t>(seq)];
+      kvh.tiles = tile_list_.data() + b;
+      kvh.n_tiles = e - b;
+    }
     return kvh;
   };
   {
     StageTimer attention_timer(*this, Stage::kAttention);
     if (path == kernels::AttentionPath::kTiled) {
-      const int64_t n_blocks =
-          (n_rows + kernels::kAttentionRowTile - 1) / kernels::kAttentionRowTile;
-      pool_.run(n_blocks * hp.n_head_kv, [&](int64_t task, int thread) {
+      // Row tiles of at most kAttentionRowTile rows; paged: rows grouped by sequence (each
+      // call shares one tile list), in their order within the sequence.
+      row_order_.resize(static_cast<size_t>(n_rows));
+      for (int64_t i = 0; i < n_rows; ++i)
+        row_order_[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+      if (ub.paged) {
+        std::stable_sort(row_order_.begin(), row_order_.end(),
+                         [&](int32_t a, int32_t b) { return row_seq(a) < row_seq(b); });
+      }
+      row_groups_.clear();
+      for (int64_t i = 0; i < n_rows;) {
+        int64_t j = i + 1;
+        while (j < n_rows && j - i < kernels::kAttentionRowTile &&
+               (!ub.paged || row_seq(row_order_[static_cast<size_t>(j)]) ==
+                                 row_seq(row_order_[static_cast<size_t>(i)]))) {
+          ++j;
+        }
+        row_groups_.emplace_back(i, j);
+        i = j;
+      }
+      const auto n_groups = static_cast<int64_t>(row_groups_.size());
+      pool_.run(n_groups * hp.n_head_kv, [&](int64_t task, int thread) {
         const int64_t g = task % hp.n_head_kv;
-        const int64_t i0 = (task / hp.n_head_kv) * kernels::kAttentionRowTile;
-        const int64_t i1 = std::min(n_rows, i0 + kernels::kAttentionRowTile);
+        const auto [i0, i1] = row_groups_[static_cast<size_t>(task / hp.n_head_kv)];
         kernels::AttentionQuery rows[kernels::kAttentionRowTile];
-        for (int64_t i = i0; i < i1; ++i) rows[i - i0] = query(i, g);
-        kernels::attend_tiled(O, head_kv(g), rows, i1 - i0, n_rep, thread_scratch(thread));
+        for (int64_t i = i0; i < i1; ++i)
+          rows[i - i0] = query(row_order_[static_cast<size_t>(i)], g);
+        kernels::attend_tiled(O, head_kv(g, row_seq(row_order_[static_cast<size_t>(i0)])), rows,
+                              i1 - i0, n_rep, thread_scratch(thread));
       });
     } else {
       pool_.run(n_rows * hp.n_head_kv, [&](int64_t task, int thread) {
         const int64_t g = task % hp.n_head_kv;
-        kernels::attend_per_key(O, head_kv(g), query(task / hp.n_head_kv, g), n_rep,
+        const int64_t i = task / hp.n_head_kv;
+        kernels::attend_per_key(O, head_kv(g, row_seq(i)), query(i, g), n_rep,
                                 thread_scratch(thread));
       });
     }

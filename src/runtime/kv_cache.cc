@@ -1,6 +1,7 @@
 #include "runtime/kv_cache.h"
 
 #include <algorithm>
+#include <cstring>
 #include <new>
 
 #include "tensor/blocks_legacy.h"
@@ -64,6 +65,16 @@ void KvCache::assign(int64_t cell, int32_t pos, int32_t seq) {
   pos_[static_cast<size_t>(cell)] = pos;
   seqs_[static_cast<size_t>(cell)] = uint64_t{1} << seq;
   used_end_ = std::max(used_end_, cell + 1);
+}
+
+void KvCache::copy_cells(const int64_t* src, const int64_t* dst, int64_t n, int32_t seq) {
+  for (int64_t il = 0; il < n_layer_; ++il) {
+    for (int64_t i = 0; i < n; ++i) {
+      std::memcpy(k_row(il, dst[i]), k_row(il, src[i]), k_row_bytes_);
+      std::memcpy(v_row(il, dst[i]), v_row(il, src[i]), v_row_bytes_);
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) assign(dst[i], pos_[static_cast<size_t>(src[i])], seq);
 }
 
 void KvCache::update_used_end() {

@@ -57,6 +57,10 @@ class KvCache {
   Status find_free(int64_t n, std::vector<int64_t>& cells) const;
   // Claims a cell for a token at `pos` of sequence `seq`.
   void assign(int64_t cell, int32_t pos, int32_t seq);
+  // Copies cells src[i] -> dst[i] (K and V rows of every layer, and the position) and gives the
+  // copies to sequence `seq` only: copy-on-write of a partly shared block. The caller checks
+  // that sources are used, destinations free and all distinct (Context::copy_cells does).
+  void copy_cells(const int64_t* src, const int64_t* dst, int64_t n, int32_t seq);
 
   // Sequence operations. `seq` < 0 means every sequence; p1 < 0 means "to the end". Ranges are
   // [p0, p1) in positions.

@@ -1,0 +1,63 @@
+// The OpenAI-compatible API over an ember::Server: the request handler the HTTP transport calls.
+// Routing, checks and JSON live here and in the files it uses; no model logic (generation,
+// templates, tokenization) — that is the Server's and the Model's.
+//
+// Threading: handle() runs on a connection's executor. Generation requests submit to the
+// Server with a callback that only posts the event to that connection's executor, where it is
+// turned into JSON and written; so a slow client never holds up the scheduler, and its queued
+// output is bounded by the generation's length.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "ember/server.h"
+#include "http_message.h"
+#include "http_options.h"
+#include "metrics.h"
+#include "router.h"
+
+namespace ember::http {
+
+class Api {
+ public:
+  explicit Api(HttpOptions options);
+
+  // Makes the API ready (until then every route but /health, /metrics and /v1/models answers
+  // 503 "Loading model").
+  void set_server(std::shared_ptr<Server> server);
+  std::shared_ptr<Server> server() const;
+
+  // The transport's RequestHandler.
+  void handle(HttpRequest request, std::shared_ptr<ResponseWriter> writer);
+
+  const HttpOptions& options() const { return options_; }
+  Metrics& metrics() { return metrics_; }
+
+ private:
+  void chat_completions(const HttpRequest& request, Json body,
+                        const std::shared_ptr<ResponseWriter>& writer,
+                        const std::shared_ptr<Server>& server);
+  void completions(const HttpRequest& request, Json body,
+                   const std::shared_ptr<ResponseWriter>& writer,
+                   const std::shared_ptr<Server>& server);
+
+  // Responses with the CORS headers added.
+  void respond_json(ResponseWriter& writer, int status, const Json& body) const;
+  void respond_error(ResponseWriter& writer, const ApiError& error) const;
+  // The requested model is this server's (empty = yes).
+  bool serves_model(const std::string& name) const;
+  Json model_json() const;
+
+  HttpOptions options_;
+  Metrics metrics_;
+  mutable std::mutex mu_;
+  std::shared_ptr<Server> server_;
+  int64_t created_;  // Unix time the API started (the model's "created")
+  std::atomic<uint64_t> next_id_{1};
+};
+
+}  // namespace ember::http
