@@ -63,6 +63,7 @@ struct Options {
   bool ignore_eos = true;
   bool json = false;
   std::string json_out;  // also write the JSON results to this file
+  std::string trace;     // log every request (sent, then its outcome) to this file
   int timeout_s = 600;
   // soak
   bool soak = false;
@@ -561,6 +562,7 @@ int run(Options opt) {
   std::mutex mu;
   std::vector<RequestStats> all;
   std::atomic<int> finished{0};
+  std::atomic<bool> server_gone{false};
   std::atomic<long> rss_warm{0};
   const int warm_at = opt.soak ? (opt.warmup_requests > 0 ? opt.warmup_requests
                                                           : std::max(1, opt.clients * opt.requests / 20))
@@ -569,14 +571,34 @@ int run(Options opt) {
   const auto deadline = opt.duration_s > 0
                             ? t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.duration_s))
                             : Clock::time_point::max();
+  // --trace: one line when a request is sent and one with its outcome, so that the requests in
+  // flight when a server failed can be replayed.
+  std::mutex trace_mu;
+  std::ofstream trace;
+  if (!opt.trace.empty()) trace.open(opt.trace);
+  auto trace_line = [&](const std::string& line) {
+    if (!trace.is_open()) return;
+    std::lock_guard<std::mutex> lock(trace_mu);
+    trace << std::fixed << seconds_between(t0, Clock::now()) << " " << line << "\n";
+    trace.flush();
+  };
   std::vector<std::thread> threads;
   for (int c = 0; c < opt.clients; ++c) {
     threads.emplace_back([&, c] {
       std::mt19937_64 rng(opt.seed * 1000003ull + static_cast<uint64_t>(c));
       std::vector<RequestStats> mine;
-      for (int i = 0; i < opt.requests && Clock::now() < deadline; ++i) {
+      for (int i = 0; i < opt.requests && Clock::now() < deadline && !server_gone; ++i) {
         RequestPlan plan = opt.soak ? soak_plan(opt, rng) : bench_plan(opt, systems[static_cast<size_t>(c)], c, i);
+        const std::string tag = "c" + std::to_string(c) + "#" + std::to_string(i);
+        trace_line("send " + tag + " " + plan.path + " disconnect_after=" +
+                   std::to_string(plan.disconnect_after) + " " + plan.body.dump());
         mine.push_back(run_request(opt, plan, c));
+        trace_line("done " + tag + " status=" + std::to_string(mine.back().status) +
+                   (mine.back().disconnected ? " disconnected" : "") + " " + mine.back().error);
+        // A refused connection means the server is gone (crashed): stop instead of spinning.
+        if (mine.back().status == 0 && mine.back().error.find("Connection refused") != std::string::npos) {
+          server_gone = true;
+        }
         if (++finished == warm_at) rss_warm = rss_kib(opt.pid);
       }
       std::lock_guard<std::mutex> lock(mu);
@@ -673,6 +695,7 @@ int main(int argc, char** argv) {
                  "soak: fail when the end RSS exceeds the warm-up RSS by more than this ratio");
   app.add_flag("--json", opt.json, "print the results as JSON");
   app.add_option("--json-out", opt.json_out, "also write the JSON results to this file");
+  app.add_option("--trace", opt.trace, "log each request when sent and when done to this file");
   CLI11_PARSE(app, argc, argv);
   if (opt.shared_prefix > 0 && opt.unique_prefix > 0) {
     std::fprintf(stderr, "ember_server_load: --shared-prefix and --unique-prefix exclude each other\n");
