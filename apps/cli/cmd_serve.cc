@@ -138,6 +138,8 @@ int run_serve(const ServeArgs& a) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A closed stderr (the access log) or socket must never kill the server.
+  signal(SIGPIPE, SIG_IGN);
   raise_fd_limit();
 
   auto api = std::make_shared<http::Api>(*hopts);
@@ -234,7 +236,7 @@ void register_serve(CLI::App& app, CommandResult& result) {
   cmd->add_option("--host", a->host, "Address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", a->port, "Port (default 8080; 0 = a free port)")
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--parallel,-np", a->parallel, "Slots: requests generating at once (default 4)")
+  cmd->add_option("-n,--parallel", a->parallel, "Slots: requests generating at once (default 4)")
       ->check(CLI::Range(1, 64));
   cmd->add_option("-c,--ctx-size", a->ctx, "Context of one request in tokens (default 4096)")
       ->check(CLI::Range(0, 1 << 24));

@@ -84,10 +84,13 @@ struct ChatState {
   void on_event(size_t /*prompt_index*/, RequestEvent ev) {
     if (ev.last) --remaining;
     const bool done = remaining <= 0;
-    if (ev.chat && id.empty()) {
-      id = ev.chat->id;
-      created = ev.chat->created;
-      model_name = ev.chat->model;
+    if (ev.chat) {
+      // One id per HTTP request, unguessable and unique (the chunk's own id is derived from the
+      // request, not from this server's history).
+      ev.chat->id = id;
+      if (created == 0) created = ev.chat->created;
+      ev.chat->created = created;
+      if (model_name.empty()) model_name = ev.chat->model;
     }
     if (!failed) deliver(ev, done);
     if (done) handle.reset();
@@ -283,6 +286,7 @@ void Api::chat_completions(const HttpRequest& /*request*/, Json body,
   state->logprobs = call->logprobs;
   state->top_logprobs = call->top_logprobs;
   state->remaining = n;
+  state->id = "chatcmpl-" + random_hex(24);
   Result<std::shared_ptr<ServerRequest>> handle =
       server->submit(std::move(call->request), make_callback(state, n, metrics_));
   if (!handle.ok()) return respond_error(*writer, api_error_from_status(handle.status()));

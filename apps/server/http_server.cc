@@ -17,6 +17,7 @@
 
 #include "access_log.h"
 #include "api_error.h"
+#include "http_parse.h"
 
 namespace ember::http {
 namespace {
@@ -131,8 +132,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
 
   void read_header() {
     parser_.emplace();
-    parser_->header_limit(opts().max_header);
-    parser_->body_limit(opts().max_body);
+    configure_parser(*parser_, opts());
     stream_.expires_after(opts().header_timeout);
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
@@ -228,14 +228,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     begin_request();
     keep_alive_ = msg.keep_alive();
     chunked_ = msg.version() >= 11;
-    HttpRequest r;
-    r.method = std::string(msg.method_string());
-    r.target = std::string(msg.target());
-    r.version = static_cast<int>(msg.version());
-    for (const auto& field : msg) {
-      r.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
-    r.body = std::move(msg.body());
+    HttpRequest r = to_http_request(std::move(msg));
     r.remote = remote_;
     r.request_id = log_.request_id;
     r.received = started_;
@@ -359,7 +352,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   beast::flat_buffer discard_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<BeastParser> parser_;
   std::shared_ptr<Shared> shared_;
   std::string remote_;
   std::string continue_;

@@ -73,7 +73,8 @@ struct CompletionRequest {
   std::vector<int32_t> prompt_tokens;
   GenerationParams params;
   // Number of choices: independent generations from the same prompt (evaluated once). Choice i
-  // uses seed params.sampling.seed + i (a random seed each when the seed is kRandomSeed).
+  // uses seed params.sampling.seed + i, modulo 2^32 - 1 so that it never becomes kRandomSeed (a
+  // random seed each when the seed is kRandomSeed).
   int32_t n = 1;
 };
 
@@ -99,7 +100,9 @@ struct RequestEvent {
 
   // Chat requests: the chunk, shaped like chat.completion.chunk (content, reasoning and
   // tool-call deltas; the first chunk of a choice has the role, the last one finish_reason and
-  // usage). Completion requests: std::nullopt.
+  // usage). A step's text may give several chunks (one event each; its tokens ride on the
+  // first) or none (text held back by the parser: an event with tokens and no chunk).
+  // Completion requests: std::nullopt.
   std::optional<ChatChunk> chat;
   // Both kinds: the text generated since the previous event (completions: the text to stream;
   // chat: the raw model output, before the chat parser) and the tokens sampled since the
@@ -112,11 +115,13 @@ struct RequestEvent {
 
   // The last event of this choice: why it ended, the totals.
   bool last = false;
-  FinishReason finish_reason = FinishReason::kNone;  // completions (chat: see chat->finish_reason)
-  std::string stop_string;                           // the stop string that ended it, if any
-  Status error;                                      // finish_reason kError
-  GenerationUsage usage;                             // on the last event: this choice's usage
-  RequestTimes times;                                // on every event
+  // Why the generation ended (chat: the raw generation's reason; chat->finish_reason has the
+  // chat one, e.g. tool_calls).
+  FinishReason finish_reason = FinishReason::kNone;
+  std::string stop_string;  // the stop string that ended it, if any
+  Status error;             // finish_reason kError
+  GenerationUsage usage;    // on the last event: this choice's usage
+  RequestTimes times;       // on every event
 };
 
 using RequestEventCallback = std::function<void(RequestEvent)>;
@@ -148,11 +153,11 @@ struct SlotState {
   bool busy = false;
   uint64_t request_id = 0;  // when busy
   int32_t choice = 0;
-  int32_t n_prompt = 0;         // prompt tokens of the running choice
-  int32_t n_cached = 0;         // of those, reused from the cache
-  int32_t n_prompt_done = 0;    // evaluated so far (prompt processing in chunks)
-  int32_t n_generated = 0;      // tokens generated so far
-  int32_t n_ctx = 0;            // ServerOptions::n_ctx
+  int32_t n_prompt = 0;       // prompt tokens of the running choice
+  int32_t n_cached = 0;       // of those, reused from the cache
+  int32_t n_prompt_done = 0;  // evaluated so far (prompt processing in chunks)
+  int32_t n_generated = 0;    // tokens generated so far
+  int32_t n_ctx = 0;          // ServerOptions::n_ctx
 };
 
 // A snapshot of the server's state and counters (GET /metrics, /slots, /props).
@@ -160,13 +165,13 @@ struct ServerStats {
   int32_t requests_running = 0;  // requests with at least one choice in a slot
   int32_t requests_waiting = 0;  // requests in the queue
   int64_t kv_cells_total = 0;
-  int64_t kv_cells_used = 0;     // by live sequences and the prefix cache
-  int64_t kv_cells_live = 0;     // by running requests only
+  int64_t kv_cells_used = 0;          // by live sequences and the prefix cache
+  int64_t kv_cells_live = 0;          // by running requests only
   double kv_cache_usage_ratio = 0.0;  // kv_cells_used / kv_cells_total
   uint64_t prompt_tokens_total = 0;
   uint64_t prompt_tokens_cached_total = 0;
   uint64_t generation_tokens_total = 0;
-  uint64_t steps_total = 0;      // forward passes run
+  uint64_t steps_total = 0;  // forward passes run
   // Finished choices by finish reason name ("stop", "length", "tool_calls", "cancelled",
   // "error").
   std::map<std::string, uint64_t> requests_finished;
@@ -201,10 +206,13 @@ class Server {
   // Cancels a request by id (see ServerRequest::cancel); false when no such request runs.
   bool cancel(uint64_t request_id);
 
-  // Stops accepting requests (submit fails with kResourceExhausted), waits up to `grace` for running
-  // and queued requests to finish, then cancels the rest. Returns when nothing runs.
+  // Stops accepting requests (submit fails with kResourceExhausted), waits up to `grace` for
+  // running and queued requests to finish, then cancels the rest. Returns when nothing runs.
   void shutdown(std::chrono::milliseconds grace);
 
+  // A consistent snapshot, published by the scheduler after each step (requests_waiting is the
+  // queue as it is now): right after a request's last event, the step that ended it may not be
+  // in the snapshot yet.
   ServerStats stats() const;
   const ServerOptions& options() const;  // with the defaults resolved (n_ctx, kv_size, ...)
   const std::shared_ptr<const Model>& model() const;

@@ -78,9 +78,13 @@ std::optional<GenerationChunk> SequenceGenerator::sample(std::span<const float> 
   }
   const Clock::time_point sampling_start = Clock::now();
   std::span<const float> logits = row;
-  std::vector<float> edited;
+  // The edited copy lives in a member: a vocabulary-sized allocation per token would cost page
+  // faults on large vocabularies.
+  std::vector<float>& edited = edited_;
+  bool copied = false;
   auto editable = [&]() -> std::span<float> {
-    if (edited.empty()) {
+    if (!copied) {
+      copied = true;
       edited.assign(row.begin(), row.end());
       for (int32_t t : banned_) {
         edited[static_cast<size_t>(t)] = -std::numeric_limits<float>::infinity();

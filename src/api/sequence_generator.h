@@ -92,6 +92,7 @@ class SequenceGenerator {
   bool finished_ = false;
   bool ended_ = false;
   float last_probability_ = 0.0f;
+  std::vector<float> edited_;  // logits with bans / grammar masks applied (reused)
   GenerationResult result_;
   std::chrono::steady_clock::time_point gen_start_;
   bool gen_started_ = false;

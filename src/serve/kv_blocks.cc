@@ -195,7 +195,7 @@ void KvBlocks::append(int32_t seq, int32_t token) {
 void KvBlocks::release(int32_t seq, bool keep) {
   Seq& q = seqs_[static_cast<size_t>(seq)];
   if (!q.used) return;
-  if (!keep) {
+  if (!keep || q.tokens.empty()) {  // nothing worth caching
     evict(seq);
     return;
   }

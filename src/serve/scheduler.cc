@@ -90,7 +90,7 @@ void Server::Impl::run() {
       // Work to do: running choices, or (after progress) the queue; otherwise sleep until
       // something changes (submit, cancel, shutdown).
       shared->wake_cv.wait(lk, [&] {
-        return shared->wake || shared->stop || shared->cancel_all || !running.empty() ||
+        return shared->wake || shared->stop || !running.empty() ||
                (progressed && !shared->queue.empty());
       });
       shared->wake = false;
@@ -381,10 +381,8 @@ void Server::Impl::step() {
       const auto n_prompt = static_cast<int32_t>(c.req->prompt.size());
       if (c.prompt_ms > 0)
         u.prompt_tokens_per_second = (n_prompt - c.cached) * 1000.0 / c.prompt_ms;
+      end_choice(c, /*keep_cache=*/true);
       deliver(*c.req, c.index, *c.gen, c.chat.get(), std::move(chunk), c.times, true, counters);
-      c.done = true;
-      blocks->release(c.seq, /*keep=*/true);
-      slots[static_cast<size_t>(c.slot)] = nullptr;
     } else {
       deliver(*c.req, c.index, *c.gen, c.chat.get(), std::move(chunk), c.times, false, counters);
     }
@@ -397,14 +395,23 @@ void Server::Impl::finish_choice(Choice& c, FinishReason reason, Status error, b
   GenerationUsage& u = c.gen->result().usage;
   u.cached_prompt_tokens = c.cached;
   u.prompt_ms = c.prompt_ms;
+  end_choice(c, keep_cache);
   deliver(*c.req, c.index, *c.gen, c.chat.get(), std::nullopt, c.times, true, counters);
+}
+
+void Server::Impl::end_choice(Choice& c, bool keep_cache) {
   c.done = true;
   if (c.seq >= 0) blocks->release(c.seq, keep_cache);
-  slots[static_cast<size_t>(c.slot)] = nullptr;
-  // Followers stop waiting for this one (they share what it left in the cache, if anything).
+  // Followers stop waiting for this one (they share what it left in the cache, if anything);
+  // the choice object goes away after this round.
   for (auto& f : running) {
     if (f->follow == &c) f->follow = nullptr;
   }
+  // The slot is free before the last event goes out: a client that saw it may submit again at
+  // once.
+  slots[static_cast<size_t>(c.slot)] = nullptr;
+  std::lock_guard<std::mutex> lk(shared->mu);
+  --shared->busy_slots;
 }
 
 void Server::Impl::remove_done() {

@@ -14,11 +14,12 @@ namespace serve {
 void RequestState::deliver(RequestEvent ev) {
   const bool last = ev.last;
   if (callback_) {
-    callback_(std::move(ev));
     if (last) {
+      // Counted first: once the callback has seen the last event, done() is true.
       std::lock_guard<std::mutex> lk(mu_);
       ++finished_;
     }
+    callback_(std::move(ev));
     return;
   }
   {
@@ -336,7 +337,10 @@ void Server::shutdown(std::chrono::milliseconds grace) {
 
 ServerStats Server::stats() const {
   std::lock_guard<std::mutex> lk(impl_->shared->mu);
-  return impl_->shared->stats;
+  ServerStats s = impl_->shared->stats;
+  // The queue as it is now (the rest is the scheduler's snapshot after its last step).
+  s.requests_waiting = static_cast<int32_t>(impl_->shared->queue.size());
+  return s;
 }
 
 const ServerOptions& Server::options() const {

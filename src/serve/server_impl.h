@@ -162,6 +162,9 @@ struct Server::Impl {
   void emit(serve::Choice& c, std::optional<GenerationChunk> chunk);
   // Ends a choice (reason unless it finished already), delivers its last event, frees its slot.
   void finish_choice(serve::Choice& c, FinishReason reason, Status error, bool keep_cache);
+  // Marks a choice done: releases its sequence (kept in the prefix cache or evicted), its
+  // followers and its slot.
+  void end_choice(serve::Choice& c, bool keep_cache);
   void cancel_queued(const std::shared_ptr<serve::RequestState>& req);
   void remove_done();
   void publish_stats();
