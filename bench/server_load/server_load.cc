@@ -203,6 +203,7 @@ RequestStats run_request(const Options& opt, const RequestPlan& plan, int client
   std::string content;  // for validation of non-stream json
   std::string whole;    // non-stream body
   bool done_seen = false;
+  std::string finish0;  // choice 0's finish_reason (stream)
 
   SseSplitter sse([&](std::string_view data) -> bool {
     const auto now = Clock::now();
@@ -236,6 +237,9 @@ RequestStats run_request(const Options& opt, const RequestPlan& plan, int client
     bool has_token = false;
     if (auto ch = j.find("choices"); ch != j.end() && ch->is_array()) {
       for (const Json& c : *ch) {
+        if (auto f = c.find("finish_reason"); f != c.end() && f->is_string() && c.value("index", 0) == 0) {
+          finish0 = f->get<std::string>();
+        }
         if (auto d = c.find("delta"); d != c.end() && d->is_object()) {
           for (const char* k : {"content", "reasoning_content"}) {
             if (auto v = d->find(k); v != d->end() && v->is_string() && !v->get_ref<const std::string&>().empty()) {
@@ -330,12 +334,9 @@ RequestStats run_request(const Options& opt, const RequestPlan& plan, int client
       }
     }
   }
-  if (plan.stream && plan.expect_json_content && !st.stream_error && !content.empty()) {
-    // A stopped-by-length reply may be cut; only a complete one must parse. The stream's
-    // finish_reason is not tracked here, so an unparseable reply that is exactly max_tokens long
-    // is not counted.
-    if (Json::parse(content, nullptr, false).is_discarded() &&
-        st.completion_tokens < plan.body.value("max_tokens", 0)) {
+  if (plan.stream && plan.expect_json_content && !st.stream_error && finish0 == "stop") {
+    // A reply cut by max_tokens may be incomplete; one that stopped must parse.
+    if (Json::parse(content, nullptr, false).is_discarded()) {
       st.invalid = true;
       st.error = "json_object reply is not JSON: " + content.substr(0, 200);
     }
