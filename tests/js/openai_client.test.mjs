@@ -400,6 +400,24 @@ describe('response_format json_schema', () => {
     assert.equal(s.content, whole.choices[0].message.content);
   });
 
+  test('with ignore_eos, a completed schema still ends the reply', async () => {
+    // The grammar allows nothing after the object but EOS; ignore_eos must not turn that into an
+    // error: the reply ends (finish_reason "stop") with the complete, valid object.
+    const small = {
+      type: 'object',
+      properties: { colour: { type: 'string', enum: ['red', 'green'] } },
+      required: ['colour'],
+      additionalProperties: false,
+    };
+    const r = await client.chat.completions.create({
+      ...req,
+      ignore_eos: true,
+      response_format: { type: 'json_schema', json_schema: { name: 'c', strict: true, schema: small } },
+    });
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    validate(small, JSON.parse(r.choices[0].message.content));
+  });
+
   test('json_object gives a JSON object', async () => {
     const r = await client.chat.completions.create({
       ...req,
