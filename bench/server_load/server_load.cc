@@ -567,9 +567,14 @@ int run(Options opt) {
   std::atomic<int> finished{0};
   std::atomic<bool> server_gone{false};
   std::atomic<long> rss_warm{0};
-  const int warm_at = opt.soak ? (opt.warmup_requests > 0 ? opt.warmup_requests
-                                                          : std::max(1, opt.clients * opt.requests / 20))
-                               : 0;
+  // Soak: the RSS baseline after warm-up, by default after 5 % of the requests or 20 per
+  // client, whichever comes first (a --duration-s run may never reach 5 %).
+  const long planned = static_cast<long>(opt.clients) * opt.requests;
+  const int warm_at =
+      opt.soak ? (opt.warmup_requests > 0
+                      ? opt.warmup_requests
+                      : static_cast<int>(std::max(1L, std::min(planned / 20, 20L * opt.clients))))
+               : 0;
   const auto t0 = Clock::now();
   const auto deadline = opt.duration_s > 0
                             ? t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.duration_s))
@@ -692,7 +697,8 @@ int main(int argc, char** argv) {
   app.add_flag("--soak", opt.soak, "random parameters and disconnects; checks /slots and RSS at the end");
   app.add_option("--duration-s", opt.duration_s, "stop starting requests after this long (0: no limit)");
   app.add_option("--disconnect-rate", opt.disconnect_rate, "soak: share of requests closed early")->check(CLI::Range(0.0, 1.0));
-  app.add_option("--warmup-requests", opt.warmup_requests, "soak: RSS baseline after this many requests (default 5 %)");
+  app.add_option("--warmup-requests", opt.warmup_requests,
+                 "soak: RSS baseline after this many requests (default: 5 % or 20 per client)");
   app.add_option("--pid", opt.pid, "server process id (RSS from /proc/PID/status, liveness)");
   app.add_option("--max-rss-growth", opt.max_rss_growth,
                  "soak: fail when the end RSS exceeds the warm-up RSS by more than this ratio");
