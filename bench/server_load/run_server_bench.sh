@@ -36,11 +36,13 @@ run_scenario() {
 }
 
 SERVE_FLAGS=("$@")
+# The completions endpoint: the synthetic 1B model's chat replies are whitespace, which a chat
+# reply does not stream, so only text completions show when each token arrives (TTFT, ITL).
 # Throughput: 1 client vs 8 concurrent streaming clients, 128 tokens per request.
-run_scenario one-client --clients 1 --requests 3 --max-tokens 128
-run_scenario eight --clients 8 --requests 2 --max-tokens 128
+run_scenario one-client --endpoint completions --clients 1 --requests 2 --max-tokens 128
+run_scenario eight --endpoint completions --clients 8 --requests 2 --max-tokens 128
 # Time to first token with a ~700-token system prompt: shared by all 8 clients, or one each.
-run_scenario unique700 --clients 8 --requests 1 --unique-prefix 700 --max-tokens 16
-run_scenario shared700 --clients 8 --requests 1 --shared-prefix 700 --max-tokens 16
+run_scenario unique700 --endpoint completions --clients 8 --requests 1 --unique-prefix 700 --max-tokens 16
+run_scenario shared700 --endpoint completions --clients 8 --requests 1 --shared-prefix 700 --max-tokens 16
 # Overload: 16 clients on 8 slots (the rest wait in the queue).
-run_scenario sixteen --clients 16 --requests 1 --max-tokens 128
+run_scenario sixteen --endpoint completions --clients 16 --requests 1 --max-tokens 128
