@@ -267,7 +267,11 @@ RequestStats run_request(const Options& opt, const RequestPlan& plan, int client
 
   size_t body_bytes = 0;
   BodySink sink = [&](std::string_view piece) -> bool {
-    if (plan.stream) return sse.feed(piece);
+    if (plan.stream) {
+      // Keep the start of the body too: an error reply (4xx/5xx) is JSON, not events.
+      if (whole.size() < 4096) whole.append(piece.substr(0, 4096 - whole.size()));
+      return sse.feed(piece);
+    }
     if (plan.disconnect_after >= 0 && body_bytes >= static_cast<size_t>(plan.disconnect_after)) {
       st.disconnected = true;
       return false;
@@ -296,7 +300,7 @@ RequestStats run_request(const Options& opt, const RequestPlan& plan, int client
   st.status = r->response.status;
   if (r->stopped) st.disconnected = true;
   if (st.status != 200 || st.disconnected) {
-    if (st.status != 200) st.error = (plan.stream ? std::string() : whole).substr(0, 300);
+    if (st.status != 200) st.error = whole.substr(0, 300);
     return st;
   }
   if (plan.stream) {
