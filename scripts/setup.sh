@@ -16,6 +16,11 @@ PACKAGES=(
   prometheus-cpp-dev                               # Prometheus text format for GET /metrics
 )
 
+# Node.js + npm run the official openai client's tests (tests/js). Only when the commands are
+# absent: a Node installed another way (nodesource, nvm) is used as it is.
+if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(npm); fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,6 +31,17 @@ if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The JS test packages, pinned by tests/js/package-lock.json. npm ci reinstalls from scratch, so
+# it runs only when the lock file changed since the last install (a stamp in node_modules).
+js_dir=tests/js
+js_stamp="$js_dir/node_modules/.ember-lock-sha256"
+js_sha="$(sha256sum "$js_dir/package-lock.json" | cut -d' ' -f1)"
+if [ "$(cat "$js_stamp" 2>/dev/null)" != "$js_sha" ]; then
+  echo "setup: npm ci in $js_dir" >&2
+  (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$js_sha" >"$js_stamp"
 fi
 
 preset="${1:-release}"
