@@ -802,6 +802,39 @@ TEST(ServerCore, SmallCacheQueuesAndEvictsButCompletesEverything) {
   EXPECT_GT(st.kv_cells_used, 0);  // finished sequences stay cached
 }
 
+// A cached sequence that shares a prefix with the next request but fills most of the cache: the
+// request must not wait for blocks that only that (evictable) sequence holds. It used to keep
+// the sequence for its prefix, find too few blocks beside it, and wait forever with nothing
+// running.
+TEST(ServerCore, ACachedPrefixHolderIsEvictedWhenItsBlocksAreNeeded) {
+  EMBER_REQUIRE_TESTDATA(data);
+  auto model = load_model("llama3-bpe-f16.gguf");
+  ASSERT_TRUE(model);
+  // Two blocks of 64 cells.
+  auto server =
+      make_server(model, {.n_parallel = 1, .n_ctx = 128, .kv_size = 128, .batch_tokens = 32});
+  ASSERT_TRUE(server);
+  GenerationParams long_run = sampled(5, 100);
+  long_run.ignore_eos = true;
+  auto a = server->submit(completion(kPrompts[0], long_run));
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  std::vector<ChoiceOut> out_a = pull_all(**a);
+  ASSERT_EQ(out_a.size(), 1u);
+  ASSERT_EQ(out_a[0].tokens.size(), 100u);  // the cache now holds ~110 positions: both blocks
+  // The same prompt, a short generation: it shares the prompt but needs one block of its own
+  // (the copied partial block), which only evicting the holder provides.
+  auto b = server->submit(completion(kPrompts[0], sampled(6, 8)));
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (!(*b)->done() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE((*b)->done()) << "the request waits for blocks that nothing will free";
+  std::vector<ChoiceOut> out_b = pull_all(**b);
+  ASSERT_EQ(out_b.size(), 1u);
+  EXPECT_EQ(out_b[0].tokens, engine_generate(model, 128, kPrompts[0], sampled(6, 8)).tokens);
+}
+
 // Destroying the server with requests in flight ends each with a last event.
 TEST(ServerCore, DestructionCancelsCleanly) {
   EMBER_REQUIRE_TESTDATA(data);
