@@ -237,7 +237,9 @@ bool Server::Impl::try_admit(const std::shared_ptr<RequestState>& req) {
       counters.prompt_tokens_cached_total += static_cast<uint64_t>(shared_len);
     } else {
       c->phase = Choice::Phase::kWaitPrompt;
-      c->follow = i == 0 ? lead : first;
+      // Never a choice that ended already (choice 0 failing to reserve): end_choice cleared the
+      // followers it knew of, and this pointer would outlive the choice.
+      c->follow = i == 0 ? lead : (first->done ? nullptr : first);
       c->follow_len = i == 0 ? lead_len : n_prompt - 1;
     }
     running.push_back(std::move(c));
