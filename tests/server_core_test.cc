@@ -9,7 +9,9 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "ember/chat.h"
@@ -800,6 +802,210 @@ TEST(ServerCore, SmallCacheQueuesAndEvictsButCompletesEverything) {
   const ServerStats st = server->stats();
   EXPECT_LE(st.kv_cells_used, st.kv_cells_total);
   EXPECT_GT(st.kv_cells_used, 0);  // finished sequences stay cached
+}
+
+// A cached sequence that shares a prefix with the next request but fills most of the cache: the
+// request must not wait for blocks that only that (evictable) sequence holds. It used to keep
+// the sequence for its prefix, find too few blocks beside it, and wait forever with nothing
+// running.
+TEST(ServerCore, ACachedPrefixHolderIsEvictedWhenItsBlocksAreNeeded) {
+  EMBER_REQUIRE_TESTDATA(data);
+  auto model = load_model("llama3-bpe-f16.gguf");
+  ASSERT_TRUE(model);
+  // Two blocks of 64 cells.
+  auto server =
+      make_server(model, {.n_parallel = 1, .n_ctx = 128, .kv_size = 128, .batch_tokens = 32});
+  ASSERT_TRUE(server);
+  GenerationParams long_run = sampled(5, 100);
+  long_run.ignore_eos = true;
+  auto a = server->submit(completion(kPrompts[0], long_run));
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  std::vector<ChoiceOut> out_a = pull_all(**a);
+  ASSERT_EQ(out_a.size(), 1u);
+  ASSERT_EQ(out_a[0].tokens.size(), 100u);  // the cache now holds ~110 positions: both blocks
+  // The same prompt, a short generation: it shares the prompt but needs one block of its own
+  // (the copied partial block), which only evicting the holder provides.
+  auto b = server->submit(completion(kPrompts[0], sampled(6, 8)));
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (!(*b)->done() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE((*b)->done()) << "the request waits for blocks that nothing will free";
+  std::vector<ChoiceOut> out_b = pull_all(**b);
+  ASSERT_EQ(out_b.size(), 1u);
+  EXPECT_EQ(out_b[0].tokens, engine_generate(model, 128, kPrompts[0], sampled(6, 8)).tokens);
+}
+
+// Many clients at once on a small cache: completions and chats sharing long prefixes (so
+// requests wait for a leader's prompt, n > 1 siblings wait for choice 0, cached sequences are
+// evicted), cancelled at random points (at once, while queued or waiting, mid-prompt,
+// mid-generation, by handle or by id), through the pull and the callback paths. Afterwards every
+// request has ended with one last event per choice, nothing holds a slot or waits, no live
+// cells remain and a new request runs; completions that were not cancelled produced the
+// Engine's tokens (sharing and eviction under load changed nothing).
+TEST(ServerCore, StressWithCancellationsLeavesNothingBehind) {
+  EMBER_REQUIRE_TESTDATA(data);
+  auto model = load_model("qwen2-q8_0.gguf");
+  ASSERT_TRUE(model);
+  constexpr int32_t kCtx = 256;
+  constexpr int kMaxTokens = 10;
+  // 4 blocks of 64 cells for 4 slots: a choice takes up to 2 blocks and a request with n = 3
+  // (n = 2 for chats) all 4, so requests wait for blocks and evict cached sequences.
+  auto server = make_server(
+      model,
+      {.n_parallel = 4, .n_ctx = kCtx, .kv_size = kCtx, .batch_tokens = 16, .max_queue = 64});
+  ASSERT_TRUE(server);
+  // Prompts of 60..120 tokens sharing a long system part in pairs, with distinct endings.
+  std::vector<std::string> prompts;
+  for (int i = 0; i < 4; ++i) prompts.push_back(long_prompt(i / 2, 5 + i % 2) + kPrompts[4 + i]);
+  // References: choice c of a request with seed s uses seed s + c.
+  std::map<std::pair<size_t, uint32_t>, std::vector<int32_t>> refs;
+  for (size_t pi = 0; pi < prompts.size(); ++pi) {
+    for (uint32_t seed : {10u, 11u, 12u, 20u, 21u, 22u}) {
+      refs[{pi, seed}] =
+          engine_generate(model, kCtx, prompts[pi], sampled(seed, kMaxTokens)).tokens;
+    }
+  }
+  const std::vector<ChatMessage> system_msgs = {ChatMessage::system(long_prompt(5, 4))};
+
+  enum class Cancel { kNever, kAtOnce, kSoon, kAfterFirstEvent, kById };
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 40;
+  std::atomic<int> failures{0};
+  std::mutex fail_mu;
+  std::vector<std::string> failure_notes;
+  auto note = [&](std::string what) {
+    failures.fetch_add(1);
+    std::lock_guard<std::mutex> lk(fail_mu);
+    if (failure_notes.size() < 20) failure_notes.push_back(std::move(what));
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+
+  auto client = [&](int t) {
+    std::mt19937 rng(1234u + static_cast<uint32_t>(t));
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); };
+    for (int k = 0; k < kPerThread; ++k) {
+      const std::string tag = "thread " + std::to_string(t) + " request " + std::to_string(k);
+      const bool chat = pick(4) == 0;
+      const int32_t n = 1 + pick(chat ? 2 : 3);
+      const size_t pi = static_cast<size_t>(pick(static_cast<int>(prompts.size())));
+      const uint32_t seed = pick(2) == 0 ? 10u : 20u;
+      // Half run to their end.
+      const int what = pick(8);
+      const Cancel cancel = what < 4 ? Cancel::kNever : static_cast<Cancel>(what - 3);
+      const bool use_callback = pick(2) == 0;
+      // Shared with the callback: a request that never ends may still call it after this
+      // iteration gave up on it.
+      auto col = std::make_shared<Collector>();
+      RequestEventCallback on_event = [col](RequestEvent ev) { col->callback()(std::move(ev)); };
+      Result<std::shared_ptr<ServerRequest>> h = internal_error("not submitted");
+      if (chat) {
+        ChatParams params;
+        params.generation = sampled(seed, kMaxTokens);
+        std::vector<ChatMessage> msgs = system_msgs;
+        msgs.push_back(ChatMessage::user(kPrompts[pi]));
+        ChatRequest req{std::move(msgs), params, n};
+        h = use_callback ? server->submit(std::move(req), on_event)
+                         : server->submit(std::move(req));
+      } else {
+        CompletionRequest req = completion(prompts[pi], sampled(seed, kMaxTokens), n);
+        h = use_callback ? server->submit(std::move(req), on_event)
+                         : server->submit(std::move(req));
+      }
+      if (!h.ok()) {
+        note(tag + ": submit failed: " + h.status().to_string());
+        continue;
+      }
+      ServerRequest& r = **h;
+      switch (cancel) {
+        case Cancel::kAtOnce:
+          r.cancel();
+          break;
+        case Cancel::kSoon:
+          std::this_thread::sleep_for(std::chrono::microseconds(pick(5000)));
+          r.cancel();
+          break;
+        case Cancel::kById:
+          std::this_thread::sleep_for(std::chrono::microseconds(pick(5000)));
+          server->cancel(r.id());
+          break;
+        default:
+          break;
+      }
+      std::vector<ChoiceOut> out;
+      if (use_callback) {
+        if (cancel == Cancel::kAfterFirstEvent) {
+          std::unique_lock<std::mutex> lk(col->mu);
+          col->cv.wait_until(lk, deadline, [&] { return !col->out.empty() || col->lasts >= n; });
+          lk.unlock();
+          r.cancel();
+        }
+        std::unique_lock<std::mutex> lk(col->mu);
+        if (!col->cv.wait_until(lk, deadline, [&] { return col->lasts >= n; })) {
+          note(tag + ": never ended (callback)");
+          continue;
+        }
+        out = col->out;
+      } else {
+        bool first = true;
+        while (true) {
+          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+              deadline - std::chrono::steady_clock::now());
+          if (left.count() <= 0) break;
+          std::optional<RequestEvent> ev = r.next_for(left);
+          if (!ev) break;
+          add_event(out, *ev);
+          if (first && cancel == Cancel::kAfterFirstEvent) r.cancel();
+          first = false;
+        }
+        if (!r.done()) {
+          note(tag + ": never ended (pull)");
+          continue;
+        }
+      }
+      if (static_cast<int32_t>(out.size()) != n) {
+        note(tag + ": " + std::to_string(out.size()) + " choices of " + std::to_string(n));
+        continue;
+      }
+      for (int32_t c = 0; c < n; ++c) {
+        const ChoiceOut& o = out[static_cast<size_t>(c)];
+        const std::string which = tag + " choice " + std::to_string(c);
+        if (o.n_last != 1) note(which + ": " + std::to_string(o.n_last) + " last events");
+        if (o.finish == FinishReason::kCancelled) {
+          if (cancel == Cancel::kNever) note(which + ": cancelled unasked");
+          continue;
+        }
+        if (o.finish != FinishReason::kStop && o.finish != FinishReason::kLength) {
+          note(which + ": finish " + std::string(finish_reason_name(o.finish)) + " " +
+               o.error.to_string());
+          continue;
+        }
+        if (!chat && o.tokens != refs[{pi, seed + static_cast<uint32_t>(c)}]) {
+          note(which + ": tokens differ from the Engine's");
+        }
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) threads.emplace_back(client, t);
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (const std::string& f : failure_notes) ADD_FAILURE() << f;
+
+  EXPECT_TRUE(wait_stats(*server, [](const ServerStats& st) {
+    bool busy = false;
+    for (const SlotState& slot : st.slots) busy |= slot.busy;
+    return !busy && st.requests_running == 0 && st.requests_waiting == 0 && st.kv_cells_live == 0;
+  })) << "slots busy or requests left after every request ended";
+  // And the server still serves.
+  auto last = server->submit(completion(prompts[0], sampled(10, kMaxTokens)));
+  ASSERT_TRUE(last.ok()) << last.status().to_string();
+  std::vector<ChoiceOut> out;
+  while (std::optional<RequestEvent> ev = (*last)->next_for(30s)) add_event(out, *ev);
+  ASSERT_TRUE((*last)->done()) << "a request after the stress never ended";
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].tokens, (refs[{size_t{0}, 10u}]));
 }
 
 // Destroying the server with requests in flight ends each with a last event.

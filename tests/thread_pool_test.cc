@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -41,6 +43,53 @@ TEST(ThreadPool, ManyShortRegions) {
   int64_t expected = 0;
   for (int r = 0; r < 20000; ++r) expected += 6 + 4 * r;
   EXPECT_EQ(total, expected);
+}
+
+// Regions alternating a few tasks and many, on more threads than cores: workers are often
+// descheduled between seeing a region and claiming from it, and must then claim nothing of the
+// next region. A late worker that claimed with the next region's task count ran one of its tasks
+// twice and counted it twice, and the caller then waited forever. A watchdog turns such a hang
+// into a failure.
+TEST(ThreadPool, LateWorkersNeverClaimTheNextRegionsTasks) {
+  ThreadPool pool(8);
+  std::atomic<int64_t> progress{0};
+  std::atomic<bool> finished{false};
+  std::thread watchdog([&] {
+    int64_t last = -1;
+    for (int idle = 0; !finished.load(); std::this_thread::sleep_for(std::chrono::seconds(1))) {
+      const int64_t now = progress.load();
+      idle = now == last ? idle + 1 : 0;
+      last = now;
+      if (idle >= 30) {
+        std::fprintf(stderr, "ThreadPool::run never returned (region %lld)\n",
+                     static_cast<long long>(now));
+        std::abort();
+      }
+    }
+  });
+  int64_t bad = 0;
+  // About 3 s of regions (a stress duration, not a measurement).
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  for (int64_t r = 0; bad == 0 && (r % 1024 != 0 || std::chrono::steady_clock::now() < until);
+       ++r) {
+    const int64_t n = r % 2 == 0 ? 48 : 2;
+    // Fresh counters per region (the allocation also gives late workers time to fall behind).
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    std::atomic<int64_t> out_of_range{0};
+    pool.run(n, [&](int64_t task, int) {
+      if (task < 0 || task >= n) {
+        out_of_range.fetch_add(1);
+        return;
+      }
+      hits[static_cast<size_t>(task)].fetch_add(1);
+    });
+    bad += out_of_range.load();
+    for (int64_t i = 0; i < n; ++i) bad += hits[static_cast<size_t>(i)].load() != 1;
+    progress.store(r + 1);
+  }
+  finished.store(true);
+  watchdog.join();
+  EXPECT_EQ(bad, 0);
 }
 
 TEST(ThreadPool, WakesSleepingWorkers) {

@@ -46,11 +46,18 @@ int64_t ThreadPool::do_tasks(uint32_t epoch, TaskFn fn, void* ctx, int64_t n_tas
 
 void ThreadPool::run_impl(int64_t n_tasks, TaskFn fn, void* ctx) {
   const uint32_t epoch = epoch_.load(std::memory_order_relaxed) + 1;
-  fn_.store(fn, std::memory_order_relaxed);
-  ctx_.store(ctx, std::memory_order_relaxed);
-  n_tasks_.store(n_tasks, std::memory_order_relaxed);
-  done_.store(0, std::memory_order_relaxed);
+  // Close the previous region to late workers before its parameters change. A worker that saw
+  // the previous epoch may still be about to claim a task; if work_ kept that epoch while fn_ /
+  // ctx_ / n_tasks_ already held this region's, its claim would pass the epoch check against
+  // the new task count (the old region's next index is below it): it would run a task of this
+  // region twice and count it in done_, which then never equals `others` below and the caller
+  // spins forever. The parameters are stored with release (and loaded with acquire), so a worker
+  // that reads any of them reads this store of work_ or a later one in its claim, and fails.
   work_.store(static_cast<uint64_t>(epoch) << 32, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  fn_.store(fn, std::memory_order_release);
+  ctx_.store(ctx, std::memory_order_release);
+  n_tasks_.store(n_tasks, std::memory_order_release);
   // seq_cst pairs with the sleeper's seq_cst increment + re-check (a Dekker-style handshake):
   // either we see the sleeper and wake it, or it sees the new epoch and does not sleep.
   epoch_.store(epoch, std::memory_order_seq_cst);
@@ -93,8 +100,8 @@ void ThreadPool::worker_main(int thread) {
     seen = now;
     if (stop_.load(std::memory_order_acquire)) return;
     const int64_t ran =
-        do_tasks(seen, fn_.load(std::memory_order_relaxed), ctx_.load(std::memory_order_relaxed),
-                 n_tasks_.load(std::memory_order_relaxed), thread);
+        do_tasks(seen, fn_.load(std::memory_order_acquire), ctx_.load(std::memory_order_acquire),
+                 n_tasks_.load(std::memory_order_acquire), thread);
     if (ran > 0) done_.fetch_add(ran, std::memory_order_release);
   }
 }

@@ -68,7 +68,8 @@ class ThreadPool {
 
   // The current region's parameters. Atomics only so that a worker that wakes very late can
   // read them while the next region is being published; it then fails to claim a task (the
-  // epoch in work_ differs) and never calls the function it read.
+  // epoch in work_ differs: run_impl moves work_ to the new epoch before it changes them) and
+  // never calls the function it read.
   std::atomic<TaskFn> fn_{nullptr};
   std::atomic<void*> ctx_{nullptr};
   std::atomic<int64_t> n_tasks_{0};

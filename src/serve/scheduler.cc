@@ -196,13 +196,23 @@ bool Server::Impl::try_admit(const std::shared_ptr<RequestState>& req) {
   }
   if (lead_len < shared_len + kFollowMinTokens) lead = nullptr;
   const int64_t total = serve::KvBlocks::blocks_for(n_prompt + std::max(req->max_tokens, 1));
-  // A follower shares later, whatever is cached then: reserve for the worst case.
-  const int64_t need0 = lead != nullptr ? total : total - shared_len / serve::kBlock;
   const int64_t need_sibling = total - (n_prompt - 1) / serve::kBlock;
-  if (need0 + (n - 1) * need_sibling > blocks->available(src)) return false;
   if (lead != nullptr) {
+    // A follower shares later, whatever is cached then: reserve for the worst case.
     shared_len = 0;
     src = -1;
+  }
+  int64_t need0 = total - shared_len / serve::kBlock;
+  if (need0 + (n - 1) * need_sibling > blocks->available(src)) {
+    // Keeping the prefix's holder pins its blocks, all of them (its own continuation too): when
+    // that leaves too few, evict it instead and evaluate the prompt. Without this a cached
+    // sequence filling most of the cache blocked every request sharing a token with it, even
+    // with nothing running to ever free blocks.
+    if (src < 0) return false;
+    shared_len = 0;
+    src = -1;
+    need0 = total;
+    if (need0 + (n - 1) * need_sibling > blocks->available(-1)) return false;
   }
 
   const Clock::time_point now = Clock::now();
@@ -227,7 +237,9 @@ bool Server::Impl::try_admit(const std::shared_ptr<RequestState>& req) {
       counters.prompt_tokens_cached_total += static_cast<uint64_t>(shared_len);
     } else {
       c->phase = Choice::Phase::kWaitPrompt;
-      c->follow = i == 0 ? lead : first;
+      // Never a choice that ended already (choice 0 failing to reserve): end_choice cleared the
+      // followers it knew of, and this pointer would outlive the choice.
+      c->follow = i == 0 ? lead : (first->done ? nullptr : first);
       c->follow_len = i == 0 ? lead_len : n_prompt - 1;
     }
     running.push_back(std::move(c));
@@ -258,17 +270,23 @@ void Server::Impl::resolve_followers() {
     c.follow = nullptr;
     const auto n_prompt = static_cast<int32_t>(c.req->prompt.size());
     const serve::KvBlocks::Prefix prefix = blocks->longest_prefix(c.req->prompt);
-    const int32_t shared_len = std::min(prefix.length, n_prompt - 1);
-    const int32_t src = shared_len > 0 ? prefix.seq : -1;
+    int32_t shared_len = std::min(prefix.length, n_prompt - 1);
+    int32_t src = shared_len > 0 ? prefix.seq : -1;
     const int64_t total = serve::KvBlocks::blocks_for(n_prompt + std::max(c.req->max_tokens, 1));
-    const int64_t needed = total - shared_len / serve::kBlock;
-    if (!blocks->top_up(c.seq, needed - blocks->reserve_of(c.seq), src)) {
-      // Wait for running requests to free blocks; with nothing else running that never comes.
-      if (!others_run) {
-        finish_choice(c, FinishReason::kError,
-                      resource_exhausted("the KV cache cannot hold this choice"), false);
+    if (!blocks->top_up(c.seq, total - shared_len / serve::kBlock - blocks->reserve_of(c.seq),
+                        src)) {
+      // As at admission: when keeping the prefix's holder leaves too few blocks, evict it and
+      // evaluate the whole prompt.
+      shared_len = 0;
+      src = -1;
+      if (!blocks->top_up(c.seq, total - blocks->reserve_of(c.seq), -1)) {
+        // Wait for running requests to free blocks; with nothing else running that never comes.
+        if (!others_run) {
+          finish_choice(c, FinishReason::kError,
+                        resource_exhausted("the KV cache cannot hold this choice"), false);
+        }
+        continue;
       }
-      continue;
     }
     if (shared_len > 0) {
       Status st = blocks->share_into(c.seq, src, shared_len);
