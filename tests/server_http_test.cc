@@ -254,7 +254,14 @@ TEST_F(ServerHttpTest, MetricsExposeTheIssuesNames) {
   // One request first, so the histograms have samples.
   JsonReply c = post_json(port(), "/v1/chat/completions", user_chat("metrics", 4, 5));
   ASSERT_EQ(c.status, 200) << c.raw.body;
-  HttpResponse m = http_request(port(), "GET", "/metrics");
+  // Stats are a snapshot the scheduler publishes after each step: the counters may trail the
+  // response by a moment.
+  HttpResponse m;
+  for (int i = 0; i < 100; ++i) {
+    m = http_request(port(), "GET", "/metrics");
+    if (metric_value(m.body, "ember_requests_total{finish_reason=\"length\"}") >= 1.0) break;
+    std::this_thread::sleep_for(10ms);
+  }
   ASSERT_EQ(m.status, 200);
   EXPECT_EQ(m.header("content-type").rfind("text/plain", 0), 0u);
   for (const char* name :
@@ -855,7 +862,8 @@ TEST_F(ServerHttpTest, DisconnectMidStreamFreesTheSlot) {
     counted2 = cancelled() >= before2 + 1;
     if (!counted2) std::this_thread::sleep_for(10ms);
   }
-  EXPECT_TRUE(counted2);
+  EXPECT_TRUE(counted2) << "slots: " << get_json(port(), "/slots").raw.body << "\nmetrics:\n"
+                        << http_request(port(), "GET", "/metrics").body;
   EXPECT_EQ(busy_slots(port()), 0);
 }
 
@@ -1035,6 +1043,40 @@ TEST(ServerHttpFlags, GracefulShutdownOnSigterm) {
   EXPECT_TRUE(line["request_id"].is_string());
   const int status = srv->stop(SIGTERM, 10s);
   ASSERT_TRUE(WIFEXITED(status)) << "status " << status << "\n" << srv->stderr_text();
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(ServerHttpFlags, ShutdownEndsRunningStreamsCleanly) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  auto srv = start_server({"-c", "2048", "--shutdown-timeout", "0"});
+  ASSERT_TRUE(srv->ok()) << srv->error();
+  Json req = user_chat("Keep going.", -1, 1);
+  req["ignore_eos"] = true;
+  req["stream"] = true;
+  SseStream sse(srv->port(), "/v1/chat/completions", req.dump());
+  ASSERT_EQ(sse.head().status, 200);
+  ASSERT_TRUE(sse.next_event().has_value());
+  ::kill(srv->pid(), SIGTERM);
+  // The stream ends properly: a finish reason (cancelled, or length if it got there first),
+  // then [DONE], then the end of the chunked body.
+  std::string finish;
+  bool done = false;
+  while (std::optional<std::string> e = sse.next_event(30s)) {
+    if (*e == "[DONE]") {
+      done = true;
+      continue;
+    }
+    const Json j = Json::parse(*e, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << *e;
+    for (const Json& c : j["choices"]) {
+      if (!c["finish_reason"].is_null()) finish = c["finish_reason"];
+    }
+  }
+  EXPECT_TRUE(sse.finished()) << sse.error();
+  EXPECT_TRUE(done);
+  EXPECT_TRUE(finish == "cancelled" || finish == "length") << finish;
+  const int status = srv->stop(SIGTERM, 10s);
+  ASSERT_TRUE(WIFEXITED(status)) << srv->stderr_text();
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
