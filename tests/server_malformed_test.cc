@@ -15,9 +15,9 @@
 // normal request still works.
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -40,15 +40,15 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 enum class Expect {
-  k4xxJson,      // a 4xx whose body is OpenAI's error object
-  k4xxOrClose,   // malformed HTTP: a 4xx, or the connection closed without a response
-  kNot5xx,       // maybe legal: any complete response below 500
+  k4xxJson,     // a 4xx whose body is OpenAI's error object
+  k4xxOrClose,  // malformed HTTP: a 4xx, or the connection closed without a response
+  kNot5xx,      // maybe legal: any complete response below 500
   kNot5xxOrClose,
-  kStatus,       // exactly `status`
+  kStatus,  // exactly `status`
   kStatusOrClose,
   kProtocolOrClose,  // unknown method or HTTP version: a 4xx, 501 or 505 (RFC 9110 9.1,
                      // 15.6.6: the standard answers, not server faults), or closed
-  kNothing,      // the client closes right after sending: only the server's survival counts
+  kNothing,          // the client closes right after sending: only the server's survival counts
 };
 
 struct Case {
@@ -68,7 +68,8 @@ std::string http(const std::string& method, const std::string& path, const std::
   std::string r = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   if (!content_type.empty()) r += "Content-Type: " + content_type + "\r\n";
   r += extra_headers;
-  if (!body.empty() || method == "POST") r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  if (!body.empty() || method == "POST")
+    r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   r += "\r\n" + body;
   return r;
 }
@@ -86,7 +87,9 @@ Json base_completion() {
 // Every JSON value of a kind other than `allowed` (a set of "null", "bool", "int", "number",
 // "string", "array", "object").
 std::vector<Json> values_not_of(const std::vector<std::string>& allowed) {
-  auto has = [&](const char* k) { return std::find(allowed.begin(), allowed.end(), k) != allowed.end(); };
+  auto has = [&](const char* k) {
+    return std::find(allowed.begin(), allowed.end(), k) != allowed.end();
+  };
   std::vector<Json> out;
   if (!has("bool")) out.insert(out.end(), {true, false});
   if (!has("int") && !has("number")) out.insert(out.end(), {7, -3, 0});
@@ -115,7 +118,8 @@ class CaseBuilder {
   }
 
  private:
-  void add(std::string category, std::string bytes, Expect e, int status = 0, bool half_close = false) {
+  void add(std::string category, std::string bytes, Expect e, int status = 0,
+           bool half_close = false) {
     cases_.push_back(Case{std::move(category), std::move(bytes), e, status, half_close});
   }
   void chat(const std::string& category, const Json& body, Expect e = Expect::k4xxJson) {
@@ -183,12 +187,18 @@ class CaseBuilder {
     }
 
     const std::vector<std::pair<std::string, std::vector<std::string>>> completion_fields = {
-        {"model", {"string", "null"}},     {"prompt", {"string", "array"}},
-        {"max_tokens", {"int", "null"}},   {"temperature", {"number", "null"}},
-        {"top_k", {"int", "null"}},        {"seed", {"int", "null"}},
-        {"stop", {"string", "array", "null"}}, {"n", {"int", "null"}},
-        {"stream", {"bool", "null"}},      {"echo", {"bool", "null"}},
-        {"logprobs", {"int", "bool", "null"}}, {"suffix", {"string", "null"}},
+        {"model", {"string", "null"}},
+        {"prompt", {"string", "array"}},
+        {"max_tokens", {"int", "null"}},
+        {"temperature", {"number", "null"}},
+        {"top_k", {"int", "null"}},
+        {"seed", {"int", "null"}},
+        {"stop", {"string", "array", "null"}},
+        {"n", {"int", "null"}},
+        {"stream", {"bool", "null"}},
+        {"echo", {"bool", "null"}},
+        {"logprobs", {"int", "bool", "null"}},
+        {"suffix", {"string", "null"}},
         {"ignore_eos", {"bool", "null"}},
     };
     for (const auto& [field, allowed] : completion_fields) {
@@ -199,11 +209,11 @@ class CaseBuilder {
       }
     }
     // Prompts as token arrays with values that are not token ids.
-    for (const Json& p : {Json::array({1.5}), Json::array({-1}), Json::array({99999999}),
-                          Json::array({Json::array({-5})}), Json::array({Json::object()}),
-                          Json::array({true}), Json::array({nullptr}),
-                          Json::array({Json::array({1, "x"})}), Json::array({4294967296LL}),
-                          Json::array({Json::array({Json::array({1})})})}) {
+    for (const Json& p :
+         {Json::array({1.5}), Json::array({-1}), Json::array({99999999}),
+          Json::array({Json::array({-5})}), Json::array({Json::object()}), Json::array({true}),
+          Json::array({nullptr}), Json::array({Json::array({1, "x"})}), Json::array({4294967296LL}),
+          Json::array({Json::array({Json::array({1})})})}) {
       Json b = base_completion();
       b["prompt"] = p;
       completion("completion bad token prompt", b);
@@ -230,21 +240,34 @@ class CaseBuilder {
       const char* text;
       bool small_int;  // an integer within +-2^40
     };
-    const std::vector<Raw> numbers = {
-        {"1e400", false},          {"-1e400", false},       {"99999999999999999999999999", false},
-        {"18446744073709551616", false}, {"9223372036854775808", false},
-        {"-9223372036854775809", false}, {"4294967296", true}, {"1e-400", false},
-        {"2147483648", true},      {"-2147483649", true},   {"1E+2", false},
-        {"-0", true},              {"-1", true},            {"0", true},
-        {"-0.0", false},           {"1e308", false},        {"65536", true},
-        {"2.0000001", false},      {"-1e-9", false},        {"0.5e1", false}};
+    const std::vector<Raw> numbers = {{"1e400", false},
+                                      {"-1e400", false},
+                                      {"99999999999999999999999999", false},
+                                      {"18446744073709551616", false},
+                                      {"9223372036854775808", false},
+                                      {"-9223372036854775809", false},
+                                      {"4294967296", true},
+                                      {"1e-400", false},
+                                      {"2147483648", true},
+                                      {"-2147483649", true},
+                                      {"1E+2", false},
+                                      {"-0", true},
+                                      {"-1", true},
+                                      {"0", true},
+                                      {"-0.0", false},
+                                      {"1e308", false},
+                                      {"65536", true},
+                                      {"2.0000001", false},
+                                      {"-1e-9", false},
+                                      {"0.5e1", false}};
     auto with_raw = [](Json b, const std::string& field, const char* raw) {
       b[field] = "__RAW__";
       std::string text = b.dump();
       text.replace(text.find("\"__RAW__\""), 9, raw);
       return text;
     };
-    for (const char* f : {"max_tokens", "max_completion_tokens", "top_k", "seed", "n", "top_logprobs"}) {
+    for (const char* f :
+         {"max_tokens", "max_completion_tokens", "top_k", "seed", "n", "top_logprobs"}) {
       for (const Raw& v : numbers) {
         add(std::string("chat number: ") + f,
             http("POST", "/v1/chat/completions", with_raw(base_chat(), f, v.text)),
@@ -276,7 +299,8 @@ class CaseBuilder {
                           "frequency_penalty", "presence_penalty"}) {
       for (const Raw& v : numbers) {
         add(std::string("chat float: ") + f,
-            http("POST", "/v1/chat/completions", with_raw(base_chat(), f, v.text)), Expect::kNot5xx);
+            http("POST", "/v1/chat/completions", with_raw(base_chat(), f, v.text)),
+            Expect::kNot5xx);
       }
     }
     for (const Raw& v : numbers) {
@@ -311,22 +335,27 @@ class CaseBuilder {
         Json::array({{{"role", "user"}, {"content", Json{{"text", "hi"}}}}}),
         Json::array({{{"role", "user"}, {"content", Json::array({5})}}}),
         Json::array({{{"role", "user"}, {"content", Json::array({{{"type", "text"}}})}}}),
-        Json::array({{{"role", "user"}, {"content", Json::array({{{"type", "text"}, {"text", 5}}})}}}),
+        Json::array(
+            {{{"role", "user"}, {"content", Json::array({{{"type", "text"}, {"text", 5}}})}}}),
         Json::array({{{"role", "user"}, {"content", Json::array({{{"type", 7}, {"text", "x"}}})}}}),
-        Json::array({{{"role", "user"},
-                      {"content", Json::array({{{"type", "image_url"}, {"image_url", {{"url", 5}}}}})}}}),
+        Json::array(
+            {{{"role", "user"},
+              {"content", Json::array({{{"type", "image_url"}, {"image_url", {{"url", 5}}}}})}}}),
         Json::array({{{"role", "user"}, {"content", "hi"}, {"name", 5}}}),
         Json::array({{{"role", "tool"}, {"content", "x"}}}),
         Json::array({{{"role", "tool"}, {"content", "x"}, {"tool_call_id", 5}}}),
         Json::array({{{"role", "assistant"}, {"content", nullptr}, {"tool_calls", 5}}}),
         Json::array({{{"role", "assistant"}, {"tool_calls", Json::array({5})}}}),
-        Json::array({{{"role", "assistant"}, {"tool_calls", Json::array({{{"type", "function"}}})}}}),
-        Json::array({{{"role", "assistant"},
-                      {"tool_calls", Json::array({{{"type", "function"},
-                                                   {"function", {{"name", 5}, {"arguments", "{}"}}}}})}}}),
-        Json::array({{{"role", "assistant"},
-                      {"tool_calls", Json::array({{{"type", "function"},
-                                                   {"function", {{"name", "f"}, {"arguments", 5}}}}})}}}),
+        Json::array(
+            {{{"role", "assistant"}, {"tool_calls", Json::array({{{"type", "function"}}})}}}),
+        Json::array(
+            {{{"role", "assistant"},
+              {"tool_calls", Json::array({{{"type", "function"},
+                                           {"function", {{"name", 5}, {"arguments", "{}"}}}}})}}}),
+        Json::array(
+            {{{"role", "assistant"},
+              {"tool_calls", Json::array({{{"type", "function"},
+                                           {"function", {{"name", "f"}, {"arguments", 5}}}}})}}}),
     };
     for (const Json& m : bad_messages) {
       Json b = base_chat();
@@ -443,9 +472,11 @@ class CaseBuilder {
         {"/apply-template", Json{{"messages", Json::array({5})}}},
         {"/apply-template", Json{{"messages", Json::array({{{"role", "user"}, {"content", 5}}})}}},
     };
-    for (const auto& [path, body] : bad) add("endpoint bad body: " + path, http("POST", path, body.dump()), Expect::k4xxJson);
-    for (const char* raw : {R"({"tokens": [1e400]})", R"({"tokens": [18446744073709551616]})",
-                            R"({"tokens": [-9223372036854775809]})", R"({"tokens": [1, 2, 1e999]})"}) {
+    for (const auto& [path, body] : bad)
+      add("endpoint bad body: " + path, http("POST", path, body.dump()), Expect::k4xxJson);
+    for (const char* raw :
+         {R"({"tokens": [1e400]})", R"({"tokens": [18446744073709551616]})",
+          R"({"tokens": [-9223372036854775809]})", R"({"tokens": [1, 2, 1e999]})"}) {
       add("endpoint bad body: /detokenize", http("POST", "/detokenize", raw), Expect::k4xxJson);
     }
   }
@@ -455,8 +486,9 @@ class CaseBuilder {
     const std::string chat_text = [] {
       Json b = base_chat();
       b["stop"] = Json::array({"\n\n", "END"});
-      b["tools"] = Json::array({{{"type", "function"},
-                                 {"function", {{"name", "f"}, {"parameters", {{"type", "object"}}}}}}});
+      b["tools"] =
+          Json::array({{{"type", "function"},
+                        {"function", {{"name", "f"}, {"parameters", {{"type", "object"}}}}}}});
       b["response_format"] = Json{{"type", "text"}};
       return b.dump();
     }();
@@ -486,14 +518,38 @@ class CaseBuilder {
           http("POST", "/v1/completions", t.size() > 10 ? t : std::string("{")), Expect::kNot5xx);
     }
     const char* fixed[] = {
-        "",  "{",     "}",   "{\"model\":",   "{\"messages\": [}", "{'model': 'x'}",
-        "{\"max_tokens\": 1,}", "{\"max_tokens\": NaN}", "{\"max_tokens\": Infinity}",
-        "{\"max_tokens\": -Infinity}", "{\"max_tokens\": 01}", "{\"max_tokens\": 1.}",
-        "{\"max_tokens\": .5}", "{\"max_tokens\": +1}", "{\"max_tokens\": 0x10}",
-        "{\"a\": \"\\x41\"}", "{\"a\": \"\\u12\"}", "{\"a\": \"\\ud800\"}", "{\"a\": \"\\udc00\\ud800\"}",
-        "{\"a\": \"tab\tinside\"}", "{\"a\": \"nl\ninside\"}", "/* comment */ {}", "{} {}", "{}x",
-        "\xef\xbb\xbf{}", "{\"a\" 1}", "{1: 2}", "[1, 2", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]",
-        "tru", "nul", "\"unterminated",
+        "",
+        "{",
+        "}",
+        "{\"model\":",
+        "{\"messages\": [}",
+        "{'model': 'x'}",
+        "{\"max_tokens\": 1,}",
+        "{\"max_tokens\": NaN}",
+        "{\"max_tokens\": Infinity}",
+        "{\"max_tokens\": -Infinity}",
+        "{\"max_tokens\": 01}",
+        "{\"max_tokens\": 1.}",
+        "{\"max_tokens\": .5}",
+        "{\"max_tokens\": +1}",
+        "{\"max_tokens\": 0x10}",
+        "{\"a\": \"\\x41\"}",
+        "{\"a\": \"\\u12\"}",
+        "{\"a\": \"\\ud800\"}",
+        "{\"a\": \"\\udc00\\ud800\"}",
+        "{\"a\": \"tab\tinside\"}",
+        "{\"a\": \"nl\ninside\"}",
+        "/* comment */ {}",
+        "{} {}",
+        "{}x",
+        "\xef\xbb\xbf{}",
+        "{\"a\" 1}",
+        "{1: 2}",
+        "[1, 2",
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]",
+        "tru",
+        "nul",
+        "\"unterminated",
     };
     for (const char* f : fixed) {
       add("json fixed broken", http("POST", "/v1/chat/completions", f), Expect::k4xxJson);
@@ -506,7 +562,8 @@ class CaseBuilder {
       Json b = base_chat();
       std::string body = b.dump();
       body.insert(body.size() - 1, ",\"x\":" + nested);
-      add("json deep nesting (complete)", http("POST", "/v1/chat/completions", body), Expect::kNot5xx);
+      add("json deep nesting (complete)", http("POST", "/v1/chat/completions", body),
+          Expect::kNot5xx);
     }
     // Very long strings and many keys (within --max-body).
     {
@@ -514,21 +571,26 @@ class CaseBuilder {
       std::string words;
       while (words.size() < (size_t{1} << 20)) words += "hello ";
       b["messages"][0]["content"] = words;  // 1 MiB prompt, far beyond -c
-      add("chat prompt beyond context", http("POST", "/v1/chat/completions", b.dump()), Expect::k4xxJson);
+      add("chat prompt beyond context", http("POST", "/v1/chat/completions", b.dump()),
+          Expect::k4xxJson);
       Json k = base_chat();
       for (int i = 0; i < 50000; ++i) k["k" + std::to_string(i)] = i;
-      add("chat 50000 unknown keys", http("POST", "/v1/chat/completions", k.dump()), Expect::kNot5xx);
+      add("chat 50000 unknown keys", http("POST", "/v1/chat/completions", k.dump()),
+          Expect::kNot5xx);
       Json s = base_chat();
       s["stop"] = Json::array();
       for (int i = 0; i < 10000; ++i) s["stop"].push_back("s" + std::to_string(i));
-      add("chat 10000 stop strings", http("POST", "/v1/chat/completions", s.dump()), Expect::kNot5xx);
+      add("chat 10000 stop strings", http("POST", "/v1/chat/completions", s.dump()),
+          Expect::kNot5xx);
     }
   }
 
   void invalid_utf8() {
-    const std::vector<std::string> bad = {"\xff", "\xfe\xff", "\xc0\xaf", "\xe0\x80\xaf",
-                                          "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82",
-                                          "\x80", "a\xc3", "\xf8\x88\x80\x80\x80"};
+    const std::vector<std::string> bad = {"\xff",         "\xfe\xff",
+                                          "\xc0\xaf",     "\xe0\x80\xaf",
+                                          "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                          "\xe2\x82",     "\x80",
+                                          "a\xc3",        "\xf8\x88\x80\x80\x80"};
     // The JSON text is assembled by hand: a JSON library would refuse to write these bytes.
     const std::vector<std::pair<std::string, std::string>> templates = {
         {"/v1/chat/completions",
@@ -559,12 +621,14 @@ class CaseBuilder {
       for (size_t n = 1 + pick(8); n > 0; --n) junk.push_back(static_cast<char>(0x80 + pick(128)));
       std::string body = templates[0].second;
       body.replace(body.find('@'), 1, "x" + junk + "y");
-      add("random high bytes in a prompt", http("POST", "/v1/chat/completions", body), Expect::kNot5xx);
+      add("random high bytes in a prompt", http("POST", "/v1/chat/completions", body),
+          Expect::kNot5xx);
     }
     // In headers and the request target: a 4xx, a normal answer, or a closed connection.
     for (const std::string& b : bad) {
       add("invalid UTF-8 in a header value",
-          "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Junk: " + b + "\r\nConnection: close\r\n\r\n",
+          "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Junk: " + b +
+              "\r\nConnection: close\r\n\r\n",
           Expect::kNot5xxOrClose, 0, true);
       add("invalid UTF-8 in a header name",
           "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX" + b + ": 1\r\nConnection: close\r\n\r\n",
@@ -577,7 +641,8 @@ class CaseBuilder {
               "\r\nConnection: close\r\n\r\n",
           Expect::kNot5xxOrClose, 0, true);
       add("invalid UTF-8 in Content-Type",
-          http("POST", "/v1/chat/completions", base_chat().dump(), "application/json; charset=" + b),
+          http("POST", "/v1/chat/completions", base_chat().dump(),
+               "application/json; charset=" + b),
           Expect::kNot5xxOrClose, 0, true);
     }
   }
@@ -586,29 +651,48 @@ class CaseBuilder {
     const std::string body = base_chat().dump();
     // Wrong methods on known routes: 405.
     const std::vector<std::pair<std::string, std::string>> wrong_methods = {
-        {"GET", "/v1/chat/completions"}, {"PUT", "/v1/chat/completions"},
-        {"DELETE", "/v1/chat/completions"}, {"PATCH", "/v1/completions"},
-        {"GET", "/v1/completions"},      {"POST", "/v1/models"},
-        {"DELETE", "/v1/models"},        {"POST", "/health"},
-        {"PUT", "/health"},              {"GET", "/tokenize"},
-        {"GET", "/detokenize"},          {"GET", "/apply-template"},
-        {"POST", "/props"},              {"POST", "/slots"},
-        {"DELETE", "/metrics"},          {"POST", "/metrics"},
+        {"GET", "/v1/chat/completions"},
+        {"PUT", "/v1/chat/completions"},
+        {"DELETE", "/v1/chat/completions"},
+        {"PATCH", "/v1/completions"},
+        {"GET", "/v1/completions"},
+        {"POST", "/v1/models"},
+        {"DELETE", "/v1/models"},
+        {"POST", "/health"},
+        {"PUT", "/health"},
+        {"GET", "/tokenize"},
+        {"GET", "/detokenize"},
+        {"GET", "/apply-template"},
+        {"POST", "/props"},
+        {"POST", "/slots"},
+        {"DELETE", "/metrics"},
+        {"POST", "/metrics"},
         {"POST", "/v1/models/qwen2-q8_0"},
     };
     for (const auto& [m, p] : wrong_methods) {
-      add("wrong method", http(m, p, m == "GET" || m == "DELETE" ? "" : body), Expect::kStatus, 405);
+      add("wrong method", http(m, p, m == "GET" || m == "DELETE" ? "" : body), Expect::kStatus,
+          405);
     }
     // Unknown routes: 404.
-    static constexpr const char* kRoutes[] = {
-        "/",           "/v1",           "/v1/",          "/v2/chat/completions",
-        "/v1/chat",    "/v1/chat/completions/x",
-        "/v1/models/nope", "/v1/models/qwen2-q8_0/x",     "/healthz",
-        "/HEALTH",     "/../../etc/passwd", "/v1/%2e%2e/health", "/%00",
-        "/v1/chat/completions%00", "/v1//chat/completions"};
+    static constexpr const char* kRoutes[] = {"/",
+                                              "/v1",
+                                              "/v1/",
+                                              "/v2/chat/completions",
+                                              "/v1/chat",
+                                              "/v1/chat/completions/x",
+                                              "/v1/models/nope",
+                                              "/v1/models/qwen2-q8_0/x",
+                                              "/healthz",
+                                              "/HEALTH",
+                                              "/../../etc/passwd",
+                                              "/v1/%2e%2e/health",
+                                              "/%00",
+                                              "/v1/chat/completions%00",
+                                              "/v1//chat/completions"};
     for (const char* r : kRoutes) {
       const bool post = std::string(r).find("chat") != std::string::npos;
-      add("unknown route", http(post ? "POST" : "GET", r, post ? body : ""), Expect::kStatusOrClose, 404, true);
+      add("unknown route", http(post ? "POST" : "GET", r, post ? body : ""), Expect::kStatusOrClose,
+          404, true);
     }
     for (int i = 0; i < 80; ++i) {
       std::string path = "/";
@@ -618,7 +702,8 @@ class CaseBuilder {
     }
     // Unknown method tokens.
     for (const char* m : {"FOO", "get", "CONNECT", "TRACE", "PROPFIND", "G\x01T", "BREW"}) {
-      add("unknown method", std::string(m) + " /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      add("unknown method",
+          std::string(m) + " /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
           Expect::kProtocolOrClose, 0, true);
     }
     // OPTIONS may be answered (CORS preflight) or refused.
@@ -627,12 +712,14 @@ class CaseBuilder {
     // Wrong Content-Type for a JSON body: 415.
     for (const char* ct : {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
                            "application/xml", "image/png"}) {
-      add("wrong content type", http("POST", "/v1/chat/completions", body, ct), Expect::kStatus, 415);
+      add("wrong content type", http("POST", "/v1/chat/completions", body, ct), Expect::kStatus,
+          415);
     }
     // Bodies over --max-body (8 MiB): 413, declared and not sent, or sent in full.
     add("body over the limit (declared)",
         "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        "Content-Length: " + std::to_string(kMaxBody + 1) + "\r\n\r\n{",
+        "Content-Length: " +
+            std::to_string(kMaxBody + 1) + "\r\n\r\n{",
         Expect::kStatusOrClose, 413, true);
     add("body over the limit (declared, 1 TB)",
         "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -640,15 +727,18 @@ class CaseBuilder {
         Expect::kStatusOrClose, 413, true);
     {
       std::string big = "{\"messages\":\"" + std::string(kMaxBody + 16, 'x') + "\"}";
-      add("body over the limit (sent)", http("POST", "/v1/chat/completions", big), Expect::kStatusOrClose, 413, true);
+      add("body over the limit (sent)", http("POST", "/v1/chat/completions", big),
+          Expect::kStatusOrClose, 413, true);
     }
     // Truncated bodies: Content-Length larger than what is sent, then EOF (half-close) or a
     // full close right away.
     for (int i = 0; i < 120; ++i) {
       const size_t sent = pick(body.size());
       const size_t declared = body.size() + 1 + pick(5000);
-      std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                        "Content-Length: " + std::to_string(declared) + "\r\n\r\n" + body.substr(0, sent);
+      std::string req =
+          "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          "Content-Length: " +
+          std::to_string(declared) + "\r\n\r\n" + body.substr(0, sent);
       if (i % 3 == 0) {
         add("truncated body, closed", req, Expect::kNothing);
       } else {
@@ -659,31 +749,40 @@ class CaseBuilder {
     const std::string full = http("POST", "/v1/chat/completions", body);
     const size_t head_len = full.find("\r\n\r\n");
     for (int i = 0; i < 60; ++i) {
-      add("truncated head", full.substr(0, pick(head_len)), i % 2 ? Expect::k4xxOrClose : Expect::kNothing, 0, true);
+      add("truncated head", full.substr(0, pick(head_len)),
+          i % 2 ? Expect::k4xxOrClose : Expect::kNothing, 0, true);
     }
     // Bad framing headers.
     const std::vector<std::string> framing = {
-        "Content-Length: -1\r\n", "Content-Length: abc\r\n", "Content-Length: 1e3\r\n",
-        "Content-Length: 99999999999999999999999\r\n", "Content-Length: 0x10\r\n",
-        "Content-Length: 5\r\nContent-Length: 6\r\n", "Content-Length: 5, 6\r\n",
-        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "Transfer-Encoding: gzip\r\n",
-        "Transfer-Encoding: chunked, gzip\r\n", "Transfer-Encoding: xchunked\r\n",
+        "Content-Length: -1\r\n",          "Content-Length: abc\r\n",
+        "Content-Length: 1e3\r\n",         "Content-Length: 99999999999999999999999\r\n",
+        "Content-Length: 0x10\r\n",        "Content-Length: 5\r\nContent-Length: 6\r\n",
+        "Content-Length: 5, 6\r\n",        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        "Transfer-Encoding: gzip\r\n",     "Transfer-Encoding: chunked, gzip\r\n",
+        "Transfer-Encoding: xchunked\r\n",
     };
     for (const std::string& f : framing) {
       add("bad framing header",
-          "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + f +
-              "\r\n" + body,
+          "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+              f + "\r\n" + body,
           Expect::k4xxOrClose, 0, true);
     }
     const std::vector<std::string> chunked_bodies = {
-        "zz\r\nabc\r\n0\r\n\r\n", "ffffffffffffffffffff\r\n", "5\r\nabc\r\n0\r\n\r\n",
-        "3\r\nabcde\r\n0\r\n\r\n", "-3\r\nabc\r\n0\r\n\r\n", "3\r\nabc", "\r\n\r\n",
-        "1;" + std::string(20000, 'x') + "\r\na\r\n0\r\n\r\n", "800000\r\n" + std::string(100, 'a'),
+        "zz\r\nabc\r\n0\r\n\r\n",
+        "ffffffffffffffffffff\r\n",
+        "5\r\nabc\r\n0\r\n\r\n",
+        "3\r\nabcde\r\n0\r\n\r\n",
+        "-3\r\nabc\r\n0\r\n\r\n",
+        "3\r\nabc",
+        "\r\n\r\n",
+        "1;" + std::string(20000, 'x') + "\r\na\r\n0\r\n\r\n",
+        "800000\r\n" + std::string(100, 'a'),
     };
     for (const std::string& cb : chunked_bodies) {
       add("bad chunked body",
           "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-          "Transfer-Encoding: chunked\r\n\r\n" + cb,
+          "Transfer-Encoding: chunked\r\n\r\n" +
+              cb,
           Expect::k4xxOrClose, 0, true);
     }
     // A well-formed chunked JSON body is legal HTTP/1.1.
@@ -698,61 +797,73 @@ class CaseBuilder {
       cb += "0\r\n\r\n";
       add("chunked JSON body",
           "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-          "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n" + cb,
+          "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n" +
+              cb,
           Expect::kNot5xx);
     }
     // Oversized and odd headers.
-    add("one 100 KB header", "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(100000, 'a') + "\r\n\r\n",
+    add("one 100 KB header",
+        "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(100000, 'a') + "\r\n\r\n",
         Expect::k4xxOrClose, 0, true);
-    add("one 2 MB header", "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(2000000, 'a') + "\r\n\r\n",
+    add("one 2 MB header",
+        "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(2000000, 'a') + "\r\n\r\n",
         Expect::k4xxOrClose, 0, true);
     {
       std::string many = "GET /health HTTP/1.1\r\nHost: x\r\n";
       for (int i = 0; i < 20000; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
       add("20000 headers", many + "\r\n", Expect::k4xxOrClose, 0, true);
     }
-    add("100 KB request target", "GET /" + std::string(100000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n",
-        Expect::k4xxOrClose, 0, true);
+    add("100 KB request target",
+        "GET /" + std::string(100000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", Expect::k4xxOrClose, 0,
+        true);
     add("100 KB query", "GET /health?" + std::string(100000, 'q') + " HTTP/1.1\r\nHost: x\r\n\r\n",
         Expect::kNot5xxOrClose, 0, true);
-    for (const std::string& line : {std::string("X-No-Colon\r\n"), std::string(": empty-name\r\n"),
-                                    std::string("X Space: 1\r\n"), std::string("X-Ctl: a\x01" "b\r\n"),
-                                    std::string(" folded-continuation\r\n"), std::string("X-Null: a\0b\r\n", 13),
-                                    std::string("Host: a\r\nHost: b\r\n")}) {
+    for (const std::string& line :
+         {std::string("X-No-Colon\r\n"), std::string(": empty-name\r\n"),
+          std::string("X Space: 1\r\n"),
+          std::string("X-Ctl: a\x01"
+                      "b\r\n"),
+          std::string(" folded-continuation\r\n"), std::string("X-Null: a\0b\r\n", 13),
+          std::string("Host: a\r\nHost: b\r\n")}) {
       add("invalid header line",
           "GET /health HTTP/1.1\r\nHost: x\r\n" + line + "Connection: close\r\n\r\n",
           Expect::kNot5xxOrClose, 0, true);
     }
     // Versions this server does not speak: 400 or 505 (RFC 9110 15.6.6), or closed.
-    for (const char* rl : {"GET /health HTTP/9.9\r\n", "GET /health HTTP/2.0\r\n", "GET /health FTP/1.1\r\n",
-                           "GET /health HTTP/1.x\r\n"}) {
+    for (const char* rl : {"GET /health HTTP/9.9\r\n", "GET /health HTTP/2.0\r\n",
+                           "GET /health FTP/1.1\r\n", "GET /health HTTP/1.x\r\n"}) {
       add("unsupported version", std::string(rl) + "Host: x\r\nConnection: close\r\n\r\n",
           Expect::kProtocolOrClose, 0, true);
     }
-    for (const char* rl : {"GET /health HTTP/1.1 extra\r\n", "GET  /health HTTP/1.1\r\n",
-                           "GET /health\r\n", "GET\r\n", "/health HTTP/1.1\r\n", "GET /health HTTP/1.1\n",
-                           "GET health HTTP/1.1\r\n", "GET http://x/health HTTP/1.1\r\n", "GET * HTTP/1.1\r\n",
-                           "GET /health HTTP/1.1\r\r\n", "\r\n\r\nGET /health HTTP/1.1\r\n"}) {
-      add("odd request line", std::string(rl) + "Host: x\r\nConnection: close\r\n\r\n", Expect::kNot5xxOrClose, 0, true);
+    for (const char* rl :
+         {"GET /health HTTP/1.1 extra\r\n", "GET  /health HTTP/1.1\r\n", "GET /health\r\n",
+          "GET\r\n", "/health HTTP/1.1\r\n", "GET /health HTTP/1.1\n", "GET health HTTP/1.1\r\n",
+          "GET http://x/health HTTP/1.1\r\n", "GET * HTTP/1.1\r\n", "GET /health HTTP/1.1\r\r\n",
+          "\r\n\r\nGET /health HTTP/1.1\r\n"}) {
+      add("odd request line", std::string(rl) + "Host: x\r\nConnection: close\r\n\r\n",
+          Expect::kNot5xxOrClose, 0, true);
     }
     // Pipelined requests, the first malformed: whatever the server answers, no 5xx.
     add("pipelined after a bad request",
-        http("POST", "/v1/chat/completions", "{bad") + http("GET", "/health", ""), Expect::k4xxJson, 0, true);
+        http("POST", "/v1/chat/completions", "{bad") + http("GET", "/health", ""), Expect::k4xxJson,
+        0, true);
     // Expect: 100-continue with a bad body.
     add("expect 100-continue",
         "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         "Expect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\n{bad",
         Expect::k4xxJson, 0, true);
     // HTTP/1.0 without Host.
-    add("HTTP/1.0 bad JSON", "POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\n"
-                             "Content-Length: 4\r\n\r\n{bad",
+    add("HTTP/1.0 bad JSON",
+        "POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\n"
+        "Content-Length: 4\r\n\r\n{bad",
         Expect::k4xxJson, 0, true);
     // Abrupt closes right after a valid streaming request is sent.
     for (int i = 0; i < 40; ++i) {
       Json b = base_chat();
       b["stream"] = true;
       b["max_tokens"] = 64;
-      add("valid request, client gone at once", http("POST", "/v1/chat/completions", b.dump()), Expect::kNothing);
+      add("valid request, client gone at once", http("POST", "/v1/chat/completions", b.dump()),
+          Expect::kNothing);
     }
   }
 
@@ -762,13 +873,17 @@ class CaseBuilder {
       const size_t n = 1 + pick(i % 10 == 0 ? 65536 : 512);
       for (size_t k = 0; k < n; ++k) g.push_back(static_cast<char>(pick(256)));
       // Half of them look like the start of a request.
-      if (i % 2) g = (pick(2) ? "POST /v1/chat/completions HTTP/1.1\r\n" : "GET / HTTP/1.1\r\n") + g;
+      if (i % 2)
+        g = (pick(2) ? "POST /v1/chat/completions HTTP/1.1\r\n" : "GET / HTTP/1.1\r\n") + g;
       add("garbage bytes", g, i % 5 == 0 ? Expect::kNothing : Expect::k4xxOrClose, 0, true);
     }
     // Other protocols on the port.
-    add("HTTP/2 preface", std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24) + std::string("\0\0\0\x04\0\0\0\0\0", 9),
+    add("HTTP/2 preface",
+        std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24) +
+            std::string("\0\0\0\x04\0\0\0\0\0", 9),
         Expect::k4xxOrClose, 0, true);
-    add("TLS ClientHello", std::string("\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", 11) + std::string(160, '\x42'),
+    add("TLS ClientHello",
+        std::string("\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", 11) + std::string(160, '\x42'),
         Expect::k4xxOrClose, 0, true);
     add("SSH banner", "SSH-2.0-OpenSSH_9.2\r\n", Expect::k4xxOrClose, 0, true);
     add("only CRLFs", std::string(10000, '\n'), Expect::k4xxOrClose, 0, true);
@@ -799,9 +914,11 @@ std::string printable(std::string_view s, size_t max = 160) {
 std::string check_error_json(const std::string& body) {
   const auto j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded()) return "body is not JSON";
-  if (!j.is_object() || !j.contains("error") || !j["error"].is_object()) return "no \"error\" object";
+  if (!j.is_object() || !j.contains("error") || !j["error"].is_object())
+    return "no \"error\" object";
   const auto& e = j["error"];
-  if (!e.contains("message") || !e["message"].is_string() || e["message"].get<std::string>().empty()) {
+  if (!e.contains("message") || !e["message"].is_string() ||
+      e["message"].get<std::string>().empty()) {
     return "error.message is not a non-empty string";
   }
   if (!e.contains("type") || !e["type"].is_string()) return "error.type is not a string";
@@ -822,9 +939,11 @@ std::string run_case(int port, const Case& c) {
   switch (c.expect) {
     case Expect::k4xxJson: {
       if (closed) return "connection closed without a response (" + r.error + ")";
-      if (!is4xx) return "HTTP " + std::to_string(r.status) + " (want 4xx): " + printable(r.body, 300);
+      if (!is4xx)
+        return "HTTP " + std::to_string(r.status) + " (want 4xx): " + printable(r.body, 300);
       std::string why = check_error_json(r.body);
-      if (!why.empty()) return "HTTP " + std::to_string(r.status) + " " + why + ": " + printable(r.body, 300);
+      if (!why.empty())
+        return "HTTP " + std::to_string(r.status) + " " + why + ": " + printable(r.body, 300);
       return "";
     }
     case Expect::k4xxOrClose:
@@ -832,21 +951,24 @@ std::string run_case(int port, const Case& c) {
       return "HTTP " + std::to_string(r.status) + " (want 4xx or close): " + printable(r.body, 300);
     case Expect::kNot5xx:
       if (closed) return "connection closed without a response (" + r.error + ")";
-      if (r.status >= 500) return "HTTP " + std::to_string(r.status) + ": " + printable(r.body, 300);
+      if (r.status >= 500)
+        return "HTTP " + std::to_string(r.status) + ": " + printable(r.body, 300);
       return "";
     case Expect::kNot5xxOrClose:
-      if (!closed && r.status >= 500) return "HTTP " + std::to_string(r.status) + ": " + printable(r.body, 300);
+      if (!closed && r.status >= 500)
+        return "HTTP " + std::to_string(r.status) + ": " + printable(r.body, 300);
       return "";
     case Expect::kStatus:
       if (closed) return "connection closed without a response (" + r.error + ")";
       if (r.status != c.status) {
-        return "HTTP " + std::to_string(r.status) + " (want " + std::to_string(c.status) + "): " + printable(r.body, 300);
+        return "HTTP " + std::to_string(r.status) + " (want " + std::to_string(c.status) +
+               "): " + printable(r.body, 300);
       }
       return "";
     case Expect::kStatusOrClose:
       if (!closed && r.status != c.status) {
-        return "HTTP " + std::to_string(r.status) + " (want " + std::to_string(c.status) + " or close): " +
-               printable(r.body, 300);
+        return "HTTP " + std::to_string(r.status) + " (want " + std::to_string(c.status) +
+               " or close): " + printable(r.body, 300);
       }
       return "";
     case Expect::kProtocolOrClose:
@@ -923,14 +1045,15 @@ TEST(ServerMalformed, ThousandsOfMalformedRequestsGetOnly4xxAndNoCrash) {
   // The server process is still running (not reaped, not a zombie).
   int wstatus = 0;
   EXPECT_EQ(::waitpid(srv->pid(), &wstatus, WNOHANG), 0) << "ember serve died; its output:\n"
-                                                          << srv->stderr_text().substr(0, 4000);
+                                                         << srv->stderr_text().substr(0, 4000);
   EXPECT_EQ(::kill(srv->pid(), 0), 0);
 
   EXPECT_TRUE(failures.empty()) << failures.size() << " of " << cases.size()
                                 << " cases failed; the first ones:\n"
                                 << [&] {
                                      std::string s;
-                                     for (size_t i = 0; i < failures.size() && i < 40; ++i) s += failures[i] + "\n";
+                                     for (size_t i = 0; i < failures.size() && i < 40; ++i)
+                                       s += failures[i] + "\n";
                                      return s;
                                    }();
 

@@ -33,7 +33,7 @@ for _ in $(seq 600); do
   sleep 0.1
 done
 [ -n "$port" ] || { echo "soak: no listening line in 60 s:" >&2; cat "$log" >&2; exit 1; }
-"$load" --port "$port" --soak --clients 16 --requests 100000 --duration-s 30 --pid "$pid"
+"$load" --port "$port" --soak --clients 16 --requests 100000 --duration-s 30 --timeout-s 20 --pid "$pid"
 rc=$?
 if ! kill -0 "$pid" 2>/dev/null; then
   echo "soak: ember serve is not running any more; its log:" >&2

@@ -119,7 +119,8 @@ std::string lower(std::string_view s) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -170,7 +171,8 @@ class ChunkedDecoder {
           break;
         }
         std::string_view line(buf_.data() + pos, eol - pos);
-        if (size_t semi = line.find(';'); semi != std::string_view::npos) line = line.substr(0, semi);
+        if (size_t semi = line.find(';'); semi != std::string_view::npos)
+          line = line.substr(0, semi);
         line = trim(line);
         size_t size = 0;
         auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), size, 16);
@@ -219,7 +221,8 @@ Result<RequestResult> http_request(const HttpTarget& target, std::string_view me
   req.append(method).append(" ").append(path).append(" HTTP/1.1\r\n");
   req.append("Host: ").append(target.host).append(":").append(std::to_string(target.port));
   req.append("\r\nConnection: close\r\nUser-Agent: ember-server-load\r\n");
-  if (!target.api_key.empty()) req.append("Authorization: Bearer ").append(target.api_key).append("\r\n");
+  if (!target.api_key.empty())
+    req.append("Authorization: Bearer ").append(target.api_key).append("\r\n");
   if (!body.empty() || method == "POST") {
     req.append("Content-Type: application/json\r\nContent-Length: ")
         .append(std::to_string(body.size()))
@@ -255,7 +258,8 @@ Result<RequestResult> http_request(const HttpTarget& target, std::string_view me
   };
 
   const auto te = resp.headers.find("transfer-encoding");
-  const bool chunked = te != resp.headers.end() && lower(te->second).find("chunked") != std::string::npos;
+  const bool chunked =
+      te != resp.headers.end() && lower(te->second).find("chunked") != std::string::npos;
   if (chunked) {
     ChunkedDecoder dec;
     std::string_view pending = rest;
@@ -285,7 +289,8 @@ Result<RequestResult> http_request(const HttpTarget& target, std::string_view me
       return result;
     }
     while (got < want) {
-      EMBER_ASSIGN_OR_RETURN(size_t n, recv_some(fd, tmp, std::min(sizeof tmp, want - got), io_timeout));
+      EMBER_ASSIGN_OR_RETURN(size_t n,
+                             recv_some(fd, tmp, std::min(sizeof tmp, want - got), io_timeout));
       if (n == 0) return io_error("connection closed inside the body");
       got += n;
       if (!deliver(std::string_view(tmp, n))) {

@@ -39,10 +39,10 @@ struct RequestResult {
   HttpResponse response;
   bool stopped = false;  // the sink returned false
 };
-Result<RequestResult> http_request(const HttpTarget& target, std::string_view method,
-                                   std::string_view path, std::string_view body,
-                                   const BodySink& sink = nullptr,
-                                   std::chrono::milliseconds io_timeout = std::chrono::seconds(300));
+Result<RequestResult> http_request(
+    const HttpTarget& target, std::string_view method, std::string_view path, std::string_view body,
+    const BodySink& sink = nullptr,
+    std::chrono::milliseconds io_timeout = std::chrono::seconds(300));
 
 // Splits a Server-Sent Events byte stream into events and hands each event's `data:` payload
 // (lines joined with '\n') to the callback. Feed it the body pieces as they arrive.

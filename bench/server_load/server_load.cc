@@ -17,9 +17,9 @@
 //   ember_server_load --port 8080 --clients 8 --shared-prefix 700 --max-tokens 16
 //   ember_server_load --port 8080 --soak --clients 64 --requests 2000 --pid 1234 --json
 
+#include <signal.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -78,8 +78,8 @@ struct Options {
 
 struct RequestStats {
   int client = 0;
-  int status = 0;        // HTTP status; 0 = transport error
-  std::string error;     // transport error or SSE error event
+  int status = 0;             // HTTP status; 0 = transport error
+  std::string error;          // transport error or SSE error event
   bool disconnected = false;  // we closed on purpose
   bool stream_error = false;  // an SSE {"error": ...} event
   bool invalid = false;       // a 200 reply that is not what the request asked for
@@ -144,17 +144,19 @@ long rss_kib(int pid) {
   return 0;
 }
 
-bool process_alive(int pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+bool process_alive(int pid) {
+  return pid > 0 && ::kill(pid, 0) == 0;
+}
 
 // A deterministic text of about `tokens` tokens (measured with POST /tokenize when the server
 // has it; otherwise ~1.3 tokens per word is assumed). `salt` makes different texts of the same
 // length: the no-sharing baseline.
 std::string make_prefix(const HttpTarget& t, int tokens, uint32_t salt) {
   static constexpr const char* kWords[] = {
-      "harbor", "lantern", "granite", "whisper", "meadow", "copper", "thunder", "orchard",
-      "velvet", "glacier", "ember", "saffron", "quartz", "willow", "beacon", "cascade",
-      "marble", "falcon", "juniper", "tundra", "compass", "ripple", "cobalt", "summit",
-      "prairie", "lagoon", "cinder", "tapestry", "horizon", "citadel", "mosaic", "nectar"};
+      "harbor",  "lantern", "granite", "whisper",  "meadow",  "copper",  "thunder", "orchard",
+      "velvet",  "glacier", "ember",   "saffron",  "quartz",  "willow",  "beacon",  "cascade",
+      "marble",  "falcon",  "juniper", "tundra",   "compass", "ripple",  "cobalt",  "summit",
+      "prairie", "lagoon",  "cinder",  "tapestry", "horizon", "citadel", "mosaic",  "nectar"};
   std::mt19937 rng(salt * 2654435761u + 17);
   std::uniform_int_distribution<size_t> pick(0, std::size(kWords) - 1);
   auto words = [&](int n) {
@@ -237,19 +239,23 @@ RequestStats run_request(const Options& opt, const RequestPlan& plan, int client
     bool has_token = false;
     if (auto ch = j.find("choices"); ch != j.end() && ch->is_array()) {
       for (const Json& c : *ch) {
-        if (auto f = c.find("finish_reason"); f != c.end() && f->is_string() && c.value("index", 0) == 0) {
+        if (auto f = c.find("finish_reason");
+            f != c.end() && f->is_string() && c.value("index", 0) == 0) {
           finish0 = f->get<std::string>();
         }
         if (auto d = c.find("delta"); d != c.end() && d->is_object()) {
           for (const char* k : {"content", "reasoning_content"}) {
-            if (auto v = d->find(k); v != d->end() && v->is_string() && !v->get_ref<const std::string&>().empty()) {
+            if (auto v = d->find(k);
+                v != d->end() && v->is_string() && !v->get_ref<const std::string&>().empty()) {
               has_token = true;
-              if (c.value("index", 0) == 0 && std::string(k) == "content") content += v->get<std::string>();
+              if (c.value("index", 0) == 0 && std::string(k) == "content")
+                content += v->get<std::string>();
             }
           }
           if (d->contains("tool_calls")) has_token = true;
         }
-        if (auto v = c.find("text"); v != c.end() && v->is_string() && !v->get_ref<const std::string&>().empty()) {
+        if (auto v = c.find("text");
+            v != c.end() && v->is_string() && !v->get_ref<const std::string&>().empty()) {
           has_token = true;
         }
       }
@@ -288,8 +294,8 @@ RequestStats run_request(const Options& opt, const RequestPlan& plan, int client
     };
   }
 
-  auto r = http_request(opt.target, "POST", plan.path, body, sink,
-                        std::chrono::seconds(opt.timeout_s));
+  auto r =
+      http_request(opt.target, "POST", plan.path, body, sink, std::chrono::seconds(opt.timeout_s));
   st.end = Clock::now();
   st.e2e_s = seconds_between(st.start, st.end);
   if (!r.ok()) {
@@ -308,7 +314,8 @@ RequestStats run_request(const Options& opt, const RequestPlan& plan, int client
       st.invalid = true;
       st.error = "stream ended without data: [DONE]";
     }
-    if (st.completion_tokens == 0) st.completion_tokens = st.ttft_s ? static_cast<int>(st.gaps_s.size()) + 1 : 0;
+    if (st.completion_tokens == 0)
+      st.completion_tokens = st.ttft_s ? static_cast<int>(st.gaps_s.size()) + 1 : 0;
   } else {
     Json j = Json::parse(whole, nullptr, false);
     if (j.is_discarded() || !j.contains("choices") || !j["choices"].is_array()) {
@@ -321,7 +328,8 @@ RequestStats run_request(const Options& opt, const RequestPlan& plan, int client
       st.prompt_tokens = u->value("prompt_tokens", 0);
     }
     const Json& c0 = j["choices"].empty() ? Json() : j["choices"][0];
-    if (c0.is_object() && c0.contains("message") && c0["message"].value("content", Json()).is_string()) {
+    if (c0.is_object() && c0.contains("message") &&
+        c0["message"].value("content", Json()).is_string()) {
       content = c0["message"]["content"].get<std::string>();
     }
     if (c0.is_object()) {
@@ -353,8 +361,8 @@ RequestStats run_request(const Options& opt, const RequestPlan& plan, int client
 RequestPlan bench_plan(const Options& opt, const std::string& system, int client, int i) {
   RequestPlan p;
   p.stream = true;
-  const std::string user = opt.prompt + " (reader " + std::to_string(client) + ", part " +
-                           std::to_string(i) + ")";
+  const std::string user =
+      opt.prompt + " (reader " + std::to_string(client) + ", part " + std::to_string(i) + ")";
   Json b = {{"model", opt.model},
             {"max_tokens", opt.max_tokens},
             {"temperature", opt.temperature},
@@ -380,10 +388,14 @@ RequestPlan soak_plan(const Options& opt, std::mt19937_64& rng) {
   auto uni = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
   auto chance = [&](double p) { return uni(0, 1) < p; };
   auto irange = [&](int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng); };
-  static constexpr const char* kPrompts[] = {
-      "Tell me a joke.", "List five rivers.", "Explain recursion briefly.",
-      "Write a haiku about rain.", "What is 17 times 23?", "Describe a sunrise.",
-      "Summarise the plot of a heist film.", "Give three tips for sleeping well."};
+  static constexpr const char* kPrompts[] = {"Tell me a joke.",
+                                             "List five rivers.",
+                                             "Explain recursion briefly.",
+                                             "Write a haiku about rain.",
+                                             "What is 17 times 23?",
+                                             "Describe a sunrise.",
+                                             "Summarise the plot of a heist film.",
+                                             "Give three tips for sleeping well."};
   static constexpr const char* kStops[] = {".", "\n", "the", "a", "!", "ing", "e", ","};
 
   RequestPlan p;
@@ -397,7 +409,8 @@ RequestPlan soak_plan(const Options& opt, std::mt19937_64& rng) {
   if (chance(0.2)) b["repeat_penalty"] = uni(1.0, 1.3);
   if (chance(0.3)) {
     Json stops = Json::array();
-    for (int k = irange(1, 3); k > 0; --k) stops.push_back(kStops[irange(0, std::size(kStops) - 1)]);
+    for (int k = irange(1, 3); k > 0; --k)
+      stops.push_back(kStops[irange(0, std::size(kStops) - 1)]);
     b["stop"] = stops;
   }
   if (chance(0.1)) b["n"] = irange(2, 3);
@@ -410,7 +423,8 @@ RequestPlan soak_plan(const Options& opt, std::mt19937_64& rng) {
   if (chat) {
     p.path = "/v1/chat/completions";
     Json msgs = Json::array();
-    if (chance(0.5)) msgs.push_back({{"role", "system"}, {"content", "You are a helpful assistant."}});
+    if (chance(0.5))
+      msgs.push_back({{"role", "system"}, {"content", "You are a helpful assistant."}});
     msgs.push_back({{"role", "user"}, {"content", prompt}});
     b["messages"] = msgs;
     // Not with ignore_eos: a completed grammar then has no allowed token, and the server answers
@@ -481,11 +495,16 @@ Summary summarise(const Options& opt, const std::vector<RequestStats>& all, doub
   j["wall_s"] = wall_s;
   j["generated_tokens"] = tokens;
   j["aggregate_tokens_per_s"] = wall_s > 0 ? static_cast<double>(tokens) / wall_s : 0;
-  j["per_client_tokens_per_s"] = {{"median", percentile(client_tps, 0.5)},
-                                  {"min", client_tps.empty() ? 0 : *std::min_element(client_tps.begin(), client_tps.end())},
-                                  {"max", client_tps.empty() ? 0 : *std::max_element(client_tps.begin(), client_tps.end())}};
-  j["ttft_s"] = {{"median", percentile(ttft, 0.5)}, {"p90", percentile(ttft, 0.9)}, {"max", percentile(ttft, 1.0)}};
-  j["inter_token_latency_s"] = {{"median", percentile(gaps, 0.5)}, {"p90", percentile(gaps, 0.9)}, {"p99", percentile(gaps, 0.99)}};
+  j["per_client_tokens_per_s"] = {
+      {"median", percentile(client_tps, 0.5)},
+      {"min", client_tps.empty() ? 0 : *std::min_element(client_tps.begin(), client_tps.end())},
+      {"max", client_tps.empty() ? 0 : *std::max_element(client_tps.begin(), client_tps.end())}};
+  j["ttft_s"] = {{"median", percentile(ttft, 0.5)},
+                 {"p90", percentile(ttft, 0.9)},
+                 {"max", percentile(ttft, 1.0)}};
+  j["inter_token_latency_s"] = {{"median", percentile(gaps, 0.5)},
+                                {"p90", percentile(gaps, 0.9)},
+                                {"p99", percentile(gaps, 0.99)}};
   j["e2e_s"] = {{"median", percentile(e2e, 0.5)}, {"p90", percentile(e2e, 0.9)}};
   if (!samples.empty()) j["error_samples"] = samples;
   Summary s;
@@ -502,8 +521,9 @@ void print_text(const Json& j) {
   std::printf("\n  transport errors %d, 5xx %d, SSE error events %d, invalid replies %d\n",
               j["transport_errors"].get<int>(), j["server_errors_5xx"].get<int>(),
               j["stream_error_events"].get<int>(), j["invalid_replies"].get<int>());
-  std::printf("generated %ld tokens in %.2f s: %.1f t/s aggregate\n", j["generated_tokens"].get<long>(),
-              j["wall_s"].get<double>(), j["aggregate_tokens_per_s"].get<double>());
+  std::printf("generated %ld tokens in %.2f s: %.1f t/s aggregate\n",
+              j["generated_tokens"].get<long>(), j["wall_s"].get<double>(),
+              j["aggregate_tokens_per_s"].get<double>());
   const Json& pc = j["per_client_tokens_per_s"];
   std::printf("per-client t/s: median %.1f (min %.1f, max %.1f)\n", pc["median"].get<double>(),
               pc["min"].get<double>(), pc["max"].get<double>());
@@ -515,7 +535,8 @@ void print_text(const Json& j) {
               1e3 * j["inter_token_latency_s"]["p90"].get<double>(),
               1e3 * j["inter_token_latency_s"]["p99"].get<double>());
   if (j.contains("error_samples")) {
-    for (const auto& e : j["error_samples"]) std::printf("  error: %s\n", e.get<std::string>().c_str());
+    for (const auto& e : j["error_samples"])
+      std::printf("  error: %s\n", e.get<std::string>().c_str());
   }
   if (j.contains("end")) {
     const Json& e = j["end"];
@@ -549,7 +570,9 @@ int run(Options opt) {
     const std::string s = make_prefix(opt.target, opt.shared_prefix, 0);
     for (auto& x : systems) x = s;
   } else if (opt.unique_prefix > 0) {
-    for (int c = 0; c < opt.clients; ++c) systems[static_cast<size_t>(c)] = make_prefix(opt.target, opt.unique_prefix, static_cast<uint32_t>(c + 1));
+    for (int c = 0; c < opt.clients; ++c)
+      systems[static_cast<size_t>(c)] =
+          make_prefix(opt.target, opt.unique_prefix, static_cast<uint32_t>(c + 1));
   }
 
   if (!opt.soak) {
@@ -580,9 +603,9 @@ int run(Options opt) {
                       : static_cast<int>(std::max(1L, std::min(planned / 20, 20L * opt.clients))))
                : 0;
   const auto t0 = Clock::now();
-  const auto deadline = opt.duration_s > 0
-                            ? t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.duration_s))
-                            : Clock::time_point::max();
+  const auto deadline = opt.duration_s > 0 ? t0 + std::chrono::duration_cast<Clock::duration>(
+                                                      std::chrono::duration<double>(opt.duration_s))
+                                           : Clock::time_point::max();
   // --trace: one line when a request is sent and one with its outcome, so that the requests in
   // flight when a server failed can be replayed.
   std::mutex trace_mu;
@@ -600,7 +623,8 @@ int run(Options opt) {
       std::mt19937_64 rng(opt.seed * 1000003ull + static_cast<uint64_t>(c));
       std::vector<RequestStats> mine;
       for (int i = 0; i < opt.requests && Clock::now() < deadline && !server_gone; ++i) {
-        RequestPlan plan = opt.soak ? soak_plan(opt, rng) : bench_plan(opt, systems[static_cast<size_t>(c)], c, i);
+        RequestPlan plan =
+            opt.soak ? soak_plan(opt, rng) : bench_plan(opt, systems[static_cast<size_t>(c)], c, i);
         const std::string tag = "c" + std::to_string(c) + "#" + std::to_string(i);
         trace_line("send " + tag + " " + plan.path + " disconnect_after=" +
                    std::to_string(plan.disconnect_after) + " " + plan.body.dump());
@@ -608,7 +632,8 @@ int run(Options opt) {
         trace_line("done " + tag + " status=" + std::to_string(mine.back().status) +
                    (mine.back().disconnected ? " disconnected" : "") + " " + mine.back().error);
         // A refused connection means the server is gone (crashed): stop instead of spinning.
-        if (mine.back().status == 0 && mine.back().error.find("Connection refused") != std::string::npos) {
+        if (mine.back().status == 0 &&
+            mine.back().error.find("Connection refused") != std::string::npos) {
           server_gone = true;
         }
         if (++finished == warm_at) rss_warm = rss_kib(opt.pid);
@@ -645,7 +670,8 @@ int run(Options opt) {
     const long fin = rss_kib(opt.pid);
     end["rss_after_warmup_kib"] = warm;
     end["rss_end_kib"] = fin;
-    if (warm > 0 && fin > 0) end["rss_change"] = static_cast<double>(fin - warm) / static_cast<double>(warm);
+    if (warm > 0 && fin > 0)
+      end["rss_change"] = static_cast<double>(fin - warm) / static_cast<double>(warm);
   } else {
     end["server_alive"] = end["health_status"] == 200;
   }
@@ -686,21 +712,34 @@ int main(int argc, char** argv) {
   app.add_option("--port", opt.target.port, "server port")->required();
   app.add_option("--api-key", opt.target.api_key, "sent as Authorization: Bearer KEY");
   app.add_option("--model", opt.model, "model id (default: the first of GET /v1/models)");
-  app.add_option("-c,--clients", opt.clients, "concurrent clients (threads)")->check(CLI::Range(1, 4096));
-  app.add_option("-r,--requests", opt.requests, "requests per client")->check(CLI::Range(1, 10000000));
-  app.add_option("-n,--max-tokens", opt.max_tokens, "max_tokens per request (bench)")->check(CLI::Range(1, 1 << 20));
-  app.add_option("--endpoint", opt.endpoint, "chat or completions")->check(CLI::IsMember({"chat", "completions"}));
+  app.add_option("-c,--clients", opt.clients, "concurrent clients (threads)")
+      ->check(CLI::Range(1, 4096));
+  app.add_option("-r,--requests", opt.requests, "requests per client")
+      ->check(CLI::Range(1, 10000000));
+  app.add_option("-n,--max-tokens", opt.max_tokens, "max_tokens per request (bench)")
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--endpoint", opt.endpoint, "chat or completions")
+      ->check(CLI::IsMember({"chat", "completions"}));
   app.add_option("--prompt", opt.prompt, "user prompt (bench)");
-  app.add_option("--shared-prefix", opt.shared_prefix, "a common ~N-token system prompt for all clients")->check(CLI::Range(0, 1 << 20));
-  app.add_option("--unique-prefix", opt.unique_prefix, "a different ~N-token system prompt per client")->check(CLI::Range(0, 1 << 20));
-  app.add_option("--warmup", opt.warmup, "untimed warm-up requests (bench)")->check(CLI::Range(0, 1000));
+  app.add_option("--shared-prefix", opt.shared_prefix,
+                 "a common ~N-token system prompt for all clients")
+      ->check(CLI::Range(0, 1 << 20));
+  app.add_option("--unique-prefix", opt.unique_prefix,
+                 "a different ~N-token system prompt per client")
+      ->check(CLI::Range(0, 1 << 20));
+  app.add_option("--warmup", opt.warmup, "untimed warm-up requests (bench)")
+      ->check(CLI::Range(0, 1000));
   app.add_option("--temperature", opt.temperature, "sampling temperature (bench)");
   app.add_option("--seed", opt.seed, "base seed");
   app.add_flag("!--no-ignore-eos", opt.ignore_eos, "let EOS end a reply early (bench)");
-  app.add_option("--timeout-s", opt.timeout_s, "per-read/write timeout")->check(CLI::Range(1, 86400));
-  app.add_flag("--soak", opt.soak, "random parameters and disconnects; checks /slots and RSS at the end");
-  app.add_option("--duration-s", opt.duration_s, "stop starting requests after this long (0: no limit)");
-  app.add_option("--disconnect-rate", opt.disconnect_rate, "soak: share of requests closed early")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--timeout-s", opt.timeout_s, "per-read/write timeout")
+      ->check(CLI::Range(1, 86400));
+  app.add_flag("--soak", opt.soak,
+               "random parameters and disconnects; checks /slots and RSS at the end");
+  app.add_option("--duration-s", opt.duration_s,
+                 "stop starting requests after this long (0: no limit)");
+  app.add_option("--disconnect-rate", opt.disconnect_rate, "soak: share of requests closed early")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--warmup-requests", opt.warmup_requests,
                  "soak: RSS baseline after this many requests (default: 5 % or 20 per client)");
   app.add_option("--pid", opt.pid, "server process id (RSS from /proc/PID/status, liveness)");
@@ -711,7 +750,8 @@ int main(int argc, char** argv) {
   app.add_option("--trace", opt.trace, "log each request when sent and when done to this file");
   CLI11_PARSE(app, argc, argv);
   if (opt.shared_prefix > 0 && opt.unique_prefix > 0) {
-    std::fprintf(stderr, "ember_server_load: --shared-prefix and --unique-prefix exclude each other\n");
+    std::fprintf(stderr,
+                 "ember_server_load: --shared-prefix and --unique-prefix exclude each other\n");
     return 2;
   }
   return ember::load::run(std::move(opt));
