@@ -478,9 +478,20 @@ TEST(ChatJson, MessagesRoundTripAndErrorsNameTheField) {
   EXPECT_NE(err(R"([{"role": "wizard", "content": "x"}])").find("wizard"), std::string::npos);
   EXPECT_NE(err(R"([{"role": "user", "content": 5}])").find("content"), std::string::npos);
   EXPECT_NE(err(R"([{"role": "tool", "content": "x"}])").find("tool_call_id"), std::string::npos);
-  EXPECT_NE(err(R"([{"role": "user"}, {"role": "assistant", "tool_calls": [{"function": {}}]}])")
+  EXPECT_NE(err(R"([{"role": "user", "content": "x"},
+                     {"role": "assistant", "tool_calls": [{"function": {}}]}])")
                 .find("messages[1]"),
             std::string::npos);
+  // Only assistant messages may leave content out (OpenAI requires it elsewhere).
+  EXPECT_NE(err(R"([{"role": "user"}])").find("content is required"), std::string::npos);
+  EXPECT_NE(err(R"([{"role": "system", "content": null}])").find("content is required"),
+            std::string::npos);
+  EXPECT_TRUE(chat_messages_from_json(
+                  Json::parse(
+                      R"([{"role": "user", "content": "x"}, {"role": "assistant", "content": null,
+                      "tool_calls": [{"id": "c", "type": "function",
+                                      "function": {"name": "f", "arguments": "{}"}}]}])"))
+                  .ok());
   EXPECT_NE(err(R"({"role": "user"})").find("list"), std::string::npos);
 
   auto params = ChatParams::from_json(Json::parse(
@@ -496,8 +507,7 @@ TEST(ChatJson, MessagesRoundTripAndErrorsNameTheField) {
   EXPECT_FALSE(ChatParams::from_json(Json::parse(R"({"tool_choice": "maybe"})")).ok());
   EXPECT_FALSE(ChatParams::from_json(Json::parse(R"({"temperature": "hot"})")).ok());
   // Integers outside the field's range are errors, not wrapped values (found by fuzzing).
-  EXPECT_FALSE(
-      ChatParams::from_json(Json::parse(R"({"max_tokens": 18446744073709551615})")).ok());
+  EXPECT_FALSE(ChatParams::from_json(Json::parse(R"({"max_tokens": 18446744073709551615})")).ok());
   EXPECT_FALSE(ChatParams::from_json(Json::parse(R"({"max_tokens": 4294967296})")).ok());
   EXPECT_FALSE(ChatParams::from_json(Json::parse(R"({"seed": 4294967296})")).ok());
   EXPECT_FALSE(ChatParams::from_json(Json::parse(R"({"seed": -2})")).ok());

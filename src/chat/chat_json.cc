@@ -196,6 +196,15 @@ Result<ChatMessage> ChatMessage::from_json(const Json& msg) {
     Result<ChatRole> r = chat_role_from_name(role->get<std::string>());
     if (!r.ok()) return r.status().with_context("message.role");
     m.role = *r;
+    if (m.role != ChatRole::kAssistant) {
+      // OpenAI requires content in system, user and tool messages; only an assistant message
+      // (e.g. one that only calls tools) may leave it out or set it to null.
+      auto content = msg.find("content");
+      if (content == msg.end() || content->is_null()) {
+        return invalid_argument("message.content is required in " +
+                                std::string(chat_role_name(m.role)) + " messages");
+      }
+    }
     EMBER_RETURN_IF_ERROR(read_content(msg, "message", m));
     EMBER_RETURN_IF_ERROR(read_string(msg, "reasoning_content", "message", m.reasoning_content));
     EMBER_RETURN_IF_ERROR(read_string(msg, "tool_call_id", "message", m.tool_call_id));
