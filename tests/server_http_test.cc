@@ -832,18 +832,19 @@ TEST_F(ServerHttpTest, DisconnectMidStreamFreesTheSlot) {
   ASSERT_TRUE(sse.next_event().has_value());
   sse.close();
   const auto closed_at = std::chrono::steady_clock::now();
+  // Generous limits (left at once when met): a loaded machine may take a while to notice.
   bool freed = false;
-  while (std::chrono::steady_clock::now() - closed_at < 1s) {
+  while (std::chrono::steady_clock::now() - closed_at < 10s) {
     if (busy_slots(port()) == 0) {
       freed = true;
       break;
     }
     std::this_thread::sleep_for(10ms);
   }
-  EXPECT_TRUE(freed) << "a slot is still busy 1 s after the client left";
+  EXPECT_TRUE(freed) << "a slot is still busy 10 s after the client left";
   // The generation was cancelled, not run to its end.
   bool counted = false;
-  for (int i = 0; i < 100 && !counted; ++i) {
+  for (int i = 0; i < 1000 && !counted; ++i) {
     counted = cancelled() >= before + 1;
     if (!counted) std::this_thread::sleep_for(10ms);
   }
@@ -859,7 +860,7 @@ TEST_F(ServerHttpTest, DisconnectMidStreamFreesTheSlot) {
     std::this_thread::sleep_for(20ms);
   }  // closed without reading
   bool counted2 = false;
-  for (int i = 0; i < 100 && !counted2; ++i) {
+  for (int i = 0; i < 1000 && !counted2; ++i) {
     counted2 = cancelled() >= before2 + 1;
     if (!counted2) std::this_thread::sleep_for(10ms);
   }
