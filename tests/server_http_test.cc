@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -831,18 +832,19 @@ TEST_F(ServerHttpTest, DisconnectMidStreamFreesTheSlot) {
   ASSERT_TRUE(sse.next_event().has_value());
   sse.close();
   const auto closed_at = std::chrono::steady_clock::now();
+  // Generous limits (left at once when met): a loaded machine may take a while to notice.
   bool freed = false;
-  while (std::chrono::steady_clock::now() - closed_at < 1s) {
+  while (std::chrono::steady_clock::now() - closed_at < 10s) {
     if (busy_slots(port()) == 0) {
       freed = true;
       break;
     }
     std::this_thread::sleep_for(10ms);
   }
-  EXPECT_TRUE(freed) << "a slot is still busy 1 s after the client left";
+  EXPECT_TRUE(freed) << "a slot is still busy 10 s after the client left";
   // The generation was cancelled, not run to its end.
   bool counted = false;
-  for (int i = 0; i < 100 && !counted; ++i) {
+  for (int i = 0; i < 1000 && !counted; ++i) {
     counted = cancelled() >= before + 1;
     if (!counted) std::this_thread::sleep_for(10ms);
   }
@@ -858,7 +860,7 @@ TEST_F(ServerHttpTest, DisconnectMidStreamFreesTheSlot) {
     std::this_thread::sleep_for(20ms);
   }  // closed without reading
   bool counted2 = false;
-  for (int i = 0; i < 100 && !counted2; ++i) {
+  for (int i = 0; i < 1000 && !counted2; ++i) {
     counted2 = cancelled() >= before2 + 1;
     if (!counted2) std::this_thread::sleep_for(10ms);
   }
@@ -1021,6 +1023,59 @@ TEST(ServerHttpFlags, FullQueueAnswers503WithRetryAfter) {
   EXPECT_FALSE(c.raw.header("retry-after").empty());
   a.close();
   b.close();
+}
+
+// Many clients on a small cache (requests wait for blocks), most of them closing their socket
+// at a random time without reading (non-streaming and streaming, n up to 2, shared prompts):
+// every cancelled generation frees its slot, and the server keeps serving.
+TEST(ServerHttpFlags, ClientsLeavingAtRandomTimesLeaveNoSlotBusy) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  auto srv = ServerProcess::start({"-m", (dir / kChatModel).string(), "-t", "2", "--parallel", "4",
+                                   "-c", "256", "--kv-size", "256"});
+  ASSERT_TRUE(srv->ok()) << srv->error();
+  const int port = srv->port();
+  std::atomic<int> bad{0};
+  auto client = [&](int t) {
+    std::mt19937 rng(77u + static_cast<uint32_t>(t));
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); };
+    for (int k = 0; k < 10; ++k) {
+      const int n = 1 + pick(2);
+      // n = 2 stays within the 4-block cache only with short outputs.
+      const int max_tokens = n == 2 ? 1 + pick(40) : (pick(2) == 0 ? -1 : 1 + pick(60));
+      Json req = user_chat("Tell me story number " + std::to_string(pick(3)), max_tokens, 5 + k);
+      req["n"] = n;
+      req["ignore_eos"] = pick(2) == 0;
+      if (pick(4) == 0) req["stream"] = true;
+      HttpConnection c(port);
+      if (!c.send_request("POST", "/v1/chat/completions", req.dump())) {
+        bad.fetch_add(1);
+        continue;
+      }
+      if (pick(3) == 0) {
+        HttpResponse r = c.read_response(60s);
+        if (r.status != 200) {
+          ADD_FAILURE() << "status " << r.status << " " << r.error << " " << r.body;
+          bad.fetch_add(1);
+        }
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(pick(30000)));
+        c.close();
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) threads.emplace_back(client, t);
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0);
+  bool idle = false;
+  for (int i = 0; i < 3000 && !idle; ++i) {
+    idle = busy_slots(port) == 0 &&
+           metric_value(http_request(port, "GET", "/metrics").body, "ember_requests_waiting") == 0;
+    if (!idle) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(idle) << "slots: " << get_json(port, "/slots").raw.body;
+  JsonReply r = post_json(port, "/v1/chat/completions", user_chat("still there?", 4, 1));
+  EXPECT_EQ(r.status, 200) << r.raw.body;
 }
 
 TEST(ServerHttpFlags, GracefulShutdownOnSigterm) {
