@@ -18,18 +18,6 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-kernels::KvType to_kv_type(KvCacheType t) {
-  switch (t) {
-    case KvCacheType::kF32:
-      return kernels::KvType::kF32;
-    case KvCacheType::kQ8_0:
-      return kernels::KvType::kQ8_0;
-    case KvCacheType::kF16:
-      break;
-  }
-  return kernels::KvType::kF16;
-}
-
 Status check_options(const EngineOptions& o) {
   if (o.n_ctx < 0) return invalid_argument("n_ctx must be >= 0 (0 = the model's own)");
   if (o.n_threads < 0) return invalid_argument("n_threads must be >= 0 (0 = all cores)");
@@ -84,7 +72,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> mode
   cp.n_ctx = n_ctx;
   cp.n_ubatch = options.n_batch;
   cp.n_seq_max = 1;
-  cp.kv_type = to_kv_type(options.kv_cache_type);
+  cp.kv_type = detail::kernel_kv_type(options.kv_cache_type);
   cp.n_threads = options.n_threads;
   // One attention algorithm for batches and single tokens, so that a prompt evaluated in one
   // batch and a prompt partly reused from the cache give bit-identical logits: the same request

@@ -3,7 +3,9 @@
 
 #include <memory>
 
+#include "ember/kv_cache_type.h"
 #include "ember/model.h"
+#include "kernels/ops.h"
 #include "model/model.h"
 
 namespace ember::detail {
@@ -17,5 +19,19 @@ struct ModelImpl {
 struct ModelAccess {
   static const ModelImpl& impl(const Model& m) { return *m.impl_; }
 };
+
+// The runtime's cache type for the public one (Engine and Server; the public Context validates
+// the value itself).
+inline kernels::KvType kernel_kv_type(KvCacheType t) {
+  switch (t) {
+    case KvCacheType::kF32:
+      return kernels::KvType::kF32;
+    case KvCacheType::kQ8_0:
+      return kernels::KvType::kQ8_0;
+    case KvCacheType::kF16:
+      break;
+  }
+  return kernels::KvType::kF16;
+}
 
 }  // namespace ember::detail

@@ -54,14 +54,7 @@ int32_t KvBlocks::n_cached() const {
 
 bool KvBlocks::ensure_seq_ids(int32_t n, int32_t pinned) {
   while (free_seq_ids() < n) {
-    int32_t victim = -1;
-    for (size_t s = 0; s < seqs_.size(); ++s) {
-      const Seq& q = seqs_[s];
-      if (!q.used || q.live || static_cast<int32_t>(s) == pinned) continue;
-      if (victim < 0 || q.last_used < seqs_[static_cast<size_t>(victim)].last_used) {
-        victim = static_cast<int32_t>(s);
-      }
-    }
+    const int32_t victim = least_recently_used_cached(pinned);
     if (victim < 0) return false;
     evict(victim);
   }
@@ -70,17 +63,22 @@ bool KvBlocks::ensure_seq_ids(int32_t n, int32_t pinned) {
 
 void KvBlocks::evict_for_blocks(int32_t pinned) {
   while (free_blocks() < outstanding_) {
-    int32_t victim = -1;
-    for (size_t s = 0; s < seqs_.size(); ++s) {
-      const Seq& q = seqs_[s];
-      if (!q.used || q.live || static_cast<int32_t>(s) == pinned) continue;
-      if (victim < 0 || q.last_used < seqs_[static_cast<size_t>(victim)].last_used) {
-        victim = static_cast<int32_t>(s);
-      }
-    }
+    const int32_t victim = least_recently_used_cached(pinned);
     if (victim < 0) return;
     evict(victim);
   }
+}
+
+int32_t KvBlocks::least_recently_used_cached(int32_t pinned) const {
+  int32_t victim = -1;
+  for (size_t s = 0; s < seqs_.size(); ++s) {
+    const Seq& q = seqs_[s];
+    if (!q.used || q.live || static_cast<int32_t>(s) == pinned) continue;
+    if (victim < 0 || q.last_used < seqs_[static_cast<size_t>(victim)].last_used) {
+      victim = static_cast<int32_t>(s);
+    }
+  }
+  return victim;
 }
 
 int32_t KvBlocks::take_seq_id() {

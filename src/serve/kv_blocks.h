@@ -103,6 +103,8 @@ class KvBlocks {
     uint64_t last_used = 0;
   };
   int32_t take_seq_id();
+  // The cached (finished) sequence used longest ago, other than `pinned`; -1 when none.
+  int32_t least_recently_used_cached(int32_t pinned) const;
   int32_t take_block(Seq& s);
   void evict(int32_t seq);
   // Evicts LRU cached sequences (not `pinned`) until free blocks cover the reservations.

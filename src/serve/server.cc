@@ -66,18 +66,6 @@ void RequestState::cancel() {
 
 namespace {
 
-kernels::KvType to_kv_type(KvCacheType t) {
-  switch (t) {
-    case KvCacheType::kF32:
-      return kernels::KvType::kF32;
-    case KvCacheType::kQ8_0:
-      return kernels::KvType::kQ8_0;
-    case KvCacheType::kF16:
-      break;
-  }
-  return kernels::KvType::kF16;
-}
-
 // Choice i's seed: seed + i, modulo 2^32 - 1 so that it never becomes kRandomSeed (which would
 // mean "random"); a random seed stays random for every choice.
 uint32_t choice_seed(uint32_t seed, int32_t i) {
@@ -138,7 +126,7 @@ Result<std::unique_ptr<Server>> Server::create(std::shared_ptr<const Model> mode
   cp.n_ctx = cells;
   cp.n_ubatch = o.batch_tokens;
   cp.n_seq_max = KvCache::kMaxSequences;
-  cp.kv_type = to_kv_type(o.kv_cache_type);
+  cp.kv_type = detail::kernel_kv_type(o.kv_cache_type);
   cp.n_threads = o.n_threads;
   // One attention algorithm for every batch shape (as Engine::create explains): a sequence's
   // logits then do not depend on how its prompt was chunked, on what else ran in the step, nor
@@ -215,12 +203,7 @@ Result<std::shared_ptr<ServerRequest>> Server::submit(CompletionRequest request,
   EMBER_RETURN_IF_ERROR(detail::SequenceGenerator::validate(params, tok.n_vocab()));
   EMBER_RETURN_IF_ERROR(check_request(s.options, s.blocks->n_blocks(), request.n,
                                       static_cast<int32_t>(prompt.size()), params.max_tokens));
-  std::shared_ptr<const grammar::TokenTrie> trie;
-  if (detail::SequenceGenerator::needs_trie(params)) {
-    std::lock_guard<std::mutex> lk(s.trie_mu);
-    if (!s.trie) s.trie = sampling::GrammarConstraint::build_trie(tok);
-    trie = s.trie;
-  }
+  const std::shared_ptr<const grammar::TokenTrie> trie = s.trie_for(params);
   auto req = std::make_shared<serve::RequestState>(0, s.shared, std::move(on_event));
   req->n = request.n;
   req->max_tokens = params.max_tokens;
@@ -246,12 +229,7 @@ Result<std::shared_ptr<ServerRequest>> Server::submit(ChatRequest request,
   EMBER_RETURN_IF_ERROR(detail::SequenceGenerator::validate(params, tok.n_vocab()));
   EMBER_RETURN_IF_ERROR(check_request(s.options, s.blocks->n_blocks(), request.n,
                                       static_cast<int32_t>(plan.tokens.size()), params.max_tokens));
-  std::shared_ptr<const grammar::TokenTrie> trie;
-  if (detail::SequenceGenerator::needs_trie(params)) {
-    std::lock_guard<std::mutex> lk(s.trie_mu);
-    if (!s.trie) s.trie = sampling::GrammarConstraint::build_trie(tok);
-    trie = s.trie;
-  }
+  const std::shared_ptr<const grammar::TokenTrie> trie = s.trie_for(params);
   auto req = std::make_shared<serve::RequestState>(0, s.shared, std::move(on_event));
   req->chat = true;
   req->n = request.n;

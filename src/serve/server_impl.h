@@ -137,6 +137,13 @@ struct Server::Impl {
   // The vocabulary trie for grammars, built on the first constrained request.
   std::mutex trie_mu;
   std::shared_ptr<const grammar::TokenTrie> trie;
+  // The vocabulary trie when `params` constrain the output (built on first use), else null.
+  std::shared_ptr<const grammar::TokenTrie> trie_for(const GenerationParams& params) {
+    if (!detail::SequenceGenerator::needs_trie(params)) return nullptr;
+    std::lock_guard<std::mutex> lk(trie_mu);
+    if (!trie) trie = sampling::GrammarConstraint::build_trie(*tokenizer);
+    return trie;
+  }
   std::atomic<uint64_t> chat_count{0};
 
   // Scheduler state (scheduler thread only).
