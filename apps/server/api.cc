@@ -92,6 +92,13 @@ bool Api::serves_model(const std::string& name) const {
   return name == p.filename().string() || name == p.stem().string();
 }
 
+std::optional<ApiError> Api::unknown_model(const std::string& name) const {
+  if (serves_model(name)) return std::nullopt;
+  return ApiError::not_found("model '" + name.substr(0, 200) +
+                                 "' does not exist (this server has '" + options_.model_id + "')",
+                             "model_not_found");
+}
+
 Json Api::model_json() const {
   Json m = {
       {"id", options_.model_id}, {"object", "model"}, {"created", created_}, {"owned_by", "ember"}};

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "ember/server.h"
@@ -50,6 +51,8 @@ class Api {
   void respond_error(ResponseWriter& writer, const ApiError& error) const;
   // The requested model is this server's (empty = yes).
   bool serves_model(const std::string& name) const;
+  // The 404 for a request naming another model; std::nullopt when this server serves it.
+  std::optional<ApiError> unknown_model(const std::string& name) const;
   Json model_json() const;
 
   HttpOptions options_;

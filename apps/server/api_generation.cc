@@ -269,12 +269,7 @@ void Api::chat_completions(const HttpRequest& /*request*/, Json body,
                            const std::shared_ptr<Server>& server) {
   Result<ChatCompletionCall> call = parse_chat_completion(body);
   if (!call.ok()) return respond_error(*writer, api_error_from_status(call.status()));
-  if (!serves_model(call->model)) {
-    return respond_error(*writer, ApiError::not_found("model '" + call->model.substr(0, 200) +
-                                                          "' does not exist (this server has '" +
-                                                          options_.model_id + "')",
-                                                      "model_not_found"));
-  }
+  if (std::optional<ApiError> e = unknown_model(call->model)) return respond_error(*writer, *e);
   call->request.params.model = options_.model_id;
   const int n = call->request.n;
   auto state = std::make_shared<ChatState>(n, call->logprobs, call->top_logprobs);
@@ -301,12 +296,7 @@ void Api::completions(const HttpRequest& /*request*/, Json body,
                       const std::shared_ptr<Server>& server) {
   Result<CompletionCall> call = parse_completion(body);
   if (!call.ok()) return respond_error(*writer, api_error_from_status(call.status()));
-  if (!serves_model(call->model)) {
-    return respond_error(*writer, ApiError::not_found("model '" + call->model.substr(0, 200) +
-                                                          "' does not exist (this server has '" +
-                                                          options_.model_id + "')",
-                                                      "model_not_found"));
-  }
+  if (std::optional<ApiError> e = unknown_model(call->model)) return respond_error(*writer, *e);
   const Tokenizer& tok = server->model()->tokenizer();
   const size_t n_prompts = call->prompts.size();
   const int n = call->n;
