@@ -45,6 +45,16 @@ class Api {
   void completions(const HttpRequest& request, Json body,
                    const std::shared_ptr<ResponseWriter>& writer,
                    const std::shared_ptr<Server>& server);
+  // Ollama's /api/* (ollama_api.cc), Anthropic's /v1/messages (anthropic_api.cc) and OpenAI's
+  // /v1/responses (responses_api.cc).
+  void ollama(Route route, const HttpRequest& request, Json body,
+              const std::shared_ptr<ResponseWriter>& writer, const std::shared_ptr<Server>& server);
+  void anthropic(Route route, const HttpRequest& request, Json body,
+                 const std::shared_ptr<ResponseWriter>& writer,
+                 const std::shared_ptr<Server>& server);
+  void responses(const HttpRequest& request, Json body,
+                 const std::shared_ptr<ResponseWriter>& writer,
+                 const std::shared_ptr<Server>& server);
 
   // Responses with the CORS headers added.
   void respond_json(ResponseWriter& writer, int status, const Json& body) const;
