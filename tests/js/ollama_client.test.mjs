@@ -132,9 +132,10 @@ describe('chat', () => {
     };
     const r = await ollama.chat({ ...req, format: schema, options: { ...req.options, num_predict: 80 } });
     validate(schema, JSON.parse(r.message.content));
-    const j = await ollama.chat({ ...req, format: 'json', options: { ...req.options, num_predict: 80 } });
-    const v = JSON.parse(j.message.content);
-    assert.equal(typeof v, 'object');
+    // Any object may go on for long with random weights: check it when it finished.
+    const j = await ollama.chat({ ...req, format: 'json', options: { ...req.options, num_predict: 200 } });
+    assert.equal(j.message.content.trimStart()[0], '{');
+    if (j.done_reason === 'stop') assert.equal(typeof JSON.parse(j.message.content), 'object');
   });
 
   test('tools: replies are content or well-formed tool calls; a tool round trip is accepted', async () => {
