@@ -18,7 +18,10 @@
 
 #include "api_error.h"
 #include "http_parse.h"
+#include "anthropic_request.h"
+#include "ollama_request.h"
 #include "openai_request.h"
+#include "responses_request.h"
 #include "router.h"
 
 namespace {
@@ -98,6 +101,30 @@ void run_route(const AdmittedRequest& a) {
     case Route::kApplyTemplate:
       check_status(parse_apply_template(a.body).status());
       break;
+    case Route::kOllamaChat:
+    case Route::kOllamaGenerate: {
+      auto r = a.match.route == Route::kOllamaChat ? parse_ollama_chat(a.body)
+                                                   : parse_ollama_generate(a.body);
+      check_status(r.status());
+      if (r.ok() && r->num_ctx < 0) fail("negative num_ctx accepted");
+      break;
+    }
+    case Route::kOllamaShow:
+      check_status(parse_ollama_show(a.body).status());
+      break;
+    case Route::kAnthropicMessages:
+    case Route::kAnthropicCountTokens: {
+      auto r = parse_anthropic_messages(a.body, a.match.route == Route::kAnthropicCountTokens);
+      check_status(r.status());
+      if (r.ok() && r->chat.messages.empty()) fail("messages request without messages accepted");
+      break;
+    }
+    case Route::kResponses: {
+      auto r = parse_responses_request(a.body);
+      check_status(r.status());
+      if (r.ok() && r->chat.messages.empty()) fail("responses request without input accepted");
+      break;
+    }
     default:
       break;
   }
