@@ -17,9 +17,9 @@
 #include <string>
 #include <variant>
 
+#include "anthropic_request.h"
 #include "api_error.h"
 #include "http_parse.h"
-#include "anthropic_request.h"
 #include "ollama_request.h"
 #include "openai_request.h"
 #include "responses_request.h"
@@ -43,16 +43,17 @@ void check_error_response(const HttpResponse& r) {
     }
   }
   // The head must be well-formed whatever the headers hold.
-  const std::string head = format_response_head(r.status, r.content_type, r.headers,
-                                                static_cast<int64_t>(r.body.size()), false, true,
-                                                "req-1");
+  const std::string head =
+      format_response_head(r.status, r.content_type, r.headers, static_cast<int64_t>(r.body.size()),
+                           false, true, "req-1");
   if (head.find("\r\n\r\n") != head.size() - 4) fail("response head has an early blank line");
 }
 
 void check_status(const ember::Status& st) {
   if (st.ok()) return;
   const ApiError e = api_error_from_status(st);
-  if (e.status >= 500) fail("a parser error maps to " + std::to_string(e.status) + ": " + st.to_string());
+  if (e.status >= 500)
+    fail("a parser error maps to " + std::to_string(e.status) + ": " + st.to_string());
   check_error_response(e.to_response());
 }
 
@@ -148,7 +149,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t used_total = 0;
     // Feed in pieces, as reads from a socket arrive.
     while (!ec && !parser.is_done() && used_total < left) {
-      const size_t used = parser.put(boost::asio::buffer(bytes + used_total, left - used_total), ec);
+      const size_t used =
+          parser.put(boost::asio::buffer(bytes + used_total, left - used_total), ec);
       if (ec == boost::beast::http::error::need_more) {
         ec = {};
         if (used == 0) break;

@@ -115,7 +115,9 @@ Json anthropic_msg(int max_tokens = 6) {
           {"messages", Json::array({{{"role", "user"}, {"content", "Hello there"}}})}};
 }
 Json responses_req(int max_tokens = 6) {
-  return {{"model", kModel}, {"max_output_tokens", max_tokens}, {"temperature", 0},
+  return {{"model", kModel},
+          {"max_output_tokens", max_tokens},
+          {"temperature", 0},
           {"input", "Hello there"}};
 }
 
@@ -124,8 +126,8 @@ class ServerApisTest : public ::testing::Test {
   static void SetUpTestSuite() {
     const auto dir = testdata_dir();
     if (dir.empty()) return;
-    server_ = ServerProcess::start({"-m", (dir / kModelFile).string(), "--parallel", "2", "-c",
-                                    "512", "-t", "1"})
+    server_ = ServerProcess::start(
+                  {"-m", (dir / kModelFile).string(), "--parallel", "2", "-c", "512", "-t", "1"})
                   .release();
   }
   static void TearDownTestSuite() {
@@ -312,7 +314,8 @@ TEST_F(ServerApisTest, AnthropicErrorsAndCountTokens) {
   Reply tmpl = post(port(), "/apply-template",
                     Json{{"messages", Json::array({{{"role", "system"}, {"content", "Be brief."}},
                                                    {{"role", "user"}, {"content", "Hi"}}})}});
-  Reply tok = post(port(), "/tokenize", Json{{"content", tmpl.body["prompt"]}, {"add_special", true}});
+  Reply tok =
+      post(port(), "/tokenize", Json{{"content", tmpl.body["prompt"]}, {"add_special", true}});
   EXPECT_EQ(count.body["input_tokens"], tok.body["tokens"].size());
 
   const std::vector<std::pair<Json, int>> cases = {
@@ -320,7 +323,8 @@ TEST_F(ServerApisTest, AnthropicErrorsAndCountTokens) {
        400},  // max_tokens missing
       {with(anthropic_msg(), {{"model", "claude-3-5-sonnet"}}), 404},
       {with(anthropic_msg(), {{"max_tokens", 100000}}), 400},  // beyond the context
-      {with(anthropic_msg(), {{"tools", Json::array({{{"type", "bash_20250124"}, {"name", "bash"}}})}}),
+      {with(anthropic_msg(),
+            {{"tools", Json::array({{{"type", "bash_20250124"}, {"name", "bash"}}})}}),
        400},
       {with(anthropic_msg(), {{"tool_choice", {{"type", "sometimes"}}}}), 400},
       {with(anthropic_msg(), {{"thinking", {{"type", "maybe"}}}}), 400},
@@ -351,8 +355,8 @@ TEST(ServerApisKey, XApiKeyCountsLikeBearer) {
   EXPECT_EQ(wrong.status, 401);
   Reply right = post(srv->port(), "/v1/messages", body, {{"x-api-key", "k-123"}});
   EXPECT_EQ(right.status, 200) << right.raw.body;
-  Reply bearer = post(srv->port(), "/api/chat", ollama_chat(2).dump(),
-                      {{"Authorization", "Bearer k-123"}});
+  Reply bearer =
+      post(srv->port(), "/api/chat", ollama_chat(2).dump(), {{"Authorization", "Bearer k-123"}});
   EXPECT_EQ(bearer.status, 200);
   Reply ollama_none = post(srv->port(), "/api/chat", ollama_chat(2).dump());
   EXPECT_EQ(ollama_none.status, 401);
@@ -399,7 +403,8 @@ TEST_F(ServerApisTest, ResponsesErrors) {
       {with(responses_req(), {{"previous_response_id", "resp_1"}}), 400},
       {with(responses_req(), {{"conversation", "conv_1"}}), 400},
       {with(responses_req(), {{"background", true}}), 400},
-      {with(responses_req(), {{"input", Json::array({{{"type", "item_reference"}, {"id", "x"}}})}}), 400},
+      {with(responses_req(), {{"input", Json::array({{{"type", "item_reference"}, {"id", "x"}}})}}),
+       400},
       {with(responses_req(), {{"input", 5}}), 400},
       {with(responses_req(), {{"text", {{"format", {{"type", "xml"}}}}}}), 400},
       {with(responses_req(), {{"model", "gpt-4.1"}}), 404},
@@ -417,9 +422,17 @@ TEST_F(ServerApisTest, ResponsesErrors) {
 // bodies: the answer is a 4xx in the route's error shape (or, for values that may be legal, any
 // answer but a 5xx); the server stays up.
 TEST_F(ServerApisTest, MalformedBodiesGetOnly4xx) {
-  const std::vector<Json> wrong_values = {true,          7,   -3,  1.5, 1e300,         "",
-                                          "x",           Json::array(), Json::array({1, "a"}),
-                                          Json::object(), Json{{"a", 1}}};
+  const std::vector<Json> wrong_values = {true,
+                                          7,
+                                          -3,
+                                          1.5,
+                                          1e300,
+                                          "",
+                                          "x",
+                                          Json::array(),
+                                          Json::array({1, "a"}),
+                                          Json::object(),
+                                          Json{{"a", 1}}};
   struct Route {
     std::string path;
     Json base;
@@ -427,17 +440,21 @@ TEST_F(ServerApisTest, MalformedBodiesGetOnly4xx) {
   };
   Json ollama_gen = {{"model", kModel}, {"prompt", "hi"}, {"options", {{"num_predict", 1}}}};
   const std::vector<Route> routes = {
-      {"/api/chat", ollama_chat(1),
+      {"/api/chat",
+       ollama_chat(1),
        {"model", "messages", "stream", "format", "options", "tools", "think", "keep_alive"}},
-      {"/api/generate", ollama_gen,
+      {"/api/generate",
+       ollama_gen,
        {"model", "prompt", "system", "raw", "stream", "format", "options", "suffix", "template",
         "context", "images", "think"}},
       {"/api/show", Json{{"model", kModel}}, {"model"}},
-      {"/v1/messages", anthropic_msg(1),
+      {"/v1/messages",
+       anthropic_msg(1),
        {"model", "messages", "max_tokens", "system", "stop_sequences", "temperature", "top_p",
         "top_k", "stream", "tools", "tool_choice", "thinking", "metadata"}},
       {"/v1/messages/count_tokens", anthropic_msg(1), {"model", "messages", "system", "tools"}},
-      {"/v1/responses", responses_req(1),
+      {"/v1/responses",
+       responses_req(1),
        {"model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "stream",
         "tools", "tool_choice", "text", "reasoning", "parallel_tool_calls", "metadata"}},
   };
@@ -447,17 +464,41 @@ TEST_F(ServerApisTest, MalformedBodiesGetOnly4xx) {
       {"/api/chat", with(ollama_chat(1), {{"options", {{"seed", 1e20}}}})},
       {"/api/chat", with(ollama_chat(1), {{"options", {{"stop", {1, 2}}}}})},
       {"/api/chat", with(ollama_chat(1), {{"messages", Json::array({5})}})},
-      {"/api/chat", with(ollama_chat(1), {{"messages", Json::array({{{"role", "wizard"}, {"content", "x"}}})}})},
-      {"/api/chat", with(ollama_chat(1), {{"messages", Json::array({{{"role", "assistant"}, {"content", ""}, {"tool_calls", Json::array({{{"function", {{"name", 5}}}}})}}})}})},
+      {"/api/chat",
+       with(ollama_chat(1), {{"messages", Json::array({{{"role", "wizard"}, {"content", "x"}}})}})},
+      {"/api/chat",
+       with(ollama_chat(1),
+            {{"messages",
+              Json::array({{{"role", "assistant"},
+                            {"content", ""},
+                            {"tool_calls", Json::array({{{"function", {{"name", 5}}}}})}}})}})},
       {"/api/chat", with(ollama_chat(1), {{"tools", Json::array({{{"type", "function"}}})}})},
-      {"/v1/messages", with(anthropic_msg(1), {{"messages", Json::array({{{"role", "user"}, {"content", Json::array({{{"type", "tool_result"}}})}}})}})},
-      {"/v1/messages", with(anthropic_msg(1), {{"messages", Json::array({{{"role", "assistant"}, {"content", Json::array({{{"type", "tool_use"}, {"id", "a"}, {"name", "f"}, {"input", 5}}})}}})}})},
-      {"/v1/messages", with(anthropic_msg(1), {{"messages", Json::array({{{"role", "user"}, {"content", Json::array({{{"type", "video"}}})}}})}})},
-      {"/v1/messages", with(anthropic_msg(1), {{"tools", Json::array({{{"name", "f"}, {"input_schema", 5}}})}})},
+      {"/v1/messages",
+       with(
+           anthropic_msg(1),
+           {{"messages", Json::array({{{"role", "user"},
+                                       {"content", Json::array({{{"type", "tool_result"}}})}}})}})},
+      {"/v1/messages",
+       with(anthropic_msg(1),
+            {{"messages", Json::array({{{"role", "assistant"},
+                                        {"content", Json::array({{{"type", "tool_use"},
+                                                                  {"id", "a"},
+                                                                  {"name", "f"},
+                                                                  {"input", 5}}})}}})}})},
+      {"/v1/messages",
+       with(anthropic_msg(1),
+            {{"messages", Json::array({{{"role", "user"},
+                                        {"content", Json::array({{{"type", "video"}}})}}})}})},
+      {"/v1/messages",
+       with(anthropic_msg(1), {{"tools", Json::array({{{"name", "f"}, {"input_schema", 5}}})}})},
       {"/v1/messages", with(anthropic_msg(1), {{"system", Json::array({{{"type", "image"}}})}})},
-      {"/v1/responses", with(responses_req(1), {{"input", Json::array({{{"type", "function_call"}}})}})},
-      {"/v1/responses", with(responses_req(1), {{"input", Json::array({{{"type", "function_call_output"}, {"call_id", "c"}}})}})},
-      {"/v1/responses", with(responses_req(1), {{"input", Json::array({{{"role", "tool"}, {"content", "x"}}})}})},
+      {"/v1/responses",
+       with(responses_req(1), {{"input", Json::array({{{"type", "function_call"}}})}})},
+      {"/v1/responses",
+       with(responses_req(1),
+            {{"input", Json::array({{{"type", "function_call_output"}, {"call_id", "c"}}})}})},
+      {"/v1/responses",
+       with(responses_req(1), {{"input", Json::array({{{"role", "tool"}, {"content", "x"}}})}})},
       {"/v1/responses", with(responses_req(1), {{"tools", Json::array({{{"type", "function"}}})}})},
       {"/v1/responses", with(responses_req(1), {{"reasoning", {{"effort", "extreme"}}}})},
   };

@@ -77,13 +77,15 @@ class AnthropicSink : public GenerationSink {
           tool_index_ = d.index;
           const size_t at = totals_.tool_index.count(d.index) ? totals_.tool_index[d.index] : 0;
           const ChatToolCall& call = totals_.message.tool_calls.at(at);
-          open(Block::kTool, {{"type", "tool_use"},
-                              {"id", call.id},
-                              {"name", call.name},
-                              {"input", Json::object()}},
+          open(Block::kTool,
+               {{"type", "tool_use"},
+                {"id", call.id},
+                {"name", call.name},
+                {"input", Json::object()}},
                /*force=*/true);
         }
-        if (!d.arguments.empty()) delta({{"type", "input_json_delta"}, {"partial_json", d.arguments}});
+        if (!d.arguments.empty())
+          delta({{"type", "input_json_delta"}, {"partial_json", d.arguments}});
       }
     }
     if (!ev.last) return;
@@ -117,7 +119,8 @@ class AnthropicSink : public GenerationSink {
     Json content = Json::array();
     const ChatMessage& m = totals_.message;
     if (!m.reasoning_content.empty()) {
-      content.push_back({{"type", "thinking"}, {"thinking", m.reasoning_content}, {"signature", ""}});
+      content.push_back(
+          {{"type", "thinking"}, {"thinking", m.reasoning_content}, {"signature", ""}});
     }
     if (!m.content.empty()) content.push_back({{"type", "text"}, {"text", m.content}});
     for (const ChatToolCall& c : m.tool_calls) {

@@ -21,8 +21,8 @@ Status refuse_block(const std::string& type, const std::string& where) {
                          " blocks are not supported (ember serves text-only models)");
   }
   if (type == "server_tool_use" || type == "web_search_tool_result" ||
-      type == "code_execution_tool_result" || type == "mcp_tool_use" ||
-      type == "mcp_tool_result" || type == "container_upload") {
+      type == "code_execution_tool_result" || type == "mcp_tool_use" || type == "mcp_tool_result" ||
+      type == "container_upload") {
     return unimplemented(where + ": " + type + " blocks are not supported (no server tools)");
   }
   return invalid_argument(where + ".type '" + type.substr(0, 64) + "' is not a content block type");
@@ -50,8 +50,7 @@ Status text_blocks(const Json& v, const std::string& where, std::string& out) {
   return Status::Ok();
 }
 
-Status user_message(const Json& content, const std::string& where,
-                    std::vector<ChatMessage>& out) {
+Status user_message(const Json& content, const std::string& where, std::vector<ChatMessage>& out) {
   if (content.is_string()) {
     out.push_back(ChatMessage::user(content.get<std::string>()));
     return Status::Ok();

@@ -66,8 +66,8 @@ void reshape_error_response(Dialect dialect, HttpResponse& response) {
   if (j["error"].contains("message") && j["error"]["message"].is_string()) {
     e.message = j["error"]["message"].get<std::string>();
   }
-  response.body = dump_json(dialect == Dialect::kOllama ? ollama_error_json(e)
-                                                        : anthropic_error_json(e));
+  response.body =
+      dump_json(dialect == Dialect::kOllama ? ollama_error_json(e) : anthropic_error_json(e));
 }
 
 }  // namespace ember::http

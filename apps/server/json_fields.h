@@ -50,8 +50,9 @@ Status read_int(const Json& obj, const char* key, const std::string& where, int6
   const Json* v = find(obj, key);
   if (v == nullptr) return Status::Ok();
   if (!v->is_number_integer()) return invalid_argument(name(where, key) + " must be an integer");
-  const bool too_big = v->is_number_unsigned() &&
-                       v->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  const bool too_big =
+      v->is_number_unsigned() &&
+      v->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
   const int64_t x = too_big ? 0 : v->get<int64_t>();
   if (too_big || x < lo || x > hi) {
     return invalid_argument(name(where, key) + " must be in [" + std::to_string(lo) + ", " +
@@ -75,8 +76,7 @@ inline Status read_float(const Json& obj, const char* key, const std::string& wh
 }
 
 // A seed: -1 (random) or a 32-bit value.
-inline Status read_seed(const Json& obj, const char* key, const std::string& where,
-                        uint32_t& out) {
+inline Status read_seed(const Json& obj, const char* key, const std::string& where, uint32_t& out) {
   int64_t s = 0;
   const Json* v = find(obj, key);
   if (v == nullptr) return Status::Ok();

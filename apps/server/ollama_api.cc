@@ -38,8 +38,8 @@ std::string rfc3339_of(std::time_t t) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
 }
 
@@ -240,12 +240,16 @@ void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
   struct stat file_stat {};
   const bool have_stat = ::stat(options_.model_path.c_str(), &file_stat) == 0;
   const std::time_t mtime = have_stat ? file_stat.st_mtime : static_cast<std::time_t>(created_);
-  const uint64_t file_size = have_stat ? static_cast<uint64_t>(file_stat.st_size) : model.weight_bytes();
+  const uint64_t file_size =
+      have_stat ? static_cast<uint64_t>(file_stat.st_size) : model.weight_bytes();
   const auto [param_size, quant] = size_and_quant(model);
   const std::string arch = model.architecture();
-  const Json details = {{"parent_model", ""},         {"format", "gguf"},
-                        {"family", arch},             {"families", Json::array({arch})},
-                        {"parameter_size", param_size}, {"quantization_level", quant}};
+  const Json details = {{"parent_model", ""},
+                        {"format", "gguf"},
+                        {"family", arch},
+                        {"families", Json::array({arch})},
+                        {"parameter_size", param_size},
+                        {"quantization_level", quant}};
   const std::string digest = model_digest(options_.model_path, file_size, mtime);
 
   switch (route) {
@@ -262,15 +266,16 @@ void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
     case Route::kOllamaPs: {
       // Loaded for as long as the server runs: expires_at is far in the future, as Ollama shows
       // a model kept alive forever.
-      return respond_json(*writer, 200,
-                          {{"models", Json::array({{{"name", tagged},
-                                                    {"model", tagged},
-                                                    {"size", file_size},
-                                                    {"digest", digest},
-                                                    {"details", details},
-                                                    {"expires_at", "2318-01-01T00:00:00Z"},
-                                                    {"size_vram", 0},
-                                                    {"context_length", server->options().n_ctx}}})}});
+      return respond_json(
+          *writer, 200,
+          {{"models", Json::array({{{"name", tagged},
+                                    {"model", tagged},
+                                    {"size", file_size},
+                                    {"digest", digest},
+                                    {"details", details},
+                                    {"expires_at", "2318-01-01T00:00:00Z"},
+                                    {"size_vram", 0},
+                                    {"context_length", server->options().n_ctx}}})}});
     }
     case Route::kOllamaShow: {
       Result<std::string> name = parse_ollama_show(body);
@@ -297,17 +302,16 @@ void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
       if (auto pc = model.metadata("general.parameter_count")) {
         info["general.parameter_count"] = std::strtoull(pc->c_str(), nullptr, 10);
       }
-      return respond_json(
-          *writer, 200,
-          {{"modelfile", "# ember serves this GGUF file as it is\nFROM " + options_.model_path +
-                             "\n"},
-           {"parameters", params.str()},
-           // The model's Jinja chat template (Ollama shows a Go template here).
-           {"template", model.chat_template()},
-           {"details", details},
-           {"model_info", std::move(info)},
-           {"capabilities", std::move(caps)},
-           {"modified_at", rfc3339_of(mtime)}});
+      return respond_json(*writer, 200,
+                          {{"modelfile", "# ember serves this GGUF file as it is\nFROM " +
+                                             options_.model_path + "\n"},
+                           {"parameters", params.str()},
+                           // The model's Jinja chat template (Ollama shows a Go template here).
+                           {"template", model.chat_template()},
+                           {"details", details},
+                           {"model_info", std::move(info)},
+                           {"capabilities", std::move(caps)},
+                           {"modified_at", rfc3339_of(mtime)}});
     }
     case Route::kOllamaEmbed:
       return fail(ollama_embeddings_unsupported());
@@ -333,10 +337,10 @@ void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
   if (!serves(call->model)) return fail(not_found(call->model));
   const int32_t n_ctx = server->options().n_ctx;
   if (call->num_ctx > n_ctx) {
-    return fail(ApiError::invalid_request(
-        "options.num_ctx " + std::to_string(call->num_ctx) + " is larger than this server's " +
-            "context of " + std::to_string(n_ctx) + " tokens (ember serve -c)",
-        "options.num_ctx"));
+    return fail(ApiError::invalid_request("options.num_ctx " + std::to_string(call->num_ctx) +
+                                              " is larger than this server's " + "context of " +
+                                              std::to_string(n_ctx) + " tokens (ember serve -c)",
+                                          "options.num_ctx"));
   }
   if (call->load_only) {
     // Ollama answers an empty request by loading the model: it is loaded already.

@@ -15,8 +15,8 @@ using fields::find;
 // Options that tune how Ollama loads or runs a model, not what it samples: accepted, no effect
 // here (ember's threads, batch and memory mapping are `ember serve` flags).
 constexpr std::string_view kRuntimeOptions[] = {
-    "num_keep",  "num_batch", "num_gpu",    "main_gpu",     "num_thread",
-    "use_mmap",  "use_mlock", "numa",       "low_vram",     "f16_kv",
+    "num_keep",   "num_batch",  "num_gpu",        "main_gpu",         "num_thread",
+    "use_mmap",   "use_mlock",  "numa",           "low_vram",         "f16_kv",
     "vocab_only", "logits_all", "embedding_only", "penalize_newline", "num_gqa"};
 
 bool is_runtime_option(std::string_view key) {
@@ -190,11 +190,23 @@ Status read_common(const Json& body, OllamaCall& call, ChatParams& p) {
 
 Status apply_ollama_options(const Json& options, GenerationParams& g, int64_t& num_ctx) {
   if (!options.is_object()) return invalid_argument("options must be an object");
-  static const std::set<std::string> kKnown = {
-      "num_predict",      "temperature",       "top_k",   "top_p",        "min_p",
-      "typical_p",        "repeat_penalty",    "repeat_last_n", "presence_penalty",
-      "frequency_penalty", "seed",             "stop",    "mirostat",     "mirostat_tau",
-      "mirostat_eta",     "num_ctx",           "tfs_z"};
+  static const std::set<std::string> kKnown = {"num_predict",
+                                               "temperature",
+                                               "top_k",
+                                               "top_p",
+                                               "min_p",
+                                               "typical_p",
+                                               "repeat_penalty",
+                                               "repeat_last_n",
+                                               "presence_penalty",
+                                               "frequency_penalty",
+                                               "seed",
+                                               "stop",
+                                               "mirostat",
+                                               "mirostat_tau",
+                                               "mirostat_eta",
+                                               "num_ctx",
+                                               "tfs_z"};
   for (const auto& [key, value] : options.items()) {
     if (kKnown.count(key) == 0 && !is_runtime_option(key)) {
       return invalid_argument("options." + key.substr(0, 64) +
@@ -215,7 +227,8 @@ Status apply_ollama_options(const Json& options, GenerationParams& g, int64_t& n
   EMBER_RETURN_IF_ERROR(fields::read_float(options, "min_p", w, s.min_p));
   EMBER_RETURN_IF_ERROR(fields::read_float(options, "typical_p", w, s.typical_p));
   EMBER_RETURN_IF_ERROR(fields::read_float(options, "repeat_penalty", w, s.repeat_penalty));
-  EMBER_RETURN_IF_ERROR(fields::read_int(options, "repeat_last_n", w, -1, 1 << 20, s.repeat_last_n));
+  EMBER_RETURN_IF_ERROR(
+      fields::read_int(options, "repeat_last_n", w, -1, 1 << 20, s.repeat_last_n));
   EMBER_RETURN_IF_ERROR(fields::read_float(options, "presence_penalty", w, s.presence_penalty));
   EMBER_RETURN_IF_ERROR(fields::read_float(options, "frequency_penalty", w, s.frequency_penalty));
   EMBER_RETURN_IF_ERROR(fields::read_seed(options, "seed", w, s.seed));

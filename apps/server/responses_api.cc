@@ -56,13 +56,12 @@ class ResponsesSink : public GenerationSink {
     const bool incomplete = totals_.finish == ChatFinishReason::kLength;
     Json r = response_json(incomplete ? "incomplete" : "completed");
     if (incomplete) r["incomplete_details"] = {{"reason", "max_output_tokens"}};
-    r["usage"] = {
-        {"input_tokens", totals_.usage.prompt_tokens},
-        {"input_tokens_details", {{"cached_tokens", totals_.usage.cached_prompt_tokens}}},
-        {"output_tokens", totals_.usage.completion_tokens},
-        // Reasoning tokens are not counted apart from the rest of the output.
-        {"output_tokens_details", {{"reasoning_tokens", 0}}},
-        {"total_tokens", totals_.usage.prompt_tokens + totals_.usage.completion_tokens}};
+    r["usage"] = {{"input_tokens", totals_.usage.prompt_tokens},
+                  {"input_tokens_details", {{"cached_tokens", totals_.usage.cached_prompt_tokens}}},
+                  {"output_tokens", totals_.usage.completion_tokens},
+                  // Reasoning tokens are not counted apart from the rest of the output.
+                  {"output_tokens_details", {{"reasoning_tokens", 0}}},
+                  {"total_tokens", totals_.usage.prompt_tokens + totals_.usage.completion_tokens}};
     writer->set_log_tokens(totals_.usage.prompt_tokens, totals_.usage.completion_tokens);
     if (stream) {
       emit(incomplete ? "response.incomplete" : "response.completed", {{"response", r}});
@@ -117,7 +116,9 @@ class ResponsesSink : public GenerationSink {
       case Kind::kReasoning: {
         Json content = Json::array();
         if (done) content.push_back({{"type", "reasoning_text"}, {"text", text_}});
-        return {{"id", item_id_}, {"type", "reasoning"}, {"summary", Json::array()},
+        return {{"id", item_id_},
+                {"type", "reasoning"},
+                {"summary", Json::array()},
                 {"content", std::move(content)}};
       }
       case Kind::kMessage: {
@@ -162,11 +163,10 @@ class ResponsesSink : public GenerationSink {
                                            {"content_index", 0},
                                            {"part", text_part("")}});
     } else if (kind == Kind::kReasoning) {
-      emit("response.content_part.added",
-           {{"item_id", item_id_},
-            {"output_index", index},
-            {"content_index", 0},
-            {"part", {{"type", "reasoning_text"}, {"text", ""}}}});
+      emit("response.content_part.added", {{"item_id", item_id_},
+                                           {"output_index", index},
+                                           {"content_index", 0},
+                                           {"part", {{"type", "reasoning_text"}, {"text", ""}}}});
     }
   }
 
@@ -195,15 +195,12 @@ class ResponsesSink : public GenerationSink {
                                           {"content_index", 0},
                                           {"part", text_part(text_)}});
     } else if (kind_ == Kind::kReasoning) {
-      emit("response.reasoning_text.done", {{"item_id", item_id_},
-                                            {"output_index", index},
-                                            {"content_index", 0},
-                                            {"text", text_}});
-      emit("response.content_part.done",
-           {{"item_id", item_id_},
-            {"output_index", index},
-            {"content_index", 0},
-            {"part", {{"type", "reasoning_text"}, {"text", text_}}}});
+      emit("response.reasoning_text.done",
+           {{"item_id", item_id_}, {"output_index", index}, {"content_index", 0}, {"text", text_}});
+      emit("response.content_part.done", {{"item_id", item_id_},
+                                          {"output_index", index},
+                                          {"content_index", 0},
+                                          {"part", {{"type", "reasoning_text"}, {"text", text_}}}});
     } else {
       if (text_.empty()) {
         text_ = "{}";
