@@ -7,6 +7,7 @@
 #include "anthropic_request.h"
 #include "api.h"
 #include "api_dialects.h"
+#include "api_sinks.h"
 #include "api_stream.h"
 #include "json_fields.h"
 
@@ -209,6 +210,19 @@ class AnthropicSink : public GenerationSink {
 
 }  // namespace
 
+std::shared_ptr<GenerationSink> make_anthropic_sink(bool stream, std::string id,
+                                                    std::string model_name,
+                                                    std::vector<std::string> stop_sequences,
+                                                    const HttpOptions* options) {
+  auto sink = std::make_shared<AnthropicSink>();
+  sink->stream = stream;
+  sink->id = std::move(id);
+  sink->model_name = std::move(model_name);
+  sink->stop_sequences = std::move(stop_sequences);
+  sink->options = options;
+  return sink;
+}
+
 void Api::anthropic(Route route, const HttpRequest& /*request*/, Json body,
                     const std::shared_ptr<ResponseWriter>& writer,
                     const std::shared_ptr<Server>& server) {
@@ -227,13 +241,9 @@ void Api::anthropic(Route route, const HttpRequest& /*request*/, Json body,
     if (!prompt.ok()) return fail(api_error_from_status(prompt.status()));
     return respond_json(*writer, 200, {{"input_tokens", prompt->tokens.size()}});
   }
-  auto sink = std::make_shared<AnthropicSink>();
+  std::shared_ptr<GenerationSink> sink = make_anthropic_sink(
+      call->stream, "msg_" + random_hex(24), call->model, call->stop_sequences, &options_);
   sink->writer = writer;
-  sink->stream = call->stream;
-  sink->id = "msg_" + random_hex(24);
-  sink->model_name = call->model;
-  sink->stop_sequences = call->stop_sequences;
-  sink->options = &options_;
   Status st = submit_chat(*server, std::move(call->chat), sink, metrics_);
   if (!st.ok()) return fail(api_error_from_status(st));
 }

@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "api_dialects.h"
+#include "api_sinks.h"
 #include "api_stream.h"
 #include "chat/chat_format.h"
 #include "json_fields.h"
@@ -213,6 +214,16 @@ class OllamaSink : public GenerationSink {
 
 }  // namespace
 
+std::shared_ptr<GenerationSink> make_ollama_sink(bool chat_api, bool stream, std::string model_name,
+                                                 const HttpOptions* options) {
+  auto sink = std::make_shared<OllamaSink>();
+  sink->chat_api = chat_api;
+  sink->stream = stream;
+  sink->model_name = std::move(model_name);
+  sink->options = options;
+  return sink;
+}
+
 void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
                  const std::shared_ptr<ResponseWriter>& writer,
                  const std::shared_ptr<Server>& server) {
@@ -354,12 +365,9 @@ void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
     j["done_reason"] = "load";
     return respond_json(*writer, 200, j);
   }
-  auto sink = std::make_shared<OllamaSink>();
+  std::shared_ptr<GenerationSink> sink =
+      make_ollama_sink(chat_api, call->stream, call->model, &options_);
   sink->writer = writer;
-  sink->chat_api = chat_api;
-  sink->stream = call->stream;
-  sink->model_name = call->model;
-  sink->options = &options_;
   Status st;
   if (call->raw) {
     st = submit_completion(*server, std::move(call->completion), sink, metrics_);

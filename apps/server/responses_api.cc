@@ -10,6 +10,7 @@
 // response is streamed, so the streamed items equal the non-streamed ones for a seed.
 #include "api.h"
 #include "api_dialects.h"
+#include "api_sinks.h"
 #include "api_stream.h"
 #include "responses_request.h"
 
@@ -246,6 +247,19 @@ class ResponsesSink : public GenerationSink {
 
 }  // namespace
 
+std::shared_ptr<GenerationSink> make_responses_sink(bool stream, std::string id,
+                                                    std::string model_name, int64_t created_at,
+                                                    Json echo, const HttpOptions* options) {
+  auto sink = std::make_shared<ResponsesSink>();
+  sink->stream = stream;
+  sink->id = std::move(id);
+  sink->model_name = std::move(model_name);
+  sink->created_at = created_at;
+  sink->echo = std::move(echo);
+  sink->options = options;
+  return sink;
+}
+
 void Api::responses(const HttpRequest& /*request*/, Json body,
                     const std::shared_ptr<ResponseWriter>& writer,
                     const std::shared_ptr<Server>& server) {
@@ -253,14 +267,10 @@ void Api::responses(const HttpRequest& /*request*/, Json body,
   if (!call.ok()) return respond_error(*writer, api_error_from_status(call.status()));
   if (std::optional<ApiError> e = unknown_model(call->model)) return respond_error(*writer, *e);
   call->chat.params.model = options_.model_id;
-  auto sink = std::make_shared<ResponsesSink>();
+  std::shared_ptr<GenerationSink> sink = make_responses_sink(
+      call->stream, "resp_" + random_hex(32), call->model.empty() ? options_.model_id : call->model,
+      unix_now(), std::move(call->echo), &options_);
   sink->writer = writer;
-  sink->stream = call->stream;
-  sink->id = "resp_" + random_hex(32);
-  sink->model_name = call->model.empty() ? options_.model_id : call->model;
-  sink->created_at = unix_now();
-  sink->echo = std::move(call->echo);
-  sink->options = &options_;
   Status st = submit_chat(*server, std::move(call->chat), sink, metrics_);
   if (!st.ok()) return respond_error(*writer, api_error_from_status(st));
 }
