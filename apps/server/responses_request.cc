@@ -90,6 +90,8 @@ class InputBuilder {
         }
         if (!text.empty()) break;  // the full reasoning when given, else its summary
       }
+      // Encrypted reasoning from another provider has no text: nothing to render.
+      if (text.empty()) return Status::Ok();
       ChatMessage m;
       m.role = ChatRole::kAssistant;
       m.reasoning_content = std::move(text);
