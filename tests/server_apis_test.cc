@@ -238,6 +238,8 @@ TEST_F(ServerApisTest, OllamaErrors) {
       {"POST", "/api/chat", Json{{"model", kModel}, {"options", {{"tfs_z", 0.5}}}}, 400},
       {"POST", "/api/chat", Json{{"model", kModel}, {"format", "yaml"}}, 400},
       {"POST", "/api/chat", Json{{"model", kModel}, {"think", "max"}}, 400},
+      // The Qwen2 template has no reasoning block.
+      {"POST", "/api/chat", with(ollama_chat(), {{"think", true}}), 400},
       {"POST", "/api/generate", Json{{"model", kModel}, {"prompt", "x"}, {"suffix", "y"}}, 400},
       {"POST", "/api/generate", Json{{"model", kModel}, {"prompt", "x"}, {"context", {1, 2}}}, 400},
       {"POST", "/api/generate", think_raw, 400},

@@ -353,6 +353,13 @@ void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
                                               std::to_string(n_ctx) + " tokens (ember serve -c)",
                                           "options.num_ctx"));
   }
+  // As Ollama does: asking a model without a reasoning block to think is an error, not a
+  // silent no-op.
+  if (!call->raw && call->chat.params.enable_thinking.value_or(false) &&
+      !chat::detect_chat_syntax(model.chat_template()).reasoning) {
+    return fail(
+        ApiError::invalid_request("'" + call->model + "' does not support thinking", "think"));
+  }
   if (call->load_only) {
     // Ollama answers an empty request by loading the model: it is loaded already.
     Json j = {{"model", call->model}, {"created_at", rfc3339_now()}};

@@ -170,9 +170,12 @@ describe('chat', () => {
     assert.ok(b.prompt_eval_count > a.prompt_eval_count + 5, `${b.prompt_eval_count} vs ${a.prompt_eval_count}`);
   });
 
-  test('think false keeps thinking out; an empty message list loads', async () => {
+  test('think false keeps thinking out, think true needs a thinking template; an empty message list loads', async () => {
     const r = await ollama.chat({ ...req, think: false });
     assert.equal(r.message.thinking, undefined);
+    // show lists no "thinking" capability for this template, and asking for it is an error.
+    assert.ok(!(await ollama.show({ model: MODEL })).capabilities.includes('thinking'));
+    await assert.rejects(ollama.chat({ ...req, think: true }), (e) => e.status_code === 400 && /thinking/.test(e.message));
     const load = await ollama.chat({ model: MODEL, messages: [] });
     assert.equal(load.done_reason, 'load');
   });
