@@ -248,6 +248,51 @@ void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
                                tagged + "')");
   };
   const Model& model = *server->model();
+  if (route == Route::kOllamaChat || route == Route::kOllamaGenerate) {
+    const bool chat_api = route == Route::kOllamaChat;
+    Result<OllamaCall> call = chat_api ? parse_ollama_chat(body) : parse_ollama_generate(body);
+    if (!call.ok()) return fail(api_error_from_status(call.status()));
+    if (!serves(call->model)) return fail(not_found(call->model));
+    const int32_t n_ctx = server->options().n_ctx;
+    if (call->num_ctx > n_ctx) {
+      return fail(ApiError::invalid_request("options.num_ctx " + std::to_string(call->num_ctx) +
+                                                " is larger than this server's context of " +
+                                                std::to_string(n_ctx) + " tokens (ember serve -c)",
+                                            "options.num_ctx"));
+    }
+    // As Ollama does: asking a model without a reasoning block to think is an error, not a
+    // silent no-op.
+    if (!call->raw && call->chat.params.enable_thinking.value_or(false) &&
+        !chat::detect_chat_syntax(model.chat_template()).reasoning) {
+      return fail(
+          ApiError::invalid_request("'" + call->model + "' does not support thinking", "think"));
+    }
+    if (call->load_only) {
+      // Ollama answers an empty request by loading the model: it is loaded already.
+      Json j = {{"model", call->model}, {"created_at", rfc3339_now()}};
+      if (chat_api) {
+        j["message"] = {{"role", "assistant"}, {"content", ""}};
+      } else {
+        j["response"] = "";
+      }
+      j["done"] = true;
+      j["done_reason"] = "load";
+      return respond_json(*writer, 200, j);
+    }
+    std::shared_ptr<GenerationSink> sink =
+        make_ollama_sink(chat_api, call->stream, call->model, &options_);
+    sink->writer = writer;
+    Status st;
+    if (call->raw) {
+      st = submit_completion(*server, std::move(call->completion), sink, metrics_);
+    } else {
+      call->chat.params.model = options_.model_id;
+      st = submit_chat(*server, std::move(call->chat), sink, metrics_);
+    }
+    if (!st.ok()) return fail(api_error_from_status(st));
+    return;
+  }
+  // The informational routes.
   struct stat file_stat {};
   const bool have_stat = ::stat(options_.model_path.c_str(), &file_stat) == 0;
   const std::time_t mtime = have_stat ? file_stat.st_mtime : static_cast<std::time_t>(created_);
@@ -335,54 +380,9 @@ void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
           "and deleting models are not supported";
       return fail(e);
     }
-    case Route::kOllamaChat:
-    case Route::kOllamaGenerate:
-      break;
     default:
       return fail(ApiError::internal("unhandled route"));
   }
-
-  const bool chat_api = route == Route::kOllamaChat;
-  Result<OllamaCall> call = chat_api ? parse_ollama_chat(body) : parse_ollama_generate(body);
-  if (!call.ok()) return fail(api_error_from_status(call.status()));
-  if (!serves(call->model)) return fail(not_found(call->model));
-  const int32_t n_ctx = server->options().n_ctx;
-  if (call->num_ctx > n_ctx) {
-    return fail(ApiError::invalid_request("options.num_ctx " + std::to_string(call->num_ctx) +
-                                              " is larger than this server's " + "context of " +
-                                              std::to_string(n_ctx) + " tokens (ember serve -c)",
-                                          "options.num_ctx"));
-  }
-  // As Ollama does: asking a model without a reasoning block to think is an error, not a
-  // silent no-op.
-  if (!call->raw && call->chat.params.enable_thinking.value_or(false) &&
-      !chat::detect_chat_syntax(model.chat_template()).reasoning) {
-    return fail(
-        ApiError::invalid_request("'" + call->model + "' does not support thinking", "think"));
-  }
-  if (call->load_only) {
-    // Ollama answers an empty request by loading the model: it is loaded already.
-    Json j = {{"model", call->model}, {"created_at", rfc3339_now()}};
-    if (chat_api) {
-      j["message"] = {{"role", "assistant"}, {"content", ""}};
-    } else {
-      j["response"] = "";
-    }
-    j["done"] = true;
-    j["done_reason"] = "load";
-    return respond_json(*writer, 200, j);
-  }
-  std::shared_ptr<GenerationSink> sink =
-      make_ollama_sink(chat_api, call->stream, call->model, &options_);
-  sink->writer = writer;
-  Status st;
-  if (call->raw) {
-    st = submit_completion(*server, std::move(call->completion), sink, metrics_);
-  } else {
-    call->chat.params.model = options_.model_id;
-    st = submit_chat(*server, std::move(call->chat), sink, metrics_);
-  }
-  if (!st.ok()) return fail(api_error_from_status(st));
 }
 
 }  // namespace ember::http
