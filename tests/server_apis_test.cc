@@ -208,6 +208,22 @@ TEST_F(ServerApisTest, OllamaGenerateRawAndInformationalRoutes) {
   Reply tok = post(port(), "/tokenize", Json{{"content", "Once upon a time"}});
   EXPECT_EQ(r.body["prompt_eval_count"], tok.body["tokens"].size());
 
+  // format on a raw prompt constrains it like a chat's: JSON matching the schema.
+  const Json schema = {{"type", "object"},
+                       {"properties", {{"a", {{"enum", {"x", "y"}}}}}},
+                       {"required", {"a"}},
+                       {"additionalProperties", false}};
+  Json f = g;
+  f["format"] = schema;
+  f["options"]["num_predict"] = 60;
+  Reply fr = post(port(), "/api/generate", f);
+  ASSERT_EQ(fr.status, 200) << fr.raw.body;
+  EXPECT_EQ(fr.body["done_reason"], "stop") << fr.raw.body;
+  const Json parsed = Json::parse(fr.body["response"].get<std::string>(), nullptr, false);
+  ASSERT_TRUE(parsed.is_object()) << fr.body["response"];
+  EXPECT_EQ(parsed.size(), 1u);
+  EXPECT_TRUE(parsed["a"] == "x" || parsed["a"] == "y") << parsed.dump();
+
   Reply tags{};
   tags.raw = http_request(port(), "GET", "/api/tags");
   ASSERT_EQ(tags.raw.status, 200);
