@@ -362,9 +362,18 @@ TEST_F(ServerApisTest, AnthropicErrorsAndCountTokens) {
 
 TEST(ServerApisKey, XApiKeyCountsLikeBearer) {
   EMBER_REQUIRE_TESTDATA(dir);
-  auto srv = ServerProcess::start(
-      {"-m", (dir / kModelFile).string(), "-c", "256", "-t", "1", "--api-key", "k-123"});
+  auto srv = ServerProcess::start({"-m", (dir / kModelFile).string(), "-c", "256", "-t", "1",
+                                   "--api-key", "k-123", "--cors-origin", "*"});
   ASSERT_TRUE(srv->ok()) << srv->error();
+  // A browser SDK's preflight: its own headers are allowed, and x-api-key.
+  HttpResponse pre = http_request(
+      srv->port(), "OPTIONS", "/v1/messages", "",
+      {{"Origin", "https://app.example"},
+       {"Access-Control-Request-Method", "POST"},
+       {"Access-Control-Request-Headers", "x-api-key,x-stainless-os,anthropic-version"}});
+  EXPECT_EQ(pre.status, 204);
+  EXPECT_NE(pre.header("access-control-allow-headers").find("x-stainless-os"), std::string::npos);
+  EXPECT_NE(pre.header("access-control-allow-headers").find("X-Api-Key"), std::string::npos);
   const std::string body = anthropic_msg(2).dump();
   Reply none = post(srv->port(), "/v1/messages", body);
   EXPECT_EQ(none.status, 401);

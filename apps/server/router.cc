@@ -206,9 +206,18 @@ std::variant<AdmittedRequest, HttpResponse> admit_request(const HttpRequest& req
     r.status = 204;
     r.content_type.clear();
     r.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-    r.headers.emplace_back("Access-Control-Allow-Headers",
-                           "Authorization, Content-Type, X-Request-Id, X-Api-Key, "
-                           "Anthropic-Version, Anthropic-Beta");
+    // Browser SDKs send headers of their own (x-stainless-*, anthropic-dangerous-direct-
+    // browser-access): the ones a preflight asks for are allowed when they are plain names.
+    std::string allow_headers =
+        "Authorization, Content-Type, X-Request-Id, X-Api-Key, Anthropic-Version, Anthropic-Beta";
+    const std::string_view asked = request.header("access-control-request-headers");
+    if (!asked.empty() && asked.size() <= 2048 &&
+        asked.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_, ") ==
+            std::string_view::npos) {
+      allow_headers += ", " + std::string(asked);
+    }
+    r.headers.emplace_back("Access-Control-Allow-Headers", std::move(allow_headers));
     r.headers.emplace_back("Access-Control-Max-Age", "600");
     return with_cors(std::move(r));
   }
