@@ -354,6 +354,14 @@ TEST_F(ServerApisTest, AnthropicErrorsAndCountTokens) {
     EXPECT_EQ(r.status, status) << body.dump() << " → " << r.raw.body;
     EXPECT_EQ(anthropic_error_shape(r.body), "") << r.raw.body;
   }
+  // Prefill (a final assistant message) is refused, not answered as a new turn.
+  Reply prefill =
+      post(port(), "/v1/messages",
+           with(anthropic_msg(),
+                {{"messages", Json::array({{{"role", "user"}, {"content", "x"}},
+                                           {{"role", "assistant"}, {"content", "{"}}})}}));
+  EXPECT_EQ(prefill.status, 400) << prefill.raw.body;
+  EXPECT_NE(prefill.raw.body.find("prefill"), std::string::npos);
   Reply bad = post(port(), "/v1/messages", std::string("[1,"));
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(anthropic_error_shape(bad.body), "") << bad.raw.body;

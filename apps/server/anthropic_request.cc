@@ -278,6 +278,13 @@ Result<AnthropicCall> parse_anthropic_messages(const Json& body, bool count_toke
       return invalid_argument(where + ".role must be user or assistant");
     }
   }
+  // Anthropic continues a final assistant message ("prefill"); ember's chat templates can only
+  // start a new turn, which would silently answer something else.
+  if ((*messages)[messages->size() - 1].value("role", "") == "assistant") {
+    return unimplemented(
+        "a final assistant message (prefill) is not supported: end the messages with a user "
+        "turn");
+  }
   return call;
 }
 
