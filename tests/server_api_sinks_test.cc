@@ -277,6 +277,8 @@ TEST(ServerApiSinks, ResponsesItemsStreamedEqualNonStreamed) {
   EXPECT_EQ(final["output"][2]["name"], "get_weather");
   EXPECT_EQ(final["usage"]["input_tokens"], 10);
   EXPECT_EQ(final["usage"]["input_tokens_details"]["cached_tokens"], 4);
+  // The reply reasoned, and reasoning tokens are not counted apart: no false 0.
+  EXPECT_FALSE(final["usage"]["output_tokens_details"].contains("reasoning_tokens"));
 
   Json whole = Json::parse(
       run(make_responses_sink(false, "resp_1", "m", 7, Json::object(), &kOptions), tool_reply())

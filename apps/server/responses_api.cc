@@ -60,8 +60,11 @@ class ResponsesSink : public GenerationSink {
     r["usage"] = {{"input_tokens", totals_.usage.prompt_tokens},
                   {"input_tokens_details", {{"cached_tokens", totals_.usage.cached_prompt_tokens}}},
                   {"output_tokens", totals_.usage.completion_tokens},
-                  // Reasoning tokens are not counted apart from the rest of the output.
-                  {"output_tokens_details", {{"reasoning_tokens", 0}}},
+                  // Reasoning tokens are not counted apart from the rest of the output: 0 is
+                  // only said when there was no reasoning.
+                  {"output_tokens_details", totals_.message.reasoning_content.empty()
+                                                ? Json{{"reasoning_tokens", 0}}
+                                                : Json::object()},
                   {"total_tokens", totals_.usage.prompt_tokens + totals_.usage.completion_tokens}};
     writer->set_log_tokens(totals_.usage.prompt_tokens, totals_.usage.completion_tokens);
     if (stream) {
