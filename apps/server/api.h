@@ -1,4 +1,5 @@
-// The OpenAI-compatible API over an ember::Server: the request handler the HTTP transport calls.
+// The HTTP APIs over an ember::Server (OpenAI-compatible, plus Ollama's, Anthropic's Messages and
+// OpenAI's Responses): the request handler the HTTP transport calls.
 // Routing, checks and JSON live here and in the files it uses; no model logic (generation,
 // templates, tokenization) — that is the Server's and the Model's.
 //
