@@ -49,8 +49,8 @@ int main(int argc, char** argv) {
   /* The generated tokens detokenize to the generated text. */
   char buffer[1024];
   size_t len = 0;
-  ok = ok && ember_detokenize(engine, tokens, n_tokens, 0, 0, buffer, sizeof buffer, &len) ==
-                 EMBER_OK &&
+  ok = ok &&
+       ember_detokenize(engine, tokens, n_tokens, 0, 0, buffer, sizeof buffer, &len) == EMBER_OK &&
        strcmp(buffer, text) == 0;
   printf("C consumer: %zu tokens: %s\n", n_tokens, text);
   ember_result_free(result);
