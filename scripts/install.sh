@@ -33,6 +33,7 @@ if command -v R >/dev/null 2>&1; then
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
   cp -r bindings/r "$work/ember"  # R CMD INSTALL writes objects into the package directory
+  rm -f "$work"/ember/src/*.o "$work"/ember/src/*.so "$work"/ember/src/Makevars  # stale builds
   PKG_CONFIG_PATH="$libdir/pkgconfig" R CMD INSTALL -l "$rlib" "$work/ember" >"$work/r.log" 2>&1 ||
     { cat "$work/r.log" >&2; exit 1; }
   echo "install: R package ember in $rlib" >&2

@@ -20,6 +20,7 @@ rm -rf "$work"
 mkdir -p "$work/lib"
 # Build from a copy: R CMD INSTALL writes objects and src/Makevars into the package directory.
 cp -r "$here" "$work/src"
+rm -f "$work"/src/src/*.o "$work"/src/src/*.so "$work"/src/src/Makevars  # stale in-place builds
 PKG_CONFIG_PATH="$libdir/pkgconfig" R CMD INSTALL --no-docs --no-html -l "$work/lib" "$work/src" \
   >"$work/install.log" 2>&1 || { cat "$work/install.log" >&2; exit 1; }
 cd "$work"

@@ -90,8 +90,9 @@ int32_t ember_model_n_embd(const ember_model* model);
 int32_t ember_model_n_layer(const ember_model* model);
 int32_t ember_model_n_head(const ember_model* model);
 int32_t ember_model_n_head_kv(const ember_model* model);
-/* Bytes of tensor data in the file. */
+/* Bytes of tensor data in the file, and the parameter count (elements of all tensors). */
 uint64_t ember_model_size(const ember_model* model);
+uint64_t ember_model_n_params(const ember_model* model);
 /* A metadata value as text (see ember::Model::metadata) in *out_value, freed with ember_free.
  * EMBER_NOT_FOUND when the key is absent. */
 ember_status ember_model_metadata(const ember_model* model, const char* key, char** out_value);

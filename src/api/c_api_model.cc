@@ -67,6 +67,9 @@ int32_t ember_model_n_head_kv(const ember_model* m) {
 uint64_t ember_model_size(const ember_model* m) {
   return m != nullptr ? m->model->weight_bytes() : 0;
 }
+uint64_t ember_model_n_params(const ember_model* m) {
+  return m != nullptr ? m->model->n_params() : 0;
+}
 
 ember_status ember_model_metadata(const ember_model* m, const char* key, char** out_value) {
   if (m == nullptr || key == nullptr || out_value == nullptr) {

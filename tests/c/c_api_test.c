@@ -162,6 +162,9 @@ int main(int argc, char** argv) {
     CHECK(strlen(ember_model_description(model)) > 0);
     CHECK(ember_model_n_vocab(model) > 0 && ember_model_n_layer(model) > 0);
     CHECK(ember_model_n_head(model) >= ember_model_n_head_kv(model));
+    /* At least the token embeddings: n_vocab x n_embd parameters. */
+    CHECK(ember_model_n_params(model) >=
+          (uint64_t)ember_model_n_vocab(model) * (uint64_t)ember_model_n_embd(model));
     char* arch = NULL;
     CHECK(ember_model_metadata(model, "general.architecture", &arch) == EMBER_OK);
     CHECK(arch != NULL && strcmp(arch, "llama") == 0);

@@ -121,21 +121,28 @@ SEXP r_model_free(SEXP model) {
 
 SEXP r_model_info(SEXP model) {
   ember_model* m = (ember_model*)handle(model, tag_model, "model", "llama_load_model");
-  const char* names[] = {"desc",    "architecture", "n_ctx_train", "n_embd", "n_vocab",
-                         "n_layer", "n_head",       "n_head_kv",   "size"};
+  /* llamaR's fields (+ architecture). Every architecture ember runs is a decoder-only
+   * transformer: no encoder, not recurrent. */
+  const char* names[] = {"n_ctx_train", "n_embd",   "n_vocab",     "n_layer",     "n_head",
+                         "n_head_kv",   "desc",     "size",        "n_params",    "has_encoder",
+                         "has_decoder", "is_recurrent", "architecture"};
   const int n = (int)(sizeof names / sizeof names[0]);
   SEXP out = PROTECT(Rf_allocVector(VECSXP, n));
   SEXP nm = PROTECT(Rf_allocVector(STRSXP, n));
   for (int i = 0; i < n; ++i) SET_STRING_ELT(nm, i, Rf_mkChar(names[i]));
-  SET_VECTOR_ELT(out, 0, Rf_mkString(ember_model_description(m)));
-  SET_VECTOR_ELT(out, 1, Rf_mkString(ember_model_architecture(m)));
-  SET_VECTOR_ELT(out, 2, Rf_ScalarInteger(ember_model_n_ctx_train(m)));
-  SET_VECTOR_ELT(out, 3, Rf_ScalarInteger(ember_model_n_embd(m)));
-  SET_VECTOR_ELT(out, 4, Rf_ScalarInteger(ember_model_n_vocab(m)));
-  SET_VECTOR_ELT(out, 5, Rf_ScalarInteger(ember_model_n_layer(m)));
-  SET_VECTOR_ELT(out, 6, Rf_ScalarInteger(ember_model_n_head(m)));
-  SET_VECTOR_ELT(out, 7, Rf_ScalarInteger(ember_model_n_head_kv(m)));
-  SET_VECTOR_ELT(out, 8, Rf_ScalarReal((double)ember_model_size(m)));
+  SET_VECTOR_ELT(out, 0, Rf_ScalarInteger(ember_model_n_ctx_train(m)));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(ember_model_n_embd(m)));
+  SET_VECTOR_ELT(out, 2, Rf_ScalarInteger(ember_model_n_vocab(m)));
+  SET_VECTOR_ELT(out, 3, Rf_ScalarInteger(ember_model_n_layer(m)));
+  SET_VECTOR_ELT(out, 4, Rf_ScalarInteger(ember_model_n_head(m)));
+  SET_VECTOR_ELT(out, 5, Rf_ScalarInteger(ember_model_n_head_kv(m)));
+  SET_VECTOR_ELT(out, 6, Rf_mkString(ember_model_description(m)));
+  SET_VECTOR_ELT(out, 7, Rf_ScalarReal((double)ember_model_size(m)));
+  SET_VECTOR_ELT(out, 8, Rf_ScalarReal((double)ember_model_n_params(m)));
+  SET_VECTOR_ELT(out, 9, Rf_ScalarLogical(FALSE));
+  SET_VECTOR_ELT(out, 10, Rf_ScalarLogical(TRUE));
+  SET_VECTOR_ELT(out, 11, Rf_ScalarLogical(FALSE));
+  SET_VECTOR_ELT(out, 12, Rf_mkString(ember_model_architecture(m)));
   Rf_setAttrib(out, R_NamesSymbol, nm);
   UNPROTECT(2);
   return out;

@@ -107,3 +107,17 @@ test_that("with_timings reports the counts", {
   expect_equal(r$timings$generated_tokens, 5)
   expect_gt(r$timings$prompt_tokens, 0)
 })
+
+test_that("llama_model_info reports the model (stories260k: llama, 5 layers, 64 wide)", {
+  m <- load_quietly(testdata_path("real", "models", "stories260k-f32.gguf"))
+  info <- llama_model_info(m)
+  # The checkpoint's published shape (testdata README).
+  expect_identical(info[c("n_embd", "n_vocab", "n_layer", "n_head", "n_head_kv")],
+                   list(n_embd = 64L, n_vocab = 512L, n_layer = 5L, n_head = 8L,
+                        n_head_kv = 4L))
+  expect_identical(info$architecture, "llama")
+  expect_true(info$n_params >= 512 * 64 && info$n_params < 1e6)
+  expect_equal(info$size, info$n_params * 4)  # f32: four bytes per parameter
+  expect_identical(c(info$has_encoder, info$has_decoder, info$is_recurrent), c(FALSE, TRUE, FALSE))
+  expect_match(info$desc, "^llama ")
+})
