@@ -345,7 +345,7 @@ class Llama:
             stopping_criteria: Any = None, logits_processor: Any = None, grammar: Any = None,
             logit_bias: Optional[Dict[int, float]] = None,
     ) -> Union[Dict[str, Any], Iterator[Dict[str, Any]]]:
-        """Generates a continuation of ``prompt`` (a string, or token ids). Returns an OpenAI
+        """Generates a continuation of ``prompt`` (a string). Returns an OpenAI
         ``text_completion`` dict, or with ``stream=True`` an iterator of chunk dicts whose
         texts concatenate to the same text for the same seed. ``max_tokens`` None or <= 0:
         until the context is full. ``grammar``: GBNF text. finish_reason is "stop", "length"
@@ -359,8 +359,9 @@ class Llama:
         _unsupported("logit_bias", logit_bias)
         _unsupported("tfs_z", tfs_z, 1.0)
         if not isinstance(prompt, str):
-            prompt_ids = list(prompt)
-            prompt = self.detokenize(prompt_ids, special=True).decode("utf-8")
+            # Text round trips of token ids are not exact (BOS, merges): refuse, never guess.
+            raise NotImplementedError("prompts as token ids are not supported by ember; "
+                                      "pass the prompt text")
         params = _lib.GenerationParams()
         _lib.lib().ember_generation_params_init(ctypes.byref(params))
         for name, value in (("temperature", temperature), ("top_p", top_p), ("min_p", min_p),

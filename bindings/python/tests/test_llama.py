@@ -273,6 +273,8 @@ def test_errors_are_exceptions(stories) -> None:
         stories.create_embedding("x")
     with pytest.raises(NotImplementedError):
         stories("x", logit_bias={1: 1.0})
+    with pytest.raises(NotImplementedError):
+        stories([1, 2, 3])
     # Still usable after all of these.
     assert stories("Once", max_tokens=2, temperature=0)["usage"]["completion_tokens"] == 2
 
