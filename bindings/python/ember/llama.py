@@ -206,14 +206,22 @@ class Llama:
     # ---- lifetime --------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Frees the model and context now (also done when the object is collected)."""
-        lib = _lib.lib()
-        if self._engine:
-            lib.ember_engine_free(self._engine)
-            self._engine = c_void_p()
-        if self._model:
-            lib.ember_model_free(self._model)
-            self._model = c_void_p()
+        """Frees the model and context now (also done when the object is collected). A
+        generation still running (another thread, or an unfinished stream) is an error:
+        ``cancel()`` it or close the stream first."""
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError("a generation is running on this Llama: cancel() it or close "
+                               "the stream before close()")
+        try:
+            lib = _lib.lib()
+            if self._engine:
+                lib.ember_engine_free(self._engine)
+                self._engine = c_void_p()
+            if self._model:
+                lib.ember_model_free(self._model)
+                self._model = c_void_p()
+        finally:
+            self._lock.release()
 
     def __del__(self) -> None:
         try:

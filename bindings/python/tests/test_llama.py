@@ -295,3 +295,19 @@ def test_one_generation_at_a_time(stories) -> None:
         stories("x", max_tokens=2)
     stream.close()  # abandoning a stream ends its generation
     assert stories("Once", max_tokens=2, temperature=0)["usage"]["completion_tokens"] == 2
+
+
+def test_close_refuses_while_a_generation_runs_then_frees() -> None:
+    llm = Llama(model_path=data_path("real", "models", "stories260k-f32.gguf"), n_ctx=64,
+                verbose=False)
+    stream = llm("Once", max_tokens=8, stream=True)
+    next(stream)
+    with pytest.raises(RuntimeError, match="generation is running"):
+        llm.close()
+    stream.close()
+    llm.close()
+    llm.close()  # twice is fine
+    with pytest.raises(RuntimeError, match="closed"):
+        llm("Once", max_tokens=2)
+    with pytest.raises(RuntimeError, match="closed"):
+        llm.tokenize("x")
