@@ -1,16 +1,18 @@
 // AMX-INT8 kernels for the 32-column block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) on the
-// packed weights of pack.cc, for products of 2 or more tokens; one token runs the avx512vnni
-// kernel (a GEMV streams the weights from memory once, the tiles would not make it faster).
+// packed weights of pack.cc, for tiles of 16 tokens. The other n_tokens % 16 tokens (so every
+// product of fewer than 16 tokens, GEMVs included) run the avx512vnni kernel: with 32-column
+// blocks each tile product has K = 32 and a tile store per block, and below 16 tokens that fixed
+// cost made AMX slower than VNNI here (measured: docs/performance.md).
 //
 // Per packed group of 16 weight rows and weight block b (32 columns), one tile product
 //   C[t][r] = sum_k A[t][k] * B[k / 4][4r + k % 4]                  (tdpbssd, exact in int32)
 // with
-//   A [tokens <= 16][32 bytes]: the activation codes of block b, one token per tile row, loaded
+//   A [16 tokens][32 bytes]: the activation codes of block b, one token per tile row, loaded
 //     straight from the activation buffer (row stride = the token stride of act_layout);
 //   B [8][64 bytes]: the block's 16 x 32 weight codes minus the code offset (signed), row s
 //     byte 4r + m = code(r, 4s + m): exactly the packed vector layout of pack.cc once decoded
 //     with the avx512vnni decoders (tiles_legacy.h);
-//   C [tokens][16 int32]: row t is the 16-lane vector (one lane per weight row) that the
+//   C [16 tokens][16 int32]: row t is the 16-lane vector (one lane per weight row) that the
 //     avx512vnni kernel holds for token t after its 8 vpdpbusd steps. There the code offset is
 //     undone by starting from the activation block's bias (-offset * sum of codes); here it is
 //     taken out of the codes. Both give the same exact integer.
@@ -21,14 +23,15 @@
 // thread count (the server's batch invariance relies on it).
 //
 // Tile registers (palette 1, configured per call with ldtilecfg, released with tilerelease):
-//   tmm0, tmm1: A of full token tiles (16 x 32 B), blocks b even / odd;
-//   tmm2, tmm3: C of full token tiles (16 x 64 B), even / odd;
-//   tmm4, tmm5: B (8 x 64 B), even / odd;
-//   tmm6, tmm7: A and C of the last, partial token tile (n_tokens % 16 rows).
-// Even / odd sets let the tile unit work on block b + 1 while the vector units convert block b.
+//   tmm0, tmm1: A (16 x 32 B), blocks b even / odd;
+//   tmm2, tmm3: C (16 x 64 B), even / odd;
+//   tmm4, tmm5: B (8 x 64 B), even / odd.
+// Even / odd sets let the tile unit load block b + 1 while it multiplies block b; the products run
+// a few blocks ahead of the F32 updates, which read them back from memory.
 //
 // Weights are decoded once per group and call into a scratch buffer (16 x cols bytes, the same
-// as an 8-bit copy of the group) when more than one token tile reuses them, else block by block.
+// as an 8-bit copy of the group) when more than one token tile reuses them, else in chunks of
+// 32 blocks per token tile (a decoded B tile must not be loaded right after its stores).
 #include <algorithm>
 #include <memory>
 #include <new>
@@ -54,7 +57,7 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
-TileConfig make_config(int tail_tokens) {
+TileConfig make_config() {
   TileConfig c;
   auto set = [&c](int tile, int rows, int colsb) {
     c.rows[tile] = static_cast<uint8_t>(rows);
@@ -66,10 +69,6 @@ TileConfig make_config(int tail_tokens) {
   set(3, kTileTokens, 64);
   set(4, 8, 64);
   set(5, 8, 64);
-  if (tail_tokens > 0) {
-    set(6, tail_tokens, 32);
-    set(7, tail_tokens, 64);
-  }
   return c;
 }
 
@@ -92,7 +91,7 @@ EMBER_INLINE void decode_block(const uint8_t* blk, __m512i offset, uint8_t* out)
 
 struct GroupCtx {
   const uint8_t* w = nullptr;        // the group's packed blocks
-  const uint8_t* decoded = nullptr;  // all its B tiles, or nullptr: decode block by block
+  const uint8_t* decoded = nullptr;  // all its B tiles, or nullptr: decode chunk by chunk
   int64_t nb = 0;
   __m512i offset;
   const uint8_t* act = nullptr;  // token t0's activations
@@ -102,17 +101,16 @@ struct GroupCtx {
   int lo = 0, hi = 16;  // rows of the group to store
 };
 
-// Tile products of block b into cbuf (T x 16 int32, row stride 64 bytes): set 0 / 1 use the full
-// tiles of parity 0 / 1, sets 2 / 3 the partial tiles.
-template <class F, int kSet>
-EMBER_INLINE void issue(const GroupCtx& g, int64_t b, uint8_t* ring, int32_t* cbuf) {
-  const uint8_t* bt;
-  if (g.decoded != nullptr) {
-    bt = g.decoded + static_cast<size_t>(b) * kBTileBytes;
-  } else {
-    decode_block<F>(g.w + static_cast<size_t>(b) * F::kBytes, g.offset, ring);
-    bt = ring;
-  }
+// Blocks decoded at a time when a group's weights are decoded per token tile (16 KB of stack).
+constexpr int64_t kChunkBlocks = 32;
+// Blocks whose tile products are in flight ahead of the F32 update: a tile store reaches the
+// vector loads only through memory, so the update of block b must come well after its products.
+constexpr int kLookahead = 4;
+
+// Tile products of block b (B tile at bt) into cbuf (16 x 16 int32, row stride 64 bytes) with the
+// tiles of set 0 (even blocks) or 1 (odd blocks).
+template <int kSet>
+EMBER_INLINE void issue(const GroupCtx& g, int64_t b, const uint8_t* bt, int32_t* cbuf) {
   const void* a = g.act + 32 * b;
   const auto as = static_cast<long>(g.act_stride);
   // The tile intrinsics take literal register numbers.
@@ -122,29 +120,25 @@ EMBER_INLINE void issue(const GroupCtx& g, int64_t b, uint8_t* ring, int32_t* cb
     _tile_zero(2);
     _tile_dpbssd(2, 0, 4);
     _tile_stored(2, cbuf, 64);
-  } else if constexpr (kSet == 1) {
+  } else {
     _tile_loadd(1, a, as);
     _tile_loadd(5, bt, 64);
     _tile_zero(3);
     _tile_dpbssd(3, 1, 5);
     _tile_stored(3, cbuf, 64);
-  } else if constexpr (kSet == 2) {
-    _tile_loadd(6, a, as);
-    _tile_loadd(4, bt, 64);
-    _tile_zero(7);
-    _tile_dpbssd(7, 6, 4);
-    _tile_stored(7, cbuf, 64);
+  }
+}
+
+EMBER_INLINE void issue_any(const GroupCtx& g, int64_t b, const uint8_t* bt, int32_t* cbuf) {
+  if (b & 1) {
+    issue<1>(g, b, bt, cbuf);
   } else {
-    _tile_loadd(6, a, as);
-    _tile_loadd(5, bt, 64);
-    _tile_zero(7);
-    _tile_dpbssd(7, 6, 5);
-    _tile_stored(7, cbuf, 64);
+    issue<0>(g, b, bt, cbuf);
   }
 }
 
 // The avx512vnni kernel's F32 update of block b for T tokens from the integer sums in cbuf.
-template <class F, int T>
+template <class F, int T = kTileTokens>
 EMBER_INLINE void update(const GroupCtx& g, int64_t b, const int32_t* cbuf, __m512* facc) {
   const uint8_t* blk = g.w + static_cast<size_t>(b) * F::kBytes;
   const __m512 dw = S::f16(blk + F::kD);
@@ -165,37 +159,49 @@ EMBER_INLINE void update(const GroupCtx& g, int64_t b, const int32_t* cbuf, __m5
   }
 }
 
-// All blocks of one group for T tokens (T == 16: full tiles, else the partial ones).
+// Blocks [b0, b1) for T tokens, their B tiles at bt (block b0 first), software-pipelined: the
+// tile products run kLookahead blocks ahead of the updates.
 template <class F, int T>
+EMBER_INLINE void run_blocks(const GroupCtx& g, const uint8_t* bt, int64_t b0, int64_t b1,
+                             __m512* facc) {
+  alignas(64) int32_t cbuf[kLookahead][kTileTokens * 16];
+  const int64_t n = b1 - b0;
+  for (int64_t j = 0; j < std::min<int64_t>(kLookahead, n); ++j) {
+    issue_any(g, b0 + j, bt + j * kBTileBytes, cbuf[j]);
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    int32_t* c = cbuf[j % kLookahead];
+    update<F, T>(g, b0 + j, c, facc);
+    if (j + kLookahead < n) {
+      issue_any(g, b0 + j + kLookahead, bt + (j + kLookahead) * kBTileBytes, c);
+    }
+  }
+}
+
+// All blocks of one group for 16 tokens.
+template <class F>
 void token_tile(const GroupCtx& g) {
-  constexpr int kSet0 = T == kTileTokens ? 0 : 2;
-  alignas(64) int32_t cbuf[2][kTileTokens * 16];
-  alignas(64) uint8_t ring[2][kBTileBytes];
+  constexpr int T = kTileTokens;
   __m512 facc[T];
 #pragma GCC unroll 16
   for (int t = 0; t < T; ++t) facc[t] = S::zerof();
-  // Software pipeline: the tile products of block b + 1 are issued before block b's update.
-  issue<F, kSet0>(g, 0, ring[0], cbuf[0]);
-  for (int64_t b = 0; b < g.nb; b += 2) {
-    const bool odd = b + 1 < g.nb;
-    if (odd) issue<F, kSet0 + 1>(g, b + 1, ring[1], cbuf[1]);
-    update<F, T>(g, b, cbuf[0], facc);
-    if (odd) {
-      if (b + 2 < g.nb) issue<F, kSet0>(g, b + 2, ring[0], cbuf[0]);
-      update<F, T>(g, b + 1, cbuf[1], facc);
+  if (g.decoded != nullptr) {
+    run_blocks<F, T>(g, g.decoded, 0, g.nb, facc);
+  } else {
+    // Decode a chunk, then multiply it: the tile loads then find the decoded bytes in L1
+    // instead of waiting for the stores just issued.
+    alignas(64) uint8_t buf[kChunkBlocks * kBTileBytes];
+    for (int64_t b0 = 0; b0 < g.nb; b0 += kChunkBlocks) {
+      const int64_t b1 = std::min(g.nb, b0 + kChunkBlocks);
+      for (int64_t b = b0; b < b1; ++b) {
+        decode_block<F>(g.w + static_cast<size_t>(b) * F::kBytes, g.offset,
+                        buf + (b - b0) * kBTileBytes);
+      }
+      run_blocks<F, T>(g, buf, b0, b1, facc);
     }
   }
 #pragma GCC unroll 16
   for (int t = 0; t < T; ++t) S::store(g.y + t * g.ldy, facc[t], g.lo, g.hi);
-}
-
-template <class F, int T = kTileTokens - 1>
-void partial_tile(const GroupCtx& g, int tokens) {
-  if (tokens == T) {
-    token_tile<F, T>(g);
-  } else if constexpr (T > 1) {
-    partial_tile<F, T - 1>(g, tokens);
-  }
 }
 
 struct AlignedFree {
@@ -205,23 +211,26 @@ struct AlignedFree {
 template <class F>
 void run_amx(const PackedView& pv, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
              int64_t row_begin, int64_t row_end) {
-  if (n_tokens < 2) {
-    avx512vnni_legacy_kernel(pv.type)(pv, act, n_tokens, y, ldy, row_begin, row_end);
-    return;
-  }
   const ActLayout l = act_layout(pv.type, pv.cols);
+  const int64_t full = n_tokens / kTileTokens * kTileTokens;  // tokens in full token tiles
+  if (full < n_tokens) {
+    // The last n_tokens % 16 tokens (all of them below 16): avx512vnni, measured faster there
+    // (docs/performance.md) and bit-identical.
+    avx512vnni_legacy_kernel(pv.type)(pv, act + static_cast<size_t>(full) * l.stride,
+                                      n_tokens - full, y + full * ldy, ldy, row_begin, row_end);
+  }
+  if (full == 0) return;
   const int64_t nb = pv.cols / 32;
-  const int tail = static_cast<int>(n_tokens % kTileTokens);
 
-  // More than one token tile: decode each group once (falls back to block by block decoding
-  // if the few hundred KB are not available).
+  // More than one token tile: decode each group once (falls back to decoding per token tile if
+  // the few hundred KB are not available).
   std::unique_ptr<uint8_t, AlignedFree> decoded;
-  if (n_tokens > kTileTokens) {
+  if (full > kTileTokens) {
     decoded.reset(static_cast<uint8_t*>(::operator new(
         static_cast<size_t>(nb) * kBTileBytes, std::align_val_t(64), std::nothrow)));
   }
 
-  const TileConfig cfg = make_config(tail);
+  const TileConfig cfg = make_config();
   _tile_loadconfig(&cfg);
   GroupCtx g;
   g.nb = nb;
@@ -243,16 +252,10 @@ void run_amx(const PackedView& pv, const uint8_t* act, int64_t n_tokens, float* 
                         decoded.get() + static_cast<size_t>(b) * kBTileBytes);
       }
     }
-    int64_t t0 = 0;
-    for (; t0 + kTileTokens <= n_tokens; t0 += kTileTokens) {
+    for (int64_t t0 = 0; t0 < full; t0 += kTileTokens) {
       g.act = act + static_cast<size_t>(t0) * l.stride;
       g.y = y + t0 * ldy + row0;
-      token_tile<F, kTileTokens>(g);
-    }
-    if (tail > 0) {
-      g.act = act + static_cast<size_t>(t0) * l.stride;
-      g.y = y + t0 * ldy + row0;
-      partial_tile<F>(g, tail);
+      token_tile<F>(g);
     }
   }
   _tile_release();
