@@ -520,9 +520,10 @@ bool supports(Isa isa) {
 
 // The AMX kernels promise the avx512vnni kernels' bits (matmul.h): check every type (the types
 // without AMX kernels fall back to avx512vnni's), token counts on both sides of the 16-token
-// tile (full tiles, partial tiles, the once-per-group decoded weights of > 16 tokens), rows that
-// are not a multiple of 16, odd row ranges, prepared and on-the-fly packed weights, and two
-// threads at once (each configures its own tiles).
+// tile (one tile with weights decoded per tile, several with weights decoded once per group,
+// and the avx512vnni remainder of n % 16 tokens), rows that are not a multiple of 16, odd row
+// ranges, prepared and on-the-fly packed weights, and two threads at once (each configures its
+// own tiles).
 TEST(Matmul, AmxBitIdenticalToVnni) {
   if (!supports(Isa::kAvx512Amx)) {
     GTEST_SKIP() << "AMX-INT8 not usable here (CPU, OS state or EMBER_ISA cap): "
