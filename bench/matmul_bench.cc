@@ -187,8 +187,7 @@ void BM_Prepare(benchmark::State& state, Isa isa, TensorType type) {
 
 // Name: Matmul/<type>/<isa>/<shape>/n<tokens>/t<threads>[/unpacked]
 const bool kRegistered = [] {
-  for (Isa isa :
-       {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni, Isa::kAvx512Amx}) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni, Isa::kAvx512Amx}) {
     for (TensorType type : kTypes) {
       const std::string base = "Matmul/" + tensor_type_name(type) + "/" + isa_name(isa) + "/";
       for (const Shape& s : kShapes) {

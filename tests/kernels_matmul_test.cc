@@ -551,8 +551,7 @@ TEST(Matmul, AmxBitIdenticalToVnni) {
     // Two threads, each half of the rows (split off the 16-row groups).
     std::vector<float> threaded(want.size(), -7.0f);
     const int64_t mid = rows / 2 + 5;
-    std::thread other(
-        [&] { matmul(*pw, a.buf.data(), n, threaded.data(), rows, mid, rows); });
+    std::thread other([&] { matmul(*pw, a.buf.data(), n, threaded.data(), rows, mid, rows); });
     matmul(*pw, a.buf.data(), n, threaded.data(), rows, 0, mid);
     other.join();
     ASSERT_EQ(0, std::memcmp(threaded.data(), want.data(), want.size() * 4)) << "two threads";

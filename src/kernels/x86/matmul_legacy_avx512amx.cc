@@ -45,7 +45,7 @@ namespace {
 
 using S = Avx512<true>;
 
-constexpr int kTileTokens = 16;  // rows of A and C
+constexpr int kTileTokens = 16;      // rows of A and C
 constexpr size_t kBTileBytes = 512;  // 8 rows x 64 bytes
 
 // ldtilecfg's 64-byte operand (palette 1).
@@ -226,8 +226,8 @@ void run_amx(const PackedView& pv, const uint8_t* act, int64_t n_tokens, float* 
   // the few hundred KB are not available).
   std::unique_ptr<uint8_t, AlignedFree> decoded;
   if (full > kTileTokens) {
-    decoded.reset(static_cast<uint8_t*>(::operator new(
-        static_cast<size_t>(nb) * kBTileBytes, std::align_val_t(64), std::nothrow)));
+    decoded.reset(static_cast<uint8_t*>(
+        ::operator new(static_cast<size_t>(nb) * kBTileBytes, std::align_val_t(64), std::nothrow)));
   }
 
   const TileConfig cfg = make_config();
