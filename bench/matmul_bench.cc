@@ -187,14 +187,20 @@ void BM_Prepare(benchmark::State& state, Isa isa, TensorType type) {
 
 // Name: Matmul/<type>/<isa>/<shape>/n<tokens>/t<threads>[/unpacked]
 const bool kRegistered = [] {
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni}) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni, Isa::kAvx512Amx}) {
     for (TensorType type : kTypes) {
       const std::string base = "Matmul/" + tensor_type_name(type) + "/" + isa_name(isa) + "/";
       for (const Shape& s : kShapes) {
-        for (int64_t n : {int64_t{1}, int64_t{512}}) {
+        for (int64_t n : {1, 2, 4, 8, 16, 512}) {
           // Batched products run only on the layer shapes (logits are computed for one token),
-          // and the scalar reference only for one token (a batch would take minutes).
+          // and the scalar reference only for one token (a batch would take minutes). The small
+          // batches (a server's decode steps) only for the types and Isas where AMX matters.
           if (n > 1 && (s.rows > 8192 || isa == Isa::kScalar)) continue;
+          const bool small_batch = n > 1 && n < 512;
+          if (small_batch && (isa < Isa::kAvx512Vnni ||
+                              (type != TensorType::kQ4_0 && type != TensorType::kQ8_0))) {
+            continue;
+          }
           for (int threads : {1, 2}) {
             const std::string name =
                 base + s.name + "/n" + std::to_string(n) + "/t" + std::to_string(threads);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/cpu_features.h"
@@ -145,8 +146,11 @@ TEST(CpuFeatures, IsaListIsConsistent) {
     if (isa >= Isa::kAvx512) {
       EXPECT_TRUE(f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq);
     }
-    if (isa == Isa::kAvx512Vnni) {
+    if (isa >= Isa::kAvx512Vnni) {
       EXPECT_TRUE(f.avx512vnni);
+    }
+    if (isa == Isa::kAvx512Amx) {
+      EXPECT_TRUE(f.amx_tile && f.amx_int8);
     }
   }
   // Implied features: AVX-512 state needs AVX state; the detection never reports one without it.
@@ -158,6 +162,9 @@ TEST(CpuFeatures, IsaListIsConsistent) {
   }
   if (f.avx512vnni || f.avx512bw || f.avx512bf16) {
     EXPECT_TRUE(f.avx512f);
+  }
+  if (f.amx_int8 || f.amx_bf16) {
+    EXPECT_TRUE(f.amx_tile);
   }
   EXPECT_EQ(detect_cpu_features().to_string(), f.to_string());
   EXPECT_FALSE(isa_from_name("avx1024").has_value());
@@ -501,6 +508,97 @@ TEST(Matmul, LdyLargerThanRows) {
         }
       }
     }
+  }
+}
+
+// ---- AMX against AVX-512 VNNI ----------------------------------------------------------------
+
+bool supports(Isa isa) {
+  const std::vector<Isa> isas = supported_isas();
+  return std::find(isas.begin(), isas.end(), isa) != isas.end();
+}
+
+// The AMX kernels promise the avx512vnni kernels' bits (matmul.h): check every type (the types
+// without AMX kernels fall back to avx512vnni's), token counts on both sides of the 16-token
+// tile (one tile with weights decoded per tile, several with weights decoded once per group,
+// and the avx512vnni remainder of n % 16 tokens), rows that are not a multiple of 16, odd row
+// ranges, prepared and on-the-fly packed weights, and two threads at once (each configures its
+// own tiles).
+TEST(Matmul, AmxBitIdenticalToVnni) {
+  if (!supports(Isa::kAvx512Amx)) {
+    GTEST_SKIP() << "AMX-INT8 not usable here (CPU, OS state or EMBER_ISA cap): "
+                 << cpu_features().to_string();
+  }
+  auto check = [](TensorType type, int64_t rows, int64_t cols, int64_t n, uint32_t seed) {
+    SCOPED_TRACE(label(Isa::kAvx512Amx, type, rows, cols, n));
+    const Matrix m = make_matrix(type, rows, cols, seed);
+    const Acts a = make_acts(Isa::kAvx512Vnni, type, n, cols, seed + 1);
+    const Weights w = m.weights();
+    const std::vector<float> want = run(Isa::kAvx512Vnni, w, a, n, 0, rows);
+    const std::vector<float> got = run(Isa::kAvx512Amx, w, a, n, 0, rows);
+    ASSERT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * 4)) << "unpacked";
+
+    Result<PreparedWeights> pw = prepare_weights(Isa::kAvx512Amx, w);
+    ASSERT_TRUE(pw.ok()) << pw.status().to_string();
+    std::vector<float> prepared(want.size(), -7.0f);
+    const int64_t cuts[] = {0, 3, 16, 19, 47, rows};
+    for (size_t i = 0; i + 1 < std::size(cuts); ++i) {
+      const int64_t lo = std::min(cuts[i], rows), hi = std::min(cuts[i + 1], rows);
+      matmul(*pw, a.buf.data(), n, prepared.data(), rows, lo, hi);
+    }
+    ASSERT_EQ(0, std::memcmp(prepared.data(), want.data(), want.size() * 4)) << "row ranges";
+
+    // Two threads, each half of the rows (split off the 16-row groups).
+    std::vector<float> threaded(want.size(), -7.0f);
+    const int64_t mid = rows / 2 + 5;
+    std::thread other([&] { matmul(*pw, a.buf.data(), n, threaded.data(), rows, mid, rows); });
+    matmul(*pw, a.buf.data(), n, threaded.data(), rows, 0, mid);
+    other.join();
+    ASSERT_EQ(0, std::memcmp(threaded.data(), want.data(), want.size() * 4)) << "two threads";
+  };
+  for (int64_t n = 2; n <= 37; ++n) {
+    check(TensorType::kQ4_0, 37, 160, n, static_cast<uint32_t>(n));
+    check(TensorType::kQ8_0, 37, 160, n, static_cast<uint32_t>(100 + n));
+  }
+  for (TensorType type : kAllTypes) {
+    const int64_t cols = block_of(type) == 256 ? 512 : 96;
+    for (int64_t n : {2, 7, 16, 17, 33}) check(type, 70, cols, n, 300);
+  }
+  check(TensorType::kQ4_0, 100, 2048, 40, 400);  // long rows, several groups, decoded weights
+}
+
+// The extreme-code test above covers AMX through supported_isas(); here the same extremes at a
+// token count with full and partial tiles, against avx512vnni's bits.
+TEST(Matmul, AmxBitIdenticalToVnniOnExtremeCodes) {
+  if (!supports(Isa::kAvx512Amx)) {
+    GTEST_SKIP() << "AMX-INT8 not usable here (CPU, OS state or EMBER_ISA cap): "
+                 << cpu_features().to_string();
+  }
+  std::mt19937 rng(5);
+  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0,
+                          TensorType::kQ5_1, TensorType::kQ8_0, TensorType::kIQ4_NL}) {
+    SCOPED_TRACE(tensor_type_name(type));
+    const auto* traits = tensor_type_traits(type);
+    const int64_t rows = 35, cols = 128, n = 21;
+    std::vector<uint8_t> data(*tensor_row_size(type, cols) * rows);
+    for (auto& byte : data) byte = static_cast<uint8_t>(rng());
+    // Finite fp16 scales (and offsets for Q4_1 / Q5_1) at the start of each block.
+    for (size_t blk = 0; blk < data.size() / traits->type_size; ++blk) {
+      for (size_t off : {size_t{0}, size_t{2}}) {
+        if (off == 2 && type != TensorType::kQ4_1 && type != TensorType::kQ5_1) continue;
+        const uint16_t h = fp32_to_fp16(static_cast<float>(rng() % 1000) * 1e-4f);
+        std::memcpy(data.data() + blk * traits->type_size + off, &h, 2);
+      }
+    }
+    const Weights w{type, data.data(), rows, cols, *tensor_row_size(type, cols)};
+    std::vector<float> x(static_cast<size_t>(n * cols));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = (rng() % 2 ? 1.0f : -1.0f);
+    std::vector<uint8_t> act(activation_bytes(type, n, cols));
+    convert_activations(Isa::kAvx512Vnni, type, x.data(), n, cols, act.data());
+    std::vector<float> want(static_cast<size_t>(n * rows)), got(want.size());
+    matmul(Isa::kAvx512Vnni, w, act.data(), n, want.data(), rows, 0, rows);
+    matmul(Isa::kAvx512Amx, w, act.data(), n, got.data(), rows, 0, rows);
+    EXPECT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * 4));
   }
 }
 

@@ -7,6 +7,11 @@
 
 #include <cstdint>
 
+#if defined(__linux__) && defined(EMBER_X86)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace ember {
 namespace {
 
@@ -34,6 +39,19 @@ uint64_t read_xcr0() {
 
 bool bit(uint32_t v, int b) {
   return ((v >> b) & 1u) != 0;
+}
+
+// Asks the OS for the AMX tile data state. Linux (5.16+) enables it per process on request
+// (arch_prctl ARCH_REQ_XCOMP_PERM with XFEATURE_XTILEDATA); until then tile instructions fault.
+// Other systems: no known way to ask, so AMX counts as unusable.
+bool request_amx_permission() {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return ::syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
 }
 #endif
 
@@ -69,6 +87,14 @@ CpuFeatures detect_cpu_features() {
     f.avx512vnni = bit(l7.ecx, 11);
     f.avx512bf16 = bit(l7s1.eax, 5);
   }
+  // XCR0 bits 17 (XTILECFG) and 18 (XTILEDATA); CPUID.7.0:EDX bit 24 AMX-TILE, 25 AMX-INT8,
+  // 22 AMX-BF16. The permission request comes last: only when everything else says yes.
+  const bool os_tiles = (xcr0 & 0x60000u) == 0x60000u;
+  if (os_tiles && bit(l7.edx, 24) && request_amx_permission()) {
+    f.amx_tile = true;
+    f.amx_int8 = bit(l7.edx, 25);
+    f.amx_bf16 = bit(l7.edx, 22);
+  }
 #endif
   return f;
 }
@@ -98,6 +124,9 @@ std::string CpuFeatures::to_string() const {
   add(avx512vnni, "avx512vnni");
   add(avx512bf16, "avx512bf16");
   add(avxvnni, "avxvnni");
+  add(amx_tile, "amx-tile");
+  add(amx_int8, "amx-int8");
+  add(amx_bf16, "amx-bf16");
   return s;
 }
 

@@ -24,6 +24,13 @@ struct CpuFeatures {
   bool avx512vnni = false;
   bool avx512bf16 = false;
   bool avxvnni = false;  // VEX-encoded VNNI (256-bit), e.g. on hybrid Intel cores
+  // AMX tiles: CPUID AMX-TILE, XCR0 tile state (bits 17 XTILECFG and 18 XTILEDATA) *and*, on
+  // Linux, the process's permission to use the tile data state (arch_prctl
+  // ARCH_REQ_XCOMP_PERM, requested during detection; the grant is per process and idempotent).
+  // Without the grant the first tile instruction would fault, so no grant means false.
+  bool amx_tile = false;
+  bool amx_int8 = false;  // AMX-INT8 (tdpb*d), only with amx_tile
+  bool amx_bf16 = false;  // AMX-BF16 (tdpbf16ps), only with amx_tile
 
   // "avx2 fma f16c avx512f ..." — the flags that are set, for logs and `ember` diagnostics.
   std::string to_string() const;

@@ -18,6 +18,8 @@ PackedKernel packed_kernel(Isa isa, TensorType type) {
       return x86::avx512_kernel(type);
     case Isa::kAvx512Vnni:
       return x86::avx512vnni_kernel(type);
+    case Isa::kAvx512Amx:
+      return x86::avx512amx_kernel(type);
   }
 #else
   (void)isa;
@@ -35,6 +37,7 @@ ConvertKernel convert_kernel(Isa isa) {
       return x86::avx2_convert();
     case Isa::kAvx512:
     case Isa::kAvx512Vnni:
+    case Isa::kAvx512Amx:
       return x86::avx512_convert();
   }
 #else

@@ -17,6 +17,9 @@
 namespace ember::kernels {
 namespace {
 
+constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni,
+                            Isa::kAvx512Amx};
+
 bool cpu_runs(Isa isa) {
   const CpuFeatures& f = cpu_features();
   const bool avx2 = f.avx2 && f.fma && f.f16c && f.bmi2;
@@ -30,6 +33,8 @@ bool cpu_runs(Isa isa) {
       return avx512;
     case Isa::kAvx512Vnni:
       return avx512 && f.avx512vnni;
+    case Isa::kAvx512Amx:
+      return avx512 && f.avx512vnni && f.amx_tile && f.amx_int8;
   }
   return false;
 }
@@ -38,12 +43,13 @@ bool cpu_runs(Isa isa) {
 Isa isa_cap() {
   static const Isa cap = [] {
     const char* env = std::getenv("EMBER_ISA");
-    if (env == nullptr || *env == '\0') return Isa::kAvx512Vnni;
+    if (env == nullptr || *env == '\0') return Isa::kAvx512Amx;
     if (auto isa = isa_from_name(env)) return *isa;
     std::fprintf(stderr,
-                 "ember: ignoring EMBER_ISA=%s (expected scalar, avx2, avx512 or avx512-vnni)\n",
+                 "ember: ignoring EMBER_ISA=%s (expected scalar, avx2, avx512, avx512-vnni or "
+                 "avx512-amx)\n",
                  env);
-    return Isa::kAvx512Vnni;
+    return Isa::kAvx512Amx;
   }();
   return cap;
 }
@@ -149,12 +155,14 @@ const char* isa_name(Isa isa) {
       return "avx512";
     case Isa::kAvx512Vnni:
       return "avx512-vnni";
+    case Isa::kAvx512Amx:
+      return "avx512-amx";
   }
   return "unknown";
 }
 
 std::optional<Isa> isa_from_name(std::string_view name) {
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni}) {
+  for (Isa isa : kAllIsas) {
     if (iequals(name, isa_name(isa))) return isa;
   }
   return std::nullopt;
@@ -162,7 +170,7 @@ std::optional<Isa> isa_from_name(std::string_view name) {
 
 std::vector<Isa> supported_isas() {
   std::vector<Isa> out;
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni}) {
+  for (Isa isa : kAllIsas) {
     if (isa <= isa_cap() && cpu_runs(isa)) out.push_back(isa);
   }
   return out;

@@ -25,11 +25,14 @@
 namespace ember::kernels {
 
 // Instruction-set variants of the kernels. kScalar is the portable reference that every other
-// variant is tested against.
-enum class Isa : uint8_t { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Vnni = 3 };
+// variant is tested against. kAvx512Amx is AVX-512 VNNI plus AMX-INT8 tiles for 16-token tiles of
+// products with the 32-column block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL; everything else
+// as kAvx512Vnni); its results are bit-identical to kAvx512Vnni (the per-block integer sums are
+// exact either way, and the F32 steps are the same).
+enum class Isa : uint8_t { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Vnni = 3, kAvx512Amx = 4 };
 
 const char* isa_name(Isa isa);
-// Parses the names isa_name returns ("scalar", "avx2", "avx512", "avx512-vnni").
+// Parses the names isa_name returns ("scalar", "avx2", "avx512", "avx512-vnni", "avx512-amx").
 std::optional<Isa> isa_from_name(std::string_view name);
 // The variants this CPU *and* OS can run (XCR0 checked), kScalar first, best last.
 // The environment variable EMBER_ISA (one of the names above, read once per process) caps the

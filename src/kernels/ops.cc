@@ -87,6 +87,7 @@ const OpsTable& ops(Isa isa) {
       return ops_avx2();
     case Isa::kAvx512:
     case Isa::kAvx512Vnni:
+    case Isa::kAvx512Amx:
       return ops_avx512();
   }
 #else

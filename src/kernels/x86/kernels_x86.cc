@@ -20,4 +20,8 @@ PackedKernel avx512vnni_kernel(TensorType type) {
   return avx512vnni_kquant_kernel(type);
 }
 
+PackedKernel avx512amx_kernel(TensorType type) {
+  return avx512amx_legacy_kernel(type);
+}
+
 }  // namespace ember::kernels::x86

@@ -12,6 +12,9 @@ namespace ember::kernels::x86 {
 PackedKernel avx2_kernel(TensorType type);
 PackedKernel avx512_kernel(TensorType type);
 PackedKernel avx512vnni_kernel(TensorType type);
+// AMX: its own kernels for the 32-column block types (which use avx512vnni's for one token);
+// nullptr for the rest, which then run avx512vnni's.
+PackedKernel avx512amx_kernel(TensorType type);
 
 // Activation converters (convert_<isa>.cc); AVX-512 VNNI uses the AVX-512 one.
 ConvertKernel avx2_convert();
@@ -26,5 +29,6 @@ PackedKernel avx512_kquant_kernel(TensorType type);
 PackedKernel avx512_float_kernel(TensorType type);
 PackedKernel avx512vnni_legacy_kernel(TensorType type);
 PackedKernel avx512vnni_kquant_kernel(TensorType type);
+PackedKernel avx512amx_legacy_kernel(TensorType type);
 
 }  // namespace ember::kernels::x86
