@@ -2,7 +2,7 @@
 //              [--batch-tokens N] [-t THREADS] [--kv-type f16|f32|q8_0] [--alias NAME]
 //              [--api-key KEY | --api-key-file F] [--max-queue N] [--cors-origin O]
 //              [--max-body BYTES] [--shutdown-timeout S] [--timeout S] [--idle-timeout S]
-//              [--log-format text|json] [--no-access-log]`
+//              [--log-format text|json] [--no-access-log] [--no-webui]`
 //
 // An OpenAI-compatible HTTP server (apps/server, docs/server.md). It listens before the model
 // is loaded, so /health answers 503 while loading; once ready it prints exactly one line
@@ -49,6 +49,7 @@ struct ServeArgs {
   double idle_timeout = 60.0;
   std::string log_format = "text";
   bool no_access_log = false;
+  bool no_webui = false;
 };
 
 std::chrono::milliseconds seconds_to_ms(double s) {
@@ -102,6 +103,7 @@ Result<http::HttpOptions> http_options(const ServeArgs& a) {
     return invalid_argument("--log-format must be text or json, not '" + a.log_format + "'");
   }
   o.access_log = !a.no_access_log;
+  o.webui = !a.no_webui;
   return o;
 }
 
@@ -265,6 +267,7 @@ void register_serve(CLI::App& app, CommandResult& result) {
       ->check(CLI::Range(0.1, 86400.0));
   cmd->add_option("--log-format", a->log_format, "Access log format: text (default) or json");
   cmd->add_flag("--no-access-log", a->no_access_log, "No access log lines");
+  cmd->add_flag("--no-webui", a->no_webui, "Do not serve the web chat page at /");
   cmd->callback([a, &result] { result.exit_code = run_serve(*a); });
 }
 

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "security.h"
+#include "webui.h"
 
 namespace ember::http {
 namespace {
@@ -122,6 +123,10 @@ std::variant<RouteMatch, ApiError> match_route(std::string_view method, std::str
       return m;
     }
   }
+  if (is_webui_path(path)) {
+    if (method != "GET") return method_not_allowed(method, path, "GET");
+    return RouteMatch{Route::kWebui, {}};
+  }
   bool path_known = false;
   std::string allow;
   for (const RouteEntry& e : kRoutes) {
@@ -187,8 +192,9 @@ std::variant<AdmittedRequest, HttpResponse> admit_request(const HttpRequest& req
     r.headers.emplace_back("Access-Control-Max-Age", "600");
     return with_cors(std::move(r));
   }
-  const bool is_health = path == "/health" || path == "/v1/health";
-  if (!options.api_key.empty() && !is_health &&
+  // The page's files are public (the page asks for the key and sends it with its requests).
+  const bool is_public = path == "/health" || path == "/v1/health" || is_webui_path(path);
+  if (!options.api_key.empty() && !is_public &&
       !bearer_token_matches(request.header("authorization"), options.api_key)) {
     ApiError e;
     e.status = 401;

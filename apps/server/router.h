@@ -26,6 +26,7 @@ enum class Route {
   kProps,            // GET  /props
   kSlots,            // GET  /slots
   kMetrics,          // GET  /metrics
+  kWebui,            // GET  / and /webui/... (the web chat page, webui.h)
 };
 
 struct RouteMatch {
