@@ -342,11 +342,18 @@ function stopReply() {
 
 // ---- layout ----
 
-function closeSidebarOnPhone() {
-  if (window.matchMedia('(max-width: 720px)').matches) {
-    ui.sidebar.classList.remove('open');
-    ui.toggleSidebar.setAttribute('aria-expanded', 'false');
+function setSidebarOpen(open) {
+  ui.sidebar.classList.toggle('open', open);
+  ui.toggleSidebar.setAttribute('aria-expanded', String(open));
+  if (open) {
+    ui.newChat.focus();
+  } else if (ui.sidebar.contains(document.activeElement)) {
+    ui.toggleSidebar.focus();
   }
+}
+
+function closeSidebarOnPhone() {
+  if (window.matchMedia('(max-width: 720px)').matches) setSidebarOpen(false);
 }
 
 async function showModel() {
@@ -381,9 +388,10 @@ ui.stop.addEventListener('click', () => {
   ui.prompt.focus();
 });
 ui.newChat.addEventListener('click', startNewConversation);
-ui.toggleSidebar.addEventListener('click', () => {
-  const open = ui.sidebar.classList.toggle('open');
-  ui.toggleSidebar.setAttribute('aria-expanded', String(open));
+ui.toggleSidebar.addEventListener('click', () => setSidebarOpen(!ui.sidebar.classList.contains('open')));
+$('close-sidebar').addEventListener('click', () => setSidebarOpen(false));
+ui.sidebar.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape') setSidebarOpen(false);
 });
 ui.toggleSettings.addEventListener('click', () => {
   ui.settings.hidden = !ui.settings.hidden;
