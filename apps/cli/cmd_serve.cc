@@ -5,7 +5,8 @@
 //              [--log-format text|json] [--no-access-log] [--no-webui]`
 //
 // An OpenAI-compatible HTTP server (apps/server, docs/server.md). It listens before the model
-// is loaded, so /health answers 503 while loading; once ready it prints exactly one line
+// is loaded, so /health answers 503 while loading; once ready it prints the model, slots,
+// context, threads, whether an API key is required and the web page's URL, then exactly one line
 // "ember: listening on http://HOST:PORT" on stderr. SIGINT / SIGTERM: stop accepting, let running
 // requests finish for up to --shutdown-timeout seconds, cancel the rest, exit 0.
 #include <signal.h>
@@ -20,10 +21,12 @@
 #include <thread>
 
 #include "api.h"
+#include "base/parallel.h"
 #include "commands.h"
 #include "ember/model.h"
 #include "ember/server.h"
 #include "http_server.h"
+#include "webui_assets.h"
 
 namespace ember::cli {
 namespace {
@@ -127,6 +130,37 @@ Result<ServerOptions> server_options(const ServeArgs& a) {
   return s;
 }
 
+// What a person needs once the server is ready, on stderr, before the "listening on" line: the
+// model, the slots and context, the threads, whether an API key is required, and the URL of the
+// web page to open.
+void print_ready_summary(const ServeArgs& a, const http::HttpOptions& h, const Server& server,
+                         const std::string& url_host, int port) {
+  const ServerOptions& o = server.options();
+  say("ember: model " + h.model_id + " (" + server.model()->description() + ") from " + a.model);
+  const int threads = o.n_threads > 0 ? o.n_threads : hardware_threads();
+  say("ember: " + std::to_string(o.n_parallel) + " slot" + (o.n_parallel == 1 ? "" : "s") +
+      ", context " + std::to_string(o.n_ctx) + " tokens per request, KV cache " +
+      std::to_string(o.kv_size) + " cells (" + a.kv_type + "), " + std::to_string(threads) +
+      " thread" + (threads == 1 ? "" : "s"));
+  say(h.api_key.empty()
+          ? "ember: no API key required"
+          : "ember: API key required (Authorization: Bearer KEY; /health and the web page's "
+            "files are open, the page asks for the key)");
+  // A wildcard address is not something to open in a browser: show the loopback one.
+  std::string open_host = url_host;
+  if (open_host == "0.0.0.0") open_host = "127.0.0.1";
+  if (open_host == "[::]") open_host = "[::1]";
+  const std::string page = "http://" + open_host + ":" + std::to_string(port) + "/";
+  if (!h.webui) {
+    say("ember: web chat page off (--no-webui); API at " + page + "v1");
+  } else if (!http::web_assets_missing().empty()) {
+    say("ember: web chat page not built in (" + std::string(http::web_assets_missing()) +
+        "); API at " + page + "v1");
+  } else {
+    say("ember: open " + page + " for the web chat page (API at " + page + "v1)");
+  }
+}
+
 int run_serve(const ServeArgs& a) {
   Result<http::HttpOptions> hopts = http_options(a);
   if (!hopts.ok()) return report_error(hopts.status());
@@ -182,6 +216,7 @@ int run_serve(const ServeArgs& a) {
       server = s;
     }
     api->set_server(s);
+    print_ready_summary(a, *hopts, *s, http->url_host(), http->port());
     say("ember: listening on " + url);
   });
 
