@@ -245,10 +245,15 @@ test('the page is usable at phone width', async () => {
 test('a screenshot of a conversation (EMBER_WEBUI_SCREENSHOT)', { skip: !process.env.EMBER_WEBUI_SCREENSHOT }, async () => {
   // The test model is tiny (random weights): the reply is steered by a grammar so the picture
   // shows what markdown and code look like; it is streamed and rendered like any other.
-  const answer = 'Here is a function that adds two numbers:\n\n```python\ndef add(a, b):\n' +
+  const code = 'Here is a function that adds two numbers:\n\n```python\ndef add(a, b):\n' +
     '    return a + b\n```\n\nCall it as `add(2, 3)`; it returns **5**.';
-  await page.click('#new-chat');
-  await setSettings({ 'max-tokens': '400', seed: '', 'extra-json': JSON.stringify({ grammar: grammarFor(answer) }) });
+  await page.evaluate(() => localStorage.clear());  // a clean list, not the tests' conversations
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]');
+  await setSettings({ 'max-tokens': '400', 'extra-json': JSON.stringify({ grammar: grammarFor('The capital of France is **Paris**.') }) });
+  await sendMessage('What is the capital of France?');
+  await waitReplyDone();
+  await setSettings({ 'extra-json': JSON.stringify({ grammar: grammarFor(code) }) });
   await sendMessage('Write a Python function that adds two numbers.');
   await waitReplyDone();
   await page.screenshot({ path: process.env.EMBER_WEBUI_SCREENSHOT });

@@ -312,10 +312,14 @@ async function send() {
     const end = performance.now();
     const tokens = usage ? usage.completion_tokens : 0;
     const genSeconds = firstToken >= 0 ? (end - firstToken) / 1000 : 0;
+    const totalSeconds = (end - started) / 1000;
     reply.stats = {
       tokens,
-      // The first token's time is prompt evaluation: the rate counts the tokens after it.
-      tokens_per_s: tokens > 1 && genSeconds > 0 ? (tokens - 1) / genSeconds : 0,
+      // The first token's time is prompt evaluation: the rate counts the tokens after it. A reply
+      // that arrived almost at once (a few network reads) has no meaningful span after its first
+      // token: then the rate is over the whole request.
+      tokens_per_s: tokens > 1 && genSeconds >= 0.25 ? (tokens - 1) / genSeconds
+        : totalSeconds > 0 ? tokens / totalSeconds : 0,
       ttft_s: firstToken >= 0 ? (firstToken - started) / 1000 : -1,
     };
     announce('Reply complete');
