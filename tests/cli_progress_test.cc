@@ -120,6 +120,37 @@ TEST(CliProgress, BarIsRedrawnInPlaceWithRateAndEta) {
   EXPECT_EQ(out.find("skipped"), std::string::npos);
 }
 
+TEST(CliProgress, ShowAfterKeepsQuickWorkSilent) {
+  {
+    Capture c;
+    Progress::Options o = c.options(Progress::Style::kLines);
+    o.show_after = 1s;
+    {
+      Progress p(o);
+      c.t += 900ms;
+      p.update(10, 10, "");  // done in 0.9 s: nothing at all
+    }
+    EXPECT_EQ(c.text(), "");
+  }
+  Capture c;
+  Progress::Options o = c.options(Progress::Style::kLines);
+  o.show_after = 1s;
+  o.label = "load";
+  o.unit = "matrices";
+  {
+    Progress p(o);
+    c.t += 500ms;
+    p.update(1, 10, "");
+    c.t += 6s;
+    p.update(5, 10, "");  // 6.5 s: past show_after and the line interval
+    c.t += 1s;
+    p.update(10, 10, "");
+  }
+  EXPECT_EQ(c.text(),
+            "load: 5/10 matrices (50%), 0.77 matrices/s, ETA 7 s\n"
+            "load: 10/10 matrices (100%) in 7.5 s\n");
+}
+
 TEST(CliProgress, Durations) {
   EXPECT_EQ(Progress::format_duration(0), "0 s");
   EXPECT_EQ(Progress::format_duration(59.4), "59 s");

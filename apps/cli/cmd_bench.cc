@@ -148,7 +148,7 @@ int run_bench(BenchArgs a) {
   }
 
   const int load_threads = *std::max_element(a.threads.begin(), a.threads.end());
-  Result<LoadedModel> lm = load_model(a.model, load_threads);
+  Result<LoadedModel> lm = load_model(a.model, load_threads, a.quiet);
   if (!lm.ok()) return report_error(lm.status());
   const size_t rss_after_load = resident_bytes();
   uint64_t n_params = 0;

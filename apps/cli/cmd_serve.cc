@@ -26,6 +26,7 @@
 #include "ember/model.h"
 #include "ember/server.h"
 #include "http_server.h"
+#include "model_session.h"
 #include "webui_assets.h"
 
 namespace ember::cli {
@@ -196,7 +197,7 @@ int run_serve(const ServeArgs& a) {
   std::thread loader([&] {
     ModelOptions mo;
     mo.n_threads = a.threads;
-    Result<std::shared_ptr<const Model>> model = Model::load(a.model, mo);
+    Result<std::shared_ptr<const Model>> model = load_public_model(a.model, mo);
     if (!model.ok()) {
       std::lock_guard<std::mutex> lock(mu);
       failure = model.status();

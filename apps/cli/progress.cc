@@ -76,6 +76,7 @@ void Progress::draw_bar(double elapsed) {
                stats_text(elapsed).c_str(), item.c_str());
   std::fflush(options_.out);
   bar_drawn_ = true;
+  shown_ = true;
 }
 
 void Progress::update(uint64_t done, uint64_t total, std::string_view item) {
@@ -85,6 +86,7 @@ void Progress::update(uint64_t done, uint64_t total, std::string_view item) {
   total_ = total;
   item_ = std::string(item);
   const Clock::time_point t = now();
+  if (t - start_ < options_.show_after) return;
   const double elapsed = std::chrono::duration<double>(t - start_).count();
   if (style_ == Style::kBar) {
     if (t - last_output_ >= options_.bar_interval || !bar_drawn_ || done == total) {
@@ -98,6 +100,7 @@ void Progress::update(uint64_t done, uint64_t total, std::string_view item) {
     last_output_ = t;
     std::fprintf(options_.out, "%s: %s\n", options_.label.c_str(), stats_text(elapsed).c_str());
     std::fflush(options_.out);
+    shown_ = true;
   }
 }
 
@@ -112,7 +115,9 @@ void Progress::finish() {
   if (finished_) return;
   finished_ = true;
   if (style_ == Style::kQuiet || !started_) return;
-  const double elapsed = std::chrono::duration<double>(now() - start_).count();
+  const Clock::time_point t = now();
+  if (!shown_ && t - start_ < options_.show_after) return;
+  const double elapsed = std::chrono::duration<double>(t - start_).count();
   if (style_ == Style::kBar) {
     draw_bar(elapsed);
     std::fputc('\n', options_.out);

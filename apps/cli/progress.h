@@ -3,7 +3,8 @@
 //  - otherwise (a log file, a pipe) a plain line at most every few seconds and one at the end:
 //      quantize: 45/200 tensors (22%), 3.1 tensors/s, ETA 50 s
 //      quantize: 200/200 tensors (100%) in 64.3 s
-//  - nothing with --quiet.
+//  - nothing with --quiet;
+//  - optionally nothing at all for work that ends quickly (Options::show_after).
 // The library never prints: it reports through callbacks (e.g. QuantizeModelOptions::progress)
 // that the commands forward to update().
 #pragma once
@@ -32,6 +33,9 @@ class Progress {
     Style style = Style::kAuto;
     std::chrono::milliseconds line_interval{std::chrono::seconds(5)};  // kLines: at most one line per interval
     std::chrono::milliseconds bar_interval{100};                       // kBar: redraw at most this often
+    // Nothing is shown before this much time has passed (work that ends sooner stays silent:
+    // e.g. loading a small model).
+    std::chrono::milliseconds show_after{0};
     std::FILE* out = stderr;
     std::function<Clock::time_point()> now;  // the clock (tests pass a fake one); default steady_clock
   };
@@ -47,7 +51,7 @@ class Progress {
   // Erases the bar (before printing other output to the same terminal); the next update redraws.
   void clear();
   // The last state: kBar draws it and ends the line, kLines prints the final line. Only once,
-  // and only when update() was called.
+  // and only when update() was called (and, with show_after, the work lasted that long).
   void finish();
 
   Style style() const { return style_; }
@@ -70,6 +74,7 @@ class Progress {
   bool started_ = false;
   bool finished_ = false;
   bool bar_drawn_ = false;
+  bool shown_ = false;  // anything was written
 };
 
 }  // namespace ember::cli
