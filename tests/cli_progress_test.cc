@@ -109,14 +109,15 @@ TEST(CliProgress, BarIsRedrawnInPlaceWithRateAndEta) {
     p.update(4, 4, "done");
   }
   const std::string out = c.text();
-  EXPECT_EQ(out,
-            "\rquantize [######..................] 1/4 tensors (25%), 0.5 tensors/s, ETA 6 s  "
-            "blk.0.ffn_up.weight\x1b[K"
-            "\rquantize [##################......] 3/4 tensors (75%), 0.75 tensors/s, ETA 1 s  "
-            "blk.2.ffn_up.weight\x1b[K"
-            "\r\x1b[K"
-            "\rquantize [########################] 4/4 tensors (100%), 0.67 tensors/s  done\x1b[K"
-            "\rquantize [########################] 4/4 tensors (100%), 0.67 tensors/s  done\x1b[K\n");
+  EXPECT_EQ(
+      out,
+      "\rquantize [######..................] 1/4 tensors (25%), 0.5 tensors/s, ETA 6 s  "
+      "blk.0.ffn_up.weight\x1b[K"
+      "\rquantize [##################......] 3/4 tensors (75%), 0.75 tensors/s, ETA 1 s  "
+      "blk.2.ffn_up.weight\x1b[K"
+      "\r\x1b[K"
+      "\rquantize [########################] 4/4 tensors (100%), 0.67 tensors/s  done\x1b[K"
+      "\rquantize [########################] 4/4 tensors (100%), 0.67 tensors/s  done\x1b[K\n");
   EXPECT_EQ(out.find("skipped"), std::string::npos);
 }
 

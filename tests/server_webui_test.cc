@@ -28,8 +28,7 @@ std::string read_source(const std::filesystem::path& p) {
 
 std::unique_ptr<ServerProcess> start(const std::filesystem::path& data,
                                      std::vector<std::string> extra) {
-  std::vector<std::string> args = {"-m", (data / "models" / "qwen2-q8_0.gguf").string(), "-t",
-                                   "1"};
+  std::vector<std::string> args = {"-m", (data / "models" / "qwen2-q8_0.gguf").string(), "-t", "1"};
   args.insert(args.end(), extra.begin(), extra.end());
   return ServerProcess::start(args);
 }
@@ -130,7 +129,8 @@ TEST(ServerWebui, StartupLinesSayWhatAPersonNeeds) {
     EXPECT_NE(log.find("ember: open " + url + " for the web chat page"), std::string::npos) << log;
   }
   // The readiness line scripts wait for is still the last of them.
-  const size_t ready = log.find("ember: listening on http://127.0.0.1:" + std::to_string(srv->port()));
+  const size_t ready =
+      log.find("ember: listening on http://127.0.0.1:" + std::to_string(srv->port()));
   ASSERT_NE(ready, std::string::npos);
   EXPECT_GT(ready, log.find("ember: model "));
 }

@@ -21,8 +21,8 @@ std::string format(const char* fmt, double value) {
 
 Progress::Progress(Options options) : options_(std::move(options)), style_(options_.style) {
   if (style_ == Style::kAuto) {
-    style_ = options_.out != nullptr && isatty(fileno(options_.out)) == 1 ? Style::kBar
-                                                                        : Style::kLines;
+    style_ =
+        options_.out != nullptr && isatty(fileno(options_.out)) == 1 ? Style::kBar : Style::kLines;
   }
   if (options_.out == nullptr) style_ = Style::kQuiet;
   start_ = last_output_ = now();
@@ -52,7 +52,8 @@ std::string Progress::format_duration(double seconds) {
 
 std::string Progress::stats_text(double elapsed) const {
   std::string s = std::to_string(done_) + "/" + std::to_string(total_) + " " + options_.unit;
-  const double percent = total_ > 0 ? 100.0 * static_cast<double>(done_) / static_cast<double>(total_) : 0;
+  const double percent =
+      total_ > 0 ? 100.0 * static_cast<double>(done_) / static_cast<double>(total_) : 0;
   s += " (" + format("%.0f", std::floor(percent)) + "%)";
   if (done_ > 0 && elapsed > 0) {
     const double rate = static_cast<double>(done_) / elapsed;
@@ -124,11 +125,11 @@ void Progress::finish() {
   } else {
     const double percent =
         total_ > 0 ? 100.0 * static_cast<double>(done_) / static_cast<double>(total_) : 0;
-    std::fprintf(options_.out, "%s: %llu/%llu %s (%.0f%%) in %s\n", options_.label.c_str(),
-                 static_cast<unsigned long long>(done_), static_cast<unsigned long long>(total_),
-                 options_.unit.c_str(), std::floor(percent),
-                 elapsed < 60 ? format("%.1f s", elapsed).c_str()
-                              : format_duration(elapsed).c_str());
+    std::fprintf(
+        options_.out, "%s: %llu/%llu %s (%.0f%%) in %s\n", options_.label.c_str(),
+        static_cast<unsigned long long>(done_), static_cast<unsigned long long>(total_),
+        options_.unit.c_str(), std::floor(percent),
+        elapsed < 60 ? format("%.1f s", elapsed).c_str() : format_duration(elapsed).c_str());
   }
   std::fflush(options_.out);
 }

@@ -28,16 +28,18 @@ class Progress {
     kQuiet,  // nothing
   };
   struct Options {
-    std::string label;            // "quantize"
-    std::string unit = "items";   // "tensors", "runs"
+    std::string label;           // "quantize"
+    std::string unit = "items";  // "tensors", "runs"
     Style style = Style::kAuto;
-    std::chrono::milliseconds line_interval{std::chrono::seconds(5)};  // kLines: at most one line per interval
-    std::chrono::milliseconds bar_interval{100};                       // kBar: redraw at most this often
+    std::chrono::milliseconds line_interval{
+        std::chrono::seconds(5)};                 // kLines: at most one line per interval
+    std::chrono::milliseconds bar_interval{100};  // kBar: redraw at most this often
     // Nothing is shown before this much time has passed (work that ends sooner stays silent:
     // e.g. loading a small model).
     std::chrono::milliseconds show_after{0};
     std::FILE* out = stderr;
-    std::function<Clock::time_point()> now;  // the clock (tests pass a fake one); default steady_clock
+    std::function<Clock::time_point()>
+        now;  // the clock (tests pass a fake one); default steady_clock
   };
 
   explicit Progress(Options options);

@@ -59,8 +59,8 @@ HttpResponse webui_response(const HttpRequest& request, const HttpOptions& optio
       if (a.path == path) found = &a;
     }
     if (found == nullptr) {
-      ApiError e = ApiError::not_found("no file " + std::string(path.substr(0, 200)) +
-                                       " in the web page");
+      ApiError e =
+          ApiError::not_found("no file " + std::string(path.substr(0, 200)) + " in the web page");
       e.type = "invalid_request_error";
       r = e.to_response();
     } else {
