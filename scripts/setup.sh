@@ -15,6 +15,8 @@ PACKAGES=(
   libboost-dev                                     # Boost.Beast/Asio: the HTTP server (ember serve)
   prometheus-cpp-dev                               # Prometheus text format for GET /metrics
   chromium                                         # headless browser for the web page tests
+  r-base-dev r-cran-testthat r-cran-jsonlite       # the R package (bindings/r) and its tests
+  python3 python3-pytest                           # the Python package (bindings/python), tests
 )
 
 # Node.js + npm install the web page's libraries and run the npm client and page tests (tests/js,

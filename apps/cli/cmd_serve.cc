@@ -143,10 +143,10 @@ void print_ready_summary(const ServeArgs& a, const http::HttpOptions& h, const S
       ", context " + std::to_string(o.n_ctx) + " tokens per request, KV cache " +
       std::to_string(o.kv_size) + " cells (" + a.kv_type + "), " + std::to_string(threads) +
       " thread" + (threads == 1 ? "" : "s"));
-  say(h.api_key.empty()
-          ? "ember: no API key required"
-          : "ember: API key required (Authorization: Bearer KEY; /health and the web page's "
-            "files are open, the page asks for the key)");
+  say(h.api_key.empty() ? "ember: no API key required"
+                        : "ember: API key required (Authorization: Bearer KEY or x-api-key; "
+                          "/health and the web page's "
+                          "files are open, the page asks for the key)");
   // A wildcard address is not something to open in a browser: show the loopback one.
   std::string open_host = url_host;
   if (open_host == "0.0.0.0") open_host = "127.0.0.1";

@@ -27,6 +27,20 @@ enum class Route {
   kSlots,            // GET  /slots
   kMetrics,          // GET  /metrics
   kWebui,            // GET  / and /webui/... (the web chat page, webui.h)
+  // Ollama's API (ollama_api.cc).
+  kOllamaChat,         // POST /api/chat
+  kOllamaGenerate,     // POST /api/generate
+  kOllamaTags,         // GET  /api/tags
+  kOllamaShow,         // POST /api/show
+  kOllamaPs,           // GET  /api/ps
+  kOllamaVersion,      // GET  /api/version
+  kOllamaEmbed,        // POST /api/embed, /api/embeddings
+  kOllamaUnsupported,  // /api/pull, push, create, copy, delete: 501
+  // Anthropic's Messages API (anthropic_api.cc).
+  kAnthropicMessages,     // POST /v1/messages
+  kAnthropicCountTokens,  // POST /v1/messages/count_tokens
+  // OpenAI's Responses API (responses_api.cc).
+  kResponses,  // POST /v1/responses, /responses
 };
 
 struct RouteMatch {
