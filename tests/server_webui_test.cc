@@ -17,7 +17,7 @@ namespace ember::testing {
 namespace {
 
 const std::filesystem::path kWebuiDir =
-    std::filesystem::path(__FILE__).parent_path().parent_path() / "apps" / "server" / "webui";
+    std::filesystem::path(EMBER_SOURCE_DIR) / "apps" / "server" / "webui";
 
 std::string read_source(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -63,9 +63,8 @@ TEST(ServerWebui, ServesTheEmbeddedFilesWithCspAndEtag) {
     HttpResponse r = http_request(port, "GET", f.path);
     ASSERT_EQ(r.status, 200) << r.error << r.body;
     EXPECT_EQ(r.header("content-type"), f.type);
-    if (std::filesystem::exists(f.source)) {
-      EXPECT_EQ(r.body, read_source(f.source));
-    }
+    ASSERT_TRUE(std::filesystem::exists(f.source)) << f.source;
+    EXPECT_EQ(r.body, read_source(f.source));
     EXPECT_NE(r.header("content-security-policy").find("script-src 'self'"), std::string::npos);
     EXPECT_EQ(r.header("content-security-policy").find("unsafe-inline"), std::string::npos);
     EXPECT_EQ(r.header("x-content-type-options"), "nosniff");
@@ -96,7 +95,23 @@ TEST(ServerWebui, ServesTheEmbeddedFilesWithCspAndEtag) {
   }
   HttpResponse post = http_request(port, "POST", "/", "{}");
   EXPECT_EQ(post.status, 405);
-  EXPECT_EQ(post.header("allow"), "GET");
+  EXPECT_EQ(post.header("allow"), "GET, HEAD");
+
+  // HEAD / (Ollama's client checks a server this way): GET's head, no body, connection reusable.
+  const HttpResponse get = http_request(port, "GET", "/");
+  HttpConnection c(port);
+  ASSERT_TRUE(c.connected()) << c.error();
+  for (int i = 0; i < 2; ++i) {
+    c.send_raw("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    HttpResponse head = c.read_head();
+    ASSERT_EQ(head.status, 200) << head.error;
+    EXPECT_EQ(head.header("content-length"), std::to_string(get.body.size()));
+    EXPECT_EQ(head.header("etag"), get.header("etag"));
+  }
+  // The next request on the connection is answered first thing: no body bytes came in between.
+  HttpResponse after = c.request("GET", "/webui/app.js");
+  EXPECT_EQ(after.status, 200) << after.error;
+  EXPECT_EQ(after.body, read_source(kWebuiDir / "app.js"));
 }
 
 TEST(ServerWebui, NoWebuiTurnsThePageOff) {

@@ -141,7 +141,8 @@ std::variant<RouteMatch, ApiError> match_route(std::string_view method, std::str
     }
   }
   if (is_webui_path(path)) {
-    if (method != "GET") return method_not_allowed(method, path, "GET");
+    // HEAD too: Ollama's command-line client checks that a server is up with HEAD /.
+    if (method != "GET" && method != "HEAD") return method_not_allowed(method, path, "GET, HEAD");
     return RouteMatch{Route::kWebui, {}};
   }
   bool path_known = false;

@@ -13,7 +13,7 @@ namespace ember::http {
 // Whether PATH belongs to the page: "/" or anything under "/webui/".
 bool is_webui_path(std::string_view path);
 
-// The response to GET PATH of the page: the file (200, or 304 when If-None-Match names its
+// The response to GET (or HEAD: the transport drops the body) PATH of the page: the file (200, or 304 when If-None-Match names its
 // ETag), 404 JSON for an unknown file or when options.webui is off, 503 JSON naming the reason
 // when the page was not built into this binary.
 HttpResponse webui_response(const HttpRequest& request, const HttpOptions& options);
