@@ -14,12 +14,14 @@ PACKAGES=(
   libpcre2-dev                                     # Unicode regular expressions (pre-tokenizers)
   libboost-dev                                     # Boost.Beast/Asio: the HTTP server (ember serve)
   prometheus-cpp-dev                               # Prometheus text format for GET /metrics
+  chromium                                         # headless browser for the web page tests
   r-base-dev r-cran-testthat r-cran-jsonlite       # the R package (bindings/r) and its tests
   python3 python3-pytest                           # the Python package (bindings/python), tests
 )
 
-# Node.js + npm run the official openai client's tests (tests/js). Only when the commands are
-# absent: a Node installed another way (nodesource, nvm) is used as it is.
+# Node.js + npm install the web page's libraries and run the npm client and page tests (tests/js,
+# tests/webui). Only when the commands are absent: a Node installed another way (nodesource, nvm)
+# is used as it is.
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs); fi
 if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(npm); fi
 
@@ -35,16 +37,22 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The JS test packages, pinned by tests/js/package-lock.json. npm ci reinstalls from scratch, so
-# it runs only when the lock file changed since the last install (a stamp in node_modules).
-js_dir=tests/js
-js_stamp="$js_dir/node_modules/.ember-lock-sha256"
-js_sha="$(sha256sum "$js_dir/package-lock.json" | cut -d' ' -f1)"
-if [ "$(cat "$js_stamp" 2>/dev/null)" != "$js_sha" ]; then
-  echo "setup: npm ci in $js_dir" >&2
-  (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-  echo "$js_sha" >"$js_stamp"
-fi
+# npm packages, each folder pinned by its own package-lock.json: the web chat page's libraries
+# (apps/server/webui: marked, DOMPurify, embedded into the binary at build time), the API client
+# tests (tests/js) and the page tests (tests/webui: playwright-core, which drives Debian's
+# chromium and never downloads a browser). npm ci reinstalls from scratch, so it runs only when a
+# lock file changed since that folder's last install (a stamp in its node_modules).
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+for js_dir in apps/server/webui tests/js tests/webui; do
+  [ -f "$js_dir/package-lock.json" ] || continue
+  js_stamp="$js_dir/node_modules/.ember-lock-sha256"
+  js_sha="$(sha256sum "$js_dir/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$js_stamp" 2>/dev/null)" != "$js_sha" ]; then
+    echo "setup: npm ci in $js_dir" >&2
+    (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$js_sha" >"$js_stamp"
+  fi
+done
 
 preset="${1:-release}"
 cmake --preset "$preset" >/dev/null

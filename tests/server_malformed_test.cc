@@ -673,8 +673,10 @@ class CaseBuilder {
       add("wrong method", http(m, p, m == "GET" || m == "DELETE" ? "" : body), Expect::kStatus,
           405);
     }
-    // Unknown routes: 404.
-    static constexpr const char* kRoutes[] = {"/",
+    // Unknown routes: 404 ("/" is the web page; unknown files of it are 404 too).
+    static constexpr const char* kRoutes[] = {"/webui/nope.js",
+                                              "/webui/../../etc/passwd",
+                                              "/webui/",
                                               "/v1",
                                               "/v1/",
                                               "/v2/chat/completions",

@@ -7,6 +7,8 @@
 // Each test runs once as a warm-up, then -r times; t/s = tokens / seconds per run, reported as
 // mean and sample standard deviation over the runs. -p, -n and -t take comma-separated lists.
 // --json prints an array with one object per test carrying llama-bench's field names.
+// Progress (runs done, rate, ETA) goes to stderr: a bar on a terminal, a line every few seconds
+// otherwise, nothing with --quiet.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -18,6 +20,7 @@
 #include "base/parallel.h"
 #include "commands.h"
 #include "model_session.h"
+#include "progress.h"
 
 namespace ember::cli {
 namespace {
@@ -35,6 +38,7 @@ struct BenchArgs {
   bool json = false;
   bool no_warmup = false;
   bool profile = false;
+  bool quiet = false;
 };
 
 struct TestResult {
@@ -144,7 +148,7 @@ int run_bench(BenchArgs a) {
   }
 
   const int load_threads = *std::max_element(a.threads.begin(), a.threads.end());
-  Result<LoadedModel> lm = load_model(a.model, load_threads);
+  Result<LoadedModel> lm = load_model(a.model, load_threads, a.quiet);
   if (!lm.ok()) return report_error(lm.status());
   const size_t rss_after_load = resident_bytes();
   uint64_t n_params = 0;
@@ -166,6 +170,13 @@ int run_bench(BenchArgs a) {
       if (n > 0) tests.push_back({0, n, t, {}, {}});
     }
   }
+  // Progress over every run (warm-ups included) on stderr; the results go to stdout.
+  const uint64_t runs_per_test = static_cast<uint64_t>(a.reps) + (a.no_warmup ? 0 : 1);
+  const uint64_t total_runs = runs_per_test * tests.size();
+  uint64_t runs_done = 0;
+  Progress progress({.label = "bench",
+                     .unit = "runs",
+                     .style = a.quiet ? Progress::Style::kQuiet : Progress::Style::kAuto});
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   if (!a.json) {
     std::printf("| model | size | params | backend | threads | test | t/s |\n");
@@ -180,27 +191,40 @@ int run_bench(BenchArgs a) {
     cp.profile = a.profile;
     cp.attention = attention;
     Result<std::unique_ptr<runtime::Context>> ctx = runtime::Context::create(*lm->model, cp);
-    if (!ctx.ok()) return report_error(ctx.status());
+    if (!ctx.ok()) {
+      progress.finish();
+      return report_error(ctx.status());
+    }
     Bench bench(*lm, **ctx, a);
     r.time = now_iso8601();
+    const std::string name =
+        r.n_prompt > 0 ? "pp" + std::to_string(r.n_prompt) : "tg" + std::to_string(r.n_gen);
+    const std::string item = name + " t=" + std::to_string(r.threads);
     if (!a.no_warmup) {
       Status st = r.n_prompt > 0 ? bench.prompt(r.n_prompt) : bench.generate(1);
-      if (!st.ok()) return report_error(st);
+      if (!st.ok()) {
+        progress.finish();
+        return report_error(st);
+      }
+      progress.update(++runs_done, total_runs, item + " warm-up");
     }
     (*ctx)->reset_profile();
     for (int rep = 0; rep < a.reps; ++rep) {
       (*ctx)->clear();
       const auto t0 = std::chrono::steady_clock::now();
       Status st = r.n_prompt > 0 ? bench.prompt(r.n_prompt) : bench.generate(r.n_gen);
-      if (!st.ok()) return report_error(st);
+      if (!st.ok()) {
+        progress.finish();
+        return report_error(st);
+      }
       r.samples_ns.push_back(
           std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
+      progress.update(++runs_done, total_runs, item);
     }
     std::vector<double> ts;
     for (double ns : r.samples_ns)
       ts.push_back(static_cast<double>(r.n_prompt + r.n_gen) * 1e9 / ns);
-    const std::string name =
-        r.n_prompt > 0 ? "pp" + std::to_string(r.n_prompt) : "tg" + std::to_string(r.n_gen);
+    progress.clear();  // the profile and the table row must not land on the bar's line
     if (a.profile) {
       // Per-stage share of the measured runs, on stderr.
       const auto& prof = (*ctx)->profile();
@@ -248,6 +272,7 @@ int run_bench(BenchArgs a) {
       std::fflush(stdout);
     }
   }
+  progress.finish();
   if (a.json) std::printf("%s\n", out.dump(2).c_str());
   std::fprintf(stderr, "ember: RSS at exit %s\n", human_bytes(double(resident_bytes())).c_str());
   return 0;
@@ -275,6 +300,7 @@ void register_bench(CLI::App& app, CommandResult& result) {
   cmd->add_flag("--json", a->json, "Print a JSON array (llama-bench's field names)");
   cmd->add_flag("--no-warmup", a->no_warmup, "Skip the warm-up run");
   cmd->add_flag("--profile", a->profile, "Print where the time goes (per stage) on stderr");
+  cmd->add_flag("-q,--quiet", a->quiet, "No progress output on stderr");
   cmd->callback([a, &result] { result.exit_code = run_bench(*a); });
 }
 

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "model_session.h"
 #include "ember/chat.h"
 #include "generation_flags.h"
 
@@ -127,7 +128,11 @@ int run_chat(const ChatArgs& a) {
   }
   auto options = engine_options(a.engine);
   if (!options.ok()) return report_error(options.status());
-  auto engine = Engine::load(a.model, *options);
+  ModelOptions model_options;
+  model_options.use_mmap = options->use_mmap;
+  auto model = load_public_model(a.model, model_options);
+  if (!model.ok()) return report_error(model.status());
+  auto engine = Engine::create(std::move(*model), *options);
   if (!engine.ok()) return report_error(engine.status());
 
   ChatSession session(**engine, params);

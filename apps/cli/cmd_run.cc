@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "model_session.h"
 #include "ember/engine.h"
 #include "generation_flags.h"
 
@@ -66,7 +67,11 @@ int run_generation(RunArgs a) {
 
   auto options = engine_options(a.engine);
   if (!options.ok()) return report_error(options.status());
-  auto engine = Engine::load(a.model, *options);
+  ModelOptions model_options;
+  model_options.use_mmap = options->use_mmap;
+  auto model = load_public_model(a.model, model_options);
+  if (!model.ok()) return report_error(model.status());
+  auto engine = Engine::create(std::move(*model), *options);
   if (!engine.ok()) return report_error(engine.status());
 
   g_interrupts = 0;

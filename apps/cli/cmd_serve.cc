@@ -2,10 +2,11 @@
 //              [--batch-tokens N] [-t THREADS] [--kv-type f16|f32|q8_0] [--alias NAME]
 //              [--api-key KEY | --api-key-file F] [--max-queue N] [--cors-origin O]
 //              [--max-body BYTES] [--shutdown-timeout S] [--timeout S] [--idle-timeout S]
-//              [--log-format text|json] [--no-access-log]`
+//              [--log-format text|json] [--no-access-log] [--no-webui]`
 //
 // An OpenAI-compatible HTTP server (apps/server, docs/server.md). It listens before the model
-// is loaded, so /health answers 503 while loading; once ready it prints exactly one line
+// is loaded, so /health answers 503 while loading; once ready it prints the model, slots,
+// context, threads, whether an API key is required and the web page's URL, then exactly one line
 // "ember: listening on http://HOST:PORT" on stderr. SIGINT / SIGTERM: stop accepting, let running
 // requests finish for up to --shutdown-timeout seconds, cancel the rest, exit 0.
 #include <signal.h>
@@ -20,10 +21,13 @@
 #include <thread>
 
 #include "api.h"
+#include "base/parallel.h"
 #include "commands.h"
 #include "ember/model.h"
 #include "ember/server.h"
 #include "http_server.h"
+#include "model_session.h"
+#include "webui_assets.h"
 
 namespace ember::cli {
 namespace {
@@ -49,6 +53,7 @@ struct ServeArgs {
   double idle_timeout = 60.0;
   std::string log_format = "text";
   bool no_access_log = false;
+  bool no_webui = false;
 };
 
 std::chrono::milliseconds seconds_to_ms(double s) {
@@ -102,6 +107,7 @@ Result<http::HttpOptions> http_options(const ServeArgs& a) {
     return invalid_argument("--log-format must be text or json, not '" + a.log_format + "'");
   }
   o.access_log = !a.no_access_log;
+  o.webui = !a.no_webui;
   return o;
 }
 
@@ -123,6 +129,37 @@ Result<ServerOptions> server_options(const ServeArgs& a) {
     return invalid_argument("--kv-type must be f16, f32 or q8_0, not '" + a.kv_type + "'");
   }
   return s;
+}
+
+// What a person needs once the server is ready, on stderr, before the "listening on" line: the
+// model, the slots and context, the threads, whether an API key is required, and the URL of the
+// web page to open.
+void print_ready_summary(const ServeArgs& a, const http::HttpOptions& h, const Server& server,
+                         const std::string& url_host, int port) {
+  const ServerOptions& o = server.options();
+  say("ember: model " + h.model_id + " (" + server.model()->description() + ") from " + a.model);
+  const int threads = o.n_threads > 0 ? o.n_threads : hardware_threads();
+  say("ember: " + std::to_string(o.n_parallel) + " slot" + (o.n_parallel == 1 ? "" : "s") +
+      ", context " + std::to_string(o.n_ctx) + " tokens per request, KV cache " +
+      std::to_string(o.kv_size) + " cells (" + a.kv_type + "), " + std::to_string(threads) +
+      " thread" + (threads == 1 ? "" : "s"));
+  say(h.api_key.empty() ? "ember: no API key required"
+                        : "ember: API key required (Authorization: Bearer KEY or x-api-key; "
+                          "/health and the web page's "
+                          "files are open, the page asks for the key)");
+  // A wildcard address is not something to open in a browser: show the loopback one.
+  std::string open_host = url_host;
+  if (open_host == "0.0.0.0") open_host = "127.0.0.1";
+  if (open_host == "[::]") open_host = "[::1]";
+  const std::string page = "http://" + open_host + ":" + std::to_string(port) + "/";
+  if (!h.webui) {
+    say("ember: web chat page off (--no-webui); API at " + page + "v1");
+  } else if (!http::web_assets_missing().empty()) {
+    say("ember: web chat page not built in (" + std::string(http::web_assets_missing()) +
+        "); API at " + page + "v1");
+  } else {
+    say("ember: open " + page + " for the web chat page (API at " + page + "v1)");
+  }
 }
 
 int run_serve(const ServeArgs& a) {
@@ -160,7 +197,7 @@ int run_serve(const ServeArgs& a) {
   std::thread loader([&] {
     ModelOptions mo;
     mo.n_threads = a.threads;
-    Result<std::shared_ptr<const Model>> model = Model::load(a.model, mo);
+    Result<std::shared_ptr<const Model>> model = load_public_model(a.model, mo);
     if (!model.ok()) {
       std::lock_guard<std::mutex> lock(mu);
       failure = model.status();
@@ -180,6 +217,7 @@ int run_serve(const ServeArgs& a) {
       server = s;
     }
     api->set_server(s);
+    print_ready_summary(a, *hopts, *s, http->url_host(), http->port());
     say("ember: listening on " + url);
   });
 
@@ -265,6 +303,7 @@ void register_serve(CLI::App& app, CommandResult& result) {
       ->check(CLI::Range(0.1, 86400.0));
   cmd->add_option("--log-format", a->log_format, "Access log format: text (default) or json");
   cmd->add_flag("--no-access-log", a->no_access_log, "No access log lines");
+  cmd->add_flag("--no-webui", a->no_webui, "Do not serve the web chat page at /");
   cmd->callback([a, &result] { result.exit_code = run_serve(*a); });
 }
 

@@ -4,6 +4,7 @@
 
 #include "base/parallel.h"
 #include "commands.h"
+#include "progress.h"
 #include "model/synth.h"
 #include "tensor/quantize.h"
 
@@ -20,6 +21,7 @@ struct SynthArgs {
   uint64_t seed = 42;
   int threads = 0;
   bool tied = false, untied = false, pure = false;
+  bool quiet = false;
 };
 
 // Hard limits so a typo cannot ask for petabytes.
@@ -76,15 +78,18 @@ int run_synth(const SynthArgs& a) {
   if (a.threads < 0) return report_error("--threads must be >= 0");
   opts.n_threads = a.threads > 0 ? a.threads : hardware_threads();
   opts.name = "synth-" + a.arch;
-  ProgressBar bar("synth");
+  Progress bar({.label = "synth",
+                .unit = "tensors",
+                .style = a.quiet ? Progress::Style::kQuiet : Progress::Style::kAuto});
   opts.progress = [&bar](size_t done, size_t total, const std::string& name, TensorType) {
     bar.update(done, total, name);
   };
   const auto start = std::chrono::steady_clock::now();
   Status s = synthesize_model(opts, a.out);
+  bar.finish();  // ends the bar's line before any message
   if (!s.ok()) return report_error(s);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::fprintf(stderr, "\nwrote %s (%s, %lld layers, n_embd %lld) in %.1f s\n", a.out.c_str(), a.arch.c_str(),
+  std::fprintf(stderr, "wrote %s (%s, %lld layers, n_embd %lld) in %.1f s\n", a.out.c_str(), a.arch.c_str(),
                static_cast<long long>(hp.n_layer), static_cast<long long>(hp.n_embd), secs);
   return 0;
 }
@@ -114,6 +119,7 @@ void register_synth(CLI::App& app, CommandResult& result) {
   cmd->add_flag("--tied-output", a->tied, "Share token_embd with the output projection");
   cmd->add_flag("--untied-output", a->untied, "Write a separate output.weight");
   cmd->add_flag("--pure", a->pure, "With a preset: every matrix gets the base type");
+  cmd->add_flag("-q,--quiet", a->quiet, "No progress output");
   cmd->callback([a, &result] { result.exit_code = run_synth(*a); });
 }
 

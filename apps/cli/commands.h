@@ -32,17 +32,5 @@ void register_serve(CLI::App& app, CommandResult& result);
 int report_error(const Status& status);
 int report_error(const std::string& message);
 
-// A one-line progress bar on stderr when it is a terminal; nothing otherwise.
-class ProgressBar {
- public:
-  explicit ProgressBar(std::string label);
-  ~ProgressBar();
-  void update(size_t done, size_t total, const std::string& item);
-
- private:
-  std::string label_;
-  bool enabled_;
-  bool drawn_ = false;
-};
 
 }  // namespace ember::cli

@@ -1,6 +1,5 @@
 // ember — command-line entry point.
 #include <cstdio>
-#include <unistd.h>
 
 #include "commands.h"
 
@@ -11,26 +10,6 @@ int report_error(const Status& status) { return report_error(status.message()); 
 int report_error(const std::string& message) {
   std::fprintf(stderr, "ember: %s\n", message.c_str());
   return 1;
-}
-
-ProgressBar::ProgressBar(std::string label)
-    : label_(std::move(label)), enabled_(isatty(STDERR_FILENO) == 1) {}
-
-ProgressBar::~ProgressBar() {
-  if (drawn_) std::fputc('\n', stderr);
-}
-
-void ProgressBar::update(size_t done, size_t total, const std::string& item) {
-  if (!enabled_ || total == 0) return;
-  constexpr int kWidth = 30;
-  const int filled = static_cast<int>(static_cast<double>(done) / static_cast<double>(total) * kWidth);
-  std::string bar(static_cast<size_t>(filled), '#');
-  bar.resize(kWidth, '.');
-  std::string shown = item.size() > 40 ? item.substr(0, 37) + "..." : item;
-  std::fprintf(stderr, "\r%s [%s] %zu/%zu %-40s", label_.c_str(), bar.c_str(), done, total,
-               shown.c_str());
-  std::fflush(stderr);
-  drawn_ = true;
 }
 
 }  // namespace ember::cli

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/strings.h"
+#include "progress.h"
 #include "tokenizer/tokenizer_gguf.h"
 
 namespace ember::cli {
@@ -19,12 +20,37 @@ Result<kernels::KvType> parse_kv_type(const std::string& name) {
   return invalid_argument("unknown cache type '" + name + "' (f16, f32 or q8_0)");
 }
 
-Result<LoadedModel> load_model(const std::string& path, int threads) {
+namespace {
+
+// Loading a small model is instant: its progress shows only past a second.
+Progress::Options load_progress(bool quiet) {
+  return {.label = "load",
+          .unit = "matrices",
+          .style = quiet ? Progress::Style::kQuiet : Progress::Style::kAuto,
+          .show_after = std::chrono::seconds(1)};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Model>> load_public_model(const std::string& path,
+                                                       ModelOptions options, bool quiet) {
+  Progress progress(load_progress(quiet));
+  options.progress = [&progress](size_t done, size_t total) { progress.update(done, total); };
+  Result<std::shared_ptr<const Model>> model = Model::load(path, options);
+  progress.finish();
+  return model;
+}
+
+Result<LoadedModel> load_model(const std::string& path, int threads, bool quiet) {
   const auto t0 = std::chrono::steady_clock::now();
   LoadedModel out;
   runtime::ModelLoadOptions o;
   o.n_threads = threads;
-  EMBER_ASSIGN_OR_RETURN(out.model, runtime::Model::load(path, o));
+  Progress progress(load_progress(quiet));
+  o.progress = [&progress](size_t done, size_t total) { progress.update(done, total); };
+  Result<std::unique_ptr<runtime::Model>> model = runtime::Model::load(path, o);
+  progress.finish();
+  EMBER_ASSIGN_OR_RETURN(out.model, std::move(model));
   Result<Tokenizer> tok = tokenizer_from_gguf(out.model->file());
   if (tok.ok()) {
     for (const std::string& w : tok->warnings())

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ember/model.h"
 #include "ember/status.h"
 #include "ember/tokenizer.h"
 #include "kernels/ops.h"
@@ -27,8 +28,13 @@ struct LoadedModel {
 };
 
 // Loads `path`; packs weights with `threads` threads (0: all). Tokenizer warnings go to stderr.
-// A missing tokenizer is not an error here (token-id inputs still work).
-Result<LoadedModel> load_model(const std::string& path, int threads);
+// A missing tokenizer is not an error here (token-id inputs still work). A load that takes over a
+// second shows its progress on stderr (progress.h) unless `quiet`.
+Result<LoadedModel> load_model(const std::string& path, int threads, bool quiet = false);
+
+// The public Model (for Engine::create / Server::create) with the same progress display.
+Result<std::shared_ptr<const Model>> load_public_model(const std::string& path,
+                                                       ModelOptions options, bool quiet = false);
 
 // Tokenizes a prompt as the reference does for generation: BOS as the model's metadata says,
 // special-token text parsed.

@@ -8,6 +8,7 @@
 #include "api_dialects.h"
 #include "api_error.h"
 #include "openai_request.h"
+#include "webui.h"
 
 namespace ember::http {
 namespace {
@@ -145,6 +146,9 @@ void Api::handle(HttpRequest request, std::shared_ptr<ResponseWriter> writer) {
       } else {
         respond_json(*writer, 200, model_json());
       }
+      return;
+    case Route::kWebui:
+      writer->respond(webui_response(request, options_));
       return;
     case Route::kMetrics: {
       HttpResponse r;

@@ -48,6 +48,8 @@ std::string_view reason_phrase(int status) {
       return "OK";
     case 204:
       return "No Content";
+    case 304:
+      return "Not Modified";
     case 400:
       return "Bad Request";
     case 401:
@@ -96,7 +98,9 @@ std::string format_response_head(int status, std::string_view content_type, cons
     h += content_type;
     h += "\r\n";
   }
-  if (content_length >= 0) {
+  if (status == 204 || status == 304) {
+    // No body, and a Content-Length here would claim the (unsent) representation's length.
+  } else if (content_length >= 0) {
     h += "Content-Length: " + std::to_string(content_length) + "\r\n";
   } else if (chunked) {
     h += "Transfer-Encoding: chunked\r\n";

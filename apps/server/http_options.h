@@ -35,6 +35,8 @@ struct HttpOptions {
   int io_threads = 2;
   LogFormat log_format = LogFormat::kText;
   bool access_log = true;
+  // Serve the web chat page at / (`--no-webui` turns it off: / is then 404).
+  bool webui = true;
 };
 
 }  // namespace ember::http

@@ -66,7 +66,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     std::string bytes = format_response_head(r.status, r.content_type, r.headers,
                                              static_cast<int64_t>(r.body.size()), false,
                                              keep_alive_, log_.request_id);
-    bytes += r.body;
+    if (!head_) bytes += r.body;  // HEAD: the head a GET would get, no body
     out_.push_back(std::move(bytes));
     do_write();
   }
@@ -214,6 +214,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
 
   void begin_request() {
     in_request_ = true;
+    head_ = false;
     response_started_ = response_done_ = false;
     shared_->active.fetch_add(1);
     started_ = Clock::now();
@@ -228,6 +229,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     begin_request();
     keep_alive_ = msg.keep_alive();
     chunked_ = msg.version() >= 11;
+    head_ = msg.method() == bhttp::verb::head;
     HttpRequest r = to_http_request(std::move(msg));
     r.remote = remote_;
     r.request_id = log_.request_id;
@@ -366,6 +368,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
   bool watching_ = false;
   bool writing_ = false;
   bool linger_ = false;
+  bool head_ = false;  // a HEAD request: respond() sends no body
   size_t lingered_ = 0;
   std::deque<std::string> out_;
   std::string wbuf_;

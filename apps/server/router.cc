@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "security.h"
+#include "webui.h"
 
 namespace ember::http {
 namespace {
@@ -139,6 +140,11 @@ std::variant<RouteMatch, ApiError> match_route(std::string_view method, std::str
       return m;
     }
   }
+  if (is_webui_path(path)) {
+    // HEAD too: Ollama's command-line client checks that a server is up with HEAD /.
+    if (method != "GET" && method != "HEAD") return method_not_allowed(method, path, "GET, HEAD");
+    return RouteMatch{Route::kWebui, {}};
+  }
   bool path_known = false;
   std::string allow;
   for (const RouteEntry& e : kRoutes) {
@@ -221,9 +227,10 @@ std::variant<AdmittedRequest, HttpResponse> admit_request(const HttpRequest& req
     r.headers.emplace_back("Access-Control-Max-Age", "600");
     return with_cors(std::move(r));
   }
-  const bool is_health = path == "/health" || path == "/v1/health";
+  // The page's files are public (the page asks for the key and sends it with its requests).
+  const bool is_public = path == "/health" || path == "/v1/health" || is_webui_path(path);
   // Anthropic's clients send the key as x-api-key; it counts like a bearer token.
-  if (!options.api_key.empty() && !is_health &&
+  if (!options.api_key.empty() && !is_public &&
       !bearer_token_matches(request.header("authorization"), options.api_key) &&
       !(request.has_header("x-api-key") &&
         constant_time_equal(request.header("x-api-key"), options.api_key))) {

@@ -26,6 +26,7 @@ enum class Route {
   kProps,            // GET  /props
   kSlots,            // GET  /slots
   kMetrics,          // GET  /metrics
+  kWebui,            // GET, HEAD / and /webui/... (the web chat page, webui.h)
   // Ollama's API (ollama_api.cc).
   kOllamaChat,         // POST /api/chat
   kOllamaGenerate,     // POST /api/generate

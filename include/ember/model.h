@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,10 @@ struct ModelOptions {
   // Threads used while loading (repacking the weight matrices for this CPU); 0 = all hardware
   // threads. Does not limit the threads of the Contexts created later.
   int32_t n_threads = 0;
+  // Progress of the load's long part, packing the weight matrices for this CPU: called with the
+  // matrices done and their total after each one. Calls never overlap but come from the loading
+  // threads; keep it quick (e.g. update a progress bar). Empty: no calls.
+  std::function<void(size_t done, size_t total)> progress;
 };
 
 class Model {

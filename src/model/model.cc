@@ -1,6 +1,7 @@
 #include "model/model.h"
 
 #include <map>
+#include <mutex>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -213,11 +214,17 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
     }
   }
   const int threads = options.n_threads > 0 ? options.n_threads : hardware_threads();
+  std::mutex progress_mu;
+  size_t done = 0;
   EMBER_RETURN_IF_ERROR(parallel_for(
       static_cast<int64_t>(all.size()), threads, [&](int64_t begin, int64_t end) -> Status {
         for (int64_t i = begin; i < end; ++i) {
           Linear& l = *all[static_cast<size_t>(i)];
           EMBER_ASSIGN_OR_RETURN(l.prepared, kernels::prepare_weights(isa_, l.w));
+          if (options.progress) {
+            std::lock_guard<std::mutex> lock(progress_mu);
+            options.progress(++done, all.size());
+          }
         }
         return Status::Ok();
       }));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,9 @@ struct ModelLoadOptions {
   std::optional<kernels::Isa> isa;
   bool prepare = true;
   int n_threads = 0;  // threads for packing, 0: all hardware threads
+  // Called as the weight matrices are packed (the long part of a load): matrices done, total.
+  // Calls are serialized (never two at once) but come from the packing threads.
+  std::function<void(size_t done, size_t total)> progress;
 };
 
 class Model {
