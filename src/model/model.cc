@@ -212,25 +212,25 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
       for (Linear& l : *v) add(l);
     }
   }
+  // The packed copies are what the kernels read: each tensor's mapped pages go back to the OS
+  // as soon as it is packed (they are file-backed and reload when touched again), so the file
+  // and the packed copies are never resident together: the peak stays near the packed size
+  // instead of file + packed. That includes a tied token embedding, whose packing read all of
+  // it: lookups fault back in only the rows they use. Only whole pages inside a tensor are
+  // released, so a neighbour that is still to be packed (or read in place) keeps its bytes, and
+  // a dropped page that something does read again is simply reloaded from the file.
   const int threads = options.n_threads > 0 ? options.n_threads : hardware_threads();
   EMBER_RETURN_IF_ERROR(parallel_for(
       static_cast<int64_t>(all.size()), threads, [&](int64_t begin, int64_t end) -> Status {
         for (int64_t i = begin; i < end; ++i) {
           Linear& l = *all[static_cast<size_t>(i)];
           EMBER_ASSIGN_OR_RETURN(l.prepared, kernels::prepare_weights(isa_, l.w));
+          if (release_source_pages && l.prepared.packed())
+            release_mapped_range(l.w.data, static_cast<size_t>(l.w.rows) * l.w.row_bytes);
         }
         return Status::Ok();
       }));
   for (const Linear* l : all) packed_bytes_ += l->prepared.packed_bytes();
-  if (release_source_pages) {
-    // The packed copies are what the kernels read: give the mapped pages of those tensors back
-    // to the OS (they are file-backed and reload when touched again). That includes a tied token
-    // embedding, whose packing read all of it: lookups fault back in only the rows they use.
-    for (const Linear* l : all) {
-      if (!l->prepared.packed()) continue;
-      release_mapped_range(l->w.data, static_cast<size_t>(l->w.rows) * l->w.row_bytes);
-    }
-  }
   return Status::Ok();
 }
 
