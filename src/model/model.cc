@@ -33,6 +33,7 @@ Result<std::unique_ptr<Model>> Model::from_file_impl(GgufFile file, const ModelL
                                                      bool mapped) {
   std::unique_ptr<Model> m(new Model());
   m->file_ = std::move(file);
+  m->mapped_ = mapped;
   EMBER_ASSIGN_OR_RETURN(m->hp_, read_hparams(m->file_));
   EMBER_RETURN_IF_ERROR(check_tensor_types_supported(m->file_));
   EMBER_RETURN_IF_ERROR(check_model_tensors(m->file_, m->hp_));
@@ -232,6 +233,12 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
       }));
   for (const Linear* l : all) packed_bytes_ += l->prepared.packed_bytes();
   return Status::Ok();
+}
+
+void Model::release_token_embd_pages() const {
+  if (!mapped_ || token_embd_.data == nullptr) return;
+  release_mapped_range(token_embd_.data,
+                       static_cast<size_t>(token_embd_.rows) * token_embd_.row_bytes);
 }
 
 std::string Model::main_type_name() const {

@@ -108,6 +108,7 @@ void Context::embed(const Ubatch& ub) {
     rope_global_.compute(ub.pos[t], cos_sin_[0].data() + t * hp.n_rot);
     rope_local_.compute(ub.pos[t], cos_sin_[1].data() + t * hp.n_rot);
   });
+  model_.release_token_embd_pages();  // the rows are copied: keep the file pages out of RSS
 }
 
 void Context::attention_block(const Ubatch& ub, int64_t il) {
