@@ -143,6 +143,8 @@ Status Context::init() {
         std::nothrow) float[static_cast<size_t>(kSplitRows * hp.n_head * span_partials_spans_ *
                                                 kernels::attention_partial_floats(hp.head_dim_v))]);
     if (span_partials_ == nullptr) return resource_exhausted("attention scratch: out of memory");
+    // Row groups of a decoding ubatch: at most one per row.
+    span_pending_.reset(new std::atomic<int32_t>[static_cast<size_t>(kSplitRows * hp.n_head_kv)]);
   }
   return Status::Ok();
 }

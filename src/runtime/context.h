@@ -19,6 +19,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
@@ -256,7 +257,9 @@ class Context {
   // run on different threads. Not zeroed: pages are touched only as deep as the cache is used.
   static constexpr int64_t kSplitRows = 16;
   std::unique_ptr<float[]> span_partials_;
-  int64_t span_partials_spans_ = 0;                      // spans per row and head it has room for
+  int64_t span_partials_spans_ = 0;  // spans per row and head it has room for
+  // Per (row group, key/value head) of a decoding ubatch: spans not yet computed.
+  std::unique_ptr<std::atomic<int32_t>[]> span_pending_;
   std::vector<std::pair<int64_t, int64_t>> row_groups_;  // [begin, end) of row_order_
 
   std::array<double, static_cast<size_t>(Stage::kCount)> profile_{};

@@ -260,28 +260,43 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
           const int64_t i = row_order_[static_cast<size_t>(grp.first)];
           used_spans = std::max(used_spans, kernels::attention_span_count(head_kv(0, row_seq(i))));
         }
+        // Spans left per (group, head); the task that finishes the last one folds them, so
+        // the fold needs no second parallel region (which thread folds changes nothing: the
+        // fold always visits every span in order).
+        for (int64_t c = 0; c < n_groups * hp.n_head_kv; ++c)
+          span_pending_[static_cast<size_t>(c)].store(0, std::memory_order_relaxed);
+        for (int64_t grp = 0; grp < n_groups; ++grp) {
+          const int64_t i =
+              row_order_[static_cast<size_t>(row_groups_[static_cast<size_t>(grp)].first)];
+          const auto spans =
+              static_cast<int32_t>(kernels::attention_span_count(head_kv(0, row_seq(i))));
+          for (int64_t g = 0; g < hp.n_head_kv; ++g)
+            span_pending_[static_cast<size_t>(grp * hp.n_head_kv + g)].store(
+                spans, std::memory_order_relaxed);
+        }
         pool_.run(n_groups * hp.n_head_kv * used_spans, [&](int64_t task, int thread) {
           const int64_t sp = task % used_spans;
           const int64_t g = task / used_spans % hp.n_head_kv;
           const int64_t grp = task / used_spans / hp.n_head_kv;
-          const int64_t i0 = row_groups_[static_cast<size_t>(grp)].first;
+          const auto [i0, i1] = row_groups_[static_cast<size_t>(grp)];
           const kernels::AttentionKv kvh = head_kv(g, row_seq(row_order_[static_cast<size_t>(i0)]));
-          if (sp >= kernels::attention_span_count(kvh)) return;
+          const int64_t spans = kernels::attention_span_count(kvh);
+          if (sp >= spans) return;
           kernels::AttentionQuery rows[kernels::kAttentionRowTile];
           const int64_t nr = group_rows(grp, g, rows);
           kernels::attend_tiled_span(O, kvh, rows, nr, n_rep, sp,
                                      partials + i0 * row_floats + g * n_rep * head_floats + sp * pf,
                                      row_floats, head_floats, thread_scratch(thread));
-        });
-        pool_.run(n_rows * hp.n_head_kv, [&](int64_t task, int) {
-          const int64_t g = task % hp.n_head_kv;
-          const int64_t k = task / hp.n_head_kv;  // index into row_order_
-          const int64_t i = row_order_[static_cast<size_t>(k)];
-          const int64_t spans = kernels::attention_span_count(head_kv(g, row_seq(i)));
-          const kernels::AttentionQuery q = query(i, g);
-          for (int64_t h = 0; h < n_rep; ++h) {
-            kernels::attend_fold(O, partials + k * row_floats + (g * n_rep + h) * head_floats, pf,
-                                 spans, dv, q.out + h * dv);
+          // acq_rel: the folding task sees every other span's partials.
+          if (span_pending_[static_cast<size_t>(grp * hp.n_head_kv + g)].fetch_sub(
+                  1, std::memory_order_acq_rel) != 1) {
+            return;
+          }
+          for (int64_t k = i0; k < i1; ++k) {
+            for (int64_t h = 0; h < n_rep; ++h) {
+              kernels::attend_fold(O, partials + k * row_floats + (g * n_rep + h) * head_floats, pf,
+                                   spans, dv, rows[k - i0].out + h * dv);
+            }
           }
         });
       } else {
