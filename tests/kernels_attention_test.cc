@@ -167,6 +167,37 @@ TEST(AttentionSpans, TransposeMatchesTheDefinitionOnEveryIsa) {
   }
 }
 
+TEST(AttentionSpans, HalfRowsToFloatTransposedMatchesTheDefinitionOnEveryIsa) {
+  for (Isa isa : all_isas()) {
+    const OpsTable& O = ops(isa);
+    for (int64_t n_rows : {1, 7, 8, 9, 64}) {
+      for (int64_t cols : {1, 5, 8, 17, 64, 80}) {
+        std::vector<std::vector<uint16_t>> data;
+        std::vector<const uint16_t*> rows;
+        for (int64_t r = 0; r < n_rows; ++r) {
+          const auto f = random_floats(static_cast<size_t>(cols), 20 + static_cast<uint32_t>(r));
+          std::vector<uint16_t> h;
+          for (float x : f) h.push_back(fp32_to_fp16(x));
+          data.push_back(h);
+        }
+        for (const auto& d : data) rows.push_back(d.data());
+        const int64_t ld = n_rows + 3;
+        std::vector<float> dst(static_cast<size_t>(cols * ld), -7.0f);
+        O.f16_rows_to_f32_t(rows.data(), n_rows, cols, dst.data(), ld);
+        for (int64_t c = 0; c < cols; ++c) {
+          for (int64_t r = 0; r < ld; ++r) {
+            const float want =
+                r < n_rows ? fp16_to_fp32(data[static_cast<size_t>(r)][static_cast<size_t>(c)])
+                           : -7.0f;
+            ASSERT_EQ(dst[static_cast<size_t>(c * ld + r)], want)
+                << isa_name(isa) << " " << n_rows << "x" << cols;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(AttentionSpans, EveryIsaAndEverySplitGiveTheSameBits) {
   for (const Shape& sh : kShapes) {
     SCOPED_TRACE(describe(sh));

@@ -122,6 +122,7 @@ size_t span_scratch_bytes(int64_t n_rep, int64_t dk, int64_t dv) {
   b += align64(rows * t * 4);                        // scores
   b += align64(rows * static_cast<size_t>(dv) * 4);  // accumulators
   b += align64(rows * 2 * 4);                        // running max and sum
+  b += align64(static_cast<size_t>(dk) * 2);         // a zero F16 key row
   return b;
 }
 
@@ -302,6 +303,10 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
   float* state = take(static_cast<size_t>(kAttentionRowTile * n_rep * 2) * 4);
   float* m = state;
   float* s_sum = state + m_rows;
+  // F16 keys: row pointers for the one-pass conversion, unused cells pointing at zeros.
+  auto* zero_row = reinterpret_cast<uint16_t*>(take(static_cast<size_t>(dk) * 2));
+  std::memset(zero_row, 0, static_cast<size_t>(dk) * 2);
+  const uint16_t* krows[kAttentionTile];
 
   for (int64_t i = 0; i < n_rows; ++i) {
     std::memcpy(qm + i * n_rep * dk, rows[i].q, static_cast<size_t>(n_rep * dk) * 4);
@@ -328,18 +333,32 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
     if (any == 0) continue;
     // K tile as F32 [T][dk], transposed to [dk][T], and V tile [T][dv]; cells no row sees are
     // zero so they add exact zeros below (the cache may hold garbage there).
+    const bool f16 = kv.type == KvType::kF16;
     for (int64_t j = 0; j < T; ++j) {
       const int64_t c = c0 + j;
       const bool used = c < c1 && ((any >> j) & 1) != 0;
       if (!used) {
-        std::memset(kc + j * dk, 0, static_cast<size_t>(dk) * 4);
+        if (f16) {
+          krows[j] = zero_row;
+        } else {
+          std::memset(kc + j * dk, 0, static_cast<size_t>(dk) * 4);
+        }
         std::memset(vt + j * dv, 0, static_cast<size_t>(dv) * 4);
         continue;
       }
-      row_to_f32(ops, kv.type, kv.k + static_cast<size_t>(c) * kv.k_stride, kc + j * dk, dk);
+      const uint8_t* krow = kv.k + static_cast<size_t>(c) * kv.k_stride;
+      if (f16) {
+        krows[j] = reinterpret_cast<const uint16_t*>(krow);
+      } else {
+        row_to_f32(ops, kv.type, krow, kc + j * dk, dk);
+      }
       row_to_f32(ops, kv.type, kv.v + static_cast<size_t>(c) * kv.v_stride, vt + j * dv, dv);
     }
-    ops.transpose(kc, dk, kt, T, T, dk);
+    if (f16) {
+      ops.f16_rows_to_f32_t(krows, T, dk, kt, T);  // converted and transposed in one pass
+    } else {
+      ops.transpose(kc, dk, kt, T, T, dk);
+    }
     // Scores [m_rows][T] = Q K^T, each an FMA chain over the head dimension.
     std::memset(kq, 0, static_cast<size_t>(m_rows * T) * 4);
     ops.gemm_acc(kq, T, qm, dk, kt, T, m_rows, dk, T);

@@ -74,6 +74,11 @@ struct OpsTable {
   void (*transpose)(const float* src, int64_t ld_src, float* dst, int64_t ld_dst, int64_t rows,
                     int64_t cols);
 
+  // dst[c * ld_dst + r] = float(rows[r][c]) for half-precision rows (exact; one pass):
+  // tiled attention's F16 key tile, [cells][dk] -> [dk][cells].
+  void (*f16_rows_to_f32_t)(const uint16_t* const* rows, int64_t n_rows, int64_t cols, float* dst,
+                            int64_t ld_dst);
+
   // y[i] = float(x[i]) for half-precision x (exact).
   void (*f16_to_f32)(const uint16_t* x, float* y, int64_t n);
 
