@@ -263,16 +263,22 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
         // Spans left per (group, head); the task that finishes the last one folds them, so
         // the fold needs no second parallel region (which thread folds changes nothing: the
         // fold always visits every span in order).
-        for (int64_t c = 0; c < n_groups * hp.n_head_kv; ++c)
-          span_pending_[static_cast<size_t>(c)].store(0, std::memory_order_relaxed);
         for (int64_t grp = 0; grp < n_groups; ++grp) {
           const int64_t i =
               row_order_[static_cast<size_t>(row_groups_[static_cast<size_t>(grp)].first)];
           const auto spans =
               static_cast<int32_t>(kernels::attention_span_count(head_kv(0, row_seq(i))));
-          for (int64_t g = 0; g < hp.n_head_kv; ++g)
+          for (int64_t g = 0; g < hp.n_head_kv; ++g) {
             span_pending_[static_cast<size_t>(grp * hp.n_head_kv + g)].store(
                 spans, std::memory_order_relaxed);
+            if (spans > 0) continue;
+            // No tile at all (cannot happen: the row's own token is cached): zeros, as the
+            // fold of nothing gives, since no task would fold this head.
+            kernels::AttentionQuery rows[kernels::kAttentionRowTile];
+            const int64_t nr = group_rows(grp, g, rows);
+            for (int64_t k = 0; k < nr; ++k)
+              std::memset(rows[k].out, 0, static_cast<size_t>(n_rep * dv) * sizeof(float));
+          }
         }
         pool_.run(n_groups * hp.n_head_kv * used_spans, [&](int64_t task, int thread) {
           const int64_t sp = task % used_spans;
