@@ -1,6 +1,6 @@
 // Attention over an F16 cache, single thread: the tiled algorithm for a block of 64 query rows
-// (prompt processing) and the per-key algorithm for one row (decoding), head size 64, 4 query
-// heads per key/value head (Llama 3.2 1B's shape).
+// (prompt processing) and for one row (decoding), and the per-key algorithm for one row, head
+// size 64, 4 query heads per key/value head (Llama 3.2 1B's shape).
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -77,7 +77,28 @@ void BM_AttentionPerKeyDecode(benchmark::State& state) {
     benchmark::DoNotOptimize(out.data());
   }
 }
-BENCHMARK(BM_AttentionPerKeyDecode)->Arg(128)->Arg(512);
+BENCHMARK(BM_AttentionPerKeyDecode)->Arg(128)->Arg(512)->Arg(4096);
+
+// One decoding row over n cells with the tiled algorithm, every span in turn then the fold: what
+// one thread does for one key/value head when decoding at depth n (the runtime spreads the spans
+// over threads).
+void BM_AttentionTiledDecode(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const Cache cache(n);
+  std::vector<float> q(4 * 64, 0.1f), out(4 * 64);
+  std::vector<uint8_t> scratch(attention_scratch_bytes(4, 64, 64) + 64);
+  void* s =
+      reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  const AttentionQuery query{q.data(), out.data(), static_cast<int32_t>(n - 1), 1};
+  const OpsTable& O = ops(best_isa());
+  for (auto _ : state) {
+    attend_tiled(O, cache.kv(), &query, 1, 4, s);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["cells/s"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_AttentionTiledDecode)->Arg(512)->Arg(4096);
 
 }  // namespace
 }  // namespace ember::kernels

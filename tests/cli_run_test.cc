@@ -131,6 +131,59 @@ TEST(CliBench, JsonHasLlamaBenchFields) {
   EXPECT_NE(table.out.find("tg4"), std::string::npos) << table.out;
 }
 
+TEST(CliBench, DepthListsRunEveryTestAtEveryDepth) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const std::string model = shell_quote(dir / "models" / "llama-spm-q4_0.gguf");
+  // llama-bench's order: per thread count, per depth, every pp then every tg.
+  const auto r = run_cli("bench -m " + model + " -p 16 -n 4 -d 0,40 -r 2 -t 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 4u);
+  const int64_t want[4][3] = {{16, 0, 0}, {0, 4, 0}, {16, 0, 40}, {0, 4, 40}};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(j[i]["n_prompt"], want[i][0]) << i;
+    EXPECT_EQ(j[i]["n_gen"], want[i][1]) << i;
+    EXPECT_EQ(j[i]["n_depth"], want[i][2]) << i;
+    EXPECT_EQ(j[i]["samples_ns"].size(), 2u);
+    EXPECT_GT(j[i]["avg_ts"].get<double>(), 0.0);
+    // The peak can only be above what was resident at any moment.
+    const auto load = j[i]["rss_after_load"].get<uint64_t>();
+    const auto peak = j[i]["rss_peak"].get<uint64_t>();
+    EXPECT_GT(load, 0u);
+    EXPECT_GE(peak, load);
+    EXPECT_GE(peak, j[i]["rss_after_test"].get<uint64_t>());
+    EXPECT_GE(j[i]["rss_peak_after_load"].get<uint64_t>(), load);
+  }
+  // The table labels depth tests as llama-bench does, and -c that fits is accepted.
+  const auto table = run_cli("bench -m " + model + " -p 8 -n 2 -d 24 -c 32 -r 1 -t 1");
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("pp8 @ d24"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("tg2 @ d24"), std::string::npos) << table.out;
+  EXPECT_NE(table.err.find("peak"), std::string::npos) << table.err;
+}
+
+TEST(CliBench, DepthBeyondTheContextIsAnError) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const std::string model = shell_quote(dir / "models" / "llama-spm-q4_0.gguf");
+  struct Case {
+    std::string args;
+    std::string needle;
+  };
+  const Case cases[] = {
+      {" -p 16 -n 0 -d 100 -c 64", "depth 100 + pp16 needs 116 cells"},
+      {" -p 0 -n 8 -d 0,60 -c 64", "depth 60 + tg8 needs 68 cells"},
+      {" -d -1", "-d must not be negative"},
+      {" -d 4,x", "n-depth"},
+  };
+  for (const Case& c : cases) {
+    const auto r = run_cli("bench -m " + model + c.args + " -r 1");
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_TRUE(r.out.empty()) << c.args << ": " << r.out;
+    EXPECT_NE(r.err.find(c.needle), std::string::npos) << c.args << ": " << r.err;
+  }
+}
+
 TEST(CliRun, ErrorsAreOneLineAndNonZero) {
   EMBER_REQUIRE_TESTDATA(dir);
   const std::string model = shell_quote(dir / "models" / "llama-spm-q4_0.gguf");

@@ -3,6 +3,7 @@
 // cache types, long prompts and argument errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -145,6 +146,99 @@ TEST(RuntimeDeterminism, ThreadCountDoesNotChangeResults) {
       } else {
         EXPECT_TRUE(same_bits(first, logits)) << name << " with " << threads << " threads";
       }
+    }
+  }
+}
+
+// A context beyond 2,048 tokens (several 512-cell attention spans, the last one partial):
+// decoding token by token (each row's spans spread over the threads), a few rows per decode,
+// a warm cache filled in pieces, other thread counts, and the sequence batched with another one
+// (explicit cells, as the server places them) all give the bits of one big batch, for every
+// cache type. The tiny model keeps it fast.
+TEST(RuntimeDeterminism, LongContextDecodeEqualsOneBatch) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  auto model = load_model(dir, "llama-spm-q4_0");
+  ASSERT_NE(model, nullptr);
+#if defined(__SANITIZE_ADDRESS__)
+  const int n = 2100, tail = 12;  // sanitizers are slow
+#else
+  const int n = 2100, tail = 40;
+#endif
+  const int head = n - tail;
+  const int64_t nv = model->hparams().n_vocab;
+  std::vector<int32_t> toks(static_cast<size_t>(n)), other(300);
+  for (int i = 0; i < n; ++i) toks[static_cast<size_t>(i)] = 3 + (i * 7919) % 4000;
+  for (int i = 0; i < 300; ++i) other[static_cast<size_t>(i)] = 5 + (i * 104729) % 4000;
+#if defined(__SANITIZE_ADDRESS__)
+  const kernels::KvType kv_types[] = {kernels::KvType::kQ8_0};  // the release build checks all
+#else
+  const kernels::KvType kv_types[] = {kernels::KvType::kF16, kernels::KvType::kF32,
+                                      kernels::KvType::kQ8_0};
+#endif
+  for (kernels::KvType kv : kv_types) {
+    SCOPED_TRACE(kernels::kv_type_name(kv));
+    ContextParams p;
+    p.n_ctx = n + 64;
+    p.attention = AttentionMode::kTiled;
+    p.kv_type = kv;
+    p.n_threads = 2;
+    // Reference: one batch, logits of the last `tail` positions.
+    auto ref_ctx = make_context(*model, p);
+    Batch all;
+    for (int i = 0; i < n; ++i) all.add(toks[static_cast<size_t>(i)], i, 0, i >= head);
+    ASSERT_TRUE(ref_ctx->decode(all).ok());
+    const std::vector<float> ref(ref_ctx->logits(0), ref_ctx->logits(0) + tail * nv);
+
+    auto prefix = [&](Context& ctx, int pieces) {
+      for (int k = 0; k < pieces; ++k) {
+        Batch b;
+        for (int i = head * k / pieces; i < head * (k + 1) / pieces; ++i)
+          b.add(toks[static_cast<size_t>(i)], i, 0, false);
+        ASSERT_TRUE(ctx.decode(b).ok());
+      }
+    };
+    auto check_steps = [&](Context& ctx, int per_decode, const std::string& what) {
+      for (int i = head; i < n; i += per_decode) {
+        Batch b;
+        const int e = std::min(n, i + per_decode);
+        for (int j = i; j < e; ++j) b.add(toks[static_cast<size_t>(j)], j, 0, true);
+        ASSERT_TRUE(ctx.decode(b).ok());
+        for (int j = i; j < e; ++j) {
+          ASSERT_EQ(std::memcmp(ctx.logits(j - i), ref.data() + (j - head) * nv, nv * 4), 0)
+              << what << ": position " << j;
+        }
+      }
+    };
+    p.n_threads = 3;
+    auto steps = make_context(*model, p);
+    prefix(*steps, 1);
+    check_steps(*steps, 1, "token by token, 3 threads");
+    p.n_threads = 1;
+    auto warm = make_context(*model, p);
+    prefix(*warm, 3);  // the cache filled in three pieces
+    check_steps(*warm, 5, "warm cache, 5 tokens per decode, 1 thread");
+    p.n_threads = 2;
+
+    // Batched with another sequence: sequence 0 at cell = position, sequence 1 in the blocks
+    // after it, one token of each per decode after a joint prefill.
+    ContextParams pp = p;
+    pp.n_seq_max = 2;
+    pp.n_ctx = (n + 63) / 64 * 64 + 320;
+    auto both = make_context(*model, pp);
+    const int64_t base1 = (n + 63) / 64 * 64;
+    Batch b;
+    for (int i = 0; i < 280; ++i) b.add(other[static_cast<size_t>(i)], i, 1, false, base1 + i);
+    for (int i = 0; i < head; ++i) b.add(toks[static_cast<size_t>(i)], i, 0, false, i);
+    ASSERT_TRUE(both->decode(b).ok());
+    for (int i = head; i < n; ++i) {
+      Batch s;
+      const int o = 280 + (i - head) % 20;
+      if (i - head < 20) s.add(other[static_cast<size_t>(o)], o, 1, true, base1 + o);
+      s.add(toks[static_cast<size_t>(i)], i, 0, true, i);
+      ASSERT_TRUE(both->decode(s).ok());
+      const int64_t row = i - head < 20 ? 1 : 0;
+      ASSERT_EQ(std::memcmp(both->logits(row), ref.data() + (i - head) * nv, nv * 4), 0)
+          << "batched with another sequence: position " << i;
     }
   }
 }

@@ -2,7 +2,7 @@
 // cache, in non-ascending physical order, between other sequences' blocks, and evaluated in
 // chunks mixed with other sequences' tokens, gives bit-identical logits to the same sequence
 // alone in a fresh context (cell = position, the Engine's layout) — for the tiled algorithm
-// (F16 cache) and the per-key one (Q8_0 cache), with any thread count. Also copy-on-write of a
+// (F16 and Q8_0 caches, both tiled), with any thread count. Also copy-on-write of a
 // partly shared block (copy_cells) and the explicit-cell errors.
 #include <gtest/gtest.h>
 

@@ -1,12 +1,19 @@
-// `ember bench -m FILE [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]`
+// `ember bench -m FILE [-p 512] [-n 128] [-d 0] [-t THREADS] [-r REPS] [-c N_CTX] [--json]`
 //
 // Prompt processing (pp) and generation (tg) speed, defined as llama-bench defines them:
-//   ppP: P random tokens (BOS first when the model adds one) evaluated as one batch (split into
-//        ubatches of -ub) from an empty cache; only the last token's logits are computed.
-//   tgN: N single-token decode steps from an empty cache.
-// Each test runs once as a warm-up, then -r times; t/s = tokens / seconds per run, reported as
-// mean and sample standard deviation over the runs. -p, -n and -t take comma-separated lists.
-// --json prints an array with one object per test carrying llama-bench's field names.
+//   ppP: P random tokens evaluated as one batch (split into ubatches of -ub); only the last
+//        token's logits are computed.
+//   tgN: N single-token decode steps.
+//   -d D (llama-bench's n_depth): the cache holds D tokens (BOS first when the model adds one,
+//        then random tokens, evaluated untimed in batches of -b) before each run of a test, so
+//        the test's tokens sit at positions D, D+1, ...; D = 0 is an empty cache. The depth is
+//        evaluated once per test and the test's own tokens are removed (seq_rm) after each run,
+//        so every run starts from the same D cached tokens.
+// The context holds D + P + N cells (-c sets it explicitly; a test that does not fit is an
+// error). Each test runs once as a warm-up, then -r times; t/s = tokens / seconds per run,
+// reported as mean and sample standard deviation over the runs. -p, -n, -d and -t take
+// comma-separated lists. --json prints an array with one object per test carrying llama-bench's
+// field names (n_depth included) plus the resident set after load and its peak.
 // Progress (runs done, rate, ETA) goes to stderr: a bar on a terminal, a line every few seconds
 // otherwise, nothing with --quiet.
 #include <algorithm>
@@ -21,6 +28,7 @@
 #include "commands.h"
 #include "model_session.h"
 #include "progress.h"
+#include "read_bandwidth.h"
 
 namespace ember::cli {
 namespace {
@@ -29,6 +37,8 @@ struct BenchArgs {
   std::string model;
   std::vector<int64_t> n_prompt = {512};
   std::vector<int64_t> n_gen = {128};
+  std::vector<int64_t> n_depth = {0};
+  int64_t n_ctx = 0;  // 0: depth + test size
   std::vector<int> threads;
   int reps = 5;
   int64_t n_batch = 2048;
@@ -39,10 +49,11 @@ struct BenchArgs {
   bool no_warmup = false;
   bool profile = false;
   bool quiet = false;
+  bool read_bandwidth = false;
 };
 
 struct TestResult {
-  int64_t n_prompt = 0, n_gen = 0;
+  int64_t n_prompt = 0, n_gen = 0, n_depth = 0;
   int threads = 0;
   std::vector<double> samples_ns;
   std::string time;  // ISO 8601 start time
@@ -74,15 +85,17 @@ class Bench {
   Bench(const LoadedModel& lm, runtime::Context& ctx, const BenchArgs& a)
       : lm_(lm), ctx_(ctx), a_(a), rng_(1234) {}
 
-  Status prompt(int64_t n) {
+  // n tokens at positions start, start + 1, ... (BOS first when start is 0).
+  Status prompt(int64_t start, int64_t n) {
     const int32_t bos = lm_.tokenizer && lm_.tokenizer->add_bos() ? lm_.tokenizer->bos() : -1;
     int64_t done = 0;
     while (done < n) {
       const int64_t len = std::min(a_.n_batch, n - done);
       runtime::Batch b;
       for (int64_t i = 0; i < len; ++i) {
-        const int32_t tok = done + i == 0 && bos >= 0 ? bos : random_token();
-        b.add(tok, static_cast<int32_t>(done + i), 0, i == len - 1);
+        const int64_t pos = start + done + i;
+        const int32_t tok = pos == 0 && bos >= 0 ? bos : random_token();
+        b.add(tok, static_cast<int32_t>(pos), 0, i == len - 1);
       }
       EMBER_RETURN_IF_ERROR(ctx_.decode(b));
       done += len;
@@ -90,12 +103,12 @@ class Bench {
     return Status::Ok();
   }
 
-  Status generate(int64_t n) {
+  Status generate(int64_t start, int64_t n) {
     const int32_t bos = lm_.tokenizer && lm_.tokenizer->add_bos() ? lm_.tokenizer->bos() : -1;
-    int32_t tok = bos >= 0 ? bos : random_token();
+    int32_t tok = start == 0 && bos >= 0 ? bos : random_token();
     for (int64_t i = 0; i < n; ++i) {
       runtime::Batch b;
-      b.add(tok, static_cast<int32_t>(i), 0, true);
+      b.add(tok, static_cast<int32_t>(start + i), 0, true);
       EMBER_RETURN_IF_ERROR(ctx_.decode(b));
       tok = random_token();
     }
@@ -131,6 +144,37 @@ int run_bench(BenchArgs a) {
   for (int64_t v : a.n_gen) {
     if (v < 0) return report_error("bench: -n must not be negative");
   }
+  if (a.n_depth.empty()) a.n_depth.push_back(0);
+  for (int64_t v : a.n_depth) {
+    if (v < 0) return report_error("bench: -d must not be negative");
+  }
+  if (a.n_ctx < 0) return report_error("bench: -c must not be negative");
+  // Every test must fit the context: checked before loading, so a mistake costs nothing.
+  if (a.n_ctx > 0) {
+    for (int64_t d : a.n_depth) {
+      for (int64_t size : a.n_prompt) {
+        if (d + size > a.n_ctx && size > 0)
+          return report_error("bench: depth " + std::to_string(d) + " + pp" + std::to_string(size) +
+                              " needs " + std::to_string(d + size) +
+                              " cells, more than the context (-c " + std::to_string(a.n_ctx) + ")");
+      }
+      for (int64_t size : a.n_gen) {
+        if (d + size > a.n_ctx && size > 0)
+          return report_error("bench: depth " + std::to_string(d) + " + tg" + std::to_string(size) +
+                              " needs " + std::to_string(d + size) +
+                              " cells, more than the context (-c " + std::to_string(a.n_ctx) + ")");
+      }
+    }
+  }
+  constexpr int64_t kMaxPositions = int64_t{1} << 30;  // positions are int32; cells allocate
+  for (int64_t d : a.n_depth) {
+    for (int64_t size : a.n_prompt) {
+      if (d + size > kMaxPositions) return report_error("bench: depth + -p is too large");
+    }
+    for (int64_t size : a.n_gen) {
+      if (d + size > kMaxPositions) return report_error("bench: depth + -n is too large");
+    }
+  }
   if (a.threads.empty()) a.threads.push_back(hardware_threads());
   for (int t : a.threads) {
     if (t <= 0) return report_error("bench: thread counts must be positive");
@@ -151,23 +195,28 @@ int run_bench(BenchArgs a) {
   Result<LoadedModel> lm = load_model(a.model, load_threads, a.quiet);
   if (!lm.ok()) return report_error(lm.status());
   const size_t rss_after_load = resident_bytes();
+  const size_t rss_peak_after_load = peak_resident_bytes();
   uint64_t n_params = 0;
   for (const auto& t : lm->model->file().tensors()) n_params += static_cast<uint64_t>(t.n_elements);
   const std::string model_type = lm->model->description();
   std::fprintf(stderr,
-               "ember: loaded %s in %.2f s; RSS after load %s (file %s, packed copies %s)\n",
+               "ember: loaded %s in %.2f s; RSS after load %s (peak %s; file %s, packed copies "
+               "%s)\n",
                model_type.c_str(), lm->load_seconds, human_bytes(double(rss_after_load)).c_str(),
+               human_bytes(double(rss_peak_after_load)).c_str(),
                human_bytes(double(lm->model->weight_bytes())).c_str(),
                human_bytes(double(lm->model->packed_bytes())).c_str());
 
   // The tests, in llama-bench's order: every pp, then every tg, for each thread count.
   std::vector<TestResult> tests;
   for (int t : a.threads) {
-    for (int64_t p : a.n_prompt) {
-      if (p > 0) tests.push_back({p, 0, t, {}, {}});
-    }
-    for (int64_t n : a.n_gen) {
-      if (n > 0) tests.push_back({0, n, t, {}, {}});
+    for (int64_t d : a.n_depth) {
+      for (int64_t p : a.n_prompt) {
+        if (p > 0) tests.push_back({p, 0, d, t, {}, {}});
+      }
+      for (int64_t n : a.n_gen) {
+        if (n > 0) tests.push_back({0, n, d, t, {}, {}});
+      }
     }
   }
   // Progress over every run (warm-ups included) on stderr; the results go to stdout.
@@ -184,7 +233,7 @@ int run_bench(BenchArgs a) {
   }
   for (TestResult& r : tests) {
     runtime::ContextParams cp;
-    cp.n_ctx = std::max<int64_t>(1, r.n_prompt + r.n_gen);
+    cp.n_ctx = a.n_ctx > 0 ? a.n_ctx : std::max<int64_t>(1, r.n_depth + r.n_prompt + r.n_gen);
     cp.n_ubatch = a.n_ubatch;
     cp.n_threads = r.threads;
     cp.kv_type = *kv;
@@ -197,11 +246,22 @@ int run_bench(BenchArgs a) {
     }
     Bench bench(*lm, **ctx, a);
     r.time = now_iso8601();
-    const std::string name =
+    std::string name =
         r.n_prompt > 0 ? "pp" + std::to_string(r.n_prompt) : "tg" + std::to_string(r.n_gen);
+    if (r.n_depth > 0) name += " @ d" + std::to_string(r.n_depth);  // llama-bench's label
     const std::string item = name + " t=" + std::to_string(r.threads);
+    // The depth, evaluated once (untimed); after each run the test's tokens are removed again.
+    if (r.n_depth > 0) {
+      Status st = bench.prompt(0, r.n_depth);
+      if (!st.ok()) {
+        progress.finish();
+        return report_error(st);
+      }
+    }
+    const auto d = static_cast<int32_t>(r.n_depth);
     if (!a.no_warmup) {
-      Status st = r.n_prompt > 0 ? bench.prompt(r.n_prompt) : bench.generate(1);
+      Status st = r.n_prompt > 0 ? bench.prompt(d, r.n_prompt) : bench.generate(d, 1);
+      if (st.ok()) st = (*ctx)->seq_rm(0, d, -1);
       if (!st.ok()) {
         progress.finish();
         return report_error(st);
@@ -210,15 +270,15 @@ int run_bench(BenchArgs a) {
     }
     (*ctx)->reset_profile();
     for (int rep = 0; rep < a.reps; ++rep) {
-      (*ctx)->clear();
       const auto t0 = std::chrono::steady_clock::now();
-      Status st = r.n_prompt > 0 ? bench.prompt(r.n_prompt) : bench.generate(r.n_gen);
+      Status st = r.n_prompt > 0 ? bench.prompt(d, r.n_prompt) : bench.generate(d, r.n_gen);
+      const auto t1 = std::chrono::steady_clock::now();
+      if (st.ok()) st = (*ctx)->seq_rm(0, d, -1);
       if (!st.ok()) {
         progress.finish();
         return report_error(st);
       }
-      r.samples_ns.push_back(
-          std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
+      r.samples_ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
       progress.update(++runs_done, total_runs, item);
     }
     std::vector<double> ts;
@@ -252,6 +312,7 @@ int run_bench(BenchArgs a) {
       j["isa"] = kernels::isa_name((*ctx)->isa());
       j["n_prompt"] = r.n_prompt;
       j["n_gen"] = r.n_gen;
+      j["n_depth"] = r.n_depth;
       j["test_time"] = r.time;
       j["avg_ns"] = static_cast<uint64_t>(mean(r.samples_ns));
       j["stddev_ns"] = static_cast<uint64_t>(stddev(r.samples_ns));
@@ -260,7 +321,9 @@ int run_bench(BenchArgs a) {
       j["samples_ns"] = r.samples_ns;
       j["samples_ts"] = ts;
       j["rss_after_load"] = rss_after_load;
+      j["rss_peak_after_load"] = rss_peak_after_load;
       j["rss_after_test"] = resident_bytes();
+      j["rss_peak"] = peak_resident_bytes();  // the process's peak so far
       j["kv_bytes"] = (*ctx)->kv_bytes();
       j["packed_weight_bytes"] = lm->model->packed_bytes();
       out.push_back(std::move(j));
@@ -273,8 +336,24 @@ int run_bench(BenchArgs a) {
     }
   }
   progress.finish();
+  const size_t rss_peak = peak_resident_bytes();  // before the probe's buffer
+  if (a.read_bandwidth) {
+    // After the tests, so its buffer is not in their peak; the thread count of the last test.
+    constexpr size_t kProbeBytes = size_t{512} << 20;
+    const int threads = a.threads.back();
+    Result<double> bw = measure_read_bandwidth(kProbeBytes, threads, 5);
+    if (!bw.ok()) return report_error(bw.status());
+    std::fprintf(stderr, "ember: streaming read, %d threads, 512 MiB, best of 5: %.1f GB/s\n",
+                 threads, *bw / 1e9);
+    for (auto& j : out) {
+      j["read_bw_threads"] = threads;
+      j["read_bw_gbs"] = *bw / 1e9;
+    }
+  }
   if (a.json) std::printf("%s\n", out.dump(2).c_str());
-  std::fprintf(stderr, "ember: RSS at exit %s\n", human_bytes(double(resident_bytes())).c_str());
+  std::fprintf(stderr, "ember: RSS at exit %s, peak %s\n",
+               human_bytes(double(resident_bytes())).c_str(),
+               human_bytes(double(rss_peak)).c_str());
   return 0;
 }
 
@@ -288,6 +367,11 @@ void register_bench(CLI::App& app, CommandResult& result) {
       ->delimiter(',');
   cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens (comma-separated; 0 skips)")
       ->delimiter(',');
+  cmd->add_option("-d,--n-depth", a->n_depth,
+                  "Tokens already in the cache before each test (comma-separated; default 0)")
+      ->delimiter(',');
+  cmd->add_option("-c,--ctx-size", a->n_ctx,
+                  "Cache cells (default: depth + test size; a test that does not fit is an error)");
   cmd->add_option("-t,--threads", a->threads, "Thread counts (comma-separated; default: all)")
       ->delimiter(',');
   cmd->add_option("-r,--repetitions", a->reps, "Runs per test (default 5)");
@@ -299,6 +383,8 @@ void register_bench(CLI::App& app, CommandResult& result) {
                   "choice), per-key");
   cmd->add_flag("--json", a->json, "Print a JSON array (llama-bench's field names)");
   cmd->add_flag("--no-warmup", a->no_warmup, "Skip the warm-up run");
+  cmd->add_flag("--read-bandwidth", a->read_bandwidth,
+                "After the tests, measure streaming-read bandwidth (512 MiB, last -t threads)");
   cmd->add_flag("--profile", a->profile, "Print where the time goes (per stage) on stderr");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress output on stderr");
   cmd->callback([a, &result] { result.exit_code = run_bench(*a); });

@@ -42,6 +42,8 @@ Result<std::vector<int32_t>> tokenize_prompt(const LoadedModel& m, const std::st
 
 // Resident set size of this process in bytes (0 when unknown).
 size_t resident_bytes();
+// The resident set's peak so far (VmHWM), 0 when unknown.
+size_t peak_resident_bytes();
 
 // Reads a whole file (prompt files, token files).
 Result<std::string> read_text_file(const std::string& path);

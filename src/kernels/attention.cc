@@ -100,20 +100,81 @@ int64_t tile_start(const AttentionKv& kv, int64_t i) {
 }  // namespace
 
 bool attention_tiled_supported(KvType type, int64_t head_dim_v) {
-  return type != KvType::kQ8_0 && head_dim_v % 16 == 0;
+  (void)type;  // F16 and F32 rows are converted, Q8_0 rows dequantized, to F32 per tile
+  return head_dim_v % 16 == 0;
 }
+
+int64_t attention_span_count(const AttentionKv& kv) {
+  return (tile_count(kv) + kAttentionSpanTiles - 1) / kAttentionSpanTiles;
+}
+
+namespace {
+
+// Bytes of attend_tiled_span's scratch.
+size_t span_scratch_bytes(int64_t n_rep, int64_t dk, int64_t dv) {
+  const size_t rows = static_cast<size_t>(kAttentionRowTile * n_rep);
+  const size_t t = static_cast<size_t>(kAttentionTile);
+  size_t b = 0;
+  b += align64(rows * static_cast<size_t>(dk) * 4);  // Q
+  b += align64(t * static_cast<size_t>(dk) * 4);     // K tile [cell][dk]
+  b += align64(static_cast<size_t>(dk) * t * 4);     // K tile, transposed [dk][cell]
+  b += align64(t * static_cast<size_t>(dv) * 4);     // V tile
+  b += align64(rows * t * 4);                        // scores
+  b += align64(rows * static_cast<size_t>(dv) * 4);  // accumulators
+  b += align64(rows * 2 * 4);                        // running max and sum
+  b += align64(static_cast<size_t>(dk) * 2);         // a zero F16 key row
+  return b;
+}
+
+// One cache row as F32 (F16 widened, Q8_0 dequantized: d * q, as the reference does).
+void row_to_f32(const OpsTable& ops, KvType type, const uint8_t* row, float* out, int64_t n) {
+  switch (type) {
+    case KvType::kF16:
+      ops.f16_to_f32(reinterpret_cast<const uint16_t*>(row), out, n);
+      break;
+    case KvType::kF32:
+      std::memcpy(out, row, static_cast<size_t>(n) * 4);
+      break;
+    case KvType::kQ8_0:
+      for (int64_t b = 0; b < n / kQK8_0; ++b) {
+        const auto blk = load_block<BlockQ8_0>(row, b);
+        const float d = fp16_to_fp32(blk.d);
+        for (int j = 0; j < kQK8_0; ++j) out[b * kQK8_0 + j] = static_cast<float>(blk.qs[j]) * d;
+      }
+      break;
+  }
+}
+
+// Folds partial p (m, s, accumulators) into the state (m, s, acc): the one place where spans
+// meet, shared by attend_tiled and attend_fold so both give the same bits.
+void fold_partial(const OpsTable& ops, float& m, float& s, float* acc, const float* p, int64_t dv) {
+  const float pm = p[0];
+  if (pm == kNegInf) return;  // the span saw nothing
+  if (m == kNegInf) {
+    m = pm;
+    s = p[1];
+    std::memcpy(acc, p + 2, static_cast<size_t>(dv) * 4);
+    return;
+  }
+  const float mn = std::max(m, pm);
+  const float a = std::exp(m - mn), b = std::exp(pm - mn);
+  s = std::fma(s, a, p[1] * b);
+  ops.scale(acc, a, dv);
+  ops.f32_mad(acc, p + 2, b, dv);
+  m = mn;
+}
+
+void finish_row(const OpsTable& ops, float s, float* out, int64_t dv) {
+  ops.scale(out, s == 0.0f ? 0.0f : 1.0f / s, dv);
+}
+
+}  // namespace
 
 size_t attention_scratch_bytes(int64_t n_rep, int64_t dk, int64_t dv) {
   const size_t rows = static_cast<size_t>(kAttentionRowTile * n_rep);
-  const size_t t = static_cast<size_t>(kAttentionTile);
-  size_t tiled = 0;
-  tiled += align64(rows * static_cast<size_t>(dk) * 4);  // Q
-  tiled += align64(static_cast<size_t>(dk) * t * 4);     // K tile, transposed
-  tiled += align64(t * static_cast<size_t>(dv) * 4);     // V tile
-  tiled += align64(rows * t * 4);                        // scores
-  tiled += align64(rows * static_cast<size_t>(dv) * 4);  // accumulators
-  tiled += align64(rows * 2 * 4);                        // running max and sum
-  tiled += align64(static_cast<size_t>(dk) * 4);         // one key row in F32
+  const size_t partial = static_cast<size_t>(attention_partial_floats(dv)) * 4;
+  // attend_tiled: one span's partials and the folded state, then the span's scratch.
+  const size_t tiled = 2 * align64(rows * partial) + span_scratch_bytes(n_rep, dk, dv);
   size_t per_key = 0;
   per_key += align64(static_cast<size_t>(dk) * 4);                               // query
   per_key += align64(static_cast<size_t>(dk / kQK8_0 + 1) * sizeof(BlockQ8_0));  // Q8_0 query
@@ -221,8 +282,9 @@ void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQ
   }
 }
 
-void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQuery* rows,
-                  int64_t n_rows, int64_t n_rep, void* scratch) {
+void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const AttentionQuery* rows,
+                       int64_t n_rows, int64_t n_rep, int64_t span, float* partial,
+                       int64_t row_stride, int64_t head_stride, void* scratch) {
   const int64_t dk = kv.head_dim_k, dv = kv.head_dim_v;
   const int64_t T = kAttentionTile;
   const int64_t m_rows = n_rows * n_rep;  // one matrix row per (query row, head)
@@ -233,14 +295,18 @@ void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQue
     return p;
   };
   float* qm = take(static_cast<size_t>(kAttentionRowTile * n_rep * dk) * 4);
+  float* kc = take(static_cast<size_t>(T * dk) * 4);
   float* kt = take(static_cast<size_t>(dk * T) * 4);
   float* vt = take(static_cast<size_t>(T * dv) * 4);
   float* kq = take(static_cast<size_t>(kAttentionRowTile * n_rep * T) * 4);
   float* acc = take(static_cast<size_t>(kAttentionRowTile * n_rep * dv) * 4);
   float* state = take(static_cast<size_t>(kAttentionRowTile * n_rep * 2) * 4);
-  float* krow32 = take(static_cast<size_t>(dk) * 4);
   float* m = state;
   float* s_sum = state + m_rows;
+  // F16 keys: row pointers for the one-pass conversion, unused cells pointing at zeros.
+  auto* zero_row = reinterpret_cast<uint16_t*>(take(static_cast<size_t>(dk) * 2));
+  std::memset(zero_row, 0, static_cast<size_t>(dk) * 2);
+  const uint16_t* krows[kAttentionTile];
 
   for (int64_t i = 0; i < n_rows; ++i) {
     std::memcpy(qm + i * n_rep * dk, rows[i].q, static_cast<size_t>(n_rep * dk) * 4);
@@ -252,8 +318,9 @@ void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQue
   }
   uint64_t vis[kAttentionRowTile];
 
-  const int64_t n_tiles = tile_count(kv);
-  for (int64_t ti = 0; ti < n_tiles; ++ti) {
+  const int64_t t_begin = span * kAttentionSpanTiles;
+  const int64_t t_end = std::min(tile_count(kv), t_begin + kAttentionSpanTiles);
+  for (int64_t ti = t_begin; ti < t_end; ++ti) {
     const int64_t c0 = tile_start(kv, ti);
     const int64_t c1 = std::min(kv.n_cells, c0 + T);
     if (c1 <= c0) continue;
@@ -264,29 +331,33 @@ void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQue
       any |= vis[i];
     }
     if (any == 0) continue;
-    // K tile transposed to [dk][T] and V tile [T][dv] in F32; cells no row sees are zero so
-    // they add exact zeros below (the cache may hold garbage there).
+    // K tile as F32 [T][dk], transposed to [dk][T], and V tile [T][dv]; cells no row sees are
+    // zero so they add exact zeros below (the cache may hold garbage there).
+    const bool f16 = kv.type == KvType::kF16;
     for (int64_t j = 0; j < T; ++j) {
       const int64_t c = c0 + j;
       const bool used = c < c1 && ((any >> j) & 1) != 0;
-      float* vdst = vt + j * dv;
       if (!used) {
-        for (int64_t d = 0; d < dk; ++d) kt[d * T + j] = 0.0f;
-        std::memset(vdst, 0, static_cast<size_t>(dv) * 4);
+        if (f16) {
+          krows[j] = zero_row;
+        } else {
+          std::memset(kc + j * dk, 0, static_cast<size_t>(dk) * 4);
+        }
+        std::memset(vt + j * dv, 0, static_cast<size_t>(dv) * 4);
         continue;
       }
       const uint8_t* krow = kv.k + static_cast<size_t>(c) * kv.k_stride;
-      const uint8_t* vrow = kv.v + static_cast<size_t>(c) * kv.v_stride;
-      const float* k32;
-      if (kv.type == KvType::kF16) {
-        ops.f16_to_f32(reinterpret_cast<const uint16_t*>(krow), krow32, dk);
-        ops.f16_to_f32(reinterpret_cast<const uint16_t*>(vrow), vdst, dv);
-        k32 = krow32;
+      if (f16) {
+        krows[j] = reinterpret_cast<const uint16_t*>(krow);
       } else {
-        k32 = reinterpret_cast<const float*>(krow);
-        std::memcpy(vdst, vrow, static_cast<size_t>(dv) * 4);
+        row_to_f32(ops, kv.type, krow, kc + j * dk, dk);
       }
-      for (int64_t d = 0; d < dk; ++d) kt[d * T + j] = k32[d];
+      row_to_f32(ops, kv.type, kv.v + static_cast<size_t>(c) * kv.v_stride, vt + j * dv, dv);
+    }
+    if (f16) {
+      ops.f16_rows_to_f32_t(krows, T, dk, kt, T);  // converted and transposed in one pass
+    } else {
+      ops.transpose(kc, dk, kt, T, T, dk);
     }
     // Scores [m_rows][T] = Q K^T, each an FMA chain over the head dimension.
     std::memset(kq, 0, static_cast<size_t>(m_rows * T) * 4);
@@ -327,10 +398,53 @@ void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQue
   for (int64_t i = 0; i < n_rows; ++i) {
     for (int64_t h = 0; h < n_rep; ++h) {
       const int64_t r = i * n_rep + h;
-      const float inv = s_sum[r] == 0.0f ? 0.0f : 1.0f / s_sum[r];
+      float* p = partial + i * row_stride + h * head_stride;
+      p[0] = m[r];
+      p[1] = s_sum[r];
+      std::memcpy(p + 2, acc + r * dv, static_cast<size_t>(dv) * 4);
+    }
+  }
+}
+
+void attend_fold(const OpsTable& ops, const float* partials, int64_t span_stride, int64_t n_spans,
+                 int64_t head_dim_v, float* out) {
+  float m = kNegInf, s = 0.0f;
+  std::memset(out, 0, static_cast<size_t>(head_dim_v) * 4);
+  for (int64_t i = 0; i < n_spans; ++i)
+    fold_partial(ops, m, s, out, partials + i * span_stride, head_dim_v);
+  finish_row(ops, s, out, head_dim_v);
+}
+
+void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQuery* rows,
+                  int64_t n_rows, int64_t n_rep, void* scratch) {
+  const int64_t dv = kv.head_dim_v;
+  const int64_t pf = attention_partial_floats(dv);
+  const int64_t m_rows = n_rows * n_rep;
+  const size_t part_bytes = align64(static_cast<size_t>(kAttentionRowTile * n_rep * pf) * 4);
+  auto* base = static_cast<uint8_t*>(scratch);
+  auto* part = reinterpret_cast<float*>(base);
+  auto* folded = reinterpret_cast<float*>(base + part_bytes);  // per row-head: m, s, acc
+  void* span_scratch = base + 2 * part_bytes;
+  for (int64_t r = 0; r < m_rows; ++r) {
+    float* f = folded + r * pf;
+    f[0] = kNegInf;
+    f[1] = 0.0f;
+    std::memset(f + 2, 0, static_cast<size_t>(dv) * 4);
+  }
+  const int64_t n_spans = attention_span_count(kv);
+  for (int64_t sp = 0; sp < n_spans; ++sp) {
+    attend_tiled_span(ops, kv, rows, n_rows, n_rep, sp, part, n_rep * pf, pf, span_scratch);
+    for (int64_t r = 0; r < m_rows; ++r) {
+      float* f = folded + r * pf;
+      fold_partial(ops, f[0], f[1], f + 2, part + r * pf, dv);
+    }
+  }
+  for (int64_t i = 0; i < n_rows; ++i) {
+    for (int64_t h = 0; h < n_rep; ++h) {
+      const float* f = folded + (i * n_rep + h) * pf;
       float* out = rows[i].out + h * dv;
-      std::memcpy(out, acc + r * dv, static_cast<size_t>(dv) * 4);
-      ops.scale(out, inv, dv);
+      std::memcpy(out, f + 2, static_cast<size_t>(dv) * 4);
+      finish_row(ops, f[1], out, dv);
     }
   }
 }

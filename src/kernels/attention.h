@@ -8,7 +8,14 @@
 //            turn. Used for short batches and single-token decoding.
 //   tiled:   F32 queries; the cache is visited in tiles of 64 cells; per tile the scores come
 //            from one small GEMM, the softmax of the tile is summed in double, and the values
-//            are accumulated in F32 by a second GEMM. Used for batches of 64 rows or more.
+//            are accumulated in F32 by a second GEMM. Tiles are grouped into spans of 8
+//            consecutive tiles (512 cells; span s = tiles [8s, 8s + 8) of the visiting order):
+//            each span yields a partial result (its running maximum m, sum s and unnormalised
+//            value accumulator), independent of every other span, and the partials are folded
+//            in span order (attend_fold_partial). So a single decoding row can spread its spans
+//            over threads (attend_tiled_span, then attend_fold) and get exactly the bits that
+//            attend_tiled, which folds each span as it goes, gives a row of a large batch.
+//            F16, F32 and Q8_0 caches (Q8_0 rows dequantized to F32 per tile).
 // Both visit the cache in tiles of 64 cells aligned to absolute cell indices: in ascending index
 // order, or in the order of an explicit tile list (AttentionKv::tiles) — a paged cache whose
 // sequences own 64-cell blocks in position order (position p at cell block(p / 64) * 64 + p % 64)
@@ -26,8 +33,9 @@
 
 namespace ember::kernels {
 
-inline constexpr int64_t kAttentionTile = 64;     // cells per tile
-inline constexpr int64_t kAttentionRowTile = 64;  // query rows per tiled call (at most)
+inline constexpr int64_t kAttentionTile = 64;      // cells per tile
+inline constexpr int64_t kAttentionRowTile = 64;   // query rows per tiled call (at most)
+inline constexpr int64_t kAttentionSpanTiles = 8;  // tiles per span of the tiled algorithm
 
 enum class AttentionPath : uint8_t { kPerKey, kTiled };
 
@@ -61,8 +69,15 @@ struct AttentionQuery {
   uint64_t seq_mask = 0;  // the token's sequence, as a bit
 };
 
-// Whether the tiled algorithm handles this cache (F16/F32 cells, value size a multiple of 16).
+// Whether the tiled algorithm handles this cache (value size a multiple of 16).
 bool attention_tiled_supported(KvType type, int64_t head_dim_v);
+
+// Spans of 8 tiles the tiled algorithm visits for `kv` (its tile list or [0, n_cells)).
+int64_t attention_span_count(const AttentionKv& kv);
+// Floats of one partial result (one query row and head): m, s, then head_dim_v accumulators.
+inline int64_t attention_partial_floats(int64_t head_dim_v) {
+  return head_dim_v + 2;
+}
 
 // Per-thread scratch bytes for either algorithm with up to kAttentionRowTile rows.
 size_t attention_scratch_bytes(int64_t n_rep, int64_t head_dim_k, int64_t head_dim_v);
@@ -71,8 +86,21 @@ size_t attention_scratch_bytes(int64_t n_rep, int64_t head_dim_k, int64_t head_d
 void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQuery& query,
                     int64_t n_rep, void* scratch);
 
-// The tiled algorithm for 1..kAttentionRowTile query rows.
+// The tiled algorithm for 1..kAttentionRowTile query rows: every span's partial, folded in
+// order, normalised into rows[i].out.
 void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQuery* rows,
                   int64_t n_rows, int64_t n_rep, void* scratch);
+
+// Span `span` (< attention_span_count(kv)) of the tiled algorithm for 1..kAttentionRowTile
+// rows: the partial of row i, head h (of n_rep) goes to partial + i * row_stride +
+// h * head_stride (attention_partial_floats(head_dim_v) floats; m = -inf: nothing visible).
+void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const AttentionQuery* rows,
+                       int64_t n_rows, int64_t n_rep, int64_t span, float* partial,
+                       int64_t row_stride, int64_t head_stride, void* scratch);
+
+// Folds n_spans partials of one row and head (span i at partials + i * span_stride) in order
+// and writes the normalised result (head_dim_v values) to out: what attend_tiled computes.
+void attend_fold(const OpsTable& ops, const float* partials, int64_t span_stride, int64_t n_spans,
+                 int64_t head_dim_v, float* out);
 
 }  // namespace ember::kernels

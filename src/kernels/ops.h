@@ -69,6 +69,16 @@ struct OpsTable {
   void (*gemm_acc)(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
                    int64_t m, int64_t k, int64_t n);
 
+  // dst[c * ld_dst + r] = src[r * ld_src + c] for r < rows, c < cols (data movement only:
+  // every Isa gives the same result). Tiled attention's key tile, [cells][dk] -> [dk][cells].
+  void (*transpose)(const float* src, int64_t ld_src, float* dst, int64_t ld_dst, int64_t rows,
+                    int64_t cols);
+
+  // dst[c * ld_dst + r] = float(rows[r][c]) for half-precision rows (exact; one pass):
+  // tiled attention's F16 key tile, [cells][dk] -> [dk][cells].
+  void (*f16_rows_to_f32_t)(const uint16_t* const* rows, int64_t n_rows, int64_t cols, float* dst,
+                            int64_t ld_dst);
+
   // y[i] = float(x[i]) for half-precision x (exact).
   void (*f16_to_f32)(const uint16_t* x, float* y, int64_t n);
 

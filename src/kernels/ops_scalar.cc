@@ -181,6 +181,20 @@ void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
   }
 }
 
+void transpose(const float* src, int64_t ld_src, float* dst, int64_t ld_dst, int64_t rows,
+               int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) dst[c * ld_dst + r] = src[r * ld_src + c];
+  }
+}
+
+void f16_rows_to_f32_t(const uint16_t* const* rows, int64_t n_rows, int64_t cols, float* dst,
+                       int64_t ld_dst) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) dst[c * ld_dst + r] = fp16_to_fp32(rows[r][c]);
+  }
+}
+
 void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = fp16_to_fp32(x[i]);
 }
@@ -213,6 +227,8 @@ const OpsTable& ops_scalar() {
       .f16_mad = f16_mad,
       .f32_mad = f32_mad,
       .gemm_acc = gemm_acc,
+      .transpose = transpose,
+      .f16_rows_to_f32_t = f16_rows_to_f32_t,
       .f16_to_f32 = f16_to_f32,
       .kv_store = {store_f32, store_f16, store_q8_0_plain},
   };

@@ -34,6 +34,7 @@ Result<std::unique_ptr<Model>> Model::from_file_impl(GgufFile file, const ModelL
                                                      bool mapped) {
   std::unique_ptr<Model> m(new Model());
   m->file_ = std::move(file);
+  m->mapped_ = mapped;
   EMBER_ASSIGN_OR_RETURN(m->hp_, read_hparams(m->file_));
   EMBER_RETURN_IF_ERROR(check_tensor_types_supported(m->file_));
   EMBER_RETURN_IF_ERROR(check_model_tensors(m->file_, m->hp_));
@@ -213,6 +214,13 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
       for (Linear& l : *v) add(l);
     }
   }
+  // The packed copies are what the kernels read: each tensor's mapped pages go back to the OS
+  // as soon as it is packed (they are file-backed and reload when touched again), so the file
+  // and the packed copies are never resident together: the peak stays near the packed size
+  // instead of file + packed. That includes a tied token embedding, whose packing read all of
+  // it: lookups fault back in only the rows they use. Only whole pages inside a tensor are
+  // released, so a neighbour that is still to be packed (or read in place) keeps its bytes, and
+  // a dropped page that something does read again is simply reloaded from the file.
   const int threads = options.n_threads > 0 ? options.n_threads : hardware_threads();
   std::mutex progress_mu;
   size_t done = 0;
@@ -221,6 +229,8 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
         for (int64_t i = begin; i < end; ++i) {
           Linear& l = *all[static_cast<size_t>(i)];
           EMBER_ASSIGN_OR_RETURN(l.prepared, kernels::prepare_weights(isa_, l.w));
+          if (release_source_pages && l.prepared.packed())
+            release_mapped_range(l.w.data, static_cast<size_t>(l.w.rows) * l.w.row_bytes);
           if (options.progress) {
             std::lock_guard<std::mutex> lock(progress_mu);
             options.progress(++done, all.size());
@@ -229,16 +239,13 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
         return Status::Ok();
       }));
   for (const Linear* l : all) packed_bytes_ += l->prepared.packed_bytes();
-  if (release_source_pages) {
-    // The packed copies are what the kernels read: give the mapped pages of those tensors back
-    // to the OS (they are file-backed and reload when touched again). That includes a tied token
-    // embedding, whose packing read all of it: lookups fault back in only the rows they use.
-    for (const Linear* l : all) {
-      if (!l->prepared.packed()) continue;
-      release_mapped_range(l->w.data, static_cast<size_t>(l->w.rows) * l->w.row_bytes);
-    }
-  }
   return Status::Ok();
+}
+
+void Model::release_token_embd_pages() const {
+  if (!mapped_ || token_embd_.data == nullptr) return;
+  release_mapped_range(token_embd_.data,
+                       static_cast<size_t>(token_embd_.rows) * token_embd_.row_bytes);
 }
 
 std::string Model::main_type_name() const {

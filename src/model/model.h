@@ -81,6 +81,13 @@ class Model {
   const LayerWeights& layer(int64_t il) const { return layers_[static_cast<size_t>(il)]; }
 
   const kernels::Weights& token_embd() const { return token_embd_; }  // [n_vocab][n_embd]
+  // When the file is mapped: gives the token embedding's whole pages back to the OS. Lookups
+  // read a row or two per token, but each fault maps its neighbours too (the kernel's
+  // fault-around), so over a long run the whole embedding (as large as the output matrix's
+  // packed copy when tied) would become resident; contexts call this after each ubatch's
+  // lookups. The pages are clean file pages: the next lookup reloads them from the page cache.
+  // A no-op for a model read into memory.
+  void release_token_embd_pages() const;
   const Linear& output() const { return output_; }                    // [n_vocab][n_embd]
   // The Isa the matrices are packed for.
   kernels::Isa isa() const { return isa_; }
@@ -116,6 +123,7 @@ class Model {
   size_t packed_bytes_ = 0;
   const float* output_norm_ = nullptr;
   bool tied_output_ = false;
+  bool mapped_ = false;  // tensor data lives in a read-only file mapping
   uint64_t weight_bytes_ = 0;
   // 1-D tensors stored as F16/BF16, widened to F32 at load.
   std::vector<std::unique_ptr<std::vector<float>>> widened_;

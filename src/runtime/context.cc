@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <new>
 
 #include "base/parallel.h"
 
@@ -132,6 +133,19 @@ Status Context::init() {
        63) /
       64 * 64;
   thread_scratch_.resize(thread_scratch_stride_ * static_cast<size_t>(pool_.n_threads()) + 64);
+
+  // A sequence's tiles are at most the cache's; its spans one per kAttentionSpanTiles of them.
+  const int64_t max_tiles = (kv_->size() + kernels::kAttentionTile - 1) / kernels::kAttentionTile;
+  span_partials_spans_ =
+      (max_tiles + kernels::kAttentionSpanTiles - 1) / kernels::kAttentionSpanTiles;
+  if (params_.attention != AttentionMode::kPerKey) {
+    span_partials_.reset(new (
+        std::nothrow) float[static_cast<size_t>(kSplitRows * hp.n_head * span_partials_spans_ *
+                                                kernels::attention_partial_floats(hp.head_dim_v))]);
+    if (span_partials_ == nullptr) return resource_exhausted("attention scratch: out of memory");
+    // Row groups of a decoding ubatch: at most one per row.
+    span_pending_.reset(new std::atomic<int32_t>[static_cast<size_t>(kSplitRows * hp.n_head_kv)]);
+  }
   return Status::Ok();
 }
 
@@ -142,6 +156,11 @@ size_t Context::scratch_bytes() const {
     n += v->capacity() * sizeof(float);
   }
   n += thread_scratch_.capacity();
+  if (span_partials_ != nullptr) {
+    n += static_cast<size_t>(kSplitRows * model_.hparams().n_head * span_partials_spans_ *
+                             kernels::attention_partial_floats(model_.hparams().head_dim_v)) *
+         sizeof(float);
+  }
   for (const auto& a : act_) n += a.capacity();
   n += route_expert_.capacity() * sizeof(int32_t);
   return n;

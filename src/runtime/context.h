@@ -19,6 +19,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
@@ -250,7 +251,15 @@ class Context {
   std::array<std::pair<int64_t, int64_t>, KvCache::kMaxSequences> tile_range_{};
   // Per sequence: (lowest position, tile) of each tile holding its cells.
   std::array<std::vector<std::pair<int32_t, int32_t>>, KvCache::kMaxSequences> tile_scratch_;
-  std::vector<int32_t> row_order_;                       // tiled rows grouped by sequence
+  std::vector<int32_t> row_order_;  // tiled rows grouped by sequence
+  // Decoding (at most kSplitRows attention rows): per sorted row, head and span, the partial
+  // result of the tiled algorithm ([row][head][span][head_dim_v + 2]), so the spans of one row
+  // run on different threads. Not zeroed: pages are touched only as deep as the cache is used.
+  static constexpr int64_t kSplitRows = 16;
+  std::unique_ptr<float[]> span_partials_;
+  int64_t span_partials_spans_ = 0;  // spans per row and head it has room for
+  // Per (row group, key/value head) of a decoding ubatch: spans not yet computed.
+  std::unique_ptr<std::atomic<int32_t>[]> span_pending_;
   std::vector<std::pair<int64_t, int64_t>> row_groups_;  // [begin, end) of row_order_
 
   std::array<double, static_cast<size_t>(Stage::kCount)> profile_{};

@@ -108,6 +108,7 @@ void Context::embed(const Ubatch& ub) {
     rope_global_.compute(ub.pos[t], cos_sin_[0].data() + t * hp.n_rot);
     rope_local_.compute(ub.pos[t], cos_sin_[1].data() + t * hp.n_rot);
   });
+  model_.release_token_embd_pages();  // the rows are copied: keep the file pages out of RSS
 }
 
 void Context::attention_block(const Ubatch& ub, int64_t il) {
@@ -238,15 +239,83 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
         i = j;
       }
       const auto n_groups = static_cast<int64_t>(row_groups_.size());
-      pool_.run(n_groups * hp.n_head_kv, [&](int64_t task, int thread) {
-        const int64_t g = task % hp.n_head_kv;
-        const auto [i0, i1] = row_groups_[static_cast<size_t>(task / hp.n_head_kv)];
-        kernels::AttentionQuery rows[kernels::kAttentionRowTile];
+      auto group_rows = [&](int64_t grp, int64_t g, kernels::AttentionQuery* rows) {
+        const auto [i0, i1] = row_groups_[static_cast<size_t>(grp)];
         for (int64_t i = i0; i < i1; ++i)
           rows[i - i0] = query(row_order_[static_cast<size_t>(i)], g);
-        kernels::attend_tiled(O, head_kv(g, row_seq(row_order_[static_cast<size_t>(i0)])), rows,
-                              i1 - i0, n_rep, thread_scratch(thread));
-      });
+        return i1 - i0;
+      };
+      if (n_rows <= kSplitRows && span_partials_ != nullptr) {
+        // Decoding: every (row group, key/value head, span of 512 cells) is a task, so even
+        // one row at depth keeps every thread busy; then each (row, head) folds its spans in
+        // order. The spans and the fold are attend_tiled's own, so the bits are the same as
+        // in a large batch (kernels/attention.h).
+        const int64_t pf = kernels::attention_partial_floats(dv);
+        const int64_t n_spans = span_partials_spans_;
+        const int64_t head_floats = n_spans * pf;
+        const int64_t row_floats = hp.n_head * head_floats;
+        float* partials = span_partials_.get();
+        int64_t used_spans = 0;  // the most any group visits (every head sees the same tiles)
+        for (const auto& grp : row_groups_) {
+          const int64_t i = row_order_[static_cast<size_t>(grp.first)];
+          used_spans = std::max(used_spans, kernels::attention_span_count(head_kv(0, row_seq(i))));
+        }
+        // Spans left per (group, head); the task that finishes the last one folds them, so
+        // the fold needs no second parallel region (which thread folds changes nothing: the
+        // fold always visits every span in order).
+        for (int64_t grp = 0; grp < n_groups; ++grp) {
+          const int64_t i =
+              row_order_[static_cast<size_t>(row_groups_[static_cast<size_t>(grp)].first)];
+          const auto spans =
+              static_cast<int32_t>(kernels::attention_span_count(head_kv(0, row_seq(i))));
+          for (int64_t g = 0; g < hp.n_head_kv; ++g) {
+            span_pending_[static_cast<size_t>(grp * hp.n_head_kv + g)].store(
+                spans, std::memory_order_relaxed);
+            if (spans > 0) continue;
+            // No tile at all (cannot happen: the row's own token is cached): zeros, as the
+            // fold of nothing gives, since no task would fold this head.
+            kernels::AttentionQuery rows[kernels::kAttentionRowTile];
+            const int64_t nr = group_rows(grp, g, rows);
+            for (int64_t k = 0; k < nr; ++k)
+              std::memset(rows[k].out, 0, static_cast<size_t>(n_rep * dv) * sizeof(float));
+          }
+        }
+        pool_.run(n_groups * hp.n_head_kv * used_spans, [&](int64_t task, int thread) {
+          const int64_t sp = task % used_spans;
+          const int64_t g = task / used_spans % hp.n_head_kv;
+          const int64_t grp = task / used_spans / hp.n_head_kv;
+          const auto [i0, i1] = row_groups_[static_cast<size_t>(grp)];
+          const kernels::AttentionKv kvh = head_kv(g, row_seq(row_order_[static_cast<size_t>(i0)]));
+          const int64_t spans = kernels::attention_span_count(kvh);
+          if (sp >= spans) return;
+          kernels::AttentionQuery rows[kernels::kAttentionRowTile];
+          const int64_t nr = group_rows(grp, g, rows);
+          kernels::attend_tiled_span(O, kvh, rows, nr, n_rep, sp,
+                                     partials + i0 * row_floats + g * n_rep * head_floats + sp * pf,
+                                     row_floats, head_floats, thread_scratch(thread));
+          // acq_rel: the folding task sees every other span's partials.
+          if (span_pending_[static_cast<size_t>(grp * hp.n_head_kv + g)].fetch_sub(
+                  1, std::memory_order_acq_rel) != 1) {
+            return;
+          }
+          for (int64_t k = i0; k < i1; ++k) {
+            for (int64_t h = 0; h < n_rep; ++h) {
+              kernels::attend_fold(O, partials + k * row_floats + (g * n_rep + h) * head_floats, pf,
+                                   spans, dv, rows[k - i0].out + h * dv);
+            }
+          }
+        });
+      } else {
+        pool_.run(n_groups * hp.n_head_kv, [&](int64_t task, int thread) {
+          const int64_t g = task % hp.n_head_kv;
+          const auto [i0, i1] = row_groups_[static_cast<size_t>(task / hp.n_head_kv)];
+          kernels::AttentionQuery rows[kernels::kAttentionRowTile];
+          for (int64_t i = i0; i < i1; ++i)
+            rows[i - i0] = query(row_order_[static_cast<size_t>(i)], g);
+          kernels::attend_tiled(O, head_kv(g, row_seq(row_order_[static_cast<size_t>(i0)])), rows,
+                                i1 - i0, n_rep, thread_scratch(thread));
+        });
+      }
     } else {
       pool_.run(n_rows * hp.n_head_kv, [&](int64_t task, int thread) {
         const int64_t g = task % hp.n_head_kv;

@@ -9,6 +9,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/ops_common.h"
+#include "kernels/x86/transpose_x86.h"
 
 namespace ember::kernels {
 namespace {
@@ -343,6 +344,8 @@ const OpsTable& ops_avx2() {
       .f16_mad = f16_mad,
       .f32_mad = f32_mad,
       .gemm_acc = gemm_acc,
+      .transpose = x86::transpose_f32_ymm,
+      .f16_rows_to_f32_t = x86::f16_rows_to_f32_t_ymm,
       .f16_to_f32 = f16_to_f32,
       .kv_store = {store_f32_row, store_f16_row, store_q8_0_plain},
   };

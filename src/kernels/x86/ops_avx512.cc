@@ -13,6 +13,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/ops_common.h"
+#include "kernels/x86/transpose_x86.h"
 #include "tensor/blocks_legacy.h"  // block layout constants only
 
 namespace ember::kernels {
@@ -351,6 +352,8 @@ const OpsTable& ops_avx512() {
       .f16_mad = f16_mad,
       .f32_mad = f32_mad,
       .gemm_acc = gemm_acc,
+      .transpose = x86::transpose_f32_ymm,
+      .f16_rows_to_f32_t = x86::f16_rows_to_f32_t_ymm,
       .f16_to_f32 = f16_to_f32,
       .kv_store = {store_f32, store_f16, store_q8_0_plain},
   };
