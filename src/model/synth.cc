@@ -138,6 +138,13 @@ ModelHParams default_synth_hparams(Architecture arch) {
       hp.rope_freq_base = 1000000.0f;
       hp.rope_freq_base_swa = 10000.0f;
       break;
+    case Architecture::kBert:
+    case Architecture::kNomicBert:
+      hp.n_ctx_train = 512;
+      hp.n_head_kv = hp.n_head;
+      hp.norm_eps = 1e-12f;
+      hp.rope_freq_base = 1000.0f;
+      break;
   }
   return hp;
 }
