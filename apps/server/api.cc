@@ -172,6 +172,12 @@ void Api::handle(HttpRequest request, std::shared_ptr<ResponseWriter> writer) {
     case Route::kCompletions:
       completions(request, std::move(a.body), writer, server);
       return;
+    case Route::kEmbeddings:
+      embeddings(std::move(a.body), writer, server);
+      return;
+    case Route::kRerank:
+      rerank(std::move(a.body), writer, server);
+      return;
     case Route::kTokenize: {
       Result<TokenizeCall> call = parse_tokenize(a.body);
       if (!call.ok()) return respond_error(*writer, api_error_from_status(call.status()));

@@ -29,6 +29,10 @@ constexpr RouteEntry kRoutes[] = {
     {"/props", "GET", Route::kProps},
     {"/slots", "GET", Route::kSlots},
     {"/metrics", "GET", Route::kMetrics},
+    {"/v1/embeddings", "POST", Route::kEmbeddings},
+    {"/embeddings", "POST", Route::kEmbeddings},
+    {"/v1/rerank", "POST", Route::kRerank},
+    {"/rerank", "POST", Route::kRerank},
 };
 
 int hex_value(char c) {
@@ -145,6 +149,8 @@ bool route_takes_json(Route route) {
     case Route::kTokenize:
     case Route::kDetokenize:
     case Route::kApplyTemplate:
+    case Route::kEmbeddings:
+    case Route::kRerank:
       return true;
     default:
       return false;

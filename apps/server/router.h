@@ -26,6 +26,8 @@ enum class Route {
   kProps,            // GET  /props
   kSlots,            // GET  /slots
   kMetrics,          // GET  /metrics
+  kEmbeddings,       // POST /v1/embeddings, /embeddings (api_embeddings.cc)
+  kRerank,           // POST /v1/rerank, /rerank
 };
 
 struct RouteMatch {
