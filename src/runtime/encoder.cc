@@ -8,21 +8,6 @@
 #include "tensor/quantize.h"
 
 namespace ember::runtime {
-namespace {
-
-// GELU, tanh approximation (the reference's; it reads it from an F16 table, which moves results
-// far less than the tolerances).
-inline float gelu(float x) {
-  constexpr float kSqrt2OverPi = 0.79788456080286535588f;
-  constexpr float kCoef = 0.044715f;
-  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoef * x * x)));
-}
-
-inline float silu(float x) {
-  return x / (1.0f + std::exp(-x));
-}
-
-}  // namespace
 
 Result<std::unique_ptr<Encoder>> Encoder::create(const Model& model, const EncoderParams& params) {
   if (!is_encoder(model.hparams().arch)) {
@@ -239,19 +224,27 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
   if (E.bo != nullptr) pool_.run(n, [&](int64_t t, int) { O.add(o_.data() + t * d, E.bo, d); });
   add_norm(x_.data(), o_.data(), E.attn_norm_w, E.attn_norm_b, n);
 
-  // FFN: bert GELU(up x + b), nomic SiLU(gate x) * (up x); down; residual; LayerNorm.
+  // FFN: bert GELU(up x + b), nomic SiLU(gate x) * (up x); down; residual; LayerNorm. Rows of
+  // ff_ hold [first | second] = bert [up | -], nomic [gate | up]; the activation is written to
+  // the first half. GELU and SiLU are the runtime's (GELU from the reference's F16 table).
   const int64_t nf = hp.n_ff;
   ff_.resize(static_cast<size_t>(n * 2 * nf));
-  product(L.ffn_up, x_.data(), n, ff_.data(), 2 * nf);
-  if (L.ffn_gate.present()) product(L.ffn_gate, x_.data(), n, ff_.data() + nf, 2 * nf);
+  const bool gated = L.ffn_gate.present();
+  if (gated) {
+    product(L.ffn_gate, x_.data(), n, ff_.data(), 2 * nf);
+    product(L.ffn_up, x_.data(), n, ff_.data() + nf, 2 * nf);
+  } else {
+    product(L.ffn_up, x_.data(), n, ff_.data(), 2 * nf);
+    if (ones_.size() != static_cast<size_t>(nf)) ones_.assign(static_cast<size_t>(nf), 1.0f);
+  }
   pool_.run(n, [&](int64_t t, int) {
-    float* up = ff_.data() + t * 2 * nf;
-    if (E.b_up != nullptr) O.add(up, E.b_up, nf);
-    if (L.ffn_gate.present()) {
-      const float* gate = up + nf;
-      for (int64_t i = 0; i < nf; ++i) up[i] = silu(gate[i]) * up[i];
+    float* first = ff_.data() + t * 2 * nf;
+    if (gated) {
+      if (E.b_up != nullptr) O.add(first + nf, E.b_up, nf);
+      O.silu_mul(first, first + nf, nf);
     } else {
-      for (int64_t i = 0; i < nf; ++i) up[i] = gelu(up[i]);
+      if (E.b_up != nullptr) O.add(first, E.b_up, nf);
+      O.gelu_mul(first, ones_.data(), nf);
     }
   });
   // The activated rows have stride 2 nf; compact them for the down product.

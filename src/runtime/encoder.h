@@ -65,6 +65,7 @@ class Encoder {
   ThreadPool pool_;
   kernels::RopeTable rope_;
   std::vector<float> x_, qkv_, att_, o_, ff_, cos_sin_, scratch_;
+  std::vector<float> ones_;   // [n_ff] of 1.0: GELU through the runtime's gelu_mul
   std::vector<int32_t> pos_;  // position of each token within its sequence
   std::vector<uint8_t> act_;  // converted activations
 };
