@@ -35,15 +35,18 @@ Encoder::Encoder(const Model& model, const EncoderParams& params, int n_threads)
   }
 }
 
-void Encoder::product(const Linear& w, const float* x, int64_t n, float* y, int64_t ldy) {
+void Encoder::product(const Linear& w, const float* x, int64_t n, float* y, int64_t ldy,
+                      bool reuse_input) {
   const kernels::Weights& W = w.w;
-  const size_t row_act = kernels::activation_bytes(W.type, 1, W.cols);
-  act_.resize(kernels::activation_bytes(W.type, n, W.cols));
-  // Conversion row by row (rows are independent in the converted layout).
-  pool_.run(n, [&](int64_t t, int) {
-    kernels::convert_activations(isa_, W.type, x + t * W.cols, 1, W.cols,
-                                 act_.data() + static_cast<size_t>(t) * row_act);
-  });
+  if (!reuse_input) {
+    const size_t row_act = kernels::activation_bytes(W.type, 1, W.cols);
+    act_.resize(kernels::activation_bytes(W.type, n, W.cols));
+    // Conversion row by row (rows are independent in the converted layout).
+    pool_.run(n, [&](int64_t t, int) {
+      kernels::convert_activations(isa_, W.type, x + t * W.cols, 1, W.cols,
+                                   act_.data() + static_cast<size_t>(t) * row_act);
+    });
+  }
   const int64_t block = kernels::matmul_row_block(isa_);
   const int64_t n_blocks = (W.rows + block - 1) / block;
   // A few blocks per task: enough tasks to balance the threads, large enough to amortize.
@@ -157,8 +160,8 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
     product(L.wqkv, x_.data(), n, qkv_.data(), n_qkv);
   } else {
     product(L.wq, x_.data(), n, qkv_.data(), n_qkv);
-    product(L.wk, x_.data(), n, qkv_.data() + nq, n_qkv);
-    product(L.wv, x_.data(), n, qkv_.data() + nq + nk, n_qkv);
+    product(L.wk, x_.data(), n, qkv_.data() + nq, n_qkv, L.wk.w.type == L.wq.w.type);
+    product(L.wv, x_.data(), n, qkv_.data() + nq + nk, n_qkv, L.wv.w.type == L.wk.w.type);
   }
   const bool rope = hp.arch == Architecture::kNomicBert;
   const kernels::RopeStyle style = model_.config().rope.style;
@@ -178,7 +181,9 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
   });
 
   // Attention: one task per (sequence, head); each query row of the sequence sees every key of
-  // the sequence (no mask) and nothing else.
+  // the sequence (no mask) and nothing else. As matrix products on the runtime's GEMM:
+  //   S [len][len] = Q_h [len][dk] . K_h^T [dk][len] (K transposed into scratch), scaled;
+  //   P = softmax over each row of S; O_h [len][dv] = P . V_h (written straight into att_).
   std::vector<int64_t> seq_start(seq_lens.size() + 1, 0);
   int64_t longest = 0;
   for (size_t s = 0; s < seq_lens.size(); ++s) {
@@ -187,35 +192,33 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
   }
   const int64_t n_attn = hp.n_head * dv;
   att_.resize(static_cast<size_t>(n * n_attn));
-  scratch_.resize(static_cast<size_t>(longest) * static_cast<size_t>(pool_.n_threads()));
+  const size_t per_thread = static_cast<size_t>(longest * dk + longest * longest);
+  scratch_.resize(per_thread * static_cast<size_t>(pool_.n_threads()));
   const float scale = model_.config().attn_scale;
   const int64_t n_rep = hp.n_head / hp.n_head_kv;
   const auto n_seq = static_cast<int64_t>(seq_lens.size());
   pool_.run(n_seq * hp.n_head, [&](int64_t task, int thread) {
     const int64_t s = task / hp.n_head, h = task % hp.n_head, g = h / n_rep;
     const int64_t b = seq_start[static_cast<size_t>(s)], len = seq_lens[static_cast<size_t>(s)];
-    float* p = scratch_.data() + static_cast<size_t>(thread) * static_cast<size_t>(longest);
-    for (int64_t i = 0; i < len; ++i) {
-      const float* q = qkv_.data() + (b + i) * n_qkv + h * dk;
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < len; ++j) {
-        const float* k = qkv_.data() + (b + j) * n_qkv + nq + g * dk;
-        p[j] = O.dot_f32(q, k, dk) * scale;
-        mx = std::max(mx, p[j]);
-      }
-      double sum = 0.0;
-      for (int64_t j = 0; j < len; ++j) {
-        p[j] = std::exp(p[j] - mx);
-        sum += p[j];
-      }
-      const auto inv = static_cast<float>(1.0 / sum);
-      float* out = att_.data() + (b + i) * n_attn + h * dv;
-      std::fill(out, out + dv, 0.0f);
-      for (int64_t j = 0; j < len; ++j) {
-        const float* v = qkv_.data() + (b + j) * n_qkv + nq + nk + g * dv;
-        O.f32_mad(out, v, p[j] * inv, dv);
-      }
+    float* kt = scratch_.data() + static_cast<size_t>(thread) * per_thread;  // [dk][len]
+    float* sc = kt + longest * dk;                                           // [len][len]
+    const float* q = qkv_.data() + b * n_qkv + h * dk;
+    const float* k = qkv_.data() + b * n_qkv + nq + g * dk;
+    const float* v = qkv_.data() + b * n_qkv + nq + nk + g * dv;
+    for (int64_t j = 0; j < len; ++j) {
+      for (int64_t c = 0; c < dk; ++c) kt[c * len + j] = k[j * n_qkv + c];
     }
+    std::fill(sc, sc + len * len, 0.0f);
+    O.gemm_acc(sc, len, q, n_qkv, kt, len, len, dk, len);
+    for (int64_t i = 0; i < len; ++i) {
+      float* row = sc + i * len;
+      O.scale(row, scale, len);
+      const double sum = O.softmax(row, O.max(row, len), len);
+      O.scale(row, static_cast<float>(1.0 / sum), len);
+    }
+    float* out = att_.data() + b * n_attn + h * dv;
+    for (int64_t i = 0; i < len; ++i) std::fill(out + i * n_attn, out + i * n_attn + dv, 0.0f);
+    O.gemm_acc(out, n_attn, sc, len, v, n_qkv, len, len, dv);
   });
 
   // Output projection, residual, LayerNorm.
@@ -232,7 +235,7 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
   const bool gated = L.ffn_gate.present();
   if (gated) {
     product(L.ffn_gate, x_.data(), n, ff_.data(), 2 * nf);
-    product(L.ffn_up, x_.data(), n, ff_.data() + nf, 2 * nf);
+    product(L.ffn_up, x_.data(), n, ff_.data() + nf, 2 * nf, L.ffn_up.w.type == L.ffn_gate.w.type);
   } else {
     product(L.ffn_up, x_.data(), n, ff_.data(), 2 * nf);
     if (ones_.size() != static_cast<size_t>(nf)) ones_.assign(static_cast<size_t>(nf), 1.0f);

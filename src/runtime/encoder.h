@@ -54,7 +54,10 @@ class Encoder {
   Encoder(const Model& model, const EncoderParams& params, int n_threads);
   void layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens);
   // y[t][0..rows) (row stride ldy) = W x[t] for t < n, parallel over the rows of W.
-  void product(const Linear& w, const float* x, int64_t n, float* y, int64_t ldy);
+  // `reuse_input`: x is the input of the previous product and W has that product's type and
+  // width, so its converted activations are used again (Q/K/V, gate/up).
+  void product(const Linear& w, const float* x, int64_t n, float* y, int64_t ldy,
+               bool reuse_input = false);
   // x[t] = LayerNorm(x[t] (+ add[t])) * w + b for every row, in place.
   void add_norm(float* x, const float* add, const float* w, const float* b, int64_t n);
 
