@@ -3,14 +3,16 @@
 
 Starts `ember serve -m MODEL -t THREADS`, then CLIENTS concurrent clients each POST /v1/embeddings
 requests of INPUTS texts of about WORDS words (~90 tokens with a BERT vocabulary) for SECONDS,
-and prints the embedded tokens per second (usage.prompt_tokens summed over completed requests).
-The same command line runs llama-server instead with --llama-server PATH (--embeddings -np N).
+and prints the embedded tokens per second (usage.prompt_tokens summed over completed requests)
+and per CPU-second of the server process (a measure that holds on a busy, shared host: with
+THREADS threads on an idle machine the rate is at most THREADS times it).
 
 Usage: embed_load.py MODEL [--ember PATH] [--clients 4] [--inputs 32] [--words 70]
                      [--seconds 20] [--threads 2]
 """
 import argparse
 import http.client
+import os
 import json
 import random
 import re
@@ -80,6 +82,13 @@ def main():
     warm = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     warm.request("POST", "/v1/embeddings", json.dumps({"input": ["warm up"]}))
     warm.getresponse().read()
+    def cpu_seconds():
+        # utime + stime of the server process (fields 14 and 15 of /proc/PID/stat), in seconds.
+        with open(f"/proc/{proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    cpu0 = cpu_seconds()
     t0 = time.monotonic()
     stop = t0 + a.seconds
     threads = [threading.Thread(target=client, args=(i,)) for i in range(a.clients)]
@@ -88,12 +97,15 @@ def main():
     for t in threads:
         t.join()
     elapsed = time.monotonic() - t0
+    cpu = cpu_seconds() - cpu0
     proc.terminate()
     proc.wait(timeout=30)
     print(json.dumps({"model": a.model, "clients": a.clients, "inputs_per_request": a.inputs,
                       "requests": totals["requests"], "errors": totals["errors"],
                       "tokens": totals["tokens"], "seconds": round(elapsed, 2),
                       "tokens_per_second": round(totals["tokens"] / elapsed, 1),
+                      "server_cpu_seconds": round(cpu, 2),
+                      "tokens_per_cpu_second": round(totals["tokens"] / max(cpu, 1e-9), 1),
                       "tokens_per_input": round(totals["tokens"] / max(1, totals["requests"] * a.inputs), 1)}))
     return 0
 
