@@ -183,7 +183,8 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
   // Attention: one task per (sequence, head); each query row of the sequence sees every key of
   // the sequence (no mask) and nothing else. As matrix products on the runtime's GEMM:
   //   S [len][len] = Q_h [len][dk] . K_h^T [dk][len] (K transposed into scratch), scaled;
-  //   P = softmax over each row of S; O_h [len][dv] = P . V_h (written straight into att_).
+  //   P = softmax over each row of S; O_h [len][dv] = P . V_h (written straight into att_),
+  // in blocks of kRowBlock query rows.
   std::vector<int64_t> seq_start(seq_lens.size() + 1, 0);
   int64_t longest = 0;
   for (size_t s = 0; s < seq_lens.size(); ++s) {
@@ -192,7 +193,10 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
   }
   const int64_t n_attn = hp.n_head * dv;
   att_.resize(static_cast<size_t>(n * n_attn));
-  const size_t per_thread = static_cast<size_t>(longest * dk + longest * longest);
+  // Per thread: K^T [dk][len] and a block of score rows [kRowBlock][len] (memory linear in the
+  // sequence length).
+  constexpr int64_t kRowBlock = 64;
+  const size_t per_thread = static_cast<size_t>(longest * dk + kRowBlock * longest);
   scratch_.resize(per_thread * static_cast<size_t>(pool_.n_threads()));
   const float scale = model_.config().attn_scale;
   const int64_t n_rep = hp.n_head / hp.n_head_kv;
@@ -201,24 +205,27 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
     const int64_t s = task / hp.n_head, h = task % hp.n_head, g = h / n_rep;
     const int64_t b = seq_start[static_cast<size_t>(s)], len = seq_lens[static_cast<size_t>(s)];
     float* kt = scratch_.data() + static_cast<size_t>(thread) * per_thread;  // [dk][len]
-    float* sc = kt + longest * dk;                                           // [len][len]
+    float* sc = kt + longest * dk;                                           // [kRowBlock][len]
     const float* q = qkv_.data() + b * n_qkv + h * dk;
     const float* k = qkv_.data() + b * n_qkv + nq + g * dk;
     const float* v = qkv_.data() + b * n_qkv + nq + nk + g * dv;
     for (int64_t j = 0; j < len; ++j) {
       for (int64_t c = 0; c < dk; ++c) kt[c * len + j] = k[j * n_qkv + c];
     }
-    std::fill(sc, sc + len * len, 0.0f);
-    O.gemm_acc(sc, len, q, n_qkv, kt, len, len, dk, len);
-    for (int64_t i = 0; i < len; ++i) {
-      float* row = sc + i * len;
-      O.scale(row, scale, len);
-      const double sum = O.softmax(row, O.max(row, len), len);
-      O.scale(row, static_cast<float>(1.0 / sum), len);
-    }
     float* out = att_.data() + b * n_attn + h * dv;
-    for (int64_t i = 0; i < len; ++i) std::fill(out + i * n_attn, out + i * n_attn + dv, 0.0f);
-    O.gemm_acc(out, n_attn, sc, len, v, n_qkv, len, len, dv);
+    for (int64_t i0 = 0; i0 < len; i0 += kRowBlock) {
+      const int64_t rows = std::min(kRowBlock, len - i0);
+      std::fill(sc, sc + rows * len, 0.0f);
+      O.gemm_acc(sc, len, q + i0 * n_qkv, n_qkv, kt, len, rows, dk, len);
+      for (int64_t i = 0; i < rows; ++i) {
+        float* row = sc + i * len;
+        O.scale(row, scale, len);
+        const double sum = O.softmax(row, O.max(row, len), len);
+        O.scale(row, static_cast<float>(1.0 / sum), len);
+        std::fill(out + (i0 + i) * n_attn, out + (i0 + i) * n_attn + dv, 0.0f);
+      }
+      O.gemm_acc(out + i0 * n_attn, n_attn, sc, len, v, n_qkv, rows, len, dv);
+    }
   });
 
   // Output projection, residual, LayerNorm.
