@@ -3,7 +3,8 @@
 // 16 KiB, body 8 MiB; pipelined requests parsed one after the other), the conversion to
 // HttpRequest, the gate (API key, CORS preflight, route → 404 / 405, content type → 415, JSON
 // body → 400) and the OpenAI / llama-server body parsers into ChatRequest, CompletionRequest,
-// tokenize / detokenize / apply-template calls. Each step must return a value or an error (an
+// tokenize / detokenize / apply-template calls, and the Ollama, Anthropic Messages and OpenAI
+// Responses parsers. Each step must return a value or an error (an
 // HTTP response with a 2xx / 4xx status and a JSON error body); nothing may crash, hang or
 // allocate without bound. No model is needed: parsing is separate from submission.
 //
@@ -16,9 +17,12 @@
 #include <string>
 #include <variant>
 
+#include "anthropic_request.h"
 #include "api_error.h"
 #include "http_parse.h"
+#include "ollama_request.h"
 #include "openai_request.h"
+#include "responses_request.h"
 #include "router.h"
 
 namespace {
@@ -39,16 +43,17 @@ void check_error_response(const HttpResponse& r) {
     }
   }
   // The head must be well-formed whatever the headers hold.
-  const std::string head = format_response_head(r.status, r.content_type, r.headers,
-                                                static_cast<int64_t>(r.body.size()), false, true,
-                                                "req-1");
+  const std::string head =
+      format_response_head(r.status, r.content_type, r.headers, static_cast<int64_t>(r.body.size()),
+                           false, true, "req-1");
   if (head.find("\r\n\r\n") != head.size() - 4) fail("response head has an early blank line");
 }
 
 void check_status(const ember::Status& st) {
   if (st.ok()) return;
   const ApiError e = api_error_from_status(st);
-  if (e.status >= 500) fail("a parser error maps to " + std::to_string(e.status) + ": " + st.to_string());
+  if (e.status >= 500)
+    fail("a parser error maps to " + std::to_string(e.status) + ": " + st.to_string());
   check_error_response(e.to_response());
 }
 
@@ -98,6 +103,30 @@ void run_route(const AdmittedRequest& a) {
     case Route::kApplyTemplate:
       check_status(parse_apply_template(a.body).status());
       break;
+    case Route::kOllamaChat:
+    case Route::kOllamaGenerate: {
+      auto r = a.match.route == Route::kOllamaChat ? parse_ollama_chat(a.body)
+                                                   : parse_ollama_generate(a.body);
+      check_status(r.status());
+      if (r.ok() && r->num_ctx < 0) fail("negative num_ctx accepted");
+      break;
+    }
+    case Route::kOllamaShow:
+      check_status(parse_ollama_show(a.body).status());
+      break;
+    case Route::kAnthropicMessages:
+    case Route::kAnthropicCountTokens: {
+      auto r = parse_anthropic_messages(a.body, a.match.route == Route::kAnthropicCountTokens);
+      check_status(r.status());
+      if (r.ok() && r->chat.messages.empty()) fail("messages request without messages accepted");
+      break;
+    }
+    case Route::kResponses: {
+      auto r = parse_responses_request(a.body);
+      check_status(r.status());
+      if (r.ok() && r->chat.messages.empty()) fail("responses request without input accepted");
+      break;
+    }
     default:
       break;
   }
@@ -120,7 +149,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t used_total = 0;
     // Feed in pieces, as reads from a socket arrive.
     while (!ec && !parser.is_done() && used_total < left) {
-      const size_t used = parser.put(boost::asio::buffer(bytes + used_total, left - used_total), ec);
+      const size_t used =
+          parser.put(boost::asio::buffer(bytes + used_total, left - used_total), ec);
       if (ec == boost::beast::http::error::need_more) {
         ec = {};
         if (used == 0) break;

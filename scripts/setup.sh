@@ -14,6 +14,8 @@ PACKAGES=(
   libpcre2-dev                                     # Unicode regular expressions (pre-tokenizers)
   libboost-dev                                     # Boost.Beast/Asio: the HTTP server (ember serve)
   prometheus-cpp-dev                               # Prometheus text format for GET /metrics
+  r-base-dev r-cran-testthat r-cran-jsonlite       # the R package (bindings/r) and its tests
+  python3 python3-pytest                           # the Python package (bindings/python), tests
 )
 
 # Node.js + npm run the official openai client's tests (tests/js). Only when the commands are

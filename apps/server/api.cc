@@ -5,6 +5,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "api_dialects.h"
 #include "api_error.h"
 #include "openai_request.h"
 
@@ -115,6 +116,7 @@ Json Api::model_json() const {
 void Api::handle(HttpRequest request, std::shared_ptr<ResponseWriter> writer) {
   auto admitted = admit_request(request, options_);
   if (auto* r = std::get_if<HttpResponse>(&admitted)) {
+    reshape_error_response(dialect_of_path(request.path()), *r);
     writer->respond(std::move(*r));
     return;
   }
@@ -161,7 +163,10 @@ void Api::handle(HttpRequest request, std::shared_ptr<ResponseWriter> writer) {
       break;
   }
   if (!server) {
-    respond_error(*writer, ApiError::unavailable("Loading model", 1));
+    HttpResponse r =
+        error_response(dialect_of_path(request.path()), ApiError::unavailable("Loading model", 1));
+    add_cors_headers(options_, r.headers);
+    writer->respond(std::move(r));
     return;
   }
   const Model& model = *server->model();
@@ -177,6 +182,22 @@ void Api::handle(HttpRequest request, std::shared_ptr<ResponseWriter> writer) {
       return;
     case Route::kRerank:
       rerank(std::move(a.body), writer, server);
+    case Route::kOllamaChat:
+    case Route::kOllamaGenerate:
+    case Route::kOllamaTags:
+    case Route::kOllamaShow:
+    case Route::kOllamaPs:
+    case Route::kOllamaVersion:
+    case Route::kOllamaEmbed:
+    case Route::kOllamaUnsupported:
+      ollama(route, request, std::move(a.body), writer, server);
+      return;
+    case Route::kAnthropicMessages:
+    case Route::kAnthropicCountTokens:
+      anthropic(route, request, std::move(a.body), writer, server);
+      return;
+    case Route::kResponses:
+      responses(request, std::move(a.body), writer, server);
       return;
     case Route::kTokenize: {
       Result<TokenizeCall> call = parse_tokenize(a.body);

@@ -1,4 +1,5 @@
-// The OpenAI-compatible API over an ember::Server: the request handler the HTTP transport calls.
+// The HTTP APIs over an ember::Server (OpenAI-compatible, plus Ollama's, Anthropic's Messages and
+// OpenAI's Responses): the request handler the HTTP transport calls.
 // Routing, checks and JSON live here and in the files it uses; no model logic (generation,
 // templates, tokenization) — that is the Server's and the Model's.
 //
@@ -45,6 +46,16 @@ class Api {
   void completions(const HttpRequest& request, Json body,
                    const std::shared_ptr<ResponseWriter>& writer,
                    const std::shared_ptr<Server>& server);
+  // Ollama's /api/* (ollama_api.cc), Anthropic's /v1/messages (anthropic_api.cc) and OpenAI's
+  // /v1/responses (responses_api.cc).
+  void ollama(Route route, const HttpRequest& request, Json body,
+              const std::shared_ptr<ResponseWriter>& writer, const std::shared_ptr<Server>& server);
+  void anthropic(Route route, const HttpRequest& request, Json body,
+                 const std::shared_ptr<ResponseWriter>& writer,
+                 const std::shared_ptr<Server>& server);
+  void responses(const HttpRequest& request, Json body,
+                 const std::shared_ptr<ResponseWriter>& writer,
+                 const std::shared_ptr<Server>& server);
 
   // POST /v1/embeddings and /v1/rerank (api_embeddings.cc): run as Server embedding jobs.
   void embeddings(Json body, const std::shared_ptr<ResponseWriter>& writer,

@@ -33,6 +33,23 @@ constexpr RouteEntry kRoutes[] = {
     {"/embeddings", "POST", Route::kEmbeddings},
     {"/v1/rerank", "POST", Route::kRerank},
     {"/rerank", "POST", Route::kRerank},
+    {"/api/chat", "POST", Route::kOllamaChat},
+    {"/api/generate", "POST", Route::kOllamaGenerate},
+    {"/api/tags", "GET", Route::kOllamaTags},
+    {"/api/show", "POST", Route::kOllamaShow},
+    {"/api/ps", "GET", Route::kOllamaPs},
+    {"/api/version", "GET", Route::kOllamaVersion},
+    {"/api/embed", "POST", Route::kOllamaEmbed},
+    {"/api/embeddings", "POST", Route::kOllamaEmbed},
+    {"/api/pull", "POST", Route::kOllamaUnsupported},
+    {"/api/push", "POST", Route::kOllamaUnsupported},
+    {"/api/create", "POST", Route::kOllamaUnsupported},
+    {"/api/copy", "POST", Route::kOllamaUnsupported},
+    {"/api/delete", "DELETE", Route::kOllamaUnsupported},
+    {"/v1/messages", "POST", Route::kAnthropicMessages},
+    {"/v1/messages/count_tokens", "POST", Route::kAnthropicCountTokens},
+    {"/v1/responses", "POST", Route::kResponses},
+    {"/responses", "POST", Route::kResponses},
 };
 
 int hex_value(char c) {
@@ -151,6 +168,13 @@ bool route_takes_json(Route route) {
     case Route::kApplyTemplate:
     case Route::kEmbeddings:
     case Route::kRerank:
+    case Route::kOllamaChat:
+    case Route::kOllamaGenerate:
+    case Route::kOllamaShow:
+    case Route::kOllamaEmbed:
+    case Route::kAnthropicMessages:
+    case Route::kAnthropicCountTokens:
+    case Route::kResponses:
       return true;
     default:
       return false;
@@ -188,21 +212,34 @@ std::variant<AdmittedRequest, HttpResponse> admit_request(const HttpRequest& req
     r.status = 204;
     r.content_type.clear();
     r.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-    r.headers.emplace_back("Access-Control-Allow-Headers",
-                           "Authorization, Content-Type, X-Request-Id");
+    // Browser SDKs send headers of their own (x-stainless-*, anthropic-dangerous-direct-
+    // browser-access): the ones a preflight asks for are allowed when they are plain names.
+    std::string allow_headers =
+        "Authorization, Content-Type, X-Request-Id, X-Api-Key, Anthropic-Version, Anthropic-Beta";
+    const std::string_view asked = request.header("access-control-request-headers");
+    if (!asked.empty() && asked.size() <= 2048 &&
+        asked.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_, ") ==
+            std::string_view::npos) {
+      allow_headers += ", " + std::string(asked);
+    }
+    r.headers.emplace_back("Access-Control-Allow-Headers", std::move(allow_headers));
     r.headers.emplace_back("Access-Control-Max-Age", "600");
     return with_cors(std::move(r));
   }
   const bool is_health = path == "/health" || path == "/v1/health";
+  // Anthropic's clients send the key as x-api-key; it counts like a bearer token.
   if (!options.api_key.empty() && !is_health &&
-      !bearer_token_matches(request.header("authorization"), options.api_key)) {
+      !bearer_token_matches(request.header("authorization"), options.api_key) &&
+      !(request.has_header("x-api-key") &&
+        constant_time_equal(request.header("x-api-key"), options.api_key))) {
     ApiError e;
     e.status = 401;
     e.type = "authentication_error";
     e.code = "invalid_api_key";
-    e.message = request.has_header("authorization")
+    e.message = request.has_header("authorization") || request.has_header("x-api-key")
                     ? "invalid API key"
-                    : "missing API key (send 'Authorization: Bearer <key>')";
+                    : "missing API key (send 'Authorization: Bearer <key>' or 'x-api-key: <key>')";
     return with_cors(e.to_response());
   }
   auto m = match_route(request.method, path);
@@ -219,7 +256,11 @@ std::variant<AdmittedRequest, HttpResponse> admit_request(const HttpRequest& req
   AdmittedRequest admitted;
   admitted.match = std::get<RouteMatch>(std::move(m));
   if (!route_takes_json(admitted.match.route)) return admitted;
-  if (request.has_header("content-type") && !is_json_content_type(request.header("content-type"))) {
+  // Ollama's documented curl examples send `-d` bodies as form data: /api/* takes JSON whatever
+  // the Content-Type says.
+  const bool ollama = path.substr(0, 5) == "/api/";
+  if (!ollama && request.has_header("content-type") &&
+      !is_json_content_type(request.header("content-type"))) {
     ApiError e;
     e.status = 415;
     e.message = "Content-Type must be application/json, not '" +

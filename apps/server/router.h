@@ -28,6 +28,20 @@ enum class Route {
   kMetrics,          // GET  /metrics
   kEmbeddings,       // POST /v1/embeddings, /embeddings (api_embeddings.cc)
   kRerank,           // POST /v1/rerank, /rerank
+  // Ollama's API (ollama_api.cc).
+  kOllamaChat,         // POST /api/chat
+  kOllamaGenerate,     // POST /api/generate
+  kOllamaTags,         // GET  /api/tags
+  kOllamaShow,         // POST /api/show
+  kOllamaPs,           // GET  /api/ps
+  kOllamaVersion,      // GET  /api/version
+  kOllamaEmbed,        // POST /api/embed, /api/embeddings
+  kOllamaUnsupported,  // /api/pull, push, create, copy, delete: 501
+  // Anthropic's Messages API (anthropic_api.cc).
+  kAnthropicMessages,     // POST /v1/messages
+  kAnthropicCountTokens,  // POST /v1/messages/count_tokens
+  // OpenAI's Responses API (responses_api.cc).
+  kResponses,  // POST /v1/responses, /responses
 };
 
 struct RouteMatch {

@@ -57,12 +57,45 @@ typedef enum {
   EMBER_FINISH_ERROR = 4      /* see ember_result_error */
 } ember_finish_reason;
 
+typedef struct ember_model ember_model;
 typedef struct ember_engine ember_engine;
 typedef struct ember_generation ember_generation;
 typedef struct ember_result ember_result;
 
 /* The message of the last failed call on this thread ("" when none). */
 const char* ember_last_error(void);
+
+/* Frees a string the library allocated for the caller (the char** outputs below). NULL is fine. */
+void ember_free(void* p);
+
+/* ---- model ---------------------------------------------------------------------------- */
+
+/* A loaded model (weights, hyper-parameters, tokenizer), shared by any number of engines: load it
+ * once, create an engine (a context: KV cache + generation state) per conversation. */
+
+/* Loads a GGUF file. `use_mmap` nonzero maps the file; `n_threads` (0 = all cores) is used while
+ * loading only. Errors: unreadable or invalid file (ember_last_error names the problem). */
+ember_status ember_model_load(const char* path, int use_mmap, int32_t n_threads,
+                              ember_model** out_model);
+/* Frees the caller's reference: engines created from the model keep it alive. */
+void ember_model_free(ember_model* model);
+/* "llama 1.24B q4_0"-style description, the GGUF general.architecture, and the
+ * tokenizer.chat_template ("" when absent); owned by the model. */
+const char* ember_model_description(const ember_model* model);
+const char* ember_model_architecture(const ember_model* model);
+const char* ember_model_chat_template(const ember_model* model);
+int32_t ember_model_n_vocab(const ember_model* model);
+int32_t ember_model_n_ctx_train(const ember_model* model);
+int32_t ember_model_n_embd(const ember_model* model);
+int32_t ember_model_n_layer(const ember_model* model);
+int32_t ember_model_n_head(const ember_model* model);
+int32_t ember_model_n_head_kv(const ember_model* model);
+/* Bytes of tensor data in the file, and the parameter count (elements of all tensors). */
+uint64_t ember_model_size(const ember_model* model);
+uint64_t ember_model_n_params(const ember_model* model);
+/* A metadata value as text (see ember::Model::metadata) in *out_value, freed with ember_free.
+ * EMBER_NOT_FOUND when the key is absent. */
+ember_status ember_model_metadata(const ember_model* model, const char* key, char** out_value);
 
 /* ---- engine --------------------------------------------------------------------------- */
 
@@ -77,6 +110,10 @@ typedef struct {
 void ember_engine_options_init(ember_engine_options* options);
 ember_status ember_engine_load(const char* path, const ember_engine_options* options,
                                ember_engine** out_engine);
+/* An engine on a model already loaded (options->use_mmap is not used); the engine keeps the model
+ * alive, so ember_model_free may come first. Errors: bad options, not enough memory. */
+ember_status ember_engine_create(const ember_model* model, const ember_engine_options* options,
+                                 ember_engine** out_engine);
 void ember_engine_free(ember_engine* engine);
 /* Stops the running generation before its next token. Any thread. */
 void ember_engine_cancel(ember_engine* engine);
@@ -182,6 +219,31 @@ const char* ember_chat_completion_json(const ember_chat_completion* completion);
 /* The error that stopped generation ("" unless finish_reason is "error"). */
 const char* ember_chat_completion_error(const ember_chat_completion* completion);
 void ember_chat_completion_free(ember_chat_completion* completion);
+
+/* Pull style: ember_chat_begin renders the template and evaluates the prompt (same arguments and
+ * errors as ember_chat_create); each ember_chat_next returns 1 and one chunk as OpenAI
+ * chat.completion.chunk JSON in *chunk_json / *len (owned by the generation, valid until the next
+ * call), or 0 after the last chunk; ember_chat_end stops if still running, frees the generation
+ * and returns the completion (free it with ember_chat_completion_free). One generation at a time
+ * per engine; ember_engine_cancel stops it before its next token. */
+typedef struct ember_chat_generation ember_chat_generation;
+ember_status ember_chat_begin(ember_engine* engine, const char* messages_json,
+                              const char* request_json, ember_chat_generation** out_generation);
+int ember_chat_next(ember_chat_generation* generation, const char** chunk_json, size_t* len);
+ember_chat_completion* ember_chat_end(ember_chat_generation* generation);
+
+/* The prompt ember_chat_create would evaluate for these messages and request (rendered with the
+ * model's template, tools included), in *out_text (freed with ember_free). */
+ember_status ember_chat_render(const ember_engine* engine, const char* messages_json,
+                               const char* request_json, char** out_text);
+
+/* Renders a Jinja chat template (`template_source`, or ChatML when NULL) with `messages_json` (an
+ * OpenAI messages array, passed as the template's `messages`), add_generation_prompt, and
+ * bos_token / eos_token (NULL = ""), without a model. *out_text is freed with ember_free.
+ * Errors: invalid JSON, a template syntax or render error (line and column in the message). */
+ember_status ember_chat_template_apply(const char* template_source, const char* messages_json,
+                                       int add_generation_prompt, const char* bos_token,
+                                       const char* eos_token, char** out_text);
 
 /* ---- embeddings and reranking (see ember/embedding.h) ------------------------------------ */
 

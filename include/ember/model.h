@@ -82,6 +82,8 @@ class Model {
 
   // Bytes of all tensor data in the file (mapped, not necessarily resident, with use_mmap).
   uint64_t weight_bytes() const;
+  // Parameters: the elements of all tensors (as llama.cpp's llama_model_n_params counts them).
+  uint64_t n_params() const;
   // Bytes of the weight matrices repacked at load for this CPU's fastest kernels, held in
   // memory (0 when nothing was repacked). With use_mmap, the file pages of repacked matrices are
   // given back to the operating system, so resident memory is roughly this plus the rest.

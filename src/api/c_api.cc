@@ -63,6 +63,18 @@ ember::GenerationParams to_params(const ember_generation_params* p) {
   return g;
 }
 
+// Engine options from the C struct (defaults when null); false for an invalid kv_cache_type.
+bool to_options(const ember_engine_options* options, ember::EngineOptions* o) {
+  if (options == nullptr) return true;
+  if (options->kv_cache_type < 0 || options->kv_cache_type > 2) return false;
+  o->n_ctx = options->n_ctx;
+  o->n_threads = options->n_threads;
+  o->n_batch = options->n_batch;
+  o->kv_cache_type = static_cast<ember::KvCacheType>(options->kv_cache_type);
+  o->use_mmap = options->use_mmap != 0;
+  return true;
+}
+
 }  // namespace
 
 struct ember_generation {
@@ -98,15 +110,8 @@ ember_status ember_engine_load(const char* path, const ember_engine_options* opt
   }
   *out_engine = nullptr;
   ember::EngineOptions o;
-  if (options != nullptr) {
-    if (options->kv_cache_type < 0 || options->kv_cache_type > 2) {
-      return fail(EMBER_INVALID_ARGUMENT, "kv_cache_type must be 0 (F16), 1 (F32) or 2 (Q8_0)");
-    }
-    o.n_ctx = options->n_ctx;
-    o.n_threads = options->n_threads;
-    o.n_batch = options->n_batch;
-    o.kv_cache_type = static_cast<ember::KvCacheType>(options->kv_cache_type);
-    o.use_mmap = options->use_mmap != 0;
+  if (!to_options(options, &o)) {
+    return fail(EMBER_INVALID_ARGUMENT, "kv_cache_type must be 0 (F16), 1 (F32) or 2 (Q8_0)");
   }
   try {
     auto engine = ember::Engine::load(path, o);
@@ -115,6 +120,26 @@ ember_status ember_engine_load(const char* path, const ember_engine_options* opt
     return EMBER_OK;
   } catch (const std::bad_alloc&) {
     return fail(EMBER_RESOURCE_EXHAUSTED, "out of memory loading the model");
+  }
+}
+
+ember_status ember_engine_create(const ember_model* model, const ember_engine_options* options,
+                                 ember_engine** out_engine) {
+  if (model == nullptr || out_engine == nullptr) {
+    return fail(EMBER_INVALID_ARGUMENT, "ember_engine_create: model and out_engine are required");
+  }
+  *out_engine = nullptr;
+  ember::EngineOptions o;
+  if (!to_options(options, &o)) {
+    return fail(EMBER_INVALID_ARGUMENT, "kv_cache_type must be 0 (F16), 1 (F32) or 2 (Q8_0)");
+  }
+  try {
+    auto engine = ember::Engine::create(model->model, o);
+    if (!engine.ok()) return fail(engine.status());
+    *out_engine = new ember_engine{std::move(*engine)};
+    return EMBER_OK;
+  } catch (const std::bad_alloc&) {
+    return fail(EMBER_RESOURCE_EXHAUSTED, "out of memory creating the engine");
   }
 }
 

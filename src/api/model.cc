@@ -31,6 +31,10 @@ std::string Model::architecture() const {
   return impl_->model->file().get_string("general.architecture").value_or("");
 }
 
+uint64_t Model::n_params() const {
+  return impl_->model->n_params();
+}
+
 std::string Model::description() const {
   return impl_->model->description();
 }

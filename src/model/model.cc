@@ -260,9 +260,14 @@ std::string Model::main_type_name() const {
   return tensor_type_name(best);
 }
 
-std::string Model::description() const {
+uint64_t Model::n_params() const {
   uint64_t params = 0;
   for (const GgufTensorInfo& t : file_.tensors()) params += static_cast<uint64_t>(t.n_elements);
+  return params;
+}
+
+std::string Model::description() const {
+  const uint64_t params = n_params();
   char size[32];
   if (params >= 1000000000) {
     std::snprintf(size, sizeof size, "%.2fB", static_cast<double>(params) / 1e9);

@@ -99,6 +99,8 @@ class Model {
 
   // Bytes of all tensor data in the file(s).
   uint64_t weight_bytes() const { return weight_bytes_; }
+  // Parameters: the elements of all tensors in the file(s).
+  uint64_t n_params() const;
   // e.g. "llama 1.24B Q4_K_M": architecture, parameter count, file type.
   std::string description() const;
   // The most common weight type among the matrices (by bytes), e.g. "q4_0".

@@ -8,12 +8,12 @@
 #include "ember/ember.h"
 
 static int failures = 0;
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                     \
-    }                                                                 \
+      ++failures;                                                              \
+    }                                                                          \
   } while (0)
 
 typedef struct {
@@ -152,6 +152,71 @@ int main(int argc, char** argv) {
   CHECK(strstr(ember_last_error(), "top_p") != NULL);
 
   ember_engine_free(engine);
+
+  /* A model shared by an engine that outlives the caller's model handle. */
+  ember_model* model = NULL;
+  CHECK(ember_model_load("/nonexistent/model.gguf", 1, 0, &model) != EMBER_OK && model == NULL);
+  CHECK(ember_model_load(argv[1], 1, 0, &model) == EMBER_OK);
+  if (model != NULL) {
+    CHECK(strcmp(ember_model_architecture(model), "llama") == 0);
+    CHECK(strlen(ember_model_description(model)) > 0);
+    CHECK(ember_model_n_vocab(model) > 0 && ember_model_n_layer(model) > 0);
+    CHECK(ember_model_n_head(model) >= ember_model_n_head_kv(model));
+    /* At least the token embeddings: n_vocab x n_embd parameters. */
+    CHECK(ember_model_n_params(model) >=
+          (uint64_t)ember_model_n_vocab(model) * (uint64_t)ember_model_n_embd(model));
+    char* arch = NULL;
+    CHECK(ember_model_metadata(model, "general.architecture", &arch) == EMBER_OK);
+    CHECK(arch != NULL && strcmp(arch, "llama") == 0);
+    ember_free(arch);
+    CHECK(ember_model_metadata(model, "no.such.key", &arch) == EMBER_NOT_FOUND);
+    opts.n_ctx = 128;
+    CHECK(ember_engine_create(model, &opts, &engine) == EMBER_OK);
+    ember_model_free(model);
+    if (engine != NULL) {
+      CHECK(ember_engine_n_ctx(engine) == 128);
+      /* Chat, pull style: the chunks' content concatenated equals the completion's. */
+      ember_chat_generation* chat = NULL;
+      CHECK(ember_chat_begin(engine, "[{\"role\": \"user\", \"content\": \"Hi\"}]",
+                             "{\"max_tokens\": 4, \"seed\": 1}", &chat) == EMBER_OK);
+      int chunks = 0;
+      const char* chunk_json;
+      size_t chunk_len;
+      while (chat != NULL && ember_chat_next(chat, &chunk_json, &chunk_len)) {
+        CHECK(strstr(chunk_json, "chat.completion.chunk") != NULL);
+        ++chunks;
+      }
+      CHECK(chunks >= 2);
+      ember_chat_completion* done = ember_chat_end(chat);
+      CHECK(done != NULL &&
+            strstr(ember_chat_completion_json(done), "\"chat.completion\"") != NULL);
+      ember_chat_completion_free(done);
+      CHECK(ember_chat_begin(engine, "not json", NULL, &chat) == EMBER_INVALID_ARGUMENT);
+      char* rendered = NULL;
+      CHECK(ember_chat_render(engine, "[{\"role\": \"user\", \"content\": \"Hi\"}]", NULL,
+                              &rendered) == EMBER_OK);
+      CHECK(rendered != NULL && strstr(rendered, "Hi") != NULL);
+      ember_free(rendered);
+      ember_engine_free(engine);
+    }
+  }
+
+  /* Template rendering without a model (ChatML by default). */
+  char* prompt = NULL;
+  CHECK(ember_chat_template_apply(NULL, "[{\"role\": \"user\", \"content\": \"Hi\"}]", 1, NULL,
+                                  NULL, &prompt) == EMBER_OK);
+  CHECK(prompt != NULL &&
+        strcmp(prompt, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n") == 0);
+  ember_free(prompt);
+  CHECK(ember_chat_template_apply(
+            "{{ messages[0].content | upper }}{% if add_generation_prompt %}!{% endif %}",
+            "[{\"role\": \"user\", \"content\": \"hi\"}]", 0, NULL, NULL, &prompt) == EMBER_OK);
+  CHECK(prompt != NULL && strcmp(prompt, "HI") == 0);
+  ember_free(prompt);
+  CHECK(ember_chat_template_apply("{% if %}", "[]", 1, NULL, NULL, &prompt) ==
+        EMBER_INVALID_ARGUMENT);
+  CHECK(prompt == NULL && strstr(ember_last_error(), "chat template") != NULL);
+
   if (failures == 0) printf("c api: all checks passed\n");
   return failures == 0 ? 0 : 1;
 }

@@ -1,0 +1,4 @@
+library(testthat)
+library(ember)
+
+test_check("ember")
