@@ -182,6 +182,7 @@ void Api::handle(HttpRequest request, std::shared_ptr<ResponseWriter> writer) {
       return;
     case Route::kRerank:
       rerank(std::move(a.body), writer, server);
+      return;
     case Route::kOllamaChat:
     case Route::kOllamaGenerate:
     case Route::kOllamaTags:
