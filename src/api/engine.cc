@@ -7,8 +7,8 @@
 #include <limits>
 
 #include "api/engine_impl.h"
-#include "base/parallel.h"
 #include "api/model_impl.h"
+#include "base/parallel.h"
 
 namespace ember {
 namespace {

@@ -69,8 +69,8 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
   }
   if (is_encoder(model.hparams().arch)) {
     return invalid_argument(std::string(architecture_traits(model.hparams().arch).name) +
-                               " is an encoder (embedding) model: it embeds and reranks, it "
-                               "cannot generate text");
+                            " is an encoder (embedding) model: it embeds and reranks, it "
+                            "cannot generate text");
   }
   const int n_threads = params.n_threads > 0 ? params.n_threads : hardware_threads();
   std::unique_ptr<Context> ctx(new Context(model, params, n_threads));

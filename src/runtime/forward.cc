@@ -310,8 +310,8 @@ void Context::output_block(const Ubatch& ub, int64_t out_offset) {
   finish_rows(rc, h_.data(), n_out);
   if (params_.embeddings) {
     // Embedding mode: the normalized hidden states are the output.
-    std::memcpy(logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(d), h_.data(),
-                static_cast<size_t>(n_out * d) * sizeof(float));
+    std::memcpy(logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(d),
+                h_.data(), static_cast<size_t>(n_out * d) * sizeof(float));
     return;
   }
   float* logits = logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(n_vocab_);

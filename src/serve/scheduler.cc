@@ -90,8 +90,8 @@ void Server::Impl::run() {
       // Work to do: running choices, or (after progress) the queue; otherwise sleep until
       // something changes (submit, cancel, shutdown).
       shared->wake_cv.wait(lk, [&] {
-        return shared->wake || shared->stop || !running.empty() ||
-               !shared->embed_queue.empty() || (progressed && !shared->queue.empty());
+        return shared->wake || shared->stop || !running.empty() || !shared->embed_queue.empty() ||
+               (progressed && !shared->queue.empty());
       });
       shared->wake = false;
       if (shared->stop && running.empty() && shared->queue.empty()) break;

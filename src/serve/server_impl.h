@@ -138,7 +138,7 @@ struct Server::Impl {
   std::string chat_template;
   ServerOptions options;
   std::unique_ptr<runtime::Context> context;  // null for encoder (embedding-only) models
-  std::unique_ptr<serve::KvBlocks> blocks;     // likewise
+  std::unique_ptr<serve::KvBlocks> blocks;    // likewise
   // Embedding and reranking (scheduler thread only; created on the first job).
   std::unique_ptr<Engine> embedder;
   std::shared_ptr<serve::Shared> shared;
