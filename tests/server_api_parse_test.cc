@@ -59,7 +59,8 @@ TEST(ServerApiParse, RoutesAnd404And405) {
   auto wrong = match_route("GET", "/v1/completions");
   ASSERT_TRUE(std::holds_alternative<ApiError>(wrong));
   EXPECT_EQ(std::get<ApiError>(wrong).status, 405);
-  auto none = match_route("GET", "/v1/embeddings");
+  auto none = match_route("GET", "/v1/audio/speech");
+  EXPECT_EQ(std::get<ApiError>(match_route("GET", "/v1/embeddings")).status, 405);  // POST only
   ASSERT_TRUE(std::holds_alternative<ApiError>(none));
   EXPECT_EQ(std::get<ApiError>(none).status, 404);
 }

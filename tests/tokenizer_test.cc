@@ -436,11 +436,34 @@ TEST(TokenizerDetokenize, RemoveSpecialDropsTrailingEosWhenAdded) {
 // ---- loading errors, limits, threads --------------------------------------------------------
 
 TEST(TokenizerLoad, MalformedVocabulariesGiveClearErrors) {
+  VocabSpec rwkv = spm_spec({"a"});
+  rwkv.model = "rwkv";
+  Result<Tokenizer> r = make_tokenizer(rwkv);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(r.status().message().find("rwkv"), std::string::npos);
+
+  // Unigram: a precompiled charsmap whose double-array size runs past the blob.
   VocabSpec t5 = spm_spec({"a"});
   t5.model = "t5";
-  Result<Tokenizer> r = make_tokenizer(t5);
-  EXPECT_EQ(r.status().code(), StatusCode::kUnimplemented);
-  EXPECT_NE(r.status().message().find("t5"), std::string::npos);
+  t5.extra.emplace_back("tokenizer.ggml.precompiled_charsmap",
+                        GgufValue::int_array(GgufType::kU8, {255, 0, 0, 0, 1, 2, 3}));
+  r = make_tokenizer(t5);
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find("charsmap"), std::string::npos) << r.status().to_string();
+  // Without a charsmap the text is taken as is: spaces become U+2581, a space prefix is added,
+  // characters no token covers become <unk> and a run of them one <unk>.
+  VocabSpec plain =
+      spm_spec({"\xe2\x96\x81"
+                "a",
+                "a"});  // ids 259, 260
+  plain.model = "t5";
+  plain.extra.emplace_back("tokenizer.ggml.unknown_token_id", GgufValue::u32(0));
+  Result<Tokenizer> ok = make_tokenizer(plain);
+  ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ(ok->kind(), VocabKind::kUnigram);
+  EXPECT_EQ(ids(*ok, "a a", false, false), (std::vector<int32_t>{259, 259}));
+  EXPECT_EQ(ids(*ok, "a\xc3\xa9", false, false), (std::vector<int32_t>{259, 0}));
+  EXPECT_EQ(ids(*ok, "\xc3\xa9\xc3\xa9", false, false), (std::vector<int32_t>{0}));
 
   VocabSpec dup = spm_spec({"a", "a"});
   r = make_tokenizer(dup);

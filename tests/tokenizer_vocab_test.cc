@@ -128,6 +128,36 @@ TEST(TokenizerVocab, EveryCaseOfEveryVocabularyMatchesTheReference) {
   EXPECT_EQ(total_mismatches, 0u) << "of " << total_cases << " cases";
 }
 
+// The Unigram (t5) vocabulary of the XLM-RoBERTa family, in embed/vocab/: every case exactly.
+TEST(TokenizerVocab, UnigramVocabularyMatchesTheReference) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const std::filesystem::path file = dir / "embed" / "vocab" / "ggml-vocab-nomic-bert-moe.gguf";
+  if (!std::filesystem::exists(file)) GTEST_SKIP() << "no " << file;
+  Result<Tokenizer> tok = Tokenizer::load(file.string());
+  ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+  EXPECT_EQ(tok->kind(), VocabKind::kUnigram);
+  const std::vector<VocabCase> cases = read_cases(file);
+  EXPECT_GE(cases.size(), 30u);
+  size_t mismatches = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    Result<std::vector<int32_t>> ids = tok->tokenize(cases[i].input, false, false);
+    ASSERT_TRUE(ids.ok()) << "case " << i << ": " << ids.status().to_string();
+    const std::string got = ids_to_string(*ids);
+    if (got != cases[i].expected) {
+      ++mismatches;
+      ADD_FAILURE() << "case " << i << " input " << show(cases[i].input)
+                    << "\n  expected:" << cases[i].expected << "\n  got:     " << got;
+    }
+  }
+  EXPECT_EQ(mismatches, 0u);
+  // With specials: <s> text </s> (add_bos and add_eos are set in the file).
+  Result<std::vector<int32_t>> ids = tok->tokenize("Hello world", true, false);
+  ASSERT_TRUE(ids.ok());
+  ASSERT_GE(ids->size(), 3u);
+  EXPECT_EQ(ids->front(), tok->bos());
+  EXPECT_EQ(ids->back(), tok->eos());
+}
+
 TEST(TokenizerVocab, GoldenPromptTokensMatchTheReference) {
   EMBER_REQUIRE_TESTDATA(dir);
   std::map<std::string, Tokenizer> tokenizers;

@@ -29,13 +29,15 @@ constexpr int64_t kMaxDim = 1 << 20;
 
 int run_synth(const SynthArgs& a) {
   const auto arch = architecture_from_name(a.arch);
-  if (!arch) return report_error("unknown architecture '" + a.arch + "' (llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3)");
+  if (!arch) return report_error("unknown architecture '" + a.arch + "' (llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, bert, nomic-bert)");
   ModelHParams hp = default_synth_hparams(*arch);
   auto set = [](int64_t v, int64_t& field) { if (v >= 0) field = v; };
   set(a.n_embd, hp.n_embd);
   set(a.n_layer, hp.n_layer);
   set(a.n_head, hp.n_head);
-  if (a.n_head >= 0 && a.n_head_kv < 0 && *arch == Architecture::kPhi3) hp.n_head_kv = hp.n_head;
+  if (a.n_head >= 0 && a.n_head_kv < 0 && (*arch == Architecture::kPhi3 || is_encoder(*arch))) {
+    hp.n_head_kv = hp.n_head;
+  }
   set(a.n_head_kv, hp.n_head_kv);
   set(a.n_ff, hp.n_ff);
   set(a.n_vocab, hp.n_vocab);
@@ -99,7 +101,7 @@ int run_synth(const SynthArgs& a) {
 void register_synth(CLI::App& app, CommandResult& result) {
   auto a = std::make_shared<SynthArgs>();
   CLI::App* cmd = app.add_subcommand("synth", "Write a random-weight model of any shape (tests, demos, benchmarks)");
-  cmd->add_option("--arch", a->arch, "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3");
+  cmd->add_option("--arch", a->arch, "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, bert, nomic-bert (embedding encoders)");
   cmd->add_option("--n-embd", a->n_embd, "Embedding width (default 256)");
   cmd->add_option("--n-layer", a->n_layer, "Layers (default 2; gemma3 6)");
   cmd->add_option("--n-head", a->n_head, "Attention heads (default 4)");

@@ -27,6 +27,8 @@ void register_logits(CLI::App& app, CommandResult& result);
 void register_bench(CLI::App& app, CommandResult& result);
 void register_template(CLI::App& app, CommandResult& result);
 void register_serve(CLI::App& app, CommandResult& result);
+void register_embed(CLI::App& app, CommandResult& result);
+void register_rerank(CLI::App& app, CommandResult& result);
 
 // Prints "ember: <message>" on stderr and returns the exit code for a failed command.
 int report_error(const Status& status);

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   ember::cli::register_grammar(app, result);
   ember::cli::register_template(app, result);
   ember::cli::register_serve(app, result);
+  ember::cli::register_embed(app, result);
+  ember::cli::register_rerank(app, result);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

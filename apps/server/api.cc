@@ -181,6 +181,12 @@ void Api::handle(HttpRequest request, std::shared_ptr<ResponseWriter> writer) {
     case Route::kCompletions:
       completions(request, std::move(a.body), writer, server);
       return;
+    case Route::kEmbeddings:
+      embeddings(std::move(a.body), writer, server);
+      return;
+    case Route::kRerank:
+      rerank(std::move(a.body), writer, server);
+      return;
     case Route::kOllamaChat:
     case Route::kOllamaGenerate:
     case Route::kOllamaTags:

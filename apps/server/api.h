@@ -57,6 +57,12 @@ class Api {
                  const std::shared_ptr<ResponseWriter>& writer,
                  const std::shared_ptr<Server>& server);
 
+  // POST /v1/embeddings and /v1/rerank (api_embeddings.cc): run as Server embedding jobs.
+  void embeddings(Json body, const std::shared_ptr<ResponseWriter>& writer,
+                  const std::shared_ptr<Server>& server);
+  void rerank(Json body, const std::shared_ptr<ResponseWriter>& writer,
+              const std::shared_ptr<Server>& server);
+
   // Responses with the CORS headers added.
   void respond_json(ResponseWriter& writer, int status, const Json& body) const;
   void respond_error(ResponseWriter& writer, const ApiError& error) const;

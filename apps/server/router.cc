@@ -30,6 +30,10 @@ constexpr RouteEntry kRoutes[] = {
     {"/props", "GET", Route::kProps},
     {"/slots", "GET", Route::kSlots},
     {"/metrics", "GET", Route::kMetrics},
+    {"/v1/embeddings", "POST", Route::kEmbeddings},
+    {"/embeddings", "POST", Route::kEmbeddings},
+    {"/v1/rerank", "POST", Route::kRerank},
+    {"/rerank", "POST", Route::kRerank},
     {"/api/chat", "POST", Route::kOllamaChat},
     {"/api/generate", "POST", Route::kOllamaGenerate},
     {"/api/tags", "GET", Route::kOllamaTags},
@@ -168,6 +172,8 @@ bool route_takes_json(Route route) {
     case Route::kTokenize:
     case Route::kDetokenize:
     case Route::kApplyTemplate:
+    case Route::kEmbeddings:
+    case Route::kRerank:
     case Route::kOllamaChat:
     case Route::kOllamaGenerate:
     case Route::kOllamaShow:

@@ -27,6 +27,8 @@ enum class Route {
   kSlots,            // GET  /slots
   kMetrics,          // GET  /metrics
   kWebui,            // GET, HEAD / and /webui/... (the web chat page, webui.h)
+  kEmbeddings,       // POST /v1/embeddings, /embeddings (api_embeddings.cc)
+  kRerank,           // POST /v1/rerank, /rerank
   // Ollama's API (ollama_api.cc).
   kOllamaChat,         // POST /api/chat
   kOllamaGenerate,     // POST /api/generate

@@ -245,6 +245,40 @@ ember_status ember_chat_template_apply(const char* template_source, const char* 
                                        int add_generation_prompt, const char* bos_token,
                                        const char* eos_token, char** out_text);
 
+/* ---- embeddings and reranking (see ember/embedding.h) ------------------------------------ */
+
+typedef struct ember_embeddings ember_embeddings;
+
+typedef struct {
+  int32_t pooling;    /* -1 = the model's (default), 0 none, 1 mean, 2 cls, 3 last, 4 rank */
+  int32_t normalize;  /* nonzero (default): L2-normalize each vector (not rank outputs) */
+  int32_t dimensions; /* 0 (default) = all; else keep the first N values (Matryoshka) */
+  int32_t truncate;   /* nonzero: cut inputs longer than the context instead of failing */
+} ember_embed_params;
+
+void ember_embed_params_init(ember_embed_params* params);
+
+/* Embeds `n_inputs` NUL-terminated UTF-8 texts (batched; each its own sequence). On EMBER_OK,
+ * `*out` must be freed with ember_embeddings_free. */
+ember_status ember_embed(ember_engine* engine, const char* const* inputs, size_t n_inputs,
+                         const ember_embed_params* params, ember_embeddings** out);
+size_t ember_embeddings_count(const ember_embeddings* e);
+/* Vector i: `*out_len` floats (pooling none: n_tokens rows of `ember_embeddings_dim` floats);
+ * NULL when i is out of range. Valid until ember_embeddings_free. */
+const float* ember_embeddings_vector(const ember_embeddings* e, size_t i, size_t* out_len);
+int32_t ember_embeddings_dim(const ember_embeddings* e);
+/* Tokens evaluated for input i (0 when out of range), and for all inputs. */
+int32_t ember_embeddings_n_tokens(const ember_embeddings* e, size_t i);
+int64_t ember_embeddings_total_tokens(const ember_embeddings* e);
+void ember_embeddings_free(ember_embeddings* e);
+
+/* Scores `n_documents` documents against `query` with a reranker model: writes n_documents
+ * scores (input order) to `out_scores` and, when not NULL, the total tokens to `*out_tokens`.
+ * `truncate` nonzero cuts pairs longer than the context instead of failing. */
+ember_status ember_rerank(ember_engine* engine, const char* query, const char* const* documents,
+                          size_t n_documents, int truncate, float* out_scores,
+                          int64_t* out_tokens);
+
 #ifdef __cplusplus
 }
 #endif

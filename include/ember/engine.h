@@ -37,6 +37,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ember/embedding.h"
 #include "ember/generation.h"
 #include "ember/kv_cache_type.h"
 #include "ember/model.h"
@@ -61,6 +62,7 @@ class Engine;
 namespace detail {
 struct GenerationState;
 struct ChatState;
+struct EmbedRunner;
 }  // namespace detail
 
 // Chat types (declared in ember/chat.h; include it to use Engine::create / begin_chat).
@@ -181,6 +183,25 @@ class Engine {
   Result<ChatPrompt> apply_chat_template(const std::vector<ChatMessage>& messages,
                                          const ChatParams& params) const;
 
+  // Embeddings (see ember/embedding.h): one vector per input (per token with Pooling::kNone).
+  // Many inputs are evaluated together in batched forward passes; each input is its own
+  // sequence. Errors: an empty input list, a model without a usable pooling (a decoder whose file
+  // names none and no pooling asked for), kRank without a classification head, an input longer
+  // than the context (unless params.truncate), dimensions out of range, a generation running.
+  Result<EmbedResult> embed(const std::vector<std::string>& inputs, const EmbedParams& params = {});
+  // The same on token ids (used as given: no special tokens are added).
+  Result<EmbedResult> embed_tokens(const std::vector<std::vector<int32_t>>& inputs,
+                                   const EmbedParams& params = {});
+  // Relevance of each document to the query, with a reranker (a model whose pooling is RANK):
+  // the pair is built as llama-server's /rerank builds it (the rerank chat template when the
+  // model has one, else [BOS] query [EOS] [SEP] document [EOS]). Errors: not a reranker, no
+  // documents, a pair longer than the context (unless params.truncate).
+  Result<RerankResult> rerank(std::string_view query, const std::vector<std::string>& documents,
+                              const RerankParams& params = {});
+  // The model's own pooling (`<arch>.pooling_type`; kNone when absent) and embedding width.
+  Pooling pooling() const;
+  int32_t n_embd() const;
+
   // Stops the running generation before its next token; safe from any thread (e.g. a signal
   // handler thread or a UI thread). No effect when nothing runs.
   void cancel();
@@ -211,6 +232,7 @@ class Engine {
   std::unique_ptr<Impl> impl_;
   friend struct detail::GenerationState;
   friend struct detail::ChatState;
+  friend struct detail::EmbedRunner;
 };
 
 }  // namespace ember

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "ember/chat.h"
+#include "ember/embedding.h"
 #include "ember/generation.h"
 #include "ember/kv_cache_type.h"
 #include "ember/model.h"
@@ -84,6 +85,21 @@ struct ChatRequest {
   std::vector<ChatMessage> messages;
   ChatParams params;
   int32_t n = 1;  // choices, as CompletionRequest::n
+};
+
+// Embeddings (OpenAI's /v1/embeddings): texts, or token ids when `input_tokens` is not empty
+// (used as given). Run by the scheduler thread between generation steps, as Engine::embed.
+struct EmbedRequest {
+  std::vector<std::string> inputs;
+  std::vector<std::vector<int32_t>> input_tokens;
+  EmbedParams params;
+};
+
+// Reranking (/v1/rerank): as Engine::rerank.
+struct RerankRequest {
+  std::string query;
+  std::vector<std::string> documents;
+  RerankParams params;
 };
 
 // Timing of a request, filled in as it goes (steady clock).
@@ -202,6 +218,21 @@ class Server {
                                                 RequestEventCallback on_event = {});
   Result<std::shared_ptr<ServerRequest>> submit(ChatRequest request,
                                                 RequestEventCallback on_event = {});
+
+  // Embeds / reranks on the scheduler thread: the job runs before the next generation step (all
+  // of its inputs packed into batched forward passes, as Engine::embed / Engine::rerank) and the
+  // call blocks until it is done. Errors: those of Engine::embed / rerank (invalid input, too
+  // long, not an embedding model / not a reranker), kResourceExhausted while shutting down.
+  Result<EmbedResult> embed(EmbedRequest request);
+  Result<RerankResult> rerank(RerankRequest request);
+  // The same without blocking: `done` gets the result on the scheduler thread (it must return
+  // quickly). Returns an error, and never calls `done`, when the job cannot be queued (shutting
+  // down; max_queue embedding jobs waiting).
+  Status embed_async(EmbedRequest request, std::function<void(Result<EmbedResult>)> done);
+  Status rerank_async(RerankRequest request, std::function<void(Result<RerankResult>)> done);
+  // True for encoder models (bert, nomic-bert): they only embed and rerank; submit() fails with
+  // kInvalidArgument for them.
+  bool embeddings_only() const;
 
   // Cancels a request by id (see ServerRequest::cancel); false when no such request runs.
   bool cancel(uint64_t request_id);

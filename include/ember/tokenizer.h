@@ -71,6 +71,7 @@ enum class VocabKind {
   kSentencePiece,  // "llama"
   kBytePairBpe,    // "gpt2"
   kWordPiece,      // "bert"
+  kUnigram,        // "t5" (SentencePiece Unigram: T5, XLM-RoBERTa / bge-m3 family)
 };
 
 class Tokenizer {
@@ -146,6 +147,9 @@ class Tokenizer {
   // Whether tokenize(..., add_special=true) adds BOS / EOS, and the SentencePiece space prefix.
   bool add_bos() const;
   bool add_eos() const;
+  // The file's add_sep_token (tokenizer.ggml.add_sep_token): rerank pairs put SEP between the
+  // query and the document when set.
+  bool add_sep() const;
   bool add_space_prefix() const;
 
   // End-of-generation tokens: EOS, EOT, EOM and the tokens models use to stop (e.g.

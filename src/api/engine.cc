@@ -8,6 +8,7 @@
 
 #include "api/engine_impl.h"
 #include "api/model_impl.h"
+#include "base/parallel.h"
 
 namespace ember {
 namespace {
@@ -80,7 +81,13 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> mode
   // by batch size, as llama.cpp does, and differs in the last bits, which 8-bit activation
   // rounding can amplify into different samples).
   cp.attention = runtime::AttentionMode::kTiled;
-  EMBER_ASSIGN_OR_RETURN(impl->context, runtime::Context::create(*impl->model, cp));
+  if (is_encoder(impl->model->hparams().arch)) {
+    // Encoders only embed and rerank (api/embed.cc); their inputs are limited by the position
+    // table / training context.
+    n_ctx = std::min<int64_t>(n_ctx, impl->model->hparams().n_ctx_train);
+  } else {
+    EMBER_ASSIGN_OR_RETURN(impl->context, runtime::Context::create(*impl->model, cp));
+  }
   impl->n_ctx = static_cast<int32_t>(n_ctx);
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
@@ -92,6 +99,9 @@ int32_t Engine::n_ctx() const {
   return impl_->n_ctx;
 }
 int32_t Engine::n_threads() const {
+  if (impl_->context == nullptr) {
+    return impl_->options.n_threads > 0 ? impl_->options.n_threads : hardware_threads();
+  }
   return impl_->context->n_threads();
 }
 std::string Engine::model_description() const {
@@ -133,6 +143,11 @@ Result<Generation> Engine::begin(std::string_view prompt, const GenerationParams
 Result<Generation> Engine::begin_tokens(std::vector<int32_t> tokens, const GenerationParams& params,
                                         bool render_special) {
   Impl& e = *impl_;
+  if (e.context == nullptr) {
+    return invalid_argument(e.model->description() +
+                            " is an encoder (embedding) model: use embed() or rerank(), it cannot "
+                            "generate text");
+  }
   if (e.generation_active) {
     return invalid_argument("a generation is already running on this engine; end() it first");
   }

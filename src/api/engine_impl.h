@@ -12,6 +12,7 @@
 #include "ember/engine.h"
 #include "model/model.h"
 #include "runtime/context.h"
+#include "runtime/encoder.h"
 #include "sampling/chain.h"
 #include "sampling/grammar_constraint.h"
 #include "text/stop_strings.h"
@@ -24,7 +25,11 @@ struct Engine::Impl {
   std::shared_ptr<const Model> shared_model;
   const runtime::Model* model = nullptr;
   const Tokenizer* tokenizer = nullptr;
-  std::unique_ptr<runtime::Context> context;
+  std::unique_ptr<runtime::Context> context;  // null for encoder models (they cannot generate)
+  // Embedding and reranking (api/embed.cc), created on first use: the encoder forward pass, or a
+  // decoder context in embedding mode with up to 64 sequences per batch.
+  std::unique_ptr<runtime::Encoder> encoder;
+  std::unique_ptr<runtime::Context> embed_context;
   EngineOptions options;
   int32_t n_ctx = 0;
   // Tokens whose keys/values sequence 0 of the context holds, in position order.

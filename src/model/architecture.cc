@@ -5,7 +5,7 @@
 namespace ember {
 namespace {
 
-constexpr std::array<ArchitectureTraits, 7> kArchitectures = {{
+constexpr std::array<ArchitectureTraits, 9> kArchitectures = {{
     // arch                    name        bias   qknorm fused  gateup post   moe    tied   no-out
     {Architecture::kLlama, "llama", false, false, false, false, false, false, false, false},
     {Architecture::kQwen2, "qwen2", true, false, false, false, false, false, true, false},
@@ -14,6 +14,8 @@ constexpr std::array<ArchitectureTraits, 7> kArchitectures = {{
     {Architecture::kPhi3, "phi3", false, false, true, true, false, false, false, false},
     {Architecture::kGemma2, "gemma2", false, false, false, false, true, false, true, true},
     {Architecture::kGemma3, "gemma3", false, true, false, false, true, false, true, true},
+    {Architecture::kBert, "bert", true, false, false, false, false, false, false, true},
+    {Architecture::kNomicBert, "nomic-bert", false, false, true, false, false, false, false, true},
 }};
 
 }  // namespace
@@ -23,6 +25,10 @@ const ArchitectureTraits& architecture_traits(Architecture arch) {
     if (a.arch == arch) return a;
   }
   return kArchitectures[0];  // unreachable: every enumerator is in the table
+}
+
+bool is_encoder(Architecture arch) {
+  return arch == Architecture::kBert || arch == Architecture::kNomicBert;
 }
 
 std::optional<Architecture> architecture_from_name(std::string_view name) {

@@ -14,6 +14,10 @@ enum class Architecture {
   kPhi3,      // fused QKV and fused gate+up
   kGemma2,    // post-norms, GELU, soft-capping, alternating sliding window
   kGemma3,    // Q/K norms, local/global layers
+  // Encoders (sentence embeddings, rerankers): bidirectional, post-LayerNorm; their own weights
+  // (model/encoder_weights.h) and forward pass (runtime/encoder.h).
+  kBert,       // BGE, MiniLM, E5, GTE: absolute positions, token types, GELU, biases
+  kNomicBert,  // nomic-embed-text: fused QKV, NEOX RoPE, SwiGLU, no linear biases
 };
 
 // What a layer of the architecture contains, beyond the common attention + FFN blocks.
@@ -31,6 +35,8 @@ struct ArchitectureTraits {
 };
 
 const ArchitectureTraits& architecture_traits(Architecture arch);
+// True for the encoder architectures (bert, nomic-bert), which only embed and rerank.
+bool is_encoder(Architecture arch);
 // Parses a `general.architecture` value; nullopt for architectures ember cannot run.
 std::optional<Architecture> architecture_from_name(std::string_view name);
 

@@ -140,6 +140,8 @@ Result<ModelHParams> read_hparams(const GgufFile& f) {
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "rope.scaling.yarn_beta_fast"), hp.yarn_beta_fast));
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "rope.scaling.yarn_beta_slow"), hp.yarn_beta_slow));
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "attention.layer_norm_rms_epsilon"), hp.norm_eps));
+  // Encoders use LayerNorm (with mean and bias) and name its epsilon so.
+  EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "attention.layer_norm_epsilon"), hp.norm_eps));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.sliding_window"), hp.sliding_window, false));
   // The pattern may also be a per-layer array (newer files); only the integer form is read.
   const std::string pattern_key = key(hp, "attention.sliding_window_pattern");
@@ -170,7 +172,8 @@ void write_hparams(const ModelHParams& hp, GgufWriter& w) {
   u32("feed_forward_length", hp.n_ff);
   u32("attention.head_count", hp.n_head);
   u32("attention.head_count_kv", hp.n_head_kv);
-  f32("attention.layer_norm_rms_epsilon", hp.norm_eps);
+  f32(is_encoder(hp.arch) ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon",
+      hp.norm_eps);
   f32("rope.freq_base", hp.rope_freq_base);
   if (hp.arch == Architecture::kGemma3) f32("rope.local_freq_base", hp.rope_freq_base_swa);
   if (hp.head_dim_k != hp.n_embd / hp.n_head || hp.head_dim_v != hp.head_dim_k) {

@@ -39,7 +39,8 @@ Result<std::unique_ptr<Model>> Model::from_file_impl(GgufFile file, const ModelL
   EMBER_RETURN_IF_ERROR(check_tensor_types_supported(m->file_));
   EMBER_RETURN_IF_ERROR(check_model_tensors(m->file_, m->hp_));
   EMBER_RETURN_IF_ERROR(configure_architecture(m->file_, m->hp_, m->config_));
-  EMBER_RETURN_IF_ERROR(m->bind());
+  EMBER_RETURN_IF_ERROR(is_encoder(m->hp_.arch) ? m->bind_encoder() : m->bind());
+  EMBER_RETURN_IF_ERROR(m->bind_head());
   EMBER_RETURN_IF_ERROR(m->prepare(options, mapped));
   return m;
 }
@@ -205,6 +206,8 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
     if (l.present()) all.push_back(&l);
   };
   add(output_);
+  add(cls_);
+  add(cls_out_);
   for (LayerWeights& L : layers_) {
     for (Linear* l : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down,
                       &L.ffn_gate_inp}) {

@@ -15,6 +15,7 @@
 #include "gguf/gguf.h"
 #include "kernels/matmul.h"
 #include "model/arch/arch.h"
+#include "model/encoder_weights.h"
 #include "model/hparams.h"
 
 namespace ember::runtime {
@@ -96,6 +97,17 @@ class Model {
   const float* output_norm() const { return output_norm_; }  // [n_embd]
   bool tied_output() const { return tied_output_; }
 
+  // Embedding and ranking (model/encoder_weights.h). Encoders keep their matrices in layer(il)
+  // (wq/wk/wv or wqkv, wo, ffn_up, ffn_gate, ffn_down) and the rest in encoder().
+  const EncoderWeights& encoder() const { return encoder_; }
+  const EmbeddingInfo& embedding_info() const { return embedding_info_; }
+  // Classification head: cls.weight [n_embd][n_embd] + cls.bias (optional; then tanh), and
+  // cls.output.weight [n_cls_out][n_embd] + cls.output.bias (optional). Absent: !present().
+  const Linear& cls() const { return cls_; }
+  const float* cls_bias() const { return cls_bias_; }
+  const Linear& cls_out() const { return cls_out_; }
+  const float* cls_out_bias() const { return cls_out_bias_; }
+
   // Bytes of all tensor data in the file(s).
   uint64_t weight_bytes() const { return weight_bytes_; }
   // Parameters: the elements of all tensors in the file(s).
@@ -108,6 +120,11 @@ class Model {
  private:
   Model() = default;
   Status bind();
+  Status bind_encoder();  // model/model_encoder.cc
+  Status bind_head();     // model/model_encoder.cc
+  // A 1-D tensor of n values as F32 (widened once when stored otherwise); nullptr when absent
+  // and not required.
+  Status bind_vector(const std::string& name, int64_t n, bool required, const float** out);
   Status prepare(const ModelLoadOptions& options, bool release_source_pages);
   static Result<std::unique_ptr<Model>> from_file_impl(GgufFile file,
                                                        const ModelLoadOptions& options,
@@ -124,6 +141,11 @@ class Model {
   const float* output_norm_ = nullptr;
   bool tied_output_ = false;
   bool mapped_ = false;  // tensor data lives in a read-only file mapping
+  EncoderWeights encoder_;
+  EmbeddingInfo embedding_info_;
+  Linear cls_, cls_out_;
+  const float* cls_bias_ = nullptr;
+  const float* cls_out_bias_ = nullptr;
   uint64_t weight_bytes_ = 0;
   // 1-D tensors stored as F16/BF16, widened to F32 at load.
   std::vector<std::unique_ptr<std::vector<float>>> widened_;

@@ -138,6 +138,13 @@ ModelHParams default_synth_hparams(Architecture arch) {
       hp.rope_freq_base = 1000000.0f;
       hp.rope_freq_base_swa = 10000.0f;
       break;
+    case Architecture::kBert:
+    case Architecture::kNomicBert:
+      hp.n_ctx_train = 512;
+      hp.n_head_kv = hp.n_head;
+      hp.norm_eps = 1e-12f;
+      hp.rope_freq_base = 1000.0f;
+      break;
   }
   return hp;
 }
@@ -170,6 +177,12 @@ Status synthesize_model(const SynthOptions& options, const std::string& out_path
     write_generated_vocab(hp.n_vocab, w);
   }
   w.set("general.name", GgufValue::string(options.name));
+  if (is_encoder(hp.arch)) {
+    // Embedding models name their pooling: CLS for bert (BGE-style), mean for nomic-bert.
+    const std::string prefix(architecture_traits(hp.arch).name);
+    w.set(prefix + ".pooling_type", GgufValue::u32(hp.arch == Architecture::kBert ? 2 : 1));
+    w.set(prefix + ".attention.causal", GgufValue::boolean(false));
+  }
   w.set("general.file_type", GgufValue::u32(options.preset.file_type));
   w.set("general.quantization_version", GgufValue::u32(2));
 

@@ -11,6 +11,7 @@ bool role_stays_f32(TensorRole role) {
 }
 
 std::vector<TensorSpec> model_tensor_layout(const ModelHParams& hp, bool tied_output) {
+  if (is_encoder(hp.arch)) return encoder_tensor_layout(hp);
   const ArchitectureTraits& traits = architecture_traits(hp.arch);
   const int64_t d = hp.n_embd;
   std::vector<TensorSpec> out;

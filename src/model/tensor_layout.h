@@ -49,6 +49,10 @@ bool role_stays_f32(TensorRole role);
 // token embedding is reused for the output projection).
 std::vector<TensorSpec> model_tensor_layout(const ModelHParams& hp, bool tied_output);
 
+// The tensors of an encoder (bert, nomic-bert; model/encoder_weights.h), without the optional
+// classification head. Called by model_tensor_layout for those architectures.
+std::vector<TensorSpec> encoder_tensor_layout(const ModelHParams& hp);
+
 // Infers a tensor's role from its GGUF name (for files not made by ember); layer is parsed from
 // "blk.N.". Unknown names return false.
 bool role_from_tensor_name(const std::string& name, TensorRole* role, int* layer);

@@ -68,6 +68,11 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
                            " is not supported by this CPU");
     }
   }
+  if (is_encoder(model.hparams().arch)) {
+    return invalid_argument(std::string(architecture_traits(model.hparams().arch).name) +
+                            " is an encoder (embedding) model: it embeds and reranks, it "
+                            "cannot generate text");
+  }
   const int n_threads = params.n_threads > 0 ? params.n_threads : hardware_threads();
   std::unique_ptr<Context> ctx(new Context(model, params, n_threads));
   ctx->params_.n_ubatch = std::min(params.n_ubatch, params.n_ctx);
@@ -233,7 +238,8 @@ Status Context::decode(const Batch& batch) {
   double staged_before = 0.0;
   for (double v : profile_) staged_before += v;
   n_outputs_ = n_out;
-  logits_.resize(static_cast<size_t>(n_out) * static_cast<size_t>(n_vocab_));
+  const int64_t out_width = params_.embeddings ? model_.hparams().n_embd : n_vocab_;
+  logits_.resize(static_cast<size_t>(n_out) * static_cast<size_t>(out_width));
   int64_t out_offset = 0;
   for (int64_t begin = 0; begin < n; begin += params_.n_ubatch) {
     const int64_t end = std::min(n, begin + params_.n_ubatch);

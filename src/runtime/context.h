@@ -72,6 +72,9 @@ struct ContextParams {
   std::optional<kernels::Isa> isa;  // default: the best the CPU supports
   AttentionMode attention = AttentionMode::kAuto;
   bool profile = false;  // accumulate time per Stage (see Context::profile())
+  // Embedding mode: the outputs are the final hidden states after output_norm ([n_embd] each,
+  // read with Context::hidden) instead of logits; the output projection is skipped.
+  bool embeddings = false;
 };
 
 // Tokens to evaluate: token id, position, sequence and whether its logits are wanted.
@@ -128,6 +131,10 @@ class Context {
     return logits_.data() + static_cast<size_t>(i) * static_cast<size_t>(n_vocab_);
   }
   int64_t n_vocab() const { return n_vocab_; }
+  // Embedding mode (ContextParams::embeddings): the normalized hidden state [n_embd] of output i.
+  const float* hidden(int64_t i) const {
+    return logits_.data() + static_cast<size_t>(i) * static_cast<size_t>(model_.hparams().n_embd);
+  }
 
   // Sequence management (see KvCache). seq < 0 means all sequences, p1 < 0 "to the end".
   Status seq_rm(int32_t seq, int32_t p0, int32_t p1);
@@ -243,7 +250,7 @@ class Context {
   };
   std::vector<Chunk> chunks_;  // run_products' work list
 
-  std::vector<float> logits_;
+  std::vector<float> logits_;  // [n_out][n_vocab], or [n_out][n_embd] in embedding mode
   int64_t n_outputs_ = 0;
 
   // Paged ubatches: per sequence, its tiles in position order (tile_list_[begin, end)).

@@ -377,6 +377,12 @@ void Context::output_block(const Ubatch& ub, int64_t out_offset) {
     convert_row(rc, h, t);
   });
   finish_rows(rc, h_.data(), n_out);
+  if (params_.embeddings) {
+    // Embedding mode: the normalized hidden states are the output.
+    std::memcpy(logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(d),
+                h_.data(), static_cast<size_t>(n_out * d) * sizeof(float));
+    return;
+  }
   float* logits = logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(n_vocab_);
   const Product p = {&model_.output(), rc.data(model_.output().w.type), logits, n_vocab_};
   run_products(&p, 1, n_out, Stage::kMatmulLogits);

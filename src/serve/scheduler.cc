@@ -90,7 +90,7 @@ void Server::Impl::run() {
       // Work to do: running choices, or (after progress) the queue; otherwise sleep until
       // something changes (submit, cancel, shutdown).
       shared->wake_cv.wait(lk, [&] {
-        return shared->wake || shared->stop || !running.empty() ||
+        return shared->wake || shared->stop || !running.empty() || !shared->embed_queue.empty() ||
                (progressed && !shared->queue.empty());
       });
       shared->wake = false;
@@ -98,10 +98,12 @@ void Server::Impl::run() {
     }
     progressed = round();
   }
+  run_embed_jobs();  // answer jobs that came in while stopping (they fail: not accepting)
   publish_stats();
 }
 
 bool Server::Impl::round() {
+  const bool embedded = run_embed_jobs();
   handle_cancels();
   resolve_followers();
   const size_t before = running.size();
@@ -111,7 +113,7 @@ bool Server::Impl::round() {
   if (stepped) step();
   remove_done();
   publish_stats();
-  return admitted || stepped;
+  return admitted || stepped || embedded;
 }
 
 void Server::Impl::handle_cancels() {
@@ -460,9 +462,9 @@ void Server::Impl::publish_stats() {
     }
   }
   s.requests_running = static_cast<int32_t>(reqs.size());
-  s.kv_cells_total = context->kv_cache().size();
-  s.kv_cells_used = blocks->cells_used();
-  s.kv_cells_live = blocks->cells_live();
+  s.kv_cells_total = context ? context->kv_cache().size() : 0;
+  s.kv_cells_used = blocks ? blocks->cells_used() : 0;
+  s.kv_cells_live = blocks ? blocks->cells_live() : 0;
   s.kv_cache_usage_ratio =
       s.kv_cells_total > 0 ? static_cast<double>(s.kv_cells_used) / s.kv_cells_total : 0.0;
   {

@@ -132,8 +132,10 @@ Result<std::unique_ptr<Server>> Server::create(std::shared_ptr<const Model> mode
   // logits then do not depend on how its prompt was chunked, on what else ran in the step, nor
   // on a reused prefix.
   cp.attention = runtime::AttentionMode::kTiled;
-  EMBER_ASSIGN_OR_RETURN(impl->context, runtime::Context::create(*impl->rmodel, cp));
-  impl->blocks = std::make_unique<serve::KvBlocks>(*impl->context, KvCache::kMaxSequences);
+  if (!is_encoder(impl->rmodel->hparams().arch)) {
+    EMBER_ASSIGN_OR_RETURN(impl->context, runtime::Context::create(*impl->rmodel, cp));
+    impl->blocks = std::make_unique<serve::KvBlocks>(*impl->context, KvCache::kMaxSequences);
+  }
   impl->options = o;
   impl->shared = std::make_shared<serve::Shared>();
   impl->slots.assign(static_cast<size_t>(o.n_parallel), nullptr);
@@ -183,6 +185,11 @@ Status check_request(const ServerOptions& o, int64_t n_blocks, int32_t n, int32_
 Result<std::shared_ptr<ServerRequest>> Server::submit(CompletionRequest request,
                                                       RequestEventCallback on_event) {
   Impl& s = *impl_;
+  if (s.blocks == nullptr) {
+    return invalid_argument(s.rmodel->description() +
+                            " is an embedding model: it serves embeddings and reranking, not "
+                            "text generation");
+  }
   const Tokenizer& tok = *s.tokenizer;
   std::vector<int32_t> prompt;
   if (!request.prompt_tokens.empty()) {
@@ -222,6 +229,11 @@ Result<std::shared_ptr<ServerRequest>> Server::submit(CompletionRequest request,
 Result<std::shared_ptr<ServerRequest>> Server::submit(ChatRequest request,
                                                       RequestEventCallback on_event) {
   Impl& s = *impl_;
+  if (s.blocks == nullptr) {
+    return invalid_argument(s.rmodel->description() +
+                            " is an embedding model: it serves embeddings and reranking, not "
+                            "text generation");
+  }
   const Tokenizer& tok = *s.tokenizer;
   EMBER_ASSIGN_OR_RETURN(chat::ChatPlan plan,
                          chat::plan_chat(tok, s.chat_template, request.messages, request.params));

@@ -19,6 +19,7 @@
 
 #include "api/chat_output.h"
 #include "api/sequence_generator.h"
+#include "ember/engine.h"
 #include "ember/server.h"
 #include "model/model.h"
 #include "runtime/context.h"
@@ -28,6 +29,12 @@ namespace ember::serve {
 
 using Clock = std::chrono::steady_clock;
 class RequestState;
+
+// An embedding or rerank job, run on the scheduler thread: with the embedding Engine, or with
+// null and the reason it cannot run (server stopping, engine creation failed).
+struct EmbedJob {
+  std::function<void(Engine*, const Status&)> run;
+};
 
 // What callers and the scheduler share, under `mu`.
 struct Shared {
@@ -39,6 +46,7 @@ struct Shared {
   bool cancel_all = false;  // shutdown's grace is over: cancel everything
   bool stop = false;        // the destructor: cancel everything and end the thread
   std::deque<std::shared_ptr<RequestState>> queue;
+  std::deque<std::shared_ptr<EmbedJob>> embed_queue;
   int32_t queued_choices = 0;  // slots the queued requests will need
   int32_t busy_slots = 0;
   int32_t running_requests = 0;
@@ -129,8 +137,10 @@ struct Server::Impl {
   const Tokenizer* tokenizer = nullptr;
   std::string chat_template;
   ServerOptions options;
-  std::unique_ptr<runtime::Context> context;
-  std::unique_ptr<serve::KvBlocks> blocks;
+  std::unique_ptr<runtime::Context> context;  // null for encoder (embedding-only) models
+  std::unique_ptr<serve::KvBlocks> blocks;    // likewise
+  // Embedding and reranking (scheduler thread only; created on the first job).
+  std::unique_ptr<Engine> embedder;
   std::shared_ptr<serve::Shared> shared;
   std::thread thread;
 
@@ -160,6 +170,10 @@ struct Server::Impl {
   // One scheduling round; false when there was nothing to do.
   bool round();
   void handle_cancels();
+  // Runs the queued embedding jobs (serve/embed_jobs.cc); false when there were none.
+  bool run_embed_jobs();
+  // Queues a job (caller threads). Errors: shutting down, queue full.
+  Status queue_embed_job(std::function<void(Engine*, const Status&)> fn);
   void admit();
   bool try_admit(const std::shared_ptr<serve::RequestState>& req);
   void step();

@@ -11,6 +11,7 @@
 #include "tokenizer/special.h"
 #include "tokenizer/spm.h"
 #include "tokenizer/tokenizer_gguf.h"
+#include "tokenizer/ugm.h"
 #include "tokenizer/vocab.h"
 #include "tokenizer/wpm.h"
 
@@ -92,6 +93,18 @@ Result<std::vector<int32_t>> Tokenizer::tokenize(std::string_view text, bool add
         }
       }
       if (add_special && v.sep >= 0) out.push_back(v.sep);
+      break;
+    }
+    case VocabKind::kUnigram: {
+      if (add_special && v.add_bos) out.push_back(v.bos);
+      for (const Fragment& f : fragments) {
+        if (f.token >= 0) {
+          out.push_back(f.token);
+        } else {
+          tokenizer::ugm_tokenize(v, run_of(f), out);
+        }
+      }
+      if (add_special && v.add_eos) out.push_back(v.eos);
       break;
     }
   }
@@ -184,6 +197,9 @@ bool Tokenizer::add_bos() const {
 }
 bool Tokenizer::add_eos() const {
   return vocab_->add_eos;
+}
+bool Tokenizer::add_sep() const {
+  return vocab_->add_sep;
 }
 bool Tokenizer::add_space_prefix() const {
   return vocab_->add_space_prefix;

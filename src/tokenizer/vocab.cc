@@ -433,12 +433,20 @@ Result<Vocab> load_vocab(const GgufFile& f) {
     v.add_bos = d->add_bos;
     v.add_sep = d->add_sep;
     bos_disabled = d->bos_disabled;
+  } else if (v.model_name == "t5") {
+    // SentencePiece Unigram; the reference's defaults for T5 (files override them).
+    v.kind = VocabKind::kUnigram;
+    v.eos = 1;
+    v.unk = 2;
+    v.pad = 0;
+    v.add_space_prefix = true;
+    v.add_eos = true;
   } else if (v.model_name == "no_vocab" || v.model_name == "none") {
     return unimplemented("the model has no vocabulary (tokenizer.ggml.model = '" + v.model_name +
                          "')");
   } else {
     return unimplemented("tokenizer.ggml.model = '" + v.model_name +
-                         "' is not supported (supported: llama, gpt2, bert)");
+                         "' is not supported (supported: llama, gpt2, bert, t5)");
   }
   read_bool(f, "tokenizer.ggml.add_space_prefix", v.add_space_prefix, v);
   read_bool(f, "tokenizer.ggml.remove_extra_whitespaces", v.remove_extra_whitespaces, v);
@@ -504,6 +512,8 @@ Result<Vocab> load_vocab(const GgufFile& f) {
       t.attr |= kAttrUnused;
     }
   }
+  // After the attributes are final: the Unigram candidates include unused tokens.
+  if (v.kind == VocabKind::kUnigram) EMBER_RETURN_IF_ERROR(build_ugm_tables(f, v));
   build_eog(v);
   build_special_list(v);
 
@@ -518,6 +528,10 @@ Result<Vocab> load_vocab(const GgufFile& f) {
     v.newline = v.byte_token['\n'] >= 0 ? v.byte_token['\n'] : v.pad;
   } else if (v.kind == VocabKind::kWordPiece) {
     v.newline = v.pad;
+  } else if (v.kind == VocabKind::kUnigram) {
+    std::vector<int32_t> ids;
+    ugm_tokenize(v, "\n", ids);
+    v.newline = ids.empty() ? v.pad : ids[0];
   } else {
     std::vector<int32_t> ids;
     bpe_tokenize(v, "\n", ids);

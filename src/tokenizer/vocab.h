@@ -17,6 +17,7 @@
 #include "tokenizer/hash_tables.h"
 #include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/special.h"
+#include "tokenizer/ugm.h"
 
 namespace ember {
 class GgufFile;
@@ -98,6 +99,7 @@ struct Vocab {
   std::array<bool, 128> spm_separator{};
 
   BpeTables bpe;
+  UgmTables ugm;  // Unigram (t5) only
 
   std::vector<std::string> warnings;
 

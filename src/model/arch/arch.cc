@@ -98,6 +98,10 @@ Status configure_architecture(const GgufFile& file, const ModelHParams& hp, Arch
       return configure_gemma2(file, hp, config);
     case Architecture::kGemma3:
       return configure_gemma3(file, hp, config);
+    case Architecture::kBert:
+      return configure_bert(file, hp, config);
+    case Architecture::kNomicBert:
+      return configure_nomic_bert(file, hp, config);
   }
   return unimplemented("architecture is not supported");
 }

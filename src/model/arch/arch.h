@@ -19,6 +19,7 @@ class GgufFile;
 enum class FfnActivation : uint8_t {
   kSilu,      // SwiGLU: silu(gate) * up
   kGeluTanh,  // GeGLU with the tanh approximation of GELU
+  kGelu,      // plain GELU on ffn_up (no gate): BERT
 };
 
 // RoPE settings before the context size is known (LongRoPE picks its factors by context size).
@@ -67,6 +68,8 @@ Status configure_qwen3moe(const GgufFile& file, const ModelHParams& hp, ArchConf
 Status configure_phi3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_gemma2(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_gemma3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_bert(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_nomic_bert(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 
 // Shared helpers for the architecture files.
 namespace arch_detail {

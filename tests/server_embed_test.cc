@@ -1,0 +1,206 @@
+// /v1/embeddings and /v1/rerank through the real server (`ember serve` on the testdata embedding
+// models), against llama.cpp's reference outputs; malformed requests get 400s; an embedding
+// model asked for chat and a chat model asked for embeddings get 400s.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "server_harness.h"
+#include "testdata.h"
+
+namespace ember::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+Json expected(const std::filesystem::path& dir, const std::string& name) {
+  std::ifstream f(dir / "embed" / "expected" / (name + ".json"));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return Json::parse(ss.str());
+}
+
+struct Reply {
+  int status = 0;
+  Json body;
+};
+
+Reply post(int port, const std::string& path, const std::string& body) {
+  HttpResponse r = http_request(port, "POST", path, body);
+  return {r.status, Json::parse(r.body, nullptr, false)};
+}
+
+double cosine(const std::vector<double>& a, const std::vector<double>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+std::vector<double> from_base64(const std::string& s) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+  };
+  std::string bytes;
+  for (size_t i = 0; i + 3 < s.size(); i += 4) {
+    const int a = val(s[i]), b = val(s[i + 1]), c = val(s[i + 2]), d = val(s[i + 3]);
+    bytes += static_cast<char>((a << 2) | (b >> 4));
+    if (c >= 0) bytes += static_cast<char>(((b & 15) << 4) | (c >> 2));
+    if (d >= 0) bytes += static_cast<char>(((c & 3) << 6) | d);
+  }
+  std::vector<double> out(bytes.size() / 4);
+  for (size_t i = 0; i < out.size(); ++i) {
+    float f;
+    std::memcpy(&f, bytes.data() + 4 * i, 4);
+    out[i] = f;
+  }
+  return out;
+}
+
+TEST(ServerEmbed, EmbeddingsMatchTheReferenceInEveryInputShape) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const auto model = dir / "embed" / "models" / "bert-mean-f32.gguf";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "no " << model;
+  const Json ref = expected(dir, "bert-mean-f32");
+  auto srv = ServerProcess::start(std::vector<std::string>{"-m", model.string(), "-t", "2"});
+  ASSERT_TRUE(srv->ok()) << srv->error();
+  const int port = srv->port();
+  const std::string t0 = ref["inputs"][0]["text"], t1 = ref["inputs"][1]["text"];
+  const auto ids0 = ref["inputs"][0]["tokens"].get<std::vector<int32_t>>();
+  const auto ids1 = ref["inputs"][1]["tokens"].get<std::vector<int32_t>>();
+  const auto l2_0 = ref["inputs"][0]["embedding_l2"].get<std::vector<double>>();
+  const auto l2_1 = ref["inputs"][1]["embedding_l2"].get<std::vector<double>>();
+
+  // A string.
+  Reply one = post(port, "/v1/embeddings", Json({{"input", t0}}).dump());
+  ASSERT_EQ(one.status, 200) << one.body.dump();
+  EXPECT_EQ(one.body["object"], "list");
+  ASSERT_EQ(one.body["data"].size(), 1u);
+  EXPECT_EQ(one.body["data"][0]["object"], "embedding");
+  EXPECT_GE(cosine(one.body["data"][0]["embedding"].get<std::vector<double>>(), l2_0), 0.9999);
+  EXPECT_EQ(one.body["usage"]["prompt_tokens"], ids0.size());
+  // An array of strings, base64.
+  Reply two =
+      post(port, "/embeddings", Json({{"input", {t0, t1}}, {"encoding_format", "base64"}}).dump());
+  ASSERT_EQ(two.status, 200) << two.body.dump();
+  ASSERT_EQ(two.body["data"].size(), 2u);
+  EXPECT_EQ(two.body["data"][1]["index"], 1);
+  EXPECT_GE(cosine(from_base64(two.body["data"][0]["embedding"]), l2_0), 0.9999);
+  EXPECT_GE(cosine(from_base64(two.body["data"][1]["embedding"]), l2_1), 0.9999);
+  EXPECT_EQ(two.body["usage"]["total_tokens"], ids0.size() + ids1.size());
+  // Token ids, and arrays of them.
+  Reply tok = post(port, "/v1/embeddings", Json({{"input", ids1}}).dump());
+  ASSERT_EQ(tok.status, 200) << tok.body.dump();
+  EXPECT_GE(cosine(tok.body["data"][0]["embedding"].get<std::vector<double>>(), l2_1), 0.9999);
+  Reply toks = post(port, "/v1/embeddings", Json({{"input", {ids0, ids1}}}).dump());
+  ASSERT_EQ(toks.status, 200) << toks.body.dump();
+  EXPECT_GE(cosine(toks.body["data"][1]["embedding"].get<std::vector<double>>(), l2_1), 0.9999);
+  // dimensions: the first 16 values, renormalized.
+  Reply dims = post(port, "/v1/embeddings", Json({{"input", t0}, {"dimensions", 16}}).dump());
+  ASSERT_EQ(dims.status, 200) << dims.body.dump();
+  const auto cut = dims.body["data"][0]["embedding"].get<std::vector<double>>();
+  ASSERT_EQ(cut.size(), 16u);
+  EXPECT_GE(cosine(cut, std::vector<double>(l2_0.begin(), l2_0.begin() + 16)), 0.9999);
+
+  // Malformed requests: 400 with an error object.
+  for (const std::string& bad :
+       {std::string(R"({})"), std::string(R"({"input": []})"), std::string(R"({"input": 5})"),
+        std::string(R"({"input": [1, "a"]})"), std::string(R"({"input": [[1, 2], []]})"),
+        std::string(R"({"input": [99999999]})"), std::string(R"({"input": "x", "dimensions": 0})"),
+        std::string(R"({"input": "x", "dimensions": 100000})"),
+        std::string(R"({"input": "x", "encoding_format": "int8"})"),
+        std::string(R"({"input": [-1]})")}) {
+    Reply r = post(port, "/v1/embeddings", bad);
+    EXPECT_EQ(r.status, 400) << bad << " -> " << r.body.dump();
+    EXPECT_TRUE(r.body.contains("error")) << bad;
+  }
+  // Too long: 400 naming the context.
+  std::string long_text;
+  for (int i = 0; i < 400; ++i) long_text += "the fox ";
+  Reply too_long = post(port, "/v1/embeddings", Json({{"input", long_text}}).dump());
+  EXPECT_EQ(too_long.status, 400) << too_long.body.dump();
+  // An embedding model asked for chat / completions / rerank.
+  Reply chat = post(port, "/v1/chat/completions",
+                    Json({{"messages", {{{"role", "user"}, {"content", "hi"}}}}}).dump());
+  EXPECT_EQ(chat.status, 400) << chat.body.dump();
+  Reply comp = post(port, "/v1/completions", Json({{"prompt", "hi"}}).dump());
+  EXPECT_EQ(comp.status, 400) << comp.body.dump();
+  Reply rr = post(port, "/v1/rerank", Json({{"query", "q"}, {"documents", {"d"}}}).dump());
+  EXPECT_EQ(rr.status, 400) << rr.body.dump();
+}
+
+TEST(ServerEmbed, RerankSortsTopNAndReturnsDocuments) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const auto model = dir / "embed" / "models" / "qwen3-rerank-f32.gguf";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "no " << model;
+  const Json ref = expected(dir, "qwen3-rerank-f32");
+  auto srv = ServerProcess::start(std::vector<std::string>{"-m", model.string(), "-t", "2"});
+  ASSERT_TRUE(srv->ok()) << srv->error();
+  const int port = srv->port();
+  const std::string q = ref["inputs"][4]["query"];
+  std::vector<std::string> docs;
+  std::vector<double> scores;
+  for (const Json& in : ref["inputs"]) {
+    if (in["query"] != q) continue;
+    docs.push_back(in["document"]);
+    scores.push_back(in["score"]);
+  }
+  ASSERT_GE(docs.size(), 2u);
+  for (const std::string path : {"/v1/rerank", "/rerank"}) {
+    Reply r = post(port, path,
+                   Json({{"query", q}, {"documents", docs}, {"return_documents", true}}).dump());
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    ASSERT_EQ(r.body["results"].size(), docs.size());
+    double prev = 1e9;
+    for (const Json& item : r.body["results"]) {
+      const size_t i = item["index"];
+      const double s = item["relevance_score"];
+      EXPECT_LE(s, prev);  // most relevant first
+      prev = s;
+      EXPECT_NEAR(s, scores[i], 0.02 * std::max(1.0, std::abs(scores[i])));
+      EXPECT_EQ(item["document"]["text"], docs[i]);
+    }
+  }
+  Reply top =
+      post(port, "/v1/rerank", Json({{"query", q}, {"documents", docs}, {"top_n", 1}}).dump());
+  ASSERT_EQ(top.status, 200) << top.body.dump();
+  ASSERT_EQ(top.body["results"].size(), 1u);
+  EXPECT_EQ(top.body["results"][0]["index"],
+            std::max_element(scores.begin(), scores.end()) - scores.begin());
+  EXPECT_FALSE(top.body["results"][0].contains("document"));
+  for (const std::string& bad :
+       {std::string(R"({"documents": ["a"]})"), std::string(R"({"query": "q"})"),
+        std::string(R"({"query": "q", "documents": []})"),
+        std::string(R"({"query": 1, "documents": ["a"]})"),
+        std::string(R"({"query": "q", "documents": [1]})"),
+        std::string(R"({"query": "q", "documents": ["a"], "top_n": 0})"),
+        std::string(R"({"query": "q", "documents": ["a"], "return_documents": "yes"})")}) {
+    Reply r = post(port, "/v1/rerank", bad);
+    EXPECT_EQ(r.status, 400) << bad << " -> " << r.body.dump();
+  }
+}
+
+TEST(ServerEmbed, ChatModelAskedForEmbeddingsGets400) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const auto model = dir / "models" / "qwen2-q8_0.gguf";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "no " << model;
+  auto srv = ServerProcess::start(std::vector<std::string>{"-m", model.string(), "-t", "1"});
+  ASSERT_TRUE(srv->ok()) << srv->error();
+  Reply r = post(srv->port(), "/v1/embeddings", Json({{"input", "hello"}}).dump());
+  EXPECT_EQ(r.status, 400) << r.body.dump();
+  Reply rr = post(srv->port(), "/v1/rerank", Json({{"query", "q"}, {"documents", {"d"}}}).dump());
+  EXPECT_EQ(rr.status, 400) << rr.body.dump();
+}
+
+}  // namespace
+}  // namespace ember::testing
