@@ -128,6 +128,36 @@ TEST(TokenizerVocab, EveryCaseOfEveryVocabularyMatchesTheReference) {
   EXPECT_EQ(total_mismatches, 0u) << "of " << total_cases << " cases";
 }
 
+// The tokenizers of the 2026 families (families/vocab): every case exact, and the pieces give the
+// input back.
+TEST(TokenizerVocab, FamilyVocabulariesMatchTheReference) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  for (const std::string name : {"gemma-4"}) {
+    const auto file = dir / "families" / "vocab" / ("ggml-vocab-" + name + ".gguf");
+    Result<Tokenizer> tok = Tokenizer::load(file.string());
+    ASSERT_TRUE(tok.ok()) << name << ": " << tok.status().to_string();
+    EXPECT_TRUE(tok->warnings().empty()) << name << ": " << tok->warnings().front();
+    const std::vector<VocabCase> cases = read_cases(file);
+    EXPECT_GE(cases.size(), 10u) << name;
+    size_t mismatches = 0;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      Result<std::vector<int32_t>> ids = tok->tokenize(cases[i].input, false, false);
+      ASSERT_TRUE(ids.ok()) << name << " case " << i << ": " << ids.status().to_string();
+      const std::string got = ids_to_string(*ids);
+      if (got != cases[i].expected) {
+        ++mismatches;
+        ADD_FAILURE() << name << " case " << i << " input " << show(cases[i].input)
+                      << "\n  expected:" << cases[i].expected << "\n  got:     " << got;
+      }
+      std::string pieces;
+      for (int32_t id : *ids) pieces += tok->token_to_piece(id).value();
+      EXPECT_EQ(pieces, cases[i].input) << name << " case " << i;
+    }
+    std::printf("[ vocab    ] %-34s %3zu cases, %zu mismatches\n", name.c_str(), cases.size(),
+                mismatches);
+  }
+}
+
 TEST(TokenizerVocab, GoldenPromptTokensMatchTheReference) {
   EMBER_REQUIRE_TESTDATA(dir);
   std::map<std::string, Tokenizer> tokenizers;

@@ -5,7 +5,7 @@
 namespace ember {
 namespace {
 
-constexpr std::array<ArchitectureTraits, 7> kArchitectures = {{
+constexpr std::array<ArchitectureTraits, 8> kArchitectures = {{
     // arch                    name        bias   qknorm fused  gateup post   moe    tied   no-out
     {Architecture::kLlama, "llama", false, false, false, false, false, false, false, false},
     {Architecture::kQwen2, "qwen2", true, false, false, false, false, false, true, false},
@@ -14,6 +14,7 @@ constexpr std::array<ArchitectureTraits, 7> kArchitectures = {{
     {Architecture::kPhi3, "phi3", false, false, true, true, false, false, false, false},
     {Architecture::kGemma2, "gemma2", false, false, false, false, true, false, true, true},
     {Architecture::kGemma3, "gemma3", false, true, false, false, true, false, true, true},
+    {Architecture::kGemma4, "gemma4", false, true, false, false, true, false, true, true},
 }};
 
 }  // namespace

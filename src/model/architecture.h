@@ -14,6 +14,7 @@ enum class Architecture {
   kPhi3,      // fused QKV and fused gate+up
   kGemma2,    // post-norms, GELU, soft-capping, alternating sliding window
   kGemma3,    // Q/K norms, local/global layers
+  kGemma4,    // per-layer shapes, shared KV layers, per-layer embeddings, dense + expert FFN
 };
 
 // What a layer of the architecture contains, beyond the common attention + FFN blocks.

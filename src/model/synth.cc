@@ -138,6 +138,14 @@ ModelHParams default_synth_hparams(Architecture arch) {
       hp.rope_freq_base = 1000000.0f;
       hp.rope_freq_base_swa = 10000.0f;
       break;
+    case Architecture::kGemma4:
+      hp.norm_eps = 1e-6f;
+      hp.n_layer = 5;
+      hp.sliding_window = 512;
+      hp.rope_freq_base = 1000000.0f;
+      hp.rope_freq_base_swa = 10000.0f;
+      hp.final_softcap = 30.0f;
+      break;
   }
   return hp;
 }
@@ -186,6 +194,7 @@ Status synthesize_model(const SynthOptions& options, const std::string& out_path
   auto done = std::make_shared<size_t>(0);
   for (size_t ti = 0; ti < layout.size(); ++ti) {
     const TensorSpec& spec = layout[ti];
+    if (spec.optional) continue;  // e.g. RoPE factors: the model runs without them
     const TensorType type =
         choose_tensor_type(options.preset, spec.name, spec.role, spec.layer, spec.shape, ctx)
             .value_or(TensorType::kF32);

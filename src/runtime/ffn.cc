@@ -1,4 +1,5 @@
-// Feed-forward blocks: the dense gated FFN (SwiGLU / GeGLU) and the mixture of experts.
+// Feed-forward blocks: the dense gated FFN (SwiGLU / GeGLU) and the mixture of experts (with
+// Gemma 4's dense branch beside the experts).
 //
 // ff_ holds two planes of [rows][n_ff]: gate (which becomes the activated product and the input
 // of the down projection) and up.
@@ -22,21 +23,21 @@ void activate(const kernels::OpsTable& O, FfnActivation act, float* gate, const 
 
 }  // namespace
 
-void Context::ffn_block(const Ubatch&, int64_t il, int64_t n_rows) {
+void Context::dense_ffn(int64_t il, int64_t n_rows, const float* norm_w, float* out) {
   const ModelHParams& hp = model_.hparams();
   const ArchConfig& cfg = model_.config();
   const LayerWeights& L = model_.layer(il);
   const kernels::OpsTable& O = *ops_;
-  const int64_t d = hp.n_embd, nf = hp.n_ff;
+  const int64_t d = hp.n_embd, nf = L.ffn_gate.w.rows;
   float* gate = ff_.data();
   float* up = ff_.data() + ff_.size() / 2;
 
-  // ffn_norm with the conversion for gate/up fused in; the activation with the conversion for
+  // The norm with the conversion for gate/up fused in; the activation with the conversion for
   // down fused in.
   const RowConversion in = begin_rows({L.ffn_gate.w.type, L.ffn_up.w.type}, n_rows, d);
   pool_.run(n_rows, [&](int64_t t, int) {
     float* h = h_.data() + t * d;
-    O.rmsnorm(x_.data() + t * d, L.ffn_norm, h, d, hp.norm_eps);
+    O.rmsnorm(x_.data() + t * d, norm_w, h, d, hp.norm_eps);
     convert_row(in, h, t);
   });
   finish_rows(in, h_.data(), n_rows);
@@ -49,8 +50,16 @@ void Context::ffn_block(const Ubatch&, int64_t il, int64_t n_rows) {
     convert_row(mid, gate + t * nf, t);
   });
   finish_rows(mid, gate, n_rows);
-  const Product down = {&L.ffn_down, mid.data(L.ffn_down.w.type), o_.data(), d};
+  const Product down = {&L.ffn_down, mid.data(L.ffn_down.w.type), out, d};
   run_products(&down, 1, n_rows, Stage::kMatmulDown);
+}
+
+void Context::ffn_block(const Ubatch&, int64_t il, int64_t n_rows) {
+  const ModelHParams& hp = model_.hparams();
+  const LayerWeights& L = model_.layer(il);
+  const kernels::OpsTable& O = *ops_;
+  const int64_t d = hp.n_embd;
+  dense_ffn(il, n_rows, L.ffn_norm, o_.data());
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;
     if (L.post_ffn_norm != nullptr) O.rmsnorm(o, L.post_ffn_norm, o, d, hp.norm_eps);
@@ -66,13 +75,30 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
   const int64_t d = hp.n_embd, nf = hp.n_ff_exp;
   const int64_t ne = hp.n_expert, k = hp.n_expert_used;
 
-  pool_.run(n_rows, [&](int64_t t, int) {
-    O.rmsnorm(x_.data() + t * d, L.ffn_norm, h_.data() + t * d, d, hp.norm_eps);
-  });
+  if (L.gate_inp_scale != nullptr) {
+    // Gemma 4: the router reads rmsnorm(x) / sqrt(n_embd) * ffn_gate_inp.scale; the experts read
+    // rmsnorm(x) * pre_ffw_norm_2.
+    const float inv = 1.0f / std::sqrt(static_cast<float>(d));
+    pool_.run(n_rows, [&](int64_t t, int) {
+      float* h = h_.data() + t * d;
+      O.rmsnorm(x_.data() + t * d, ones_.data(), h, d, hp.norm_eps);
+      O.scale(h, inv, d);
+      for (int64_t i = 0; i < d; ++i) h[i] *= L.gate_inp_scale[i];
+    });
+  } else {
+    pool_.run(n_rows, [&](int64_t t, int) {
+      O.rmsnorm(x_.data() + t * d, L.ffn_norm, h_.data() + t * d, d, hp.norm_eps);
+    });
+  }
   // Router logits [n_rows][n_expert].
   const Product router = {&L.ffn_gate_inp, convert(0, L.ffn_gate_inp.w.type, h_.data(), n_rows, d),
                           router_.data(), ne};
   run_products(&router, 1, n_rows, Stage::kMatmulRouter);
+  if (L.pre_ffn_norm_2 != nullptr) {
+    pool_.run(n_rows, [&](int64_t t, int) {
+      O.rmsnorm(x_.data() + t * d, L.pre_ffn_norm_2, h_.data() + t * d, d, hp.norm_eps);
+    });
+  }
 
   // Routing: softmax over all experts, the k most probable (ties: lower index), their
   // probabilities optionally renormalised to sum to 1.
@@ -151,18 +177,34 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
     run_products(&down, 1, m, Stage::kMatmulDown);
   }
 
-  // Weighted sum of each token's experts in rank order, then the residual.
+  // Weighted sum of each token's experts in rank order (Gemma 4: each expert's output first
+  // scaled by ffn_down_exps.scale[e]).
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;
     for (int64_t r = 0; r < k; ++r) {
       const int64_t s = slot_of_pair[static_cast<size_t>(t * k + r)];
       float* y = moe_out_.data() + s * d;
+      if (L.down_exps_scale != nullptr) {
+        O.scale(y, L.down_exps_scale[route_expert_[static_cast<size_t>(t * k + r)]], d);
+      }
       O.scale(y, route_weight_[static_cast<size_t>(t * k + r)], d);
       if (r == 0) {
         std::memcpy(o, y, static_cast<size_t>(d) * sizeof(float));
       } else {
         O.add(o, y, d);
       }
+    }
+    if (L.post_ffn_norm_2 != nullptr) O.rmsnorm(o, L.post_ffn_norm_2, o, d, hp.norm_eps);
+  });
+  // Gemma 4: the dense MLP beside the experts, with its own post-norm, added to their output.
+  const bool dense = L.ffn_gate.present() && L.post_ffn_norm_1 != nullptr;
+  if (dense) dense_ffn(il, n_rows, L.ffn_norm, o2_.data());
+  pool_.run(n_rows, [&](int64_t t, int) {
+    float* o = o_.data() + t * d;
+    if (dense) {
+      float* o2 = o2_.data() + t * d;
+      O.rmsnorm(o2, L.post_ffn_norm_1, o2, d, hp.norm_eps);
+      O.add(o, o2, d);
     }
     if (L.post_ffn_norm != nullptr) O.rmsnorm(o, L.post_ffn_norm, o, d, hp.norm_eps);
     O.add(x_.data() + t * d, o, d);

@@ -28,7 +28,7 @@ kernels::RopeParams RopeConfig::params(int64_t n_rot, int64_t n_ctx, bool slidin
     }
   }
   p.attn_factor *= attn_factor;
-  if (!freq_factors.empty()) {
+  if (!freq_factors.empty() && !(sliding && freq_factors_global_only)) {
     p.freq_factors = freq_factors;
   } else if (!freq_factors_long.empty()) {
     // LongRoPE: the long factors once the context exceeds the original training context.
@@ -98,6 +98,8 @@ Status configure_architecture(const GgufFile& file, const ModelHParams& hp, Arch
       return configure_gemma2(file, hp, config);
     case Architecture::kGemma3:
       return configure_gemma3(file, hp, config);
+    case Architecture::kGemma4:
+      return configure_gemma4(file, hp, config);
   }
   return unimplemented("architecture is not supported");
 }

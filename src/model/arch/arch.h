@@ -37,6 +37,8 @@ struct RopeConfig {
   // Sliding-window layers of some architectures use their own base (and no scaling).
   float freq_base_swa = 10000.0f;
   float freq_scale_swa = 1.0f;
+  // freq_factors apply to the global (non-sliding) layers only (Gemma 4's proportional RoPE).
+  bool freq_factors_global_only = false;
 
   // The parameters for a context of n_ctx positions; `sliding` selects the local-layer settings.
   kernels::RopeParams params(int64_t n_rot, int64_t n_ctx, bool sliding) const;
@@ -54,6 +56,7 @@ struct ArchConfig {
   int64_t sliding_window = 0;  // window size of sliding layers (key pos > query pos - window)
   std::vector<uint8_t> layer_sliding;  // n_layer entries, 1 = sliding-window layer
   bool moe_norm_topk = true;           // renormalise the selected experts' weights to sum to 1
+  bool v_norm = false;                 // RMS-normalise each V head (no weight) before caching
 };
 
 // Fills `config` for hp.arch (after read_hparams); errors for settings ember cannot run.
@@ -67,6 +70,7 @@ Status configure_qwen3moe(const GgufFile& file, const ModelHParams& hp, ArchConf
 Status configure_phi3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_gemma2(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_gemma3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_gemma4(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 
 // Shared helpers for the architecture files.
 namespace arch_detail {
