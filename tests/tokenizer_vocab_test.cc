@@ -158,6 +158,32 @@ TEST(TokenizerVocab, FamilyVocabulariesMatchTheReference) {
   }
 }
 
+// The prompts of the families' goldens, tokenized by each model's own vocabulary (BOS rule
+// included) for the families ember supports.
+TEST(TokenizerVocab, FamilyGoldenPromptTokensMatchTheReference) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  int checked = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "families" / "golden")) {
+    const std::string file = e.path().filename().string();
+    if (e.path().extension() != ".json" || file.rfind("gemma4", 0) != 0) continue;
+    SCOPED_TRACE(file);
+    const std::string model = file.substr(0, file.find('.'));
+    Result<Tokenizer> tok =
+        Tokenizer::load((dir / "families" / "models" / (model + ".gguf")).string());
+    ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+    const auto j = nlohmann::json::parse(read_text(e.path()));
+    const auto expected = j.at("prompt_tokens").get<std::vector<int32_t>>();
+    Result<std::vector<int32_t>> ids = tok->tokenize(
+        j.at("prompt").get<std::string>(), j.at("add_special").get<bool>(),
+        j.at("parse_special").get<bool>());
+    ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+    EXPECT_EQ(*ids, expected) << "\n  expected:" << ids_to_string(expected)
+                              << "\n  got:     " << ids_to_string(*ids);
+    ++checked;
+  }
+  EXPECT_GE(checked, 6);
+}
+
 TEST(TokenizerVocab, GoldenPromptTokensMatchTheReference) {
   EMBER_REQUIRE_TESTDATA(dir);
   std::map<std::string, Tokenizer> tokenizers;

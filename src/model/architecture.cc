@@ -26,6 +26,15 @@ const ArchitectureTraits& architecture_traits(Architecture arch) {
   return kArchitectures[0];  // unreachable: every enumerator is in the table
 }
 
+std::string supported_architecture_names() {
+  std::string out;
+  for (const auto& a : kArchitectures) {
+    if (!out.empty()) out += ", ";
+    out += a.name;
+  }
+  return out;
+}
+
 std::optional<Architecture> architecture_from_name(std::string_view name) {
   for (const auto& a : kArchitectures) {
     if (a.name == name) return a.arch;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace ember {
@@ -34,5 +35,7 @@ struct ArchitectureTraits {
 const ArchitectureTraits& architecture_traits(Architecture arch);
 // Parses a `general.architecture` value; nullopt for architectures ember cannot run.
 std::optional<Architecture> architecture_from_name(std::string_view name);
+// The names ember runs, comma-separated (for error messages).
+std::string supported_architecture_names();
 
 }  // namespace ember

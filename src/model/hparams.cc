@@ -198,7 +198,10 @@ Status ModelHParams::validate() const {
 Result<ModelHParams> read_hparams(const GgufFile& f) {
   EMBER_ASSIGN_OR_RETURN(const std::string arch_name, f.get_string("general.architecture"));
   const auto arch = architecture_from_name(arch_name);
-  if (!arch) return unimplemented("architecture '" + arch_name + "' is not supported by ember");
+  if (!arch) {
+    return unimplemented("architecture '" + arch_name + "' is not supported by ember (supported: " +
+                         supported_architecture_names() + ")");
+  }
   ModelHParams hp;
   hp.arch = *arch;
   const ArchitectureTraits& traits = architecture_traits(hp.arch);
