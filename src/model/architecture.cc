@@ -5,7 +5,7 @@
 namespace ember {
 namespace {
 
-constexpr std::array<ArchitectureTraits, 8> kArchitectures = {{
+constexpr std::array<ArchitectureTraits, 11> kArchitectures = {{
     // arch                    name        bias   qknorm fused  gateup post   moe    tied   no-out
     {Architecture::kLlama, "llama", false, false, false, false, false, false, false, false},
     {Architecture::kQwen2, "qwen2", true, false, false, false, false, false, true, false},
@@ -15,6 +15,9 @@ constexpr std::array<ArchitectureTraits, 8> kArchitectures = {{
     {Architecture::kGemma2, "gemma2", false, false, false, false, true, false, true, true},
     {Architecture::kGemma3, "gemma3", false, true, false, false, true, false, true, true},
     {Architecture::kGemma4, "gemma4", false, true, false, false, true, false, true, true},
+    {Architecture::kMistral3, "mistral3", false, false, false, false, false, false, false, false},
+    {Architecture::kSmollm3, "smollm3", false, false, false, false, false, false, true, false},
+    {Architecture::kGranite, "granite", false, false, false, false, false, false, false, false},
 }};
 
 }  // namespace

@@ -16,6 +16,9 @@ enum class Architecture {
   kGemma2,    // post-norms, GELU, soft-capping, alternating sliding window
   kGemma3,    // Q/K norms, local/global layers
   kGemma4,    // per-layer shapes, shared KV layers, per-layer embeddings, dense + expert FFN
+  kMistral3,  // llama layout, YaRN without magnitude change, attention temperature
+  kSmollm3,   // llama layout, no RoPE on every 4th layer
+  kGranite,   // llama layout, embedding / residual / attention / logit multipliers
 };
 
 // What a layer of the architecture contains, beyond the common attention + FFN blocks.

@@ -138,6 +138,11 @@ ModelHParams default_synth_hparams(Architecture arch) {
       hp.rope_freq_base = 1000000.0f;
       hp.rope_freq_base_swa = 10000.0f;
       break;
+    case Architecture::kMistral3:
+    case Architecture::kSmollm3:
+    case Architecture::kGranite:
+      hp.rope_freq_base = 1000000.0f;
+      break;
     case Architecture::kGemma4:
       hp.norm_eps = 1e-6f;
       hp.n_layer = 5;

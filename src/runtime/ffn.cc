@@ -56,6 +56,7 @@ void Context::dense_ffn(int64_t il, int64_t n_rows, const float* norm_w, float* 
 
 void Context::ffn_block(const Ubatch&, int64_t il, int64_t n_rows) {
   const ModelHParams& hp = model_.hparams();
+  const ArchConfig& cfg = model_.config();
   const LayerWeights& L = model_.layer(il);
   const kernels::OpsTable& O = *ops_;
   const int64_t d = hp.n_embd;
@@ -63,6 +64,7 @@ void Context::ffn_block(const Ubatch&, int64_t il, int64_t n_rows) {
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;
     if (L.post_ffn_norm != nullptr) O.rmsnorm(o, L.post_ffn_norm, o, d, hp.norm_eps);
+    if (cfg.residual_scale != 1.0f) O.scale(o, cfg.residual_scale, d);
     O.add(x_.data() + t * d, o, d);
   });
 }
@@ -207,6 +209,7 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
       O.add(o, o2, d);
     }
     if (L.post_ffn_norm != nullptr) O.rmsnorm(o, L.post_ffn_norm, o, d, hp.norm_eps);
+    if (cfg.residual_scale != 1.0f) O.scale(o, cfg.residual_scale, d);
     O.add(x_.data() + t * d, o, d);
   });
 }

@@ -8,6 +8,7 @@
 //   attn_ [n][H*dv]              attention output before the output projection
 //   o_    [n][d]                 block output before the residual add
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "runtime/context.h"
@@ -162,6 +163,7 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   }
 
   // Biases, per-head Q/K norms, RoPE, query scaling, and the new keys/values into the cache.
+  const bool rope = cfg.layer_no_rope.empty() || cfg.layer_no_rope[static_cast<size_t>(il)] == 0;
   const int table = sliding ? 1 : 0;
   const float* cos_sin = cos_sin_[table].data();
   const int64_t n_rot = rope_n_rot_[table];
@@ -179,14 +181,21 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
     for (int64_t h = 0; h < hp.n_head; ++h) {
       float* qh = q + h * dk;
       if (L.q_norm != nullptr) O.rmsnorm(qh, L.q_norm, qh, dk, hp.norm_eps);
-      kernels::rope_apply(cfg.rope.style, qh, n_rot, cs);
+      if (rope) kernels::rope_apply(cfg.rope.style, qh, n_rot, cs);
       if (cfg.prescale_q) O.scale(qh, cfg.attn_scale, dk);
+    }
+    if (cfg.attn_temp_scale != 0.0f) {
+      // Attention temperature, with the reference's types (float position, double log).
+      const auto pos = static_cast<float>(ub.pos[t]);
+      const double steps =
+          std::floor((pos + cfg.attn_temp_offset) / static_cast<float>(cfg.attn_temp_floor_scale));
+      O.scale(q, static_cast<float>(std::log(steps + 1.0) * cfg.attn_temp_scale + 1.0), nq);
     }
     if (!own_kv) return;
     for (int64_t h = 0; h < n_head_kv; ++h) {
       float* kh = k + h * dk;
       if (L.k_norm != nullptr) O.rmsnorm(kh, L.k_norm, kh, dk, hp.norm_eps);
-      kernels::rope_apply(cfg.rope.style, kh, n_rot, cs);
+      if (rope) kernels::rope_apply(cfg.rope.style, kh, n_rot, cs);
       if (cfg.v_norm) O.rmsnorm(v + h * dv, ones_.data(), v + h * dv, dv, hp.norm_eps);
     }
     const int64_t cell = ub.cells[t];
@@ -297,6 +306,7 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;
     if (L.post_attn_norm != nullptr) O.rmsnorm(o, L.post_attn_norm, o, d, hp.norm_eps);
+    if (cfg.residual_scale != 1.0f) O.scale(o, cfg.residual_scale, d);
     O.add(x_.data() + t * d, o, d);
   });
 }
@@ -336,6 +346,10 @@ void Context::output_block(const Ubatch& ub, int64_t out_offset) {
   float* logits = logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(n_vocab_);
   const Product p = {&model_.output(), rc.data(model_.output().w.type), logits, n_vocab_};
   run_products(&p, 1, n_out, Stage::kMatmulLogits);
+  if (cfg.logit_scale != 1.0f) {
+    const float inv = 1.0f / cfg.logit_scale;
+    pool_.run(n_out, [&](int64_t t, int) { O.scale(logits + t * n_vocab_, inv, n_vocab_); });
+  }
   if (cfg.final_softcap > 0.0f) {
     pool_.run(n_out, [&](int64_t t, int) {
       O.softcap(logits + t * n_vocab_, cfg.final_softcap, n_vocab_);

@@ -28,6 +28,7 @@ kernels::RopeParams RopeConfig::params(int64_t n_rot, int64_t n_ctx, bool slidin
     }
   }
   p.attn_factor *= attn_factor;
+  if (attn_factor_override != 0.0f) p.attn_factor = attn_factor_override;
   if (!freq_factors.empty() && !(sliding && freq_factors_global_only)) {
     p.freq_factors = freq_factors;
   } else if (!freq_factors_long.empty()) {
@@ -77,6 +78,18 @@ void set_sliding_pattern(int64_t n_layer, int64_t pattern, std::vector<uint8_t>&
   }
 }
 
+Status read_arch_float(const GgufFile& file, const ModelHParams& hp, const std::string& suffix,
+                       float& out) {
+  const std::string key = std::string(architecture_traits(hp.arch).name) + "." + suffix;
+  const GgufValue* v = file.find(key);
+  if (v == nullptr) return Status::Ok();
+  Result<double> d = v->as_float();
+  if (!d.ok()) return d.status().with_context(key);
+  if (!std::isfinite(*d)) return invalid_argument("'" + key + "' is not finite");
+  out = static_cast<float>(*d);
+  return Status::Ok();
+}
+
 }  // namespace arch_detail
 
 Status configure_architecture(const GgufFile& file, const ModelHParams& hp, ArchConfig& config) {
@@ -100,6 +113,12 @@ Status configure_architecture(const GgufFile& file, const ModelHParams& hp, Arch
       return configure_gemma3(file, hp, config);
     case Architecture::kGemma4:
       return configure_gemma4(file, hp, config);
+    case Architecture::kMistral3:
+      return configure_mistral3(file, hp, config);
+    case Architecture::kSmollm3:
+      return configure_smollm3(file, hp, config);
+    case Architecture::kGranite:
+      return configure_granite(file, hp, config);
   }
   return unimplemented("architecture is not supported");
 }

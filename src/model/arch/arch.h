@@ -39,6 +39,9 @@ struct RopeConfig {
   float freq_scale_swa = 1.0f;
   // freq_factors apply to the global (non-sliding) layers only (Gemma 4's proportional RoPE).
   bool freq_factors_global_only = false;
+  // When nonzero, the attention factor handed to the rotation as is (Mistral 3 cancels YaRN's
+  // magnitude correction with 1 / (1 + 0.1 ln factor)).
+  float attn_factor_override = 0.0f;
 
   // The parameters for a context of n_ctx positions; `sliding` selects the local-layer settings.
   kernels::RopeParams params(int64_t n_rot, int64_t n_ctx, bool sliding) const;
@@ -57,6 +60,15 @@ struct ArchConfig {
   std::vector<uint8_t> layer_sliding;  // n_layer entries, 1 = sliding-window layer
   bool moe_norm_topk = true;           // renormalise the selected experts' weights to sum to 1
   bool v_norm = false;                 // RMS-normalise each V head (no weight) before caching
+  std::vector<uint8_t> layer_no_rope;  // n_layer entries (or empty), 1 = no RoPE (SmolLM3 NoPE)
+  // Granite multipliers: block outputs are scaled before the residual add, logits divided.
+  float residual_scale = 1.0f;
+  float logit_scale = 1.0f;
+  // Attention temperature (Llama 4 / Mistral 3): after RoPE, q *= 1 + scale * ln(1 +
+  // floor((pos + offset) / floor_scale)) (0 = off).
+  float attn_temp_scale = 0.0f;
+  float attn_temp_offset = 0.0f;
+  int64_t attn_temp_floor_scale = 8192;
 };
 
 // Fills `config` for hp.arch (after read_hparams); errors for settings ember cannot run.
@@ -71,6 +83,9 @@ Status configure_phi3(const GgufFile& file, const ModelHParams& hp, ArchConfig& 
 Status configure_gemma2(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_gemma3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_gemma4(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_mistral3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_smollm3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_granite(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 
 // Shared helpers for the architecture files.
 namespace arch_detail {
@@ -83,6 +98,9 @@ Status read_optional_vector(const GgufFile& file, const std::string& name, int64
 // Marks layer il as sliding when il % pattern < pattern - 1 (pattern 2: even layers; pattern 6:
 // five local layers, then one global).
 void set_sliding_pattern(int64_t n_layer, int64_t pattern, std::vector<uint8_t>& layer_sliding);
+// Reads the optional float key `<arch>.<suffix>` into `out` (left unchanged when absent).
+Status read_arch_float(const GgufFile& file, const ModelHParams& hp, const std::string& suffix,
+                       float& out);
 }  // namespace arch_detail
 
 }  // namespace ember
