@@ -132,7 +132,7 @@ TEST(TokenizerVocab, EveryCaseOfEveryVocabularyMatchesTheReference) {
 // input back.
 TEST(TokenizerVocab, FamilyVocabulariesMatchTheReference) {
   EMBER_REQUIRE_TESTDATA(dir);
-  for (const std::string name : {"gemma-4"}) {
+  for (const std::string name : {"gemma-4", "qwen35"}) {
     const auto file = dir / "families" / "vocab" / ("ggml-vocab-" + name + ".gguf");
     Result<Tokenizer> tok = Tokenizer::load(file.string());
     ASSERT_TRUE(tok.ok()) << name << ": " << tok.status().to_string();
