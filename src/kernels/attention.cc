@@ -122,6 +122,23 @@ size_t attention_scratch_bytes(int64_t n_rep, int64_t dk, int64_t dv) {
   return std::max(tiled, per_key);
 }
 
+namespace {
+
+// An attention sink: a logit with no value that joins the denominator, after the cells (the
+// accumulated output `out` is rescaled when the sink is the new maximum).
+void add_sink(const OpsTable& ops, float sink, float m, float& s_sum, float* out, int64_t dv) {
+  float ms = 1.0f, vs = 1.0f;
+  if (sink > m) {
+    ms = std::exp(m - sink);
+    ops.scale(out, ms, dv);
+  } else {
+    vs = std::exp(sink - m);
+  }
+  s_sum = std::fma(s_sum, ms, vs);
+}
+
+}  // namespace
+
 void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQuery& query,
                     int64_t n_rep, void* scratch) {
   const int64_t dk = kv.head_dim_k, dv = kv.head_dim_v;
@@ -211,12 +228,13 @@ void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQ
         s_sum = std::fma(s_sum, ms, vs);
       }
     }
-    const float inv = s_sum == 0.0f ? 0.0f : 1.0f / s_sum;
     if (kv.type == KvType::kF16) {
       for (int64_t i = 0; i < dv; ++i) out[i] = fp16_to_fp32(acc16[i]);
     } else {
       std::memcpy(out, acc32, static_cast<size_t>(dv) * 4);
     }
+    if (kv.sinks != nullptr) add_sink(ops, kv.sinks[r], m, s_sum, out, dv);
+    const float inv = s_sum == 0.0f ? 0.0f : 1.0f / s_sum;
     ops.scale(out, inv, dv);
   }
 }
@@ -327,9 +345,10 @@ void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQue
   for (int64_t i = 0; i < n_rows; ++i) {
     for (int64_t h = 0; h < n_rep; ++h) {
       const int64_t r = i * n_rep + h;
-      const float inv = s_sum[r] == 0.0f ? 0.0f : 1.0f / s_sum[r];
       float* out = rows[i].out + h * dv;
       std::memcpy(out, acc + r * dv, static_cast<size_t>(dv) * 4);
+      if (kv.sinks != nullptr) add_sink(ops, kv.sinks[h], m[r], s_sum[r], out, dv);
+      const float inv = s_sum[r] == 0.0f ? 0.0f : 1.0f / s_sum[r];
       ops.scale(out, inv, dv);
     }
   }

@@ -51,6 +51,9 @@ struct AttentionKv {
   int64_t window = 0;    // > 0: only cells with pos > query pos - window are visible
   float scale = 1.0f;    // scores = scale * q.k (before soft-capping)
   float softcap = 0.0f;  // > 0: scores = softcap * tanh(scores / softcap)
+  // Optional attention sinks (gpt-oss): one logit per query head of this group (n_rep values)
+  // that joins the softmax denominator only.
+  const float* sinks = nullptr;
 };
 
 // One query token: n_rep heads that share the key/value head.

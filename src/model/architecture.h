@@ -19,6 +19,7 @@ enum class Architecture {
   kMistral3,  // llama layout, YaRN without magnitude change, attention temperature
   kSmollm3,   // llama layout, no RoPE on every 4th layer
   kGranite,   // llama layout, embedding / residual / attention / logit multipliers
+  kGptOss,    // attention sinks, biases, MoE with biased top-k and OAI SwiGLU
 };
 
 // What a layer of the architecture contains, beyond the common attention + FFN blocks.

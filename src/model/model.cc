@@ -187,9 +187,22 @@ Status Model::bind() {
     EMBER_RETURN_IF_ERROR(
         vec(p + "attn_k_norm.weight", ls.head_dim_k, traits.qk_norm && own_kv, &L.k_norm));
     EMBER_RETURN_IF_ERROR(mat(p + "attn_output.weight", d, hp_.n_head * ls.head_dim_v, &L.wo));
-    EMBER_RETURN_IF_ERROR(
-        vec(p + "post_attention_norm.weight", d, traits.post_norms, &L.post_attn_norm));
-    EMBER_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", d, true, &L.ffn_norm));
+    const bool gpt_oss = hp_.arch == Architecture::kGptOss;
+    if (gpt_oss) {
+      // Its FFN input norm is named post_attention_norm.
+      const int64_t ne = hp_.n_expert, nf = hp_.n_ff_exp;
+      EMBER_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", d, true, &L.ffn_norm));
+      EMBER_RETURN_IF_ERROR(vec(p + "attn_output.bias", d, true, &L.bo));
+      EMBER_RETURN_IF_ERROR(vec(p + "attn_sinks.weight", hp_.n_head, true, &L.sinks));
+      EMBER_RETURN_IF_ERROR(vec(p + "ffn_gate_inp.bias", ne, true, &L.gate_inp_b));
+      EMBER_RETURN_IF_ERROR(vec(p + "ffn_gate_exps.bias", ne * nf, true, &L.gate_exps_b));
+      EMBER_RETURN_IF_ERROR(vec(p + "ffn_up_exps.bias", ne * nf, true, &L.up_exps_b));
+      EMBER_RETURN_IF_ERROR(vec(p + "ffn_down_exps.bias", ne * d, true, &L.down_exps_b));
+    } else {
+      EMBER_RETURN_IF_ERROR(
+          vec(p + "post_attention_norm.weight", d, traits.post_norms, &L.post_attn_norm));
+      EMBER_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", d, true, &L.ffn_norm));
+    }
     EMBER_RETURN_IF_ERROR(vec(p + "post_ffw_norm.weight", d, traits.post_norms, &L.post_ffn_norm));
     if (gemma4) {
       EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", ls.n_ff, d, &L.ffn_gate));

@@ -63,6 +63,14 @@ struct LayerWeights {
   Linear pl_proj;                       // [n_embd][n_embd_per_layer]
   const float* pl_post_norm = nullptr;  // [n_embd]
   const float* out_scale = nullptr;     // [1]: the hidden state is multiplied by it after the layer
+  // gpt-oss: output projection bias [n_embd], attention sinks [n_head], router bias [n_expert]
+  // and expert biases (gate/up [n_expert][n_ff_exp], down [n_expert][n_embd]).
+  const float* bo = nullptr;
+  const float* sinks = nullptr;
+  const float* gate_inp_b = nullptr;
+  const float* gate_exps_b = nullptr;
+  const float* up_exps_b = nullptr;
+  const float* down_exps_b = nullptr;
 };
 
 struct ModelLoadOptions {

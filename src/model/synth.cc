@@ -138,6 +138,12 @@ ModelHParams default_synth_hparams(Architecture arch) {
       hp.rope_freq_base = 1000000.0f;
       hp.rope_freq_base_swa = 10000.0f;
       break;
+    case Architecture::kGptOss:
+      hp.n_expert = 8;
+      hp.n_expert_used = 4;
+      hp.n_ff_exp = 256;
+      hp.sliding_window = 128;
+      break;
     case Architecture::kMistral3:
     case Architecture::kSmollm3:
     case Architecture::kGranite:

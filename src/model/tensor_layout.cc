@@ -58,6 +58,21 @@ std::vector<TensorSpec> model_tensor_layout(const ModelHParams& hp, bool tied_ou
     }
     add("attn_output.weight", {hp.n_head * ls.head_dim_v, d}, TensorRole::kAttnOutput);
     if (traits.post_norms) add("post_attention_norm.weight", {d}, TensorRole::kNorm);
+    if (hp.arch == Architecture::kGptOss) {
+      // gpt-oss: output bias, sinks; its FFN input norm is named post_attention_norm.
+      add("attn_output.bias", {d}, TensorRole::kBias);
+      add("attn_sinks.weight", {hp.n_head}, TensorRole::kNorm);
+      add("post_attention_norm.weight", {d}, TensorRole::kNorm);
+      add("ffn_gate_inp.weight", {d, hp.n_expert}, TensorRole::kFfnGateInp);
+      add("ffn_gate_inp.bias", {hp.n_expert}, TensorRole::kBias);
+      add("ffn_gate_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnGateExps);
+      add("ffn_gate_exps.bias", {hp.n_ff_exp, hp.n_expert}, TensorRole::kBias);
+      add("ffn_up_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnUpExps);
+      add("ffn_up_exps.bias", {hp.n_ff_exp, hp.n_expert}, TensorRole::kBias);
+      add("ffn_down_exps.weight", {hp.n_ff_exp, d, hp.n_expert}, TensorRole::kFfnDownExps);
+      add("ffn_down_exps.bias", {d, hp.n_expert}, TensorRole::kBias);
+      continue;
+    }
     add("ffn_norm.weight", {d}, TensorRole::kNorm);
     if (gemma4) {
       // Dense MLP in every layer; MoE layers add experts beside it (fused gate|up per expert,

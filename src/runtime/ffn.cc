@@ -16,6 +16,14 @@ void activate(const kernels::OpsTable& O, FfnActivation act, float* gate, const 
               int64_t n) {
   if (act == FfnActivation::kGeluTanh) {
     O.gelu_mul(gate, up, n);
+  } else if (act == FfnActivation::kSwigluOai) {
+    // gpt-oss: gate clamped above, up clamped both ways, sigmoid with alpha 1.702.
+    constexpr float kAlpha = 1.702f, kLimit = 7.0f;
+    for (int64_t i = 0; i < n; ++i) {
+      const float x = std::min(gate[i], kLimit);
+      const float y = std::clamp(up[i], -kLimit, kLimit);
+      gate[i] = (x / (1.0f + std::exp(kAlpha * (-x)))) * (y + 1.0f);
+    }
   } else {
     O.silu_mul(gate, up, n);
   }
@@ -96,6 +104,9 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
   const Product router = {&L.ffn_gate_inp, convert(0, L.ffn_gate_inp.w.type, h_.data(), n_rows, d),
                           router_.data(), ne};
   run_products(&router, 1, n_rows, Stage::kMatmulRouter);
+  if (L.gate_inp_b != nullptr) {
+    pool_.run(n_rows, [&](int64_t t, int) { O.add(router_.data() + t * ne, L.gate_inp_b, ne); });
+  }
   if (L.pre_ffn_norm_2 != nullptr) {
     pool_.run(n_rows, [&](int64_t t, int) {
       O.rmsnorm(x_.data() + t * d, L.pre_ffn_norm_2, h_.data() + t * d, d, hp.norm_eps);
@@ -106,6 +117,31 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
   // probabilities optionally renormalised to sum to 1.
   pool_.run(n_rows, [&](int64_t t, int) {
     float* p = router_.data() + t * ne;
+    if (cfg.moe_gating == MoeGating::kSoftmaxWeight) {
+      // The k largest logits (ties: lower index), then a softmax over those k.
+      int32_t* sel = route_expert_.data() + t * k;
+      float* w = route_weight_.data() + t * k;
+      for (int64_t r = 0; r < k; ++r) {
+        int64_t best = -1;
+        for (int64_t e = 0; e < ne; ++e) {
+          bool taken = false;
+          for (int64_t j = 0; j < r; ++j) taken |= sel[j] == e;
+          if (!taken && (best < 0 || p[e] > p[best])) best = e;
+        }
+        sel[r] = static_cast<int32_t>(best);
+        w[r] = p[best];
+      }
+      float mx = w[0];
+      for (int64_t r = 1; r < k; ++r) mx = std::max(mx, w[r]);
+      double sum = 0.0;
+      for (int64_t r = 0; r < k; ++r) {
+        w[r] = std::exp(w[r] - mx);
+        sum += w[r];
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      for (int64_t r = 0; r < k; ++r) w[r] *= inv;
+      return;
+    }
     float mx = p[0];
     for (int64_t e = 1; e < ne; ++e) mx = std::max(mx, p[e]);
     double sum = 0.0;
@@ -172,11 +208,20 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
     const Product gu[2] = {{&wg, xg, gate + s0 * nf, nf}, {&wu, xu, up + s0 * nf, nf}};
     run_products(gu, 2, m, Stage::kMatmulUpGate);
     pool_.run(m, [&](int64_t i, int) {
+      if (L.gate_exps_b != nullptr) {
+        O.add(gate + (s0 + i) * nf, L.gate_exps_b + e * nf, nf);
+        O.add(up + (s0 + i) * nf, L.up_exps_b + e * nf, nf);
+      }
       activate(O, cfg.ffn_act, gate + (s0 + i) * nf, up + (s0 + i) * nf, nf);
     });
     const Product down = {&wd, convert(0, wd.w.type, gate + s0 * nf, m, nf),
                           moe_out_.data() + s0 * d, d};
     run_products(&down, 1, m, Stage::kMatmulDown);
+    if (L.down_exps_b != nullptr) {
+      pool_.run(m, [&](int64_t i, int) {
+        O.add(moe_out_.data() + (s0 + i) * d, L.down_exps_b + e * d, d);
+      });
+    }
   }
 
   // Weighted sum of each token's experts in rank order (Gemma 4: each expert's output first

@@ -241,6 +241,7 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
     // Byte offset of head g inside a cache row (whole blocks per head for Q8_0).
     kvh.k = k_layer + kernels::kv_row_bytes(kv.type, g * dk);
     kvh.v = v_layer + kernels::kv_row_bytes(kv.type, g * dv);
+    if (L.sinks != nullptr) kvh.sinks = L.sinks + g * n_rep;
     if (ub.paged) {
       const auto [b, e] = tile_range_[static_cast<size_t>(seq)];
       kvh.tiles = tile_list_.data() + b;
@@ -305,6 +306,7 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   run_products(&p, 1, n_rows, Stage::kMatmulOut);
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;
+    if (L.bo != nullptr) O.add(o, L.bo, d);
     if (L.post_attn_norm != nullptr) O.rmsnorm(o, L.post_attn_norm, o, d, hp.norm_eps);
     if (cfg.residual_scale != 1.0f) O.scale(o, cfg.residual_scale, d);
     O.add(x_.data() + t * d, o, d);

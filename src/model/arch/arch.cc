@@ -119,6 +119,8 @@ Status configure_architecture(const GgufFile& file, const ModelHParams& hp, Arch
       return configure_smollm3(file, hp, config);
     case Architecture::kGranite:
       return configure_granite(file, hp, config);
+    case Architecture::kGptOss:
+      return configure_gpt_oss(file, hp, config);
   }
   return unimplemented("architecture is not supported");
 }

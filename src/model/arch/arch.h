@@ -19,6 +19,12 @@ class GgufFile;
 enum class FfnActivation : uint8_t {
   kSilu,      // SwiGLU: silu(gate) * up
   kGeluTanh,  // GeGLU with the tanh approximation of GELU
+  kSwigluOai,  // gpt-oss: x = min(gate, 7), y = clamp(up, -7, 7), x * sigmoid(1.702 x) * (y + 1)
+};
+
+enum class MoeGating : uint8_t {
+  kSoftmax,        // softmax over all experts, then top-k of the probabilities
+  kSoftmaxWeight,  // top-k of the logits, softmax over the selected k (gpt-oss)
 };
 
 // RoPE settings before the context size is known (LongRoPE picks its factors by context size).
@@ -59,6 +65,7 @@ struct ArchConfig {
   int64_t sliding_window = 0;  // window size of sliding layers (key pos > query pos - window)
   std::vector<uint8_t> layer_sliding;  // n_layer entries, 1 = sliding-window layer
   bool moe_norm_topk = true;           // renormalise the selected experts' weights to sum to 1
+  MoeGating moe_gating = MoeGating::kSoftmax;
   bool v_norm = false;                 // RMS-normalise each V head (no weight) before caching
   std::vector<uint8_t> layer_no_rope;  // n_layer entries (or empty), 1 = no RoPE (SmolLM3 NoPE)
   // Granite multipliers: block outputs are scaled before the residual add, logits divided.
@@ -86,6 +93,7 @@ Status configure_gemma4(const GgufFile& file, const ModelHParams& hp, ArchConfig
 Status configure_mistral3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_smollm3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_granite(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_gpt_oss(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 
 // Shared helpers for the architecture files.
 namespace arch_detail {
