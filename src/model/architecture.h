@@ -20,6 +20,7 @@ enum class Architecture {
   kSmollm3,   // llama layout, no RoPE on every 4th layer
   kGranite,   // llama layout, embedding / residual / attention / logit multipliers
   kGptOss,    // attention sinks, biases, MoE with biased top-k and OAI SwiGLU
+  kGlm4Moe,   // QKV biases, half-head RoPE, dense lead layers, sigmoid-gated MoE + shared expert
 };
 
 // What a layer of the architecture contains, beyond the common attention + FFN blocks.

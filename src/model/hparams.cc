@@ -208,6 +208,16 @@ Result<ModelHParams> read_hparams(const GgufFile& f) {
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "context_length"), hp.n_ctx_train, false));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "embedding_length"), hp.n_embd, true));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "block_count"), hp.n_layer, true));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "nextn_predict_layers"), hp.n_layer_nextn, false));
+  if (hp.n_layer_nextn > 0) {
+    if (hp.n_layer_nextn >= hp.n_layer) {
+      return invalid_argument(key(hp, "nextn_predict_layers") + " must be below block_count");
+    }
+    hp.n_layer -= hp.n_layer_nextn;  // stored prediction layers, never run
+  }
+  EMBER_RETURN_IF_ERROR(
+      read_int(f, key(hp, "leading_dense_block_count"), hp.n_layer_dense_lead, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "expert_shared_count"), hp.n_expert_shared, false));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.head_count"), hp.n_head, true));
   hp.n_head_kv = hp.n_head;
   EMBER_RETURN_IF_ERROR(read_int_or_array(f, key(hp, "attention.head_count_kv"), hp.n_layer,

@@ -55,6 +55,12 @@ struct ModelHParams {
   std::vector<int64_t> n_head_kv_arr;  // per layer when the file stores an array (else empty)
   std::vector<int64_t> n_ff_arr;
   std::vector<uint8_t> swa_layers;  // per layer (array form of sliding_window_pattern)
+  // DeepSeek/GLM-style MoE: the first layers are dense, shared experts beside the routed ones,
+  // and trailing multi-token-prediction layers that the forward pass skips (n_layer excludes
+  // them).
+  int64_t n_layer_dense_lead = 0;  // <arch>.leading_dense_block_count
+  int64_t n_expert_shared = 0;     // <arch>.expert_shared_count
+  int64_t n_layer_nextn = 0;       // <arch>.nextn_predict_layers
 
   // The shape of layer il (uniform unless the arrays above say otherwise).
   struct LayerShape {

@@ -71,6 +71,8 @@ struct LayerWeights {
   const float* gate_exps_b = nullptr;
   const float* up_exps_b = nullptr;
   const float* down_exps_b = nullptr;
+  // Expert-selection bias [n_expert] (added to the gate probabilities for the choice only).
+  const float* exp_probs_b = nullptr;
 };
 
 struct ModelLoadOptions {

@@ -73,6 +73,28 @@ std::vector<TensorSpec> model_tensor_layout(const ModelHParams& hp, bool tied_ou
       add("ffn_down_exps.bias", {d, hp.n_expert}, TensorRole::kBias);
       continue;
     }
+    if (hp.arch == Architecture::kGlm4Moe) {
+      // FFN input norm named post_attention_norm; dense lead layers, then routed + shared experts.
+      add("post_attention_norm.weight", {d}, TensorRole::kNorm);
+      if (il < hp.n_layer_dense_lead) {
+        add("ffn_gate.weight", {d, ls.n_ff}, TensorRole::kFfnGate);
+        add("ffn_up.weight", {d, ls.n_ff}, TensorRole::kFfnUp);
+        add("ffn_down.weight", {ls.n_ff, d}, TensorRole::kFfnDown);
+        continue;
+      }
+      const int64_t nfs = hp.n_ff_exp * hp.n_expert_shared;
+      add("ffn_gate_inp.weight", {d, hp.n_expert}, TensorRole::kFfnGateInp);
+      add("exp_probs_b.bias", {hp.n_expert}, TensorRole::kBias);
+      add("ffn_gate_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnGateExps);
+      add("ffn_up_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnUpExps);
+      add("ffn_down_exps.weight", {hp.n_ff_exp, d, hp.n_expert}, TensorRole::kFfnDownExps);
+      if (nfs > 0) {
+        add("ffn_gate_shexp.weight", {d, nfs}, TensorRole::kFfnGate);
+        add("ffn_up_shexp.weight", {d, nfs}, TensorRole::kFfnUp);
+        add("ffn_down_shexp.weight", {nfs, d}, TensorRole::kFfnDown);
+      }
+      continue;
+    }
     add("ffn_norm.weight", {d}, TensorRole::kNorm);
     if (gemma4) {
       // Dense MLP in every layer; MoE layers add experts beside it (fused gate|up per expert,

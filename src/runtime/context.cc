@@ -117,7 +117,10 @@ Status Context::init() {
   ff_.resize(2 * std::max(ff_dense, ff_moe));
   for (int i = 0; i < 2; ++i) cos_sin_[i].resize(ub * static_cast<size_t>(rope_n_rot_[i]));
   ones_.assign(std::max<size_t>(d, static_cast<size_t>(std::max(max_dk, max_dv))), 1.0f);
-  if (model_.layer(0).post_ffn_norm_1 != nullptr) o2_.resize(ub * d);
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    const LayerWeights& L = model_.layer(il);
+    if (L.ffn_gate_inp.present() && L.ffn_gate.present()) o2_.resize(ub * d);
+  }
   if (hp.n_embd_per_layer > 0) {
     pl_.resize(ub * static_cast<size_t>(hp.n_layer * hp.n_embd_per_layer));
     pl_tok_.resize(pl_.size());

@@ -117,6 +117,34 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
   // probabilities optionally renormalised to sum to 1.
   pool_.run(n_rows, [&](int64_t t, int) {
     float* p = router_.data() + t * ne;
+    if (cfg.moe_gating == MoeGating::kSigmoid) {
+      // Sigmoid per expert; the k best of sigmoid + selection bias (ties: lower index); weights
+      // are the chosen sigmoids, normalised and scaled.
+      for (int64_t e = 0; e < ne; ++e) p[e] = 1.0f / (1.0f + std::exp(-p[e]));
+      int32_t* sel = route_expert_.data() + t * k;
+      float* w = route_weight_.data() + t * k;
+      auto score = [&](int64_t e) { return L.exp_probs_b ? p[e] + L.exp_probs_b[e] : p[e]; };
+      for (int64_t r = 0; r < k; ++r) {
+        int64_t best = -1;
+        for (int64_t e = 0; e < ne; ++e) {
+          bool taken = false;
+          for (int64_t j = 0; j < r; ++j) taken |= sel[j] == e;
+          if (!taken && (best < 0 || score(e) > score(best))) best = e;
+        }
+        sel[r] = static_cast<int32_t>(best);
+        w[r] = p[best];
+      }
+      if (cfg.moe_norm_topk) {
+        double ws = 0.0;
+        for (int64_t r = 0; r < k; ++r) ws += w[r];
+        const float s = std::max(static_cast<float>(ws), 6.103515625e-5f);
+        for (int64_t r = 0; r < k; ++r) w[r] /= s;
+      }
+      if (cfg.moe_weights_scale != 1.0f) {
+        for (int64_t r = 0; r < k; ++r) w[r] *= cfg.moe_weights_scale;
+      }
+      return;
+    }
     if (cfg.moe_gating == MoeGating::kSoftmaxWeight) {
       // The k largest logits (ties: lower index), then a softmax over those k.
       int32_t* sel = route_expert_.data() + t * k;
@@ -244,13 +272,14 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
     if (L.post_ffn_norm_2 != nullptr) O.rmsnorm(o, L.post_ffn_norm_2, o, d, hp.norm_eps);
   });
   // Gemma 4: the dense MLP beside the experts, with its own post-norm, added to their output.
-  const bool dense = L.ffn_gate.present() && L.post_ffn_norm_1 != nullptr;
+  // (GLM / DeepSeek: the shared expert, bound as the dense branch, without norms.)
+  const bool dense = L.ffn_gate.present();
   if (dense) dense_ffn(il, n_rows, L.ffn_norm, o2_.data());
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;
     if (dense) {
       float* o2 = o2_.data() + t * d;
-      O.rmsnorm(o2, L.post_ffn_norm_1, o2, d, hp.norm_eps);
+      if (L.post_ffn_norm_1 != nullptr) O.rmsnorm(o2, L.post_ffn_norm_1, o2, d, hp.norm_eps);
       O.add(o, o2, d);
     }
     if (L.post_ffn_norm != nullptr) O.rmsnorm(o, L.post_ffn_norm, o, d, hp.norm_eps);

@@ -86,7 +86,7 @@ void Context::forward(const Batch& batch, int64_t begin, int64_t end,
     const bool last = il == n_layer - 1;
     const int64_t rows = last ? static_cast<int64_t>(ub.out_rows.size()) : ub.n;
     if (rows == 0) break;
-    if (model_.hparams().is_moe()) {
+    if (model_.layer(il).ffn_gate_inp.present()) {
       moe_block(ub, il, rows);
     } else {
       ffn_block(ub, il, rows);

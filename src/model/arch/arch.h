@@ -25,6 +25,7 @@ enum class FfnActivation : uint8_t {
 enum class MoeGating : uint8_t {
   kSoftmax,        // softmax over all experts, then top-k of the probabilities
   kSoftmaxWeight,  // top-k of the logits, softmax over the selected k (gpt-oss)
+  kSigmoid,        // sigmoid per expert; top-k of sigmoid + selection bias (DeepSeek V3, GLM)
 };
 
 // RoPE settings before the context size is known (LongRoPE picks its factors by context size).
@@ -66,6 +67,7 @@ struct ArchConfig {
   std::vector<uint8_t> layer_sliding;  // n_layer entries, 1 = sliding-window layer
   bool moe_norm_topk = true;           // renormalise the selected experts' weights to sum to 1
   MoeGating moe_gating = MoeGating::kSoftmax;
+  float moe_weights_scale = 1.0f;  // the selected experts' weights are multiplied by it
   bool v_norm = false;                 // RMS-normalise each V head (no weight) before caching
   std::vector<uint8_t> layer_no_rope;  // n_layer entries (or empty), 1 = no RoPE (SmolLM3 NoPE)
   // Granite multipliers: block outputs are scaled before the residual add, logits divided.
@@ -94,6 +96,7 @@ Status configure_mistral3(const GgufFile& file, const ModelHParams& hp, ArchConf
 Status configure_smollm3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_granite(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_gpt_oss(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_glm4moe(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 
 // Shared helpers for the architecture files.
 namespace arch_detail {
