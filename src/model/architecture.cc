@@ -5,7 +5,7 @@
 namespace ember {
 namespace {
 
-constexpr std::array<ArchitectureTraits, 13> kArchitectures = {{
+constexpr std::array<ArchitectureTraits, 14> kArchitectures = {{
     // arch                    name        bias   qknorm fused  gateup post   moe    tied   no-out
     {Architecture::kLlama, "llama", false, false, false, false, false, false, false, false},
     {Architecture::kQwen2, "qwen2", true, false, false, false, false, false, true, false},
@@ -20,6 +20,7 @@ constexpr std::array<ArchitectureTraits, 13> kArchitectures = {{
     {Architecture::kGranite, "granite", false, false, false, false, false, false, false, false},
     {Architecture::kGptOss, "gpt-oss", true, false, false, false, false, true, false, false},
     {Architecture::kGlm4Moe, "glm4moe", true, false, false, false, false, true, false, false},
+    {Architecture::kLlama4, "llama4", false, false, false, false, false, true, false, false},
 }};
 
 }  // namespace

@@ -21,6 +21,7 @@ enum class Architecture {
   kGranite,   // llama layout, embedding / residual / attention / logit multipliers
   kGptOss,    // attention sinks, biases, MoE with biased top-k and OAI SwiGLU
   kGlm4Moe,   // QKV biases, half-head RoPE, dense lead layers, sigmoid-gated MoE + shared expert
+  kLlama4,    // interleaved MoE (weighted input, shared expert), NoPE layers, Q/K norm after RoPE
 };
 
 // What a layer of the architecture contains, beyond the common attention + FFN blocks.

@@ -218,6 +218,8 @@ Result<ModelHParams> read_hparams(const GgufFile& f) {
   EMBER_RETURN_IF_ERROR(
       read_int(f, key(hp, "leading_dense_block_count"), hp.n_layer_dense_lead, false));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "expert_shared_count"), hp.n_expert_shared, false));
+  EMBER_RETURN_IF_ERROR(
+      read_int(f, key(hp, "interleave_moe_layer_step"), hp.n_moe_layer_step, false));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.head_count"), hp.n_head, true));
   hp.n_head_kv = hp.n_head;
   EMBER_RETURN_IF_ERROR(read_int_or_array(f, key(hp, "attention.head_count_kv"), hp.n_layer,
@@ -315,6 +317,7 @@ void write_hparams(const ModelHParams& hp, GgufWriter& w) {
   f32("attention.layer_norm_rms_epsilon", hp.norm_eps);
   f32("rope.freq_base", hp.rope_freq_base);
   if (hp.arch == Architecture::kGemma3) f32("rope.local_freq_base", hp.rope_freq_base_swa);
+  if (hp.n_moe_layer_step > 0) u32("interleave_moe_layer_step", hp.n_moe_layer_step);
   if (hp.arch == Architecture::kGemma4) {
     f32("rope.freq_base_swa", hp.rope_freq_base_swa);
     if (hp.sliding_window_pattern > 0)

@@ -61,6 +61,7 @@ struct ModelHParams {
   int64_t n_layer_dense_lead = 0;  // <arch>.leading_dense_block_count
   int64_t n_expert_shared = 0;     // <arch>.expert_shared_count
   int64_t n_layer_nextn = 0;       // <arch>.nextn_predict_layers
+  int64_t n_moe_layer_step = 0;    // <arch>.interleave_moe_layer_step (Llama 4: every k-th layer)
 
   // The shape of layer il (uniform unless the arrays above say otherwise).
   struct LayerShape {

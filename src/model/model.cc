@@ -188,6 +188,26 @@ Status Model::bind() {
         vec(p + "attn_k_norm.weight", ls.head_dim_k, traits.qk_norm && own_kv, &L.k_norm));
     EMBER_RETURN_IF_ERROR(mat(p + "attn_output.weight", d, hp_.n_head * ls.head_dim_v, &L.wo));
     const bool gpt_oss = hp_.arch == Architecture::kGptOss;
+    if (hp_.arch == Architecture::kLlama4) {
+      EMBER_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", d, true, &L.ffn_norm));
+      const bool moe = hp_.n_moe_layer_step > 0 && (il + 1) % hp_.n_moe_layer_step == 0;
+      if (!moe) {
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", ls.n_ff, d, &L.ffn_gate));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_up.weight", ls.n_ff, d, &L.ffn_up));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_down.weight", d, ls.n_ff, &L.ffn_down));
+      } else {
+        const int64_t ne = hp_.n_expert, nf = hp_.n_ff_exp;
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_inp.weight", ne, d, &L.ffn_gate_inp));
+        EMBER_RETURN_IF_ERROR(experts(p + "ffn_gate_exps.weight", nf, d, &L.gate_exps));
+        EMBER_RETURN_IF_ERROR(experts(p + "ffn_up_exps.weight", nf, d, &L.up_exps));
+        EMBER_RETURN_IF_ERROR(experts(p + "ffn_down_exps.weight", d, nf, &L.down_exps));
+        // The shared expert runs as the layer's dense branch.
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_shexp.weight", nf, d, &L.ffn_gate));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_up_shexp.weight", nf, d, &L.ffn_up));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_down_shexp.weight", d, nf, &L.ffn_down));
+      }
+      continue;
+    }
     if (hp_.arch == Architecture::kGlm4Moe) {
       EMBER_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", d, true, &L.ffn_norm));
       if (il < hp_.n_layer_dense_lead) {

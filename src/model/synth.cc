@@ -138,6 +138,12 @@ ModelHParams default_synth_hparams(Architecture arch) {
       hp.rope_freq_base = 1000000.0f;
       hp.rope_freq_base_swa = 10000.0f;
       break;
+    case Architecture::kLlama4:
+      hp.n_expert = 4;
+      hp.n_expert_used = 1;
+      hp.n_ff_exp = 256;
+      hp.n_moe_layer_step = 2;
+      break;
     case Architecture::kGlm4Moe:
       hp.n_expert = 8;
       hp.n_expert_used = 2;

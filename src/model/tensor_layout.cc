@@ -73,6 +73,26 @@ std::vector<TensorSpec> model_tensor_layout(const ModelHParams& hp, bool tied_ou
       add("ffn_down_exps.bias", {d, hp.n_expert}, TensorRole::kBias);
       continue;
     }
+    if (hp.arch == Architecture::kLlama4) {
+      // Every n_moe_layer_step-th layer is MoE (routed experts + one shared expert), the others
+      // dense.
+      add("ffn_norm.weight", {d}, TensorRole::kNorm);
+      const bool moe = hp.n_moe_layer_step > 0 && (il + 1) % hp.n_moe_layer_step == 0;
+      if (!moe) {
+        add("ffn_gate.weight", {d, ls.n_ff}, TensorRole::kFfnGate);
+        add("ffn_up.weight", {d, ls.n_ff}, TensorRole::kFfnUp);
+        add("ffn_down.weight", {ls.n_ff, d}, TensorRole::kFfnDown);
+        continue;
+      }
+      add("ffn_gate_inp.weight", {d, hp.n_expert}, TensorRole::kFfnGateInp);
+      add("ffn_gate_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnGateExps);
+      add("ffn_up_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnUpExps);
+      add("ffn_down_exps.weight", {hp.n_ff_exp, d, hp.n_expert}, TensorRole::kFfnDownExps);
+      add("ffn_gate_shexp.weight", {d, hp.n_ff_exp}, TensorRole::kFfnGate);
+      add("ffn_up_shexp.weight", {d, hp.n_ff_exp}, TensorRole::kFfnUp);
+      add("ffn_down_shexp.weight", {hp.n_ff_exp, d}, TensorRole::kFfnDown);
+      continue;
+    }
     if (hp.arch == Architecture::kGlm4Moe) {
       // FFN input norm named post_attention_norm; dense lead layers, then routed + shared experts.
       add("post_attention_norm.weight", {d}, TensorRole::kNorm);

@@ -67,6 +67,12 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
                            " is not supported by this CPU");
     }
   }
+  if (model.config().attn_chunk > 0 && params.n_ctx > model.config().attn_chunk) {
+    return unimplemented("this model uses chunked attention (chunks of " +
+                         std::to_string(model.config().attn_chunk) +
+                         " positions), which ember does not implement: use a context of at most " +
+                         std::to_string(model.config().attn_chunk));
+  }
   const int n_threads = params.n_threads > 0 ? params.n_threads : hardware_threads();
   std::unique_ptr<Context> ctx(new Context(model, params, n_threads));
   ctx->params_.n_ubatch = std::min(params.n_ubatch, params.n_ctx);

@@ -117,6 +117,23 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
   // probabilities optionally renormalised to sum to 1.
   pool_.run(n_rows, [&](int64_t t, int) {
     float* p = router_.data() + t * ne;
+    if (cfg.moe_gating == MoeGating::kSigmoidLogits) {
+      // The k largest logits (ties: lower index); weights = their sigmoids.
+      int32_t* sel = route_expert_.data() + t * k;
+      float* w = route_weight_.data() + t * k;
+      for (int64_t r = 0; r < k; ++r) {
+        int64_t best = -1;
+        for (int64_t e = 0; e < ne; ++e) {
+          bool taken = false;
+          for (int64_t j = 0; j < r; ++j) taken |= sel[j] == e;
+          if (!taken && (best < 0 || p[e] > p[best])) best = e;
+        }
+        sel[r] = static_cast<int32_t>(best);
+        w[r] = 1.0f / (1.0f + std::exp(-p[best]));
+        if (cfg.moe_weights_scale != 1.0f) w[r] *= cfg.moe_weights_scale;
+      }
+      return;
+    }
     if (cfg.moe_gating == MoeGating::kSigmoid) {
       // Sigmoid per expert; the k best of sigmoid + selection bias (ties: lower index); weights
       // are the chosen sigmoids, normalised and scaled.
@@ -220,6 +237,10 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
   pool_.run(n_slots, [&](int64_t s, int) {
     const int64_t t = pair_of_slot[static_cast<size_t>(s)] / k;
     std::memcpy(moe_in_.data() + s * d, h_.data() + t * d, static_cast<size_t>(d) * sizeof(float));
+    // Llama 4 weighs each expert's input instead of its output.
+    if (cfg.moe_weight_before_ffn) {
+      O.scale(moe_in_.data() + s * d, route_weight_[static_cast<size_t>(pair_of_slot[static_cast<size_t>(s)])], d);
+    }
   });
 
   float* gate = ff_.data();
@@ -262,7 +283,7 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
       if (L.down_exps_scale != nullptr) {
         O.scale(y, L.down_exps_scale[route_expert_[static_cast<size_t>(t * k + r)]], d);
       }
-      O.scale(y, route_weight_[static_cast<size_t>(t * k + r)], d);
+      if (!cfg.moe_weight_before_ffn) O.scale(y, route_weight_[static_cast<size_t>(t * k + r)], d);
       if (r == 0) {
         std::memcpy(o, y, static_cast<size_t>(d) * sizeof(float));
       } else {

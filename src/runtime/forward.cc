@@ -184,7 +184,12 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
       if (rope) kernels::rope_apply(cfg.rope.style, qh, n_rot, cs);
       if (cfg.prescale_q) O.scale(qh, cfg.attn_scale, dk);
     }
-    if (cfg.attn_temp_scale != 0.0f) {
+    if (cfg.kq_norm_after_rope && rope) {
+      for (int64_t h = 0; h < hp.n_head; ++h) {
+        O.rmsnorm(q + h * dk, ones_.data(), q + h * dk, dk, hp.norm_eps);
+      }
+    }
+    if (cfg.attn_temp_scale != 0.0f && !(cfg.attn_temp_nope_only && rope)) {
       // Attention temperature, with the reference's types (float position, double log).
       const auto pos = static_cast<float>(ub.pos[t]);
       const double steps =
@@ -196,6 +201,7 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
       float* kh = k + h * dk;
       if (L.k_norm != nullptr) O.rmsnorm(kh, L.k_norm, kh, dk, hp.norm_eps);
       if (rope) kernels::rope_apply(cfg.rope.style, kh, n_rot, cs);
+      if (cfg.kq_norm_after_rope && rope) O.rmsnorm(kh, ones_.data(), kh, dk, hp.norm_eps);
       if (cfg.v_norm) O.rmsnorm(v + h * dv, ones_.data(), v + h * dv, dv, hp.norm_eps);
     }
     const int64_t cell = ub.cells[t];

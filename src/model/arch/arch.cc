@@ -123,6 +123,8 @@ Status configure_architecture(const GgufFile& file, const ModelHParams& hp, Arch
       return configure_gpt_oss(file, hp, config);
     case Architecture::kGlm4Moe:
       return configure_glm4moe(file, hp, config);
+    case Architecture::kLlama4:
+      return configure_llama4(file, hp, config);
   }
   return unimplemented("architecture is not supported");
 }

@@ -26,6 +26,7 @@ enum class MoeGating : uint8_t {
   kSoftmax,        // softmax over all experts, then top-k of the probabilities
   kSoftmaxWeight,  // top-k of the logits, softmax over the selected k (gpt-oss)
   kSigmoid,        // sigmoid per expert; top-k of sigmoid + selection bias (DeepSeek V3, GLM)
+  kSigmoidLogits,  // top-k of the logits, weights = their sigmoids (Llama 4)
 };
 
 // RoPE settings before the context size is known (LongRoPE picks its factors by context size).
@@ -68,6 +69,11 @@ struct ArchConfig {
   bool moe_norm_topk = true;           // renormalise the selected experts' weights to sum to 1
   MoeGating moe_gating = MoeGating::kSoftmax;
   float moe_weights_scale = 1.0f;  // the selected experts' weights are multiplied by it
+  bool moe_weight_before_ffn = false;  // weights scale each expert's input, not its output
+  bool kq_norm_after_rope = false;     // unweighted RMS norm of Q and K heads after RoPE (RoPE
+                                       // layers only; Llama 4)
+  bool attn_temp_nope_only = false;    // the attention temperature applies to NoPE layers only
+  int64_t attn_chunk = 0;              // chunked attention size (contexts beyond it refused)
   bool v_norm = false;                 // RMS-normalise each V head (no weight) before caching
   std::vector<uint8_t> layer_no_rope;  // n_layer entries (or empty), 1 = no RoPE (SmolLM3 NoPE)
   // Granite multipliers: block outputs are scaled before the residual add, logits divided.
@@ -97,6 +103,7 @@ Status configure_smollm3(const GgufFile& file, const ModelHParams& hp, ArchConfi
 Status configure_granite(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_gpt_oss(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_glm4moe(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_llama4(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 
 // Shared helpers for the architecture files.
 namespace arch_detail {
