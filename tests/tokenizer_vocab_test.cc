@@ -166,12 +166,7 @@ TEST(TokenizerVocab, FamilyGoldenPromptTokensMatchTheReference) {
   for (const auto& e : std::filesystem::directory_iterator(dir / "families" / "golden")) {
     const std::string file = e.path().filename().string();
     if (e.path().extension() != ".json") continue;
-    bool supported = false;
-    for (const char* f : {"gemma4", "mistral3", "smollm3", "granite", "gpt-oss", "glm4moe",
-                          "llama4"}) {
-      supported |= file.rfind(f, 0) == 0;
-    }
-    if (!supported) continue;
+    // Every family's tokenizer (including those whose architecture ember does not run yet).
     SCOPED_TRACE(file);
     const std::string model = file.substr(0, file.find('.'));
     Result<Tokenizer> tok =
@@ -187,7 +182,7 @@ TEST(TokenizerVocab, FamilyGoldenPromptTokensMatchTheReference) {
                               << "\n  got:     " << ids_to_string(*ids);
     ++checked;
   }
-  EXPECT_GE(checked, 20);
+  EXPECT_GE(checked, 30);
 }
 
 TEST(TokenizerVocab, GoldenPromptTokensMatchTheReference) {
