@@ -3,7 +3,8 @@
 // caches. Every SIMD table this CPU runs must give the scalar table's bits; a row's spans
 // computed one by one (how decoding spreads them over threads) and folded must give the bits
 // of the same row inside a batch of rows; and the result must agree with a direct
-// double-precision softmax over the dequantized cache.
+// double-precision softmax over the dequantized cache, with and without attention sinks (a
+// per-head logit that joins the denominator once, after every span).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -103,8 +104,9 @@ struct Cache {
     a.scale = 1.0f / std::sqrt(static_cast<float>(dk));
     return a;
   }
-  // softmax(scale * q.k) v over cells with position <= p, in double.
-  std::vector<double> direct(const float* q, int32_t p) const {
+  // softmax(scale * q.k) v over cells with position <= p, in double; `sink` (if not null) is one
+  // more logit in the denominator with no value.
+  std::vector<double> direct(const float* q, int32_t p, const float* sink = nullptr) const {
     const double scale = 1.0 / std::sqrt(static_cast<double>(dk));
     std::vector<double> s;
     double mx = -1e300;
@@ -114,8 +116,10 @@ struct Cache {
       s.push_back(d * scale);
       mx = std::max(mx, s.back());
     }
+    if (sink != nullptr) mx = std::max(mx, static_cast<double>(*sink));
     double sum = 0;
     for (double& x : s) sum += (x = std::exp(x - mx));
+    if (sink != nullptr) sum += std::exp(static_cast<double>(*sink) - mx);
     std::vector<double> out(static_cast<size_t>(dv), 0.0);
     for (size_t c = 0; c < s.size(); ++c) {
       for (int64_t i = 0; i < dv; ++i) out[static_cast<size_t>(i)] += s[c] / sum * vf[c * dv + i];
@@ -200,66 +204,73 @@ TEST(AttentionSpans, HalfRowsToFloatTransposedMatchesTheDefinitionOnEveryIsa) {
 
 TEST(AttentionSpans, EveryIsaAndEverySplitGiveTheSameBits) {
   for (const Shape& sh : kShapes) {
-    SCOPED_TRACE(describe(sh));
-    const Cache cache(sh.type, sh.n_cells, sh.dk, sh.dv, 100 + static_cast<uint32_t>(sh.n_cells));
-    const AttentionKv kv = cache.kv();
-    // Rows at the last positions (a prompt's end) and a few early ones, so rows see different
-    // numbers of spans and partly visible tiles.
-    std::vector<int32_t> positions;
-    for (int64_t p = std::max<int64_t>(0, sh.n_cells - 5); p < sh.n_cells; ++p)
-      positions.push_back(static_cast<int32_t>(p));
-    for (int32_t p : {0, 63, 64, 511, 512, 700})
-      if (p < sh.n_cells) positions.push_back(p);
-    const auto n_rows = static_cast<int64_t>(positions.size());
-    const auto q = random_floats(static_cast<size_t>(n_rows * sh.n_rep * sh.dk), 7, 2.0f);
-    const int64_t out_n = n_rows * sh.n_rep * sh.dv;
-    Aligned scratch(attention_scratch_bytes(sh.n_rep, sh.dk, sh.dv));
+    for (const bool with_sinks : {false, true}) {
+      SCOPED_TRACE(describe(sh) + (with_sinks ? " with sinks" : ""));
+      const Cache cache(sh.type, sh.n_cells, sh.dk, sh.dv, 100 + static_cast<uint32_t>(sh.n_cells));
+      AttentionKv kv = cache.kv();
+      // Sinks around the scores' range, so some heads' sinks exceed every score (rescaling the
+      // values) and others do not.
+      const auto sinks = random_floats(static_cast<size_t>(sh.n_rep), 9, 3.0f);
+      if (with_sinks) kv.sinks = sinks.data();
+      // Rows at the last positions (a prompt's end) and a few early ones, so rows see different
+      // numbers of spans and partly visible tiles.
+      std::vector<int32_t> positions;
+      for (int64_t p = std::max<int64_t>(0, sh.n_cells - 5); p < sh.n_cells; ++p)
+        positions.push_back(static_cast<int32_t>(p));
+      for (int32_t p : {0, 63, 64, 511, 512, 700})
+        if (p < sh.n_cells) positions.push_back(p);
+      const auto n_rows = static_cast<int64_t>(positions.size());
+      const auto q = random_floats(static_cast<size_t>(n_rows * sh.n_rep * sh.dk), 7, 2.0f);
+      const int64_t out_n = n_rows * sh.n_rep * sh.dv;
+      Aligned scratch(attention_scratch_bytes(sh.n_rep, sh.dk, sh.dv));
 
-    auto batch = [&](const OpsTable& O) {
-      std::vector<float> out(static_cast<size_t>(out_n));
-      std::vector<AttentionQuery> rows;
-      for (int64_t i = 0; i < n_rows; ++i) {
-        rows.push_back({q.data() + i * sh.n_rep * sh.dk, out.data() + i * sh.n_rep * sh.dv,
-                        positions[static_cast<size_t>(i)], 1});
-      }
-      attend_tiled(O, kv, rows.data(), n_rows, sh.n_rep, scratch.p);
-      return out;
-    };
-    const std::vector<float> ref = batch(ops(Isa::kScalar));
-    for (Isa isa : all_isas()) {
-      const OpsTable& O = ops(isa);
-      const std::vector<float> got = batch(O);
-      EXPECT_EQ(std::memcmp(got.data(), ref.data(), ref.size() * 4), 0)
-          << isa_name(isa) << ": batch differs from the scalar table";
-      // Each row alone, span by span (in reverse order, as threads might), then folded.
-      const int64_t n_spans = attention_span_count(kv);
-      const int64_t pf = attention_partial_floats(sh.dv);
-      for (int64_t i = 0; i < n_rows; ++i) {
-        std::vector<float> part(static_cast<size_t>(sh.n_rep * n_spans * pf), NAN);
-        std::vector<float> out(static_cast<size_t>(sh.n_rep * sh.dv));
-        const AttentionQuery row{q.data() + i * sh.n_rep * sh.dk, out.data(),
-                                 positions[static_cast<size_t>(i)], 1};
-        for (int64_t sp = n_spans - 1; sp >= 0; --sp) {
-          attend_tiled_span(O, kv, &row, 1, sh.n_rep, sp, part.data() + sp * pf, 0, n_spans * pf,
-                            scratch.p);
+      auto batch = [&](const OpsTable& O) {
+        std::vector<float> out(static_cast<size_t>(out_n));
+        std::vector<AttentionQuery> rows;
+        for (int64_t i = 0; i < n_rows; ++i) {
+          rows.push_back({q.data() + i * sh.n_rep * sh.dk, out.data() + i * sh.n_rep * sh.dv,
+                          positions[static_cast<size_t>(i)], 1});
         }
-        for (int64_t h = 0; h < sh.n_rep; ++h)
-          attend_fold(O, part.data() + h * n_spans * pf, pf, n_spans, sh.dv,
-                      out.data() + h * sh.dv);
-        EXPECT_EQ(std::memcmp(out.data(), ref.data() + i * sh.n_rep * sh.dv, out.size() * 4), 0)
-            << isa_name(isa) << ": row " << i << " (pos " << positions[static_cast<size_t>(i)]
-            << ") split into spans differs from the batch";
+        attend_tiled(O, kv, rows.data(), n_rows, sh.n_rep, scratch.p);
+        return out;
+      };
+      const std::vector<float> ref = batch(ops(Isa::kScalar));
+      for (Isa isa : all_isas()) {
+        const OpsTable& O = ops(isa);
+        const std::vector<float> got = batch(O);
+        EXPECT_EQ(std::memcmp(got.data(), ref.data(), ref.size() * 4), 0)
+            << isa_name(isa) << ": batch differs from the scalar table";
+        // Each row alone, span by span (in reverse order, as threads might), then folded.
+        const int64_t n_spans = attention_span_count(kv);
+        const int64_t pf = attention_partial_floats(sh.dv);
+        for (int64_t i = 0; i < n_rows; ++i) {
+          std::vector<float> part(static_cast<size_t>(sh.n_rep * n_spans * pf), NAN);
+          std::vector<float> out(static_cast<size_t>(sh.n_rep * sh.dv));
+          const AttentionQuery row{q.data() + i * sh.n_rep * sh.dk, out.data(),
+                                   positions[static_cast<size_t>(i)], 1};
+          for (int64_t sp = n_spans - 1; sp >= 0; --sp) {
+            attend_tiled_span(O, kv, &row, 1, sh.n_rep, sp, part.data() + sp * pf, 0, n_spans * pf,
+                              scratch.p);
+          }
+          for (int64_t h = 0; h < sh.n_rep; ++h)
+            attend_fold(O, part.data() + h * n_spans * pf, pf, n_spans, sh.dv,
+                        with_sinks ? sinks.data() + h : nullptr, out.data() + h * sh.dv);
+          EXPECT_EQ(std::memcmp(out.data(), ref.data() + i * sh.n_rep * sh.dv, out.size() * 4), 0)
+              << isa_name(isa) << ": row " << i << " (pos " << positions[static_cast<size_t>(i)]
+              << ") split into spans differs from the batch";
+        }
       }
-    }
-    // Against the direct softmax over the dequantized cache.
-    for (int64_t i = 0; i < n_rows; ++i) {
-      for (int64_t h = 0; h < sh.n_rep; ++h) {
-        const auto want =
-            cache.direct(q.data() + (i * sh.n_rep + h) * sh.dk, positions[static_cast<size_t>(i)]);
-        for (int64_t d = 0; d < sh.dv; ++d) {
-          ASSERT_NEAR(ref[static_cast<size_t>((i * sh.n_rep + h) * sh.dv + d)],
-                      want[static_cast<size_t>(d)], 2e-4)
-              << "row " << i << " head " << h << " value " << d;
+      // Against the direct softmax over the dequantized cache.
+      for (int64_t i = 0; i < n_rows; ++i) {
+        for (int64_t h = 0; h < sh.n_rep; ++h) {
+          const auto want =
+              cache.direct(q.data() + (i * sh.n_rep + h) * sh.dk, positions[static_cast<size_t>(i)],
+                           with_sinks ? sinks.data() + h : nullptr);
+          for (int64_t d = 0; d < sh.dv; ++d) {
+            ASSERT_NEAR(ref[static_cast<size_t>((i * sh.n_rep + h) * sh.dv + d)],
+                        want[static_cast<size_t>(d)], 2e-4)
+                << "row " << i << " head " << h << " value " << d;
+          }
         }
       }
     }

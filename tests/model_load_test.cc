@@ -52,7 +52,9 @@ void expect_runs(const Model& m) {
 TEST(ModelLoad, EveryArchitectureLoadsAndRuns) {
   for (Architecture arch :
        {Architecture::kLlama, Architecture::kQwen2, Architecture::kQwen3, Architecture::kQwen3Moe,
-        Architecture::kPhi3, Architecture::kGemma2, Architecture::kGemma3}) {
+        Architecture::kPhi3, Architecture::kGemma2, Architecture::kGemma3, Architecture::kGemma4,
+        Architecture::kMistral3, Architecture::kSmollm3, Architecture::kGranite,
+        Architecture::kGptOss, Architecture::kGlm4Moe, Architecture::kLlama4}) {
     const ModelHParams hp = default_synth_hparams(arch);
     const std::string name(architecture_traits(arch).name);
     SCOPED_TRACE(name);
@@ -151,6 +153,13 @@ TEST(ModelLoad, BadFilesGiveClearErrors) {
                              w.set("general.architecture", GgufValue::string("mamba9"));
                            }),
                     StatusCode::kUnimplemented, "mamba9");
+  // ... and lists what ember does run.
+  expect_load_error(edited(base, "unknown-arch2.gguf",
+                           [](GgufWriter& w, const GgufFile& f) {
+                             copy_all(w, f);
+                             w.set("general.architecture", GgufValue::string("mamba9"));
+                           }),
+                    StatusCode::kUnimplemented, "supported: llama, qwen2");
   expect_load_error(
       edited(base, "missing.gguf",
              [](GgufWriter& w, const GgufFile& f) { copy_all(w, f, "blk.1.attn_k.weight"); }),

@@ -342,5 +342,37 @@ TEST(QuantDispatch, EmptyRowIsFine) {
   EXPECT_TRUE(dequantize_row(TensorType::kQ4_0, nullptr, nullptr, 0).ok());
 }
 
+// MXFP4 against the OCP microscaling spec: E2M1 codes (sign bit 3, then 0, 0.5, 1, 1.5, 2, 3, 4, 6)
+// times the E8M0 scale 2^(e - 127), element j < 16 in the low nibble of byte j, j + 16 in the high.
+TEST(TensorQuant, Mxfp4DequantizesAsTheSpecDefinesBitExactly) {
+  const double kE2M1[8] = {0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0};
+  for (int e : {0, 1, 2, 100, 127, 130, 200, 254}) {
+    uint8_t block[17];
+    block[0] = static_cast<uint8_t>(e);
+    for (int j = 0; j < 16; ++j) block[1 + j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+    float out[32];
+    ASSERT_TRUE(dequantize_row(TensorType::kMXFP4, block, out, 32).ok());
+    for (int j = 0; j < 32; ++j) {
+      const int code = j < 16 ? j : 15 - (j - 16);
+      const double mag = std::ldexp(kE2M1[code & 7], e - 127);
+      const double want = (code & 8) != 0 ? -mag : mag;
+      EXPECT_EQ(out[j], static_cast<float>(want)) << "e " << e << " element " << j;
+    }
+  }
+  // Quantizing values that are exactly representable gives them back.
+  std::vector<float> x(64);
+  for (int j = 0; j < 64; ++j) x[j] = static_cast<float>(kE2M1[j % 8] * ((j / 8) % 2 ? -0.25 : 8.0));
+  std::vector<uint8_t> q(2 * 17);
+  ASSERT_TRUE(quantize_row(TensorType::kMXFP4, x.data(), q.data(), 64).ok());
+  std::vector<float> back(64);
+  ASSERT_TRUE(dequantize_row(TensorType::kMXFP4, q.data(), back.data(), 64).ok());
+  for (int j = 0; j < 64; ++j) {
+    // Each block mixes 8x and -0.25x values: the small ones are below the block's step except 0.
+    if ((j / 8) % 2 == 0) {
+      EXPECT_EQ(back[j], x[j]) << j;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ember

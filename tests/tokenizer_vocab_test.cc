@@ -158,6 +158,63 @@ TEST(TokenizerVocab, UnigramVocabularyMatchesTheReference) {
   EXPECT_EQ(ids->back(), tok->eos());
 }
 
+// The tokenizers of the 2026 families (families/vocab): every case exact, and the pieces give the
+// input back.
+TEST(TokenizerVocab, FamilyVocabulariesMatchTheReference) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  for (const std::string name : {"gemma-4", "qwen35"}) {
+    const auto file = dir / "families" / "vocab" / ("ggml-vocab-" + name + ".gguf");
+    Result<Tokenizer> tok = Tokenizer::load(file.string());
+    ASSERT_TRUE(tok.ok()) << name << ": " << tok.status().to_string();
+    EXPECT_TRUE(tok->warnings().empty()) << name << ": " << tok->warnings().front();
+    const std::vector<VocabCase> cases = read_cases(file);
+    EXPECT_GE(cases.size(), 10u) << name;
+    size_t mismatches = 0;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      Result<std::vector<int32_t>> ids = tok->tokenize(cases[i].input, false, false);
+      ASSERT_TRUE(ids.ok()) << name << " case " << i << ": " << ids.status().to_string();
+      const std::string got = ids_to_string(*ids);
+      if (got != cases[i].expected) {
+        ++mismatches;
+        ADD_FAILURE() << name << " case " << i << " input " << show(cases[i].input)
+                      << "\n  expected:" << cases[i].expected << "\n  got:     " << got;
+      }
+      std::string pieces;
+      for (int32_t id : *ids) pieces += tok->token_to_piece(id).value();
+      EXPECT_EQ(pieces, cases[i].input) << name << " case " << i;
+    }
+    std::printf("[ vocab    ] %-34s %3zu cases, %zu mismatches\n", name.c_str(), cases.size(),
+                mismatches);
+  }
+}
+
+// The prompts of the families' goldens, tokenized by each model's own vocabulary (BOS rule
+// included) for the families ember supports.
+TEST(TokenizerVocab, FamilyGoldenPromptTokensMatchTheReference) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  int checked = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "families" / "golden")) {
+    const std::string file = e.path().filename().string();
+    if (e.path().extension() != ".json") continue;
+    // Every family's tokenizer (including those whose architecture ember does not run yet).
+    SCOPED_TRACE(file);
+    const std::string model = file.substr(0, file.find('.'));
+    Result<Tokenizer> tok =
+        Tokenizer::load((dir / "families" / "models" / (model + ".gguf")).string());
+    ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+    const auto j = nlohmann::json::parse(read_text(e.path()));
+    const auto expected = j.at("prompt_tokens").get<std::vector<int32_t>>();
+    Result<std::vector<int32_t>> ids =
+        tok->tokenize(j.at("prompt").get<std::string>(), j.at("add_special").get<bool>(),
+                      j.at("parse_special").get<bool>());
+    ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+    EXPECT_EQ(*ids, expected) << "\n  expected:" << ids_to_string(expected)
+                              << "\n  got:     " << ids_to_string(*ids);
+    ++checked;
+  }
+  EXPECT_GE(checked, 30);
+}
+
 TEST(TokenizerVocab, GoldenPromptTokensMatchTheReference) {
   EMBER_REQUIRE_TESTDATA(dir);
   std::map<std::string, Tokenizer> tokenizers;

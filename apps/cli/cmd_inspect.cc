@@ -96,6 +96,26 @@ ordered_json describe(const GgufFile& f, const std::string& path) {
     d["head_dim_v"] = parsed->head_dim_v;
     d["n_rot"] = parsed->n_rot;
     d["n_gqa"] = parsed->n_head / parsed->n_head_kv;
+    // Per-layer shapes when they differ between layers (Gemma 4: sliding layers' head size,
+    // KV heads and FFN width, layers that read another layer's cache).
+    const bool per_layer = !parsed->n_head_kv_arr.empty() || !parsed->n_ff_arr.empty() ||
+                           !parsed->swa_layers.empty() || parsed->shared_kv_layers > 0;
+    if (per_layer) {
+      ordered_json layers = ordered_json::array();
+      for (int64_t il = 0; il < parsed->n_layer; ++il) {
+        const ModelHParams::LayerShape ls = parsed->layer_shape(il);
+        ordered_json l;
+        l["sliding"] = ls.sliding;
+        l["n_head_kv"] = ls.n_head_kv;
+        l["head_dim"] = ls.head_dim_k;
+        l["n_rot"] = ls.n_rot;
+        l["n_ff"] = ls.n_ff;
+        if (ls.kv_layer != il) l["kv_from_layer"] = ls.kv_layer;
+        layers.push_back(l);
+      }
+      d["layers"] = layers;
+    }
+    if (parsed->n_embd_per_layer > 0) d["n_embd_per_layer"] = parsed->n_embd_per_layer;
     j["derived"] = d;
   } else {
     j["hparams_note"] = parsed.status().message();

@@ -29,7 +29,10 @@ constexpr int64_t kMaxDim = 1 << 20;
 
 int run_synth(const SynthArgs& a) {
   const auto arch = architecture_from_name(a.arch);
-  if (!arch) return report_error("unknown architecture '" + a.arch + "' (llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, bert, nomic-bert)");
+  if (!arch) {
+    return report_error("unknown architecture '" + a.arch + "' (" + supported_architecture_names() +
+                        ")");
+  }
   ModelHParams hp = default_synth_hparams(*arch);
   auto set = [](int64_t v, int64_t& field) { if (v >= 0) field = v; };
   set(a.n_embd, hp.n_embd);

@@ -164,7 +164,24 @@ void fold_partial(const OpsTable& ops, float& m, float& s, float* acc, const flo
   m = mn;
 }
 
-void finish_row(const OpsTable& ops, float s, float* out, int64_t dv) {
+// An attention sink: a logit with no value that joins the denominator, after the cells (the
+// accumulated output `out` is rescaled when the sink is the new maximum).
+void add_sink(const OpsTable& ops, float sink, float m, float& s_sum, float* out, int64_t dv) {
+  float ms = 1.0f, vs = 1.0f;
+  if (sink > m) {
+    ms = std::exp(m - sink);
+    ops.scale(out, ms, dv);
+  } else {
+    vs = std::exp(sink - m);
+  }
+  s_sum = std::fma(s_sum, ms, vs);
+}
+
+// Normalises a row whose cells are all folded (running maximum m, sum s, unnormalised values in
+// out). The sink, if any, joins here, once, after every span: so where spans are folded (one
+// call, or partials spread over threads) never changes the bits.
+void finish_row(const OpsTable& ops, float m, float s, const float* sink, float* out, int64_t dv) {
+  if (sink != nullptr) add_sink(ops, *sink, m, s, out, dv);
   ops.scale(out, s == 0.0f ? 0.0f : 1.0f / s, dv);
 }
 
@@ -272,13 +289,12 @@ void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQ
         s_sum = std::fma(s_sum, ms, vs);
       }
     }
-    const float inv = s_sum == 0.0f ? 0.0f : 1.0f / s_sum;
     if (kv.type == KvType::kF16) {
       for (int64_t i = 0; i < dv; ++i) out[i] = fp16_to_fp32(acc16[i]);
     } else {
       std::memcpy(out, acc32, static_cast<size_t>(dv) * 4);
     }
-    ops.scale(out, inv, dv);
+    finish_row(ops, m, s_sum, kv.sinks != nullptr ? kv.sinks + r : nullptr, out, dv);
   }
 }
 
@@ -407,12 +423,12 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
 }
 
 void attend_fold(const OpsTable& ops, const float* partials, int64_t span_stride, int64_t n_spans,
-                 int64_t head_dim_v, float* out) {
+                 int64_t head_dim_v, const float* sink, float* out) {
   float m = kNegInf, s = 0.0f;
   std::memset(out, 0, static_cast<size_t>(head_dim_v) * 4);
   for (int64_t i = 0; i < n_spans; ++i)
     fold_partial(ops, m, s, out, partials + i * span_stride, head_dim_v);
-  finish_row(ops, s, out, head_dim_v);
+  finish_row(ops, m, s, sink, out, head_dim_v);
 }
 
 void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQuery* rows,
@@ -444,7 +460,7 @@ void attend_tiled(const OpsTable& ops, const AttentionKv& kv, const AttentionQue
       const float* f = folded + (i * n_rep + h) * pf;
       float* out = rows[i].out + h * dv;
       std::memcpy(out, f + 2, static_cast<size_t>(dv) * 4);
-      finish_row(ops, f[1], out, dv);
+      finish_row(ops, f[0], f[1], kv.sinks != nullptr ? kv.sinks + h : nullptr, out, dv);
     }
   }
 }

@@ -59,6 +59,10 @@ struct AttentionKv {
   int64_t window = 0;    // > 0: only cells with pos > query pos - window are visible
   float scale = 1.0f;    // scores = scale * q.k (before soft-capping)
   float softcap = 0.0f;  // > 0: scores = softcap * tanh(scores / softcap)
+  // Optional attention sinks (gpt-oss): one logit per query head of this group (n_rep values)
+  // that joins the softmax denominator only. Applied once per row and head when the cells are
+  // all folded (never per span), so batch, token-by-token and span-parallel decoding agree.
+  const float* sinks = nullptr;
 };
 
 // One query token: n_rep heads that share the key/value head.
@@ -100,7 +104,9 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
 
 // Folds n_spans partials of one row and head (span i at partials + i * span_stride) in order
 // and writes the normalised result (head_dim_v values) to out: what attend_tiled computes.
+// sink: that head's attention sink (AttentionKv::sinks[h]), or null; it joins the denominator
+// once, after the last span, exactly as in attend_tiled.
 void attend_fold(const OpsTable& ops, const float* partials, int64_t span_stride, int64_t n_spans,
-                 int64_t head_dim_v, float* out);
+                 int64_t head_dim_v, const float* sink, float* out);
 
 }  // namespace ember::kernels

@@ -201,6 +201,7 @@ Status check_weights(const Weights& w) {
     case TensorType::kQ6_K:
     case TensorType::kIQ4_NL:
     case TensorType::kIQ4_XS:
+    case TensorType::kMXFP4:
       break;
     default:
       return unimplemented("matmul: no kernel for weight type " + tensor_type_name(w.type));

@@ -13,6 +13,7 @@
 #include "tensor/blocks_iq4.h"
 #include "tensor/blocks_k.h"
 #include "tensor/blocks_legacy.h"
+#include "tensor/quant_mxfp4.h"
 #include "tensor/fp16.h"
 #include "tensor/k_scales.h"
 #include "tensor/quant_util.h"
@@ -27,6 +28,7 @@ ActKind act_kind(TensorType weight_type) {
     case TensorType::kQ5_0:
     case TensorType::kQ8_0:
     case TensorType::kIQ4_NL:
+    case TensorType::kMXFP4:
       return ActKind::kQ8_0;
     case TensorType::kQ4_1:
     case TensorType::kQ5_1:
@@ -300,6 +302,21 @@ float dot_iq4_nl(const uint8_t* w, const Act& a) {
   return sum;
 }
 
+// MXFP4: as IQ4_NL with the doubled E2M1 levels and the halved E8M0 scale (exact product).
+float dot_mxfp4(const uint8_t* w, const Act& a) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < a.l->n_blocks; ++b) {
+    const auto blk = load_block<BlockMXFP4>(w, b);
+    const int8_t* x = a.q + b * kQKMxfp4;
+    int32_t isum = 0;
+    for (int j = 0; j < kQKMxfp4 / 2; ++j) {
+      isum += kMxfp4Values[blk.qs[j] & 0xF] * x[j] + kMxfp4Values[blk.qs[j] >> 4] * x[j + 16];
+    }
+    sum += static_cast<float>(isum) * (mxfp4_half_scale(blk.e) * a.d(b));
+  }
+  return sum;
+}
+
 // K-quants: per super-block, isc = sum over sub-blocks of scale * (integer dot of the sub-block)
 // and, for the types with mins, imin = sum of min * (sum of the sub-block's activation codes).
 // Then sum += isc * (d * dx) - imin * (dmin * dx).
@@ -463,6 +480,8 @@ DotFn quant_dot(TensorType type) {
       return dot_q8_0;
     case TensorType::kIQ4_NL:
       return dot_iq4_nl;
+    case TensorType::kMXFP4:
+      return dot_mxfp4;
     case TensorType::kQ2_K:
       return dot_q2_k;
     case TensorType::kQ3_K:

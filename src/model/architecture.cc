@@ -5,7 +5,7 @@
 namespace ember {
 namespace {
 
-constexpr std::array<ArchitectureTraits, 9> kArchitectures = {{
+constexpr std::array<ArchitectureTraits, 16> kArchitectures = {{
     // arch                    name        bias   qknorm fused  gateup post   moe    tied   no-out
     {Architecture::kLlama, "llama", false, false, false, false, false, false, false, false},
     {Architecture::kQwen2, "qwen2", true, false, false, false, false, false, true, false},
@@ -14,6 +14,13 @@ constexpr std::array<ArchitectureTraits, 9> kArchitectures = {{
     {Architecture::kPhi3, "phi3", false, false, true, true, false, false, false, false},
     {Architecture::kGemma2, "gemma2", false, false, false, false, true, false, true, true},
     {Architecture::kGemma3, "gemma3", false, true, false, false, true, false, true, true},
+    {Architecture::kGemma4, "gemma4", false, true, false, false, true, false, true, true},
+    {Architecture::kMistral3, "mistral3", false, false, false, false, false, false, false, false},
+    {Architecture::kSmollm3, "smollm3", false, false, false, false, false, false, true, false},
+    {Architecture::kGranite, "granite", false, false, false, false, false, false, false, false},
+    {Architecture::kGptOss, "gpt-oss", true, false, false, false, false, true, false, false},
+    {Architecture::kGlm4Moe, "glm4moe", true, false, false, false, false, true, false, false},
+    {Architecture::kLlama4, "llama4", false, false, false, false, false, true, false, false},
     {Architecture::kBert, "bert", true, false, false, false, false, false, false, true},
     {Architecture::kNomicBert, "nomic-bert", false, false, true, false, false, false, false, true},
 }};
@@ -29,6 +36,15 @@ const ArchitectureTraits& architecture_traits(Architecture arch) {
 
 bool is_encoder(Architecture arch) {
   return arch == Architecture::kBert || arch == Architecture::kNomicBert;
+}
+
+std::string supported_architecture_names() {
+  std::string out;
+  for (const auto& a : kArchitectures) {
+    if (!out.empty()) out += ", ";
+    out += a.name;
+  }
+  return out;
 }
 
 std::optional<Architecture> architecture_from_name(std::string_view name) {

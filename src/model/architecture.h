@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace ember {
@@ -14,6 +15,13 @@ enum class Architecture {
   kPhi3,      // fused QKV and fused gate+up
   kGemma2,    // post-norms, GELU, soft-capping, alternating sliding window
   kGemma3,    // Q/K norms, local/global layers
+  kGemma4,    // per-layer shapes, shared KV layers, per-layer embeddings, dense + expert FFN
+  kMistral3,  // llama layout, YaRN without magnitude change, attention temperature
+  kSmollm3,   // llama layout, no RoPE on every 4th layer
+  kGranite,   // llama layout, embedding / residual / attention / logit multipliers
+  kGptOss,    // attention sinks, biases, MoE with biased top-k and OAI SwiGLU
+  kGlm4Moe,   // QKV biases, half-head RoPE, dense lead layers, sigmoid-gated MoE + shared expert
+  kLlama4,    // interleaved MoE (weighted input, shared expert), NoPE layers, Q/K norm after RoPE
   // Encoders (sentence embeddings, rerankers): bidirectional, post-LayerNorm; their own weights
   // (model/encoder_weights.h) and forward pass (runtime/encoder.h).
   kBert,       // BGE, MiniLM, E5, GTE: absolute positions, token types, GELU, biases
@@ -39,5 +47,7 @@ const ArchitectureTraits& architecture_traits(Architecture arch);
 bool is_encoder(Architecture arch);
 // Parses a `general.architecture` value; nullopt for architectures ember cannot run.
 std::optional<Architecture> architecture_from_name(std::string_view name);
+// The names ember runs, comma-separated (for error messages).
+std::string supported_architecture_names();
 
 }  // namespace ember

@@ -1,6 +1,8 @@
 #include "model/hparams.h"
 
+#include <algorithm>
 #include <cmath>
+#include <span>
 #include <string>
 
 #include "gguf/gguf.h"
@@ -35,7 +37,86 @@ Status read_float(const GgufFile& f, const std::string& k, float& out) {
   return Status::Ok();
 }
 
+// Reads a key that is either one integer (every layer) or an array of n_layer integers.
+Status read_int_or_array(const GgufFile& f, const std::string& k, int64_t n_layer, int64_t& out,
+                         std::vector<int64_t>& arr, bool required) {
+  const GgufValue* v = f.find(k);
+  if (v == nullptr || !v->is_array()) return read_int(f, k, out, required);
+  Result<std::span<const int64_t>> a = v->as_int_array();
+  if (!a.ok()) return a.status().with_context(k);
+  if (static_cast<int64_t>(a->size()) != n_layer) {
+    return invalid_argument("'" + k + "' has " + std::to_string(a->size()) + " entries for " +
+                            std::to_string(n_layer) + " layers");
+  }
+  arr.assign(a->begin(), a->end());
+  out = 0;
+  for (int64_t x : arr) {
+    if (x < 0 || x > (int64_t{1} << 40)) return invalid_argument("'" + k + "' is out of range");
+    out = std::max(out, x);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+ModelHParams::LayerShape ModelHParams::layer_shape(int64_t il) const {
+  LayerShape s;
+  const auto i = static_cast<size_t>(il);
+  s.sliding = i < swa_layers.size() && swa_layers[i] != 0;
+  s.n_head_kv = i < n_head_kv_arr.size() ? n_head_kv_arr[i] : n_head_kv;
+  s.n_ff = i < n_ff_arr.size() ? n_ff_arr[i] : n_ff;
+  s.head_dim_k = s.sliding && head_dim_k_swa > 0 ? head_dim_k_swa : head_dim_k;
+  s.head_dim_v = s.sliding && head_dim_v_swa > 0 ? head_dim_v_swa : head_dim_v;
+  s.n_rot = s.sliding && n_rot_swa > 0 ? n_rot_swa : n_rot;
+  s.kv_layer = il;
+  const int64_t n_kv = n_layer - shared_kv_layers;
+  if (shared_kv_layers > 0 && il >= n_kv) {
+    // The last earlier layer of the same kind (sliding or full) that owns a cache.
+    s.kv_layer = -1;
+    for (int64_t j = n_kv - 1; j >= 0; --j) {
+      const bool sj =
+          static_cast<size_t>(j) < swa_layers.size() && swa_layers[static_cast<size_t>(j)] != 0;
+      if (sj == s.sliding) {
+        s.kv_layer = j;
+        break;
+      }
+    }
+  }
+  return s;
+}
+
+int64_t ModelHParams::max_n_embd_k_gqa() const {
+  int64_t m = 0;
+  for (int64_t il = 0; il < n_layer; ++il) {
+    const LayerShape s = layer_shape(il);
+    m = std::max(m, s.n_head_kv * s.head_dim_k);
+  }
+  return m;
+}
+
+int64_t ModelHParams::max_n_embd_v_gqa() const {
+  int64_t m = 0;
+  for (int64_t il = 0; il < n_layer; ++il) {
+    const LayerShape s = layer_shape(il);
+    m = std::max(m, s.n_head_kv * s.head_dim_v);
+  }
+  return m;
+}
+
+int64_t ModelHParams::max_n_qkv() const {
+  int64_t m = 0;
+  for (int64_t il = 0; il < n_layer; ++il) {
+    const LayerShape s = layer_shape(il);
+    m = std::max(m, n_head * s.head_dim_k + s.n_head_kv * (s.head_dim_k + s.head_dim_v));
+  }
+  return m;
+}
+
+int64_t ModelHParams::max_n_ff() const {
+  int64_t m = n_ff;
+  for (int64_t x : n_ff_arr) m = std::max(m, x);
+  return m;
+}
 
 Status ModelHParams::validate() const {
   auto positive = [&](int64_t v, std::string_view name) -> Status {
@@ -72,6 +153,36 @@ Status ModelHParams::validate() const {
     return invalid_argument("norm epsilon and RoPE bases must be positive");
   }
   if (sliding_window < 0) return invalid_argument("sliding window must not be negative");
+  if (shared_kv_layers < 0 || shared_kv_layers >= n_layer) {
+    return invalid_argument(key(*this, "attention.shared_kv_layers") + " = " +
+                            std::to_string(shared_kv_layers) + " must be in [0, block_count)");
+  }
+  if (n_embd_per_layer < 0 || n_embd_per_layer > 65536 || head_dim_k_swa > 65536 ||
+      head_dim_v_swa > 65536) {
+    return invalid_argument("per-layer sizes out of the supported range");
+  }
+  for (int64_t il = 0; il < n_layer; ++il) {
+    const LayerShape s = layer_shape(il);
+    const std::string at = " (layer " + std::to_string(il) + ")";
+    if (s.n_head_kv <= 0 || n_head % s.n_head_kv != 0) {
+      return invalid_argument(key(*this, "attention.head_count_kv") + " = " +
+                              std::to_string(s.n_head_kv) + " must divide head_count " +
+                              std::to_string(n_head) + at);
+    }
+    if (s.head_dim_k <= 0 || s.head_dim_v <= 0 || s.n_rot <= 0 || s.n_rot > s.head_dim_k ||
+        s.n_rot % 2 != 0) {
+      return invalid_argument("head size " + std::to_string(s.head_dim_k) + " / RoPE size " +
+                              std::to_string(s.n_rot) + " are inconsistent" + at);
+    }
+    if (!is_moe() && s.n_ff <= 0) {
+      return invalid_argument(key(*this, "feed_forward_length") + " must be positive" + at);
+    }
+    if (s.kv_layer < 0) {
+      return invalid_argument(
+          "layer " + std::to_string(il) +
+          " shares the cache of an earlier layer of its kind, and there is none");
+    }
+  }
   if (!(rope_scaling_factor > 0.0f)) {
     return invalid_argument(key(*this, "rope.scaling.factor") + " must be positive");
   }
@@ -87,20 +198,37 @@ Status ModelHParams::validate() const {
 Result<ModelHParams> read_hparams(const GgufFile& f) {
   EMBER_ASSIGN_OR_RETURN(const std::string arch_name, f.get_string("general.architecture"));
   const auto arch = architecture_from_name(arch_name);
-  if (!arch) return unimplemented("architecture '" + arch_name + "' is not supported by ember");
+  if (!arch) {
+    return unimplemented("architecture '" + arch_name + "' is not supported by ember (supported: " +
+                         supported_architecture_names() + ")");
+  }
   ModelHParams hp;
   hp.arch = *arch;
   const ArchitectureTraits& traits = architecture_traits(hp.arch);
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "context_length"), hp.n_ctx_train, false));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "embedding_length"), hp.n_embd, true));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "block_count"), hp.n_layer, true));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "nextn_predict_layers"), hp.n_layer_nextn, false));
+  if (hp.n_layer_nextn > 0) {
+    if (hp.n_layer_nextn >= hp.n_layer) {
+      return invalid_argument(key(hp, "nextn_predict_layers") + " must be below block_count");
+    }
+    hp.n_layer -= hp.n_layer_nextn;  // stored prediction layers, never run
+  }
+  EMBER_RETURN_IF_ERROR(
+      read_int(f, key(hp, "leading_dense_block_count"), hp.n_layer_dense_lead, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "expert_shared_count"), hp.n_expert_shared, false));
+  EMBER_RETURN_IF_ERROR(
+      read_int(f, key(hp, "interleave_moe_layer_step"), hp.n_moe_layer_step, false));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.head_count"), hp.n_head, true));
   hp.n_head_kv = hp.n_head;
-  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.head_count_kv"), hp.n_head_kv, false));
+  EMBER_RETURN_IF_ERROR(read_int_or_array(f, key(hp, "attention.head_count_kv"), hp.n_layer,
+                                          hp.n_head_kv, hp.n_head_kv_arr, false));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "expert_count"), hp.n_expert, false));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "expert_used_count"), hp.n_expert_used, false));
   const bool moe = hp.n_expert > 0 || traits.always_moe;
-  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "feed_forward_length"), hp.n_ff, !moe));
+  EMBER_RETURN_IF_ERROR(
+      read_int_or_array(f, key(hp, "feed_forward_length"), hp.n_layer, hp.n_ff, hp.n_ff_arr, !moe));
   hp.n_ff_exp = hp.n_ff;
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "expert_feed_forward_length"), hp.n_ff_exp, false));
   if (traits.always_moe && hp.n_expert <= 0) {
@@ -143,11 +271,27 @@ Result<ModelHParams> read_hparams(const GgufFile& f) {
   // Encoders use LayerNorm (with mean and bias) and name its epsilon so.
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "attention.layer_norm_epsilon"), hp.norm_eps));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.sliding_window"), hp.sliding_window, false));
-  // The pattern may also be a per-layer array (newer files); only the integer form is read.
+  // The pattern is an integer (period) or, in newer files, one boolean per layer.
   const std::string pattern_key = key(hp, "attention.sliding_window_pattern");
   if (const GgufValue* v = f.find(pattern_key); v != nullptr && !v->is_array()) {
     EMBER_RETURN_IF_ERROR(read_int(f, pattern_key, hp.sliding_window_pattern, false));
+  } else if (v != nullptr) {
+    Result<std::span<const int64_t>> a = v->as_int_array();
+    if (!a.ok()) return a.status().with_context(pattern_key);
+    if (static_cast<int64_t>(a->size()) != hp.n_layer) {
+      return invalid_argument("'" + pattern_key + "' has " + std::to_string(a->size()) +
+                              " entries for " + std::to_string(hp.n_layer) + " layers");
+    }
+    for (int64_t x : *a) hp.swa_layers.push_back(x != 0 ? 1 : 0);
   }
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.key_length_swa"), hp.head_dim_k_swa, false));
+  EMBER_RETURN_IF_ERROR(
+      read_int(f, key(hp, "attention.value_length_swa"), hp.head_dim_v_swa, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "rope.dimension_count_swa"), hp.n_rot_swa, false));
+  EMBER_RETURN_IF_ERROR(
+      read_int(f, key(hp, "attention.shared_kv_layers"), hp.shared_kv_layers, false));
+  EMBER_RETURN_IF_ERROR(
+      read_int(f, key(hp, "embedding_length_per_layer_input"), hp.n_embd_per_layer, false));
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "attn_logit_softcapping"), hp.attn_softcap));
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "final_logit_softcapping"), hp.final_softcap));
 
@@ -176,6 +320,12 @@ void write_hparams(const ModelHParams& hp, GgufWriter& w) {
       hp.norm_eps);
   f32("rope.freq_base", hp.rope_freq_base);
   if (hp.arch == Architecture::kGemma3) f32("rope.local_freq_base", hp.rope_freq_base_swa);
+  if (hp.n_moe_layer_step > 0) u32("interleave_moe_layer_step", hp.n_moe_layer_step);
+  if (hp.arch == Architecture::kGemma4) {
+    f32("rope.freq_base_swa", hp.rope_freq_base_swa);
+    if (hp.sliding_window_pattern > 0)
+      u32("attention.sliding_window_pattern", hp.sliding_window_pattern);
+  }
   if (hp.head_dim_k != hp.n_embd / hp.n_head || hp.head_dim_v != hp.head_dim_k) {
     u32("attention.key_length", hp.head_dim_k);
     u32("attention.value_length", hp.head_dim_v);

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ember/status.h"
 #include "model/architecture.h"
@@ -43,6 +44,41 @@ struct ModelHParams {
   int64_t sliding_window_pattern = 0;  // <arch>.attention.sliding_window_pattern (0 = arch default)
   float attn_softcap = 0.0f;    // <arch>.attn_logit_softcapping (0 = off)
   float final_softcap = 0.0f;   // <arch>.final_logit_softcapping (0 = off)
+  // Gemma 4 style per-layer shapes. Arrays in the file (head_count_kv, feed_forward_length,
+  // sliding_window_pattern) and the sliding layers' own head / RoPE sizes.
+  int64_t head_dim_k_swa = 0;    // <arch>.attention.key_length_swa (0 = head_dim_k)
+  int64_t head_dim_v_swa = 0;    // <arch>.attention.value_length_swa
+  int64_t n_rot_swa = 0;         // <arch>.rope.dimension_count_swa
+  int64_t shared_kv_layers = 0;  // <arch>.attention.shared_kv_layers: the last N layers own no
+                                 // K/V and read an earlier layer's cache
+  int64_t n_embd_per_layer = 0;  // <arch>.embedding_length_per_layer_input (0 = none)
+  std::vector<int64_t> n_head_kv_arr;  // per layer when the file stores an array (else empty)
+  std::vector<int64_t> n_ff_arr;
+  std::vector<uint8_t> swa_layers;  // per layer (array form of sliding_window_pattern)
+  // DeepSeek/GLM-style MoE: the first layers are dense, shared experts beside the routed ones,
+  // and trailing multi-token-prediction layers that the forward pass skips (n_layer excludes
+  // them).
+  int64_t n_layer_dense_lead = 0;  // <arch>.leading_dense_block_count
+  int64_t n_expert_shared = 0;     // <arch>.expert_shared_count
+  int64_t n_layer_nextn = 0;       // <arch>.nextn_predict_layers
+  int64_t n_moe_layer_step = 0;    // <arch>.interleave_moe_layer_step (Llama 4: every k-th layer)
+
+  // The shape of layer il (uniform unless the arrays above say otherwise).
+  struct LayerShape {
+    int64_t n_head_kv = 0;
+    int64_t head_dim_k = 0;
+    int64_t head_dim_v = 0;
+    int64_t n_rot = 0;
+    int64_t n_ff = 0;
+    bool sliding = false;  // per swa_layers (architectures with a fixed pattern: ArchConfig)
+    int64_t kv_layer = 0;  // whose cache the layer attends to (itself unless shared)
+  };
+  LayerShape layer_shape(int64_t il) const;
+  // Largest per-layer K / V / Q+K+V widths and FFN size over all layers.
+  int64_t max_n_embd_k_gqa() const;
+  int64_t max_n_embd_v_gqa() const;
+  int64_t max_n_qkv() const;
+  int64_t max_n_ff() const;
 
   int64_t n_embd_q() const { return n_head * head_dim_k; }
   int64_t n_embd_k_gqa() const { return n_head_kv * head_dim_k; }

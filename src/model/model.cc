@@ -140,8 +140,16 @@ Status Model::bind() {
   };
 
   const int64_t d = hp_.n_embd;
-  const int64_t nq = hp_.n_embd_q(), nk = hp_.n_embd_k_gqa(), nv = hp_.n_embd_v_gqa();
+  const bool gemma4 = hp_.arch == Architecture::kGemma4;
   EMBER_RETURN_IF_ERROR(mat_view("token_embd.weight", hp_.n_vocab, d, &token_embd_));
+  if (hp_.n_embd_per_layer > 0) {
+    const int64_t npl = hp_.n_embd_per_layer * hp_.n_layer;
+    EMBER_RETURN_IF_ERROR(
+        mat_view("per_layer_token_embd.weight", hp_.n_vocab, npl, &per_layer_tok_embd_));
+    EMBER_RETURN_IF_ERROR(mat("per_layer_model_proj.weight", npl, d, &per_layer_model_proj_));
+    EMBER_RETURN_IF_ERROR(
+        vec("per_layer_proj_norm.weight", hp_.n_embd_per_layer, true, &per_layer_proj_norm_));
+  }
   EMBER_RETURN_IF_ERROR(vec("output_norm.weight", d, true, &output_norm_));
   tied_output_ = file_.find_tensor("output.weight") == nullptr;
   if (tied_output_) {
@@ -154,26 +162,128 @@ Status Model::bind() {
   for (int64_t il = 0; il < hp_.n_layer; ++il) {
     LayerWeights& L = layers_[static_cast<size_t>(il)];
     const std::string p = "blk." + std::to_string(il) + ".";
+    const ModelHParams::LayerShape ls = hp_.layer_shape(il);
+    const int64_t nq = hp_.n_head * ls.head_dim_k;
+    const int64_t nk = ls.n_head_kv * ls.head_dim_k, nv = ls.n_head_kv * ls.head_dim_v;
+    const bool own_kv = ls.kv_layer == il;
     EMBER_RETURN_IF_ERROR(vec(p + "attn_norm.weight", d, true, &L.attn_norm));
     if (traits.fused_qkv) {
       EMBER_RETURN_IF_ERROR(mat(p + "attn_qkv.weight", nq + nk + nv, d, &L.wqkv));
     } else {
       EMBER_RETURN_IF_ERROR(mat(p + "attn_q.weight", nq, d, &L.wq));
-      EMBER_RETURN_IF_ERROR(mat(p + "attn_k.weight", nk, d, &L.wk));
-      EMBER_RETURN_IF_ERROR(mat(p + "attn_v.weight", nv, d, &L.wv));
+      if (own_kv) {
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_k.weight", nk, d, &L.wk));
+        // Gemma 4 full-attention layers without attn_v use the K projection as V.
+        if (!gemma4 || file_.find_tensor(p + "attn_v.weight") != nullptr) {
+          EMBER_RETURN_IF_ERROR(mat(p + "attn_v.weight", nv, d, &L.wv));
+        } else if (nk != nv) {
+          return invalid_argument("layer " + std::to_string(il) +
+                                  " has no attn_v and its K and V sizes differ");
+        }
+      }
     }
     // Biases: required by qwen2, honoured when present elsewhere.
     EMBER_RETURN_IF_ERROR(vec(p + "attn_q.bias", nq, traits.qkv_bias, &L.bq));
     EMBER_RETURN_IF_ERROR(vec(p + "attn_k.bias", nk, traits.qkv_bias, &L.bk));
     EMBER_RETURN_IF_ERROR(vec(p + "attn_v.bias", nv, traits.qkv_bias, &L.bv));
-    EMBER_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", hp_.head_dim_k, traits.qk_norm, &L.q_norm));
-    EMBER_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", hp_.head_dim_k, traits.qk_norm, &L.k_norm));
-    EMBER_RETURN_IF_ERROR(mat(p + "attn_output.weight", d, hp_.n_head * hp_.head_dim_v, &L.wo));
+    EMBER_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", ls.head_dim_k, traits.qk_norm, &L.q_norm));
     EMBER_RETURN_IF_ERROR(
-        vec(p + "post_attention_norm.weight", d, traits.post_norms, &L.post_attn_norm));
-    EMBER_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", d, true, &L.ffn_norm));
+        vec(p + "attn_k_norm.weight", ls.head_dim_k, traits.qk_norm && own_kv, &L.k_norm));
+    EMBER_RETURN_IF_ERROR(mat(p + "attn_output.weight", d, hp_.n_head * ls.head_dim_v, &L.wo));
+    const bool gpt_oss = hp_.arch == Architecture::kGptOss;
+    if (hp_.arch == Architecture::kLlama4) {
+      EMBER_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", d, true, &L.ffn_norm));
+      const bool moe = hp_.n_moe_layer_step > 0 && (il + 1) % hp_.n_moe_layer_step == 0;
+      if (!moe) {
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", ls.n_ff, d, &L.ffn_gate));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_up.weight", ls.n_ff, d, &L.ffn_up));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_down.weight", d, ls.n_ff, &L.ffn_down));
+      } else {
+        const int64_t ne = hp_.n_expert, nf = hp_.n_ff_exp;
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_inp.weight", ne, d, &L.ffn_gate_inp));
+        EMBER_RETURN_IF_ERROR(experts(p + "ffn_gate_exps.weight", nf, d, &L.gate_exps));
+        EMBER_RETURN_IF_ERROR(experts(p + "ffn_up_exps.weight", nf, d, &L.up_exps));
+        EMBER_RETURN_IF_ERROR(experts(p + "ffn_down_exps.weight", d, nf, &L.down_exps));
+        // The shared expert runs as the layer's dense branch.
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_shexp.weight", nf, d, &L.ffn_gate));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_up_shexp.weight", nf, d, &L.ffn_up));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_down_shexp.weight", d, nf, &L.ffn_down));
+      }
+      continue;
+    }
+    if (hp_.arch == Architecture::kGlm4Moe) {
+      EMBER_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", d, true, &L.ffn_norm));
+      if (il < hp_.n_layer_dense_lead) {
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", ls.n_ff, d, &L.ffn_gate));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_up.weight", ls.n_ff, d, &L.ffn_up));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_down.weight", d, ls.n_ff, &L.ffn_down));
+      } else {
+        const int64_t ne = hp_.n_expert, nf = hp_.n_ff_exp, nfs = nf * hp_.n_expert_shared;
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_inp.weight", ne, d, &L.ffn_gate_inp));
+        EMBER_RETURN_IF_ERROR(vec(p + "exp_probs_b.bias", ne, true, &L.exp_probs_b));
+        EMBER_RETURN_IF_ERROR(experts(p + "ffn_gate_exps.weight", nf, d, &L.gate_exps));
+        EMBER_RETURN_IF_ERROR(experts(p + "ffn_up_exps.weight", nf, d, &L.up_exps));
+        EMBER_RETURN_IF_ERROR(experts(p + "ffn_down_exps.weight", d, nf, &L.down_exps));
+        if (nfs > 0) {
+          // The shared expert runs as the layer's dense branch (ffn_gate/up/down).
+          EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_shexp.weight", nfs, d, &L.ffn_gate));
+          EMBER_RETURN_IF_ERROR(mat(p + "ffn_up_shexp.weight", nfs, d, &L.ffn_up));
+          EMBER_RETURN_IF_ERROR(mat(p + "ffn_down_shexp.weight", d, nfs, &L.ffn_down));
+        }
+      }
+      continue;
+    }
+    if (gpt_oss) {
+      // Its FFN input norm is named post_attention_norm.
+      const int64_t ne = hp_.n_expert, nf = hp_.n_ff_exp;
+      EMBER_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", d, true, &L.ffn_norm));
+      EMBER_RETURN_IF_ERROR(vec(p + "attn_output.bias", d, true, &L.bo));
+      EMBER_RETURN_IF_ERROR(vec(p + "attn_sinks.weight", hp_.n_head, true, &L.sinks));
+      EMBER_RETURN_IF_ERROR(vec(p + "ffn_gate_inp.bias", ne, true, &L.gate_inp_b));
+      EMBER_RETURN_IF_ERROR(vec(p + "ffn_gate_exps.bias", ne * nf, true, &L.gate_exps_b));
+      EMBER_RETURN_IF_ERROR(vec(p + "ffn_up_exps.bias", ne * nf, true, &L.up_exps_b));
+      EMBER_RETURN_IF_ERROR(vec(p + "ffn_down_exps.bias", ne * d, true, &L.down_exps_b));
+    } else {
+      EMBER_RETURN_IF_ERROR(
+          vec(p + "post_attention_norm.weight", d, traits.post_norms, &L.post_attn_norm));
+      EMBER_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", d, true, &L.ffn_norm));
+    }
     EMBER_RETURN_IF_ERROR(vec(p + "post_ffw_norm.weight", d, traits.post_norms, &L.post_ffn_norm));
-    if (hp_.is_moe()) {
+    if (gemma4) {
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", ls.n_ff, d, &L.ffn_gate));
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_up.weight", ls.n_ff, d, &L.ffn_up));
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_down.weight", d, ls.n_ff, &L.ffn_down));
+      EMBER_RETURN_IF_ERROR(vec(p + "layer_output_scale.weight", 1, false, &L.out_scale));
+      if (hp_.n_embd_per_layer > 0) {
+        const int64_t npl = hp_.n_embd_per_layer;
+        EMBER_RETURN_IF_ERROR(mat(p + "inp_gate.weight", npl, d, &L.pl_inp_gate));
+        EMBER_RETURN_IF_ERROR(mat(p + "proj.weight", d, npl, &L.pl_proj));
+        EMBER_RETURN_IF_ERROR(vec(p + "post_norm.weight", d, true, &L.pl_post_norm));
+      }
+      if (hp_.is_moe()) {
+        const int64_t ne = hp_.n_expert, nf = hp_.n_ff_exp;
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_inp.weight", ne, d, &L.ffn_gate_inp));
+        EMBER_RETURN_IF_ERROR(vec(p + "ffn_gate_inp.scale", d, true, &L.gate_inp_scale));
+        EMBER_RETURN_IF_ERROR(vec(p + "ffn_down_exps.scale", ne, true, &L.down_exps_scale));
+        EMBER_RETURN_IF_ERROR(vec(p + "pre_ffw_norm_2.weight", d, true, &L.pre_ffn_norm_2));
+        EMBER_RETURN_IF_ERROR(vec(p + "post_ffw_norm_1.weight", d, true, &L.post_ffn_norm_1));
+        EMBER_RETURN_IF_ERROR(vec(p + "post_ffw_norm_2.weight", d, true, &L.post_ffn_norm_2));
+        // [n_expert][2 * nf][n_embd], each expert's gate rows first, then its up rows.
+        std::vector<Linear> fused;
+        EMBER_RETURN_IF_ERROR(experts(p + "ffn_gate_up_exps.weight", 2 * nf, d, &fused));
+        L.gate_exps.resize(static_cast<size_t>(ne));
+        L.up_exps.resize(static_cast<size_t>(ne));
+        for (int64_t e = 0; e < ne; ++e) {
+          kernels::Weights g = fused[static_cast<size_t>(e)].w;
+          g.rows = nf;
+          kernels::Weights u = g;
+          u.data = static_cast<const uint8_t*>(g.data) + static_cast<size_t>(nf) * g.row_bytes;
+          L.gate_exps[static_cast<size_t>(e)].w = g;
+          L.up_exps[static_cast<size_t>(e)].w = u;
+        }
+        EMBER_RETURN_IF_ERROR(experts(p + "ffn_down_exps.weight", d, nf, &L.down_exps));
+      }
+    } else if (hp_.is_moe()) {
       const int64_t ne = hp_.n_expert, nf = hp_.n_ff_exp;
       EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_inp.weight", ne, d, &L.ffn_gate_inp));
       EMBER_RETURN_IF_ERROR(experts(p + "ffn_gate_exps.weight", nf, d, &L.gate_exps));
@@ -182,17 +292,17 @@ Status Model::bind() {
     } else if (traits.fused_gate_up) {
       // One [2 * n_ff][n_embd] tensor, gate rows first: bound as two row views.
       kernels::Weights fused;
-      EMBER_RETURN_IF_ERROR(mat_view(p + "ffn_up.weight", 2 * hp_.n_ff, d, &fused));
+      EMBER_RETURN_IF_ERROR(mat_view(p + "ffn_up.weight", 2 * ls.n_ff, d, &fused));
       L.ffn_gate.w = fused;
-      L.ffn_gate.w.rows = hp_.n_ff;
+      L.ffn_gate.w.rows = ls.n_ff;
       L.ffn_up.w = L.ffn_gate.w;
       L.ffn_up.w.data =
-          static_cast<const uint8_t*>(fused.data) + static_cast<size_t>(hp_.n_ff) * fused.row_bytes;
-      EMBER_RETURN_IF_ERROR(mat(p + "ffn_down.weight", d, hp_.n_ff, &L.ffn_down));
+          static_cast<const uint8_t*>(fused.data) + static_cast<size_t>(ls.n_ff) * fused.row_bytes;
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_down.weight", d, ls.n_ff, &L.ffn_down));
     } else {
-      EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", hp_.n_ff, d, &L.ffn_gate));
-      EMBER_RETURN_IF_ERROR(mat(p + "ffn_up.weight", hp_.n_ff, d, &L.ffn_up));
-      EMBER_RETURN_IF_ERROR(mat(p + "ffn_down.weight", d, hp_.n_ff, &L.ffn_down));
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", ls.n_ff, d, &L.ffn_gate));
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_up.weight", ls.n_ff, d, &L.ffn_up));
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_down.weight", d, ls.n_ff, &L.ffn_down));
     }
   }
   return Status::Ok();
@@ -208,9 +318,10 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
   add(output_);
   add(cls_);
   add(cls_out_);
+  add(per_layer_model_proj_);
   for (LayerWeights& L : layers_) {
     for (Linear* l : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down,
-                      &L.ffn_gate_inp}) {
+                      &L.ffn_gate_inp, &L.pl_inp_gate, &L.pl_proj}) {
       add(*l);
     }
     for (auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps}) {

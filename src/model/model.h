@@ -52,6 +52,29 @@ struct LayerWeights {
   std::vector<Linear> gate_exps;  // n_expert x [n_ff_exp][n_embd]
   std::vector<Linear> up_exps;    // n_expert x [n_ff_exp][n_embd]
   std::vector<Linear> down_exps;  // n_expert x [n_embd][n_ff_exp]
+  // Gemma 4: router input scale [n_embd] and per-expert output scale [n_expert]; norms around
+  // the dense branch (post_ffn_norm_1) and the expert branch (pre_ffn_norm_2, post_ffn_norm_2)
+  // when a layer has both.
+  const float* gate_inp_scale = nullptr;
+  const float* down_exps_scale = nullptr;
+  const float* post_ffn_norm_1 = nullptr;
+  const float* pre_ffn_norm_2 = nullptr;
+  const float* post_ffn_norm_2 = nullptr;
+  // Gemma 4 per-layer embeddings: x += post_norm(proj(gelu(inp_gate x) * per_layer_input)).
+  Linear pl_inp_gate;                   // [n_embd_per_layer][n_embd]
+  Linear pl_proj;                       // [n_embd][n_embd_per_layer]
+  const float* pl_post_norm = nullptr;  // [n_embd]
+  const float* out_scale = nullptr;     // [1]: the hidden state is multiplied by it after the layer
+  // gpt-oss: output projection bias [n_embd], attention sinks [n_head], router bias [n_expert]
+  // and expert biases (gate/up [n_expert][n_ff_exp], down [n_expert][n_embd]).
+  const float* bo = nullptr;
+  const float* sinks = nullptr;
+  const float* gate_inp_b = nullptr;
+  const float* gate_exps_b = nullptr;
+  const float* up_exps_b = nullptr;
+  const float* down_exps_b = nullptr;
+  // Expert-selection bias [n_expert] (added to the gate probabilities for the choice only).
+  const float* exp_probs_b = nullptr;
 };
 
 struct ModelLoadOptions {
@@ -95,6 +118,14 @@ class Model {
   // Bytes of packed weight copies held in memory (0 when nothing was packed).
   size_t packed_bytes() const { return packed_bytes_; }
   const float* output_norm() const { return output_norm_; }  // [n_embd]
+  // Gemma 4 per-layer embeddings (absent: data == nullptr).
+  const kernels::Weights& per_layer_tok_embd() const {
+    return per_layer_tok_embd_;
+  }  // [n_vocab][n_layer*npl]
+  const Linear& per_layer_model_proj() const {
+    return per_layer_model_proj_;
+  }  // [n_layer*npl][n_embd]
+  const float* per_layer_proj_norm() const { return per_layer_proj_norm_; }  // [npl]
   bool tied_output() const { return tied_output_; }
 
   // Embedding and ranking (model/encoder_weights.h). Encoders keep their matrices in layer(il)
@@ -139,6 +170,9 @@ class Model {
   kernels::Isa isa_ = kernels::Isa::kScalar;
   size_t packed_bytes_ = 0;
   const float* output_norm_ = nullptr;
+  kernels::Weights per_layer_tok_embd_;
+  Linear per_layer_model_proj_;
+  const float* per_layer_proj_norm_ = nullptr;
   bool tied_output_ = false;
   bool mapped_ = false;  // tensor data lives in a read-only file mapping
   EncoderWeights encoder_;

@@ -21,6 +21,7 @@ Status check_model_tensors(const GgufFile& file, const ModelHParams& hp) {
   const bool tied = file.find_tensor("output.weight") == nullptr;
   for (const TensorSpec& spec : model_tensor_layout(hp, tied)) {
     const GgufTensorInfo* t = file.find_tensor(spec.name);
+    if (t == nullptr && spec.optional) continue;
     if (t == nullptr) return not_found("missing tensor '" + spec.name + "'");
     if (t->shape != spec.shape) {
       return invalid_argument("tensor '" + spec.name + "' has shape " + shape_to_string(t->shape) +

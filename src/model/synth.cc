@@ -138,6 +138,36 @@ ModelHParams default_synth_hparams(Architecture arch) {
       hp.rope_freq_base = 1000000.0f;
       hp.rope_freq_base_swa = 10000.0f;
       break;
+    case Architecture::kLlama4:
+      hp.n_expert = 4;
+      hp.n_expert_used = 1;
+      hp.n_ff_exp = 256;
+      hp.n_moe_layer_step = 2;
+      break;
+    case Architecture::kGlm4Moe:
+      hp.n_expert = 8;
+      hp.n_expert_used = 2;
+      hp.n_ff_exp = 256;
+      break;
+    case Architecture::kGptOss:
+      hp.n_expert = 8;
+      hp.n_expert_used = 4;
+      hp.n_ff_exp = 256;
+      hp.sliding_window = 128;
+      break;
+    case Architecture::kMistral3:
+    case Architecture::kSmollm3:
+    case Architecture::kGranite:
+      hp.rope_freq_base = 1000000.0f;
+      break;
+    case Architecture::kGemma4:
+      hp.norm_eps = 1e-6f;
+      hp.n_layer = 5;
+      hp.sliding_window = 512;
+      hp.rope_freq_base = 1000000.0f;
+      hp.rope_freq_base_swa = 10000.0f;
+      hp.final_softcap = 30.0f;
+      break;
     case Architecture::kBert:
     case Architecture::kNomicBert:
       hp.n_ctx_train = 512;
@@ -199,6 +229,7 @@ Status synthesize_model(const SynthOptions& options, const std::string& out_path
   auto done = std::make_shared<size_t>(0);
   for (size_t ti = 0; ti < layout.size(); ++ti) {
     const TensorSpec& spec = layout[ti];
+    if (spec.optional) continue;  // e.g. RoPE factors: the model runs without them
     const TensorType type =
         choose_tensor_type(options.preset, spec.name, spec.role, spec.layer, spec.shape, ctx)
             .value_or(TensorType::kF32);

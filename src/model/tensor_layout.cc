@@ -15,45 +15,145 @@ std::vector<TensorSpec> model_tensor_layout(const ModelHParams& hp, bool tied_ou
   const ArchitectureTraits& traits = architecture_traits(hp.arch);
   const int64_t d = hp.n_embd;
   std::vector<TensorSpec> out;
+  const bool gemma4 = hp.arch == Architecture::kGemma4;
   out.push_back({"token_embd.weight", {d, hp.n_vocab}, TensorRole::kTokenEmbedding, -1});
+  if (gemma4) {
+    out.push_back({"rope_freqs.weight", {hp.n_rot / 2}, TensorRole::kRopeFreqs, -1, true});
+  }
+  if (hp.n_embd_per_layer > 0) {
+    const int64_t npl = hp.n_embd_per_layer * hp.n_layer;
+    out.push_back(
+        {"per_layer_token_embd.weight", {npl, hp.n_vocab}, TensorRole::kTokenEmbedding, -1});
+    out.push_back({"per_layer_model_proj.weight", {d, npl}, TensorRole::kAttnQ, -1});
+    out.push_back({"per_layer_proj_norm.weight", {hp.n_embd_per_layer}, TensorRole::kNorm, -1});
+  }
   for (int il = 0; il < hp.n_layer; ++il) {
     const std::string p = "blk." + std::to_string(il) + ".";
-    auto add = [&](const std::string& n, std::vector<int64_t> shape, TensorRole role) {
-      out.push_back({p + n, std::move(shape), role, il});
+    auto add = [&](const std::string& n, std::vector<int64_t> shape, TensorRole role,
+                   bool optional = false) {
+      out.push_back({p + n, std::move(shape), role, il, optional});
     };
+    const ModelHParams::LayerShape ls = hp.layer_shape(il);
+    const int64_t nq = hp.n_head * ls.head_dim_k;
+    const int64_t nk = ls.n_head_kv * ls.head_dim_k, nv = ls.n_head_kv * ls.head_dim_v;
+    const bool own_kv = ls.kv_layer == il;
     add("attn_norm.weight", {d}, TensorRole::kNorm);
     if (traits.fused_qkv) {
-      add("attn_qkv.weight", {d, hp.n_embd_q() + hp.n_embd_k_gqa() + hp.n_embd_v_gqa()},
-          TensorRole::kAttnQkv);
+      add("attn_qkv.weight", {d, nq + nk + nv}, TensorRole::kAttnQkv);
     } else {
-      add("attn_q.weight", {d, hp.n_embd_q()}, TensorRole::kAttnQ);
-      add("attn_k.weight", {d, hp.n_embd_k_gqa()}, TensorRole::kAttnK);
-      add("attn_v.weight", {d, hp.n_embd_v_gqa()}, TensorRole::kAttnV);
+      add("attn_q.weight", {d, nq}, TensorRole::kAttnQ);
+      if (own_kv) {
+        add("attn_k.weight", {d, nk}, TensorRole::kAttnK);
+        // Gemma 4's full-attention layers may use the K projection as V.
+        add("attn_v.weight", {d, nv}, TensorRole::kAttnV, gemma4);
+      }
     }
     if (traits.qkv_bias) {
-      add("attn_q.bias", {hp.n_embd_q()}, TensorRole::kBias);
-      add("attn_k.bias", {hp.n_embd_k_gqa()}, TensorRole::kBias);
-      add("attn_v.bias", {hp.n_embd_v_gqa()}, TensorRole::kBias);
+      add("attn_q.bias", {nq}, TensorRole::kBias);
+      add("attn_k.bias", {nk}, TensorRole::kBias);
+      add("attn_v.bias", {nv}, TensorRole::kBias);
     }
     if (traits.qk_norm) {
-      add("attn_q_norm.weight", {hp.head_dim_k}, TensorRole::kNorm);
-      add("attn_k_norm.weight", {hp.head_dim_k}, TensorRole::kNorm);
+      add("attn_q_norm.weight", {ls.head_dim_k}, TensorRole::kNorm);
+      if (own_kv) add("attn_k_norm.weight", {ls.head_dim_k}, TensorRole::kNorm);
     }
-    add("attn_output.weight", {hp.n_head * hp.head_dim_v, d}, TensorRole::kAttnOutput);
+    add("attn_output.weight", {hp.n_head * ls.head_dim_v, d}, TensorRole::kAttnOutput);
     if (traits.post_norms) add("post_attention_norm.weight", {d}, TensorRole::kNorm);
+    if (hp.arch == Architecture::kGptOss) {
+      // gpt-oss: output bias, sinks; its FFN input norm is named post_attention_norm.
+      add("attn_output.bias", {d}, TensorRole::kBias);
+      add("attn_sinks.weight", {hp.n_head}, TensorRole::kNorm);
+      add("post_attention_norm.weight", {d}, TensorRole::kNorm);
+      add("ffn_gate_inp.weight", {d, hp.n_expert}, TensorRole::kFfnGateInp);
+      add("ffn_gate_inp.bias", {hp.n_expert}, TensorRole::kBias);
+      add("ffn_gate_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnGateExps);
+      add("ffn_gate_exps.bias", {hp.n_ff_exp, hp.n_expert}, TensorRole::kBias);
+      add("ffn_up_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnUpExps);
+      add("ffn_up_exps.bias", {hp.n_ff_exp, hp.n_expert}, TensorRole::kBias);
+      add("ffn_down_exps.weight", {hp.n_ff_exp, d, hp.n_expert}, TensorRole::kFfnDownExps);
+      add("ffn_down_exps.bias", {d, hp.n_expert}, TensorRole::kBias);
+      continue;
+    }
+    if (hp.arch == Architecture::kLlama4) {
+      // Every n_moe_layer_step-th layer is MoE (routed experts + one shared expert), the others
+      // dense.
+      add("ffn_norm.weight", {d}, TensorRole::kNorm);
+      const bool moe = hp.n_moe_layer_step > 0 && (il + 1) % hp.n_moe_layer_step == 0;
+      if (!moe) {
+        add("ffn_gate.weight", {d, ls.n_ff}, TensorRole::kFfnGate);
+        add("ffn_up.weight", {d, ls.n_ff}, TensorRole::kFfnUp);
+        add("ffn_down.weight", {ls.n_ff, d}, TensorRole::kFfnDown);
+        continue;
+      }
+      add("ffn_gate_inp.weight", {d, hp.n_expert}, TensorRole::kFfnGateInp);
+      add("ffn_gate_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnGateExps);
+      add("ffn_up_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnUpExps);
+      add("ffn_down_exps.weight", {hp.n_ff_exp, d, hp.n_expert}, TensorRole::kFfnDownExps);
+      add("ffn_gate_shexp.weight", {d, hp.n_ff_exp}, TensorRole::kFfnGate);
+      add("ffn_up_shexp.weight", {d, hp.n_ff_exp}, TensorRole::kFfnUp);
+      add("ffn_down_shexp.weight", {hp.n_ff_exp, d}, TensorRole::kFfnDown);
+      continue;
+    }
+    if (hp.arch == Architecture::kGlm4Moe) {
+      // FFN input norm named post_attention_norm; dense lead layers, then routed + shared experts.
+      add("post_attention_norm.weight", {d}, TensorRole::kNorm);
+      if (il < hp.n_layer_dense_lead) {
+        add("ffn_gate.weight", {d, ls.n_ff}, TensorRole::kFfnGate);
+        add("ffn_up.weight", {d, ls.n_ff}, TensorRole::kFfnUp);
+        add("ffn_down.weight", {ls.n_ff, d}, TensorRole::kFfnDown);
+        continue;
+      }
+      const int64_t nfs = hp.n_ff_exp * hp.n_expert_shared;
+      add("ffn_gate_inp.weight", {d, hp.n_expert}, TensorRole::kFfnGateInp);
+      add("exp_probs_b.bias", {hp.n_expert}, TensorRole::kBias);
+      add("ffn_gate_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnGateExps);
+      add("ffn_up_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnUpExps);
+      add("ffn_down_exps.weight", {hp.n_ff_exp, d, hp.n_expert}, TensorRole::kFfnDownExps);
+      if (nfs > 0) {
+        add("ffn_gate_shexp.weight", {d, nfs}, TensorRole::kFfnGate);
+        add("ffn_up_shexp.weight", {d, nfs}, TensorRole::kFfnUp);
+        add("ffn_down_shexp.weight", {nfs, d}, TensorRole::kFfnDown);
+      }
+      continue;
+    }
     add("ffn_norm.weight", {d}, TensorRole::kNorm);
+    if (gemma4) {
+      // Dense MLP in every layer; MoE layers add experts beside it (fused gate|up per expert,
+      // gate rows first), with their own norms and scales.
+      add("ffn_gate.weight", {d, ls.n_ff}, TensorRole::kFfnGate);
+      add("ffn_up.weight", {d, ls.n_ff}, TensorRole::kFfnUp);
+      add("ffn_down.weight", {ls.n_ff, d}, TensorRole::kFfnDown);
+      if (hp.is_moe()) {
+        add("ffn_gate_inp.weight", {d, hp.n_expert}, TensorRole::kFfnGateInp);
+        add("ffn_gate_inp.scale", {d}, TensorRole::kNorm);
+        add("ffn_gate_up_exps.weight", {d, 2 * hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnUpExps);
+        add("ffn_down_exps.weight", {hp.n_ff_exp, d, hp.n_expert}, TensorRole::kFfnDownExps);
+        add("ffn_down_exps.scale", {hp.n_expert}, TensorRole::kNorm);
+        add("pre_ffw_norm_2.weight", {d}, TensorRole::kNorm);
+        add("post_ffw_norm_1.weight", {d}, TensorRole::kNorm);
+        add("post_ffw_norm_2.weight", {d}, TensorRole::kNorm);
+      }
+      add("post_ffw_norm.weight", {d}, TensorRole::kNorm);
+      if (hp.n_embd_per_layer > 0) {
+        add("inp_gate.weight", {d, hp.n_embd_per_layer}, TensorRole::kFfnGate);
+        add("proj.weight", {hp.n_embd_per_layer, d}, TensorRole::kFfnDown);
+        add("post_norm.weight", {d}, TensorRole::kNorm);
+      }
+      add("layer_output_scale.weight", {1}, TensorRole::kNorm, true);
+      continue;
+    }
     if (hp.is_moe()) {
       add("ffn_gate_inp.weight", {d, hp.n_expert}, TensorRole::kFfnGateInp);
       add("ffn_gate_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnGateExps);
       add("ffn_up_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnUpExps);
       add("ffn_down_exps.weight", {hp.n_ff_exp, d, hp.n_expert}, TensorRole::kFfnDownExps);
     } else if (traits.fused_gate_up) {
-      add("ffn_up.weight", {d, 2 * hp.n_ff}, TensorRole::kFfnUp);
-      add("ffn_down.weight", {hp.n_ff, d}, TensorRole::kFfnDown);
+      add("ffn_up.weight", {d, 2 * ls.n_ff}, TensorRole::kFfnUp);
+      add("ffn_down.weight", {ls.n_ff, d}, TensorRole::kFfnDown);
     } else {
-      add("ffn_gate.weight", {d, hp.n_ff}, TensorRole::kFfnGate);
-      add("ffn_up.weight", {d, hp.n_ff}, TensorRole::kFfnUp);
-      add("ffn_down.weight", {hp.n_ff, d}, TensorRole::kFfnDown);
+      add("ffn_gate.weight", {d, ls.n_ff}, TensorRole::kFfnGate);
+      add("ffn_up.weight", {d, ls.n_ff}, TensorRole::kFfnUp);
+      add("ffn_down.weight", {ls.n_ff, d}, TensorRole::kFfnDown);
     }
     if (traits.post_norms) add("post_ffw_norm.weight", {d}, TensorRole::kNorm);
   }

@@ -39,6 +39,7 @@ struct TensorSpec {
   std::vector<int64_t> shape;  // shape[0] = row length
   TensorRole role;
   int layer = -1;              // block index, -1 for global tensors
+  bool optional = false;       // may be absent from a file (checked only when present)
 };
 
 // True for 1-D roles that are kept in F32 (norms, biases, rope factors) and for the MoE router,

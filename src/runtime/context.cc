@@ -73,6 +73,12 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
                             " is an encoder (embedding) model: it embeds and reranks, it "
                             "cannot generate text");
   }
+  if (model.config().attn_chunk > 0 && params.n_ctx > model.config().attn_chunk) {
+    return unimplemented("this model uses chunked attention (chunks of " +
+                         std::to_string(model.config().attn_chunk) +
+                         " positions), which ember does not implement: use a context of at most " +
+                         std::to_string(model.config().attn_chunk));
+  }
   const int n_threads = params.n_threads > 0 ? params.n_threads : hardware_threads();
   std::unique_ptr<Context> ctx(new Context(model, params, n_threads));
   ctx->params_.n_ubatch = std::min(params.n_ubatch, params.n_ctx);
@@ -86,25 +92,53 @@ Status Context::init() {
   isa_ = params_.isa ? *params_.isa : kernels::best_isa();
   ops_ = &kernels::ops(isa_);
   n_vocab_ = hp.n_vocab;
-  EMBER_ASSIGN_OR_RETURN(kv_, KvCache::create(hp.n_layer, params_.n_ctx, hp.n_embd_k_gqa(),
-                                              hp.n_embd_v_gqa(), params_.kv_type));
-  rope_global_ = kernels::RopeTable(cfg.rope.params(hp.n_rot, params_.n_ctx, false));
-  rope_local_ = kernels::RopeTable(cfg.rope.params(hp.n_rot, params_.n_ctx, true));
+  // Per-layer cache rows (layers reading another layer's cache own none); the sliding and
+  // global RoPE tables with their layers' rotation sizes.
+  std::vector<int64_t> k_values, v_values;
+  int64_t max_dk = 0, max_dv = 0, max_rep = 1, max_head_kv = 1;
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    const ModelHParams::LayerShape ls = hp.layer_shape(il);
+    const bool own = ls.kv_layer == il;
+    k_values.push_back(own ? ls.n_head_kv * ls.head_dim_k : 0);
+    v_values.push_back(own ? ls.n_head_kv * ls.head_dim_v : 0);
+    max_dk = std::max(max_dk, ls.head_dim_k);
+    max_dv = std::max(max_dv, ls.head_dim_v);
+    max_rep = std::max(max_rep, hp.n_head / ls.n_head_kv);
+    max_head_kv = std::max(max_head_kv, ls.n_head_kv);
+    const int table = cfg.layer_sliding[static_cast<size_t>(il)] != 0 ? 1 : 0;
+    rope_n_rot_[table] = std::max(rope_n_rot_[table], ls.n_rot);
+  }
+  for (auto& r : rope_n_rot_) {
+    if (r == 0) r = hp.n_rot;
+  }
+  EMBER_ASSIGN_OR_RETURN(kv_, KvCache::create(k_values, v_values, params_.n_ctx, params_.kv_type));
+  rope_global_ = kernels::RopeTable(cfg.rope.params(rope_n_rot_[0], params_.n_ctx, false));
+  rope_local_ = kernels::RopeTable(cfg.rope.params(rope_n_rot_[1], params_.n_ctx, true));
 
   const size_t ub = static_cast<size_t>(params_.n_ubatch);
   const size_t d = static_cast<size_t>(hp.n_embd);
-  const size_t n_qkv = static_cast<size_t>(hp.n_embd_q() + hp.n_embd_k_gqa() + hp.n_embd_v_gqa());
-  const size_t n_attn = static_cast<size_t>(hp.n_head * hp.head_dim_v);
+  const size_t n_qkv = static_cast<size_t>(hp.max_n_qkv());
+  const size_t n_attn = static_cast<size_t>(hp.n_head * max_dv);
   const size_t k = static_cast<size_t>(std::max<int64_t>(1, hp.n_expert_used));
-  const size_t n_ff = static_cast<size_t>(hp.is_moe() ? hp.n_ff_exp : hp.n_ff);
-  const size_t ff_rows = hp.is_moe() ? ub * k : ub;
+  const size_t ff_dense = ub * static_cast<size_t>(hp.max_n_ff());
+  const size_t ff_moe = hp.is_moe() ? ub * k * static_cast<size_t>(hp.n_ff_exp) : 0;
   x_.resize(ub * d);
   h_.resize(ub * d);
   qkv_.resize(ub * n_qkv);
   attn_.resize(ub * n_attn);
   o_.resize(ub * d);
-  ff_.resize(ff_rows * 2 * n_ff);
-  for (auto& cs : cos_sin_) cs.resize(ub * static_cast<size_t>(hp.n_rot));
+  ff_.resize(2 * std::max(ff_dense, ff_moe));
+  for (int i = 0; i < 2; ++i) cos_sin_[i].resize(ub * static_cast<size_t>(rope_n_rot_[i]));
+  ones_.assign(std::max<size_t>(d, static_cast<size_t>(std::max(max_dk, max_dv))), 1.0f);
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    const LayerWeights& L = model_.layer(il);
+    if (L.ffn_gate_inp.present() && L.ffn_gate.present()) o2_.resize(ub * d);
+  }
+  if (hp.n_embd_per_layer > 0) {
+    pl_.resize(ub * static_cast<size_t>(hp.n_layer * hp.n_embd_per_layer));
+    pl_tok_.resize(pl_.size());
+    pl_gate_.resize(ub * static_cast<size_t>(hp.n_embd_per_layer));
+  }
   if (hp.is_moe()) {
     router_.resize(ub * static_cast<size_t>(hp.n_expert));
     route_expert_.resize(ub * k);
@@ -121,10 +155,11 @@ Status Context::init() {
   };
   const int64_t ub_rows = static_cast<int64_t>(ub);
   need(model_.output(), ub_rows);
+  need(model_.per_layer_model_proj(), ub_rows);
   for (int64_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights& L = model_.layer(il);
     for (const Linear* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up,
-                            &L.ffn_down, &L.ffn_gate_inp}) {
+                            &L.ffn_down, &L.ffn_gate_inp, &L.pl_inp_gate, &L.pl_proj}) {
       need(*w, ub_rows);
     }
     for (const auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
@@ -134,9 +169,7 @@ Status Context::init() {
   for (auto& a : act_) a.resize(act_bytes);
 
   thread_scratch_stride_ =
-      (kernels::attention_scratch_bytes(hp.n_head / hp.n_head_kv, hp.head_dim_k, hp.head_dim_v) +
-       63) /
-      64 * 64;
+      (kernels::attention_scratch_bytes(max_rep, max_dk, max_dv) + 63) / 64 * 64;
   thread_scratch_.resize(thread_scratch_stride_ * static_cast<size_t>(pool_.n_threads()) + 64);
 
   // A sequence's tiles are at most the cache's; its spans one per kAttentionSpanTiles of them.
@@ -144,28 +177,26 @@ Status Context::init() {
   span_partials_spans_ =
       (max_tiles + kernels::kAttentionSpanTiles - 1) / kernels::kAttentionSpanTiles;
   if (params_.attention != AttentionMode::kPerKey) {
-    span_partials_.reset(new (
-        std::nothrow) float[static_cast<size_t>(kSplitRows * hp.n_head * span_partials_spans_ *
-                                                kernels::attention_partial_floats(hp.head_dim_v))]);
+    // Sized for the largest layer (per-layer value head sizes and KV head counts).
+    span_partials_floats_ = static_cast<size_t>(kSplitRows * hp.n_head * span_partials_spans_ *
+                                                kernels::attention_partial_floats(max_dv));
+    span_partials_.reset(new (std::nothrow) float[span_partials_floats_]);
     if (span_partials_ == nullptr) return resource_exhausted("attention scratch: out of memory");
     // Row groups of a decoding ubatch: at most one per row.
-    span_pending_.reset(new std::atomic<int32_t>[static_cast<size_t>(kSplitRows * hp.n_head_kv)]);
+    span_pending_.reset(new std::atomic<int32_t>[static_cast<size_t>(kSplitRows * max_head_kv)]);
   }
   return Status::Ok();
 }
 
 size_t Context::scratch_bytes() const {
   size_t n = 0;
-  for (const auto* v : {&x_, &h_, &qkv_, &attn_, &o_, &ff_, &cos_sin_[0], &cos_sin_[1], &router_,
-                        &route_weight_, &moe_in_, &moe_out_, &logits_}) {
+  for (const auto* v :
+       {&x_, &h_, &qkv_, &attn_, &o_, &ff_, &cos_sin_[0], &cos_sin_[1], &router_, &route_weight_,
+        &moe_in_, &moe_out_, &logits_, &ones_, &o2_, &pl_, &pl_tok_, &pl_gate_}) {
     n += v->capacity() * sizeof(float);
   }
   n += thread_scratch_.capacity();
-  if (span_partials_ != nullptr) {
-    n += static_cast<size_t>(kSplitRows * model_.hparams().n_head * span_partials_spans_ *
-                             kernels::attention_partial_floats(model_.hparams().head_dim_v)) *
-         sizeof(float);
-  }
+  if (span_partials_ != nullptr) n += span_partials_floats_ * sizeof(float);
   for (const auto& a : act_) n += a.capacity();
   n += route_expert_.capacity() * sizeof(int32_t);
   return n;

@@ -178,8 +178,16 @@ class Context {
   void attention_block(const Ubatch& ub, int64_t il);
   void ffn_block(const Ubatch& ub, int64_t il, int64_t n_rows);
   void moe_block(const Ubatch& ub, int64_t il, int64_t n_rows);
+  // out[t] = down(act(gate(h)) * up(h)) with h = rmsnorm(x_[t]) * norm_w, for n_rows rows.
+  void dense_ffn(int64_t il, int64_t n_rows, const float* norm_w, float* out);
+  // Gemma 4 per-layer embeddings (runtime/per_layer.cc): the per-layer inputs of the ubatch
+  // (after embed), and the per-layer branch added after a layer's FFN.
+  // per_layer_block's rows are ubatch tokens, or (last layer) rows_to_tokens[i].
+  void per_layer_inputs(const int32_t* tokens, int64_t n);
+  void per_layer_block(int64_t il, int64_t n_rows, const int32_t* rows_to_tokens);
   void output_block(const Ubatch& ub, int64_t out_offset);
-  kernels::AttentionPath attention_path(int64_t n_tokens) const;
+  // The attention algorithm for a ubatch of n_tokens rows and a layer with this value head size.
+  kernels::AttentionPath attention_path(int64_t n_tokens, int64_t head_dim_v) const;
 
   // y_j = W_j x for several products sharing one input (already converted): one parallel region
   // over the rows of all of them.
@@ -227,7 +235,13 @@ class Context {
   std::vector<float> attn_;        // [ub][n_head * dv]
   std::vector<float> o_;           // [ub][n_embd] block output
   std::vector<float> ff_;          // [ub][2 * n_ff] gate | up  (MoE: [ub * k][2 * n_ff_exp])
-  std::vector<float> cos_sin_[2];  // [ub][n_rot] per RoPE table (global, local)
+  std::vector<float> cos_sin_[2];  // [ub][rope_n_rot_[i]] per RoPE table (global, local)
+  int64_t rope_n_rot_[2] = {0, 0};
+  std::vector<float> ones_;     // weights of the unweighted RMS norms (V heads, router input)
+  std::vector<float> o2_;       // [ub][n_embd] dense branch of a layer that also has experts
+  std::vector<float> pl_;       // [ub][n_layer * n_embd_per_layer] per-layer inputs (Gemma 4)
+  std::vector<float> pl_tok_;   // [ub][n_layer * n_embd_per_layer] token rows
+  std::vector<float> pl_gate_;  // [ub][n_embd_per_layer]
   static constexpr int kActSlots = 3;
   std::vector<uint8_t> act_[kActSlots];  // converted activations
   std::vector<uint8_t> thread_scratch_;  // per-thread attention scratch (64-byte aligned slices)
@@ -265,6 +279,7 @@ class Context {
   static constexpr int64_t kSplitRows = 16;
   std::unique_ptr<float[]> span_partials_;
   int64_t span_partials_spans_ = 0;  // spans per row and head it has room for
+  size_t span_partials_floats_ = 0;  // its size
   // Per (row group, key/value head) of a decoding ubatch: spans not yet computed.
   std::unique_ptr<std::atomic<int32_t>[]> span_pending_;
   std::vector<std::pair<int64_t, int64_t>> row_groups_;  // [begin, end) of row_order_

@@ -8,6 +8,7 @@
 //   attn_ [n][H*dv]              attention output before the output projection
 //   o_    [n][d]                 block output before the residual add
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "runtime/context.h"
@@ -78,16 +79,27 @@ void Context::forward(const Batch& batch, int64_t begin, int64_t end,
     build_tile_lists(mask);
   }
   embed(ub);
+  if (model_.hparams().n_embd_per_layer > 0) per_layer_inputs(ub.tokens, ub.n);
   const int64_t n_layer = model_.hparams().n_layer;
   for (int64_t il = 0; il < n_layer; ++il) {
     attention_block(ub, il);
     const bool last = il == n_layer - 1;
     const int64_t rows = last ? static_cast<int64_t>(ub.out_rows.size()) : ub.n;
     if (rows == 0) break;
-    if (model_.hparams().is_moe()) {
+    if (model_.layer(il).ffn_gate_inp.present()) {
       moe_block(ub, il, rows);
     } else {
       ffn_block(ub, il, rows);
+    }
+    // Architecture hooks after the FFN residual (Gemma 4): the per-layer embedding branch and
+    // the scale of the whole hidden state.
+    const LayerWeights& L = model_.layer(il);
+    if (L.pl_inp_gate.present()) per_layer_block(il, rows, last ? ub.out_rows.data() : nullptr);
+    if (L.out_scale != nullptr) {
+      const float s = *L.out_scale;
+      pool_.run(rows, [&](int64_t t, int) {
+        ops_->scale(x_.data() + t * model_.hparams().n_embd, s, model_.hparams().n_embd);
+      });
     }
   }
   if (!ub.out_rows.empty()) output_block(ub, out_offset);
@@ -105,8 +117,8 @@ void Context::embed(const Ubatch& ub) {
     // The type was checked at load and the id at decode(): this cannot fail.
     (void)dequantize_row(emb.type, row, x, d);
     if (cfg.embed_scale != 1.0f) ops_->scale(x, cfg.embed_scale, d);
-    rope_global_.compute(ub.pos[t], cos_sin_[0].data() + t * hp.n_rot);
-    rope_local_.compute(ub.pos[t], cos_sin_[1].data() + t * hp.n_rot);
+    rope_global_.compute(ub.pos[t], cos_sin_[0].data() + t * rope_n_rot_[0]);
+    rope_local_.compute(ub.pos[t], cos_sin_[1].data() + t * rope_n_rot_[1]);
   });
   model_.release_token_embd_pages();  // the rows are copied: keep the file pages out of RSS
 }
@@ -117,15 +129,20 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   const LayerWeights& L = model_.layer(il);
   const kernels::OpsTable& O = *ops_;
   const int64_t n = ub.n, d = hp.n_embd;
-  const int64_t dk = hp.head_dim_k, dv = hp.head_dim_v;
-  const int64_t nq = hp.n_embd_q(), nk = hp.n_embd_k_gqa(), nv = hp.n_embd_v_gqa();
+  // This layer's shape (per-layer head sizes and KV heads; a layer without its own K/V reads
+  // the cache of layer ls.kv_layer).
+  const ModelHParams::LayerShape ls = hp.layer_shape(il);
+  const int64_t dk = ls.head_dim_k, dv = ls.head_dim_v, n_head_kv = ls.n_head_kv;
+  const int64_t nq = hp.n_head * dk, nk = n_head_kv * dk, nv = n_head_kv * dv;
   const int64_t n_qkv = nq + nk + nv;
+  const bool own_kv = ls.kv_layer == il;
   const bool sliding = cfg.layer_sliding[static_cast<size_t>(il)] != 0;
+  const TensorType tk = L.wk.present() ? L.wk.w.type : L.wq.w.type;
+  const TensorType tv = L.wv.present() ? L.wv.w.type : L.wq.w.type;
 
   // attn_norm, and its output converted for the Q/K/V weights in the same pass.
-  const RowConversion rc = L.wqkv.present()
-                               ? begin_rows({L.wqkv.w.type}, n, d)
-                               : begin_rows({L.wq.w.type, L.wk.w.type, L.wv.w.type}, n, d);
+  const RowConversion rc = L.wqkv.present() ? begin_rows({L.wqkv.w.type}, n, d)
+                                            : begin_rows({L.wq.w.type, tk, tv}, n, d);
   pool_.run(n, [&](int64_t t, int) {
     float* h = h_.data() + t * d;
     O.rmsnorm(x_.data() + t * d, L.attn_norm, h, d, hp.norm_eps);
@@ -138,33 +155,55 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
     const Product p = {&L.wqkv, rc.data(L.wqkv.w.type), qkv_.data(), n_qkv};
     run_products(&p, 1, n, Stage::kMatmulQkv);
   } else {
-    const Product p[3] = {{&L.wq, rc.data(L.wq.w.type), qkv_.data(), n_qkv},
-                          {&L.wk, rc.data(L.wk.w.type), qkv_.data() + nq, n_qkv},
-                          {&L.wv, rc.data(L.wv.w.type), qkv_.data() + nq + nk, n_qkv}};
-    run_products(p, 3, n, Stage::kMatmulQkv);
+    Product p[3];
+    int np = 0;
+    p[np++] = {&L.wq, rc.data(L.wq.w.type), qkv_.data(), n_qkv};
+    if (L.wk.present()) p[np++] = {&L.wk, rc.data(tk), qkv_.data() + nq, n_qkv};
+    if (L.wv.present()) p[np++] = {&L.wv, rc.data(tv), qkv_.data() + nq + nk, n_qkv};
+    run_products(p, np, n, Stage::kMatmulQkv);
   }
 
   // Biases, per-head Q/K norms, RoPE, query scaling, and the new keys/values into the cache.
-  const float* cos_sin = cos_sin_[sliding ? 1 : 0].data();
+  const bool rope = cfg.layer_no_rope.empty() || cfg.layer_no_rope[static_cast<size_t>(il)] == 0;
+  const int table = sliding ? 1 : 0;
+  const float* cos_sin = cos_sin_[table].data();
+  const int64_t n_rot = rope_n_rot_[table];
   const auto store = O.kv_store[static_cast<int>(kv_->type())];
   pool_.run(n, [&](int64_t t, int) {
     float* q = qkv_.data() + t * n_qkv;
     float* k = q + nq;
     float* v = k + nk;
+    // Gemma 4 layers without attn_v use the K projection as V (before K's norm and RoPE).
+    if (own_kv && !L.wv.present() && !L.wqkv.present()) std::memcpy(v, k, nk * sizeof(float));
     if (L.bq != nullptr) O.add(q, L.bq, nq);
     if (L.bk != nullptr) O.add(k, L.bk, nk);
     if (L.bv != nullptr) O.add(v, L.bv, nv);
-    const float* cs = cos_sin + t * hp.n_rot;
+    const float* cs = cos_sin + t * n_rot;
     for (int64_t h = 0; h < hp.n_head; ++h) {
       float* qh = q + h * dk;
       if (L.q_norm != nullptr) O.rmsnorm(qh, L.q_norm, qh, dk, hp.norm_eps);
-      kernels::rope_apply(cfg.rope.style, qh, hp.n_rot, cs);
+      if (rope) kernels::rope_apply(cfg.rope.style, qh, n_rot, cs);
       if (cfg.prescale_q) O.scale(qh, cfg.attn_scale, dk);
     }
-    for (int64_t h = 0; h < hp.n_head_kv; ++h) {
+    if (cfg.kq_norm_after_rope && rope) {
+      for (int64_t h = 0; h < hp.n_head; ++h) {
+        O.rmsnorm(q + h * dk, ones_.data(), q + h * dk, dk, hp.norm_eps);
+      }
+    }
+    if (cfg.attn_temp_scale != 0.0f && !(cfg.attn_temp_nope_only && rope)) {
+      // Attention temperature, with the reference's types (float position, double log).
+      const auto pos = static_cast<float>(ub.pos[t]);
+      const double steps =
+          std::floor((pos + cfg.attn_temp_offset) / static_cast<float>(cfg.attn_temp_floor_scale));
+      O.scale(q, static_cast<float>(std::log(steps + 1.0) * cfg.attn_temp_scale + 1.0), nq);
+    }
+    if (!own_kv) return;
+    for (int64_t h = 0; h < n_head_kv; ++h) {
       float* kh = k + h * dk;
       if (L.k_norm != nullptr) O.rmsnorm(kh, L.k_norm, kh, dk, hp.norm_eps);
-      kernels::rope_apply(cfg.rope.style, kh, hp.n_rot, cs);
+      if (rope) kernels::rope_apply(cfg.rope.style, kh, n_rot, cs);
+      if (cfg.kq_norm_after_rope && rope) O.rmsnorm(kh, ones_.data(), kh, dk, hp.norm_eps);
+      if (cfg.v_norm) O.rmsnorm(v + h * dv, ones_.data(), v + h * dv, dv, hp.norm_eps);
     }
     const int64_t cell = ub.cells[t];
     store(k, kv_->k_row(il, cell), nk);
@@ -175,10 +214,11 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   const bool last = il == hp.n_layer - 1;
   const int64_t n_rows = last ? static_cast<int64_t>(ub.out_rows.size()) : n;
   if (n_rows == 0) return;
-  const int64_t n_rep = hp.n_head / hp.n_head_kv;
+  const int64_t n_rep = hp.n_head / n_head_kv;
+  const int64_t kv_layer = ls.kv_layer;
   kernels::AttentionKv kv;
-  kv.k_stride = kv_->k_row_bytes();
-  kv.v_stride = kv_->v_row_bytes();
+  kv.k_stride = kv_->k_row_bytes(kv_layer);
+  kv.v_stride = kv_->v_row_bytes(kv_layer);
   kv.cell_pos = kv_->cell_pos();
   kv.cell_seqs = kv_->cell_seqs();
   kv.n_cells = kv_->used_end();
@@ -188,10 +228,10 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   kv.window = sliding ? cfg.sliding_window : 0;
   kv.scale = cfg.prescale_q ? 1.0f : cfg.attn_scale;
   kv.softcap = cfg.attn_softcap;
-  const uint8_t* k_layer = kv_->k_layer(il);
-  const uint8_t* v_layer = kv_->v_layer(il);
+  const uint8_t* k_layer = kv_->k_layer(kv_layer);
+  const uint8_t* v_layer = kv_->v_layer(kv_layer);
   const int64_t n_attn = hp.n_head * dv;
-  const kernels::AttentionPath path = attention_path(n);
+  const kernels::AttentionPath path = attention_path(n, dv);
   auto query = [&](int64_t i, int64_t g) {
     const int64_t t = last ? ub.out_rows[static_cast<size_t>(i)] : i;
     kernels::AttentionQuery qr;
@@ -208,6 +248,7 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
     // Byte offset of head g inside a cache row (whole blocks per head for Q8_0).
     kvh.k = k_layer + kernels::kv_row_bytes(kv.type, g * dk);
     kvh.v = v_layer + kernels::kv_row_bytes(kv.type, g * dv);
+    if (L.sinks != nullptr) kvh.sinks = L.sinks + g * n_rep;
     if (ub.paged) {
       const auto [b, e] = tile_range_[static_cast<size_t>(seq)];
       kvh.tiles = tile_list_.data() + b;
@@ -268,8 +309,8 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
               row_order_[static_cast<size_t>(row_groups_[static_cast<size_t>(grp)].first)];
           const auto spans =
               static_cast<int32_t>(kernels::attention_span_count(head_kv(0, row_seq(i))));
-          for (int64_t g = 0; g < hp.n_head_kv; ++g) {
-            span_pending_[static_cast<size_t>(grp * hp.n_head_kv + g)].store(
+          for (int64_t g = 0; g < n_head_kv; ++g) {
+            span_pending_[static_cast<size_t>(grp * n_head_kv + g)].store(
                 spans, std::memory_order_relaxed);
             if (spans > 0) continue;
             // No tile at all (cannot happen: the row's own token is cached): zeros, as the
@@ -280,10 +321,10 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
               std::memset(rows[k].out, 0, static_cast<size_t>(n_rep * dv) * sizeof(float));
           }
         }
-        pool_.run(n_groups * hp.n_head_kv * used_spans, [&](int64_t task, int thread) {
+        pool_.run(n_groups * n_head_kv * used_spans, [&](int64_t task, int thread) {
           const int64_t sp = task % used_spans;
-          const int64_t g = task / used_spans % hp.n_head_kv;
-          const int64_t grp = task / used_spans / hp.n_head_kv;
+          const int64_t g = task / used_spans % n_head_kv;
+          const int64_t grp = task / used_spans / n_head_kv;
           const auto [i0, i1] = row_groups_[static_cast<size_t>(grp)];
           const kernels::AttentionKv kvh = head_kv(g, row_seq(row_order_[static_cast<size_t>(i0)]));
           const int64_t spans = kernels::attention_span_count(kvh);
@@ -294,21 +335,22 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
                                      partials + i0 * row_floats + g * n_rep * head_floats + sp * pf,
                                      row_floats, head_floats, thread_scratch(thread));
           // acq_rel: the folding task sees every other span's partials.
-          if (span_pending_[static_cast<size_t>(grp * hp.n_head_kv + g)].fetch_sub(
+          if (span_pending_[static_cast<size_t>(grp * n_head_kv + g)].fetch_sub(
                   1, std::memory_order_acq_rel) != 1) {
             return;
           }
           for (int64_t k = i0; k < i1; ++k) {
             for (int64_t h = 0; h < n_rep; ++h) {
               kernels::attend_fold(O, partials + k * row_floats + (g * n_rep + h) * head_floats, pf,
-                                   spans, dv, rows[k - i0].out + h * dv);
+                                   spans, dv, kvh.sinks != nullptr ? kvh.sinks + h : nullptr,
+                                   rows[k - i0].out + h * dv);
             }
           }
         });
       } else {
-        pool_.run(n_groups * hp.n_head_kv, [&](int64_t task, int thread) {
-          const int64_t g = task % hp.n_head_kv;
-          const auto [i0, i1] = row_groups_[static_cast<size_t>(task / hp.n_head_kv)];
+        pool_.run(n_groups * n_head_kv, [&](int64_t task, int thread) {
+          const int64_t g = task % n_head_kv;
+          const auto [i0, i1] = row_groups_[static_cast<size_t>(task / n_head_kv)];
           kernels::AttentionQuery rows[kernels::kAttentionRowTile];
           for (int64_t i = i0; i < i1; ++i)
             rows[i - i0] = query(row_order_[static_cast<size_t>(i)], g);
@@ -317,9 +359,9 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
         });
       }
     } else {
-      pool_.run(n_rows * hp.n_head_kv, [&](int64_t task, int thread) {
-        const int64_t g = task % hp.n_head_kv;
-        const int64_t i = task / hp.n_head_kv;
+      pool_.run(n_rows * n_head_kv, [&](int64_t task, int thread) {
+        const int64_t g = task % n_head_kv;
+        const int64_t i = task / n_head_kv;
         kernels::attend_per_key(O, head_kv(g, row_seq(i)), query(i, g), n_rep,
                                 thread_scratch(thread));
       });
@@ -340,14 +382,15 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   run_products(&p, 1, n_rows, Stage::kMatmulOut);
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;
+    if (L.bo != nullptr) O.add(o, L.bo, d);
     if (L.post_attn_norm != nullptr) O.rmsnorm(o, L.post_attn_norm, o, d, hp.norm_eps);
+    if (cfg.residual_scale != 1.0f) O.scale(o, cfg.residual_scale, d);
     O.add(x_.data() + t * d, o, d);
   });
 }
 
-kernels::AttentionPath Context::attention_path(int64_t n_tokens) const {
-  const ModelHParams& hp = model_.hparams();
-  const bool tiled_ok = kernels::attention_tiled_supported(kv_->type(), hp.head_dim_v);
+kernels::AttentionPath Context::attention_path(int64_t n_tokens, int64_t head_dim_v) const {
+  const bool tiled_ok = kernels::attention_tiled_supported(kv_->type(), head_dim_v);
   switch (params_.attention) {
     case AttentionMode::kPerKey:
       return kernels::AttentionPath::kPerKey;
@@ -386,6 +429,10 @@ void Context::output_block(const Ubatch& ub, int64_t out_offset) {
   float* logits = logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(n_vocab_);
   const Product p = {&model_.output(), rc.data(model_.output().w.type), logits, n_vocab_};
   run_products(&p, 1, n_out, Stage::kMatmulLogits);
+  if (cfg.logit_scale != 1.0f) {
+    const float inv = 1.0f / cfg.logit_scale;
+    pool_.run(n_out, [&](int64_t t, int) { O.scale(logits + t * n_vocab_, inv, n_vocab_); });
+  }
   if (cfg.final_softcap > 0.0f) {
     pool_.run(n_out, [&](int64_t t, int) {
       O.softcap(logits + t * n_vocab_, cfg.final_softcap, n_vocab_);

@@ -10,32 +10,53 @@ namespace ember {
 
 Result<std::unique_ptr<KvCache>> KvCache::create(int64_t n_layer, int64_t n_cells, int64_t k_values,
                                                  int64_t v_values, kernels::KvType type) {
-  if (n_layer <= 0 || n_cells <= 0 || k_values <= 0 || v_values <= 0) {
+  if (n_layer <= 0 || k_values <= 0 || v_values <= 0) {
+    return invalid_argument("key/value cache sizes must be positive");
+  }
+  return create(std::vector<int64_t>(static_cast<size_t>(n_layer), k_values),
+                std::vector<int64_t>(static_cast<size_t>(n_layer), v_values), n_cells, type);
+}
+
+Result<std::unique_ptr<KvCache>> KvCache::create(const std::vector<int64_t>& k_values,
+                                                 const std::vector<int64_t>& v_values,
+                                                 int64_t n_cells, kernels::KvType type) {
+  const auto n_layer = static_cast<int64_t>(k_values.size());
+  if (n_layer <= 0 || v_values.size() != k_values.size() || n_cells <= 0) {
     return invalid_argument("key/value cache sizes must be positive");
   }
   if (n_cells > (int64_t{1} << 24)) {
     return invalid_argument("context of " + std::to_string(n_cells) + " cells is too large");
   }
-  if (type == kernels::KvType::kQ8_0 && (k_values % kQK8_0 != 0 || v_values % kQK8_0 != 0)) {
-    return invalid_argument("a q8_0 key/value cache needs head sizes that are multiples of 32");
-  }
   std::unique_ptr<KvCache> c(new KvCache());
   c->n_layer_ = n_layer;
   c->n_cells_ = n_cells;
   c->type_ = type;
-  c->k_row_bytes_ = kernels::kv_row_bytes(type, k_values);
-  c->v_row_bytes_ = kernels::kv_row_bytes(type, v_values);
-  const size_t per_layer = (c->k_row_bytes_ + c->v_row_bytes_) * static_cast<size_t>(n_cells);
-  c->total_bytes_ = per_layer * static_cast<size_t>(n_layer);
-  c->storage_.reset(new (std::nothrow) uint8_t[c->total_bytes_]);
+  std::vector<size_t> per_layer(static_cast<size_t>(n_layer));
+  for (size_t il = 0; il < per_layer.size(); ++il) {
+    const int64_t kv = k_values[il], vv = v_values[il];
+    if (kv < 0 || vv < 0 || (kv == 0) != (vv == 0)) {
+      return invalid_argument("key/value cache sizes must be positive");
+    }
+    if (type == kernels::KvType::kQ8_0 && (kv % kQK8_0 != 0 || vv % kQK8_0 != 0)) {
+      return invalid_argument("a q8_0 key/value cache needs head sizes that are multiples of 32");
+    }
+    c->k_row_bytes_.push_back(kernels::kv_row_bytes(type, kv));
+    c->v_row_bytes_.push_back(kernels::kv_row_bytes(type, vv));
+    per_layer[il] =
+        (c->k_row_bytes_.back() + c->v_row_bytes_.back()) * static_cast<size_t>(n_cells);
+    c->total_bytes_ += per_layer[il];
+  }
+  c->storage_.reset(new (std::nothrow) uint8_t[std::max<size_t>(c->total_bytes_, 1)]);
   if (!c->storage_) {
     return resource_exhausted("cannot allocate " + std::to_string(c->total_bytes_ >> 20) +
                               " MiB for the key/value cache");
   }
-  for (int64_t il = 0; il < n_layer; ++il) {
-    uint8_t* base = c->storage_.get() + per_layer * static_cast<size_t>(il);
+  size_t offset = 0;
+  for (size_t il = 0; il < per_layer.size(); ++il) {
+    uint8_t* base = c->storage_.get() + offset;
     c->k_.push_back(base);
-    c->v_.push_back(base + c->k_row_bytes_ * static_cast<size_t>(n_cells));
+    c->v_.push_back(base + c->k_row_bytes_[il] * static_cast<size_t>(n_cells));
+    offset += per_layer[il];
   }
   c->pos_.assign(static_cast<size_t>(n_cells), -1);
   c->seqs_.assign(static_cast<size_t>(n_cells), 0);
@@ -70,8 +91,8 @@ void KvCache::assign(int64_t cell, int32_t pos, int32_t seq) {
 void KvCache::copy_cells(const int64_t* src, const int64_t* dst, int64_t n, int32_t seq) {
   for (int64_t il = 0; il < n_layer_; ++il) {
     for (int64_t i = 0; i < n; ++i) {
-      std::memcpy(k_row(il, dst[i]), k_row(il, src[i]), k_row_bytes_);
-      std::memcpy(v_row(il, dst[i]), v_row(il, src[i]), v_row_bytes_);
+      std::memcpy(k_row(il, dst[i]), k_row(il, src[i]), k_row_bytes(il));
+      std::memcpy(v_row(il, dst[i]), v_row(il, src[i]), v_row_bytes(il));
     }
   }
   for (int64_t i = 0; i < n; ++i) assign(dst[i], pos_[static_cast<size_t>(src[i])], seq);

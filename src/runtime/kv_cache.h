@@ -28,19 +28,24 @@ class KvCache {
   // enough memory.
   static Result<std::unique_ptr<KvCache>> create(int64_t n_layer, int64_t n_cells, int64_t k_values,
                                                  int64_t v_values, kernels::KvType type);
+  // Per-layer row sizes (k_values[il] / v_values[il] values per cell); a layer with 0 K values
+  // has no storage (it reads another layer's cache).
+  static Result<std::unique_ptr<KvCache>> create(const std::vector<int64_t>& k_values,
+                                                 const std::vector<int64_t>& v_values,
+                                                 int64_t n_cells, kernels::KvType type);
 
   int64_t size() const { return n_cells_; }
   kernels::KvType type() const { return type_; }
-  size_t k_row_bytes() const { return k_row_bytes_; }
-  size_t v_row_bytes() const { return v_row_bytes_; }
+  size_t k_row_bytes(int64_t layer = 0) const { return k_row_bytes_[static_cast<size_t>(layer)]; }
+  size_t v_row_bytes(int64_t layer = 0) const { return v_row_bytes_[static_cast<size_t>(layer)]; }
   // Bytes of K and V storage for all layers.
   size_t memory_bytes() const { return total_bytes_; }
 
   uint8_t* k_row(int64_t layer, int64_t cell) {
-    return k_[static_cast<size_t>(layer)] + static_cast<size_t>(cell) * k_row_bytes_;
+    return k_[static_cast<size_t>(layer)] + static_cast<size_t>(cell) * k_row_bytes(layer);
   }
   uint8_t* v_row(int64_t layer, int64_t cell) {
-    return v_[static_cast<size_t>(layer)] + static_cast<size_t>(cell) * v_row_bytes_;
+    return v_[static_cast<size_t>(layer)] + static_cast<size_t>(cell) * v_row_bytes(layer);
   }
   const uint8_t* k_layer(int64_t layer) const { return k_[static_cast<size_t>(layer)]; }
   const uint8_t* v_layer(int64_t layer) const { return v_[static_cast<size_t>(layer)]; }
@@ -79,8 +84,8 @@ class KvCache {
   int64_t n_layer_ = 0;
   int64_t n_cells_ = 0;
   kernels::KvType type_ = kernels::KvType::kF16;
-  size_t k_row_bytes_ = 0;
-  size_t v_row_bytes_ = 0;
+  std::vector<size_t> k_row_bytes_;  // per layer
+  std::vector<size_t> v_row_bytes_;
   size_t total_bytes_ = 0;
   // One allocation for everything; not zeroed, so pages of unused cells are never touched.
   std::unique_ptr<uint8_t[]> storage_;

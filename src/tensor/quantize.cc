@@ -7,6 +7,7 @@
 
 #include "tensor/quant_float.h"
 #include "tensor/quant_iq4.h"
+#include "tensor/quant_mxfp4.h"
 #include "tensor/quant_k.h"
 #include "tensor/quant_legacy.h"
 
@@ -40,6 +41,7 @@ RowConverters converters(TensorType type) {
     case TensorType::kQ6_K: return {dequantize_row_q6_k, quantize_row_q6_k};
     case TensorType::kIQ4_NL: return {dequantize_row_iq4_nl, quantize_row_iq4_nl};
     case TensorType::kIQ4_XS: return {dequantize_row_iq4_xs, quantize_row_iq4_xs};
+    case TensorType::kMXFP4: return {dequantize_row_mxfp4, quantize_row_mxfp4};
     default: return {nullptr, nullptr};
   }
 }

@@ -42,7 +42,7 @@ constexpr std::array<TensorTypeTraits, 31> kTraits = {{
     {TensorType::kTQ1_0, "tq1_0", 256, 54, true, false},
     {TensorType::kTQ2_0, "tq2_0", 256, 66, true, false},
 }};
-constexpr TensorTypeTraits kMxfp4 = {TensorType::kMXFP4, "mxfp4", 32, 17, true, false};
+constexpr TensorTypeTraits kMxfp4 = {TensorType::kMXFP4, "mxfp4", 32, 17, true, true};
 
 }  // namespace
 

@@ -24,10 +24,41 @@ void BpeSession::tokenize(std::string_view run, std::vector<int32_t>& out) {
     sanitized_ = sanitize_utf8(run);
     text = sanitized_;
   }
+  if (v_.bpe.raw_utf8) {
+    tokenize_raw(text, out);
+    return;
+  }
   words_.clear();
   pre_tokenize(v_.pre, text, words_);
   for (const auto& [begin, end] : words_) {
     tokenize_word(text.substr(begin, end - begin), out);
+  }
+}
+
+void BpeSession::tokenize_raw(std::string_view text, std::vector<int32_t>& out) {
+  // Spaces become U+2581, then the text splits into runs of newlines and runs of the rest
+  // (the reference's "[^\n]+|[\n]+"). A run of newlines that is a token is emitted whole.
+  escaped_.clear();
+  for (char c : text) {
+    if (c == ' ') {
+      escaped_ += "\xE2\x96\x81";
+    } else {
+      escaped_.push_back(c);
+    }
+  }
+  const std::string_view s = escaped_;
+  for (size_t i = 0; i < s.size();) {
+    const bool newline = s[i] == '\n';
+    size_t j = i + 1;
+    while (j < s.size() && (s[j] == '\n') == newline) ++j;
+    const std::string_view word = s.substr(i, j - i);
+    const int32_t whole = newline ? v_.find(word) : -1;
+    if (whole >= 0) {
+      out.push_back(whole);
+    } else {
+      tokenize_word(word, out);
+    }
+    i = j;
   }
 }
 
@@ -46,11 +77,25 @@ void BpeSession::tokenize_word(std::string_view word, std::vector<int32_t>& out)
 
   symbols_.clear();
   heap_.clear();
-  for (size_t i = 0; i < word.size(); ++i) {
-    const auto index = static_cast<int32_t>(i);
-    symbols_.push_back(Symbol{t.byte_piece[static_cast<unsigned char>(word[i])],
-                              static_cast<uint32_t>(i), 1, index - 1,
-                              i + 1 < word.size() ? index + 1 : -1});
+  if (t.raw_utf8) {
+    // One symbol per UTF-8 character (the text is valid UTF-8 here).
+    for (size_t i = 0; i < word.size();) {
+      const auto lead = static_cast<unsigned char>(word[i]);
+      size_t len = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+      len = std::min(len, word.size() - i);
+      const auto index = static_cast<int32_t>(symbols_.size());
+      symbols_.push_back(Symbol{t.raw_to_piece.find(word.substr(i, len)), static_cast<uint32_t>(i),
+                                static_cast<uint32_t>(len), index - 1,
+                                i + len < word.size() ? index + 1 : -1});
+      i += len;
+    }
+  } else {
+    for (size_t i = 0; i < word.size(); ++i) {
+      const auto index = static_cast<int32_t>(i);
+      symbols_.push_back(Symbol{t.byte_piece[static_cast<unsigned char>(word[i])],
+                                static_cast<uint32_t>(i), 1, index - 1,
+                                i + 1 < word.size() ? index + 1 : -1});
+    }
   }
   for (size_t i = 1; i < symbols_.size(); ++i) {
     try_add_bigram(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
@@ -93,7 +138,8 @@ void BpeSession::emit(std::string_view word, const Symbol& s, std::vector<int32_
     return;
   }
   // Not a token: the reference looks up each byte of the symbol's byte-level text as a
-  // one-character token and drops the bytes that have none.
+  // one-character token (raw UTF-8 vocabularies: its `<0xXX>` token) and drops the bytes that
+  // have none.
   for (size_t i = s.offset; i < s.offset + s.n; ++i) {
     for (int32_t id : v_.bpe.byte_fallback[static_cast<unsigned char>(word[i])]) {
       if (id >= 0) out.push_back(id);

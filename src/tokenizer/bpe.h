@@ -1,4 +1,5 @@
-// Byte-level BPE (`tokenizer.ggml.model = gpt2`), as the reference implements it.
+// Byte-level BPE (`tokenizer.ggml.model = gpt2`), as the reference implements it, and its
+// SentencePiece-style variant on raw UTF-8 (`gemma4`, see BpeTables::raw_utf8).
 //
 // Invalid UTF-8 in the run is first replaced by U+FFFD. The pre-tokenizer named by
 // `tokenizer.ggml.pre` splits the run into words; each word is a sequence of bytes, every byte
@@ -43,12 +44,14 @@ class BpeSession {
     int32_t merged;
     uint32_t size;
   };
+  void tokenize_raw(std::string_view text, std::vector<int32_t>& out);
   void tokenize_word(std::string_view word, std::vector<int32_t>& out);
   void try_add_bigram(int32_t left, int32_t right);
   void emit(std::string_view word, const Symbol& s, std::vector<int32_t>& out) const;
 
   const Vocab& v_;
   std::string sanitized_;
+  std::string escaped_;
   std::vector<std::pair<uint32_t, uint32_t>> words_;
   std::vector<Symbol> symbols_;
   std::vector<Bigram> heap_;

@@ -29,6 +29,20 @@ int32_t StringIdMap::insert(std::string_view key, int32_t id) {
   }
 }
 
+void StringIdMap::assign(std::string_view key, int32_t id) {
+  if (insert(key, id) == id) return;
+  const uint64_t h = hash_bytes(key);
+  const uint32_t tag = static_cast<uint32_t>(h);
+  for (size_t i = static_cast<size_t>(h >> 32) & mask_;; i = (i + 1) & mask_) {
+    Slot& s = slots_[i];
+    if (s.tag == tag && s.len == key.size() &&
+        std::memcmp(arena_.data() + s.offset, key.data(), key.size()) == 0) {
+      s.id = id;
+      return;
+    }
+  }
+}
+
 void StringIdMap::grow() {
   const size_t capacity = slots_.empty() ? 64 : slots_.size() * 2;
   std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(capacity));

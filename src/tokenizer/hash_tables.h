@@ -44,6 +44,8 @@ class StringIdMap {
   // Adds `key` -> `id` unless the key is present. Returns the id stored for the key (the
   // existing one when it was present).
   int32_t insert(std::string_view key, int32_t id);
+  // Adds `key` -> `id`, replacing the id of a present key.
+  void assign(std::string_view key, int32_t id);
   // The id of `key`, or -1.
   int32_t find(std::string_view key) const {
     if (slots_.empty()) return -1;

@@ -76,7 +76,7 @@ std::string render_piece(const Vocab& v, int32_t id) {
   const TokenData& t = v.tokens[static_cast<size_t>(id)];
   if (t.attr & (kAttrUnknown | kAttrControl | kAttrUserDefined)) return t.text;
   if (t.attr & kAttrNormal) {
-    if (v.kind == VocabKind::kBytePairBpe) return byte_level_to_bytes(t.text);
+    if (v.kind == VocabKind::kBytePairBpe && !v.bpe.raw_utf8) return byte_level_to_bytes(t.text);
     return unescape_spaces(t.text);
   }
   if (t.attr & kAttrByte) return std::string(1, byte_token_value(t.text));

@@ -263,8 +263,17 @@ std::optional<std::string> byte_level_decode(std::string_view text) {
 
 Status build_bpe_tables(const GgufFile& f, Vocab& v) {
   BpeTables& t = v.bpe;
+  // Token texts and merge sides as the bytes they stand for: GPT-2 byte characters decoded, or
+  // (raw UTF-8 vocabularies) as they are.
+  auto decode = [&](std::string_view text) -> std::optional<std::string> {
+    if (t.raw_utf8) return std::string(text);
+    return byte_level_decode(text);
+  };
   for (int32_t id = 0; id < v.n_vocab(); ++id) {
-    if (auto raw = byte_level_decode(v.tokens[static_cast<size_t>(id)].text)) {
+    const std::string& text = v.tokens[static_cast<size_t>(id)].text;
+    if (t.raw_utf8) {
+      t.raw_to_piece.insert(text, v.find(text));  // repeated texts: the id text_to_id kept
+    } else if (auto raw = byte_level_decode(text)) {
       t.raw_to_piece.insert(*raw, id);
     }
   }
@@ -287,8 +296,8 @@ Status build_bpe_tables(const GgufFile& f, Vocab& v) {
     const std::string& m = (*merges)[rank];
     const size_t space = m.find(' ', 1);
     if (space == std::string::npos) continue;  // malformed entry: can never apply
-    auto left = byte_level_decode(std::string_view(m).substr(0, space));
-    auto right = byte_level_decode(std::string_view(m).substr(space + 1));
+    auto left = decode(std::string_view(m).substr(0, space));
+    auto right = decode(std::string_view(m).substr(space + 1));
     // A side with a character outside the byte alphabet can never match input text.
     if (!left || !right || left->empty() || right->empty()) continue;
     const int32_t a = piece_of(*left);
@@ -300,6 +309,12 @@ Status build_bpe_tables(const GgufFile& f, Vocab& v) {
   for (int b = 0; b < 256; ++b) {
     const char c = static_cast<char>(b);
     t.byte_piece[static_cast<size_t>(b)] = t.raw_to_piece.find(std::string_view(&c, 1));
+    if (t.raw_utf8) {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      const char name[6] = {'<', '0', 'x', kHex[b >> 4], kHex[b & 15], '>'};
+      t.byte_fallback[static_cast<size_t>(b)] = {v.find(std::string_view(name, 6)), -1};
+      continue;
+    }
     std::string encoded;
     append_utf8(byte_to_codepoint(static_cast<uint8_t>(b)), encoded);
     auto& fb = t.byte_fallback[static_cast<size_t>(b)];
@@ -357,7 +372,10 @@ Status read_tokens(const GgufFile& f, Vocab& v) {
     if (td.text.empty()) td.text = "[EMPTY_" + std::to_string(i) + "]";
     const int32_t id = static_cast<int32_t>(i);
     const int32_t stored = v.text_to_id.insert(td.text, id);
-    if (stored != id) {
+    if (stored != id && v.bpe.raw_utf8) {
+      // The reference's map keeps the later id of a repeated text (Gemma 4 repeats a few).
+      v.text_to_id.assign(td.text, id);
+    } else if (stored != id) {
       return data_loss("duplicate token in vocabulary: '" + td.text + "' has ids " +
                        std::to_string(stored) + " and " + std::to_string(i));
     }
@@ -441,12 +459,18 @@ Result<Vocab> load_vocab(const GgufFile& f) {
     v.pad = 0;
     v.add_space_prefix = true;
     v.add_eos = true;
+  } else if (v.model_name == "gemma4") {
+    // Gemma 4: BPE merges over raw UTF-8 with spaces escaped to U+2581 (BpeTables::raw_utf8).
+    // No default special ids; the reference always adds BOS (see below).
+    v.kind = VocabKind::kBytePairBpe;
+    v.bpe.raw_utf8 = true;
+    v.clean_spaces = true;
   } else if (v.model_name == "no_vocab" || v.model_name == "none") {
     return unimplemented("the model has no vocabulary (tokenizer.ggml.model = '" + v.model_name +
                          "')");
   } else {
     return unimplemented("tokenizer.ggml.model = '" + v.model_name +
-                         "' is not supported (supported: llama, gpt2, bert, t5)");
+                         "' is not supported (supported: llama, gpt2, gemma4, bert, t5)");
   }
   read_bool(f, "tokenizer.ggml.add_space_prefix", v.add_space_prefix, v);
   read_bool(f, "tokenizer.ggml.remove_extra_whitespaces", v.remove_extra_whitespaces, v);
@@ -486,6 +510,8 @@ Result<Vocab> load_vocab(const GgufFile& f) {
   read_bool(f, "tokenizer.ggml.add_bos_token", v.add_bos, v);
   read_bool(f, "tokenizer.ggml.add_eos_token", v.add_eos, v);
   read_bool(f, "tokenizer.ggml.add_sep_token", v.add_sep, v);
+  // The reference forces BOS on for Gemma 4, whatever the file says.
+  if (v.bpe.raw_utf8) v.add_bos = true;
   if (v.add_bos && v.bos < 0) {
     v.warnings.push_back("add_bos_token is set but the vocabulary has no BOS token; not adding it");
     v.add_bos = false;

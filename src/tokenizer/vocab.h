@@ -61,6 +61,11 @@ struct BpeTables {
   // ASCII bytes have one). -1 = none.
   std::array<std::array<int32_t, 2>, 256> byte_fallback{};
   int32_t n_pieces = 0;
+  // SentencePiece-style BPE (tokenizer model "gemma4"): token texts and merges are raw UTF-8 with
+  // U+2581 for a space, symbols start as whole characters, a symbol that is no token falls back
+  // to its bytes' `<0xXX>` tokens (byte_fallback[b][0]), and the text is split only into runs of
+  // newlines and runs of everything else.
+  bool raw_utf8 = false;
 };
 
 struct Vocab {

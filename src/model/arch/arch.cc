@@ -28,7 +28,8 @@ kernels::RopeParams RopeConfig::params(int64_t n_rot, int64_t n_ctx, bool slidin
     }
   }
   p.attn_factor *= attn_factor;
-  if (!freq_factors.empty()) {
+  if (attn_factor_override != 0.0f) p.attn_factor = attn_factor_override;
+  if (!freq_factors.empty() && !(sliding && freq_factors_global_only)) {
     p.freq_factors = freq_factors;
   } else if (!freq_factors_long.empty()) {
     // LongRoPE: the long factors once the context exceeds the original training context.
@@ -77,6 +78,18 @@ void set_sliding_pattern(int64_t n_layer, int64_t pattern, std::vector<uint8_t>&
   }
 }
 
+Status read_arch_float(const GgufFile& file, const ModelHParams& hp, const std::string& suffix,
+                       float& out) {
+  const std::string key = std::string(architecture_traits(hp.arch).name) + "." + suffix;
+  const GgufValue* v = file.find(key);
+  if (v == nullptr) return Status::Ok();
+  Result<double> d = v->as_float();
+  if (!d.ok()) return d.status().with_context(key);
+  if (!std::isfinite(*d)) return invalid_argument("'" + key + "' is not finite");
+  out = static_cast<float>(*d);
+  return Status::Ok();
+}
+
 }  // namespace arch_detail
 
 Status configure_architecture(const GgufFile& file, const ModelHParams& hp, ArchConfig& config) {
@@ -98,6 +111,20 @@ Status configure_architecture(const GgufFile& file, const ModelHParams& hp, Arch
       return configure_gemma2(file, hp, config);
     case Architecture::kGemma3:
       return configure_gemma3(file, hp, config);
+    case Architecture::kGemma4:
+      return configure_gemma4(file, hp, config);
+    case Architecture::kMistral3:
+      return configure_mistral3(file, hp, config);
+    case Architecture::kSmollm3:
+      return configure_smollm3(file, hp, config);
+    case Architecture::kGranite:
+      return configure_granite(file, hp, config);
+    case Architecture::kGptOss:
+      return configure_gpt_oss(file, hp, config);
+    case Architecture::kGlm4Moe:
+      return configure_glm4moe(file, hp, config);
+    case Architecture::kLlama4:
+      return configure_llama4(file, hp, config);
     case Architecture::kBert:
       return configure_bert(file, hp, config);
     case Architecture::kNomicBert:

@@ -20,6 +20,14 @@ enum class FfnActivation : uint8_t {
   kSilu,      // SwiGLU: silu(gate) * up
   kGeluTanh,  // GeGLU with the tanh approximation of GELU
   kGelu,      // plain GELU on ffn_up (no gate): BERT
+  kSwigluOai,  // gpt-oss: x = min(gate, 7), y = clamp(up, -7, 7), x * sigmoid(1.702 x) * (y + 1)
+};
+
+enum class MoeGating : uint8_t {
+  kSoftmax,        // softmax over all experts, then top-k of the probabilities
+  kSoftmaxWeight,  // top-k of the logits, softmax over the selected k (gpt-oss)
+  kSigmoid,        // sigmoid per expert; top-k of sigmoid + selection bias (DeepSeek V3, GLM)
+  kSigmoidLogits,  // top-k of the logits, weights = their sigmoids (Llama 4)
 };
 
 // RoPE settings before the context size is known (LongRoPE picks its factors by context size).
@@ -38,6 +46,11 @@ struct RopeConfig {
   // Sliding-window layers of some architectures use their own base (and no scaling).
   float freq_base_swa = 10000.0f;
   float freq_scale_swa = 1.0f;
+  // freq_factors apply to the global (non-sliding) layers only (Gemma 4's proportional RoPE).
+  bool freq_factors_global_only = false;
+  // When nonzero, the attention factor handed to the rotation as is (Mistral 3 cancels YaRN's
+  // magnitude correction with 1 / (1 + 0.1 ln factor)).
+  float attn_factor_override = 0.0f;
 
   // The parameters for a context of n_ctx positions; `sliding` selects the local-layer settings.
   kernels::RopeParams params(int64_t n_rot, int64_t n_ctx, bool sliding) const;
@@ -55,6 +68,23 @@ struct ArchConfig {
   int64_t sliding_window = 0;  // window size of sliding layers (key pos > query pos - window)
   std::vector<uint8_t> layer_sliding;  // n_layer entries, 1 = sliding-window layer
   bool moe_norm_topk = true;           // renormalise the selected experts' weights to sum to 1
+  MoeGating moe_gating = MoeGating::kSoftmax;
+  float moe_weights_scale = 1.0f;  // the selected experts' weights are multiplied by it
+  bool moe_weight_before_ffn = false;  // weights scale each expert's input, not its output
+  bool kq_norm_after_rope = false;     // unweighted RMS norm of Q and K heads after RoPE (RoPE
+                                       // layers only; Llama 4)
+  bool attn_temp_nope_only = false;    // the attention temperature applies to NoPE layers only
+  int64_t attn_chunk = 0;              // chunked attention size (contexts beyond it refused)
+  bool v_norm = false;                 // RMS-normalise each V head (no weight) before caching
+  std::vector<uint8_t> layer_no_rope;  // n_layer entries (or empty), 1 = no RoPE (SmolLM3 NoPE)
+  // Granite multipliers: block outputs are scaled before the residual add, logits divided.
+  float residual_scale = 1.0f;
+  float logit_scale = 1.0f;
+  // Attention temperature (Llama 4 / Mistral 3): after RoPE, q *= 1 + scale * ln(1 +
+  // floor((pos + offset) / floor_scale)) (0 = off).
+  float attn_temp_scale = 0.0f;
+  float attn_temp_offset = 0.0f;
+  int64_t attn_temp_floor_scale = 8192;
 };
 
 // Fills `config` for hp.arch (after read_hparams); errors for settings ember cannot run.
@@ -68,6 +98,13 @@ Status configure_qwen3moe(const GgufFile& file, const ModelHParams& hp, ArchConf
 Status configure_phi3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_gemma2(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_gemma3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_gemma4(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_mistral3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_smollm3(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_granite(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_gpt_oss(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_glm4moe(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_llama4(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_bert(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_nomic_bert(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 
@@ -82,6 +119,9 @@ Status read_optional_vector(const GgufFile& file, const std::string& name, int64
 // Marks layer il as sliding when il % pattern < pattern - 1 (pattern 2: even layers; pattern 6:
 // five local layers, then one global).
 void set_sliding_pattern(int64_t n_layer, int64_t pattern, std::vector<uint8_t>& layer_sliding);
+// Reads the optional float key `<arch>.<suffix>` into `out` (left unchanged when absent).
+Status read_arch_float(const GgufFile& file, const ModelHParams& hp, const std::string& suffix,
+                       float& out);
 }  // namespace arch_detail
 
 }  // namespace ember
