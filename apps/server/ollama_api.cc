@@ -1,6 +1,7 @@
 // Ollama's API on ember's Server: /api/chat and /api/generate (newline-delimited JSON streams or
 // one object), /api/tags, /api/show, /api/ps, /api/version, and clear errors for what ember does
-// not do (embeddings for now, pulling / pushing / creating / copying / deleting models).
+// not do (pulling / pushing / creating / copying / deleting models). /api/embed and
+// /api/embeddings are in ollama_embed.cc.
 // Shapes follow Ollama's docs/api.md; errors are {"error": "message"} (api_dialects.h).
 #include <sys/stat.h>
 
@@ -23,17 +24,6 @@ namespace {
 // check /api/version for features compare against it).
 constexpr const char* kOllamaApiVersion = "0.12.0";
 constexpr std::string_view kNdjson = "application/x-ndjson";
-
-// The one place embeddings are refused: replaced once the server computes embeddings.
-ApiError ollama_embeddings_unsupported() {
-  ApiError e;
-  e.status = 501;
-  e.type = "not_supported_error";
-  e.message =
-      "embeddings are not supported by this build of ember serve yet (/api/embed, "
-      "/api/embeddings)";
-  return e;
-}
 
 std::string rfc3339_of(std::time_t t) {
   std::tm tm{};
@@ -224,7 +214,7 @@ std::shared_ptr<GenerationSink> make_ollama_sink(bool chat_api, bool stream, std
   return sink;
 }
 
-void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
+void Api::ollama(Route route, const HttpRequest& request, Json body,
                  const std::shared_ptr<ResponseWriter>& writer,
                  const std::shared_ptr<Server>& server) {
   auto fail = [&](const ApiError& e) {
@@ -247,6 +237,13 @@ void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
     return ApiError::not_found("model '" + name.substr(0, 200) + "' not found (this server has '" +
                                tagged + "')");
   };
+  if (route == Route::kOllamaEmbed) {
+    return ollama_embed(request, std::move(body), writer, server,
+                        [&](const std::string& name) -> std::optional<ApiError> {
+                          if (serves(name)) return std::nullopt;
+                          return not_found(name);
+                        });
+  }
   const Model& model = *server->model();
   if (route == Route::kOllamaChat || route == Route::kOllamaGenerate) {
     const bool chat_api = route == Route::kOllamaChat;
@@ -369,8 +366,6 @@ void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
                            {"capabilities", std::move(caps)},
                            {"modified_at", rfc3339_of(mtime)}});
     }
-    case Route::kOllamaEmbed:
-      return fail(ollama_embeddings_unsupported());
     case Route::kOllamaUnsupported: {
       ApiError e;
       e.status = 501;
