@@ -201,6 +201,9 @@ TEST(ServerEmbed, OllamaEmbedMatchesV1AndTheReference) {
   HttpResponse tags = http_request(port, "GET", "/api/tags", "");
   ASSERT_EQ(tags.status, 200) << tags.body;
   const std::string name = Json::parse(tags.body)["models"][0]["name"];
+  Reply show = post(port, "/api/show", Json({{"model", name}}).dump());
+  ASSERT_EQ(show.status, 200) << show.body.dump();
+  EXPECT_EQ(show.body["capabilities"], Json::array({"embedding"}));
   const std::string t0 = ref["inputs"][0]["text"], t1 = ref["inputs"][1]["text"];
   const size_t n0 = ref["inputs"][0]["tokens"].size(), n1 = ref["inputs"][1]["tokens"].size();
   const auto l2_0 = ref["inputs"][0]["embedding_l2"].get<std::vector<double>>();

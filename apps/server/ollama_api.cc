@@ -335,9 +335,16 @@ void Api::ollama(Route route, const HttpRequest& request, Json body,
       if (!name.ok()) return fail(api_error_from_status(name.status()));
       if (!serves(*name)) return fail(not_found(*name));
       const chat::ChatSyntax syntax = chat::detect_chat_syntax(model.chat_template());
-      // Tool calls work with every template (natively or as ember's generic JSON reply).
-      Json caps = Json::array({"completion", "tools"});
-      if (syntax.reasoning) caps.push_back("thinking");
+      // Tool calls work with every template (natively or as ember's generic JSON reply). An
+      // encoder only embeds; a decoder with a pooling type (Qwen3-Embedding) also generates.
+      Json caps = Json::array();
+      if (!server->embeddings_only()) {
+        caps = Json::array({"completion", "tools"});
+        if (syntax.reasoning) caps.push_back("thinking");
+      }
+      if (server->embeddings_only() || model.metadata(arch + ".pooling_type")) {
+        caps.push_back("embedding");
+      }
       const SamplingParams s;
       std::ostringstream params;
       params << "temperature " << s.temperature << "\ntop_k " << s.top_k << "\ntop_p " << s.top_p
