@@ -16,6 +16,7 @@ Message = Dict[str, Any]
 
 class Llama:
     model_path: str
+    embedding: bool
     verbose: bool
     def __init__(self, model_path: str, *, n_ctx: int = ..., n_batch: int = ...,
                  n_threads: Optional[int] = ..., seed: int = ..., use_mmap: bool = ...,
