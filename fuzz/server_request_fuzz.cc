@@ -3,8 +3,8 @@
 // 16 KiB, body 8 MiB; pipelined requests parsed one after the other), the conversion to
 // HttpRequest, the gate (API key, CORS preflight, route → 404 / 405, content type → 415, JSON
 // body → 400) and the OpenAI / llama-server body parsers into ChatRequest, CompletionRequest,
-// tokenize / detokenize / apply-template calls, and the Ollama, Anthropic Messages and OpenAI
-// Responses parsers. Each step must return a value or an error (an
+// tokenize / detokenize / apply-template calls, and the Ollama (/api/embed included), Anthropic
+// Messages and OpenAI Responses parsers. Each step must return a value or an error (an
 // HTTP response with a 2xx / 4xx status and a JSON error body); nothing may crash, hang or
 // allocate without bound. No model is needed: parsing is separate from submission.
 //
@@ -113,6 +113,14 @@ void run_route(const AdmittedRequest& a) {
     }
     case Route::kOllamaShow:
       check_status(parse_ollama_show(a.body).status());
+      break;
+    case Route::kOllamaEmbed:
+      for (bool legacy : {false, true}) {
+        auto r = parse_ollama_embed(a.body, legacy);
+        check_status(r.status());
+        if (r.ok() && r->request.inputs.empty()) fail("embed request without inputs accepted");
+        if (r.ok() && r->request.params.dimensions < 0) fail("negative dimensions accepted");
+      }
       break;
     case Route::kAnthropicMessages:
     case Route::kAnthropicCountTokens: {

@@ -259,8 +259,11 @@ TEST_F(ServerApisTest, OllamaErrors) {
       {"POST", "/api/generate", Json{{"model", kModel}, {"prompt", "x"}, {"suffix", "y"}}, 400},
       {"POST", "/api/generate", Json{{"model", kModel}, {"prompt", "x"}, {"context", {1, 2}}}, 400},
       {"POST", "/api/generate", think_raw, 400},
-      {"POST", "/api/embed", Json{{"model", kModel}, {"input", "x"}}, 501},
-      {"POST", "/api/embeddings", Json{{"model", kModel}, {"prompt", "x"}}, 501},
+      // A text-generation model without a pooling type cannot embed: the 400 /v1/embeddings gives.
+      {"POST", "/api/embed", Json{{"model", kModel}, {"input", "x"}}, 400},
+      {"POST", "/api/embeddings", Json{{"model", kModel}, {"prompt", "x"}}, 400},
+      {"POST", "/api/embed", Json{{"model", "llama3"}, {"input", "x"}}, 404},
+      {"POST", "/api/embed", Json{{"input", "x"}}, 400},
       {"POST", "/api/create", Json{{"model", "x"}}, 501},
       {"DELETE", "/api/delete", Json{{"model", "x"}}, 501},
       {"GET", "/api/chat", Json(), 405},

@@ -190,6 +190,94 @@ TEST(ServerEmbed, RerankSortsTopNAndReturnsDocuments) {
   }
 }
 
+TEST(ServerEmbed, OllamaEmbedMatchesV1AndTheReference) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const auto model = dir / "embed" / "models" / "bert-mean-f32.gguf";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "no " << model;
+  const Json ref = expected(dir, "bert-mean-f32");
+  auto srv = ServerProcess::start(std::vector<std::string>{"-m", model.string(), "-t", "2"});
+  ASSERT_TRUE(srv->ok()) << srv->error();
+  const int port = srv->port();
+  HttpResponse tags = http_request(port, "GET", "/api/tags", "");
+  ASSERT_EQ(tags.status, 200) << tags.body;
+  const std::string name = Json::parse(tags.body)["models"][0]["name"];
+  Reply show = post(port, "/api/show", Json({{"model", name}}).dump());
+  ASSERT_EQ(show.status, 200) << show.body.dump();
+  EXPECT_EQ(show.body["capabilities"], Json::array({"embedding"}));
+  const std::string t0 = ref["inputs"][0]["text"], t1 = ref["inputs"][1]["text"];
+  const size_t n0 = ref["inputs"][0]["tokens"].size(), n1 = ref["inputs"][1]["tokens"].size();
+  const auto l2_0 = ref["inputs"][0]["embedding_l2"].get<std::vector<double>>();
+  const auto l2_1 = ref["inputs"][1]["embedding_l2"].get<std::vector<double>>();
+  const auto raw_0 = ref["inputs"][0]["embedding"].get<std::vector<double>>();
+
+  Reply v1 = post(port, "/v1/embeddings", Json({{"input", {t0, t1}}}).dump());
+  ASSERT_EQ(v1.status, 200) << v1.body.dump();
+  // /api/embed with an array: one normalized vector per input, the same as /v1/embeddings.
+  Reply both = post(port, "/api/embed", Json({{"model", name}, {"input", {t0, t1}}}).dump());
+  ASSERT_EQ(both.status, 200) << both.body.dump();
+  EXPECT_EQ(both.body["model"], name);
+  ASSERT_EQ(both.body["embeddings"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const auto a = both.body["embeddings"][i].get<std::vector<double>>();
+    const auto b = v1.body["data"][i]["embedding"].get<std::vector<double>>();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t k = 0; k < a.size(); ++k) EXPECT_NEAR(a[k], b[k], 1e-6) << i << " " << k;
+  }
+  EXPECT_GE(cosine(both.body["embeddings"][0].get<std::vector<double>>(), l2_0), 0.9999);
+  EXPECT_GE(cosine(both.body["embeddings"][1].get<std::vector<double>>(), l2_1), 0.9999);
+  EXPECT_EQ(both.body["prompt_eval_count"], n0 + n1);
+  EXPECT_GT(both.body["total_duration"].get<int64_t>(), 0);
+  EXPECT_EQ(both.body["load_duration"], 0);
+  // A string, ":latest" accepted, dimensions, options.
+  Reply one = post(port, "/api/embed",
+                   Json({{"model", name},
+                         {"input", t0},
+                         {"dimensions", 16},
+                         {"options", {{"temperature", 0.5}}},
+                         {"keep_alive", "5m"}})
+                       .dump());
+  ASSERT_EQ(one.status, 200) << one.body.dump();
+  ASSERT_EQ(one.body["embeddings"].size(), 1u);
+  const auto cut = one.body["embeddings"][0].get<std::vector<double>>();
+  ASSERT_EQ(cut.size(), 16u);
+  EXPECT_GE(cosine(cut, std::vector<double>(l2_0.begin(), l2_0.begin() + 16)), 0.9999);
+  // The older /api/embeddings: one vector, not normalized (as Ollama's).
+  Reply old = post(port, "/api/embeddings", Json({{"model", name}, {"prompt", t0}}).dump());
+  ASSERT_EQ(old.status, 200) << old.body.dump();
+  const auto raw = old.body["embedding"].get<std::vector<double>>();
+  EXPECT_GE(cosine(raw, raw_0), 0.9999);
+  double norm = 0;
+  for (double x : raw) norm += x * x;
+  const double ref_norm = ref["inputs"][0]["l2_norm"];
+  EXPECT_NEAR(std::sqrt(norm), ref_norm, 1e-3 * ref_norm);
+  // Too long: cut by default (Ollama's truncate: true), a 400 with truncate: false.
+  std::string long_text;
+  for (int i = 0; i < 400; ++i) long_text += "the fox ";
+  Reply cut_long = post(port, "/api/embed", Json({{"model", name}, {"input", long_text}}).dump());
+  EXPECT_EQ(cut_long.status, 200) << cut_long.body.dump();
+  Reply too_long = post(port, "/api/embed",
+                        Json({{"model", name}, {"input", long_text}, {"truncate", false}}).dump());
+  EXPECT_EQ(too_long.status, 400) << too_long.body.dump();
+  EXPECT_TRUE(too_long.body["error"].is_string());
+  // Malformed: 400 with Ollama's {"error": "..."}; another model: 404.
+  for (const Json& bad :
+       {Json({{"input", "x"}}), Json({{"model", name}}), Json({{"model", name}, {"input", 5}}),
+        Json({{"model", name}, {"input", Json::array()}}),
+        Json({{"model", name}, {"input", Json::array({"a", 1})}}),
+        Json({{"model", name}, {"input", "x"}, {"dimensions", 0}}),
+        Json({{"model", name}, {"input", "x"}, {"truncate", "yes"}}),
+        Json({{"model", name}, {"input", "x"}, {"options", "fast"}}),
+        Json({{"model", name}, {"input", "x"}, {"options", {{"num_ctx", 1 << 24}}}})}) {
+    Reply r = post(port, "/api/embed", bad.dump());
+    EXPECT_EQ(r.status, 400) << bad.dump() << " -> " << r.body.dump();
+    EXPECT_TRUE(r.body["error"].is_string()) << bad.dump();
+  }
+  Reply no_prompt = post(port, "/api/embeddings", Json({{"model", name}, {"input", t0}}).dump());
+  EXPECT_EQ(no_prompt.status, 400) << no_prompt.body.dump();
+  Reply other = post(port, "/api/embed", Json({{"model", "llama3"}, {"input", t0}}).dump());
+  EXPECT_EQ(other.status, 404) << other.body.dump();
+}
+
 TEST(ServerEmbed, ChatModelAskedForEmbeddingsGets400) {
   EMBER_REQUIRE_TESTDATA(dir);
   const auto model = dir / "models" / "qwen2-q8_0.gguf";
@@ -200,6 +288,16 @@ TEST(ServerEmbed, ChatModelAskedForEmbeddingsGets400) {
   EXPECT_EQ(r.status, 400) << r.body.dump();
   Reply rr = post(srv->port(), "/v1/rerank", Json({{"query", "q"}, {"documents", {"d"}}}).dump());
   EXPECT_EQ(rr.status, 400) << rr.body.dump();
+  // Ollama's routes: the same message, in Ollama's {"error": "..."} shape.
+  HttpResponse tags = http_request(srv->port(), "GET", "/api/tags", "");
+  const std::string name = Json::parse(tags.body)["models"][0]["name"];
+  Reply o = post(srv->port(), "/api/embed", Json({{"model", name}, {"input", "hello"}}).dump());
+  EXPECT_EQ(o.status, 400) << o.body.dump();
+  ASSERT_TRUE(o.body["error"].is_string()) << o.body.dump();
+  EXPECT_EQ(o.body["error"], r.body["error"]["message"]);
+  Reply old =
+      post(srv->port(), "/api/embeddings", Json({{"model", name}, {"prompt", "hi"}}).dump());
+  EXPECT_EQ(old.status, 400) << old.body.dump();
 }
 
 }  // namespace

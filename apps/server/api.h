@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,6 +51,12 @@ class Api {
   // /v1/responses (responses_api.cc).
   void ollama(Route route, const HttpRequest& request, Json body,
               const std::shared_ptr<ResponseWriter>& writer, const std::shared_ptr<Server>& server);
+  // POST /api/embed and /api/embeddings (ollama_embed.cc); `check_model` gives the 404 for a
+  // model name this server does not serve.
+  void ollama_embed(const HttpRequest& request, Json body,
+                    const std::shared_ptr<ResponseWriter>& writer,
+                    const std::shared_ptr<Server>& server,
+                    const std::function<std::optional<ApiError>(const std::string&)>& check_model);
   void anthropic(Route route, const HttpRequest& request, Json body,
                  const std::shared_ptr<ResponseWriter>& writer,
                  const std::shared_ptr<Server>& server);

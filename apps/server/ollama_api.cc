@@ -1,6 +1,7 @@
 // Ollama's API on ember's Server: /api/chat and /api/generate (newline-delimited JSON streams or
 // one object), /api/tags, /api/show, /api/ps, /api/version, and clear errors for what ember does
-// not do (embeddings for now, pulling / pushing / creating / copying / deleting models).
+// not do (pulling / pushing / creating / copying / deleting models). /api/embed and
+// /api/embeddings are in ollama_embed.cc.
 // Shapes follow Ollama's docs/api.md; errors are {"error": "message"} (api_dialects.h).
 #include <sys/stat.h>
 
@@ -23,17 +24,6 @@ namespace {
 // check /api/version for features compare against it).
 constexpr const char* kOllamaApiVersion = "0.12.0";
 constexpr std::string_view kNdjson = "application/x-ndjson";
-
-// The one place embeddings are refused: replaced once the server computes embeddings.
-ApiError ollama_embeddings_unsupported() {
-  ApiError e;
-  e.status = 501;
-  e.type = "not_supported_error";
-  e.message =
-      "embeddings are not supported by this build of ember serve yet (/api/embed, "
-      "/api/embeddings)";
-  return e;
-}
 
 std::string rfc3339_of(std::time_t t) {
   std::tm tm{};
@@ -224,7 +214,7 @@ std::shared_ptr<GenerationSink> make_ollama_sink(bool chat_api, bool stream, std
   return sink;
 }
 
-void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
+void Api::ollama(Route route, const HttpRequest& request, Json body,
                  const std::shared_ptr<ResponseWriter>& writer,
                  const std::shared_ptr<Server>& server) {
   auto fail = [&](const ApiError& e) {
@@ -247,6 +237,13 @@ void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
     return ApiError::not_found("model '" + name.substr(0, 200) + "' not found (this server has '" +
                                tagged + "')");
   };
+  if (route == Route::kOllamaEmbed) {
+    return ollama_embed(request, std::move(body), writer, server,
+                        [&](const std::string& name) -> std::optional<ApiError> {
+                          if (serves(name)) return std::nullopt;
+                          return not_found(name);
+                        });
+  }
   const Model& model = *server->model();
   if (route == Route::kOllamaChat || route == Route::kOllamaGenerate) {
     const bool chat_api = route == Route::kOllamaChat;
@@ -338,9 +335,16 @@ void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
       if (!name.ok()) return fail(api_error_from_status(name.status()));
       if (!serves(*name)) return fail(not_found(*name));
       const chat::ChatSyntax syntax = chat::detect_chat_syntax(model.chat_template());
-      // Tool calls work with every template (natively or as ember's generic JSON reply).
-      Json caps = Json::array({"completion", "tools"});
-      if (syntax.reasoning) caps.push_back("thinking");
+      // Tool calls work with every template (natively or as ember's generic JSON reply). An
+      // encoder only embeds; a decoder with a pooling type (Qwen3-Embedding) also generates.
+      Json caps = Json::array();
+      if (!server->embeddings_only()) {
+        caps = Json::array({"completion", "tools"});
+        if (syntax.reasoning) caps.push_back("thinking");
+      }
+      if (server->embeddings_only() || model.metadata(arch + ".pooling_type")) {
+        caps.push_back("embedding");
+      }
       const SamplingParams s;
       std::ostringstream params;
       params << "temperature " << s.temperature << "\ntop_k " << s.top_k << "\ntop_p " << s.top_p
@@ -369,8 +373,6 @@ void Api::ollama(Route route, const HttpRequest& /*request*/, Json body,
                            {"capabilities", std::move(caps)},
                            {"modified_at", rfc3339_of(mtime)}});
     }
-    case Route::kOllamaEmbed:
-      return fail(ollama_embeddings_unsupported());
     case Route::kOllamaUnsupported: {
       ApiError e;
       e.status = 501;

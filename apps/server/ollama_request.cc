@@ -334,4 +334,47 @@ Result<std::string> parse_ollama_show(const Json& body) {
   return model;
 }
 
+Result<OllamaEmbedCall> parse_ollama_embed(const Json& body, bool legacy) {
+  if (!body.is_object()) return invalid_argument("the request must be a JSON object");
+  OllamaEmbedCall call;
+  EMBER_RETURN_IF_ERROR(read_model_name(body, call.model));
+  EMBER_RETURN_IF_ERROR(read_keep_alive(body));
+  EmbedParams& p = call.request.params;
+  if (legacy) {
+    // The older endpoint returns the pooled vector as the model computes it (Ollama does not
+    // normalize it) and errors on inputs longer than the context.
+    const Json* prompt = find(body, "prompt");
+    if (prompt == nullptr || !prompt->is_string())
+      return invalid_argument("prompt is required and must be a string");
+    call.request.inputs.push_back(prompt->get<std::string>());
+    p.normalize = false;
+  } else {
+    const Json* in = find(body, "input");
+    if (in == nullptr) return invalid_argument("input is required");
+    if (in->is_string()) {
+      call.request.inputs.push_back(in->get<std::string>());
+    } else if (in->is_array() && !in->empty()) {
+      for (const Json& s : *in) {
+        if (!s.is_string())
+          return invalid_argument("input must be a string or an array of strings");
+        call.request.inputs.push_back(s.get<std::string>());
+      }
+    } else {
+      return invalid_argument("input must be a string or a non-empty array of strings");
+    }
+    // Ollama cuts inputs longer than the context unless told not to.
+    p.truncate = true;
+    EMBER_RETURN_IF_ERROR(fields::read_bool(body, "truncate", "", p.truncate));
+    int64_t dims = 0;
+    EMBER_RETURN_IF_ERROR(fields::read_int(body, "dimensions", "", 1, 1 << 20, dims));
+    p.dimensions = static_cast<int32_t>(dims);
+  }
+  if (const Json* o = find(body, "options")) {
+    // Checked as for generation; the sampling options have no effect on an embedding.
+    GenerationParams unused;
+    EMBER_RETURN_IF_ERROR(apply_ollama_options(*o, unused, call.num_ctx));
+  }
+  return call;
+}
+
 }  // namespace ember::http

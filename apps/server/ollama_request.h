@@ -44,6 +44,16 @@ Result<OllamaCall> parse_ollama_generate(const Json& body);
 // The model an /api/show request names ("model", or the older "name").
 Result<std::string> parse_ollama_show(const Json& body);
 
+// POST /api/embed (`input`: a string or an array of strings; `truncate`, default true as Ollama's;
+// `dimensions`; `options`; `keep_alive`) and the older POST /api/embeddings (`prompt`: one string;
+// its vector is not normalized, as Ollama's is not). `model` is required by both.
+struct OllamaEmbedCall {
+  std::string model;
+  EmbedRequest request;
+  int64_t num_ctx = 0;  // options.num_ctx (0: not given)
+};
+Result<OllamaEmbedCall> parse_ollama_embed(const Json& body, bool legacy);
+
 // Applies an Ollama `options` object to the generation parameters (see above).
 Status apply_ollama_options(const Json& options, GenerationParams& params, int64_t& num_ctx);
 

@@ -17,6 +17,8 @@ missing() {
 "$python" -c 'import pytest' 2>/dev/null || missing "pytest not found (apt-get install python3-pytest)"
 library="$(find "$prefix" -name 'libember.so' -print -quit)"
 [ -n "$library" ] || { echo "libember.so not installed under $prefix" >&2; exit 1; }
+# The CLI, for the tests that compare with `ember embed --json`.
+[ -x "$prefix/bin/ember" ] && export EMBER_CLI="$prefix/bin/ember"
 cd "$here"
 EMBER_LIBRARY="$library" PYTHONPATH="$here:$here/tests" PYTHONDONTWRITEBYTECODE=1 \
   "$python" -m pytest -q -p no:cacheprovider tests

@@ -1,11 +1,13 @@
 // The official `openai` npm client's embeddings.create against the real `ember serve` on the tiny
 // BERT embedding model of ../shared/testdata/embed, compared with llama.cpp's reference vectors;
-// plus /v1/rerank over raw HTTP and the 400s for the wrong kind of model.
+// the `ollama` npm client's embed() / embeddings() on the same server; plus /v1/rerank over raw
+// HTTP and the 400s for the wrong kind of model.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 
 import { modelPath, startServer } from './server.mjs';
@@ -63,6 +65,27 @@ test('embeddings.create matches the reference (the client asks for base64 and de
 
   const floats = await client.embeddings.create({ model: 'bert-cls-f32', input: texts[0], encoding_format: 'float', dimensions: 32 });
   assert.equal(floats.data[0].embedding.length, 32);
+});
+
+test('the ollama client: embed() equals /v1/embeddings, embeddings() the raw reference', async () => {
+  const ref = expected('bert-cls-f32');
+  const texts = ref.inputs.slice(0, 2).map((i) => i.text);
+  const ollama = new Ollama({ host: embedServer.baseURL });
+  const res = await ollama.embed({ model: 'bert-cls-f32:latest', input: texts });
+  assert.equal(res.model, 'bert-cls-f32:latest');
+  assert.equal(res.embeddings.length, 2);
+  const v1 = await client.embeddings.create({ model: 'bert-cls-f32', input: texts, encoding_format: 'float' });
+  for (let i = 0; i < texts.length; i++) {
+    assert.ok(cosine(res.embeddings[i], ref.inputs[i].embedding_l2) >= 0.9999, `input ${i}`);
+    const diff = Math.max(...res.embeddings[i].map((x, k) => Math.abs(x - v1.data[i].embedding[k])));
+    assert.ok(diff <= 1e-6, `input ${i}: ${diff}`);
+  }
+  assert.equal(res.prompt_eval_count, v1.usage.prompt_tokens);
+  const old = await ollama.embeddings({ model: 'bert-cls-f32', prompt: texts[0] });
+  assert.ok(cosine(old.embedding, ref.inputs[0].embedding) >= 0.9999);
+  const norm = Math.sqrt(old.embedding.reduce((n, x) => n + x * x, 0));
+  assert.ok(Math.abs(norm - ref.inputs[0].l2_norm) <= 1e-3 * ref.inputs[0].l2_norm);
+  await assert.rejects(ollama.embed({ model: 'bert-cls-f32', input: [] }), (err) => err.status_code === 400);
 });
 
 test('an embedding model asked for chat gets a 400', async () => {

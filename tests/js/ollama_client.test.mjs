@@ -220,10 +220,11 @@ describe('errors', () => {
       assert.equal(typeof j.error, 'string');
       assert.match(j.error, re);
     }
-    for (const path of ['/api/embed', '/api/embeddings']) {
-      const r = await fetch(server.url(path), { method: 'POST', body: JSON.stringify({ model: MODEL, input: 'hi' }) });
-      assert.equal(r.status, 501);
-      assert.match((await r.json()).error, /embeddings are not supported/);
+    // A chat model without a pooling type: the same 400 as /v1/embeddings.
+    for (const [path, body] of [['/api/embed', { input: 'hi' }], ['/api/embeddings', { prompt: 'hi' }]]) {
+      const r = await fetch(server.url(path), { method: 'POST', body: JSON.stringify({ model: MODEL, ...body }) });
+      assert.equal(r.status, 400);
+      assert.match((await r.json()).error, /without a pooling type/);
     }
     const pull = await fetch(server.url('/api/pull'), { method: 'POST', body: JSON.stringify({ model: 'llama3' }) });
     assert.equal(pull.status, 501);

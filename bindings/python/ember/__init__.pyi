@@ -16,6 +16,7 @@ Message = Dict[str, Any]
 
 class Llama:
     model_path: str
+    embedding: bool
     verbose: bool
     def __init__(self, model_path: str, *, n_ctx: int = ..., n_batch: int = ...,
                  n_threads: Optional[int] = ..., seed: int = ..., use_mmap: bool = ...,
@@ -107,4 +108,5 @@ class Llama:
                             tools: Optional[List[Dict[str, Any]]] = ...) -> str: ...
     def create_embedding(self, input: Union[str, List[str]],
                          model: Optional[str] = ...) -> Dict[str, Any]: ...
-    def embed(self, input: Union[str, List[str]], **kwargs: Any) -> List[Any]: ...
+    def embed(self, input: Union[str, List[str]], normalize: bool = ..., truncate: bool = ...,
+              return_count: bool = ...) -> Any: ...

@@ -48,6 +48,11 @@ class GenerationParams(Structure):
                 ("add_special", c_int32), ("parse_special", c_int32)]
 
 
+class EmbedParams(Structure):
+    _fields_ = [("pooling", c_int32), ("normalize", c_int32), ("dimensions", c_int32),
+                ("truncate", c_int32)]
+
+
 def _find_library() -> str:
     path = os.environ.get("EMBER_LIBRARY")
     if path:
@@ -109,6 +114,14 @@ def _declare(lib: ctypes.CDLL) -> None:
     fn("ember_chat_completion_error", c_char_p, c_void_p)
     fn("ember_chat_completion_free", None, c_void_p)
     fn("ember_chat_render", c_int, c_void_p, c_char_p, c_char_p, pp)
+    fn("ember_embed_params_init", None, POINTER(EmbedParams))
+    fn("ember_embed", c_int, c_void_p, POINTER(c_char_p), c_size_t, POINTER(EmbedParams), pp)
+    fn("ember_embeddings_count", c_size_t, c_void_p)
+    fn("ember_embeddings_vector", POINTER(c_float), c_void_p, c_size_t, POINTER(c_size_t))
+    fn("ember_embeddings_dim", c_int32, c_void_p)
+    fn("ember_embeddings_n_tokens", c_int32, c_void_p, c_size_t)
+    fn("ember_embeddings_total_tokens", ctypes.c_int64, c_void_p)
+    fn("ember_embeddings_free", None, c_void_p)
 
 
 @functools.lru_cache(maxsize=None)

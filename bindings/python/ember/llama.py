@@ -165,9 +165,6 @@ class Llama:
             if name == "n_gpu_layers" and value == 0:
                 continue
             warnings.warn(f"ember: {name} is ignored (ember runs on the CPU)", stacklevel=2)
-        if embedding:
-            raise NotImplementedError("embeddings are not supported by ember yet "
-                                      "(see docs/bindings.md)")
         if not isinstance(model_path, (str, os.PathLike)):
             raise TypeError("model_path must be a path")
         model_path = os.fspath(model_path)
@@ -180,6 +177,7 @@ class Llama:
         if not 0 <= seed <= LLAMA_DEFAULT_SEED:
             raise ValueError("seed must be in [0, 2^32 - 1]")
         self.model_path = model_path
+        self.embedding = bool(embedding)
         self.verbose = verbose
         self._seed = seed
         lib = _lib.lib()
@@ -578,15 +576,75 @@ class Llama:
             _raise(status, "apply_chat_template")
         return _lib.take_string(out.value)
 
-    # ---- not supported yet -----------------------------------------------------------------
+    # ---- embeddings ------------------------------------------------------------------------
+
+    def embed(self, input: Union[str, List[str]], normalize: bool = False, truncate: bool = True,
+              return_count: bool = False) -> Any:
+        """Embeds ``input`` as llama-cpp-python's ``Llama.embed`` does: a string gives one list
+        of floats, a list of strings (embedded as one batch, each its own sequence) a list of
+        them; with a model whose pooling is "none", each input gives one list per token instead.
+        ``normalize`` divides each vector by its L2 norm; ``truncate`` cuts inputs longer than
+        the context (without it they raise ValueError). With ``return_count``, returns
+        ``(embeddings, total_tokens)``. Needs ``Llama(..., embedding=True)``."""
+        self._check_open()
+        if not self.embedding:
+            raise RuntimeError("Llama model must be created with embedding=True to call this "
+                               "method")
+        texts = [input] if isinstance(input, str) else input
+        if not isinstance(texts, list) or not texts or \
+                not all(isinstance(t, str) for t in texts):
+            raise TypeError("input must be a string or a non-empty list of strings")
+        lib = _lib.lib()
+        params = _lib.EmbedParams()
+        lib.ember_embed_params_init(ctypes.byref(params))
+        params.normalize = int(bool(normalize))
+        params.truncate = int(bool(truncate))
+        encoded = [t.encode("utf-8") for t in texts]
+        array = (ctypes.c_char_p * len(encoded))(*encoded)
+        out = c_void_p()
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError("a generation is running on this Llama: one call at a time")
+        try:
+            status = lib.ember_embed(self._engine, array, len(encoded), ctypes.byref(params),
+                                     ctypes.byref(out))
+            if status == _lib.OUT_OF_RANGE:  # longer than the context, as llama-cpp-python
+                raise ValueError(f"embed: {_lib.last_error()}")
+            if status != _lib.OK:
+                _raise(status, "embed")
+            try:
+                dim = lib.ember_embeddings_dim(out)
+                vectors: List[Any] = []
+                for i in range(lib.ember_embeddings_count(out)):
+                    n = ctypes.c_size_t()
+                    ptr = lib.ember_embeddings_vector(out, i, ctypes.byref(n))
+                    values = ptr[:n.value]
+                    if n.value == dim:
+                        vectors.append(values)
+                    else:  # pooling none: n_tokens rows of dim values
+                        vectors.append([values[r:r + dim] for r in range(0, n.value, dim)])
+                total = int(lib.ember_embeddings_total_tokens(out))
+            finally:
+                lib.ember_embeddings_free(out)
+        finally:
+            self._lock.release()
+        result = vectors[0] if isinstance(input, str) else vectors
+        return (result, total) if return_count else result
 
     def create_embedding(self, input: Union[str, List[str]], model: Optional[str] = None
                          ) -> Dict[str, Any]:
-        """Not supported yet: raises NotImplementedError (see docs/bindings.md)."""
-        raise NotImplementedError("embeddings are not supported by ember yet "
-                                  "(see docs/bindings.md)")
+        """OpenAI-shaped embeddings of ``input`` (a string or a list of strings), as
+        llama-cpp-python's ``create_embedding``: ``{"object": "list", "data": [{"object":
+        "embedding", "embedding": [...], "index": i}], "model", "usage": {"prompt_tokens",
+        "total_tokens"}}``. The vectors are ``embed(input)``'s: not normalized, as
+        llama-cpp-python's are not. Needs ``Llama(..., embedding=True)``."""
+        vectors, total = self.embed(input, return_count=True)
+        if isinstance(input, str):
+            vectors = [vectors]
+        return {
+            "object": "list",
+            "data": [{"object": "embedding", "embedding": v, "index": i}
+                     for i, v in enumerate(vectors)],
+            "model": model if model is not None else self.model_path,
+            "usage": {"prompt_tokens": total, "total_tokens": total},
+        }
 
-    def embed(self, input: Union[str, List[str]], **kwargs: Any) -> List[Any]:
-        """Not supported yet: raises NotImplementedError (see docs/bindings.md)."""
-        raise NotImplementedError("embeddings are not supported by ember yet "
-                                  "(see docs/bindings.md)")

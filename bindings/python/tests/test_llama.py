@@ -269,7 +269,7 @@ def test_errors_are_exceptions(stories) -> None:
     with pytest.raises(ValueError):
         stories.create_chat_completion([{"role": "user", "content": "x"}],
                                        tool_choice="required")
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(RuntimeError, match="embedding=True"):
         stories.create_embedding("x")
     with pytest.raises(NotImplementedError):
         stories("x", logit_bias={1: 1.0})

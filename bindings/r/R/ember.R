@@ -105,9 +105,8 @@ llama_new_context <- function(model, n_ctx = 2048L, n_threads = NULL, n_threads_
     stop("'flash_attn' must be \"auto\", \"on\" or \"off\"", call. = FALSE)
   }
   if (flash_attn != "auto") .ignored("flash_attn", "ember picks its attention kernel itself")
-  if (.check_flag(embedding, "embedding")) {
-    stop("embedding contexts are not supported yet (see docs/bindings.md)", call. = FALSE)
-  }
+  # Every ember context embeds (llama_embeddings); the flag is checked and needs nothing more.
+  .check_flag(embedding, "embedding")
   .Call(r_context_new, model, n_ctx, n_threads, n_batch)
 }
 
@@ -246,12 +245,14 @@ llama_chat <- function(ctx, messages, tools = NULL, tool_choice = "auto",
        tool_calls = calls, finish_reason = choice$finish_reason, usage = completion$usage)
 }
 
-llama_embeddings <- function(ctx, text, ...) {
-  stop("llama_embeddings is not supported yet: ember has no embeddings API (see ",
-       "docs/bindings.md)", call. = FALSE)
+llama_embeddings <- function(ctx, text) {
+  .check_string(text, "text")
+  .Call(r_embed, ctx, enc2utf8(text))[1L, ]
 }
 
-llama_embed_batch <- function(ctx, texts, ...) {
-  stop("llama_embed_batch is not supported yet: ember has no embeddings API (see ",
-       "docs/bindings.md)", call. = FALSE)
+llama_embed_batch <- function(ctx, texts) {
+  if (!is.character(texts) || length(texts) == 0L || anyNA(texts)) {
+    stop("'texts' must be a non-empty character vector without NA", call. = FALSE)
+  }
+  .Call(r_embed, ctx, enc2utf8(texts))
 }

@@ -423,6 +423,45 @@ SEXP r_chat(SEXP ctx, SEXP messages_json, SEXP request_json) {
 
 /* ---- registration ------------------------------------------------------------------------- */
 
+/* ---- embeddings --------------------------------------------------------------------------- */
+
+/* Embeds the strings of `texts` (one batch, each its own sequence) with the model's pooling, not
+ * normalized (llama.cpp's pooled vectors, as llamaR returns them): a length(texts) x n_embd
+ * numeric matrix. */
+SEXP r_embed(SEXP ctx, SEXP texts) {
+  r_context* c = (r_context*)handle(ctx, tag_context, "context", "llama_new_context");
+  if (c->active != NULL) {
+    Rf_error("a streaming generation is running on this context: end it with llama_gen_end "
+             "first");
+  }
+  const R_xlen_t n = XLENGTH(texts);
+  const char** inputs = (const char**)R_alloc((size_t)n, sizeof *inputs);
+  for (R_xlen_t i = 0; i < n; ++i) inputs[i] = Rf_translateCharUTF8(STRING_ELT(texts, i));
+  ember_embed_params params;
+  ember_embed_params_init(&params);
+  params.normalize = 0;
+  ember_embeddings* out = NULL;
+  if (ember_embed(c->engine, inputs, (size_t)n, &params, &out) != EMBER_OK) {
+    Rf_error("%s", ember_last_error());
+  }
+  const int32_t dim = ember_embeddings_dim(out);
+  SEXP m = PROTECT(Rf_allocMatrix(REALSXP, (int)n, dim));
+  double* values = REAL(m);
+  for (R_xlen_t i = 0; i < n; ++i) {
+    size_t len = 0;
+    const float* v = ember_embeddings_vector(out, (size_t)i, &len);
+    if (v == NULL || len != (size_t)dim) {
+      ember_embeddings_free(out);
+      Rf_error("the model's pooling is 'none' (one vector per token): llama_embeddings and "
+               "llama_embed_batch return one vector per text");
+    }
+    for (int32_t j = 0; j < dim; ++j) values[i + (R_xlen_t)j * n] = v[j];  /* column-major */
+  }
+  ember_embeddings_free(out);
+  UNPROTECT(1);
+  return m;
+}
+
 static const R_CallMethodDef call_methods[] = {
     {"r_model_load", (DL_FUNC)&r_model_load, 2},
     {"r_model_free", (DL_FUNC)&r_model_free, 1},
@@ -438,6 +477,7 @@ static const R_CallMethodDef call_methods[] = {
     {"r_gen_end", (DL_FUNC)&r_gen_end, 1},
     {"r_chat_template_apply", (DL_FUNC)&r_chat_template_apply, 3},
     {"r_chat", (DL_FUNC)&r_chat, 3},
+    {"r_embed", (DL_FUNC)&r_embed, 2},
     {NULL, NULL, 0}};
 
 void R_init_ember(DllInfo* dll) {

@@ -18,9 +18,12 @@ test_that("bad paths, freed handles and wrong types are R errors", {
   expect_error(llama_detokenize(ctx, c(1, NA)), "'tokens'")
   expect_error(llama_detokenize(ctx, 1e6), "token")
   expect_error(llama_new_context(model, n_seq_max = 2L), "n_seq_max")
-  expect_error(llama_new_context(model, embedding = TRUE), "not supported yet")
-  expect_error(llama_embeddings(ctx, "x"), "not supported yet")
-  expect_error(llama_embed_batch(ctx, "x"), "not supported yet")
+  expect_error(llama_new_context(model, embedding = "yes"), "embedding")
+  # A text-generation model without a pooling type cannot embed.
+  expect_error(llama_embeddings(ctx, "x"), "pooling type")
+  expect_error(llama_embeddings(ctx, c("a", "b")), "'text' must be a single string")
+  expect_error(llama_embed_batch(ctx, character()), "'texts'")
+  expect_error(llama_embed_batch(ctx, c("a", NA)), "'texts'")
   expect_error(llama_chat_apply_template(list(), NULL), "'messages'")
   expect_error(llama_chat_apply_template(list(list(role = "user", content = "x")), "{% if %}"),
                "chat template")
