@@ -33,6 +33,7 @@
 
 #include "server_harness.h"
 #include "testdata.h"
+#include "webui_assets.h"
 
 namespace ember::testing {
 namespace {
@@ -673,11 +674,13 @@ class CaseBuilder {
       add("wrong method", http(m, p, m == "GET" || m == "DELETE" ? "" : body), Expect::kStatus,
           405);
     }
-    // Unknown routes: 404 ("/" is the web page; unknown files of it are 404 too).
-    static constexpr const char* kRoutes[] = {"/webui/nope.js",
-                                              "/webui/../../etc/passwd",
-                                              "/webui/",
-                                              "/v1",
+    // Unknown files of the web page: 404, or 501 (webui_not_built) in a build without the page.
+    const int webui_status = http::web_assets_missing().empty() ? 404 : 501;
+    for (const char* r : {"/webui/nope.js", "/webui/../../etc/passwd", "/webui/"}) {
+      add("unknown page file", http("GET", r, ""), Expect::kStatusOrClose, webui_status, true);
+    }
+    // Unknown routes: 404.
+    static constexpr const char* kRoutes[] = {"/v1",
                                               "/v1/",
                                               "/v2/chat/completions",
                                               "/v1/chat",
