@@ -204,6 +204,13 @@ TEST(ModelLoad, LatentAttentionCaches) {
   auto m = Model::load(synth(hp, "load-deepseek2-caches"));
   ASSERT_TRUE(m.ok()) << m.status().to_string();
   ASSERT_TRUE((*m)->layer(0).mla());
+  // A file from before llama.cpp's MLA layout (no key_length_mla) is refused with a message.
+  expect_load_error(edited(synth(hp, "load-deepseek2-old"), "deepseek2-old.gguf",
+                           [](GgufWriter& w, const GgufFile& f) {
+                             copy_all(w, f);
+                             w.remove("deepseek2.attention.key_length_mla");
+                           }),
+                    StatusCode::kUnimplemented, "convert the model again");
   std::vector<float> logits[3];
   int i = 0;
   for (kernels::KvType type : {kernels::KvType::kF32, kernels::KvType::kF16, kernels::KvType::kQ8_0}) {
