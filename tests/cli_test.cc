@@ -82,6 +82,29 @@ TEST(Cli, InspectJsonOnEverySharedModel) {
   EXPECT_EQ(n, 30);
 }
 
+// deepseek2 (families/README: q_lora 64, kv_lora 64, heads of 32 + 16 RoPE, V 32, 1 dense layer,
+// 4 expert groups of which 2 are used): inspect shows the latent-attention and group sizes, and
+// the cache row of one [latent | RoPE key] head.
+TEST(Cli, InspectShowsLatentAttentionHyperParameters) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const CommandOutput r = run_cli(
+      "inspect --json " + shell_quote(dir / "families" / "models" / "deepseek2-q8_0.gguf"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["loadable"].get<bool>()) << j.value("load_error", std::string());
+  const auto& d = j["derived"];
+  EXPECT_EQ(d["mla_q_lora_rank"], 64);
+  EXPECT_EQ(d["mla_kv_lora_rank"], 64);
+  EXPECT_EQ(d["mla_head_dim_k"], 48);
+  EXPECT_EQ(d["mla_head_dim_v"], 32);
+  EXPECT_EQ(d["n_rot"], 16);
+  EXPECT_EQ(d["head_dim_k"], 80);
+  EXPECT_EQ(d["head_dim_v"], 64);
+  EXPECT_EQ(d["n_layer_dense_lead"], 1);
+  EXPECT_EQ(d["n_expert_groups"], 4);
+  EXPECT_EQ(d["n_expert_groups_used"], 2);
+}
+
 TEST(Cli, InspectJsonOnEveryVocabulary) {
   EMBER_REQUIRE_TESTDATA(dir);
   int n = 0;

@@ -54,7 +54,8 @@ TEST(ModelLoad, EveryArchitectureLoadsAndRuns) {
        {Architecture::kLlama, Architecture::kQwen2, Architecture::kQwen3, Architecture::kQwen3Moe,
         Architecture::kPhi3, Architecture::kGemma2, Architecture::kGemma3, Architecture::kGemma4,
         Architecture::kMistral3, Architecture::kSmollm3, Architecture::kGranite,
-        Architecture::kGptOss, Architecture::kGlm4Moe, Architecture::kLlama4}) {
+        Architecture::kGptOss, Architecture::kGlm4Moe, Architecture::kLlama4,
+        Architecture::kDeepseek2}) {
     const ModelHParams hp = default_synth_hparams(arch);
     const std::string name(architecture_traits(arch).name);
     SCOPED_TRACE(name);
@@ -192,6 +193,52 @@ TEST(ModelLoad, BadFilesGiveClearErrors) {
                              w.remove("llama.block_count");
                            }),
                     StatusCode::kNotFound, "llama.block_count");
+}
+
+// Multi-head latent attention (deepseek2) caches one key head of [latent | RoPE key] per cell
+// and reads the values from the same rows: no V storage. Every cache type runs it (the
+// synthesized shape, 128 + 32, divides into Q8_0 blocks) and agrees with the F32 cache up to the
+// cache's rounding.
+TEST(ModelLoad, LatentAttentionCaches) {
+  const ModelHParams hp = default_synth_hparams(Architecture::kDeepseek2);
+  auto m = Model::load(synth(hp, "load-deepseek2-caches"));
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  ASSERT_TRUE((*m)->layer(0).mla());
+  // A file from before llama.cpp's MLA layout (no key_length_mla) is refused with a message.
+  expect_load_error(edited(synth(hp, "load-deepseek2-old"), "deepseek2-old.gguf",
+                           [](GgufWriter& w, const GgufFile& f) {
+                             copy_all(w, f);
+                             w.remove("deepseek2.attention.key_length_mla");
+                           }),
+                    StatusCode::kUnimplemented, "convert the model again");
+  std::vector<float> logits[3];
+  int i = 0;
+  for (kernels::KvType type : {kernels::KvType::kF32, kernels::KvType::kF16, kernels::KvType::kQ8_0}) {
+    ContextParams p;
+    p.n_ctx = 64;
+    p.n_threads = 2;
+    p.kv_type = type;
+    auto ctx = Context::create(**m, p);
+    ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
+    const size_t value_bytes = type == kernels::KvType::kF32 ? 4 : 2;
+    if (type != kernels::KvType::kQ8_0) {
+      EXPECT_EQ((*ctx)->kv_bytes(), static_cast<size_t>(hp.n_layer * 64 * (hp.n_lora_kv + hp.n_rot)) *
+                                        value_bytes);
+    }
+    Batch b;
+    for (int t = 0; t < 20; ++t) b.add(3 + t, t, 0, t == 19);
+    ASSERT_TRUE((*ctx)->decode(b).ok());
+    logits[i++].assign((*ctx)->logits(0), (*ctx)->logits(0) + (*ctx)->n_vocab());
+  }
+  for (int k = 1; k < 3; ++k) {
+    double err = 0.0, norm = 0.0;
+    for (size_t j = 0; j < logits[0].size(); ++j) {
+      ASSERT_TRUE(std::isfinite(logits[k][j]));
+      err += (logits[k][j] - logits[0][j]) * (logits[k][j] - logits[0][j]);
+      norm += logits[0][j] * logits[0][j];
+    }
+    EXPECT_LT(std::sqrt(err / norm), k == 1 ? 0.02 : 0.1) << "cache type " << k;
+  }
 }
 
 TEST(ModelLoad, PackedWeightsMatchUnpacked) {

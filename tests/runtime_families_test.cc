@@ -26,7 +26,7 @@ using runtime::Model;
 
 const char* const kFamilyModels[] = {"gemma4-q8_0",  "gemma4moe-q4_k_m", "gpt-oss-mxfp4_moe",
                                      "glm4moe-q8_0", "llama4-q8_0",      "mistral3-q8_0",
-                                     "smollm3-q8_0", "granite-f16"};
+                                     "smollm3-q8_0", "granite-f16",      "deepseek2-q8_0"};
 
 std::vector<int32_t> prompt(const std::filesystem::path& dir, const std::string& name) {
   std::ifstream in(dir / "families" / "golden" / (name + ".json"));
@@ -77,6 +77,21 @@ TEST(RuntimeFamilies, BatchTokenByTokenAndUbatchesAgreeBitForBit) {
           << "ubatch 7, mode " << int(mode);
     }
   }
+}
+
+// deepseek2-q8_0 caches [latent 64 | RoPE key 16] per cell: not a whole number of Q8_0 blocks,
+// so a Q8_0 cache is refused with a message rather than run.
+TEST(RuntimeFamilies, LatentAttentionRefusesQ8CacheOfOddRows) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  auto model = Model::load((dir / "families" / "models" / "deepseek2-q8_0.gguf").string());
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  ContextParams p;
+  p.n_ctx = 64;
+  p.kv_type = kernels::KvType::kQ8_0;
+  auto ctx = Context::create(**model, p);
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_NE(ctx.status().message().find("multiples of 32"), std::string::npos)
+      << ctx.status().to_string();
 }
 
 TEST(RuntimeFamilies, SequencesDecodedTogetherMatchEachAlone) {

@@ -90,8 +90,9 @@ double top2_margin(const float* x, int64_t n) {
 }
 
 // The 2026 families ember runs (families/golden holds more; the others are not supported yet).
-const std::vector<std::string> kFamilies = {"gemma4-", "gemma4moe-", "mistral3-", "smollm3-",
-                                             "granite-", "gpt-oss-", "glm4moe-", "llama4-"};
+const std::vector<std::string> kFamilies = {"gemma4-",  "gemma4moe-", "mistral3-", "smollm3-",
+                                             "granite-", "gpt-oss-",   "glm4moe-",  "llama4-",
+                                             "deepseek2-"};
 
 // Known gaps, per model-name prefix: the NRMSE bound these goldens are held to instead of the
 // standard one, until the cause is found. On every golden model ember matches the reference bit
@@ -101,6 +102,9 @@ const std::vector<std::string> kFamilies = {"gemma4-", "gemma4moe-", "mistral3-"
 // gemma4 by up to 0.35), while argmax and greedy continuations still match everywhere.
 double known_gap_tolerance(const std::string& model) {
   if (model.rfind("gemma4", 0) == 0 || model.rfind("gpt-oss", 0) == 0) return 0.08;
+  // deepseek2: bit for bit up to position 1, NRMSE ~0.02 after it with peaks of 0.032 (p1) and
+  // 0.048 (p2 position 154); argmax and greedy continuations match.
+  if (model.rfind("deepseek2", 0) == 0) return 0.06;
   return 0.0;
 }
 

@@ -116,6 +116,19 @@ ordered_json describe(const GgufFile& f, const std::string& path) {
       d["layers"] = layers;
     }
     if (parsed->n_embd_per_layer > 0) d["n_embd_per_layer"] = parsed->n_embd_per_layer;
+    if (parsed->is_mla()) {
+      // Multi-head latent attention: the decompressed head sizes beside the cached ones above.
+      d["mla_q_lora_rank"] = parsed->n_lora_q;
+      d["mla_kv_lora_rank"] = parsed->n_lora_kv;
+      d["mla_head_dim_k"] = parsed->head_dim_k_mla;
+      d["mla_head_dim_v"] = parsed->head_dim_v_mla;
+    }
+    if (parsed->n_layer_dense_lead > 0) d["n_layer_dense_lead"] = parsed->n_layer_dense_lead;
+    if (parsed->n_expert_shared > 0) d["n_expert_shared"] = parsed->n_expert_shared;
+    if (parsed->n_expert_groups > 1) {
+      d["n_expert_groups"] = parsed->n_expert_groups;
+      d["n_expert_groups_used"] = parsed->n_group_used;
+    }
     j["derived"] = d;
   } else {
     j["hparams_note"] = parsed.status().message();

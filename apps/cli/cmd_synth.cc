@@ -54,16 +54,39 @@ int run_synth(const SynthArgs& a) {
     if (v > kMaxDim * 4) return report_error("dimension " + std::to_string(v) + " is too large (limit " + std::to_string(kMaxDim * 4) + ")");
   }
   if (hp.n_head <= 0) return report_error("--n-head must be positive");
+  int64_t head = -1;
   if (a.head_dim >= 0) {
-    hp.head_dim_k = hp.head_dim_v = a.head_dim;
+    head = a.head_dim;
   } else if (a.n_embd >= 0 || a.n_head >= 0) {
     if (hp.n_embd % hp.n_head != 0) {
       return report_error("--n-embd " + std::to_string(hp.n_embd) + " is not a multiple of --n-head " +
                           std::to_string(hp.n_head) + " (give --head-dim)");
     }
-    hp.head_dim_k = hp.head_dim_v = hp.n_embd / hp.n_head;
+    head = hp.n_embd / hp.n_head;
   }
-  hp.n_rot = hp.head_dim_k;
+  if (hp.is_mla()) {
+    // Multi-head latent attention in DeepSeek V3's proportions: nope and V parts of `head`
+    // values, RoPE head / 2, latent 4 heads, query bottleneck 12 heads; one cached KV head.
+    if (head >= 0) {
+      if (head <= 0 || head % 4 != 0) return report_error("the head size must be a positive multiple of 4");
+      hp.n_rot = head / 2;
+      hp.head_dim_k_mla = head + hp.n_rot;
+      hp.head_dim_v_mla = head;
+      hp.n_lora_kv = 4 * head;
+      hp.n_lora_q = 12 * head;
+    }
+    hp.n_head_kv = 1;
+    hp.head_dim_k = hp.n_lora_kv + hp.n_rot;
+    hp.head_dim_v = hp.n_lora_kv;
+  } else {
+    if (head >= 0) hp.head_dim_k = hp.head_dim_v = head;
+    hp.n_rot = hp.head_dim_k;
+  }
+  if (hp.n_expert_groups > 1 &&
+      (hp.n_expert % hp.n_expert_groups != 0 ||
+       hp.n_expert_used > hp.n_group_used * (hp.n_expert / hp.n_expert_groups))) {
+    hp.n_expert_groups = hp.n_group_used = 0;  // the expert count no longer splits into groups
+  }
 
   SynthOptions opts;
   opts.hparams = hp;
@@ -104,7 +127,7 @@ int run_synth(const SynthArgs& a) {
 void register_synth(CLI::App& app, CommandResult& result) {
   auto a = std::make_shared<SynthArgs>();
   CLI::App* cmd = app.add_subcommand("synth", "Write a random-weight model of any shape (tests, demos, benchmarks)");
-  cmd->add_option("--arch", a->arch, "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, bert, nomic-bert (embedding encoders)");
+  cmd->add_option("--arch", a->arch, "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, gemma4, mistral3, smollm3, granite, gpt-oss, glm4moe, llama4, deepseek2, bert, nomic-bert (embedding encoders)");
   cmd->add_option("--n-embd", a->n_embd, "Embedding width (default 256)");
   cmd->add_option("--n-layer", a->n_layer, "Layers (default 2; gemma3 6)");
   cmd->add_option("--n-head", a->n_head, "Attention heads (default 4)");

@@ -183,6 +183,49 @@ Status ModelHParams::validate() const {
           " shares the cache of an earlier layer of its kind, and there is none");
     }
   }
+  if (n_expert_groups > 1) {
+    if (!is_moe() || n_expert % n_expert_groups != 0 || n_expert_groups > kMaxExpertGroups) {
+      return invalid_argument(key(*this, "expert_group_count") + " = " +
+                              std::to_string(n_expert_groups) + " must divide expert_count " +
+                              std::to_string(n_expert) + " (at most " +
+                              std::to_string(kMaxExpertGroups) + " groups)");
+    }
+    const int64_t per_group = n_expert / n_expert_groups;
+    if (n_group_used <= 0 || n_group_used > n_expert_groups ||
+        n_expert_used > n_group_used * per_group) {
+      return invalid_argument(key(*this, "expert_group_used_count") + " = " +
+                              std::to_string(n_group_used) + " must be in [1, expert_group_count " +
+                              std::to_string(n_expert_groups) + "] and leave room for " +
+                              std::to_string(n_expert_used) + " experts");
+    }
+  }
+  if (arch == Architecture::kDeepseek2 && !is_mla()) {
+    return not_found("missing hyper-parameter '" + key(*this, "attention.kv_lora_rank") + "'");
+  }
+  if (is_mla()) {
+    if (head_dim_k_mla <= 0 || head_dim_v_mla <= 0) {
+      return unimplemented(
+          "this file predates llama.cpp's multi-head latent attention layout (no " +
+          key(*this, "attention.key_length_mla") +
+          "; attn_kv_b instead of attn_k_b and attn_v_b): convert the model again with a "
+          "current convert_hf_to_gguf.py");
+    }
+    if (n_rot >= head_dim_k_mla || n_lora_kv > 65536 || n_lora_q < 0 || n_lora_q > 65536 ||
+        head_dim_k_mla > 65536 || head_dim_v_mla > 65536) {
+      return invalid_argument(key(*this, "attention.key_length_mla") + " = " +
+                              std::to_string(head_dim_k_mla) + " must exceed the RoPE size " +
+                              std::to_string(n_rot) + " (sizes in range)");
+    }
+    if (head_dim_k != n_lora_kv + n_rot || head_dim_v != n_lora_kv || n_head_kv != 1 ||
+        !n_head_kv_arr.empty() || !swa_layers.empty() || shared_kv_layers != 0) {
+      return invalid_argument(
+          "multi-head latent attention caches one head of [latent | RoPE key]: expected "
+          "attention.head_count_kv 1, key_length " +
+          std::to_string(n_lora_kv + n_rot) + " and value_length " + std::to_string(n_lora_kv) +
+          ", got " + std::to_string(n_head_kv) + ", " + std::to_string(head_dim_k) + ", " +
+          std::to_string(head_dim_v));
+    }
+  }
   if (!(rope_scaling_factor > 0.0f)) {
     return invalid_argument(key(*this, "rope.scaling.factor") + " must be positive");
   }
@@ -220,6 +263,13 @@ Result<ModelHParams> read_hparams(const GgufFile& f) {
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "expert_shared_count"), hp.n_expert_shared, false));
   EMBER_RETURN_IF_ERROR(
       read_int(f, key(hp, "interleave_moe_layer_step"), hp.n_moe_layer_step, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "expert_group_count"), hp.n_expert_groups, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "expert_group_used_count"), hp.n_group_used, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.q_lora_rank"), hp.n_lora_q, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.kv_lora_rank"), hp.n_lora_kv, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.key_length_mla"), hp.head_dim_k_mla, false));
+  EMBER_RETURN_IF_ERROR(
+      read_int(f, key(hp, "attention.value_length_mla"), hp.head_dim_v_mla, false));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "attention.head_count"), hp.n_head, true));
   hp.n_head_kv = hp.n_head;
   EMBER_RETURN_IF_ERROR(read_int_or_array(f, key(hp, "attention.head_count_kv"), hp.n_layer,
@@ -335,6 +385,18 @@ void write_hparams(const ModelHParams& hp, GgufWriter& w) {
     u32("expert_count", hp.n_expert);
     u32("expert_used_count", hp.n_expert_used);
     u32("expert_feed_forward_length", hp.n_ff_exp);
+  }
+  if (hp.n_layer_dense_lead > 0) u32("leading_dense_block_count", hp.n_layer_dense_lead);
+  if (hp.n_expert_shared > 0) u32("expert_shared_count", hp.n_expert_shared);
+  if (hp.n_expert_groups > 0) {
+    u32("expert_group_count", hp.n_expert_groups);
+    u32("expert_group_used_count", hp.n_group_used);
+  }
+  if (hp.is_mla()) {
+    if (hp.n_lora_q > 0) u32("attention.q_lora_rank", hp.n_lora_q);
+    u32("attention.kv_lora_rank", hp.n_lora_kv);
+    u32("attention.key_length_mla", hp.head_dim_k_mla);
+    u32("attention.value_length_mla", hp.head_dim_v_mla);
   }
   if (hp.sliding_window > 0) u32("attention.sliding_window", hp.sliding_window);
   if (hp.attn_softcap > 0.0f) f32("attn_logit_softcapping", hp.attn_softcap);

@@ -15,6 +15,9 @@ class GgufWriter;
 
 enum class RopeScalingType { kNone, kLinear, kYarn, kLlama3 };
 
+// The most expert groups a model may declare (<arch>.expert_group_count; DeepSeek V3 has 8).
+inline constexpr int64_t kMaxExpertGroups = 64;
+
 struct ModelHParams {
   Architecture arch = Architecture::kLlama;
   int64_t n_ctx_train = 2048;   // <arch>.context_length
@@ -62,6 +65,19 @@ struct ModelHParams {
   int64_t n_expert_shared = 0;     // <arch>.expert_shared_count
   int64_t n_layer_nextn = 0;       // <arch>.nextn_predict_layers
   int64_t n_moe_layer_step = 0;    // <arch>.interleave_moe_layer_step (Llama 4: every k-th layer)
+  // Expert groups (DeepSeek V3): the experts split into n_expert_groups groups of equal size; a
+  // token's experts are chosen only from its n_group_used best groups (0 = no groups).
+  int64_t n_expert_groups = 0;  // <arch>.expert_group_count
+  int64_t n_group_used = 0;     // <arch>.expert_group_used_count
+  // Multi-head latent attention (DeepSeek V2/V3, "absorbed" form): queries go through a rank
+  // n_lora_q bottleneck (0 = one attn_q matrix), keys and values through a shared latent of
+  // n_lora_kv values plus one RoPE key of n_rot values. The cache holds [latent | rope key] as one
+  // KV head (head_dim_k = n_lora_kv + n_rot, head_dim_v = n_lora_kv); head_dim_k_mla /
+  // head_dim_v_mla are the per-head sizes of the decompressed attention (nope + rope, and V).
+  int64_t n_lora_q = 0;        // <arch>.attention.q_lora_rank
+  int64_t n_lora_kv = 0;       // <arch>.attention.kv_lora_rank (> 0: MLA)
+  int64_t head_dim_k_mla = 0;  // <arch>.attention.key_length_mla
+  int64_t head_dim_v_mla = 0;  // <arch>.attention.value_length_mla
 
   // The shape of layer il (uniform unless the arrays above say otherwise).
   struct LayerShape {
@@ -84,6 +100,9 @@ struct ModelHParams {
   int64_t n_embd_k_gqa() const { return n_head_kv * head_dim_k; }
   int64_t n_embd_v_gqa() const { return n_head_kv * head_dim_v; }
   bool is_moe() const { return n_expert > 0; }
+  bool is_mla() const { return n_lora_kv > 0; }
+  // MLA: the per-head query part without RoPE (multiplied into the latent by attn_k_b).
+  int64_t head_dim_nope_mla() const { return head_dim_k_mla - n_rot; }
 
   // Checks ranges and consistency (positive sizes, n_head % n_head_kv == 0, experts used <=
   // experts, ...), with a message naming the offending key.

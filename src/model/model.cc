@@ -123,13 +123,13 @@ Status Model::bind() {
   auto mat = [&](const std::string& name, int64_t rows, int64_t cols, Linear* out) -> Status {
     return mat_view(name, rows, cols, &out->w);
   };
-  // Row slices of a stacked [n * rows][cols] expert tensor.
-  auto experts = [&](const std::string& name, int64_t rows, int64_t cols,
-                     std::vector<Linear>* out) -> Status {
+  // Row slices of a stacked [n * rows][cols] tensor (experts, or per-head matrices).
+  auto slices = [&](const std::string& name, int64_t n, int64_t rows, int64_t cols,
+                    std::vector<Linear>* out) -> Status {
     kernels::Weights all;
-    EMBER_RETURN_IF_ERROR(mat_view(name, hp_.n_expert * rows, cols, &all));
-    out->resize(static_cast<size_t>(hp_.n_expert));
-    for (int64_t e = 0; e < hp_.n_expert; ++e) {
+    EMBER_RETURN_IF_ERROR(mat_view(name, n * rows, cols, &all));
+    out->resize(static_cast<size_t>(n));
+    for (int64_t e = 0; e < n; ++e) {
       kernels::Weights& w = (*out)[static_cast<size_t>(e)].w;
       w = all;
       w.rows = rows;
@@ -137,6 +137,10 @@ Status Model::bind() {
           static_cast<const uint8_t*>(all.data) + static_cast<size_t>(e * rows) * all.row_bytes;
     }
     return Status::Ok();
+  };
+  auto experts = [&](const std::string& name, int64_t rows, int64_t cols,
+                     std::vector<Linear>* out) -> Status {
+    return slices(name, hp_.n_expert, rows, cols, out);
   };
 
   const int64_t d = hp_.n_embd;
@@ -163,6 +167,49 @@ Status Model::bind() {
     LayerWeights& L = layers_[static_cast<size_t>(il)];
     const std::string p = "blk." + std::to_string(il) + ".";
     const ModelHParams::LayerShape ls = hp_.layer_shape(il);
+    // GLM-4.5 / DeepSeek: dense lead layers, then routed experts and the shared experts, which
+    // run as the layer's dense branch (ffn_gate/up/down).
+    auto bind_dense_lead_or_moe = [&](bool bias_required) -> Status {
+      if (il < hp_.n_layer_dense_lead || !hp_.is_moe()) {
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", ls.n_ff, d, &L.ffn_gate));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_up.weight", ls.n_ff, d, &L.ffn_up));
+        return mat(p + "ffn_down.weight", d, ls.n_ff, &L.ffn_down);
+      }
+      const int64_t ne = hp_.n_expert, nf = hp_.n_ff_exp, nfs = nf * hp_.n_expert_shared;
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_inp.weight", ne, d, &L.ffn_gate_inp));
+      EMBER_RETURN_IF_ERROR(vec(p + "exp_probs_b.bias", ne, bias_required, &L.exp_probs_b));
+      EMBER_RETURN_IF_ERROR(experts(p + "ffn_gate_exps.weight", nf, d, &L.gate_exps));
+      EMBER_RETURN_IF_ERROR(experts(p + "ffn_up_exps.weight", nf, d, &L.up_exps));
+      EMBER_RETURN_IF_ERROR(experts(p + "ffn_down_exps.weight", d, nf, &L.down_exps));
+      if (nfs > 0) {
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_shexp.weight", nfs, d, &L.ffn_gate));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_up_shexp.weight", nfs, d, &L.ffn_up));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_down_shexp.weight", d, nfs, &L.ffn_down));
+      }
+      return Status::Ok();
+    };
+    if (hp_.arch == Architecture::kDeepseek2) {
+      // Multi-head latent attention (model/hparams.h, runtime/mla.cc).
+      const int64_t H = hp_.n_head, dq = hp_.head_dim_k_mla, dvm = hp_.head_dim_v_mla;
+      const int64_t kv = hp_.n_lora_kv;
+      EMBER_RETURN_IF_ERROR(vec(p + "attn_norm.weight", d, true, &L.attn_norm));
+      if (hp_.n_lora_q > 0) {
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_q_a.weight", hp_.n_lora_q, d, &L.wq_a));
+        EMBER_RETURN_IF_ERROR(vec(p + "attn_q_a_norm.weight", hp_.n_lora_q, true, &L.q_a_norm));
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_q_b.weight", H * dq, hp_.n_lora_q, &L.wq_b));
+      } else {
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_q.weight", H * dq, d, &L.wq));
+      }
+      EMBER_RETURN_IF_ERROR(mat(p + "attn_kv_a_mqa.weight", kv + hp_.n_rot, d, &L.wkv_a_mqa));
+      EMBER_RETURN_IF_ERROR(vec(p + "attn_kv_a_norm.weight", kv, true, &L.kv_a_norm));
+      // [nope, kv, H] and [kv, dvm, H]: head h's matrix is rows [h * n, (h + 1) * n).
+      EMBER_RETURN_IF_ERROR(slices(p + "attn_k_b.weight", H, kv, hp_.head_dim_nope_mla(), &L.wk_b));
+      EMBER_RETURN_IF_ERROR(slices(p + "attn_v_b.weight", H, dvm, kv, &L.wv_b));
+      EMBER_RETURN_IF_ERROR(mat(p + "attn_output.weight", d, H * dvm, &L.wo));
+      EMBER_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", d, true, &L.ffn_norm));
+      EMBER_RETURN_IF_ERROR(bind_dense_lead_or_moe(false));
+      continue;
+    }
     const int64_t nq = hp_.n_head * ls.head_dim_k;
     const int64_t nk = ls.n_head_kv * ls.head_dim_k, nv = ls.n_head_kv * ls.head_dim_v;
     const bool own_kv = ls.kv_layer == il;
@@ -213,24 +260,7 @@ Status Model::bind() {
     }
     if (hp_.arch == Architecture::kGlm4Moe) {
       EMBER_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", d, true, &L.ffn_norm));
-      if (il < hp_.n_layer_dense_lead) {
-        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", ls.n_ff, d, &L.ffn_gate));
-        EMBER_RETURN_IF_ERROR(mat(p + "ffn_up.weight", ls.n_ff, d, &L.ffn_up));
-        EMBER_RETURN_IF_ERROR(mat(p + "ffn_down.weight", d, ls.n_ff, &L.ffn_down));
-      } else {
-        const int64_t ne = hp_.n_expert, nf = hp_.n_ff_exp, nfs = nf * hp_.n_expert_shared;
-        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_inp.weight", ne, d, &L.ffn_gate_inp));
-        EMBER_RETURN_IF_ERROR(vec(p + "exp_probs_b.bias", ne, true, &L.exp_probs_b));
-        EMBER_RETURN_IF_ERROR(experts(p + "ffn_gate_exps.weight", nf, d, &L.gate_exps));
-        EMBER_RETURN_IF_ERROR(experts(p + "ffn_up_exps.weight", nf, d, &L.up_exps));
-        EMBER_RETURN_IF_ERROR(experts(p + "ffn_down_exps.weight", d, nf, &L.down_exps));
-        if (nfs > 0) {
-          // The shared expert runs as the layer's dense branch (ffn_gate/up/down).
-          EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_shexp.weight", nfs, d, &L.ffn_gate));
-          EMBER_RETURN_IF_ERROR(mat(p + "ffn_up_shexp.weight", nfs, d, &L.ffn_up));
-          EMBER_RETURN_IF_ERROR(mat(p + "ffn_down_shexp.weight", d, nfs, &L.ffn_down));
-        }
-      }
+      EMBER_RETURN_IF_ERROR(bind_dense_lead_or_moe(true));
       continue;
     }
     if (gpt_oss) {
@@ -320,11 +350,12 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
   add(cls_out_);
   add(per_layer_model_proj_);
   for (LayerWeights& L : layers_) {
-    for (Linear* l : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down,
-                      &L.ffn_gate_inp, &L.pl_inp_gate, &L.pl_proj}) {
+    for (Linear* l :
+         {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_gate_inp,
+          &L.pl_inp_gate, &L.pl_proj, &L.wq_a, &L.wq_b, &L.wkv_a_mqa}) {
       add(*l);
     }
-    for (auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
+    for (auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps, &L.wk_b, &L.wv_b}) {
       for (Linear& l : *v) add(l);
     }
   }

@@ -75,6 +75,16 @@ struct LayerWeights {
   const float* down_exps_b = nullptr;
   // Expert-selection bias [n_expert] (added to the gate probabilities for the choice only).
   const float* exp_probs_b = nullptr;
+  // Multi-head latent attention (DeepSeek; model/hparams.h). With H heads, q = n_lora_q,
+  // kv = n_lora_kv, dq = head_dim_k_mla (nope + rope), dvm = head_dim_v_mla:
+  Linear wq_a;                       // [q][n_embd] (absent in "lite" files: wq [H*dq][n_embd])
+  const float* q_a_norm = nullptr;   // [q]
+  Linear wq_b;                       // [H*dq][q]
+  Linear wkv_a_mqa;                  // [kv + n_rot][n_embd]: the latent, then the RoPE key
+  const float* kv_a_norm = nullptr;  // [kv]
+  std::vector<Linear> wk_b;          // H x [kv][nope]: the nope query into latent space
+  std::vector<Linear> wv_b;          // H x [dvm][kv]: the attended latent into V space
+  bool mla() const { return wkv_a_mqa.present(); }
 };
 
 struct ModelLoadOptions {

@@ -144,6 +144,26 @@ ModelHParams default_synth_hparams(Architecture arch) {
       hp.n_ff_exp = 256;
       hp.n_moe_layer_step = 2;
       break;
+    case Architecture::kDeepseek2:
+      // DeepSeek V3 in miniature: MLA (latent 128 + RoPE 32, heads of 64 + 32), one dense layer,
+      // then 8 experts in 4 groups (top-2 from the best 2) and a shared expert.
+      hp.norm_eps = 1e-6f;
+      hp.n_head_kv = 1;
+      hp.n_lora_q = 128;
+      hp.n_lora_kv = 128;
+      hp.n_rot = 32;
+      hp.head_dim_k_mla = 96;
+      hp.head_dim_v_mla = 64;
+      hp.head_dim_k = hp.n_lora_kv + hp.n_rot;
+      hp.head_dim_v = hp.n_lora_kv;
+      hp.n_expert = 8;
+      hp.n_expert_used = 2;
+      hp.n_ff_exp = 256;
+      hp.n_layer_dense_lead = 1;
+      hp.n_expert_shared = 1;
+      hp.n_expert_groups = 4;
+      hp.n_group_used = 2;
+      break;
     case Architecture::kGlm4Moe:
       hp.n_expert = 8;
       hp.n_expert_used = 2;
@@ -207,6 +227,12 @@ Status synthesize_model(const SynthOptions& options, const std::string& out_path
     write_generated_vocab(hp.n_vocab, w);
   }
   w.set("general.name", GgufValue::string(options.name));
+  if (hp.arch == Architecture::kDeepseek2 && hp.is_moe()) {
+    // DeepSeek V3 routing: sigmoid scores, normalised, scaled (model/arch/deepseek2.cc).
+    w.set("deepseek2.expert_gating_func", GgufValue::u32(2));
+    w.set("deepseek2.expert_weights_norm", GgufValue::boolean(true));
+    w.set("deepseek2.expert_weights_scale", GgufValue::f32(2.5f));
+  }
   if (is_encoder(hp.arch)) {
     // Embedding models name their pooling: CLS for bert (BGE-style), mean for nomic-bert.
     const std::string prefix(architecture_traits(hp.arch).name);

@@ -34,6 +34,50 @@ std::vector<TensorSpec> model_tensor_layout(const ModelHParams& hp, bool tied_ou
       out.push_back({p + n, std::move(shape), role, il, optional});
     };
     const ModelHParams::LayerShape ls = hp.layer_shape(il);
+    // GLM-4.5 / DeepSeek: the first n_layer_dense_lead layers dense, then routed experts (with a
+    // selection bias, optional for DeepSeek V2) and the shared experts.
+    auto add_dense_lead_or_moe = [&](bool bias_optional) {
+      if (il < hp.n_layer_dense_lead || !hp.is_moe()) {
+        add("ffn_gate.weight", {d, ls.n_ff}, TensorRole::kFfnGate);
+        add("ffn_up.weight", {d, ls.n_ff}, TensorRole::kFfnUp);
+        add("ffn_down.weight", {ls.n_ff, d}, TensorRole::kFfnDown);
+        return;
+      }
+      const int64_t nfs = hp.n_ff_exp * hp.n_expert_shared;
+      add("ffn_gate_inp.weight", {d, hp.n_expert}, TensorRole::kFfnGateInp);
+      add("exp_probs_b.bias", {hp.n_expert}, TensorRole::kBias, bias_optional);
+      add("ffn_gate_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnGateExps);
+      add("ffn_up_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnUpExps);
+      add("ffn_down_exps.weight", {hp.n_ff_exp, d, hp.n_expert}, TensorRole::kFfnDownExps);
+      if (nfs > 0) {
+        add("ffn_gate_shexp.weight", {d, nfs}, TensorRole::kFfnGate);
+        add("ffn_up_shexp.weight", {d, nfs}, TensorRole::kFfnUp);
+        add("ffn_down_shexp.weight", {nfs, d}, TensorRole::kFfnDown);
+      }
+    };
+    if (hp.arch == Architecture::kDeepseek2) {
+      // Multi-head latent attention (model/hparams.h): queries of H heads x (nope + rope),
+      // optionally through the rank-q_lora bottleneck; the shared [latent | RoPE key]; per head
+      // the absorbed matrices attn_k_b (nope -> latent) and attn_v_b (latent -> V), stored as
+      // [row, rows, head].
+      const int64_t H = hp.n_head, dq = hp.head_dim_k_mla, dvm = hp.head_dim_v_mla;
+      add("attn_norm.weight", {d}, TensorRole::kNorm);
+      if (hp.n_lora_q > 0) {
+        add("attn_q_a.weight", {d, hp.n_lora_q}, TensorRole::kAttnQ);
+        add("attn_q_a_norm.weight", {hp.n_lora_q}, TensorRole::kNorm);
+        add("attn_q_b.weight", {hp.n_lora_q, H * dq}, TensorRole::kAttnQ);
+      } else {
+        add("attn_q.weight", {d, H * dq}, TensorRole::kAttnQ);
+      }
+      add("attn_kv_a_mqa.weight", {d, hp.n_lora_kv + hp.n_rot}, TensorRole::kAttnK);
+      add("attn_kv_a_norm.weight", {hp.n_lora_kv}, TensorRole::kNorm);
+      add("attn_k_b.weight", {hp.head_dim_nope_mla(), hp.n_lora_kv, H}, TensorRole::kAttnK);
+      add("attn_v_b.weight", {hp.n_lora_kv, dvm, H}, TensorRole::kAttnV);
+      add("attn_output.weight", {H * dvm, d}, TensorRole::kAttnOutput);
+      add("ffn_norm.weight", {d}, TensorRole::kNorm);
+      add_dense_lead_or_moe(true);
+      continue;
+    }
     const int64_t nq = hp.n_head * ls.head_dim_k;
     const int64_t nk = ls.n_head_kv * ls.head_dim_k, nv = ls.n_head_kv * ls.head_dim_v;
     const bool own_kv = ls.kv_layer == il;
@@ -97,23 +141,7 @@ std::vector<TensorSpec> model_tensor_layout(const ModelHParams& hp, bool tied_ou
     if (hp.arch == Architecture::kGlm4Moe) {
       // FFN input norm named post_attention_norm; dense lead layers, then routed + shared experts.
       add("post_attention_norm.weight", {d}, TensorRole::kNorm);
-      if (il < hp.n_layer_dense_lead) {
-        add("ffn_gate.weight", {d, ls.n_ff}, TensorRole::kFfnGate);
-        add("ffn_up.weight", {d, ls.n_ff}, TensorRole::kFfnUp);
-        add("ffn_down.weight", {ls.n_ff, d}, TensorRole::kFfnDown);
-        continue;
-      }
-      const int64_t nfs = hp.n_ff_exp * hp.n_expert_shared;
-      add("ffn_gate_inp.weight", {d, hp.n_expert}, TensorRole::kFfnGateInp);
-      add("exp_probs_b.bias", {hp.n_expert}, TensorRole::kBias);
-      add("ffn_gate_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnGateExps);
-      add("ffn_up_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnUpExps);
-      add("ffn_down_exps.weight", {hp.n_ff_exp, d, hp.n_expert}, TensorRole::kFfnDownExps);
-      if (nfs > 0) {
-        add("ffn_gate_shexp.weight", {d, nfs}, TensorRole::kFfnGate);
-        add("ffn_up_shexp.weight", {d, nfs}, TensorRole::kFfnUp);
-        add("ffn_down_shexp.weight", {nfs, d}, TensorRole::kFfnDown);
-      }
+      add_dense_lead_or_moe(false);
       continue;
     }
     add("ffn_norm.weight", {d}, TensorRole::kNorm);
@@ -195,6 +223,15 @@ bool role_from_tensor_name(const std::string& name, TensorRole* role, int* layer
       {"ffn_gate_exps.weight", TensorRole::kFfnGateExps},
       {"ffn_up_exps.weight", TensorRole::kFfnUpExps},
       {"ffn_down_exps.weight", TensorRole::kFfnDownExps},
+      // Shared experts and multi-head latent attention (DeepSeek).
+      {"ffn_gate_shexp.weight", TensorRole::kFfnGate},
+      {"ffn_up_shexp.weight", TensorRole::kFfnUp},
+      {"ffn_down_shexp.weight", TensorRole::kFfnDown},
+      {"attn_q_a.weight", TensorRole::kAttnQ},
+      {"attn_q_b.weight", TensorRole::kAttnQ},
+      {"attn_kv_a_mqa.weight", TensorRole::kAttnK},
+      {"attn_k_b.weight", TensorRole::kAttnK},
+      {"attn_v_b.weight", TensorRole::kAttnV},
   };
   for (const Entry& e : kEntries) {
     if (n == e.name) {

@@ -100,7 +100,9 @@ Status Context::init() {
     const ModelHParams::LayerShape ls = hp.layer_shape(il);
     const bool own = ls.kv_layer == il;
     k_values.push_back(own ? ls.n_head_kv * ls.head_dim_k : 0);
-    v_values.push_back(own ? ls.n_head_kv * ls.head_dim_v : 0);
+    // MLA layers read their values from the key rows (the latent is their first part).
+    const bool v_in_k = model_.layer(il).mla();
+    v_values.push_back(own && !v_in_k ? ls.n_head_kv * ls.head_dim_v : 0);
     max_dk = std::max(max_dk, ls.head_dim_k);
     max_dv = std::max(max_dv, ls.head_dim_v);
     max_rep = std::max(max_rep, hp.n_head / ls.n_head_kv);
@@ -110,6 +112,14 @@ Status Context::init() {
   }
   for (auto& r : rope_n_rot_) {
     if (r == 0) r = hp.n_rot;
+  }
+  if (hp.is_mla() && params_.kv_type == kernels::KvType::kQ8_0 &&
+      (hp.n_rot % 32 != 0 || hp.n_lora_kv % 32 != 0)) {
+    // The values are a part of each key row: both parts must be whole Q8_0 blocks.
+    return invalid_argument(
+        "a q8_0 key/value cache for multi-head latent attention needs RoPE and latent sizes that "
+        "are multiples of 32 (this model: " +
+        std::to_string(hp.n_rot) + " + " + std::to_string(hp.n_lora_kv) + "); use f16 or f32");
   }
   EMBER_ASSIGN_OR_RETURN(kv_, KvCache::create(k_values, v_values, params_.n_ctx, params_.kv_type));
   rope_global_ = kernels::RopeTable(cfg.rope.params(rope_n_rot_[0], params_.n_ctx, false));
@@ -141,6 +151,7 @@ Status Context::init() {
   }
   if (hp.is_moe()) {
     router_.resize(ub * static_cast<size_t>(hp.n_expert));
+    route_score_.resize(ub * static_cast<size_t>(hp.n_expert));
     route_expert_.resize(ub * k);
     route_weight_.resize(ub * k);
     moe_in_.resize(ub * k * d);
@@ -158,8 +169,9 @@ Status Context::init() {
   need(model_.per_layer_model_proj(), ub_rows);
   for (int64_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights& L = model_.layer(il);
-    for (const Linear* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up,
-                            &L.ffn_down, &L.ffn_gate_inp, &L.pl_inp_gate, &L.pl_proj}) {
+    for (const Linear* w :
+         {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_gate_inp,
+          &L.pl_inp_gate, &L.pl_proj, &L.wq_a, &L.wq_b, &L.wkv_a_mqa}) {
       need(*w, ub_rows);
     }
     for (const auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
@@ -167,6 +179,27 @@ Status Context::init() {
     }
   }
   for (auto& a : act_) a.resize(act_bytes);
+  if (hp.is_mla()) {
+    // Multi-head latent attention scratch (runtime/mla.cc), and one converted input per head
+    // for the per-head attn_k_b / attn_v_b products.
+    const size_t H = static_cast<size_t>(hp.n_head);
+    const int64_t nope = hp.head_dim_nope_mla(), kvr = hp.n_lora_kv;
+    mla_qa_.resize(ub * static_cast<size_t>(hp.n_lora_q));
+    mla_q_.resize(ub * H * static_cast<size_t>(hp.head_dim_k_mla));
+    mla_kv_.resize(ub * static_cast<size_t>(kvr + hp.n_rot));
+    mla_gather_.resize(H * ub * static_cast<size_t>(std::max(nope, kvr)));
+    mla_v_.resize(ub * H * static_cast<size_t>(hp.head_dim_v_mla));
+    mla_act_slot_ = 0;
+    for (int64_t il = 0; il < hp.n_layer; ++il) {
+      const LayerWeights& L = model_.layer(il);
+      for (const Linear& w : L.wk_b)
+        mla_act_slot_ = std::max(mla_act_slot_, kernels::activation_bytes(w.w.type, ub_rows, nope));
+      for (const Linear& w : L.wv_b)
+        mla_act_slot_ = std::max(mla_act_slot_, kernels::activation_bytes(w.w.type, ub_rows, kvr));
+    }
+    mla_act_slot_ = (mla_act_slot_ + 63) / 64 * 64;
+    mla_act_.resize(H * mla_act_slot_);
+  }
 
   thread_scratch_stride_ =
       (kernels::attention_scratch_bytes(max_rep, max_dk, max_dv) + 63) / 64 * 64;
@@ -191,10 +224,13 @@ Status Context::init() {
 size_t Context::scratch_bytes() const {
   size_t n = 0;
   for (const auto* v :
-       {&x_, &h_, &qkv_, &attn_, &o_, &ff_, &cos_sin_[0], &cos_sin_[1], &router_, &route_weight_,
-        &moe_in_, &moe_out_, &logits_, &ones_, &o2_, &pl_, &pl_tok_, &pl_gate_}) {
+       {&x_,           &h_,          &qkv_,    &attn_,         &o_,          &ff_,
+        &cos_sin_[0],  &cos_sin_[1], &router_, &route_weight_, &moe_in_,     &moe_out_,
+        &logits_,      &ones_,       &o2_,     &pl_,           &pl_tok_,     &pl_gate_,
+        &route_score_, &mla_qa_,     &mla_q_,  &mla_kv_,       &mla_gather_, &mla_v_}) {
     n += v->capacity() * sizeof(float);
   }
+  n += mla_act_.capacity();
   n += thread_scratch_.capacity();
   if (span_partials_ != nullptr) n += span_partials_floats_ * sizeof(float);
   for (const auto& a : act_) n += a.capacity();

@@ -176,6 +176,18 @@ class Context {
   struct Ubatch;
   void embed(const Ubatch& ub);
   void attention_block(const Ubatch& ub, int64_t il);
+  // Its first part: norm, Q/K/V projections, RoPE, queries into qkv_, keys and values into
+  // the cache.
+  void project_qkv(const Ubatch& ub, int64_t il);
+  // Multi-head latent attention (runtime/mla.cc): the same for an MLA layer (queries absorbed
+  // into latent space, [latent | RoPE key] into the cache) for n tokens in cells[0..n), and after
+  // the attention each head's latent result through attn_v_b: [n_rows][n_head * dv_mla].
+  void mla_project(int64_t il, int64_t n, const int64_t* cells);
+  const float* mla_values(int64_t il, int64_t n_rows);
+  // y[t][h * y_head + j] = (W_h x_h[t])[j] for the per-head matrices W_h of `w`, where x_h holds
+  // n rows of `cols` values at x + h * n * cols (gathered per head): one parallel region.
+  void run_head_products(const std::vector<Linear>& w, const float* x, int64_t n, int64_t cols,
+                         float* y, int64_t ldy, int64_t y_head, Stage stage);
   void ffn_block(const Ubatch& ub, int64_t il, int64_t n_rows);
   void moe_block(const Ubatch& ub, int64_t il, int64_t n_rows);
   // out[t] = down(act(gate(h)) * up(h)) with h = rmsnorm(x_[t]) * norm_w, for n_rows rows.
@@ -257,6 +269,16 @@ class Context {
   std::vector<float> route_weight_;    // [ub][k]
   std::vector<float> moe_in_;          // [ub * k][n_embd] gathered inputs
   std::vector<float> moe_out_;         // [ub * k][n_embd] expert outputs (weighted)
+  std::vector<float> route_score_;     // [ub][n_expert] selection scores (bias, group masks)
+  // Multi-head latent attention (runtime/mla.cc; H heads, shapes in model/model.h).
+  std::vector<float> mla_qa_;      // [ub][n_lora_q] query bottleneck
+  std::vector<float> mla_q_;       // [ub][H * dq] decompressed queries, head h = [nope | rope]
+  std::vector<float> mla_kv_;      // [ub][n_lora_kv + n_rot] latent | RoPE key
+  std::vector<float> mla_gather_;  // [H][ub][max(nope, n_lora_kv)] per-head product inputs
+  std::vector<float> mla_v_;       // [ub][H * dv_mla] attention output per head, in V space
+  std::vector<uint8_t> mla_act_;   // H converted copies of mla_gather_ (one slot per head)
+  size_t mla_act_slot_ = 0;        // bytes of one slot
+  std::vector<Product> mla_products_;
 
   struct Chunk {
     int product;

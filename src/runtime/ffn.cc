@@ -4,8 +4,10 @@
 // ff_ holds two planes of [rows][n_ff]: gate (which becomes the activated product and the input
 // of the down projection) and up.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "runtime/context.h"
 
@@ -26,6 +28,54 @@ void activate(const kernels::OpsTable& O, FfnActivation act, float* gate, const 
     }
   } else {
     O.silu_mul(gate, up, n);
+  }
+}
+
+// sel[0..k) = the k largest scores, largest first (ties: lower index).
+void select_top_k(const float* score, int64_t ne, int64_t k, int32_t* sel) {
+  for (int64_t r = 0; r < k; ++r) {
+    int64_t best = -1;
+    for (int64_t e = 0; e < ne; ++e) {
+      bool taken = false;
+      for (int64_t j = 0; j < r; ++j) taken |= sel[j] == e;
+      if (!taken && (best < 0 || score[e] > score[best])) best = e;
+    }
+    sel[r] = static_cast<int32_t>(best);
+  }
+}
+
+// Expert groups (DeepSeek V3): the experts form n_group equal groups; each group scores the sum
+// of its two largest selection scores (its one score if it has one expert), and the experts of
+// all but the n_used best groups (ties: lower index) get -inf, so they are never selected.
+void mask_expert_groups(float* score, int64_t ne, int64_t n_group, int64_t n_used) {
+  const int64_t per = ne / n_group;
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  std::array<float, kMaxExpertGroups> group_score{};
+  for (int64_t g = 0; g < n_group; ++g) {
+    float a = kNegInf, b = kNegInf;
+    for (int64_t i = g * per; i < (g + 1) * per; ++i) {
+      if (score[i] > a) {
+        b = a;
+        a = score[i];
+      } else if (score[i] > b) {
+        b = score[i];
+      }
+    }
+    group_score[static_cast<size_t>(g)] = per >= 2 ? a + b : a;
+  }
+  uint64_t keep = 0;
+  for (int64_t u = 0; u < n_used; ++u) {
+    int64_t best = -1;
+    for (int64_t g = 0; g < n_group; ++g) {
+      if ((keep >> g & 1) == 0 && (best < 0 || group_score[static_cast<size_t>(g)] >
+                                                   group_score[static_cast<size_t>(best)])) {
+        best = g;
+      }
+    }
+    keep |= uint64_t{1} << best;
+  }
+  for (int64_t g = 0; g < n_group; ++g) {
+    if ((keep >> g & 1) == 0) std::fill(score + g * per, score + (g + 1) * per, kNegInf);
   }
 }
 
@@ -140,17 +190,11 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
       for (int64_t e = 0; e < ne; ++e) p[e] = 1.0f / (1.0f + std::exp(-p[e]));
       int32_t* sel = route_expert_.data() + t * k;
       float* w = route_weight_.data() + t * k;
-      auto score = [&](int64_t e) { return L.exp_probs_b ? p[e] + L.exp_probs_b[e] : p[e]; };
-      for (int64_t r = 0; r < k; ++r) {
-        int64_t best = -1;
-        for (int64_t e = 0; e < ne; ++e) {
-          bool taken = false;
-          for (int64_t j = 0; j < r; ++j) taken |= sel[j] == e;
-          if (!taken && (best < 0 || score(e) > score(best))) best = e;
-        }
-        sel[r] = static_cast<int32_t>(best);
-        w[r] = p[best];
-      }
+      float* score = route_score_.data() + t * ne;
+      for (int64_t e = 0; e < ne; ++e) score[e] = L.exp_probs_b ? p[e] + L.exp_probs_b[e] : p[e];
+      if (cfg.moe_n_group > 1) mask_expert_groups(score, ne, cfg.moe_n_group, cfg.moe_n_group_used);
+      select_top_k(score, ne, k, sel);
+      for (int64_t r = 0; r < k; ++r) w[r] = p[sel[r]];
       if (cfg.moe_norm_topk) {
         double ws = 0.0;
         for (int64_t r = 0; r < k; ++r) ws += w[r];
@@ -198,16 +242,16 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
     for (int64_t e = 0; e < ne; ++e) p[e] *= inv;
     int32_t* sel = route_expert_.data() + t * k;
     float* w = route_weight_.data() + t * k;
-    for (int64_t r = 0; r < k; ++r) {
-      int64_t best = -1;
-      for (int64_t e = 0; e < ne; ++e) {
-        bool taken = false;
-        for (int64_t j = 0; j < r; ++j) taken |= sel[j] == e;
-        if (!taken && (best < 0 || p[e] > p[best])) best = e;
-      }
-      sel[r] = static_cast<int32_t>(best);
-      w[r] = p[best];
+    if (cfg.moe_n_group > 1 || L.exp_probs_b != nullptr) {
+      // The choice by probability + selection bias within the best groups (DeepSeek V2).
+      float* score = route_score_.data() + t * ne;
+      for (int64_t e = 0; e < ne; ++e) score[e] = L.exp_probs_b ? p[e] + L.exp_probs_b[e] : p[e];
+      if (cfg.moe_n_group > 1) mask_expert_groups(score, ne, cfg.moe_n_group, cfg.moe_n_group_used);
+      select_top_k(score, ne, k, sel);
+    } else {
+      select_top_k(p, ne, k, sel);
     }
+    for (int64_t r = 0; r < k; ++r) w[r] = p[sel[r]];
     if (cfg.moe_norm_topk) {
       float ws = 0.0f;
       for (int64_t r = 0; r < k; ++r) ws += w[r];

@@ -123,7 +123,7 @@ void Context::embed(const Ubatch& ub) {
   model_.release_token_embd_pages();  // the rows are copied: keep the file pages out of RSS
 }
 
-void Context::attention_block(const Ubatch& ub, int64_t il) {
+void Context::project_qkv(const Ubatch& ub, int64_t il) {
   const ModelHParams& hp = model_.hparams();
   const ArchConfig& cfg = model_.config();
   const LayerWeights& L = model_.layer(il);
@@ -209,6 +209,26 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
     store(k, kv_->k_row(il, cell), nk);
     store(v, kv_->v_row(il, cell), nv);
   });
+}
+
+void Context::attention_block(const Ubatch& ub, int64_t il) {
+  const ModelHParams& hp = model_.hparams();
+  const ArchConfig& cfg = model_.config();
+  const LayerWeights& L = model_.layer(il);
+  const kernels::OpsTable& O = *ops_;
+  const int64_t n = ub.n, d = hp.n_embd;
+  const ModelHParams::LayerShape ls = hp.layer_shape(il);
+  const int64_t dk = ls.head_dim_k, dv = ls.head_dim_v, n_head_kv = ls.n_head_kv;
+  const int64_t n_qkv = hp.n_head * dk + n_head_kv * (dk + dv);
+  const bool sliding = cfg.layer_sliding[static_cast<size_t>(il)] != 0;
+
+  // Queries into qkv_ ([n][n_qkv], head h at h * dk), this ubatch's keys and values into the
+  // cache.
+  if (L.mla()) {
+    mla_project(il, n, ub.cells);
+  } else {
+    project_qkv(ub, il);
+  }
 
   // Attention. In the last layer only the rows that want logits go on (compacted to the front).
   const bool last = il == hp.n_layer - 1;
@@ -230,6 +250,11 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   kv.softcap = cfg.attn_softcap;
   const uint8_t* k_layer = kv_->k_layer(kv_layer);
   const uint8_t* v_layer = kv_->v_layer(kv_layer);
+  if (L.mla()) {
+    // The values are the latent after the RoPE key in each cached key row (no V storage).
+    v_layer = k_layer + kernels::kv_row_bytes(kv.type, hp.n_rot);
+    kv.v_stride = kv.k_stride;
+  }
   const int64_t n_attn = hp.n_head * dv;
   const kernels::AttentionPath path = attention_path(n, dv);
   auto query = [&](int64_t i, int64_t g) {
@@ -377,8 +402,14 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
     }
   }
 
-  // Output projection, optional post-norm, residual.
-  const Product p = {&L.wo, convert(0, L.wo.w.type, attn_.data(), n_rows, n_attn), o_.data(), d};
+  // Output projection (MLA: after each head's attn_v_b), optional post-norm, residual.
+  const float* attn_out = attn_.data();
+  int64_t attn_cols = n_attn;
+  if (L.mla()) {
+    attn_out = mla_values(il, n_rows);
+    attn_cols = L.wo.w.cols;
+  }
+  const Product p = {&L.wo, convert(0, L.wo.w.type, attn_out, n_rows, attn_cols), o_.data(), d};
   run_products(&p, 1, n_rows, Stage::kMatmulOut);
   pool_.run(n_rows, [&](int64_t t, int) {
     float* o = o_.data() + t * d;

@@ -34,7 +34,9 @@ Result<std::unique_ptr<KvCache>> KvCache::create(const std::vector<int64_t>& k_v
   std::vector<size_t> per_layer(static_cast<size_t>(n_layer));
   for (size_t il = 0; il < per_layer.size(); ++il) {
     const int64_t kv = k_values[il], vv = v_values[il];
-    if (kv < 0 || vv < 0 || (kv == 0) != (vv == 0)) {
+    // V values without K values make no sense; K without V is a layer whose values are part of
+    // its key rows (multi-head latent attention).
+    if (kv < 0 || vv < 0 || (kv == 0 && vv != 0)) {
       return invalid_argument("key/value cache sizes must be positive");
     }
     if (type == kernels::KvType::kQ8_0 && (kv % kQK8_0 != 0 || vv % kQK8_0 != 0)) {

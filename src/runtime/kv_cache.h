@@ -29,7 +29,8 @@ class KvCache {
   static Result<std::unique_ptr<KvCache>> create(int64_t n_layer, int64_t n_cells, int64_t k_values,
                                                  int64_t v_values, kernels::KvType type);
   // Per-layer row sizes (k_values[il] / v_values[il] values per cell); a layer with 0 K values
-  // has no storage (it reads another layer's cache).
+  // has no storage (it reads another layer's cache), a layer with K but 0 V values stores keys
+  // only (multi-head latent attention reads its values from the key rows).
   static Result<std::unique_ptr<KvCache>> create(const std::vector<int64_t>& k_values,
                                                  const std::vector<int64_t>& v_values,
                                                  int64_t n_cells, kernels::KvType type);

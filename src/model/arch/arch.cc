@@ -90,6 +90,38 @@ Status read_arch_float(const GgufFile& file, const ModelHParams& hp, const std::
   return Status::Ok();
 }
 
+Status read_moe_routing(const GgufFile& file, const ModelHParams& hp, MoeGating default_gating,
+                        bool default_norm, ArchConfig& config) {
+  const std::string prefix = std::string(architecture_traits(hp.arch).name) + ".";
+  config.moe_gating = default_gating;
+  config.moe_norm_topk = default_norm;
+  if (const GgufValue* v = file.find(prefix + "expert_weights_norm"); v != nullptr) {
+    Result<bool> b = v->as_bool();
+    if (!b.ok()) return b.status().with_context(prefix + "expert_weights_norm");
+    config.moe_norm_topk = *b;
+  }
+  EMBER_RETURN_IF_ERROR(
+      read_arch_float(file, hp, "expert_weights_scale", config.moe_weights_scale));
+  if (config.moe_weights_scale == 0.0f) config.moe_weights_scale = 1.0f;
+  if (const GgufValue* v = file.find(prefix + "expert_gating_func"); v != nullptr) {
+    Result<uint64_t> g = v->as_uint();
+    if (!g.ok()) return g.status().with_context(prefix + "expert_gating_func");
+    if (*g == 1) {
+      config.moe_gating = MoeGating::kSoftmax;
+    } else if (*g == 2) {
+      config.moe_gating = MoeGating::kSigmoid;
+    } else if (*g != 0) {
+      return unimplemented(prefix + "expert_gating_func = " + std::to_string(*g) +
+                           " is not supported");
+    }
+  }
+  if (hp.n_expert_groups > 1) {
+    config.moe_n_group = hp.n_expert_groups;
+    config.moe_n_group_used = hp.n_group_used;
+  }
+  return Status::Ok();
+}
+
 }  // namespace arch_detail
 
 Status configure_architecture(const GgufFile& file, const ModelHParams& hp, ArchConfig& config) {
@@ -125,6 +157,8 @@ Status configure_architecture(const GgufFile& file, const ModelHParams& hp, Arch
       return configure_glm4moe(file, hp, config);
     case Architecture::kLlama4:
       return configure_llama4(file, hp, config);
+    case Architecture::kDeepseek2:
+      return configure_deepseek2(file, hp, config);
     case Architecture::kBert:
       return configure_bert(file, hp, config);
     case Architecture::kNomicBert:

@@ -70,6 +70,10 @@ struct ArchConfig {
   bool moe_norm_topk = true;           // renormalise the selected experts' weights to sum to 1
   MoeGating moe_gating = MoeGating::kSoftmax;
   float moe_weights_scale = 1.0f;  // the selected experts' weights are multiplied by it
+  // Expert groups (DeepSeek V3): a group scores the sum of its two best selection scores; only
+  // the moe_n_group_used best groups are eligible (0 or 1 group: off).
+  int64_t moe_n_group = 0;
+  int64_t moe_n_group_used = 0;
   bool moe_weight_before_ffn = false;  // weights scale each expert's input, not its output
   bool kq_norm_after_rope = false;     // unweighted RMS norm of Q and K heads after RoPE (RoPE
                                        // layers only; Llama 4)
@@ -105,6 +109,7 @@ Status configure_granite(const GgufFile& file, const ModelHParams& hp, ArchConfi
 Status configure_gpt_oss(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_glm4moe(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_llama4(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_deepseek2(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_bert(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_nomic_bert(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 
@@ -122,6 +127,11 @@ void set_sliding_pattern(int64_t n_layer, int64_t pattern, std::vector<uint8_t>&
 // Reads the optional float key `<arch>.<suffix>` into `out` (left unchanged when absent).
 Status read_arch_float(const GgufFile& file, const ModelHParams& hp, const std::string& suffix,
                        float& out);
+// DeepSeek-style routing keys: expert_gating_func (1 softmax, 2 sigmoid; absent or 0 gives
+// `default_gating`), expert_weights_norm (absent: `default_norm`), expert_weights_scale (absent
+// or 0: 1), and the expert groups from the hyper-parameters.
+Status read_moe_routing(const GgufFile& file, const ModelHParams& hp, MoeGating default_gating,
+                        bool default_norm, ArchConfig& config);
 }  // namespace arch_detail
 
 }  // namespace ember
