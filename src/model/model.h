@@ -75,6 +75,12 @@ struct LayerWeights {
   const float* down_exps_b = nullptr;
   // Expert-selection bias [n_expert] (added to the gate probabilities for the choice only).
   const float* exp_probs_b = nullptr;
+  // lfm2 gated short convolution (recurrent layers): in_proj [3 * n_embd][n_embd] giving B | C |
+  // x, the depthwise kernel [n_embd][l_cache] (tap 0 applies to the oldest input), out_proj
+  // [n_embd][n_embd].
+  Linear shortconv_in;
+  const float* shortconv_kernel = nullptr;
+  Linear shortconv_out;
 };
 
 struct ModelLoadOptions {
