@@ -57,6 +57,17 @@ class ServerRecurrentTest : public ::testing::Test {
     EXPECT_EQ(k.status, 200) << k.raw;
     return k.body["tokens"].get<std::vector<int>>();
   }
+  // Prompt tokens of a chat request, from the template and tokenizer endpoints (the LFM2
+  // template writes the BOS text itself, so no second BOS is added).
+  std::vector<int> chat_tokens(const Json& messages) {
+    Reply t = post(port(), "/apply-template", {{"messages", messages}});
+    EXPECT_EQ(t.status, 200) << t.raw;
+    Reply k =
+        post(port(), "/tokenize",
+             {{"content", t.body["prompt"]}, {"add_special", false}, {"parse_special", true}});
+    EXPECT_EQ(k.status, 200) << k.raw;
+    return k.body["tokens"].get<std::vector<int>>();
+  }
   Reply complete(const std::vector<int>& prompt, int max_tokens) {
     return post(port(), "/v1/completions",
                 {{"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", 0}, {"seed", 3}});
@@ -109,43 +120,38 @@ TEST_F(ServerRecurrentTest, PrefixReusedOnlyWhereTheStateIsKnown) {
 }
 
 // A second chat turn reuses the first turn's evaluated tokens when its prompt extends them.
+// max_tokens 1: the sampled reply token is never evaluated, so the server holds exactly the
+// first prompt (a longer random-weight reply would not survive the template's round trip).
 TEST_F(ServerRecurrentTest, SecondChatTurnReportsWhatItReused) {
   Json msgs = Json::array({{{"role", "user"}, {"content", "Name a color."}}});
   Reply r1 = post(port(), "/v1/chat/completions",
-                  {{"messages", msgs}, {"max_tokens", 5}, {"temperature", 0}, {"logprobs", true}});
+                  {{"messages", msgs}, {"max_tokens", 1}, {"temperature", 0}});
   ASSERT_EQ(r1.status, 200) << r1.raw;
-  Reply t1 = post(port(), "/apply-template", {{"messages", msgs}});
-  const std::vector<int> p1 = post(port(), "/tokenize",
-                                   {{"content", t1.body["prompt"]},
-                                    {"add_special", true},
-                                    {"parse_special", true}})
-                                  .body["tokens"]
-                                  .get<std::vector<int>>();
-  // What the server evaluated: the prompt and every sampled token but the last.
-  std::vector<int> held = p1;
-  const Json& sampled = r1.body["choices"][0]["logprobs"]["content"];
-  for (size_t i = 0; i + 1 < sampled.size(); ++i) {
-    Reply one = post(port(), "/tokenize", {{"content", sampled[i]["token"]}, {"parse_special", false}});
-    ASSERT_EQ(one.body["tokens"].size(), 1u) << sampled[i]["token"];
-    held.push_back(one.body["tokens"][0].get<int>());
-  }
+  EXPECT_EQ(cached_tokens(r1), 0);
+  const std::vector<int> held = chat_tokens(msgs);
+  EXPECT_EQ(r1.body["usage"]["prompt_tokens"].get<size_t>(), held.size());
   Json msgs2 = msgs;
-  msgs2.push_back({{"role", "assistant"}, {"content", r1.body["choices"][0]["message"]["content"]}});
+  msgs2.push_back(
+      {{"role", "assistant"}, {"content", r1.body["choices"][0]["message"]["content"]}});
   msgs2.push_back({{"role", "user"}, {"content", "Another one."}});
-  Reply t2 = post(port(), "/apply-template", {{"messages", msgs2}});
-  const std::vector<int> p2 = post(port(), "/tokenize",
-                                   {{"content", t2.body["prompt"]},
-                                    {"add_special", true},
-                                    {"parse_special", true}})
-                                  .body["tokens"]
-                                  .get<std::vector<int>>();
+  const std::vector<int> p2 = chat_tokens(msgs2);
   Reply r2 = post(port(), "/v1/chat/completions",
                   {{"messages", msgs2}, {"max_tokens", 4}, {"temperature", 0}});
   ASSERT_EQ(r2.status, 200) << r2.raw;
   // Reusable only if the new prompt extends everything held (the state stands after it).
   const bool extends = held.size() < p2.size() && std::equal(held.begin(), held.end(), p2.begin());
+  EXPECT_TRUE(extends) << "the template no longer renders the first turn as a prefix";
   EXPECT_EQ(cached_tokens(r2), extends ? static_cast<int64_t>(held.size()) : 0)
       << "held " << held.size() << " tokens, new prompt " << p2.size();
+
+  // The first turn asked again: its prompt is held whole, but its last token must be evaluated
+  // again for its logits, which needs the state one position earlier: nothing reused.
+  Reply r3 = post(port(), "/v1/chat/completions",
+                  {{"messages", msgs}, {"max_tokens", 1}, {"temperature", 0}});
+  ASSERT_EQ(r3.status, 200) << r3.raw;
+  EXPECT_EQ(cached_tokens(r3), 0);
+  EXPECT_EQ(r3.body["choices"][0]["message"]["content"],
+            r1.body["choices"][0]["message"]["content"]);
 }
 
 TEST_F(ServerRecurrentTest, SameTextAloneBesideOthersAndAsNChoices) {
@@ -191,7 +197,8 @@ TEST_F(ServerRecurrentTest, SameTextAloneBesideOthersAndAsNChoices) {
     single["seed"] = 77 + i;
     Reply s = post(port(), "/v1/chat/completions", single);
     ASSERT_EQ(s.status, 200) << s.raw;
-    EXPECT_EQ(m.body["choices"][i]["message"]["content"], s.body["choices"][0]["message"]["content"])
+    EXPECT_EQ(m.body["choices"][i]["message"]["content"],
+              s.body["choices"][0]["message"]["content"])
         << "choice " << i;
   }
 }
