@@ -15,6 +15,8 @@
 
 #include "ember/engine.h"
 #include "model/model.h"
+#include "model/quant_recipe.h"
+#include "model/synth.h"
 #include "runtime/context.h"
 #include "runtime/recurrent_state.h"
 #include "testdata.h"
@@ -80,7 +82,7 @@ TEST(RecurrentState, RemovalRules) {
   // A leading or middle part: the state before it is gone, refused.
   EXPECT_FALSE(rs->check_rm(0, 0, 5).ok());
   EXPECT_FALSE(rs->check_rm(0, 3, 7).ok());
-  EXPECT_TRUE(rs->check_rm(0, 3, 10).ok());  // [3, 10) is a tail: allowed
+  EXPECT_TRUE(rs->check_rm(0, 3, 10).ok());   // [3, 10) is a tail: allowed
   EXPECT_FALSE(rs->check_rm(-1, 0, 5).ok());  // every sequence: sequence 0 refuses
   const Status st = rs->check_rm(0, 3, 7);
   EXPECT_NE(st.message().find("sequence 0"), std::string::npos) << st.message();
@@ -314,8 +316,8 @@ TEST(RecurrentContext, CopiedPrefixContinuesLikeAFreshEvaluation) {
   e.add(p2[25], int32_t(text_b.size()), 1, true, 255);
   ASSERT_TRUE(ctx->decode(e).ok());
   const std::vector<float> got_more(ctx->logits(0), ctx->logits(0) + nv);
-  EXPECT_TRUE(same_bits(std::vector<float>(want_more.end() - int64_t(nv), want_more.end()),
-                        got_more));
+  EXPECT_TRUE(
+      same_bits(std::vector<float>(want_more.end() - int64_t(nv), want_more.end()), got_more));
   // And sequence 0 starts again from position 0.
   fresh->clear();
   EXPECT_TRUE(same_bits(eval(*ctx, text_a, 0, 0), eval(*fresh, text_a, 0, 0)));
@@ -359,6 +361,53 @@ TEST(RecurrentContext, ThreadCountsAndCopyStateAgree) {
   const auto got = eval(*ctx, slice(toks, n, toks.size()), int32_t(n), 1);
   const size_t nv = static_cast<size_t>(ctx->n_vocab());
   EXPECT_TRUE(same_bits(std::vector<float>(first.begin() + int64_t(n * nv), first.end()), got));
+}
+
+// A hybrid whose last layer is recurrent (synthesized lfm2: conv attn conv): the last layer runs
+// every row through the state and keeps only the output rows, so asking for fewer logits, or
+// evaluating token by token in ubatches of 3, gives the bits of the rows of a full evaluation.
+TEST(RecurrentContext, LastLayerRecurrentKeepsOnlyTheOutputRows) {
+  SynthOptions o;
+  o.hparams = default_synth_hparams(Architecture::kLfm2);
+  o.hparams.n_layer = 3;
+  o.preset = *find_quant_preset("Q8_0");
+  o.tied_output = true;
+  o.n_threads = 2;
+  const auto path = testing::temp_dir() / "recurrent-last-layer.gguf";
+  ASSERT_TRUE(synthesize_model(o, path.string()).ok());
+  auto model = Model::load(path.string());
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  ASSERT_TRUE((*model)->hparams().is_recurrent(2));
+  std::vector<int32_t> toks;
+  for (int i = 0; i < 30; ++i) toks.push_back(3 + (i * 37) % 4000);
+  auto full_ctx = make_context(**model, 1);
+  ASSERT_NE(full_ctx, nullptr);
+  const auto full = eval(*full_ctx, toks, 0, 0);
+  const size_t nv = static_cast<size_t>(full_ctx->n_vocab());
+
+  auto some_ctx = make_context(**model, 1);
+  ASSERT_NE(some_ctx, nullptr);
+  Batch b;
+  const std::vector<int> wanted = {0, 7, 8, 29};
+  for (size_t i = 0; i < toks.size(); ++i) {
+    b.add(toks[i], int32_t(i), 0, std::find(wanted.begin(), wanted.end(), int(i)) != wanted.end());
+  }
+  ASSERT_TRUE(some_ctx->decode(b).ok());
+  ASSERT_EQ(some_ctx->n_outputs(), int64_t(wanted.size()));
+  for (size_t k = 0; k < wanted.size(); ++k) {
+    EXPECT_EQ(std::memcmp(some_ctx->logits(int64_t(k)), full.data() + size_t(wanted[k]) * nv,
+                          nv * sizeof(float)),
+              0)
+        << "row " << wanted[k];
+  }
+
+  ContextParams p;
+  p.n_ctx = 256;
+  p.n_ubatch = 3;
+  p.attention = AttentionMode::kPerKey;
+  auto ub_ctx = Context::create(**model, p);
+  ASSERT_TRUE(ub_ctx.ok());
+  EXPECT_TRUE(same_bits(full, eval(**ub_ctx, toks, 0, 0)));
 }
 
 // The Engine keeps its cache between requests; with recurrent layers it may reuse it only when the
