@@ -22,6 +22,7 @@ constexpr std::array<ArchitectureTraits, 17> kArchitectures = {{
     {Architecture::kGlm4Moe, "glm4moe", true, false, false, false, false, true, false, false},
     {Architecture::kLlama4, "llama4", false, false, false, false, false, true, false, false},
     {Architecture::kDeepseek2, "deepseek2", false, false, false, false, false, false, false, false},
+    {Architecture::kLfm2, "lfm2", false, true, false, false, false, false, true, false},
     {Architecture::kBert, "bert", true, false, false, false, false, false, false, true},
     {Architecture::kNomicBert, "nomic-bert", false, false, true, false, false, false, false, true},
 }};

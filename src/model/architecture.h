@@ -23,6 +23,7 @@ enum class Architecture {
   kGlm4Moe,   // QKV biases, half-head RoPE, dense lead layers, sigmoid-gated MoE + shared expert
   kLlama4,    // interleaved MoE (weighted input, shared expert), NoPE layers, Q/K norm after RoPE
   kDeepseek2,  // multi-head latent attention, dense lead layers, grouped sigmoid MoE + shared expert
+  kLfm2,      // hybrid: gated short-convolution layers (recurrent state) and Q/K-normed attention
   // Encoders (sentence embeddings, rerankers): bidirectional, post-LayerNorm; their own weights
   // (model/encoder_weights.h) and forward pass (runtime/encoder.h).
   kBert,       // BGE, MiniLM, E5, GTE: absolute positions, token types, GELU, biases

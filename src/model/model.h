@@ -85,6 +85,12 @@ struct LayerWeights {
   std::vector<Linear> wk_b;          // H x [kv][nope]: the nope query into latent space
   std::vector<Linear> wv_b;          // H x [dvm][kv]: the attended latent into V space
   bool mla() const { return wkv_a_mqa.present(); }
+  // lfm2 gated short convolution (recurrent layers): in_proj [3 * n_embd][n_embd] giving B | C |
+  // x, the depthwise kernel [n_embd][l_cache] (tap 0 applies to the oldest input), out_proj
+  // [n_embd][n_embd].
+  Linear shortconv_in;
+  const float* shortconv_kernel = nullptr;
+  Linear shortconv_out;
 };
 
 struct ModelLoadOptions {
