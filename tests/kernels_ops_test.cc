@@ -127,7 +127,7 @@ TEST_P(OpsIsaTest, GemmMatchesScalarBitForBit) {
   const OpsTable& ref = ops(Isa::kScalar);
   const OpsTable& simd = ops(GetParam());
   for (int64_t m : {1, 3, 4, 7}) {
-    for (int64_t n : {16, 17, 64, 80, 128}) {
+    for (int64_t n : {5, 16, 17, 26, 32, 40, 64, 80, 90, 128}) {
       for (int64_t k : {1, 5, 64}) {
         const auto a = random_floats(static_cast<size_t>(m * k), 7);
         const auto b = random_floats(static_cast<size_t>(k * n), 8);

@@ -1,13 +1,18 @@
 // /v1/embeddings and /v1/rerank through the real server (`ember serve` on the testdata embedding
 // models), against llama.cpp's reference outputs; malformed requests get 400s; an embedding
-// model asked for chat and a chat model asked for embeddings get 400s.
+// model asked for chat and a chat model asked for embeddings get 400s; concurrent requests share
+// forward passes without changing a bit of their vectors, and a long request does not hold back
+// short ones.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "server_harness.h"
 #include "testdata.h"
@@ -298,6 +303,113 @@ TEST(ServerEmbed, ChatModelAskedForEmbeddingsGets400) {
   Reply old =
       post(srv->port(), "/api/embeddings", Json({{"model", name}, {"prompt", "hi"}}).dump());
   EXPECT_EQ(old.status, 400) << old.body.dump();
+}
+
+// A counter of /metrics (-1 when absent).
+double metric(int port, const std::string& name) {
+  HttpResponse r = http_request(port, "GET", "/metrics", "");
+  std::istringstream in(r.body);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  }
+  return -1;
+}
+
+// Concurrent requests are packed into shared forward passes: a long request (many inputs) runs
+// while short requests arrive; each pass then holds sequences of several requests. Every vector
+// must be bit-identical to the same input embedded alone (base64 carries the exact floats):
+// attention never crosses sequences and the matrix kernels compute each token's row with the
+// same operations whatever else is in the batch (kernels/matmul.h), so the packing cannot change
+// a bit, for F32 and for Q8_0 weights (whose products switch to AMX tiles from 16 tokens where
+// the CPU has them, bit-identical to the VNNI tiles). The short requests finish before the long
+// one: each admitted request gets a sequence in every pass.
+TEST(ServerEmbed, ConcurrentRequestsSharePassesBitIdenticallyAndFairly) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  for (const std::string name : {"bert-mean-f32", "nomic-bert-q8_0"}) {
+    SCOPED_TRACE(name);
+    const auto model = dir / "embed" / "models" / (name + ".gguf");
+    if (!std::filesystem::exists(model)) GTEST_SKIP() << "no " << model;
+    const Json ref = expected(dir, name);
+    std::vector<std::string> texts;
+    for (const Json& in : ref["inputs"]) texts.push_back(in["text"]);
+    auto srv = ServerProcess::start(std::vector<std::string>{"-m", model.string(), "-t", "2"});
+    ASSERT_TRUE(srv->ok()) << srv->error();
+    const int port = srv->port();
+    auto embed = [&](const std::vector<std::string>& inputs) {
+      Reply r = post(port, "/v1/embeddings",
+                     Json({{"input", inputs}, {"encoding_format", "base64"}}).dump());
+      std::vector<std::vector<double>> out;
+      if (r.status != 200) {
+        ADD_FAILURE() << r.body.dump();
+        return out;
+      }
+      for (const Json& d : r.body["data"]) out.push_back(from_base64(d["embedding"]));
+      return out;
+    };
+    // Each input alone, one request at a time.
+    std::vector<std::vector<double>> alone;
+    for (const std::string& t : texts) {
+      std::vector<std::vector<double>> v = embed({t});
+      ASSERT_EQ(v.size(), 1u);
+      alone.push_back(v[0]);
+    }
+    // The long request: every input many times over (many passes), first alone.
+    std::vector<std::string> long_inputs;
+    std::vector<size_t> long_index;
+    for (int rep = 0; rep < 60; ++rep) {
+      for (size_t i = 0; i < texts.size(); ++i) {
+        long_inputs.push_back(texts[i]);
+        long_index.push_back(i);
+      }
+    }
+    const double passes0 = metric(port, "ember_embed_passes_total");
+    ASSERT_GE(passes0, 0);
+    ASSERT_EQ(embed(long_inputs).size(), long_inputs.size());
+    const double passes_long = metric(port, "ember_embed_passes_total") - passes0;
+    ASSERT_GT(passes_long, 1);
+    std::atomic<int> long_done_order{-1};
+    std::atomic<int> finished{0};
+    std::vector<std::vector<double>> long_out;
+    std::thread long_client([&] {
+      long_out = embed(long_inputs);
+      long_done_order = finished++;
+    });
+    // Short requests from 4 clients, each a different mix of the inputs, sent while it runs.
+    constexpr int kShort = 4;
+    std::vector<std::vector<size_t>> short_index(kShort);
+    std::vector<std::vector<std::vector<double>>> short_out(kShort);
+    std::vector<int> short_done_order(kShort, -1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::vector<std::thread> clients;
+    for (int k = 0; k < kShort; ++k) {
+      for (size_t j = 0; j < 3; ++j) short_index[k].push_back((k + 3 * j) % texts.size());
+      clients.emplace_back([&, k] {
+        std::vector<std::string> in;
+        for (size_t i : short_index[k]) in.push_back(texts[i]);
+        short_out[k] = embed(in);
+        short_done_order[k] = finished++;
+      });
+    }
+    for (std::thread& t : clients) t.join();
+    long_client.join();
+    ASSERT_EQ(long_out.size(), long_inputs.size());
+    for (size_t j = 0; j < long_out.size(); ++j) {
+      ASSERT_EQ(long_out[j], alone[long_index[j]]) << "long request, input " << j;
+    }
+    for (int k = 0; k < kShort; ++k) {
+      ASSERT_EQ(short_out[k].size(), short_index[k].size());
+      for (size_t j = 0; j < short_out[k].size(); ++j) {
+        EXPECT_EQ(short_out[k][j], alone[short_index[k][j]]) << "client " << k << " input " << j;
+      }
+      // Fairness: every short request was answered before the long one.
+      EXPECT_LT(short_done_order[k], long_done_order.load()) << "client " << k;
+    }
+    // Packing across requests: without it, each short request would need passes of its own
+    // beside the long request's; with it, they ride in the long request's passes (their few
+    // tokens add at most a pass or two).
+    const double passes = metric(port, "ember_embed_passes_total") - passes0 - passes_long;
+    EXPECT_LT(passes, passes_long + kShort) << passes_long << " passes for the long request alone";
+  }
 }
 
 }  // namespace

@@ -113,6 +113,12 @@ std::string Metrics::render(const ServerStats* stats) const {
                                      static_cast<double>(s.generation_tokens_total)));
     families.push_back(scalar_family("ember_steps_total", "Forward passes run", MetricType::Counter,
                                      static_cast<double>(s.steps_total)));
+    families.push_back(scalar_family("ember_embed_passes_total",
+                                     "Embedding and rerank forward passes run", MetricType::Counter,
+                                     static_cast<double>(s.embed_passes_total)));
+    families.push_back(scalar_family("ember_embed_sequences_total",
+                                     "Embedding and rerank inputs evaluated", MetricType::Counter,
+                                     static_cast<double>(s.embed_sequences_total)));
     prometheus::MetricFamily finished;
     finished.name = "ember_requests_total";
     finished.help = "Finished choices by finish reason";

@@ -8,7 +8,7 @@ and per CPU-second of the server process (a measure that holds on a busy, shared
 THREADS threads on an idle machine the rate is at most THREADS times it).
 
 Usage: embed_load.py MODEL [--ember PATH] [--clients 4] [--inputs 32] [--words 70]
-                     [--seconds 20] [--threads 2]
+                     [--seconds 20] [--threads 2] [--batch-tokens N]
 """
 import argparse
 import http.client
@@ -44,10 +44,15 @@ def main():
     ap.add_argument("--words", type=int, default=70)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-tokens", type=int, default=0,
+                    help="ember serve --batch-tokens (0: the server's default)")
     a = ap.parse_args()
 
-    proc = subprocess.Popen([a.ember, "serve", "-m", a.model, "--host", "127.0.0.1", "--port", "0",
-                             "-t", str(a.threads)], stderr=subprocess.PIPE, text=True)
+    cmd = [a.ember, "serve", "-m", a.model, "--host", "127.0.0.1", "--port", "0",
+           "-t", str(a.threads)]
+    if a.batch_tokens > 0:
+        cmd += ["--batch-tokens", str(a.batch_tokens)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     port = None
     for line in proc.stderr:
         m = re.match(r"^ember: listening on http://[^ ]*:(\d+)\s*$", line)

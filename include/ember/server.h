@@ -188,6 +188,10 @@ struct ServerStats {
   uint64_t prompt_tokens_cached_total = 0;
   uint64_t generation_tokens_total = 0;
   uint64_t steps_total = 0;  // forward passes run
+  // Embedding / rerank forward passes run, and the input sequences they evaluated (the
+  // sequences of concurrent requests share passes).
+  uint64_t embed_passes_total = 0;
+  uint64_t embed_sequences_total = 0;
   // Finished choices by finish reason name ("stop", "length", "tool_calls", "cancelled",
   // "error").
   std::map<std::string, uint64_t> requests_finished;
@@ -219,15 +223,20 @@ class Server {
   Result<std::shared_ptr<ServerRequest>> submit(ChatRequest request,
                                                 RequestEventCallback on_event = {});
 
-  // Embeds / reranks on the scheduler thread: the job runs before the next generation step (all
-  // of its inputs packed into batched forward passes, as Engine::embed / Engine::rerank) and the
-  // call blocks until it is done. Errors: those of Engine::embed / rerank (invalid input, too
-  // long, not an embedding model / not a reranker), kResourceExhausted while shutting down.
+  // Embeds / reranks on the scheduler thread, with the results of Engine::embed / Engine::rerank:
+  // each round (before the generation step) evaluates one batched forward pass holding input
+  // sequences of every waiting embedding request, up to ServerOptions::batch_tokens (at least
+  // the context); each request gets at least one sequence per pass while they fit, so a long
+  // request does not hold back the others. A sequence's vectors do not depend on what shares its
+  // pass. The call blocks until the request is done. Errors: those of Engine::embed / rerank
+  // (invalid input, too long, not an embedding model / not a reranker), kResourceExhausted while
+  // shutting down.
   Result<EmbedResult> embed(EmbedRequest request);
   Result<RerankResult> rerank(RerankRequest request);
   // The same without blocking: `done` gets the result on the scheduler thread (it must return
   // quickly). Returns an error, and never calls `done`, when the job cannot be queued (shutting
-  // down; max_queue embedding jobs waiting).
+  // down; max_queue embedding jobs waiting; embed_async: a text that does not tokenize, since
+  // texts are tokenized on the calling thread).
   Status embed_async(EmbedRequest request, std::function<void(Result<EmbedResult>)> done);
   Status rerank_async(RerankRequest request, std::function<void(Result<RerankResult>)> done);
   // True for encoder models (bert, nomic-bert): they only embed and rerank; submit() fails with

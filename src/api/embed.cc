@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 
+#include "api/embed_work.h"
 #include "api/engine_impl.h"
 #include "api/model_impl.h"
 #include "base/parallel.h"
@@ -71,112 +73,6 @@ void l2_normalize(float* v, int64_t n) {
   for (int64_t i = 0; i < n; ++i) v[i] *= inv;
 }
 
-using SequenceFn = std::function<void(size_t seq, const float* rows, int32_t n_rows)>;
-
-}  // namespace
-
-namespace detail {
-struct EmbedRunner {
-  static Status ensure(Engine::Impl& e);
-  static Status run(Engine::Impl& e, const std::vector<std::vector<int32_t>>& seqs, bool last_only,
-                    const SequenceFn& fn);
-};
-
-// Creates the embedding engine on first use.
-Status EmbedRunner::ensure(Engine::Impl& e) {
-  if (is_encoder(e.model->hparams().arch)) {
-    if (e.encoder) return Status::Ok();
-    runtime::EncoderParams p;
-    p.n_ubatch = std::max<int64_t>(e.options.n_batch, e.n_ctx);
-    p.n_threads = e.options.n_threads;
-    EMBER_ASSIGN_OR_RETURN(e.encoder, runtime::Encoder::create(*e.model, p));
-    return Status::Ok();
-  }
-  if (e.embed_context) return Status::Ok();
-  runtime::ContextParams cp;
-  cp.n_ctx = e.n_ctx;
-  cp.n_ubatch = e.options.n_batch;
-  cp.n_seq_max = kMaxSequencesPerPass;
-  cp.kv_type = detail::kernel_kv_type(e.options.kv_cache_type);
-  cp.n_threads = e.options.n_threads;
-  cp.attention = runtime::AttentionMode::kTiled;
-  cp.embeddings = true;
-  EMBER_ASSIGN_OR_RETURN(e.embed_context, runtime::Context::create(*e.model, cp));
-  return Status::Ok();
-}
-
-// Evaluates the sequences in packed passes and hands each one's hidden rows to `fn` (all rows,
-// or only the last one when `last_only`), in input order.
-Status EmbedRunner::run(Engine::Impl& e, const std::vector<std::vector<int32_t>>& seqs,
-                        bool last_only, const SequenceFn& fn) {
-  EMBER_RETURN_IF_ERROR(ensure(e));
-  const int64_t d = e.model->hparams().n_embd;
-  size_t next = 0;
-  std::vector<float> hidden;
-  while (next < seqs.size()) {
-    // Pack consecutive sequences while they fit one pass.
-    const int64_t budget = e.encoder ? e.encoder->n_ubatch() : e.n_ctx;
-    const size_t first = next;
-    int64_t tokens = 0;
-    while (next < seqs.size() &&
-           (next == first || (tokens + static_cast<int64_t>(seqs[next].size()) <= budget &&
-                              (e.encoder || next - first < kMaxSequencesPerPass)))) {
-      tokens += static_cast<int64_t>(seqs[next].size());
-      ++next;
-    }
-    if (e.encoder) {
-      std::vector<int32_t> flat;
-      std::vector<int32_t> lens;
-      flat.reserve(static_cast<size_t>(tokens));
-      for (size_t s = first; s < next; ++s) {
-        flat.insert(flat.end(), seqs[s].begin(), seqs[s].end());
-        lens.push_back(static_cast<int32_t>(seqs[s].size()));
-      }
-      hidden.resize(static_cast<size_t>(tokens * d));
-      EMBER_RETURN_IF_ERROR(e.encoder->encode(flat, lens, hidden.data()));
-      int64_t at = 0;
-      for (size_t s = first; s < next; ++s) {
-        const auto len = static_cast<int32_t>(seqs[s].size());
-        if (last_only) {
-          fn(s, hidden.data() + (at + len - 1) * d, 1);
-        } else {
-          fn(s, hidden.data() + at * d, len);
-        }
-        at += len;
-      }
-      continue;
-    }
-    runtime::Context& ctx = *e.embed_context;
-    ctx.clear();
-    runtime::Batch batch;
-    for (size_t s = first; s < next; ++s) {
-      const auto len = static_cast<int32_t>(seqs[s].size());
-      for (int32_t i = 0; i < len; ++i) {
-        batch.add(seqs[s][static_cast<size_t>(i)], i, static_cast<int32_t>(s - first),
-                  !last_only || i + 1 == len);
-      }
-    }
-    Status st = ctx.decode(batch);
-    if (!st.ok()) {
-      ctx.clear();
-      return st.with_context("evaluating the inputs");
-    }
-    int64_t out = 0;
-    for (size_t s = first; s < next; ++s) {
-      const auto len = static_cast<int32_t>(seqs[s].size());
-      const int32_t rows = last_only ? 1 : len;
-      fn(s, ctx.hidden(out), rows);
-      out += rows;
-    }
-    ctx.clear();
-  }
-  return Status::Ok();
-}
-
-}  // namespace detail
-
-namespace {
-
 // Checks lengths (cutting with truncate) and reports which inputs were cut.
 Status fit_context(std::vector<std::vector<int32_t>>& seqs, int32_t n_ctx, bool truncate,
                    std::vector<uint8_t>& truncated, const char* what) {
@@ -201,49 +97,129 @@ Status fit_context(std::vector<std::vector<int32_t>>& seqs, int32_t n_ctx, bool 
 
 }  // namespace
 
-const char* pooling_name(Pooling p) {
-  switch (p) {
-    case Pooling::kModel:
-      return "model";
-    case Pooling::kNone:
-      return "none";
-    case Pooling::kMean:
-      return "mean";
-    case Pooling::kCls:
-      return "cls";
-    case Pooling::kLast:
-      return "last";
-    case Pooling::kRank:
-      return "rank";
+namespace detail {
+
+Engine::Impl& EmbedRunner::impl(Engine& engine) {
+  return *engine.impl_;
+}
+
+const Engine::Impl& EmbedRunner::impl(const Engine& engine) {
+  return *engine.impl_;
+}
+
+// Creates the embedding engine on first use.
+Status EmbedRunner::ensure(Engine::Impl& e) {
+  if (is_encoder(e.model->hparams().arch)) {
+    if (e.encoder) return Status::Ok();
+    runtime::EncoderParams p;
+    p.n_ubatch = std::max<int64_t>(e.options.n_batch, e.n_ctx);
+    p.n_threads = e.options.n_threads;
+    EMBER_ASSIGN_OR_RETURN(e.encoder, runtime::Encoder::create(*e.model, p));
+    return Status::Ok();
   }
-  return "unknown";
+  if (e.embed_context) return Status::Ok();
+  runtime::ContextParams cp;
+  cp.n_ctx = e.n_ctx;
+  cp.n_ubatch = e.options.n_batch;
+  cp.n_seq_max = kMaxSequencesPerPass;
+  cp.kv_type = detail::kernel_kv_type(e.options.kv_cache_type);
+  cp.n_threads = e.options.n_threads;
+  cp.attention = runtime::AttentionMode::kTiled;
+  cp.embeddings = true;
+  EMBER_ASSIGN_OR_RETURN(e.embed_context, runtime::Context::create(*e.model, cp));
+  return Status::Ok();
 }
 
-Pooling Engine::pooling() const {
-  return resolve_pooling(*impl_->model, Pooling::kModel);
+int64_t EmbedRunner::pass_tokens(const Engine& engine) {
+  const Engine::Impl& e = impl(engine);
+  if (is_encoder(e.model->hparams().arch)) return std::max<int64_t>(e.options.n_batch, e.n_ctx);
+  return e.n_ctx;
 }
 
-int32_t Engine::n_embd() const {
-  return static_cast<int32_t>(impl_->model->hparams().n_embd);
+size_t EmbedRunner::pass_sequences(const Engine& engine) {
+  const Engine::Impl& e = impl(engine);
+  return is_encoder(e.model->hparams().arch) ? std::numeric_limits<size_t>::max()
+                                             : size_t{kMaxSequencesPerPass};
 }
 
-Result<EmbedResult> Engine::embed(const std::vector<std::string>& inputs,
-                                  const EmbedParams& params) {
-  if (inputs.empty()) return invalid_argument("no inputs to embed");
-  std::vector<std::vector<int32_t>> seqs;
-  seqs.reserve(inputs.size());
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    Result<std::vector<int32_t>> ids =
-        impl_->tokenizer->tokenize(inputs[i], params.add_special, params.parse_special);
-    if (!ids.ok()) return ids.status().with_context("input " + std::to_string(i));
-    seqs.push_back(std::move(ids).value());
+Status EmbedRunner::pass(Engine& engine, std::span<const SeqRef> seqs) {
+  Engine::Impl& e = impl(engine);
+  EMBER_RETURN_IF_ERROR(ensure(e));
+  if (seqs.empty()) return Status::Ok();
+  const int64_t d = e.model->hparams().n_embd;
+  if (e.encoder) {
+    std::vector<int32_t> flat;
+    std::vector<int32_t> lens;
+    for (const SeqRef& r : seqs) {
+      const std::vector<int32_t>& t = r.work->tokens(r.seq);
+      flat.insert(flat.end(), t.begin(), t.end());
+      lens.push_back(static_cast<int32_t>(t.size()));
+    }
+    std::vector<float> hidden(flat.size() * static_cast<size_t>(d));
+    EMBER_RETURN_IF_ERROR(e.encoder->encode(flat, lens, hidden.data()));
+    int64_t at = 0;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      const int32_t len = lens[i];
+      if (seqs[i].work->last_only()) {
+        seqs[i].work->deliver(seqs[i].seq, hidden.data() + (at + len - 1) * d, 1);
+      } else {
+        seqs[i].work->deliver(seqs[i].seq, hidden.data() + at * d, len);
+      }
+      at += len;
+    }
+    return Status::Ok();
   }
-  return embed_tokens(seqs, params);
+  runtime::Context& ctx = *e.embed_context;
+  ctx.clear();
+  runtime::Batch batch;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const std::vector<int32_t>& t = seqs[i].work->tokens(seqs[i].seq);
+    const auto len = static_cast<int32_t>(t.size());
+    const bool last_only = seqs[i].work->last_only();
+    for (int32_t p = 0; p < len; ++p) {
+      batch.add(t[static_cast<size_t>(p)], p, static_cast<int32_t>(i), !last_only || p + 1 == len);
+    }
+  }
+  Status st = ctx.decode(batch);
+  if (!st.ok()) {
+    ctx.clear();
+    return st.with_context("evaluating the inputs");
+  }
+  int64_t out = 0;
+  for (const SeqRef& r : seqs) {
+    const auto len = static_cast<int32_t>(r.work->tokens(r.seq).size());
+    const int32_t rows = r.work->last_only() ? 1 : len;
+    r.work->deliver(r.seq, ctx.hidden(out), rows);
+    out += rows;
+  }
+  ctx.clear();
+  return Status::Ok();
 }
 
-Result<EmbedResult> Engine::embed_tokens(const std::vector<std::vector<int32_t>>& inputs,
-                                         const EmbedParams& params) {
-  Impl& e = *impl_;
+Status EmbedRunner::run_all(Engine& engine, EmbedWork& work) {
+  const int64_t budget = pass_tokens(engine);
+  const size_t max_seqs = pass_sequences(engine);
+  std::vector<SeqRef> pass_seqs;
+  size_t next = 0;
+  while (next < work.size()) {
+    // Pack consecutive sequences while they fit one pass.
+    pass_seqs.clear();
+    int64_t tokens = 0;
+    while (next < work.size()) {
+      const auto len = static_cast<int64_t>(work.tokens(next).size());
+      if (!pass_seqs.empty() && (tokens + len > budget || pass_seqs.size() >= max_seqs)) break;
+      pass_seqs.push_back({&work, next++});
+      tokens += len;
+    }
+    EMBER_RETURN_IF_ERROR(pass(engine, pass_seqs));
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<EmbedWork>> EmbedWork::embed(Engine& engine,
+                                                    std::vector<std::vector<int32_t>> inputs,
+                                                    const EmbedParams& params) {
+  auto& e = EmbedRunner::impl(engine);  // (Engine::Impl is EmbedRunner's to name)
   const runtime::Model& m = *e.model;
   if (inputs.empty()) return invalid_argument("no inputs to embed");
   if (e.generation_active) {
@@ -279,72 +255,91 @@ Result<EmbedResult> Engine::embed_tokens(const std::vector<std::vector<int32_t>>
       }
     }
   }
-  std::vector<std::vector<int32_t>> seqs = inputs;
-  std::vector<uint8_t> truncated;
-  EMBER_RETURN_IF_ERROR(fit_context(seqs, e.n_ctx, params.truncate, truncated, "input"));
-
-  const int64_t dim = params.dimensions > 0 ? params.dimensions : width;
-  EmbedResult result;
-  result.data.resize(seqs.size());
+  std::unique_ptr<EmbedWork> w(new EmbedWork());
+  w->seqs_ = std::move(inputs);
+  EMBER_RETURN_IF_ERROR(fit_context(w->seqs_, e.n_ctx, params.truncate, w->truncated_, "input"));
+  w->model_ = &m;
+  w->params_ = params;
+  w->pooling_ = pooling;
+  w->dim_ = params.dimensions > 0 ? params.dimensions : width;
+  w->encoder_ = encoder;
   // Decoders keep only the rows pooling needs; encoders compute every row anyway.
-  const bool last_only = !encoder && (pooling == Pooling::kLast || pooling == Pooling::kRank);
-  auto on_seq = [&](size_t s, const float* rows, int32_t n_rows) {
-    Embedding& out = result.data[s];
-    out.n_tokens = static_cast<int32_t>(seqs[s].size());
-    out.truncated = truncated[s] != 0;
-    out.dim = static_cast<int32_t>(dim);
-    auto finish = [&](const float* v, float* dst) {
-      std::copy(v, v + dim, dst);
-      if (params.normalize && pooling != Pooling::kRank) l2_normalize(dst, dim);
-    };
-    switch (pooling) {
-      case Pooling::kNone: {
-        out.values.resize(static_cast<size_t>(n_rows * dim));
-        for (int32_t r = 0; r < n_rows; ++r) finish(rows + r * n_embd, out.values.data() + r * dim);
-        break;
-      }
-      case Pooling::kMean: {
-        std::vector<double> acc(static_cast<size_t>(n_embd), 0.0);
-        for (int32_t r = 0; r < n_rows; ++r) {
-          for (int64_t c = 0; c < n_embd; ++c) acc[static_cast<size_t>(c)] += rows[r * n_embd + c];
-        }
-        std::vector<float> mean(static_cast<size_t>(n_embd));
-        for (int64_t c = 0; c < n_embd; ++c) {
-          mean[static_cast<size_t>(c)] = static_cast<float>(acc[static_cast<size_t>(c)] / n_rows);
-        }
-        out.values.resize(static_cast<size_t>(dim));
-        finish(mean.data(), out.values.data());
-        break;
-      }
-      case Pooling::kCls:
-        out.values.resize(static_cast<size_t>(dim));
-        finish(rows, out.values.data());
-        break;
-      case Pooling::kLast:
-        out.values.resize(static_cast<size_t>(dim));
-        finish(rows + (n_rows - 1) * n_embd, out.values.data());
-        break;
-      case Pooling::kRank: {
-        // Encoders classify the first ([CLS]) token, decoders the last one.
-        const float* h = encoder ? rows : rows + (n_rows - 1) * n_embd;
-        const std::vector<float> head = rank_head(m, h);
-        out.values.resize(static_cast<size_t>(dim));
-        finish(head.data(), out.values.data());
-        break;
-      }
-      case Pooling::kModel:
-        break;
-    }
-  };
-  EMBER_RETURN_IF_ERROR(detail::EmbedRunner::run(e, seqs, last_only, on_seq));
-  for (const auto& s : seqs) result.total_tokens += static_cast<int64_t>(s.size());
-  return result;
+  w->last_only_ = !encoder && (pooling == Pooling::kLast || pooling == Pooling::kRank);
+  w->result_.data.resize(w->seqs_.size());
+  for (const auto& s : w->seqs_) w->result_.total_tokens += static_cast<int64_t>(s.size());
+  return w;
 }
 
-Result<RerankResult> Engine::rerank(std::string_view query,
-                                    const std::vector<std::string>& documents,
-                                    const RerankParams& params) {
-  Impl& e = *impl_;
+void EmbedWork::deliver(size_t s, const float* rows, int32_t n_rows) {
+  const runtime::Model& m = *model_;
+  const int64_t n_embd = m.hparams().n_embd;
+  const int64_t dim = dim_;
+  Embedding& out = result_.data[s];
+  out.n_tokens = static_cast<int32_t>(seqs_[s].size());
+  out.truncated = truncated_[s] != 0;
+  out.dim = static_cast<int32_t>(dim);
+  auto finish = [&](const float* v, float* dst) {
+    std::copy(v, v + dim, dst);
+    if (params_.normalize && pooling_ != Pooling::kRank) l2_normalize(dst, dim);
+  };
+  switch (pooling_) {
+    case Pooling::kNone: {
+      out.values.resize(static_cast<size_t>(n_rows * dim));
+      for (int32_t r = 0; r < n_rows; ++r) finish(rows + r * n_embd, out.values.data() + r * dim);
+      break;
+    }
+    case Pooling::kMean: {
+      std::vector<double> acc(static_cast<size_t>(n_embd), 0.0);
+      for (int32_t r = 0; r < n_rows; ++r) {
+        for (int64_t c = 0; c < n_embd; ++c) acc[static_cast<size_t>(c)] += rows[r * n_embd + c];
+      }
+      std::vector<float> mean(static_cast<size_t>(n_embd));
+      for (int64_t c = 0; c < n_embd; ++c) {
+        mean[static_cast<size_t>(c)] = static_cast<float>(acc[static_cast<size_t>(c)] / n_rows);
+      }
+      out.values.resize(static_cast<size_t>(dim));
+      finish(mean.data(), out.values.data());
+      break;
+    }
+    case Pooling::kCls:
+      out.values.resize(static_cast<size_t>(dim));
+      finish(rows, out.values.data());
+      break;
+    case Pooling::kLast:
+      out.values.resize(static_cast<size_t>(dim));
+      finish(rows + (n_rows - 1) * n_embd, out.values.data());
+      break;
+    case Pooling::kRank: {
+      // Encoders classify the first ([CLS]) token, decoders the last one.
+      const float* h = encoder_ ? rows : rows + (n_rows - 1) * n_embd;
+      const std::vector<float> head = rank_head(m, h);
+      out.values.resize(static_cast<size_t>(dim));
+      finish(head.data(), out.values.data());
+      break;
+    }
+    case Pooling::kModel:
+      break;
+  }
+}
+
+EmbedResult EmbedWork::take_embeddings() {
+  return std::move(result_);
+}
+
+RerankResult EmbedWork::take_scores() {
+  RerankResult out;
+  out.total_tokens = result_.total_tokens;
+  for (const Embedding& emb : result_.data) {
+    out.scores.push_back(emb.values.empty() ? 0.0f : emb.values[0]);
+    out.n_tokens.push_back(emb.n_tokens);
+  }
+  return out;
+}
+
+Result<std::unique_ptr<EmbedWork>> EmbedWork::rerank(Engine& engine, std::string_view query,
+                                                     const std::vector<std::string>& documents,
+                                                     const RerankParams& params) {
+  auto& e = EmbedRunner::impl(engine);  // (Engine::Impl is EmbedRunner's to name)
   const runtime::Model& m = *e.model;
   if (m.embedding_info().pooling != PoolingType::kRank || !m.cls_out().present()) {
     return invalid_argument(m.description() +
@@ -391,14 +386,66 @@ Result<RerankResult> Engine::rerank(std::string_view query,
   ep.truncate = params.truncate;
   std::vector<uint8_t> truncated;
   EMBER_RETURN_IF_ERROR(fit_context(pairs, e.n_ctx, params.truncate, truncated, "document"));
-  EMBER_ASSIGN_OR_RETURN(EmbedResult r, embed_tokens(pairs, ep));
-  RerankResult out;
-  out.total_tokens = r.total_tokens;
-  for (const Embedding& emb : r.data) {
-    out.scores.push_back(emb.values.empty() ? 0.0f : emb.values[0]);
-    out.n_tokens.push_back(emb.n_tokens);
+  return embed(engine, std::move(pairs), ep);
+}
+
+}  // namespace detail
+
+const char* pooling_name(Pooling p) {
+  switch (p) {
+    case Pooling::kModel:
+      return "model";
+    case Pooling::kNone:
+      return "none";
+    case Pooling::kMean:
+      return "mean";
+    case Pooling::kCls:
+      return "cls";
+    case Pooling::kLast:
+      return "last";
+    case Pooling::kRank:
+      return "rank";
   }
-  return out;
+  return "unknown";
+}
+
+Pooling Engine::pooling() const {
+  return resolve_pooling(*impl_->model, Pooling::kModel);
+}
+
+int32_t Engine::n_embd() const {
+  return static_cast<int32_t>(impl_->model->hparams().n_embd);
+}
+
+Result<EmbedResult> Engine::embed(const std::vector<std::string>& inputs,
+                                  const EmbedParams& params) {
+  if (inputs.empty()) return invalid_argument("no inputs to embed");
+  std::vector<std::vector<int32_t>> seqs;
+  seqs.reserve(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    Result<std::vector<int32_t>> ids =
+        impl_->tokenizer->tokenize(inputs[i], params.add_special, params.parse_special);
+    if (!ids.ok()) return ids.status().with_context("input " + std::to_string(i));
+    seqs.push_back(std::move(ids).value());
+  }
+  return embed_tokens(seqs, params);
+}
+
+Result<EmbedResult> Engine::embed_tokens(const std::vector<std::vector<int32_t>>& inputs,
+                                         const EmbedParams& params) {
+  EMBER_ASSIGN_OR_RETURN(std::unique_ptr<detail::EmbedWork> w,
+                         detail::EmbedWork::embed(*this, inputs, params));
+  EMBER_RETURN_IF_ERROR(detail::EmbedRunner::run_all(*this, *w));
+  return w->take_embeddings();
+}
+
+Result<RerankResult> Engine::rerank(std::string_view query,
+                                    const std::vector<std::string>& documents,
+                                    const RerankParams& params) {
+  EMBER_ASSIGN_OR_RETURN(std::unique_ptr<detail::EmbedWork> w,
+                         detail::EmbedWork::rerank(*this, query, documents, params));
+  EMBER_RETURN_IF_ERROR(detail::EmbedRunner::run_all(*this, *w));
+  return w->take_scores();
 }
 
 }  // namespace ember

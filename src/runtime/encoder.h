@@ -7,10 +7,11 @@
 //   qkv_ [n][3 H dk]   queries | keys | values
 //   att_ [n][H dk]     attention output
 //   o_   [n][d]        block output before the residual add
-//   ff_  [n][2 f]      up | gate
+//   ff_  [n][2 f]      bert: up (activated in place) | unused; nomic: gate (activated) | up
 //
-// Results do not depend on the thread count, nor on which other sequences share the call except
-// for the matrix kernels' token tiling (last-bit differences).
+// Results do not depend on the thread count, nor on which other sequences share the call: every
+// step is per token or per sequence, and the matrix kernels compute each token's outputs with the
+// same operations whatever the batch (kernels/matmul.h).
 #pragma once
 
 #include <cstdint>
@@ -53,13 +54,14 @@ class Encoder {
  private:
   Encoder(const Model& model, const EncoderParams& params, int n_threads);
   void layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens);
-  // y[t][0..rows) (row stride ldy) = W x[t] for t < n, parallel over the rows of W.
-  // `reuse_input`: x is the input of the previous product and W has that product's type and
-  // width, so its converted activations are used again (Q/K/V, gate/up).
-  void product(const Linear& w, const float* x, int64_t n, float* y, int64_t ldy,
+  // y[t][0..rows) (row stride ldy) = W x[t] for t < n (x rows ldx apart), parallel over the
+  // rows of W. `reuse_input`: x is the input of the previous product and W has that product's
+  // type and width, so its converted activations are used again (Q/K/V, gate/up).
+  void product(const Linear& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
                bool reuse_input = false);
-  // x[t] = LayerNorm(x[t] (+ add[t])) * w + b for every row, in place.
-  void add_norm(float* x, const float* add, const float* w, const float* b, int64_t n);
+  // x[t] = LayerNorm(x[t] + (add[t] + bias)) * w + b for every row, in place (add and bias may
+  // be null; add[t] gets the bias added in place). One parallel region.
+  void add_norm(float* x, float* add, const float* bias, const float* w, const float* b, int64_t n);
 
   const Model& model_;
   EncoderParams params_;

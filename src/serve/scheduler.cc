@@ -91,7 +91,7 @@ void Server::Impl::run() {
       // something changes (submit, cancel, shutdown).
       shared->wake_cv.wait(lk, [&] {
         return shared->wake || shared->stop || !running.empty() || !shared->embed_queue.empty() ||
-               (progressed && !shared->queue.empty());
+               !embed_active.empty() || (progressed && !shared->queue.empty());
       });
       shared->wake = false;
       if (shared->stop && running.empty() && shared->queue.empty()) break;

@@ -316,7 +316,7 @@ void Server::shutdown(std::chrono::milliseconds grace) {
   serve::Shared& sh = *impl_->shared;
   std::unique_lock<std::mutex> lk(sh.mu);
   sh.accepting = false;
-  auto idle = [&] { return sh.queue.empty() && sh.busy_slots == 0; };
+  auto idle = [&] { return sh.queue.empty() && sh.busy_slots == 0 && sh.embed_jobs == 0; };
   sh.idle_cv.wait_for(lk, grace, idle);
   if (!idle()) {
     sh.cancel_all = true;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "api/chat_output.h"
+#include "api/embed_work.h"
 #include "api/sequence_generator.h"
 #include "ember/engine.h"
 #include "ember/server.h"
@@ -30,10 +31,16 @@ namespace ember::serve {
 using Clock = std::chrono::steady_clock;
 class RequestState;
 
-// An embedding or rerank job, run on the scheduler thread: with the embedding Engine, or with
-// null and the reason it cannot run (server stopping, engine creation failed).
+// An embedding or rerank request, run on the scheduler thread (serve/embed_jobs.cc). Admitted
+// jobs are split into their sequences; each round evaluates one pass of sequences taken from all
+// admitted jobs (see run_embed_jobs).
 struct EmbedJob {
-  std::function<void(Engine*, const Status&)> run;
+  // Validates and tokenizes the request with the embedding Engine (when the job is admitted).
+  std::function<Result<std::unique_ptr<detail::EmbedWork>>(Engine&)> prepare;
+  // Called once: with the finished work, or with null and the error that ended the job.
+  std::function<void(detail::EmbedWork*, const Status&)> finish;
+  std::unique_ptr<detail::EmbedWork> work;
+  size_t next = 0;  // first sequence not evaluated yet
 };
 
 // What callers and the scheduler share, under `mu`.
@@ -47,6 +54,7 @@ struct Shared {
   bool stop = false;        // the destructor: cancel everything and end the thread
   std::deque<std::shared_ptr<RequestState>> queue;
   std::deque<std::shared_ptr<EmbedJob>> embed_queue;
+  int32_t embed_jobs = 0;      // embedding jobs queued or running (shutdown waits for them)
   int32_t queued_choices = 0;  // slots the queued requests will need
   int32_t busy_slots = 0;
   int32_t running_requests = 0;
@@ -139,8 +147,11 @@ struct Server::Impl {
   ServerOptions options;
   std::unique_ptr<runtime::Context> context;  // null for encoder (embedding-only) models
   std::unique_ptr<serve::KvBlocks> blocks;    // likewise
-  // Embedding and reranking (scheduler thread only; created on the first job).
+  // Embedding and reranking (scheduler thread only; created on the first job), the admitted
+  // jobs in arrival order, and where the next pass's round-robin turn starts.
   std::unique_ptr<Engine> embedder;
+  std::deque<std::shared_ptr<serve::EmbedJob>> embed_active;
+  size_t embed_turn = 0;
   std::shared_ptr<serve::Shared> shared;
   std::thread thread;
 
@@ -170,10 +181,13 @@ struct Server::Impl {
   // One scheduling round; false when there was nothing to do.
   bool round();
   void handle_cancels();
-  // Runs the queued embedding jobs (serve/embed_jobs.cc); false when there were none.
+  // Admits the queued embedding jobs and evaluates one pass of their sequences
+  // (serve/embed_jobs.cc); false when there was nothing to do.
   bool run_embed_jobs();
   // Queues a job (caller threads). Errors: shutting down, queue full.
-  Status queue_embed_job(std::function<void(Engine*, const Status&)> fn);
+  Status queue_embed_job(std::shared_ptr<serve::EmbedJob> job);
+  // Ends a job: its callback, then the count shutdown waits on.
+  void end_embed_job(serve::EmbedJob& job, const Status& status);
   void admit();
   bool try_admit(const std::shared_ptr<serve::RequestState>& req);
   void step();
