@@ -42,7 +42,7 @@ const TensorType kTypes[] = {
     TensorType::kQ4_0,   TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kQ8_0,
     TensorType::kF16,    TensorType::kQ4_1, TensorType::kQ5_0, TensorType::kQ5_1,
     TensorType::kQ2_K,   TensorType::kQ3_K, TensorType::kQ5_K, TensorType::kIQ4_NL,
-    TensorType::kIQ4_XS, TensorType::kBF16, TensorType::kF32,
+    TensorType::kIQ4_XS, TensorType::kBF16, TensorType::kF32,  TensorType::kMXFP4,
 };
 
 // A matrix of `rows` rows built from 64 distinct random rows (quantizing every row of the

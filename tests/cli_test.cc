@@ -194,6 +194,37 @@ TEST(Cli, SynthInspectQuantize) {
   EXPECT_TRUE(j["totals"]["by_type"].contains("q8_0"));  // attn_k/attn_v of an 8-expert model
 }
 
+// gemma4's layout flags: 7 layers with every 5th and the last full, the automatic shared-KV
+// count (2 of 7: layers 5 and 6 read layers 3 and 4), per-layer embeddings; gpt-oss MXFP4_MOE.
+TEST(Cli, SynthGemma4LayoutAndMxfp4Moe) {
+  const auto dir = testing::temp_dir();
+  const auto g4 = dir / "cli-synth-gemma4.gguf";
+  CommandOutput r = run_cli(
+      "synth --arch gemma4 --n-layer 7 --swa-period 5 --n-embd-per-layer 16 "
+      "--type q8_0 -q -o " +
+      shell_quote(g4));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto f = GgufFile::open(g4.string());
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  auto pattern = f->find("gemma4.attention.sliding_window_pattern")->as_int_array();
+  ASSERT_TRUE(pattern.ok());
+  EXPECT_EQ(std::vector<int64_t>(pattern->begin(), pattern->end()),
+            (std::vector<int64_t>{1, 1, 1, 1, 0, 1, 0}));
+  EXPECT_EQ(f->get_uint("gemma4.attention.shared_kv_layers").value_or(0), 2u);
+  EXPECT_EQ(f->get_uint("gemma4.embedding_length_per_layer_input").value_or(0), 16u);
+  EXPECT_EQ(f->find_tensor("blk.5.attn_k.weight"), nullptr);  // shared KV
+  EXPECT_NE(f->find_tensor("blk.4.attn_v.weight"), nullptr);
+  const auto go = dir / "cli-synth-gpt-oss.gguf";
+  r = run_cli("synth --arch gpt-oss --n-layer 2 --type mxfp4_moe -q -o " + shell_quote(go));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_cli("inspect --json " + shell_quote(go));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["file_type"], 38);
+  EXPECT_TRUE(j["totals"]["by_type"].contains("mxfp4"));
+  EXPECT_TRUE(j["totals"]["by_type"].contains("q8_0"));
+}
+
 TEST(Cli, ErrorsAreOneLineWithNonZeroExit) {
   const auto dir = testing::temp_dir();
   const auto garbage = dir / "garbage.gguf";
@@ -203,6 +234,8 @@ TEST(Cli, ErrorsAreOneLineWithNonZeroExit) {
         std::string("synth --arch nosucharch -o x.gguf"), std::string("nosuchcommand"),
         "quantize " + shell_quote(garbage) + " out.gguf Q9_9",
         std::string("synth --n-head 0 -o x.gguf"),
+        std::string("synth --arch llama --swa-period 3 -o x.gguf"),
+        std::string("synth --arch gemma4 --n-layer 3 --shared-kv-layers 2 -o x.gguf"),
         "quantize " + shell_quote(garbage) + " " + shell_quote(dir / "o.gguf") + " Q4_0"}) {
     SCOPED_TRACE(args);
     const CommandOutput r = run_cli(args);

@@ -18,6 +18,7 @@
 #include "tensor/blocks_legacy.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_legacy.h"
+#include "tensor/quant_mxfp4.h"
 #include "tensor/quantize.h"
 
 namespace ember::kernels {
@@ -84,9 +85,11 @@ struct Acts {
   std::vector<double> s_err;
 };
 
-Acts make_acts(Isa isa, TensorType wtype, int64_t n_tokens, int64_t cols, uint32_t seed) {
+Acts make_acts(Isa isa, TensorType wtype, int64_t n_tokens, int64_t cols, uint32_t seed,
+               float x_scale = 1.0f) {
   Acts a;
   a.x = random_matrix(n_tokens, cols, seed);
+  for (float& v : a.x) v *= x_scale;
   a.buf.assign(activation_bytes(wtype, n_tokens, cols), 0xCD);
   convert_activations(isa, wtype, a.x.data(), n_tokens, cols, a.buf.data());
   const ActLayout l = act_layout(wtype, cols);
@@ -358,6 +361,14 @@ TEST(Matmul, SimdMatchesScalarOnOddShapes) {
   }
 }
 
+// Gives every MXFP4 block of `data` a random scale exponent in [110, 140) (scales 2^-18 .. 2^12),
+// so that products stay finite.
+void set_e8m0_scales(std::vector<uint8_t>& data, std::mt19937& rng) {
+  for (size_t blk = 0; blk < data.size() / sizeof(BlockMXFP4); ++blk) {
+    data[blk * sizeof(BlockMXFP4)] = static_cast<uint8_t>(110 + rng() % 30);
+  }
+}
+
 // Random block bytes (every code pattern, including Q8_0's -128 that the quantizers never emit)
 // with finite fp16 scales, against activations at full scale (codes +-127): the widest integer
 // sums the kernels must carry without saturating.
@@ -371,6 +382,7 @@ TEST(Matmul, SimdMatchesScalarOnExtremeCodes) {
       {TensorType::kQ5_1, {0, 2}},   {TensorType::kQ8_0, {0}},    {TensorType::kIQ4_NL, {0}},
       {TensorType::kQ2_K, {80, 82}}, {TensorType::kQ3_K, {108}},  {TensorType::kQ4_K, {0, 2}},
       {TensorType::kQ5_K, {0, 2}},   {TensorType::kQ6_K, {208}},  {TensorType::kIQ4_XS, {0}},
+      {TensorType::kMXFP4, {}},  // its E8M0 scale byte: set_e8m0_scales
   };
   std::mt19937 rng(99);
   for (const ScaleFields& f : kFields) {
@@ -385,6 +397,7 @@ TEST(Matmul, SimdMatchesScalarOnExtremeCodes) {
         std::memcpy(m.data.data() + blk * traits->type_size + off, &h, 2);
       }
     }
+    if (f.type == TensorType::kMXFP4) set_e8m0_scales(m.data, rng);
     m.deq.resize(static_cast<size_t>(rows * cols));
     for (int64_t r = 0; r < rows; ++r) {
       ASSERT_TRUE(
@@ -406,6 +419,48 @@ TEST(Matmul, SimdMatchesScalarOnExtremeCodes) {
       for (size_t i = 0; i < ref.size(); ++i) {
         ASSERT_NEAR(got[i], ref[i], 1e-5 * scale + 1e-6) << "element " << i;
       }
+    }
+  }
+}
+
+// MXFP4 rows whose blocks all have scale exponent e = row (0 .. 255: subnormal half scales at
+// e < 2, 2^127 at 255), with small activations so that every product stays finite: the SIMD
+// kernels decode each exponent as the reference does.
+TEST(Matmul, MxfpEveryScaleExponent) {
+  const int64_t rows = 256, cols = 64, n = 3;
+  Matrix m{TensorType::kMXFP4, rows, cols, *tensor_row_size(TensorType::kMXFP4, cols), {}, {}};
+  m.data.resize(m.row_bytes * rows);
+  std::mt19937 rng(17);
+  for (auto& byte : m.data) byte = static_cast<uint8_t>(rng());
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t b = 0; b < cols / 32; ++b) {
+      m.data[static_cast<size_t>(r) * m.row_bytes + b * sizeof(BlockMXFP4)] =
+          static_cast<uint8_t>(r);
+    }
+  }
+  for (Isa isa : supported_isas()) {
+    SCOPED_TRACE(label(isa, TensorType::kMXFP4, rows, cols, n));
+    const Acts a = make_acts(isa, TensorType::kMXFP4, n, cols, 18, 1e-4f);
+    const std::vector<float> ref = run(Isa::kScalar, m.weights(), a, n, 0, rows);
+    const std::vector<float> got = run(isa, m.weights(), a, n, 0, rows);
+    // Sum of |w * x| in double (the largest weights, 12 * 2^127, overflow a float).
+    std::vector<double> mag(ref.size(), 0.0);
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t c = 0; c < cols; ++c) {
+          const uint8_t* blk = m.data.data() + r * m.row_bytes + (c / 32) * sizeof(BlockMXFP4);
+          const int j = static_cast<int>(c % 32);
+          const int code = j < 16 ? blk[1 + j] & 0xF : blk[1 + j - 16] >> 4;
+          const double w = std::ldexp(kMxfp4Values[static_cast<size_t>(code)], blk[0] - 128);
+          mag[static_cast<size_t>(t * rows + r)] +=
+              std::fabs(w * a.xq[static_cast<size_t>(t * cols + c)]);
+        }
+      }
+    }
+    for (size_t i = 0; i < ref.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(ref[i])) << "element " << i;
+      // Near the bottom of the range the F32 steps round to subnormals: 1e-44 is a few of them.
+      ASSERT_NEAR(got[i], ref[i], 2e-6 * mag[i] + 1e-44) << "element " << i;
     }
   }
 }
@@ -456,8 +511,8 @@ TEST(Matmul, BitIdenticalAcrossBatchingRowRangesAndPacking) {
       matmul(*pw, a.buf.data(), n, prepared.data(), rows, 40, rows);
       EXPECT_EQ(0, std::memcmp(prepared.data(), batch.data(), batch.size() * 4)) << "prepared";
       EXPECT_EQ(pw->packed(), pw->packed_bytes() > 0);
-      // Every type has SIMD kernels except MXFP4, which runs the scalar kernel on every Isa.
-      EXPECT_EQ(pw->packed(), isa != Isa::kScalar && type != TensorType::kMXFP4);
+      // Every type has SIMD kernels.
+      EXPECT_EQ(pw->packed(), isa != Isa::kScalar);
 
       // Rows outside the range are never written.
       std::vector<float> part = run(isa, w, a, n, 3, 19);
@@ -576,21 +631,24 @@ TEST(Matmul, AmxBitIdenticalToVnniOnExtremeCodes) {
                  << cpu_features().to_string();
   }
   std::mt19937 rng(5);
-  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0,
-                          TensorType::kQ5_1, TensorType::kQ8_0, TensorType::kIQ4_NL}) {
+  for (TensorType type :
+       {TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0, TensorType::kQ5_1,
+        TensorType::kQ8_0, TensorType::kIQ4_NL, TensorType::kMXFP4}) {
     SCOPED_TRACE(tensor_type_name(type));
     const auto* traits = tensor_type_traits(type);
     const int64_t rows = 35, cols = 128, n = 21;
     std::vector<uint8_t> data(*tensor_row_size(type, cols) * rows);
     for (auto& byte : data) byte = static_cast<uint8_t>(rng());
     // Finite fp16 scales (and offsets for Q4_1 / Q5_1) at the start of each block.
-    for (size_t blk = 0; blk < data.size() / traits->type_size; ++blk) {
+    for (size_t blk = 0; type != TensorType::kMXFP4 && blk < data.size() / traits->type_size;
+         ++blk) {
       for (size_t off : {size_t{0}, size_t{2}}) {
         if (off == 2 && type != TensorType::kQ4_1 && type != TensorType::kQ5_1) continue;
         const uint16_t h = fp32_to_fp16(static_cast<float>(rng() % 1000) * 1e-4f);
         std::memcpy(data.data() + blk * traits->type_size + off, &h, 2);
       }
     }
+    if (type == TensorType::kMXFP4) set_e8m0_scales(data, rng);
     const Weights w{type, data.data(), rows, cols, *tensor_row_size(type, cols)};
     std::vector<float> x(static_cast<size_t>(n * cols));
     for (size_t i = 0; i < x.size(); ++i) x[i] = (rng() % 2 ? 1.0f : -1.0f);

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "ember/engine.h"
 #include "gguf/gguf.h"
 #include "model/quantize_model.h"
 #include "model/tensor_layout.h"
@@ -37,7 +38,8 @@ std::vector<uint8_t> bytes_of(const std::filesystem::path& p) {
 TEST(Synth, EveryArchitectureHasItsLayout) {
   for (Architecture arch : {Architecture::kLlama, Architecture::kQwen2, Architecture::kQwen3,
                             Architecture::kQwen3Moe, Architecture::kPhi3, Architecture::kGemma2,
-                            Architecture::kGemma3, Architecture::kLfm2}) {
+                            Architecture::kGemma3, Architecture::kGemma4, Architecture::kGptOss,
+                            Architecture::kLfm2}) {
     const std::string name(architecture_traits(arch).name);
     SCOPED_TRACE(name);
     const auto path = synth(arch, "F16", name + ".gguf");
@@ -156,6 +158,122 @@ TEST(Synth, VocabFromCopiesTokenizer) {
   ASSERT_NE(emb, nullptr);
   EXPECT_EQ(emb->shape[1], static_cast<int64_t>(v->find("tokenizer.ggml.tokens")->array_size()));
   EXPECT_EQ(*f->find("tokenizer.ggml.merges"), *v->find("tokenizer.ggml.merges"));
+}
+
+// The released files of gemma4 (dense and MoE) and gpt-oss (MXFP4_MOE) in the test data: a model
+// synthesized from their hyper-parameters and file type has the same tensors (names, shapes;
+// for the MXFP4_MOE recipe also types) and every `<arch>.*` key they have, with the same value.
+TEST(Synth, MatchesTheReleasedLayouts) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  for (const char* name : {"gemma4-q8_0", "gemma4moe-q4_k_m", "gpt-oss-mxfp4_moe"}) {
+    SCOPED_TRACE(name);
+    const auto real_path = dir / "families" / "models" / (std::string(name) + ".gguf");
+    auto real = GgufFile::open(real_path.string());
+    ASSERT_TRUE(real.ok()) << real.status().to_string();
+    auto hp = read_hparams(*real);
+    ASSERT_TRUE(hp.ok()) << hp.status().to_string();
+    SynthOptions o;
+    o.hparams = *hp;
+    const uint64_t file_type = real->get_uint("general.file_type").value_or(0);
+    bool found = false;
+    for (const QuantPreset& p : quant_presets()) {
+      if (p.file_type == file_type) {
+        o.preset = p;
+        found = true;
+      }
+    }
+    ASSERT_TRUE(found) << "file type " << file_type;
+    o.tied_output = real->find_tensor("output.weight") == nullptr;
+    o.vocab_from = real_path.string();
+    o.n_threads = 1;
+    const auto path = testing::temp_dir() / (std::string(name) + "-synth.gguf");
+    ASSERT_TRUE(synthesize_model(o, path.string()).ok());
+    auto f = GgufFile::open(path.string());
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+
+    const bool mxfp4_moe = o.preset.name == "MXFP4_MOE";
+    for (const GgufTensorInfo& t : real->tensors()) {
+      const GgufTensorInfo* mine = f->find_tensor(t.name);
+      ASSERT_NE(mine, nullptr) << "missing " << t.name;
+      EXPECT_EQ(mine->shape, t.shape) << t.name;
+      if (mxfp4_moe) {
+        EXPECT_EQ(tensor_type_name(mine->type), tensor_type_name(t.type)) << t.name;
+      }
+    }
+    EXPECT_EQ(f->tensors().size(), real->tensors().size());
+
+    const std::string prefix = std::string(architecture_traits(hp->arch).name) + ".";
+    for (const auto& [k, v] : real->metadata()) {
+      if (k.rfind(prefix, 0) != 0) continue;
+      const GgufValue* mine = f->find(k);
+      ASSERT_NE(mine, nullptr) << "missing key " << k;
+      if (v.is_array()) {
+        auto a = v.as_int_array();
+        auto b = mine->as_int_array();
+        ASSERT_TRUE(a.ok() && b.ok()) << k;
+        EXPECT_TRUE(std::equal(a->begin(), a->end(), b->begin(), b->end())) << k;
+      } else if (auto x = v.as_float(); x.ok()) {
+        EXPECT_EQ(static_cast<float>(*x), static_cast<float>(mine->as_float().value_or(-1))) << k;
+      } else if (auto i = v.as_uint(); i.ok()) {
+        EXPECT_EQ(*i, mine->as_uint().value_or(0)) << k;
+      } else {
+        EXPECT_EQ(v, *mine) << k;
+      }
+    }
+  }
+}
+
+// Default-shaped gemma4 (dense and MoE) and gpt-oss models (MXFP4_MOE: experts MXFP4, the rest
+// Q8_0) load and generate greedily, and the MoE models' packed experts are MXFP4 / Q8_0 as asked.
+TEST(Synth, NewArchitecturesLoadAndGenerate) {
+  struct Case {
+    Architecture arch;
+    const char* preset;
+    int64_t n_expert;
+  };
+  for (const Case& c :
+       {Case{Architecture::kGemma4, "Q8_0", 0}, Case{Architecture::kGemma4, "Q4_K_M", 4},
+        Case{Architecture::kGptOss, "MXFP4_MOE", 8}}) {
+    const std::string name = std::string(architecture_traits(c.arch).name) + "-" + c.preset;
+    SCOPED_TRACE(name);
+    SynthOptions o;
+    o.hparams = default_synth_hparams(c.arch);
+    if (c.n_expert > 0) {
+      o.hparams.n_expert = c.n_expert;
+      o.hparams.n_expert_used = 2;
+      o.hparams.n_ff_exp = 128;
+    }
+    o.preset = *find_quant_preset(c.preset);
+    o.n_threads = 2;
+    const auto path = testing::temp_dir() / ("gen-" + name + ".gguf");
+    const Status s = synthesize_model(o, path.string());
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    auto f = GgufFile::open(path.string());
+    ASSERT_TRUE(f.ok());
+    if (c.arch == Architecture::kGptOss) {
+      for (const GgufTensorInfo& t : f->tensors()) {
+        if (t.shape.size() < 2 || t.name.find("ffn_gate_inp") != std::string::npos ||
+            t.name.ends_with(".bias")) {
+          continue;  // F32
+        }
+        const bool expert = t.name.find("_exps.") != std::string::npos;
+        EXPECT_EQ(t.type, expert ? TensorType::kMXFP4 : TensorType::kQ8_0) << t.name;
+      }
+    }
+    EngineOptions eo;
+    eo.n_ctx = 128;
+    eo.n_threads = 2;
+    auto engine = Engine::load(path.string(), eo);
+    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+    GenerationParams p;
+    p.sampling.temperature = 0.0f;
+    p.max_tokens = 6;
+    p.ignore_eos = true;
+    auto r = (*engine)->generate("the quick brown fox", p);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->tokens.size(), 6u);
+    EXPECT_EQ(r->finish_reason, FinishReason::kLength);
+  }
 }
 
 }  // namespace

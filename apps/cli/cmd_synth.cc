@@ -15,6 +15,7 @@ struct SynthArgs {
   std::string arch = "llama";
   int64_t n_embd = -1, n_layer = -1, n_head = -1, n_head_kv = -1, n_ff = -1, n_vocab = -1;
   int64_t head_dim = -1, n_ctx = -1, experts = -1, experts_used = -1, n_ff_exp = -1;
+  int64_t window = -1, swa_period = -1, shared_kv = -2, head_dim_swa = -1, n_embd_per_layer = -1;
   std::string vocab_from;
   std::string type = "f16";
   std::string out;
@@ -87,6 +88,24 @@ int run_synth(const SynthArgs& a) {
        hp.n_expert_used > hp.n_group_used * (hp.n_expert / hp.n_expert_groups))) {
     hp.n_expert_groups = hp.n_group_used = 0;  // the expert count no longer splits into groups
   }
+  set(a.window, hp.sliding_window);
+  if (*arch == Architecture::kGemma4) {
+    set(a.n_embd_per_layer, hp.n_embd_per_layer);
+    // A shape other than the default: rebuild the per-layer layout (period 5 unless given).
+    if (a.n_layer >= 0 || a.n_embd >= 0 || a.n_head >= 0 || a.head_dim >= 0 ||
+        a.head_dim_swa >= 0 || a.swa_period >= 0 || a.shared_kv != -2) {
+      hp.head_dim_k_swa = hp.head_dim_v_swa = hp.n_rot_swa =
+          a.head_dim_swa >= 0 ? a.head_dim_swa : 0;
+      Status s = set_gemma4_layers(hp, a.swa_period >= 0 ? a.swa_period : 5,
+                                   a.shared_kv != -2 ? a.shared_kv : -1);
+      if (!s.ok()) return report_error(s);
+    }
+  } else if (a.swa_period >= 0 || a.shared_kv != -2 || a.head_dim_swa >= 0 ||
+             a.n_embd_per_layer >= 0) {
+    return report_error(
+        "--swa-period, --shared-kv-layers, --head-dim-swa and --n-embd-per-layer "
+        "are for --arch gemma4");
+  }
 
   SynthOptions opts;
   opts.hparams = hp;
@@ -127,7 +146,10 @@ int run_synth(const SynthArgs& a) {
 void register_synth(CLI::App& app, CommandResult& result) {
   auto a = std::make_shared<SynthArgs>();
   CLI::App* cmd = app.add_subcommand("synth", "Write a random-weight model of any shape (tests, demos, benchmarks)");
-  cmd->add_option("--arch", a->arch, "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, gemma4, mistral3, smollm3, granite, gpt-oss, glm4moe, llama4, deepseek2, lfm2 (conv / attention layers alternate), bert, nomic-bert (embedding encoders)");
+  cmd->add_option("--arch", a->arch,
+                  "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, gemma4, gpt-oss, mistral3, "
+                  "smollm3, granite, glm4moe, llama4, deepseek2, lfm2 (conv / attention layers alternate), "
+                  "bert, nomic-bert (embedding encoders)");
   cmd->add_option("--n-embd", a->n_embd, "Embedding width (default 256)");
   cmd->add_option("--n-layer", a->n_layer, "Layers (default 2; gemma3 6)");
   cmd->add_option("--n-head", a->n_head, "Attention heads (default 4)");
@@ -139,8 +161,19 @@ void register_synth(CLI::App& app, CommandResult& result) {
   cmd->add_option("--experts", a->experts, "Experts (MoE)");
   cmd->add_option("--experts-used", a->experts_used, "Experts used per token (MoE)");
   cmd->add_option("--n-ff-exp", a->n_ff_exp, "Expert FFN width (MoE)");
+  cmd->add_option("--window", a->window, "Sliding-window size (gemma2/3/4, gpt-oss; 0: none)");
+  cmd->add_option("--swa-period", a->swa_period,
+                  "gemma4: every N-th layer and the last use full attention (default 5; 0: all)");
+  cmd->add_option(
+      "--shared-kv-layers", a->shared_kv,
+      "gemma4: the last N layers reuse an earlier layer's KV cache (default: up to 2/5)");
+  cmd->add_option("--head-dim-swa", a->head_dim_swa,
+                  "gemma4: head size of the sliding layers (default half the head size)");
+  cmd->add_option("--n-embd-per-layer", a->n_embd_per_layer,
+                  "gemma4: per-layer embedding width (default 32; 0: none)");
   cmd->add_option("--vocab-from", a->vocab_from, "Copy the tokenizer of this GGUF file");
-  cmd->add_option("--type", a->type, "Tensor type or quantize preset (default f16)");
+  cmd->add_option("--type", a->type,
+                  "Tensor type or quantize preset, e.g. q4_k_m, mxfp4_moe (default f16)");
   cmd->add_option("-o,--output", a->out, "Output GGUF file")->required();
   cmd->add_option("--seed", a->seed, "Random seed (default 42)");
   cmd->add_option("--threads,-t", a->threads, "Threads (default: all cores)");

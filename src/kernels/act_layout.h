@@ -7,7 +7,7 @@
 //   kQ8_0 : int8 q[cols] (padded to 64 bytes), float d[nb] (the fp16-rounded block scale, as the
 //           reference stores it), int32 bias[nb] = -offset * sum(q of the block), where offset is
 //           what the SIMD kernels add to the weight codes to make them unsigned (8 for Q4_0, 16
-//           for Q5_0, 128 for Q8_0 and IQ4_NL), nb = cols / 32.
+//           for Q5_0, 12 for MXFP4, 128 for Q8_0 and IQ4_NL), nb = cols / 32.
 //   kQ8_1 : int8 q[cols], float d[nb], float s[nb] (fp16-rounded d * sum(q), as stored by the
 //           reference's Q8_1), nb = cols / 32.
 //   kQ8_K : int8 q[cols], float d[nb] (exact float), int16 bsum16[nb][16] (sums of 16 codes),

@@ -26,7 +26,7 @@ namespace ember::kernels {
 
 // Instruction-set variants of the kernels. kScalar is the portable reference that every other
 // variant is tested against. kAvx512Amx is AVX-512 VNNI plus AMX-INT8 tiles for 16-token tiles of
-// products with the 32-column block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL; everything else
+// products with the 32-column block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, MXFP4; the rest
 // as kAvx512Vnni); its results are bit-identical to kAvx512Vnni (the per-block integer sums are
 // exact either way, and the F32 steps are the same).
 enum class Isa : uint8_t { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Vnni = 3, kAvx512Amx = 4 };

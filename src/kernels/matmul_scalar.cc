@@ -13,9 +13,9 @@
 #include "tensor/blocks_iq4.h"
 #include "tensor/blocks_k.h"
 #include "tensor/blocks_legacy.h"
-#include "tensor/quant_mxfp4.h"
 #include "tensor/fp16.h"
 #include "tensor/k_scales.h"
+#include "tensor/quant_mxfp4.h"
 #include "tensor/quant_util.h"
 
 namespace ember::kernels {
@@ -62,9 +62,12 @@ ActLayout act_layout(TensorType weight_type, int64_t cols) {
       l.aux_offset = l.d_offset + nb * sizeof(float);
       l.stride = round_up64(l.aux_offset + nb * 4);
       if (l.kind == ActKind::kQ8_0) {
-        l.code_offset = weight_type == TensorType::kQ4_0   ? 8
-                        : weight_type == TensorType::kQ5_0 ? 16
-                                                           : 128;
+        // What the SIMD kernels add to make the weight codes unsigned (x86/tiles_legacy.h;
+        // MXFP4's doubled E2M1 values lie in [-12, 12]).
+        l.code_offset = weight_type == TensorType::kQ4_0    ? 8
+                        : weight_type == TensorType::kQ5_0  ? 16
+                        : weight_type == TensorType::kMXFP4 ? 12
+                                                            : 128;
       }
       break;
     }

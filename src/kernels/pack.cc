@@ -14,11 +14,13 @@
 //   TWO(e0) one 2-bit vector, 64 bytes, for columns e0 .. e0 + 15: bits 2s, 2s + 1 of byte
 //           4r + m hold the 2-bit value of column e0 + 4s + m.
 //   BYTES(e0) 8 x 64 bytes for columns e0 .. e0 + 31: vector s byte 4r + m = code(e0 + 4s + m).
-//   F16x16 16 fp16 values (32 bytes), one per row; PAIRS: [i][r][2] bytes, the values of
-//   sub-blocks 2i and 2i + 1 of row r; COLS: [j][r] bytes, value of sub-block j of row r.
+//   F16x16 16 fp16 values (32 bytes), one per row; E8x16 16 bytes, one per row; PAIRS: [i][r][2]
+//   bytes, the values of sub-blocks 2i and 2i + 1 of row r; COLS: [j][r] bytes, value of sub-block
+//   j of row r.
 //
 // Per type (per block; codes are made non-negative as the kernels want them):
 //   Q4_0, IQ4_NL (32): NIB(0) of the 4-bit codes | d F16x16                        288 bytes
+//   MXFP4 (32): NIB(0) of the 4-bit codes | E8M0 scale exponents E8x16             272
 //   Q4_1 (32):  NIB(0) | d F16x16 | m F16x16                                       320
 //   Q5_0 (32):  NIB(0) low 4 bits | BITS(0) fifth bits | d F16x16                  352
 //   Q5_1 (32):  NIB(0) | BITS(0) | d F16x16 | m F16x16                             384
@@ -145,6 +147,14 @@ void pack_q8_0(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
   }
 }
 
+// MXFP4: e, qs[16] (the split nibble layout of Q4_0).
+void pack_mxfp4(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
+  for (int64_t b = 0; b < nb; ++b, src += 17, dst += 272) {
+    for (int v = 0; v < 4; ++v) std::memcpy(dst + 64 * v + 4 * r, src + 1 + 4 * v, 4);
+    dst[256 + r] = src[0];
+  }
+}
+
 // Q4_K / Q5_K: d, dmin, scales[12], (Q5_K: qh[32]), qs[128].
 template <bool kQ5>
 void pack_q45_k(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
@@ -253,6 +263,8 @@ RowPacker row_packer(TensorType type) {
       return pack_q5_1;
     case TensorType::kQ8_0:
       return pack_q8_0;
+    case TensorType::kMXFP4:
+      return pack_mxfp4;
     case TensorType::kQ4_K:
       return pack_q45_k<false>;
     case TensorType::kQ5_K:
@@ -289,6 +301,8 @@ size_t packed_block_bytes(TensorType type) {
       return 384;
     case TensorType::kQ8_0:
       return 544;
+    case TensorType::kMXFP4:
+      return 272;
     case TensorType::kQ4_K:
       return 2368;
     case TensorType::kQ5_K:

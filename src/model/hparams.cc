@@ -402,29 +402,46 @@ void write_hparams(const ModelHParams& hp, GgufWriter& w) {
     w.set(key(hp, suffix), GgufValue::u32(static_cast<uint32_t>(v)));
   };
   auto f32 = [&](std::string_view suffix, float v) { w.set(key(hp, suffix), GgufValue::f32(v)); };
+  // One value for every layer, or (Gemma 4 style) an array with one per layer.
+  auto u32_or_array = [&](std::string_view suffix, int64_t v, const std::vector<int64_t>& arr) {
+    if (arr.empty()) {
+      u32(suffix, v);
+    } else {
+      w.set(key(hp, suffix), GgufValue::int_array(GgufType::kI32, arr));
+    }
+  };
   u32("context_length", hp.n_ctx_train);
   u32("embedding_length", hp.n_embd);
   u32("block_count", hp.n_layer);
-  u32("feed_forward_length", hp.n_ff);
+  u32_or_array("feed_forward_length", hp.n_ff, hp.n_ff_arr);
   u32("attention.head_count", hp.n_head);
-  if (!hp.n_head_kv_arr.empty()) {
-    w.set(key(hp, "attention.head_count_kv"),
-          GgufValue::int_array(GgufType::kI32, hp.n_head_kv_arr));
-  } else {
-    u32("attention.head_count_kv", hp.n_head_kv);
-  }
+  u32_or_array("attention.head_count_kv", hp.n_head_kv, hp.n_head_kv_arr);
   if (hp.arch == Architecture::kLfm2) u32("shortconv.l_cache", hp.conv_kernel);
   f32(is_encoder(hp.arch) ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon",
       hp.norm_eps);
   f32("rope.freq_base", hp.rope_freq_base);
   if (hp.arch == Architecture::kGemma3) f32("rope.local_freq_base", hp.rope_freq_base_swa);
   if (hp.n_moe_layer_step > 0) u32("interleave_moe_layer_step", hp.n_moe_layer_step);
-  if (hp.arch == Architecture::kGemma4) {
-    f32("rope.freq_base_swa", hp.rope_freq_base_swa);
-    if (hp.sliding_window_pattern > 0)
-      u32("attention.sliding_window_pattern", hp.sliding_window_pattern);
+  if (hp.arch == Architecture::kGemma4) f32("rope.freq_base_swa", hp.rope_freq_base_swa);
+  if (!hp.swa_layers.empty()) {
+    std::vector<int64_t> pattern(hp.swa_layers.begin(), hp.swa_layers.end());
+    w.set(key(hp, "attention.sliding_window_pattern"),
+          GgufValue::int_array(GgufType::kBool, std::move(pattern)));
+  } else if (hp.sliding_window_pattern > 0) {
+    u32("attention.sliding_window_pattern", hp.sliding_window_pattern);
   }
-  if (hp.head_dim_k != hp.n_embd / hp.n_head || hp.head_dim_v != hp.head_dim_k) {
+  if (hp.head_dim_k_swa > 0) u32("attention.key_length_swa", hp.head_dim_k_swa);
+  if (hp.head_dim_v_swa > 0) u32("attention.value_length_swa", hp.head_dim_v_swa);
+  if (hp.n_rot_swa > 0) u32("rope.dimension_count_swa", hp.n_rot_swa);
+  // Gemma 4 files name these even when 0.
+  const bool gemma4 = hp.arch == Architecture::kGemma4;
+  if (gemma4 || hp.shared_kv_layers > 0) u32("attention.shared_kv_layers", hp.shared_kv_layers);
+  if (gemma4 || hp.n_embd_per_layer > 0) {
+    u32("embedding_length_per_layer_input", hp.n_embd_per_layer);
+  }
+  // Gemma 4 and gpt-oss files always name their head sizes.
+  if (hp.head_dim_k != hp.n_embd / hp.n_head || hp.head_dim_v != hp.head_dim_k || gemma4 ||
+      hp.arch == Architecture::kGptOss) {
     u32("attention.key_length", hp.head_dim_k);
     u32("attention.value_length", hp.head_dim_v);
   }
@@ -456,6 +473,11 @@ void write_hparams(const ModelHParams& hp, GgufWriter& w) {
     f32("rope.scaling.factor", hp.rope_scaling_factor);
     if (hp.rope_scaling_orig_ctx > 0) {
       u32("rope.scaling.original_context_length", hp.rope_scaling_orig_ctx);
+    }
+    if (hp.rope_attn_factor != 1.0f) f32("rope.scaling.attn_factor", hp.rope_attn_factor);
+    if (hp.rope_scaling == RopeScalingType::kYarn) {
+      if (hp.yarn_beta_fast != 32.0f) f32("rope.scaling.yarn_beta_fast", hp.yarn_beta_fast);
+      if (hp.yarn_beta_slow != 1.0f) f32("rope.scaling.yarn_beta_slow", hp.yarn_beta_slow);
     }
   }
 }

@@ -90,13 +90,13 @@ TensorType mixed_type(std::string_view p, TensorType t, const std::string& name,
 
 const std::vector<QuantPreset>& quant_presets() {
   static const std::vector<QuantPreset> kPresets = {
-      {"F32", 0, T::kF32},       {"F16", 1, T::kF16},        {"BF16", 32, T::kBF16},
-      {"Q8_0", 7, T::kQ8_0},     {"Q4_0", 2, T::kQ4_0},      {"Q4_1", 3, T::kQ4_1},
-      {"Q5_0", 8, T::kQ5_0},     {"Q5_1", 9, T::kQ5_1},      {"Q2_K", 10, T::kQ2_K},
-      {"Q3_K_S", 11, T::kQ3_K},  {"Q3_K_M", 12, T::kQ3_K},   {"Q3_K_L", 13, T::kQ3_K},
-      {"Q4_K_S", 14, T::kQ4_K},  {"Q4_K_M", 15, T::kQ4_K},   {"Q5_K_S", 16, T::kQ5_K},
-      {"Q5_K_M", 17, T::kQ5_K},  {"Q6_K", 18, T::kQ6_K},     {"IQ4_NL", 25, T::kIQ4_NL},
-      {"IQ4_XS", 30, T::kIQ4_XS},
+      {"F32", 0, T::kF32},        {"F16", 1, T::kF16},         {"BF16", 32, T::kBF16},
+      {"Q8_0", 7, T::kQ8_0},      {"Q4_0", 2, T::kQ4_0},       {"Q4_1", 3, T::kQ4_1},
+      {"Q5_0", 8, T::kQ5_0},      {"Q5_1", 9, T::kQ5_1},       {"Q2_K", 10, T::kQ2_K},
+      {"Q3_K_S", 11, T::kQ3_K},   {"Q3_K_M", 12, T::kQ3_K},    {"Q3_K_L", 13, T::kQ3_K},
+      {"Q4_K_S", 14, T::kQ4_K},   {"Q4_K_M", 15, T::kQ4_K},    {"Q5_K_S", 16, T::kQ5_K},
+      {"Q5_K_M", 17, T::kQ5_K},   {"Q6_K", 18, T::kQ6_K},      {"IQ4_NL", 25, T::kIQ4_NL},
+      {"IQ4_XS", 30, T::kIQ4_XS}, {"MXFP4_MOE", 38, T::kQ8_0},
   };
   return kPresets;
 }
@@ -114,6 +114,12 @@ std::optional<TensorType> choose_tensor_type(const QuantPreset& preset, const st
                                              const QuantRecipeContext& ctx) {
   if (shape.size() < 2 || role_stays_f32(role)) return std::nullopt;
   const int64_t row = shape[0];
+  // MXFP4_MOE (gpt-oss's release format): the experts MXFP4, every other matrix Q8_0.
+  if (preset.name == "MXFP4_MOE" && fits(T::kMXFP4, row) &&
+      (role == TensorRole::kFfnGateExps || role == TensorRole::kFfnUpExps ||
+       role == TensorRole::kFfnDownExps)) {
+    return T::kMXFP4;
+  }
   TensorType t = preset.base;
   const TensorTypeTraits* traits = tensor_type_traits(t);
   if (!ctx.pure && traits != nullptr && traits->quantized) {

@@ -2,7 +2,8 @@
 //
 // Mixed presets follow the recipes llama.cpp users know: attention-V, FFN-down and the output
 // matrix get more bits in some layers, 1-D tensors stay F32, and a tensor whose row length does
-// not fit the chosen type's block size falls back to a compatible type.
+// not fit the chosen type's block size falls back to a compatible type. MXFP4_MOE (gpt-oss's
+// release format) makes the expert matrices MXFP4 and every other matrix Q8_0.
 #pragma once
 
 #include <cstdint>

@@ -171,10 +171,15 @@ ModelHParams default_synth_hparams(Architecture arch) {
       hp.n_ff_exp = 256;
       break;
     case Architecture::kGptOss:
+      hp.n_ctx_train = 131072;
       hp.n_expert = 8;
       hp.n_expert_used = 4;
-      hp.n_ff_exp = 256;
+      hp.n_ff = hp.n_ff_exp = 256;
       hp.sliding_window = 128;
+      hp.rope_freq_base = 150000.0f;
+      hp.rope_scaling = RopeScalingType::kYarn;
+      hp.rope_scaling_factor = 32.0f;
+      hp.rope_scaling_orig_ctx = 4096;
       break;
     case Architecture::kMistral3:
     case Architecture::kSmollm3:
@@ -188,6 +193,8 @@ ModelHParams default_synth_hparams(Architecture arch) {
       hp.rope_freq_base = 1000000.0f;
       hp.rope_freq_base_swa = 10000.0f;
       hp.final_softcap = 30.0f;
+      hp.n_embd_per_layer = 32;
+      (void)set_gemma4_layers(hp, 3, 2);  // valid for these 5 layers
       break;
     case Architecture::kLfm2:
       // Layer kinds are set by synthesize_model from the final layer count and width.
@@ -205,6 +212,57 @@ ModelHParams default_synth_hparams(Architecture arch) {
   }
   return hp;
 }
+
+Status set_gemma4_layers(ModelHParams& hp, int64_t swa_period, int64_t shared_kv_layers) {
+  if (hp.n_layer <= 0) return invalid_argument("gemma4 layers: no layers");
+  if (swa_period < 0) return invalid_argument("gemma4 layers: negative sliding-window period");
+  hp.swa_layers.assign(static_cast<size_t>(hp.n_layer), 0);
+  for (int64_t il = 0; il + 1 < hp.n_layer; ++il) {
+    hp.swa_layers[static_cast<size_t>(il)] = swa_period > 0 && il % swa_period != swa_period - 1;
+  }
+  if (hp.head_dim_k_swa == 0) hp.head_dim_k_swa = std::max<int64_t>(hp.head_dim_k / 2, 2);
+  if (hp.head_dim_v_swa == 0) hp.head_dim_v_swa = hp.head_dim_k_swa;
+  if (hp.n_rot_swa == 0) hp.n_rot_swa = hp.head_dim_k_swa;
+  auto all_find_cache = [&](int64_t shared) {
+    hp.shared_kv_layers = shared;
+    for (int64_t il = hp.n_layer - shared; il < hp.n_layer; ++il) {
+      if (hp.layer_shape(il).kv_layer < 0) return false;
+    }
+    return true;
+  };
+  if (shared_kv_layers < 0) {
+    int64_t s = hp.n_layer * 2 / 5;
+    while (s > 0 && !all_find_cache(s)) --s;
+    hp.shared_kv_layers = s;
+    return Status::Ok();
+  }
+  if (shared_kv_layers >= hp.n_layer || !all_find_cache(shared_kv_layers)) {
+    return invalid_argument("gemma4 layers: " + std::to_string(shared_kv_layers) +
+                            " shared-KV layers leave a layer without an earlier cache of its kind");
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// Whether a synthesized model gets an optional tensor of the layout (what released files have).
+bool write_optional(const ModelHParams& hp, const TensorSpec& spec) {
+  if (hp.arch != Architecture::kGemma4) return false;
+  if (spec.role == TensorRole::kAttnV) {
+    // The MoE model's full-attention layers use the K projection as V.
+    return !hp.is_moe() || hp.layer_shape(spec.layer).sliding;
+  }
+  return spec.role == TensorRole::kRopeFreqs || spec.name.ends_with("layer_output_scale.weight");
+}
+
+// Proportional RoPE (Gemma 4's full layers): the first quarter of the dimension pairs rotate at
+// their usual frequencies (factor 1), the others not at all (a factor of 1e30 divides their
+// frequency to 0).
+void fill_rope_freqs(std::vector<float>& row) {
+  for (size_t i = 0; i < row.size(); ++i) row[i] = i < row.size() / 4 ? 1.0f : 1e30f;
+}
+
+}  // namespace
 
 Status synthesize_model(const SynthOptions& options, const std::string& out_path) {
   ModelHParams hp = options.hparams;
@@ -278,7 +336,9 @@ Status synthesize_model(const SynthOptions& options, const std::string& out_path
   auto done = std::make_shared<size_t>(0);
   for (size_t ti = 0; ti < layout.size(); ++ti) {
     const TensorSpec& spec = layout[ti];
-    if (spec.optional) continue;  // e.g. RoPE factors: the model runs without them
+    // e.g. RoPE factors: the model runs without them
+    if (spec.optional && !write_optional(hp, spec)) continue;
+    const bool rope_freqs = spec.role == TensorRole::kRopeFreqs;
     const TensorType type =
         choose_tensor_type(options.preset, spec.name, spec.role, spec.layer, spec.shape, ctx)
             .value_or(TensorType::kF32);
@@ -300,6 +360,7 @@ Status synthesize_model(const SynthOptions& options, const std::string& out_path
               if (is_norm) {
                 for (float& v : row) v += 1.0f;
               }
+              if (rope_freqs) fill_rope_freqs(row);
               EMBER_RETURN_IF_ERROR(
                   quantize_row(type, row.data(), dst.data() + static_cast<size_t>(r) * row_bytes, row_len));
             }

@@ -1,4 +1,4 @@
-// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL kernels for AVX2 (compiled with its flags only).
+// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL and MXFP4 kernels for AVX2 (compiled with its flags only).
 #include "kernels/x86/kernels_x86.h"
 #include "kernels/x86/simd_avx2.h"
 #include "kernels/x86/tiles_legacy.h"

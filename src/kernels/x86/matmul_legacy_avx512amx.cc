@@ -1,5 +1,5 @@
-// AMX-INT8 kernels for the 32-column block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) on the
-// packed weights of pack.cc, for tiles of 16 tokens. The other n_tokens % 16 tokens (so every
+// AMX-INT8 kernels for the 32-column block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, MXFP4) on
+// the packed weights of pack.cc, for tiles of 16 tokens. The other n_tokens % 16 tokens (so every
 // product of fewer than 16 tokens, GEMVs included) run the avx512vnni kernel: with 32-column
 // blocks each tile product has K = 32 and a tile store per block, and below 16 tokens that fixed
 // cost made AMX slower than VNNI here (measured: docs/performance.md).
@@ -141,7 +141,7 @@ EMBER_INLINE void issue_any(const GroupCtx& g, int64_t b, const uint8_t* bt, int
 template <class F, int T = kTileTokens>
 EMBER_INLINE void update(const GroupCtx& g, int64_t b, const int32_t* cbuf, __m512* facc) {
   const uint8_t* blk = g.w + static_cast<size_t>(b) * F::kBytes;
-  const __m512 dw = S::f16(blk + F::kD);
+  const __m512 dw = block_scale<S, F>(blk, 0);
 #pragma GCC unroll 16
   for (int t = 0; t < T; ++t) {
     const uint8_t* at = g.act + static_cast<size_t>(t) * g.act_stride;
@@ -277,6 +277,8 @@ PackedKernel avx512amx_legacy_kernel(TensorType type) {
       return &run_amx<FmtQ8_0>;
     case TensorType::kIQ4_NL:
       return &run_amx<FmtIQ4_NL>;
+    case TensorType::kMXFP4:
+      return &run_amx<FmtMXFP4>;
     default:
       return nullptr;
   }

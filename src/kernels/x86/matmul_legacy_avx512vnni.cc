@@ -1,4 +1,5 @@
-// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL kernels for avx512vnni (compiled with its flags only).
+// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL and MXFP4 kernels for avx512vnni (compiled with its flags
+// only).
 #include "kernels/x86/kernels_x86.h"
 #include "kernels/x86/simd_avx512.h"
 #include "kernels/x86/tiles_legacy.h"

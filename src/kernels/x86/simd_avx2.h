@@ -92,6 +92,7 @@ struct Avx2 {
 
   static EMBER_INLINE VF zerof() { return _mm256_setzero_ps(); }
   static EMBER_INLINE VF cvt(VI a) { return _mm256_cvtepi32_ps(a); }
+  static EMBER_INLINE VF as_f32(VI a) { return _mm256_castsi256_ps(a); }  // same bits
   static EMBER_INLINE VF mul(VF a, VF b) { return _mm256_mul_ps(a, b); }
   static EMBER_INLINE VF fmadd(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
   static EMBER_INLINE VF fnmadd(VF a, VF b, VF c) { return _mm256_fnmadd_ps(a, b, c); }

@@ -113,6 +113,7 @@ struct Avx512 {
 
   static EMBER_INLINE VF zerof() { return _mm512_setzero_ps(); }
   static EMBER_INLINE VF cvt(VI a) { return _mm512_cvtepi32_ps(a); }
+  static EMBER_INLINE VF as_f32(VI a) { return _mm512_castsi512_ps(a); }  // same bits
   static EMBER_INLINE VF mul(VF a, VF b) { return _mm512_mul_ps(a, b); }
   static EMBER_INLINE VF fmadd(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
   static EMBER_INLINE VF fnmadd(VF a, VF b, VF c) { return _mm512_fnmadd_ps(a, b, c); }

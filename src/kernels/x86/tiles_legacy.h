@@ -1,10 +1,12 @@
-// Tile kernel for the 32-column block formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) on packed
-// weights (layouts in pack.cc), generic over the SIMD traits S (x86/simd_*.h).
+// Tile kernel for the 32-column block formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, MXFP4) on
+// packed weights (layouts in pack.cc), generic over the SIMD traits S (x86/simd_*.h).
 //
 // Per block and per (row, token) lane: an int32 accumulator starts at the activation block's
 // bias (-offset * sum of the activation codes, which undoes the offset that makes the weight codes
 // unsigned) or at 0, takes 8 dot-product steps of 4 columns, and then one F32 update:
 //   acc_f = fma(float(isum), d_w * d_x, acc_f)            (+ fma(m_w, s_x, acc_f) for Q4_1/Q5_1)
+// (d_w is the fp16 block scale, or for MXFP4 half the E8M0 scale, 2^(e - 128), as the codes are
+// the doubled E2M1 values.)
 // Where the unsigned codes can exceed 127 (Q8_0, IQ4_NL) and S has no exact wide dot product,
 // the codes are decoded signed instead and no bias is applied: the integer sum is the same.
 #pragma once
@@ -13,6 +15,7 @@
 
 #include "kernels/x86/tile_driver.h"
 #include "tensor/blocks_iq4.h"
+#include "tensor/quant_mxfp4.h"
 
 namespace ember::kernels::x86 {
 namespace {
@@ -29,12 +32,21 @@ alignas(16) constexpr int8_t kIq4Unsigned[16] = {
     static_cast<int8_t>(241)};
 static_assert(kIq4Signed[0] == kIq4Values[0] && kIq4Signed[15] == kIq4Values[15]);
 
+// The doubled E2M1 levels of MXFP4 (kMxfp4Values, within [-12, 12]) plus 12: unsigned bytes
+// <= 24, so one table serves every Isa (vpmaddubsw cannot saturate on them) with the
+// activations' bias -12 * sum (act_layout's code offset for MXFP4).
+constexpr int kMxfp4Offset = 12;
+alignas(16) constexpr int8_t kMxfp4Unsigned[16] = {12, 13, 14, 15, 16, 18, 20, 24,
+                                                   12, 11, 10, 9,  8,  6,  4,  0};
+static_assert(kMxfp4Unsigned[7] == kMxfp4Values[7] + kMxfp4Offset &&
+              kMxfp4Unsigned[15] == kMxfp4Values[15] + kMxfp4Offset);
+
 // Block formats: kBytes per packed block of 16 rows, kD/kM offsets of the fp16 scale/offset
-// arrays, and decode<S, P>() giving the codes of steps (P, P + 4) whose activations sit at
-// off0(P) and off1(P) within the block.
+// arrays (kE8M0: kD holds one E8M0 exponent byte per row instead), and decode<S, P>() giving the
+// codes of steps (P, P + 4) whose activations sit at off0(P) and off1(P) within the block.
 struct FmtQ4_0 {
   static constexpr size_t kBytes = 288, kD = 256, kM = 0;
-  static constexpr bool kBiased = true, kWide = false, kMin = false;
+  static constexpr bool kBiased = true, kWide = false, kMin = false, kE8M0 = false;
   template <class S, int P>
   static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
                                   typename S::VI& w1) {
@@ -52,22 +64,40 @@ struct FmtQ4_1 : FmtQ4_0 {
   static constexpr bool kBiased = false, kMin = true;
 };
 
+// The 4-bit codes of steps (P, P + 4), as FmtQ4_0 reads them, mapped through a 16-byte table.
+template <class S, int P>
+EMBER_INLINE void decode_table4(const uint8_t* blk, int vo, const int8_t* table16,
+                                typename S::VI& w0, typename S::VI& w1) {
+  const auto table = S::table16(table16);
+  const auto n = S::load(blk + 64 * P + vo);
+  const auto m = S::set1_8(0x0F);
+  w0 = S::shuffle8(table, S::and_(n, m));
+  w1 = S::shuffle8(table, S::and_(S::template shift16<-4>(n), m));
+}
+
 struct FmtIQ4_NL : FmtQ4_0 {
   static constexpr bool kWide = true;
   template <class S, int P>
   static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
                                   typename S::VI& w1) {
-    const auto table = S::table16(S::kWideDot ? kIq4Unsigned : kIq4Signed);
-    const auto n = S::load(blk + 64 * P + vo);
-    const auto m = S::set1_8(0x0F);
-    w0 = S::shuffle8(table, S::and_(n, m));
-    w1 = S::shuffle8(table, S::and_(S::template shift16<-4>(n), m));
+    decode_table4<S, P>(blk, vo, S::kWideDot ? kIq4Unsigned : kIq4Signed, w0, w1);
+  }
+};
+
+// MXFP4: the nibbles as Q4_0, mapped through kMxfp4Unsigned; per row one E8M0 scale byte.
+struct FmtMXFP4 : FmtQ4_0 {
+  static constexpr size_t kBytes = 272, kD = 256;
+  static constexpr bool kE8M0 = true;
+  template <class S, int P>
+  static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
+                                  typename S::VI& w1) {
+    decode_table4<S, P>(blk, vo, kMxfp4Unsigned, w0, w1);
   }
 };
 
 struct FmtQ5_0 {
   static constexpr size_t kBytes = 352, kD = 320, kM = 0;
-  static constexpr bool kBiased = true, kWide = false, kMin = false;
+  static constexpr bool kBiased = true, kWide = false, kMin = false, kE8M0 = false;
   template <class S, int P>
   static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
                                   typename S::VI& w1) {
@@ -90,7 +120,7 @@ struct FmtQ5_1 : FmtQ5_0 {
 
 struct FmtQ8_0 {
   static constexpr size_t kBytes = 544, kD = 512, kM = 0;
-  static constexpr bool kBiased = true, kWide = true, kMin = false;
+  static constexpr bool kBiased = true, kWide = true, kMin = false, kE8M0 = false;
   template <class S, int P>
   static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
                                   typename S::VI& w1) {
@@ -104,6 +134,30 @@ struct FmtQ8_0 {
   static constexpr int off0(int p) { return 8 * p; }
   static constexpr int off1(int p) { return 8 * p + 4; }
 };
+
+// 2^(e - 128) for the E8M0 bytes e at p (one per lane), as mxfp4_half_scale: the product of
+// 2^(floor(e / 2) - 64) and 2^(ceil(e / 2) - 64), two normal floats, so that it is exact also
+// where the result is subnormal (e < 2) and finite for e = 255.
+template <class S>
+EMBER_INLINE typename S::VF e8m0_half_scale(const uint8_t* p) {
+  const auto e = S::u8_to_i32(p);
+  const auto lo = S::template srli32<1>(e);
+  const auto hi = S::sub32(e, lo);
+  const auto bias = S::set1_32(63);
+  return S::mul(S::as_f32(S::template slli32<23>(S::add32(lo, bias))),
+                S::as_f32(S::template slli32<23>(S::add32(hi, bias))));
+}
+
+// The weight scales d_w of block `blk` for the lanes of sub-vector `sub` (0 or, for AVX2's
+// second 8 rows, 1).
+template <class S, class F>
+EMBER_INLINE typename S::VF block_scale(const uint8_t* blk, int sub) {
+  if constexpr (F::kE8M0) {
+    return e8m0_half_scale<S>(blk + F::kD + sub * S::kLanes);
+  } else {
+    return S::f16(blk + F::kD + sub * 2 * S::kLanes);
+  }
+}
 
 template <class SimdT, class F, int kGemmV, int kGemmT, int kGemv>
 struct LegacyKernel {
@@ -119,12 +173,12 @@ struct LegacyKernel {
     constexpr bool kSigned = F::kWide && !S::kWideDot;
     constexpr bool kBias = F::kBiased && !kSigned;
     const uint8_t* wp[V];
-    int vo[V], so[V];
+    int vo[V], sub[V];
     for (int v = 0; v < V; ++v) {
       const int64_t q = q0 + v;
       wp[v] = c.w + static_cast<size_t>(q / kSubs) * c.group_bytes;
-      vo[v] = static_cast<int>(q % kSubs) * S::kVecBytes;
-      so[v] = static_cast<int>(q % kSubs) * 2 * S::kLanes;
+      sub[v] = static_cast<int>(q % kSubs);
+      vo[v] = sub[v] * S::kVecBytes;
     }
     const uint8_t* ap[T];
     for (int t = 0; t < T; ++t) ap[t] = c.act + static_cast<size_t>(t0 + t) * c.act_stride;
@@ -168,7 +222,7 @@ struct LegacyKernel {
       });
       VF dw[V];
 #pragma GCC unroll 8
-      for (int v = 0; v < V; ++v) dw[v] = S::f16(wp[v] + boff + F::kD + so[v]);
+      for (int v = 0; v < V; ++v) dw[v] = block_scale<S, F>(wp[v] + boff, sub[v]);
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) {
         const VF dx = S::bcstf(ap[t] + c.d_off + 4 * b);
@@ -180,7 +234,7 @@ struct LegacyKernel {
       if constexpr (F::kMin) {
         VF mw[V];
 #pragma GCC unroll 8
-        for (int v = 0; v < V; ++v) mw[v] = S::f16(wp[v] + boff + F::kM + so[v]);
+        for (int v = 0; v < V; ++v) mw[v] = S::f16(wp[v] + boff + F::kM + sub[v] * 2 * S::kLanes);
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
           const VF sx = S::bcstf(ap[t] + c.aux_off + 4 * b);
@@ -209,6 +263,8 @@ PackedKernel legacy_kernel(TensorType type) {
       return &run_packed<LegacyKernel<S, FmtQ8_0, kV, kT, kGemv>>;
     case TensorType::kIQ4_NL:
       return &run_packed<LegacyKernel<S, FmtIQ4_NL, kV, kT, kGemv>>;
+    case TensorType::kMXFP4:
+      return &run_packed<LegacyKernel<S, FmtMXFP4, kV, kT, kGemv>>;
     default:
       return nullptr;
   }
