@@ -1,4 +1,5 @@
 // `ember synth --arch A [shape flags] [--vocab-from FILE] --type T -o OUT`
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -15,6 +16,9 @@ struct SynthArgs {
   std::string arch = "llama";
   int64_t n_embd = -1, n_layer = -1, n_head = -1, n_head_kv = -1, n_ff = -1, n_vocab = -1;
   int64_t head_dim = -1, n_ctx = -1, experts = -1, experts_used = -1, n_ff_exp = -1;
+  // Gated delta-net hybrids (qwen35, qwen35moe).
+  int64_t full_attn_interval = -1, ssm_groups = -1, ssm_v_heads = -1, ssm_head_dim = -1;
+  int64_t n_ff_shexp = -1;
   std::string vocab_from;
   std::string type = "f16";
   std::string out;
@@ -64,6 +68,23 @@ int run_synth(const SynthArgs& a) {
     hp.head_dim_k = hp.head_dim_v = hp.n_embd / hp.n_head;
   }
   hp.n_rot = hp.head_dim_k;
+  if (hp.full_attn_interval > 0) {
+    // qwen35: RoPE on a quarter of the head (Qwen 3.5's partial rotary factor); delta-net heads
+    // of --ssm-head-dim values for q/k and v.
+    hp.n_rot = std::max<int64_t>(2, hp.head_dim_k / 4 / 2 * 2);
+    set(a.full_attn_interval, hp.full_attn_interval);
+    set(a.ssm_groups, hp.ssm_n_group);
+    set(a.ssm_v_heads, hp.ssm_dt_rank);
+    set(a.ssm_head_dim, hp.ssm_d_state);
+    set(a.n_ff_shexp, hp.n_ff_shexp);
+    for (int64_t v : {hp.full_attn_interval, hp.ssm_n_group, hp.ssm_dt_rank, hp.ssm_d_state}) {
+      if (v <= 0 || v > 4096) return report_error("delta-net sizes must be in [1, 4096]");
+    }
+    hp.ssm_d_inner = hp.ssm_dt_rank * hp.ssm_d_state;
+  } else if (a.full_attn_interval >= 0 || a.ssm_groups >= 0 || a.ssm_v_heads >= 0 ||
+             a.ssm_head_dim >= 0 || a.n_ff_shexp >= 0) {
+    return report_error("--full-attn-interval and the --ssm-* flags are for qwen35 / qwen35moe");
+  }
 
   SynthOptions opts;
   opts.hparams = hp;
@@ -104,7 +125,9 @@ int run_synth(const SynthArgs& a) {
 void register_synth(CLI::App& app, CommandResult& result) {
   auto a = std::make_shared<SynthArgs>();
   CLI::App* cmd = app.add_subcommand("synth", "Write a random-weight model of any shape (tests, demos, benchmarks)");
-  cmd->add_option("--arch", a->arch, "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, bert, nomic-bert (embedding encoders)");
+  cmd->add_option("--arch", a->arch,
+                  "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, gemma4, qwen35, qwen35moe, "
+                  "... (ember synth --arch x lists them), bert, nomic-bert (embedding encoders)");
   cmd->add_option("--n-embd", a->n_embd, "Embedding width (default 256)");
   cmd->add_option("--n-layer", a->n_layer, "Layers (default 2; gemma3 6)");
   cmd->add_option("--n-head", a->n_head, "Attention heads (default 4)");
@@ -116,6 +139,13 @@ void register_synth(CLI::App& app, CommandResult& result) {
   cmd->add_option("--experts", a->experts, "Experts (MoE)");
   cmd->add_option("--experts-used", a->experts_used, "Experts used per token (MoE)");
   cmd->add_option("--n-ff-exp", a->n_ff_exp, "Expert FFN width (MoE)");
+  cmd->add_option(
+      "--full-attn-interval", a->full_attn_interval,
+      "qwen35: every k-th layer full attention, the others gated delta-net (default 2)");
+  cmd->add_option("--ssm-groups", a->ssm_groups, "qwen35: delta-net q/k heads (default 2)");
+  cmd->add_option("--ssm-v-heads", a->ssm_v_heads, "qwen35: delta-net v heads (default 4)");
+  cmd->add_option("--ssm-head-dim", a->ssm_head_dim, "qwen35: delta-net head size (default 32)");
+  cmd->add_option("--n-ff-shexp", a->n_ff_shexp, "qwen35moe: shared expert FFN width");
   cmd->add_option("--vocab-from", a->vocab_from, "Copy the tokenizer of this GGUF file");
   cmd->add_option("--type", a->type, "Tensor type or quantize preset (default f16)");
   cmd->add_option("-o,--output", a->out, "Output GGUF file")->required();

@@ -183,7 +183,11 @@ Result<Generation> Engine::begin_tokens(std::vector<int32_t> tokens, const Gener
     ++common;
   }
   common = std::min(common, tokens.size() - 1);
-  EMBER_RETURN_IF_ERROR(e.context->seq_rm(0, static_cast<int32_t>(common), -1));
+  if (!e.context->seq_rm(0, static_cast<int32_t>(common), -1).ok()) {
+    // A recurrent state (delta-net layers) cannot be rolled back to `common`: start over.
+    EMBER_RETURN_IF_ERROR(e.context->seq_rm(0, 0, -1));
+    common = 0;
+  }
   e.cached.resize(common);
   usage.cached_prompt_tokens = static_cast<int32_t>(common);
 

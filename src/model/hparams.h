@@ -62,6 +62,17 @@ struct ModelHParams {
   int64_t n_expert_shared = 0;     // <arch>.expert_shared_count
   int64_t n_layer_nextn = 0;       // <arch>.nextn_predict_layers
   int64_t n_moe_layer_step = 0;    // <arch>.interleave_moe_layer_step (Llama 4: every k-th layer)
+  int64_t n_ff_shexp = 0;  // <arch>.expert_shared_feed_forward_length (qwen35moe shared expert)
+  // Gated delta-net hybrids (qwen35): every full_attn_interval-th layer is full attention, the
+  // others gated delta-net layers with a recurrent state per sequence. Delta-net shapes:
+  // q/k heads of ssm_d_state values (ssm_n_group of them), v heads of ssm_d_inner / ssm_dt_rank
+  // values (ssm_dt_rank of them), a causal convolution of ssm_d_conv taps over q|k|v.
+  int64_t full_attn_interval = 0;  // <arch>.full_attention_interval (0 = no delta-net layers)
+  int64_t ssm_d_conv = 0;          // <arch>.ssm.conv_kernel
+  int64_t ssm_d_state = 0;         // <arch>.ssm.state_size
+  int64_t ssm_n_group = 0;         // <arch>.ssm.group_count
+  int64_t ssm_dt_rank = 0;         // <arch>.ssm.time_step_rank
+  int64_t ssm_d_inner = 0;         // <arch>.ssm.inner_size
 
   // The shape of layer il (uniform unless the arrays above say otherwise).
   struct LayerShape {
@@ -74,6 +85,17 @@ struct ModelHParams {
     int64_t kv_layer = 0;  // whose cache the layer attends to (itself unless shared)
   };
   LayerShape layer_shape(int64_t il) const;
+  // True for a gated delta-net layer (full_attn_interval > 0 and (il + 1) % interval != 0).
+  bool is_delta_net(int64_t il) const {
+    return full_attn_interval > 0 && (il + 1) % full_attn_interval != 0;
+  }
+  // Delta-net sizes: conv channels (q | k | v), value head size, and the floats of one
+  // sequence's state per delta-net layer: the last ssm_d_conv - 1 conv inputs of every channel,
+  // and ssm_dt_rank matrices of [value head size][ssm_d_state].
+  int64_t ssm_conv_channels() const { return 2 * ssm_n_group * ssm_d_state + ssm_d_inner; }
+  int64_t ssm_head_v_dim() const { return ssm_dt_rank > 0 ? ssm_d_inner / ssm_dt_rank : 0; }
+  int64_t ssm_conv_state_size() const { return (ssm_d_conv - 1) * ssm_conv_channels(); }
+  int64_t ssm_state_size() const { return ssm_dt_rank * ssm_head_v_dim() * ssm_d_state; }
   // Largest per-layer K / V / Q+K+V widths and FFN size over all layers.
   int64_t max_n_embd_k_gqa() const;
   int64_t max_n_embd_v_gqa() const;

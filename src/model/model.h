@@ -75,6 +75,20 @@ struct LayerWeights {
   const float* down_exps_b = nullptr;
   // Expert-selection bias [n_expert] (added to the gate probabilities for the choice only).
   const float* exp_probs_b = nullptr;
+  // qwen35moe: the shared expert (bound as ffn_gate/up/down) is scaled by sigmoid(shexp_gate . h)
+  // [n_embd].
+  const float* shexp_gate = nullptr;
+  // Gated delta-net layers (qwen35; ModelHParams::is_delta_net): wqkv holds attn_qkv
+  // [conv_channels][n_embd] (q | k | v, conv_channels = 2 * n_group * d_state + d_inner).
+  bool delta_net = false;
+  Linear ssm_z;                        // attn_gate [d_inner][n_embd]
+  Linear ssm_alpha;                    // [n_v_heads][n_embd]
+  Linear ssm_beta;                     // [n_v_heads][n_embd]
+  Linear ssm_out;                      // [n_embd][d_inner]
+  const float* ssm_conv1d = nullptr;   // [conv_channels][d_conv], oldest input's tap first
+  const float* ssm_dt_bias = nullptr;  // [n_v_heads]
+  const float* ssm_a = nullptr;        // [n_v_heads] (-exp(A_log): negative)
+  const float* ssm_norm = nullptr;     // [head_v_dim]
 };
 
 struct ModelLoadOptions {

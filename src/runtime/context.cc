@@ -1,6 +1,7 @@
 #include "runtime/context.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <new>
 
@@ -98,7 +99,8 @@ Status Context::init() {
   int64_t max_dk = 0, max_dv = 0, max_rep = 1, max_head_kv = 1;
   for (int64_t il = 0; il < hp.n_layer; ++il) {
     const ModelHParams::LayerShape ls = hp.layer_shape(il);
-    const bool own = ls.kv_layer == il;
+    // Delta-net layers keep a recurrent state instead of cache rows.
+    const bool own = ls.kv_layer == il && !model_.layer(il).delta_net;
     k_values.push_back(own ? ls.n_head_kv * ls.head_dim_k : 0);
     v_values.push_back(own ? ls.n_head_kv * ls.head_dim_v : 0);
     max_dk = std::max(max_dk, ls.head_dim_k);
@@ -117,10 +119,10 @@ Status Context::init() {
 
   const size_t ub = static_cast<size_t>(params_.n_ubatch);
   const size_t d = static_cast<size_t>(hp.n_embd);
-  const size_t n_qkv = static_cast<size_t>(hp.max_n_qkv());
-  const size_t n_attn = static_cast<size_t>(hp.n_head * max_dv);
+  const size_t n_qkv = static_cast<size_t>(std::max(hp.max_n_qkv(), hp.ssm_conv_channels()));
+  const size_t n_attn = static_cast<size_t>(std::max(hp.n_head * max_dv, hp.ssm_d_inner));
   const size_t k = static_cast<size_t>(std::max<int64_t>(1, hp.n_expert_used));
-  const size_t ff_dense = ub * static_cast<size_t>(hp.max_n_ff());
+  const size_t ff_dense = ub * static_cast<size_t>(std::max(hp.max_n_ff(), hp.n_ff_shexp));
   const size_t ff_moe = hp.is_moe() ? ub * k * static_cast<size_t>(hp.n_ff_exp) : 0;
   x_.resize(ub * d);
   h_.resize(ub * d);
@@ -139,6 +141,10 @@ Status Context::init() {
     pl_tok_.resize(pl_.size());
     pl_gate_.resize(ub * static_cast<size_t>(hp.n_embd_per_layer));
   }
+  if (model_.config().attn_output_gate) {
+    qgate_.resize(ub * 2 * static_cast<size_t>(hp.n_head * max_dk));
+  }
+  EMBER_RETURN_IF_ERROR(init_delta_net());
   if (hp.is_moe()) {
     router_.resize(ub * static_cast<size_t>(hp.n_expert));
     route_expert_.resize(ub * k);
@@ -158,8 +164,9 @@ Status Context::init() {
   need(model_.per_layer_model_proj(), ub_rows);
   for (int64_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights& L = model_.layer(il);
-    for (const Linear* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up,
-                            &L.ffn_down, &L.ffn_gate_inp, &L.pl_inp_gate, &L.pl_proj}) {
+    for (const Linear* w :
+         {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_gate_inp,
+          &L.pl_inp_gate, &L.pl_proj, &L.ssm_z, &L.ssm_alpha, &L.ssm_beta, &L.ssm_out}) {
       need(*w, ub_rows);
     }
     for (const auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
@@ -190,9 +197,10 @@ Status Context::init() {
 
 size_t Context::scratch_bytes() const {
   size_t n = 0;
-  for (const auto* v :
-       {&x_, &h_, &qkv_, &attn_, &o_, &ff_, &cos_sin_[0], &cos_sin_[1], &router_, &route_weight_,
-        &moe_in_, &moe_out_, &logits_, &ones_, &o2_, &pl_, &pl_tok_, &pl_gate_}) {
+  for (const auto* v : {&x_,          &h_,          &qkv_,    &attn_,         &o_,       &ff_,
+                        &cos_sin_[0], &cos_sin_[1], &router_, &route_weight_, &moe_in_,  &moe_out_,
+                        &logits_,     &ones_,       &o2_,     &pl_,           &pl_tok_,  &pl_gate_,
+                        &qgate_,      &dn_conv_,    &dn_z_,   &dn_ab_,        &dn_state_}) {
     n += v->capacity() * sizeof(float);
   }
   n += thread_scratch_.capacity();
@@ -295,6 +303,22 @@ Status Context::decode(const Batch& batch) {
 
 Status Context::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
   if (seq >= params_.n_seq_max) return invalid_argument("sequence id out of range");
+  if (!dn_state_.empty()) {
+    // A recurrent state holds every token it has seen: removing a sequence's tail, or a range
+    // inside it, would need the state as it was before that range, which is not kept.
+    for (int32_t s = seq < 0 ? 0 : seq; s < (seq < 0 ? params_.n_seq_max : seq + 1); ++s) {
+      const int32_t lo = kv_->seq_pos_min(s), hi = kv_->seq_pos_max(s);
+      if (hi < 0 || (p1 >= 0 && p1 <= std::max(p0, 0))) continue;
+      const bool all = std::max(p0, 0) <= lo && (p1 < 0 || p1 > hi);
+      const bool none = std::max(p0, 0) > hi || (p1 >= 0 && p1 <= lo);
+      if (!all && !none) {
+        return unimplemented(
+            "this model's recurrent (delta-net) state cannot be rolled back to position " +
+            std::to_string(p0) + ": remove the whole sequence " + std::to_string(s) +
+            " and evaluate it again");
+      }
+    }
+  }
   kv_->seq_rm(seq, std::max(p0, 0), p1);
   return Status::Ok();
 }
@@ -302,6 +326,24 @@ Status Context::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
 Status Context::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
   if (src < 0 || dst < 0 || src >= params_.n_seq_max || dst >= params_.n_seq_max) {
     return invalid_argument("sequence id out of range");
+  }
+  if (!dn_state_.empty() && src != dst) {
+    // The destination takes the source's recurrent state, which belongs to the source's whole
+    // cached range: only a copy of all of it (into an empty destination) is consistent.
+    const int32_t lo = kv_->seq_pos_min(src), hi = kv_->seq_pos_max(src);
+    if (hi >= 0) {
+      if (std::max(p0, 0) > lo || (p1 >= 0 && p1 <= hi) || kv_->seq_pos_max(dst) >= 0) {
+        return unimplemented(
+            "this model's recurrent (delta-net) state belongs to the whole sequence: seq_cp "
+            "must copy all of sequence " +
+            std::to_string(src) + " into an empty sequence");
+      }
+      for (int64_t il = 0; il < model_.hparams().n_layer; ++il) {
+        if (dn_layer_index_[static_cast<size_t>(il)] < 0) continue;
+        std::memcpy(delta_conv_state(il, dst), delta_conv_state(il, src),
+                    static_cast<size_t>(dn_state_stride_) * sizeof(float));
+      }
+    }
   }
   kv_->seq_cp(src, dst, std::max(p0, 0), p1);
   return Status::Ok();
@@ -318,6 +360,11 @@ Status Context::copy_cells(const std::vector<int64_t>& src, const std::vector<in
   if (seq < 0 || seq >= params_.n_seq_max) return invalid_argument("sequence id out of range");
   if (src.size() != dst.size())
     return invalid_argument("copy_cells: source and destination sizes differ");
+  if (!dn_state_.empty()) {
+    return unimplemented(
+        "copy_cells: this model's recurrent (delta-net) state belongs to whole sequences (use "
+        "seq_cp of a whole sequence)");
+  }
   std::vector<uint8_t> taken(static_cast<size_t>(kv_->size()), 0);
   for (size_t i = 0; i < src.size(); ++i) {
     if (src[i] < 0 || src[i] >= kv_->size() || dst[i] < 0 || dst[i] >= kv_->size()) {
@@ -348,6 +395,7 @@ int32_t Context::seq_pos_max(int32_t seq) const {
 
 void Context::clear() {
   kv_->clear();
+  std::fill(dn_state_.begin(), dn_state_.end(), 0.0f);
   n_outputs_ = 0;
 }
 

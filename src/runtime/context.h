@@ -178,6 +178,17 @@ class Context {
   void attention_block(const Ubatch& ub, int64_t il);
   void ffn_block(const Ubatch& ub, int64_t il, int64_t n_rows);
   void moe_block(const Ubatch& ub, int64_t il, int64_t n_rows);
+  // A gated delta-net layer (runtime/delta_net.cc) over the ubatch's n tokens (positions, sequence
+  // ids): reads x_, runs each sequence's tokens through its state, writes the layer output to o_.
+  void delta_net_block(int64_t il, int64_t n, const int32_t* pos, const int32_t* seq);
+  // x_ += o_ after a recurrent layer; in the last layer only out_rows go on, compacted to the
+  // front as attention_block does.
+  void recurrent_residual(int64_t il, int64_t n, const std::vector<int32_t>& out_rows);
+  // Delta-net recurrent state of layer il for sequence seq: the convolution inputs
+  // [d_conv - 1][conv_channels] and the per-head matrices [n_v_heads][dv][dk].
+  float* delta_conv_state(int64_t il, int32_t seq);
+  float* delta_ssm_state(int64_t il, int32_t seq);
+  Status init_delta_net();
   // out[t] = down(act(gate(h)) * up(h)) with h = rmsnorm(x_[t]) * norm_w, for n_rows rows.
   void dense_ffn(int64_t il, int64_t n_rows, const float* norm_w, float* out);
   // Gemma 4 per-layer embeddings (runtime/per_layer.cc): the per-layer inputs of the ubatch
@@ -242,6 +253,16 @@ class Context {
   std::vector<float> pl_;       // [ub][n_layer * n_embd_per_layer] per-layer inputs (Gemma 4)
   std::vector<float> pl_tok_;   // [ub][n_layer * n_embd_per_layer] token rows
   std::vector<float> pl_gate_;  // [ub][n_embd_per_layer]
+  std::vector<float> qgate_;    // [ub][2 * n_head * dk] gated-Q projection (qwen35 attention)
+  // Delta-net layers (qwen35): convolution output [ub][conv_channels], z [ub][d_inner],
+  // alpha | beta -> decay | beta [ub][2 * n_v_heads].
+  std::vector<float> dn_conv_, dn_z_, dn_ab_;
+  // Delta-net recurrent state, per delta-net layer and sequence: conv inputs, then the matrices
+  // (see delta_conv_state). Interim storage owned by the context until the shared recurrent
+  // state store beside the KV cache takes it over.
+  std::vector<int64_t> dn_layer_index_;  // [n_layer]: index among delta-net layers, -1 if none
+  std::vector<float> dn_state_;
+  int64_t dn_state_stride_ = 0;  // floats per (layer, sequence)
   static constexpr int kActSlots = 3;
   std::vector<uint8_t> act_[kActSlots];  // converted activations
   std::vector<uint8_t> thread_scratch_;  // per-thread attention scratch (64-byte aligned slices)

@@ -125,6 +125,9 @@ Status configure_architecture(const GgufFile& file, const ModelHParams& hp, Arch
       return configure_glm4moe(file, hp, config);
     case Architecture::kLlama4:
       return configure_llama4(file, hp, config);
+    case Architecture::kQwen35:
+    case Architecture::kQwen35Moe:
+      return configure_qwen35(file, hp, config);
     case Architecture::kBert:
       return configure_bert(file, hp, config);
     case Architecture::kNomicBert:
