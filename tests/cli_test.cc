@@ -82,6 +82,30 @@ TEST(Cli, InspectJsonOnEverySharedModel) {
   EXPECT_EQ(n, 30);
 }
 
+// A hybrid model: the layer kinds and the convolution kernel, as the file's head_count_kv array
+// (0 = convolution layer) and shortconv.l_cache say.
+TEST(Cli, InspectShowsRecurrentLayers) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const auto model = dir / "families" / "models" / "lfm2-q8_0.gguf";
+  const CommandOutput r = run_cli("inspect --json " + shell_quote(model));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["loadable"].get<bool>()) << j.value("load_error", std::string());
+  const auto& d = j["derived"];
+  EXPECT_EQ(d["conv_kernel"], j["hparams"]["shortconv.l_cache"]);
+  const auto kv = j["hparams"]["attention.head_count_kv"];
+  ASSERT_EQ(d["layer_kinds"].size(), kv.size());
+  for (size_t il = 0; il < kv.size(); ++il) {
+    EXPECT_EQ(d["layer_kinds"][il], kv[il].get<int>() == 0 ? "recurrent" : "attention") << il;
+    EXPECT_EQ(d["layers"][il]["kind"], d["layer_kinds"][il]);
+  }
+  // (kernel - 1) inputs of n_embd channels per convolution layer, as floats.
+  EXPECT_EQ(d["recurrent_state_bytes_per_sequence"], 3 * 2 * 128 * 4);
+  const CommandOutput text = run_cli("inspect " + shell_quote(model));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("layer_kinds"), std::string::npos);
+}
+
 TEST(Cli, InspectJsonOnEveryVocabulary) {
   EMBER_REQUIRE_TESTDATA(dir);
   int n = 0;

@@ -1,7 +1,8 @@
 // The 2026 families (../shared/testdata/families) under the runtime's determinism contract: with a
 // fixed attention algorithm, a prompt evaluated as one batch, token by token and in ubatches of 7
-// gives bit-identical logits (per-layer shapes, shared-KV layers, per-layer embeddings, sinks and
-// every MoE routing included), two sequences decoded together match each decoded alone, and
+// gives bit-identical logits (per-layer shapes, shared-KV layers, per-layer embeddings, sinks,
+// every MoE routing and lfm2's recurrent short-convolution state included), two sequences decoded
+// together match each decoded alone, and
 // decoding with attention spans split over threads matches one batch.
 #include <gtest/gtest.h>
 
@@ -24,9 +25,10 @@ using runtime::Context;
 using runtime::ContextParams;
 using runtime::Model;
 
-const char* const kFamilyModels[] = {
-    "gemma4-q8_0",   "gemma4moe-q4_k_m", "gpt-oss-mxfp4_moe", "glm4moe-q8_0", "llama4-q8_0",
-    "mistral3-q8_0", "smollm3-q8_0",     "granite-f16",       "qwen35-q8_0",  "qwen35moe-q4_k_m"};
+const char* const kFamilyModels[] = {"gemma4-q8_0",  "gemma4moe-q4_k_m", "gpt-oss-mxfp4_moe",
+                                     "glm4moe-q8_0", "llama4-q8_0",      "mistral3-q8_0",
+                                     "smollm3-q8_0", "granite-f16",      "lfm2-q8_0",
+                                     "qwen35-q8_0",  "qwen35moe-q4_k_m"};
 
 std::vector<int32_t> prompt(const std::filesystem::path& dir, const std::string& name) {
   std::ifstream in(dir / "families" / "golden" / (name + ".json"));

@@ -37,7 +37,7 @@ std::vector<uint8_t> bytes_of(const std::filesystem::path& p) {
 TEST(Synth, EveryArchitectureHasItsLayout) {
   for (Architecture arch : {Architecture::kLlama, Architecture::kQwen2, Architecture::kQwen3,
                             Architecture::kQwen3Moe, Architecture::kPhi3, Architecture::kGemma2,
-                            Architecture::kGemma3}) {
+                            Architecture::kGemma3, Architecture::kLfm2}) {
     const std::string name(architecture_traits(arch).name);
     SCOPED_TRACE(name);
     const auto path = synth(arch, "F16", name + ".gguf");

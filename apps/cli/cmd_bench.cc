@@ -239,6 +239,9 @@ int run_bench(BenchArgs a) {
     cp.kv_type = *kv;
     cp.profile = a.profile;
     cp.attention = attention;
+    // Recurrent layers cannot cut their state back to the depth: sequence 1 keeps a copy of it.
+    const bool recurrent = lm->model->hparams().has_recurrent();
+    if (recurrent) cp.n_seq_max = 2;
     Result<std::unique_ptr<runtime::Context>> ctx = runtime::Context::create(*lm->model, cp);
     if (!ctx.ok()) {
       progress.finish();
@@ -259,9 +262,23 @@ int run_bench(BenchArgs a) {
       }
     }
     const auto d = static_cast<int32_t>(r.n_depth);
+    if (recurrent && d > 0) {
+      Status st = (*ctx)->seq_cp(0, 1, 0, -1);
+      if (!st.ok()) {
+        progress.finish();
+        return report_error(st);
+      }
+    }
+    // Back to the depth after a run: remove the run's tokens (a recurrent model restores the
+    // whole sequence from the copy, cells shared, no recomputation).
+    auto back_to_depth = [&]() -> Status {
+      if (!recurrent || d == 0) return (*ctx)->seq_rm(0, d, -1);
+      EMBER_RETURN_IF_ERROR((*ctx)->seq_rm(0, 0, -1));
+      return (*ctx)->seq_cp(1, 0, 0, -1);
+    };
     if (!a.no_warmup) {
       Status st = r.n_prompt > 0 ? bench.prompt(d, r.n_prompt) : bench.generate(d, 1);
-      if (st.ok()) st = (*ctx)->seq_rm(0, d, -1);
+      if (st.ok()) st = back_to_depth();
       if (!st.ok()) {
         progress.finish();
         return report_error(st);
@@ -273,7 +290,7 @@ int run_bench(BenchArgs a) {
       const auto t0 = std::chrono::steady_clock::now();
       Status st = r.n_prompt > 0 ? bench.prompt(d, r.n_prompt) : bench.generate(d, r.n_gen);
       const auto t1 = std::chrono::steady_clock::now();
-      if (st.ok()) st = (*ctx)->seq_rm(0, d, -1);
+      if (st.ok()) st = back_to_depth();
       if (!st.ok()) {
         progress.finish();
         return report_error(st);

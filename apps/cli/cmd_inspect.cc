@@ -98,13 +98,41 @@ ordered_json describe(const GgufFile& f, const std::string& path) {
     d["n_gqa"] = parsed->n_head / parsed->n_head_kv;
     // Per-layer shapes when they differ between layers (Gemma 4: sliding layers' head size,
     // KV heads and FFN width, layers that read another layer's cache).
+    const bool recurrent = parsed->has_recurrent();
+    if (recurrent) {
+      // Hybrid models: which layers keep recurrent state instead of a KV cache, and its size.
+      ordered_json kinds = ordered_json::array();
+      int64_t floats = 0;
+      for (int64_t il = 0; il < parsed->n_layer; ++il) {
+        const bool r = parsed->is_recurrent(il);
+        kinds.push_back(r ? "recurrent" : "attention");
+        const auto i = static_cast<size_t>(il);
+        if (i < parsed->recurrent_conv.size()) floats += parsed->recurrent_conv[i];
+        if (i < parsed->recurrent_ssm.size()) floats += parsed->recurrent_ssm[i];
+      }
+      if (parsed->conv_kernel > 0) d["conv_kernel"] = parsed->conv_kernel;
+      d["layer_kinds"] = kinds;
+      d["recurrent_state_bytes_per_sequence"] = floats * 4;
+    }
     const bool per_layer = !parsed->n_head_kv_arr.empty() || !parsed->n_ff_arr.empty() ||
-                           !parsed->swa_layers.empty() || parsed->shared_kv_layers > 0;
+                           !parsed->swa_layers.empty() || parsed->shared_kv_layers > 0 || recurrent;
     if (per_layer) {
       ordered_json layers = ordered_json::array();
       for (int64_t il = 0; il < parsed->n_layer; ++il) {
         const ModelHParams::LayerShape ls = parsed->layer_shape(il);
         ordered_json l;
+        if (recurrent) {
+          const auto i = static_cast<size_t>(il);
+          const bool r = parsed->is_recurrent(il);
+          l["kind"] = r ? "recurrent" : "attention";
+          if (r) {
+            l["state_conv"] = i < parsed->recurrent_conv.size() ? parsed->recurrent_conv[i] : 0;
+            l["state_ssm"] = i < parsed->recurrent_ssm.size() ? parsed->recurrent_ssm[i] : 0;
+            l["n_ff"] = ls.n_ff;
+            layers.push_back(l);
+            continue;
+          }
+        }
         l["sliding"] = ls.sliding;
         l["n_head_kv"] = ls.n_head_kv;
         l["head_dim"] = ls.head_dim_k;

@@ -125,9 +125,11 @@ int run_synth(const SynthArgs& a) {
 void register_synth(CLI::App& app, CommandResult& result) {
   auto a = std::make_shared<SynthArgs>();
   CLI::App* cmd = app.add_subcommand("synth", "Write a random-weight model of any shape (tests, demos, benchmarks)");
-  cmd->add_option("--arch", a->arch,
-                  "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, gemma4, qwen35, qwen35moe, "
-                  "... (ember synth --arch x lists them), bert, nomic-bert (embedding encoders)");
+  cmd->add_option(
+      "--arch", a->arch,
+      "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, gemma4, mistral3, smollm3, "
+      "granite, gpt-oss, glm4moe, llama4, lfm2 (conv / attention layers alternate), "
+      "qwen35, qwen35moe (delta-net / attention), bert, nomic-bert (embedding encoders)");
   cmd->add_option("--n-embd", a->n_embd, "Embedding width (default 256)");
   cmd->add_option("--n-layer", a->n_layer, "Layers (default 2; gemma3 6)");
   cmd->add_option("--n-head", a->n_head, "Attention heads (default 4)");

@@ -33,6 +33,14 @@
 // sequence's last cached position (seq_pos_max) — to rewrite the end of a sequence, remove it
 // first with seq_rm. All sequences share the n_ctx cells of the cache.
 //
+// Hybrid models (lfm2, and others whose layers keep a recurrent state instead of, or beside,
+// attention) fold every token into a fixed-size state per sequence, which holds no earlier
+// positions. For them a sequence must continue exactly at its next position (positions
+// 0, 1, 2, ... with no gaps), seq_rm refuses to remove a leading or middle range (kInvalidArgument,
+// nothing changed), removing a tail [p0, end) with p0 > 0 leaves the sequence unusable until it is
+// removed whole (seq_rm(seq_id, 0)), and seq_cp copies the state only when it copies all of the
+// source's positions (otherwise the destination is unusable until removed whole).
+//
 // Numerics. Results do not depend on the thread count, nor on the other sequences sharing a
 // batch or the cache, except in the last bits in two cases: batches of 64 or more tokens use a
 // tiled attention algorithm (as llama.cpp does; ContextOptions::attention fixes one algorithm for
@@ -148,7 +156,8 @@ class Context {
 
   // Removes the cached tokens of sequence `seq_id` with positions in [p0, p1). seq_id -1 means
   // every sequence; p0 < 0 means from the start, p1 < 0 to the end. Errors: seq_id outside
-  // [-1, n_seq_max()); p1 >= 0 and p0 > p1.
+  // [-1, n_seq_max()); p1 >= 0 and p0 > p1; with recurrent layers, a range that would need the
+  // state before it (see "Hybrid models" above).
   Status seq_rm(int32_t seq_id, int32_t p0 = -1, int32_t p1 = -1);
   // Makes sequence `dst` share the cached tokens of sequence `src` with positions in [p0, p1)
   // (no keys or values are copied). p0 < 0 means from the start, p1 < 0 to the end; src == dst

@@ -183,11 +183,10 @@ Result<Generation> Engine::begin_tokens(std::vector<int32_t> tokens, const Gener
     ++common;
   }
   common = std::min(common, tokens.size() - 1);
-  if (!e.context->seq_rm(0, static_cast<int32_t>(common), -1).ok()) {
-    // A recurrent state (delta-net layers) cannot be rolled back to `common`: start over.
-    EMBER_RETURN_IF_ERROR(e.context->seq_rm(0, 0, -1));
-    common = 0;
-  }
+  // With recurrent layers the cache continues only where its state is (after everything it
+  // holds): a prompt that does not extend all of it is evaluated from the start.
+  if (!e.context->can_resume(0, static_cast<int32_t>(common))) common = 0;
+  EMBER_RETURN_IF_ERROR(e.context->seq_rm(0, static_cast<int32_t>(common), -1));
   e.cached.resize(common);
   usage.cached_prompt_tokens = static_cast<int32_t>(common);
 

@@ -22,6 +22,7 @@ enum class Architecture {
   kGptOss,     // attention sinks, biases, MoE with biased top-k and OAI SwiGLU
   kGlm4Moe,    // QKV biases, half-head RoPE, dense lead layers, sigmoid-gated MoE + shared expert
   kLlama4,     // interleaved MoE (weighted input, shared expert), NoPE layers, Q/K norm after RoPE
+  kLfm2,       // hybrid: gated short-convolution layers (recurrent state) and Q/K-normed attention
   kQwen35,     // hybrid: gated delta-net (recurrent) layers + gated full-attention layers
   kQwen35Moe,  // qwen35 with routed experts + a sigmoid-gated shared expert
   // Encoders (sentence embeddings, rerankers): bidirectional, post-LayerNorm; their own weights

@@ -57,7 +57,56 @@ Status read_int_or_array(const GgufFile& f, const std::string& k, int64_t n_laye
   return Status::Ok();
 }
 
+// The recurrent layers of hybrid architectures and their per-sequence state sizes
+// (ModelHParams::recurrent_conv / recurrent_ssm).
+Status read_recurrent_hparams(const GgufFile& f, ModelHParams& hp) {
+  const auto n = static_cast<size_t>(hp.n_layer);
+  if (hp.arch == Architecture::kLfm2) {
+    // Gated short convolution layers are those with no KV heads (head_count_kv array entry 0);
+    // each keeps the last l_cache - 1 inputs of its n_embd channels.
+    EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "shortconv.l_cache"), hp.conv_kernel, true));
+    if (hp.conv_kernel < 2 || hp.conv_kernel > 64) {
+      return invalid_argument(key(hp, "shortconv.l_cache") + " = " +
+                              std::to_string(hp.conv_kernel) + " must be in [2, 64]");
+    }
+    hp.recurrent_conv.assign(n, 0);
+    hp.recurrent_ssm.assign(n, 0);
+    for (size_t il = 0; il < n; ++il) {
+      const bool conv = !hp.n_head_kv_arr.empty() && hp.n_head_kv_arr[il] == 0;
+      if (conv) hp.recurrent_conv[il] = (hp.conv_kernel - 1) * hp.n_embd;
+    }
+  }
+  if (hp.arch == Architecture::kQwen35 || hp.arch == Architecture::kQwen35Moe) {
+    // Gated delta-net layers (all but every full_attention_interval-th): the last
+    // conv_kernel - 1 inputs of the q|k|v convolution, and one [dv][dk] matrix per v head.
+    // Checked here, before the sizes are derived from them (validate() repeats the checks).
+    if (hp.full_attn_interval <= 0 || hp.ssm_d_conv <= 0 || hp.ssm_d_conv > 64 ||
+        hp.ssm_dt_rank <= 0 || hp.ssm_d_inner <= 0 || hp.ssm_d_state <= 0 || hp.ssm_n_group <= 0 ||
+        hp.ssm_d_state > 1024 || hp.ssm_n_group > 1024 || hp.ssm_dt_rank > 1024 ||
+        hp.ssm_d_inner > (int64_t{1} << 20)) {
+      return invalid_argument("qwen35: missing or out-of-range " + key(hp, "ssm.*") + " / " +
+                              key(hp, "full_attention_interval") + " hyper-parameters");
+    }
+    hp.conv_kernel = hp.ssm_d_conv;
+    hp.recurrent_conv.assign(n, 0);
+    hp.recurrent_ssm.assign(n, 0);
+    for (size_t il = 0; il < n; ++il) {
+      if (!hp.is_delta_net(static_cast<int64_t>(il))) continue;
+      hp.recurrent_conv[il] = hp.ssm_conv_state_size();
+      hp.recurrent_ssm[il] = hp.ssm_state_size();
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+bool ModelHParams::has_recurrent() const {
+  for (int64_t il = 0; il < n_layer; ++il) {
+    if (is_recurrent(il)) return true;
+  }
+  return false;
+}
 
 ModelHParams::LayerShape ModelHParams::layer_shape(int64_t il) const {
   LayerShape s;
@@ -161,9 +210,20 @@ Status ModelHParams::validate() const {
       head_dim_v_swa > 65536) {
     return invalid_argument("per-layer sizes out of the supported range");
   }
+  if ((!recurrent_conv.empty() && static_cast<int64_t>(recurrent_conv.size()) != n_layer) ||
+      (!recurrent_ssm.empty() && static_cast<int64_t>(recurrent_ssm.size()) != n_layer)) {
+    return invalid_argument("recurrent state sizes must be given for every layer");
+  }
   for (int64_t il = 0; il < n_layer; ++il) {
     const LayerShape s = layer_shape(il);
     const std::string at = " (layer " + std::to_string(il) + ")";
+    if (is_recurrent(il)) {
+      // No attention in this layer: its KV head count is 0 (or ignored).
+      if (!is_moe() && s.n_ff <= 0) {
+        return invalid_argument(key(*this, "feed_forward_length") + " must be positive" + at);
+      }
+      continue;
+    }
     if (s.n_head_kv <= 0 || n_head % s.n_head_kv != 0) {
       return invalid_argument(key(*this, "attention.head_count_kv") + " = " +
                               std::to_string(s.n_head_kv) + " must divide head_count " +
@@ -330,6 +390,8 @@ Result<ModelHParams> read_hparams(const GgufFile& f) {
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "attn_logit_softcapping"), hp.attn_softcap));
   EMBER_RETURN_IF_ERROR(read_float(f, key(hp, "final_logit_softcapping"), hp.final_softcap));
 
+  EMBER_RETURN_IF_ERROR(read_recurrent_hparams(f, hp));
+
   if (const GgufValue* tokens = f.find("tokenizer.ggml.tokens"); tokens != nullptr) {
     hp.n_vocab = static_cast<int64_t>(tokens->array_size());
   } else {
@@ -350,7 +412,13 @@ void write_hparams(const ModelHParams& hp, GgufWriter& w) {
   u32("block_count", hp.n_layer);
   u32("feed_forward_length", hp.n_ff);
   u32("attention.head_count", hp.n_head);
-  u32("attention.head_count_kv", hp.n_head_kv);
+  if (!hp.n_head_kv_arr.empty()) {
+    w.set(key(hp, "attention.head_count_kv"),
+          GgufValue::int_array(GgufType::kI32, hp.n_head_kv_arr));
+  } else {
+    u32("attention.head_count_kv", hp.n_head_kv);
+  }
+  if (hp.arch == Architecture::kLfm2) u32("shortconv.l_cache", hp.conv_kernel);
   f32(is_encoder(hp.arch) ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon",
       hp.norm_eps);
   f32("rope.freq_base", hp.rope_freq_base);

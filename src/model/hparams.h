@@ -73,6 +73,15 @@ struct ModelHParams {
   int64_t ssm_n_group = 0;         // <arch>.ssm.group_count
   int64_t ssm_dt_rank = 0;         // <arch>.ssm.time_step_rank
   int64_t ssm_d_inner = 0;         // <arch>.ssm.inner_size
+  // Hybrid / recurrent models (runtime/recurrent_state.h). Per layer, the floats of state each
+  // sequence keeps: a "conv" part (the last conv_kernel - 1 inputs of a causal depthwise
+  // convolution, [conv_kernel - 1][channels]) and an optional "ssm" part (a matrix state, e.g.
+  // delta-net's [n_v_heads][d_k][d_v]). Empty vectors: no recurrent layer. A layer with a
+  // nonzero size is recurrent: it owns no K/V cache and runs its architecture's recurrent block
+  // instead of attention. Filled by read_hparams for each architecture that has such layers.
+  std::vector<int64_t> recurrent_conv;
+  std::vector<int64_t> recurrent_ssm;
+  int64_t conv_kernel = 0;  // <arch>.shortconv.l_cache (lfm2), <arch>.ssm.conv_kernel (qwen35)
 
   // The shape of layer il (uniform unless the arrays above say otherwise).
   struct LayerShape {
@@ -101,6 +110,14 @@ struct ModelHParams {
   int64_t max_n_embd_v_gqa() const;
   int64_t max_n_qkv() const;
   int64_t max_n_ff() const;
+
+  // Whether layer il keeps recurrent state (see recurrent_conv); whether any layer does.
+  bool is_recurrent(int64_t il) const {
+    const auto i = static_cast<size_t>(il);
+    return (i < recurrent_conv.size() && recurrent_conv[i] > 0) ||
+           (i < recurrent_ssm.size() && recurrent_ssm[i] > 0);
+  }
+  bool has_recurrent() const;
 
   int64_t n_embd_q() const { return n_head * head_dim_k; }
   int64_t n_embd_k_gqa() const { return n_head_kv * head_dim_k; }

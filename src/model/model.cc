@@ -150,7 +150,9 @@ Status Model::bind() {
     EMBER_RETURN_IF_ERROR(
         vec("per_layer_proj_norm.weight", hp_.n_embd_per_layer, true, &per_layer_proj_norm_));
   }
-  EMBER_RETURN_IF_ERROR(vec("output_norm.weight", d, true, &output_norm_));
+  EMBER_RETURN_IF_ERROR(vec(hp_.arch == Architecture::kLfm2 ? "token_embd_norm.weight"
+                                                            : "output_norm.weight",
+                            d, true, &output_norm_));
   tied_output_ = file_.find_tensor("output.weight") == nullptr;
   if (tied_output_) {
     output_.w = token_embd_;
@@ -210,6 +212,27 @@ Status Model::bind() {
         EMBER_RETURN_IF_ERROR(mat(p + "ffn_up_shexp.weight", nfs, d, &L.ffn_up));
         EMBER_RETURN_IF_ERROR(mat(p + "ffn_down_shexp.weight", d, nfs, &L.ffn_down));
       }
+      continue;
+    }
+    if (hp_.arch == Architecture::kLfm2) {
+      if (hp_.is_recurrent(il)) {
+        EMBER_RETURN_IF_ERROR(mat(p + "shortconv.in_proj.weight", 3 * d, d, &L.shortconv_in));
+        EMBER_RETURN_IF_ERROR(
+            vec(p + "shortconv.conv.weight", hp_.conv_kernel * d, true, &L.shortconv_kernel));
+        EMBER_RETURN_IF_ERROR(mat(p + "shortconv.out_proj.weight", d, d, &L.shortconv_out));
+      } else {
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_q.weight", nq, d, &L.wq));
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_k.weight", nk, d, &L.wk));
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_v.weight", nv, d, &L.wv));
+        EMBER_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", ls.head_dim_k, true, &L.q_norm));
+        EMBER_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", ls.head_dim_k, true, &L.k_norm));
+        EMBER_RETURN_IF_ERROR(
+            mat(p + "attn_output.weight", d, hp_.n_head * ls.head_dim_v, &L.wo));
+      }
+      EMBER_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", d, true, &L.ffn_norm));
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", ls.n_ff, d, &L.ffn_gate));
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_up.weight", ls.n_ff, d, &L.ffn_up));
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_down.weight", d, ls.n_ff, &L.ffn_down));
       continue;
     }
     if (traits.fused_qkv) {
@@ -365,9 +388,9 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
   add(cls_out_);
   add(per_layer_model_proj_);
   for (LayerWeights& L : layers_) {
-    for (Linear* l :
-         {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_gate_inp,
-          &L.pl_inp_gate, &L.pl_proj, &L.ssm_z, &L.ssm_alpha, &L.ssm_beta, &L.ssm_out}) {
+    for (Linear* l : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down,
+                      &L.ffn_gate_inp, &L.pl_inp_gate, &L.pl_proj, &L.shortconv_in,
+                      &L.shortconv_out, &L.ssm_z, &L.ssm_alpha, &L.ssm_beta, &L.ssm_out}) {
       add(*l);
     }
     for (auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps}) {

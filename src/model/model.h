@@ -89,6 +89,12 @@ struct LayerWeights {
   const float* ssm_dt_bias = nullptr;  // [n_v_heads]
   const float* ssm_a = nullptr;        // [n_v_heads] (-exp(A_log): negative)
   const float* ssm_norm = nullptr;     // [head_v_dim]
+  // lfm2 gated short convolution (recurrent layers): in_proj [3 * n_embd][n_embd] giving B | C |
+  // x, the depthwise kernel [n_embd][l_cache] (tap 0 applies to the oldest input), out_proj
+  // [n_embd][n_embd].
+  Linear shortconv_in;
+  const float* shortconv_kernel = nullptr;
+  Linear shortconv_out;
 };
 
 struct ModelLoadOptions {

@@ -1,5 +1,6 @@
 #include "model/synth.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <vector>
@@ -189,6 +190,12 @@ ModelHParams default_synth_hparams(Architecture arch) {
         hp.n_ff_shexp = 256;
       }
       break;
+    case Architecture::kLfm2:
+      // Layer kinds are set by synthesize_model from the final layer count and width.
+      hp.rope_freq_base = 1000000.0f;
+      hp.n_layer = 4;
+      hp.conv_kernel = 3;
+      break;
     case Architecture::kBert:
     case Architecture::kNomicBert:
       hp.n_ctx_train = 512;
@@ -202,6 +209,22 @@ ModelHParams default_synth_hparams(Architecture arch) {
 
 Status synthesize_model(const SynthOptions& options, const std::string& out_path) {
   ModelHParams hp = options.hparams;
+  if (hp.arch == Architecture::kLfm2) {
+    // Convolution and attention layers alternate (conv first); a convolution layer has no KV
+    // heads and keeps (kernel - 1) * n_embd floats of recurrent state per sequence.
+    if (hp.conv_kernel <= 0) hp.conv_kernel = 3;
+    const auto n = static_cast<size_t>(std::max<int64_t>(hp.n_layer, 0));
+    hp.n_head_kv_arr.assign(n, 0);
+    hp.recurrent_conv.assign(n, 0);
+    hp.recurrent_ssm.assign(n, 0);
+    for (size_t il = 0; il < n; ++il) {
+      if (il % 2 == 1) {
+        hp.n_head_kv_arr[il] = hp.n_head_kv;
+      } else {
+        hp.recurrent_conv[il] = (hp.conv_kernel - 1) * hp.n_embd;
+      }
+    }
+  }
   GgufWriter w;
   if (!options.vocab_from.empty()) {
     EMBER_ASSIGN_OR_RETURN(GgufFile vocab, GgufFile::open(options.vocab_from));

@@ -92,6 +92,26 @@ std::vector<TensorSpec> model_tensor_layout(const ModelHParams& hp, bool tied_ou
       add_qwen35_layer(hp, il, add);
       continue;
     }
+    if (hp.arch == Architecture::kLfm2) {
+      if (hp.is_recurrent(il)) {
+        // Gated short convolution: in_proj -> [B | C | x], kernel [l_cache][n_embd] (kept F32).
+        add("shortconv.conv.weight", {hp.conv_kernel, d}, TensorRole::kNorm);
+        add("shortconv.in_proj.weight", {d, 3 * d}, TensorRole::kAttnQkv);
+        add("shortconv.out_proj.weight", {d, d}, TensorRole::kAttnOutput);
+      } else {
+        add("attn_q.weight", {d, nq}, TensorRole::kAttnQ);
+        add("attn_k.weight", {d, nk}, TensorRole::kAttnK);
+        add("attn_v.weight", {d, nv}, TensorRole::kAttnV);
+        add("attn_q_norm.weight", {ls.head_dim_k}, TensorRole::kNorm);
+        add("attn_k_norm.weight", {ls.head_dim_k}, TensorRole::kNorm);
+        add("attn_output.weight", {hp.n_head * ls.head_dim_v, d}, TensorRole::kAttnOutput);
+      }
+      add("ffn_norm.weight", {d}, TensorRole::kNorm);
+      add("ffn_gate.weight", {d, ls.n_ff}, TensorRole::kFfnGate);
+      add("ffn_up.weight", {d, ls.n_ff}, TensorRole::kFfnUp);
+      add("ffn_down.weight", {ls.n_ff, d}, TensorRole::kFfnDown);
+      continue;
+    }
     if (traits.fused_qkv) {
       add("attn_qkv.weight", {d, nq + nk + nv}, TensorRole::kAttnQkv);
     } else {
@@ -211,7 +231,11 @@ std::vector<TensorSpec> model_tensor_layout(const ModelHParams& hp, bool tied_ou
     }
     if (traits.post_norms) add("post_ffw_norm.weight", {d}, TensorRole::kNorm);
   }
-  out.push_back({"output_norm.weight", {d}, TensorRole::kNorm, -1});
+  // lfm2 names its final norm token_embd_norm.
+  out.push_back({hp.arch == Architecture::kLfm2 ? "token_embd_norm.weight" : "output_norm.weight",
+                 {d},
+                 TensorRole::kNorm,
+                 -1});
   if (!tied_output && !traits.never_has_output) {
     out.push_back({"output.weight", {d, hp.n_vocab}, TensorRole::kOutput, -1});
   }
@@ -261,6 +285,9 @@ bool role_from_tensor_name(const std::string& name, TensorRole* role, int* layer
       {"ffn_gate_shexp.weight", TensorRole::kFfnGate},
       {"ffn_up_shexp.weight", TensorRole::kFfnUp},
       {"ffn_down_shexp.weight", TensorRole::kFfnDown},
+      {"shortconv.in_proj.weight", TensorRole::kAttnQkv},
+      {"shortconv.out_proj.weight", TensorRole::kAttnOutput},
+      {"shortconv.conv.weight", TensorRole::kNorm},  // convolution kernel: stays F32
   };
   for (const Entry& e : kEntries) {
     if (n == e.name) {

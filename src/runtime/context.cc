@@ -1,7 +1,6 @@
 #include "runtime/context.h"
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <new>
 
@@ -97,10 +96,20 @@ Status Context::init() {
   // global RoPE tables with their layers' rotation sizes.
   std::vector<int64_t> k_values, v_values;
   int64_t max_dk = 0, max_dv = 0, max_rep = 1, max_head_kv = 1;
+  std::vector<RecurrentState::LayerSize> recurrent_sizes;
   for (int64_t il = 0; il < hp.n_layer; ++il) {
     const ModelHParams::LayerShape ls = hp.layer_shape(il);
-    // Delta-net layers keep a recurrent state instead of cache rows.
-    const bool own = ls.kv_layer == il && !model_.layer(il).delta_net;
+    if (hp.is_recurrent(il)) {
+      // No keys or values: the layer's per-sequence state lives in rs_.
+      const auto i = static_cast<size_t>(il);
+      recurrent_sizes.push_back({i < hp.recurrent_conv.size() ? hp.recurrent_conv[i] : 0,
+                                 i < hp.recurrent_ssm.size() ? hp.recurrent_ssm[i] : 0});
+      k_values.push_back(0);
+      v_values.push_back(0);
+      continue;
+    }
+    recurrent_sizes.push_back({});
+    const bool own = ls.kv_layer == il;
     k_values.push_back(own ? ls.n_head_kv * ls.head_dim_k : 0);
     v_values.push_back(own ? ls.n_head_kv * ls.head_dim_v : 0);
     max_dk = std::max(max_dk, ls.head_dim_k);
@@ -114,6 +123,9 @@ Status Context::init() {
     if (r == 0) r = hp.n_rot;
   }
   EMBER_ASSIGN_OR_RETURN(kv_, KvCache::create(k_values, v_values, params_.n_ctx, params_.kv_type));
+  if (hp.has_recurrent()) {
+    EMBER_ASSIGN_OR_RETURN(rs_, RecurrentState::create(recurrent_sizes, params_.n_seq_max));
+  }
   rope_global_ = kernels::RopeTable(cfg.rope.params(rope_n_rot_[0], params_.n_ctx, false));
   rope_local_ = kernels::RopeTable(cfg.rope.params(rope_n_rot_[1], params_.n_ctx, true));
 
@@ -135,6 +147,9 @@ Status Context::init() {
   for (int64_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights& L = model_.layer(il);
     if (L.ffn_gate_inp.present() && L.ffn_gate.present()) o2_.resize(ub * d);
+    if (L.shortconv_in.present()) {
+      conv_.resize(std::max(conv_.size(), ub * static_cast<size_t>(L.shortconv_in.w.rows + hp.n_embd)));
+    }
   }
   if (hp.n_embd_per_layer > 0) {
     pl_.resize(ub * static_cast<size_t>(hp.n_layer * hp.n_embd_per_layer));
@@ -144,7 +159,13 @@ Status Context::init() {
   if (model_.config().attn_output_gate) {
     qgate_.resize(ub * 2 * static_cast<size_t>(hp.n_head * max_dk));
   }
-  EMBER_RETURN_IF_ERROR(init_delta_net());
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    if (!model_.layer(il).delta_net) continue;
+    dn_conv_.resize(ub * static_cast<size_t>(hp.ssm_conv_channels()));
+    dn_z_.resize(ub * static_cast<size_t>(hp.ssm_d_inner));
+    dn_ab_.resize(ub * 2 * static_cast<size_t>(hp.ssm_dt_rank));
+    break;
+  }
   if (hp.is_moe()) {
     router_.resize(ub * static_cast<size_t>(hp.n_expert));
     route_expert_.resize(ub * k);
@@ -166,7 +187,8 @@ Status Context::init() {
     const LayerWeights& L = model_.layer(il);
     for (const Linear* w :
          {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_gate_inp,
-          &L.pl_inp_gate, &L.pl_proj, &L.ssm_z, &L.ssm_alpha, &L.ssm_beta, &L.ssm_out}) {
+          &L.pl_inp_gate, &L.pl_proj, &L.shortconv_in, &L.shortconv_out, &L.ssm_z, &L.ssm_alpha,
+          &L.ssm_beta, &L.ssm_out}) {
       need(*w, ub_rows);
     }
     for (const auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
@@ -197,10 +219,10 @@ Status Context::init() {
 
 size_t Context::scratch_bytes() const {
   size_t n = 0;
-  for (const auto* v : {&x_,          &h_,          &qkv_,    &attn_,         &o_,       &ff_,
-                        &cos_sin_[0], &cos_sin_[1], &router_, &route_weight_, &moe_in_,  &moe_out_,
-                        &logits_,     &ones_,       &o2_,     &pl_,           &pl_tok_,  &pl_gate_,
-                        &qgate_,      &dn_conv_,    &dn_z_,   &dn_ab_,        &dn_state_}) {
+  for (const auto* v : {&x_,          &h_,          &qkv_,     &attn_,         &o_,      &ff_,
+                        &cos_sin_[0], &cos_sin_[1], &router_,  &route_weight_, &moe_in_, &moe_out_,
+                        &logits_,     &ones_,       &o2_,      &pl_,           &pl_tok_, &pl_gate_,
+                        &conv_,       &qgate_,      &dn_conv_, &dn_z_,         &dn_ab_}) {
     n += v->capacity() * sizeof(float);
   }
   n += thread_scratch_.capacity();
@@ -243,6 +265,35 @@ Status Context::decode(const Batch& batch) {
     last_pos[seq] = pos;
     n_out += batch.logits[u] != 0;
   }
+  if (rs_ != nullptr) {
+    // Recurrent layers fold each sequence's tokens into its state one position after the other:
+    // a sequence must continue exactly where its state is, with consecutive positions.
+    std::map<int32_t, int32_t> next;
+    for (int64_t i = 0; i < n; ++i) {
+      const size_t u = static_cast<size_t>(i);
+      const int32_t pos = batch.pos[u], seq = batch.seq[u];
+      auto it = next.find(seq);
+      int32_t want = 0;
+      if (it == next.end()) {
+        const int32_t at = rs_->pos(seq);
+        if (at == RecurrentState::kInvalid) {
+          return invalid_argument(
+              "the recurrent state of sequence " + std::to_string(seq) +
+              " is unknown (a tail or part of it was removed or copied): remove the whole "
+              "sequence (seq_rm from position 0) and evaluate it again");
+        }
+        want = at + 1;
+      } else {
+        want = it->second + 1;
+      }
+      if (pos != want) {
+        return invalid_argument("sequence " + std::to_string(seq) + " must continue at position " +
+                                std::to_string(want) + ", got " + std::to_string(pos) +
+                                " (this model's recurrent layers take every position in order)");
+      }
+      next[seq] = pos;
+    }
+  }
   std::vector<int64_t> cells;
   const bool paged = !batch.cells.empty();
   if (paged) {
@@ -280,6 +331,13 @@ Status Context::decode(const Batch& batch) {
   const int64_t out_width = params_.embeddings ? model_.hparams().n_embd : n_vocab_;
   logits_.resize(static_cast<size_t>(n_out) * static_cast<size_t>(out_width));
   int64_t out_offset = 0;
+  if (rs_ != nullptr) {
+    // Sequences starting from nothing start from a zero state.
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t seq = batch.seq[static_cast<size_t>(i)];
+      if (rs_->pos(seq) == -1) rs_->zero(seq);
+    }
+  }
   for (int64_t begin = 0; begin < n; begin += params_.n_ubatch) {
     const int64_t end = std::min(n, begin + params_.n_ubatch);
     std::vector<int64_t> ub_cells(cells.begin() + begin, cells.begin() + end);
@@ -288,6 +346,12 @@ Status Context::decode(const Batch& batch) {
       kv_->assign(ub_cells[static_cast<size_t>(i - begin)], batch.pos[u], batch.seq[u]);
     }
     forward(batch, begin, end, ub_cells, out_offset, paged);
+    if (rs_ != nullptr) {
+      for (int64_t i = begin; i < end; ++i) {
+        const size_t u = static_cast<size_t>(i);
+        rs_->set_pos(batch.seq[u], batch.pos[u]);
+      }
+    }
     for (int64_t i = begin; i < end; ++i) out_offset += batch.logits[static_cast<size_t>(i)] != 0;
   }
   if (params_.profile) {
@@ -303,21 +367,10 @@ Status Context::decode(const Batch& batch) {
 
 Status Context::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
   if (seq >= params_.n_seq_max) return invalid_argument("sequence id out of range");
-  if (!dn_state_.empty()) {
-    // A recurrent state holds every token it has seen: removing a sequence's tail, or a range
-    // inside it, would need the state as it was before that range, which is not kept.
-    for (int32_t s = seq < 0 ? 0 : seq; s < (seq < 0 ? params_.n_seq_max : seq + 1); ++s) {
-      const int32_t lo = kv_->seq_pos_min(s), hi = kv_->seq_pos_max(s);
-      if (hi < 0 || (p1 >= 0 && p1 <= std::max(p0, 0))) continue;
-      const bool all = std::max(p0, 0) <= lo && (p1 < 0 || p1 > hi);
-      const bool none = std::max(p0, 0) > hi || (p1 >= 0 && p1 <= lo);
-      if (!all && !none) {
-        return unimplemented(
-            "this model's recurrent (delta-net) state cannot be rolled back to position " +
-            std::to_string(p0) + ": remove the whole sequence " + std::to_string(s) +
-            " and evaluate it again");
-      }
-    }
+  if (rs_ != nullptr) {
+    // Checked first: a refused removal leaves the cache unchanged too.
+    EMBER_RETURN_IF_ERROR(rs_->check_rm(seq, std::max(p0, 0), p1));
+    rs_->seq_rm(seq, std::max(p0, 0), p1);
   }
   kv_->seq_rm(seq, std::max(p0, 0), p1);
   return Status::Ok();
@@ -327,31 +380,15 @@ Status Context::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
   if (src < 0 || dst < 0 || src >= params_.n_seq_max || dst >= params_.n_seq_max) {
     return invalid_argument("sequence id out of range");
   }
-  if (!dn_state_.empty() && src != dst) {
-    // The destination takes the source's recurrent state, which belongs to the source's whole
-    // cached range: only a copy of all of it (into an empty destination) is consistent.
-    const int32_t lo = kv_->seq_pos_min(src), hi = kv_->seq_pos_max(src);
-    if (hi >= 0) {
-      if (std::max(p0, 0) > lo || (p1 >= 0 && p1 <= hi) || kv_->seq_pos_max(dst) >= 0) {
-        return unimplemented(
-            "this model's recurrent (delta-net) state belongs to the whole sequence: seq_cp "
-            "must copy all of sequence " +
-            std::to_string(src) + " into an empty sequence");
-      }
-      for (int64_t il = 0; il < model_.hparams().n_layer; ++il) {
-        if (dn_layer_index_[static_cast<size_t>(il)] < 0) continue;
-        std::memcpy(delta_conv_state(il, dst), delta_conv_state(il, src),
-                    static_cast<size_t>(dn_state_stride_) * sizeof(float));
-      }
-    }
-  }
   kv_->seq_cp(src, dst, std::max(p0, 0), p1);
+  if (rs_ != nullptr) rs_->seq_cp(src, dst, std::max(p0, 0), p1);
   return Status::Ok();
 }
 
 Status Context::seq_keep(int32_t seq) {
   if (seq < 0 || seq >= params_.n_seq_max) return invalid_argument("sequence id out of range");
   kv_->seq_keep(seq);
+  if (rs_ != nullptr) rs_->seq_keep(seq);
   return Status::Ok();
 }
 
@@ -360,11 +397,6 @@ Status Context::copy_cells(const std::vector<int64_t>& src, const std::vector<in
   if (seq < 0 || seq >= params_.n_seq_max) return invalid_argument("sequence id out of range");
   if (src.size() != dst.size())
     return invalid_argument("copy_cells: source and destination sizes differ");
-  if (!dn_state_.empty()) {
-    return unimplemented(
-        "copy_cells: this model's recurrent (delta-net) state belongs to whole sequences (use "
-        "seq_cp of a whole sequence)");
-  }
   std::vector<uint8_t> taken(static_cast<size_t>(kv_->size()), 0);
   for (size_t i = 0; i < src.size(); ++i) {
     if (src[i] < 0 || src[i] >= kv_->size() || dst[i] < 0 || dst[i] >= kv_->size()) {
@@ -395,8 +427,22 @@ int32_t Context::seq_pos_max(int32_t seq) const {
 
 void Context::clear() {
   kv_->clear();
-  std::fill(dn_state_.begin(), dn_state_.end(), 0.0f);
+  if (rs_ != nullptr) rs_->clear();
   n_outputs_ = 0;
+}
+
+bool Context::can_resume(int32_t seq, int32_t pos) const {
+  if (seq < 0 || seq >= params_.n_seq_max || pos < 0) return false;
+  if (rs_ == nullptr || pos == 0) return true;
+  return rs_->pos(seq) == pos - 1;
+}
+
+Status Context::copy_state(int32_t src, int32_t dst) {
+  if (src < 0 || dst < 0 || src >= params_.n_seq_max || dst >= params_.n_seq_max) {
+    return invalid_argument("sequence id out of range");
+  }
+  if (rs_ != nullptr) rs_->copy(src, dst);
+  return Status::Ok();
 }
 
 const void* Context::convert(int slot, TensorType type, const float* x, int64_t n, int64_t cols) {

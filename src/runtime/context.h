@@ -35,6 +35,7 @@
 #include "kernels/rope.h"
 #include "model/model.h"
 #include "runtime/kv_cache.h"
+#include "runtime/recurrent_state.h"
 
 namespace ember::runtime {
 
@@ -137,6 +138,11 @@ class Context {
   }
 
   // Sequence management (see KvCache). seq < 0 means all sequences, p1 < 0 "to the end".
+  // Models with recurrent layers apply the same operations to their per-sequence state
+  // (runtime/recurrent_state.h): seq_rm of a range that would need the state before it (a middle
+  // or leading part of the sequence) is an error and changes nothing; removing a tail leaves the
+  // state unknown, so the sequence must be removed whole before it continues; seq_cp copies the
+  // state when its range covers all of the source's positions.
   Status seq_rm(int32_t seq, int32_t p0, int32_t p1);
   Status seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1);
   Status seq_keep(int32_t seq);
@@ -148,6 +154,19 @@ class Context {
   int32_t seq_pos_max(int32_t seq) const;
   void clear();
 
+  // Recurrent (hybrid) models: per-sequence state beside the cache. Without recurrent layers
+  // recurrent_state() is nullptr and the functions below are trivially true / no-ops.
+  bool has_recurrent() const { return rs_ != nullptr; }
+  const RecurrentState* recurrent_state() const { return rs_.get(); }
+  // Whether `seq` can continue at position `pos` (its positions >= pos removed first): always
+  // for attention-only models; with recurrent layers only from scratch (pos 0) or exactly where
+  // its state is (pos = the state's position + 1), since the state at other positions is gone.
+  bool can_resume(int32_t seq, int32_t pos) const;
+  // Copies the whole recurrent state of src (and the position it stands for) into dst: with
+  // copy_cells, how a paged server gives a sequence another one's complete prefix. Errors:
+  // sequence ids out of range. A no-op without recurrent layers.
+  Status copy_state(int32_t src, int32_t dst);
+
   const Model& model() const { return model_; }
   const ContextParams& params() const { return params_; }
   kernels::Isa isa() const { return isa_; }
@@ -155,6 +174,8 @@ class Context {
   const KvCache& kv_cache() const { return *kv_; }
   // Bytes of the key/value cache and of the scratch buffers.
   size_t kv_bytes() const { return kv_->memory_bytes(); }
+  // Bytes of the recurrent state (0 without recurrent layers).
+  size_t recurrent_bytes() const { return rs_ ? rs_->memory_bytes() : 0; }
   size_t scratch_bytes() const;
 
   // Seconds spent per Stage since creation or the last reset (all zero unless params.profile).
@@ -178,17 +199,6 @@ class Context {
   void attention_block(const Ubatch& ub, int64_t il);
   void ffn_block(const Ubatch& ub, int64_t il, int64_t n_rows);
   void moe_block(const Ubatch& ub, int64_t il, int64_t n_rows);
-  // A gated delta-net layer (runtime/delta_net.cc) over the ubatch's n tokens (positions, sequence
-  // ids): reads x_, runs each sequence's tokens through its state, writes the layer output to o_.
-  void delta_net_block(int64_t il, int64_t n, const int32_t* pos, const int32_t* seq);
-  // x_ += o_ after a recurrent layer; in the last layer only out_rows go on, compacted to the
-  // front as attention_block does.
-  void recurrent_residual(int64_t il, int64_t n, const std::vector<int32_t>& out_rows);
-  // Delta-net recurrent state of layer il for sequence seq: the convolution inputs
-  // [d_conv - 1][conv_channels] and the per-head matrices [n_v_heads][dv][dk].
-  float* delta_conv_state(int64_t il, int32_t seq);
-  float* delta_ssm_state(int64_t il, int32_t seq);
-  Status init_delta_net();
   // out[t] = down(act(gate(h)) * up(h)) with h = rmsnorm(x_[t]) * norm_w, for n_rows rows.
   void dense_ffn(int64_t il, int64_t n_rows, const float* norm_w, float* out);
   // Gemma 4 per-layer embeddings (runtime/per_layer.cc): the per-layer inputs of the ubatch
@@ -197,6 +207,16 @@ class Context {
   void per_layer_inputs(const int32_t* tokens, int64_t n);
   void per_layer_block(int64_t il, int64_t n_rows, const int32_t* rows_to_tokens);
   void output_block(const Ubatch& ub, int64_t out_offset);
+  // A recurrent layer (runtime/recurrent.cc): runs the architecture's block, which reads the
+  // residual stream x_ [n][n_embd] and its sequences' state (rs_) and writes the mixer output to
+  // o_ [n][n_embd]; then adds the residual (in the last layer only for the output rows,
+  // compacted to the front as attention_block does). Every row goes through the recurrence,
+  // including rows whose logits are not wanted, since the state must see every token.
+  void recurrent_block(const Ubatch& ub, int64_t il);
+  // lfm2 gated short convolution (runtime/shortconv.cc).
+  void shortconv_block(const Ubatch& ub, int64_t il);
+  // qwen35 gated delta-net (runtime/delta_net.cc).
+  void delta_net_block(const Ubatch& ub, int64_t il);
   // The attention algorithm for a ubatch of n_tokens rows and a layer with this value head size.
   kernels::AttentionPath attention_path(int64_t n_tokens, int64_t head_dim_v) const;
 
@@ -235,6 +255,7 @@ class Context {
   const kernels::OpsTable* ops_ = nullptr;
   ThreadPool pool_;
   std::unique_ptr<KvCache> kv_;
+  std::unique_ptr<RecurrentState> rs_;  // null without recurrent layers
   kernels::RopeTable rope_global_;
   kernels::RopeTable rope_local_;
   int64_t n_vocab_ = 0;
@@ -253,16 +274,11 @@ class Context {
   std::vector<float> pl_;       // [ub][n_layer * n_embd_per_layer] per-layer inputs (Gemma 4)
   std::vector<float> pl_tok_;   // [ub][n_layer * n_embd_per_layer] token rows
   std::vector<float> pl_gate_;  // [ub][n_embd_per_layer]
+  std::vector<float> conv_;     // lfm2: [ub][3 * n_embd] in_proj output | [ub][n_embd] gated conv
   std::vector<float> qgate_;    // [ub][2 * n_head * dk] gated-Q projection (qwen35 attention)
   // Delta-net layers (qwen35): convolution output [ub][conv_channels], z [ub][d_inner],
   // alpha | beta -> decay | beta [ub][2 * n_v_heads].
   std::vector<float> dn_conv_, dn_z_, dn_ab_;
-  // Delta-net recurrent state, per delta-net layer and sequence: conv inputs, then the matrices
-  // (see delta_conv_state). Interim storage owned by the context until the shared recurrent
-  // state store beside the KV cache takes it over.
-  std::vector<int64_t> dn_layer_index_;  // [n_layer]: index among delta-net layers, -1 if none
-  std::vector<float> dn_state_;
-  int64_t dn_state_stride_ = 0;  // floats per (layer, sequence)
   static constexpr int kActSlots = 3;
   std::vector<uint8_t> act_[kActSlots];  // converted activations
   std::vector<uint8_t> thread_scratch_;  // per-thread attention scratch (64-byte aligned slices)

@@ -12,49 +12,22 @@
 //   dn_z_     [n][H dv]    attn_gate h
 //   dn_ab_    [n][2 H]     ssm_alpha h | ssm_beta h, then decay g | beta per v head
 //   attn_     [n][H dv]    delta-rule read-out, then RMSnorm(ssm_norm) * silu(z) per head
-//   o_        [n][d]       ssm_out attn_ (the residual add follows: recurrent_residual)
+//   o_        [n][d]       ssm_out attn_ (Context::recurrent_block adds the residual)
 // Every row goes through the recurrence (the state must see every token), also in the last layer.
-// The state of a sequence: [K - 1][C] conv inputs (oldest first) and [H][dv][dk] matrices per
-// delta-net layer.
+// The state of a sequence (runtime/recurrent_state.h; sizes from ModelHParams::recurrent_conv /
+// recurrent_ssm): [K - 1][C] conv inputs (oldest first) and [H][dv][dk] matrices per delta-net
+// layer.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
+#include <span>
 
 #include "kernels/delta_net.h"
 #include "runtime/context.h"
+#include "runtime/ubatch.h"
 
 namespace ember::runtime {
 
-Status Context::init_delta_net() {
-  const ModelHParams& hp = model_.hparams();
-  dn_layer_index_.assign(static_cast<size_t>(hp.n_layer), -1);
-  int64_t n_delta = 0;
-  for (int64_t il = 0; il < hp.n_layer; ++il) {
-    if (model_.layer(il).delta_net) dn_layer_index_[static_cast<size_t>(il)] = n_delta++;
-  }
-  if (n_delta == 0) return Status::Ok();
-  const size_t ub = static_cast<size_t>(params_.n_ubatch);
-  dn_conv_.resize(ub * static_cast<size_t>(hp.ssm_conv_channels()));
-  dn_z_.resize(ub * static_cast<size_t>(hp.ssm_d_inner));
-  dn_ab_.resize(ub * 2 * static_cast<size_t>(hp.ssm_dt_rank));
-  dn_state_stride_ = hp.ssm_conv_state_size() + hp.ssm_state_size();
-  const auto total = static_cast<size_t>(n_delta) * static_cast<size_t>(params_.n_seq_max) *
-                     static_cast<size_t>(dn_state_stride_);
-  if (total > (size_t{1} << 34)) return resource_exhausted("delta-net state too large");
-  dn_state_.assign(total, 0.0f);
-  return Status::Ok();
-}
-
-float* Context::delta_conv_state(int64_t il, int32_t seq) {
-  const int64_t layer = dn_layer_index_[static_cast<size_t>(il)];
-  return dn_state_.data() + (layer * params_.n_seq_max + seq) * dn_state_stride_;
-}
-
-float* Context::delta_ssm_state(int64_t il, int32_t seq) {
-  return delta_conv_state(il, seq) + model_.hparams().ssm_conv_state_size();
-}
-
-void Context::delta_net_block(int64_t il, int64_t n, const int32_t* pos, const int32_t* seq) {
+void Context::delta_net_block(const Ubatch& ub, int64_t il) {
   const ModelHParams& hp = model_.hparams();
   const LayerWeights& L = model_.layer(il);
   const kernels::OpsTable& O = *ops_;
@@ -62,6 +35,7 @@ void Context::delta_net_block(int64_t il, int64_t n, const int32_t* pos, const i
   const int64_t dk = hp.ssm_d_state, dv = hp.ssm_head_v_dim(), di = hp.ssm_d_inner;
   const int64_t C = hp.ssm_conv_channels(), K = hp.ssm_d_conv;
   const float eps = hp.norm_eps;
+  const int64_t n = ub.n;
 
   // attn_norm, then the four projections of h (grouped by weight type: at most kActSlots
   // converted copies of h at once).
@@ -100,25 +74,15 @@ void Context::delta_net_block(int64_t il, int64_t n, const int32_t* pos, const i
     }
   }
 
-  // The ubatch's tokens per sequence, in batch order (positions ascend within a sequence).
-  // A sequence whose first token here is its lowest cached position starts here: its state
-  // starts from zero.
-  std::vector<std::vector<int32_t>> groups;
-  std::vector<int32_t> group_seq;
-  for (int64_t t = 0; t < n; ++t) {
-    size_t g = 0;
-    while (g < group_seq.size() && group_seq[g] != seq[t]) ++g;
-    if (g == group_seq.size()) {
-      group_seq.push_back(seq[t]);
-      groups.emplace_back();
-      if (kv_->seq_pos_min(seq[t]) == pos[t]) {
-        std::memset(delta_conv_state(il, seq[t]), 0,
-                    static_cast<size_t>(dn_state_stride_) * sizeof(float));
-      }
-    }
-    groups[g].push_back(static_cast<int32_t>(t));
-  }
-  const auto n_groups = static_cast<int64_t>(groups.size());
+  // Each sequence's rows in position order (Ubatch::seq_groups); decode has zeroed the state of
+  // sequences that start here and checked that the others continue where their state is.
+  const auto n_groups = static_cast<int64_t>(ub.seq_groups.size());
+  auto group_rows = [&](int64_t g) {
+    const Ubatch::SeqGroup& sg = ub.seq_groups[static_cast<size_t>(g)];
+    return std::span<const int32_t>(ub.seq_rows.data() + sg.begin,
+                                    static_cast<size_t>(sg.end - sg.begin));
+  };
+  auto group_seq = [&](int64_t g) { return ub.seq_groups[static_cast<size_t>(g)].seq; };
 
   // Causal convolution, token by token within each sequence; tasks split the channels.
   constexpr int64_t kConvChunk = 256;
@@ -126,8 +90,8 @@ void Context::delta_net_block(int64_t il, int64_t n, const int32_t* pos, const i
   pool_.run(n_groups * n_chunks, [&](int64_t task, int) {
     const int64_t g = task / n_chunks, c0 = task % n_chunks * kConvChunk;
     const int64_t c1 = std::min(C, c0 + kConvChunk);
-    float* state = delta_conv_state(il, group_seq[static_cast<size_t>(g)]);
-    for (int32_t t : groups[static_cast<size_t>(g)]) {
+    float* state = rs_->conv(il, group_seq(g));
+    for (const int32_t t : group_rows(g)) {
       kernels::ssm_conv_token(state, qkv_.data() + t * C, L.ssm_conv1d, dn_conv_.data() + t * C, c0,
                               c1, C, K);
     }
@@ -151,8 +115,8 @@ void Context::delta_net_block(int64_t il, int64_t n, const int32_t* pos, const i
   // reads q/k head h mod G (the reference tiles the q/k heads over the v heads).
   pool_.run(n_groups * H, [&](int64_t task, int) {
     const int64_t g = task / H, h = task % H;
-    float* state = delta_ssm_state(il, group_seq[static_cast<size_t>(g)]) + h * dv * dk;
-    for (int32_t t : groups[static_cast<size_t>(g)]) {
+    float* state = rs_->ssm(il, group_seq(g)) + h * dv * dk;
+    for (const int32_t t : group_rows(g)) {
       const float* c = dn_conv_.data() + t * C;
       const float* q = c + (h % G) * dk;
       const float* k = c + G * dk + (h % G) * dk;
@@ -172,25 +136,6 @@ void Context::delta_net_block(int64_t il, int64_t n, const int32_t* pos, const i
   });
   const Product p = {&L.ssm_out, convert(0, L.ssm_out.w.type, attn_.data(), n, di), o_.data(), d};
   run_products(&p, 1, n, Stage::kMatmulOut);
-}
-
-void Context::recurrent_residual(int64_t il, int64_t n, const std::vector<int32_t>& out_rows) {
-  const int64_t d = model_.hparams().n_embd;
-  const kernels::OpsTable& O = *ops_;
-  if (il != model_.hparams().n_layer - 1) {
-    pool_.run(n, [&](int64_t t, int) { O.add(x_.data() + t * d, o_.data() + t * d, d); });
-    return;
-  }
-  // Last layer: only the output rows go on, compacted to the front (ascending, so a row is read
-  // before anything is written over it).
-  for (size_t i = 0; i < out_rows.size(); ++i) {
-    const int64_t t = out_rows[i];
-    float* x = x_.data() + static_cast<int64_t>(i) * d;
-    if (t != static_cast<int64_t>(i)) {
-      std::memcpy(x, x_.data() + t * d, static_cast<size_t>(d) * sizeof(float));
-    }
-    O.add(x, o_.data() + t * d, d);
-  }
 }
 
 }  // namespace ember::runtime

@@ -12,21 +12,10 @@
 #include <cstring>
 
 #include "runtime/context.h"
+#include "runtime/ubatch.h"
 #include "tensor/quantize.h"
 
 namespace ember::runtime {
-
-struct Context::Ubatch {
-  int64_t n = 0;
-  const int32_t* tokens = nullptr;
-  const int32_t* pos = nullptr;
-  const int32_t* seq = nullptr;
-  const int64_t* cells = nullptr;
-  // Rows (ubatch indices) whose logits are wanted, ascending.
-  std::vector<int32_t> out_rows;
-  // Explicit cells: attention uses the per-sequence tile lists (Context::tile_list_).
-  bool paged = false;
-};
 
 void Context::build_tile_lists(uint64_t seq_mask) {
   // One scan of the cell metadata: for each sequence of the ubatch, the tiles holding its cells
@@ -73,6 +62,7 @@ void Context::forward(const Batch& batch, int64_t begin, int64_t end,
     if (batch.logits[static_cast<size_t>(begin + i)] != 0)
       ub.out_rows.push_back(static_cast<int32_t>(i));
   }
+  ub.group_by_sequence();
   if (paged) {
     uint64_t mask = 0;
     for (int64_t i = 0; i < ub.n; ++i) mask |= uint64_t{1} << ub.seq[i];
@@ -82,9 +72,8 @@ void Context::forward(const Batch& batch, int64_t begin, int64_t end,
   if (model_.hparams().n_embd_per_layer > 0) per_layer_inputs(ub.tokens, ub.n);
   const int64_t n_layer = model_.hparams().n_layer;
   for (int64_t il = 0; il < n_layer; ++il) {
-    if (model_.layer(il).delta_net) {
-      delta_net_block(il, ub.n, ub.pos, ub.seq);  // runtime/delta_net.cc
-      recurrent_residual(il, ub.n, ub.out_rows);
+    if (model_.hparams().is_recurrent(il)) {
+      recurrent_block(ub, il);
     } else {
       attention_block(ub, il);
     }

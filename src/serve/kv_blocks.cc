@@ -12,19 +12,27 @@ KvBlocks::KvBlocks(runtime::Context& ctx, int32_t n_seq_ids)
   for (int64_t b = n - 1; b >= 0; --b) free_.push_back(static_cast<int32_t>(b));
 }
 
-KvBlocks::Prefix KvBlocks::longest_prefix(const std::vector<int32_t>& tokens) const {
+KvBlocks::Prefix KvBlocks::longest_prefix(const std::vector<int32_t>& tokens,
+                                          int32_t max_len) const {
   Prefix best;
+  const bool recurrent = ctx_.has_recurrent();
   for (size_t s = 0; s < seqs_.size(); ++s) {
     const Seq& q = seqs_[s];
     if (!q.used) continue;
     const size_t n = std::min(q.tokens.size(), tokens.size());
     size_t i = 0;
     while (i < n && q.tokens[i] == tokens[i]) ++i;
+    if (recurrent && (i != q.tokens.size() || static_cast<int64_t>(i) > max_len ||
+                      !ctx_.can_resume(static_cast<int32_t>(s), static_cast<int32_t>(i)))) {
+      continue;  // the state is known only after the whole sequence
+    }
     if (static_cast<int32_t>(i) > best.length) {
       best.seq = static_cast<int32_t>(s);
       best.length = static_cast<int32_t>(i);
     }
   }
+  best.length = std::min(best.length, std::max(max_len, 0));
+  if (best.length == 0) best.seq = -1;
   return best;
 }
 
@@ -139,6 +147,13 @@ Status KvBlocks::share(int32_t dst, int32_t src, int32_t shared) {
       to.push_back(static_cast<int64_t>(blk) * kBlock + j);
     }
     EMBER_RETURN_IF_ERROR(ctx_.copy_cells(from, to, dst));
+  }
+  if (ctx_.has_recurrent()) {
+    // The state stands after the source's last position: only a whole source can be shared.
+    if (shared != static_cast<int32_t>(s.tokens.size()) || !ctx_.can_resume(src, shared)) {
+      return internal_error("prefix sharing: a recurrent state shared from mid-sequence");
+    }
+    EMBER_RETURN_IF_ERROR(ctx_.copy_state(src, dst));
   }
   d.tokens.assign(s.tokens.begin(), s.tokens.begin() + shared);
   return Status::Ok();

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -40,12 +41,17 @@ class KvBlocks {
   // Blocks a sequence of `n_tokens` positions occupies.
   static int64_t blocks_for(int64_t n_tokens) { return (n_tokens + kBlock - 1) / kBlock; }
 
-  // The sequence (live or cached) holding the longest prefix of `tokens`, and its length.
+  // The sequence (live or cached) holding the longest prefix of `tokens` that a new sequence
+  // can start from, at most `max_len` positions, and its length. With recurrent layers
+  // (runtime/recurrent_state.h) only a sequence's whole evaluated token list qualifies, and only
+  // while its state stands right after it: the state at earlier positions is not kept, so a
+  // shorter prefix would have to be evaluated again anyway.
   struct Prefix {
     int32_t seq = -1;
     int32_t length = 0;
   };
-  Prefix longest_prefix(const std::vector<int32_t>& tokens) const;
+  Prefix longest_prefix(const std::vector<int32_t>& tokens,
+                        int32_t max_len = std::numeric_limits<int32_t>::max()) const;
 
   // Blocks that could be made free for a new sequence: free ones, minus reservations, plus those
   // held only by cached sequences other than `pinned` (evictable).
@@ -59,7 +65,9 @@ class KvBlocks {
 
   // Creates a live sequence reserving `reserve` blocks (the caller checked available()). With a
   // source, its first `shared` positions are reused: full blocks shared, the partial block
-  // copied (taking one block of the reservation). Evicts cached sequences (not `src`) as needed.
+  // copied (taking one block of the reservation), and with recurrent layers the source's state
+  // (then `shared` must be the source's whole length, as longest_prefix returns it). Evicts
+  // cached sequences (not `src`) as needed.
   // Returns the new sequence id. Errors: the runtime's (a bug if it happens).
   Result<int32_t> create(int64_t reserve, int32_t src, int32_t shared);
   // For a live sequence with no positions yet (created with reserve only): share a prefix of

@@ -177,9 +177,9 @@ bool Server::Impl::try_admit(const std::shared_ptr<RequestState>& req) {
   if (!blocks->ensure_seq_ids(n, -1)) return false;
 
   const auto n_prompt = static_cast<int32_t>(req->prompt.size());
-  const serve::KvBlocks::Prefix prefix = blocks->longest_prefix(req->prompt);
   // At least the last prompt token is evaluated: its logits are needed.
-  int32_t shared_len = std::min(prefix.length, n_prompt - 1);
+  const serve::KvBlocks::Prefix prefix = blocks->longest_prefix(req->prompt, n_prompt - 1);
+  int32_t shared_len = prefix.length;
   int32_t src = shared_len > 0 ? prefix.seq : -1;
   // A choice evaluating a prompt with a longer common prefix: wait for it rather than evaluate
   // the same tokens twice (8 clients with one system prompt evaluate it once).
@@ -197,8 +197,13 @@ bool Server::Impl::try_admit(const std::shared_ptr<RequestState>& req) {
     }
   }
   if (lead_len < shared_len + kFollowMinTokens) lead = nullptr;
+  // With recurrent layers a prompt is shared only whole, with the state after it, and another
+  // choice's prompt is never held at exactly this one's length: siblings and requests sharing
+  // part of a prompt being evaluated evaluate their own (they cannot wait for a usable prefix).
+  const bool recurrent = context != nullptr && context->has_recurrent();
+  if (recurrent) lead = nullptr;
   const int64_t total = serve::KvBlocks::blocks_for(n_prompt + std::max(req->max_tokens, 1));
-  const int64_t need_sibling = total - (n_prompt - 1) / serve::kBlock;
+  const int64_t need_sibling = recurrent ? total : total - (n_prompt - 1) / serve::kBlock;
   if (lead != nullptr) {
     // A follower shares later, whatever is cached then: reserve for the worst case.
     shared_len = 0;
@@ -237,6 +242,10 @@ bool Server::Impl::try_admit(const std::shared_ptr<RequestState>& req) {
       c->next_pos = shared_len;
       c->cached = shared_len;
       counters.prompt_tokens_cached_total += static_cast<uint64_t>(shared_len);
+    } else if (recurrent) {
+      c->phase = Choice::Phase::kPrompt;  // a sibling evaluates the prompt itself (see above)
+      c->next_pos = 0;
+      c->cached = 0;
     } else {
       c->phase = Choice::Phase::kWaitPrompt;
       // Never a choice that ended already (choice 0 failing to reserve): end_choice cleared the
@@ -271,8 +280,8 @@ void Server::Impl::resolve_followers() {
     }
     c.follow = nullptr;
     const auto n_prompt = static_cast<int32_t>(c.req->prompt.size());
-    const serve::KvBlocks::Prefix prefix = blocks->longest_prefix(c.req->prompt);
-    int32_t shared_len = std::min(prefix.length, n_prompt - 1);
+    const serve::KvBlocks::Prefix prefix = blocks->longest_prefix(c.req->prompt, n_prompt - 1);
+    int32_t shared_len = prefix.length;
     int32_t src = shared_len > 0 ? prefix.seq : -1;
     const int64_t total = serve::KvBlocks::blocks_for(n_prompt + std::max(c.req->max_tokens, 1));
     if (!blocks->top_up(c.seq, total - shared_len / serve::kBlock - blocks->reserve_of(c.seq),

@@ -128,6 +128,8 @@ Status configure_architecture(const GgufFile& file, const ModelHParams& hp, Arch
     case Architecture::kQwen35:
     case Architecture::kQwen35Moe:
       return configure_qwen35(file, hp, config);
+    case Architecture::kLfm2:
+      return configure_lfm2(file, hp, config);
     case Architecture::kBert:
       return configure_bert(file, hp, config);
     case Architecture::kNomicBert:

@@ -109,6 +109,7 @@ Status configure_gpt_oss(const GgufFile& file, const ModelHParams& hp, ArchConfi
 Status configure_glm4moe(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_llama4(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_qwen35(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_lfm2(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_bert(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_nomic_bert(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 
