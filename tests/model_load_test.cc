@@ -55,7 +55,8 @@ TEST(ModelLoad, EveryArchitectureLoadsAndRuns) {
         Architecture::kPhi3, Architecture::kGemma2, Architecture::kGemma3, Architecture::kGemma4,
         Architecture::kMistral3, Architecture::kSmollm3, Architecture::kGranite,
         Architecture::kGptOss, Architecture::kGlm4Moe, Architecture::kLlama4,
-        Architecture::kDeepseek2, Architecture::kLfm2}) {
+        Architecture::kDeepseek2, Architecture::kLfm2,
+        Architecture::kQwen35, Architecture::kQwen35Moe}) {
     const ModelHParams hp = default_synth_hparams(arch);
     const std::string name(architecture_traits(arch).name);
     SCOPED_TRACE(name);

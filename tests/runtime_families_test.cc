@@ -27,7 +27,8 @@ using runtime::Model;
 
 const char* const kFamilyModels[] = {"gemma4-q8_0",  "gemma4moe-q4_k_m", "gpt-oss-mxfp4_moe",
                                      "glm4moe-q8_0", "llama4-q8_0",      "mistral3-q8_0",
-                                     "smollm3-q8_0", "granite-f16",      "deepseek2-q8_0", "lfm2-q8_0"};
+                                     "smollm3-q8_0", "granite-f16",      "deepseek2-q8_0", "lfm2-q8_0",
+                                     "qwen35-q8_0",  "qwen35moe-q4_k_m"};
 
 std::vector<int32_t> prompt(const std::filesystem::path& dir, const std::string& name) {
   std::ifstream in(dir / "families" / "golden" / (name + ".json"));

@@ -92,7 +92,8 @@ double top2_margin(const float* x, int64_t n) {
 // The 2026 families ember runs (families/golden holds more; the others are not supported yet).
 const std::vector<std::string> kFamilies = {"gemma4-",  "gemma4moe-", "mistral3-", "smollm3-",
                                              "granite-", "gpt-oss-",   "glm4moe-",  "llama4-",
-                                             "deepseek2-", "lfm2-"};
+                                             "deepseek2-", "lfm2-",
+                                             "qwen35-",    "qwen35moe-"};
 
 // Known gaps, per model-name prefix: the NRMSE bound these goldens are held to instead of the
 // standard one, until the cause is found. On every golden model ember matches the reference bit

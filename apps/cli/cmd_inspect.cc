@@ -157,6 +157,22 @@ ordered_json describe(const GgufFile& f, const std::string& path) {
       d["n_expert_groups"] = parsed->n_expert_groups;
       d["n_expert_groups_used"] = parsed->n_group_used;
     }
+    if (parsed->full_attn_interval > 0) {
+      // Hybrid (qwen35): which layers are gated delta-net, and the delta-net heads.
+      std::string kinds;
+      for (int64_t il = 0; il < parsed->n_layer; ++il) {
+        kinds += parsed->is_delta_net(il) ? 'D' : 'A';
+      }
+      d["layer_kinds (D delta-net, A attention)"] = kinds;
+      d["delta_net_qk_heads"] = parsed->ssm_n_group;
+      d["delta_net_v_heads"] = parsed->ssm_dt_rank;
+      d["delta_net_head_dim_k"] = parsed->ssm_d_state;
+      d["delta_net_head_dim_v"] = parsed->ssm_head_v_dim();
+      d["delta_net_conv_channels"] = parsed->ssm_conv_channels();
+      d["recurrent_state_floats_per_layer"] =
+          parsed->ssm_conv_state_size() + parsed->ssm_state_size();
+    }
+    if (parsed->n_ff_shexp > 0) d["n_ff_shared_expert"] = parsed->n_ff_shexp;
     j["derived"] = d;
   } else {
     j["hparams_note"] = parsed.status().message();

@@ -1,4 +1,5 @@
 // `ember synth --arch A [shape flags] [--vocab-from FILE] --type T -o OUT`
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -16,6 +17,9 @@ struct SynthArgs {
   int64_t n_embd = -1, n_layer = -1, n_head = -1, n_head_kv = -1, n_ff = -1, n_vocab = -1;
   int64_t head_dim = -1, n_ctx = -1, experts = -1, experts_used = -1, n_ff_exp = -1;
   int64_t window = -1, swa_period = -1, shared_kv = -2, head_dim_swa = -1, n_embd_per_layer = -1;
+  // Gated delta-net hybrids (qwen35, qwen35moe).
+  int64_t full_attn_interval = -1, ssm_groups = -1, ssm_v_heads = -1, ssm_head_dim = -1;
+  int64_t n_ff_shexp = -1;
   std::string vocab_from;
   std::string type = "f16";
   std::string out;
@@ -106,6 +110,23 @@ int run_synth(const SynthArgs& a) {
         "--swa-period, --shared-kv-layers, --head-dim-swa and --n-embd-per-layer "
         "are for --arch gemma4");
   }
+  if (hp.full_attn_interval > 0) {
+    // qwen35: RoPE on a quarter of the head (Qwen 3.5's partial rotary factor); delta-net heads
+    // of --ssm-head-dim values for q/k and v.
+    hp.n_rot = std::max<int64_t>(2, hp.head_dim_k / 4 / 2 * 2);
+    set(a.full_attn_interval, hp.full_attn_interval);
+    set(a.ssm_groups, hp.ssm_n_group);
+    set(a.ssm_v_heads, hp.ssm_dt_rank);
+    set(a.ssm_head_dim, hp.ssm_d_state);
+    set(a.n_ff_shexp, hp.n_ff_shexp);
+    for (int64_t v : {hp.full_attn_interval, hp.ssm_n_group, hp.ssm_dt_rank, hp.ssm_d_state}) {
+      if (v <= 0 || v > 4096) return report_error("delta-net sizes must be in [1, 4096]");
+    }
+    hp.ssm_d_inner = hp.ssm_dt_rank * hp.ssm_d_state;
+  } else if (a.full_attn_interval >= 0 || a.ssm_groups >= 0 || a.ssm_v_heads >= 0 ||
+             a.ssm_head_dim >= 0 || a.n_ff_shexp >= 0) {
+    return report_error("--full-attn-interval and the --ssm-* flags are for qwen35 / qwen35moe");
+  }
 
   SynthOptions opts;
   opts.hparams = hp;
@@ -148,8 +169,9 @@ void register_synth(CLI::App& app, CommandResult& result) {
   CLI::App* cmd = app.add_subcommand("synth", "Write a random-weight model of any shape (tests, demos, benchmarks)");
   cmd->add_option("--arch", a->arch,
                   "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, gemma4, gpt-oss, mistral3, "
-                  "smollm3, granite, glm4moe, llama4, deepseek2, lfm2 (conv / attention layers alternate), "
-                  "bert, nomic-bert (embedding encoders)");
+                  "smollm3, granite, glm4moe, llama4, deepseek2, lfm2 (conv / attention layers "
+                  "alternate), qwen35, qwen35moe (delta-net / attention), bert, nomic-bert "
+                  "(embedding encoders)");
   cmd->add_option("--n-embd", a->n_embd, "Embedding width (default 256)");
   cmd->add_option("--n-layer", a->n_layer, "Layers (default 2; gemma3 6)");
   cmd->add_option("--n-head", a->n_head, "Attention heads (default 4)");
@@ -171,6 +193,13 @@ void register_synth(CLI::App& app, CommandResult& result) {
                   "gemma4: head size of the sliding layers (default half the head size)");
   cmd->add_option("--n-embd-per-layer", a->n_embd_per_layer,
                   "gemma4: per-layer embedding width (default 32; 0: none)");
+  cmd->add_option(
+      "--full-attn-interval", a->full_attn_interval,
+      "qwen35: every k-th layer full attention, the others gated delta-net (default 2)");
+  cmd->add_option("--ssm-groups", a->ssm_groups, "qwen35: delta-net q/k heads (default 2)");
+  cmd->add_option("--ssm-v-heads", a->ssm_v_heads, "qwen35: delta-net v heads (default 4)");
+  cmd->add_option("--ssm-head-dim", a->ssm_head_dim, "qwen35: delta-net head size (default 32)");
+  cmd->add_option("--n-ff-shexp", a->n_ff_shexp, "qwen35moe: shared expert FFN width");
   cmd->add_option("--vocab-from", a->vocab_from, "Copy the tokenizer of this GGUF file");
   cmd->add_option("--type", a->type,
                   "Tensor type or quantize preset, e.g. q4_k_m, mxfp4_moe (default f16)");

@@ -5,7 +5,7 @@
 namespace ember {
 namespace {
 
-constexpr std::array<ArchitectureTraits, 18> kArchitectures = {{
+constexpr std::array<ArchitectureTraits, 20> kArchitectures = {{
     // arch                    name        bias   qknorm fused  gateup post   moe    tied   no-out
     {Architecture::kLlama, "llama", false, false, false, false, false, false, false, false},
     {Architecture::kQwen2, "qwen2", true, false, false, false, false, false, true, false},
@@ -23,6 +23,8 @@ constexpr std::array<ArchitectureTraits, 18> kArchitectures = {{
     {Architecture::kLlama4, "llama4", false, false, false, false, false, true, false, false},
     {Architecture::kDeepseek2, "deepseek2", false, false, false, false, false, false, false, false},
     {Architecture::kLfm2, "lfm2", false, true, false, false, false, false, true, false},
+    {Architecture::kQwen35, "qwen35", false, true, false, false, false, false, true, false},
+    {Architecture::kQwen35Moe, "qwen35moe", false, true, false, false, false, true, false, false},
     {Architecture::kBert, "bert", true, false, false, false, false, false, false, true},
     {Architecture::kNomicBert, "nomic-bert", false, false, true, false, false, false, false, true},
 }};

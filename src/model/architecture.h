@@ -8,22 +8,24 @@
 namespace ember {
 
 enum class Architecture {
-  kLlama,     // Llama 2/3/3.x, Mistral, SmolLM (MoE variants with ffn_*_exps)
-  kQwen2,     // Q/K/V biases
-  kQwen3,     // Q/K RMS norms
-  kQwen3Moe,  // Q/K norms + mixture of experts
-  kPhi3,      // fused QKV and fused gate+up
-  kGemma2,    // post-norms, GELU, soft-capping, alternating sliding window
-  kGemma3,    // Q/K norms, local/global layers
-  kGemma4,    // per-layer shapes, shared KV layers, per-layer embeddings, dense + expert FFN
-  kMistral3,  // llama layout, YaRN without magnitude change, attention temperature
-  kSmollm3,   // llama layout, no RoPE on every 4th layer
-  kGranite,   // llama layout, embedding / residual / attention / logit multipliers
-  kGptOss,    // attention sinks, biases, MoE with biased top-k and OAI SwiGLU
-  kGlm4Moe,   // QKV biases, half-head RoPE, dense lead layers, sigmoid-gated MoE + shared expert
-  kLlama4,    // interleaved MoE (weighted input, shared expert), NoPE layers, Q/K norm after RoPE
+  kLlama,      // Llama 2/3/3.x, Mistral, SmolLM (MoE variants with ffn_*_exps)
+  kQwen2,      // Q/K/V biases
+  kQwen3,      // Q/K RMS norms
+  kQwen3Moe,   // Q/K norms + mixture of experts
+  kPhi3,       // fused QKV and fused gate+up
+  kGemma2,     // post-norms, GELU, soft-capping, alternating sliding window
+  kGemma3,     // Q/K norms, local/global layers
+  kGemma4,     // per-layer shapes, shared KV layers, per-layer embeddings, dense + expert FFN
+  kMistral3,   // llama layout, YaRN without magnitude change, attention temperature
+  kSmollm3,    // llama layout, no RoPE on every 4th layer
+  kGranite,    // llama layout, embedding / residual / attention / logit multipliers
+  kGptOss,     // attention sinks, biases, MoE with biased top-k and OAI SwiGLU
+  kGlm4Moe,    // QKV biases, half-head RoPE, dense lead layers, sigmoid-gated MoE + shared expert
+  kLlama4,     // interleaved MoE (weighted input, shared expert), NoPE layers, Q/K norm after RoPE
   kDeepseek2,  // multi-head latent attention, dense lead layers, grouped sigmoid MoE + shared expert
-  kLfm2,      // hybrid: gated short-convolution layers (recurrent state) and Q/K-normed attention
+  kLfm2,       // hybrid: gated short-convolution layers (recurrent state) and Q/K-normed attention
+  kQwen35,     // hybrid: gated delta-net (recurrent) layers + gated full-attention layers
+  kQwen35Moe,  // qwen35 with routed experts + a sigmoid-gated shared expert
   // Encoders (sentence embeddings, rerankers): bidirectional, post-LayerNorm; their own weights
   // (model/encoder_weights.h) and forward pass (runtime/encoder.h).
   kBert,       // BGE, MiniLM, E5, GTE: absolute positions, token types, GELU, biases

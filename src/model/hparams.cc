@@ -76,6 +76,26 @@ Status read_recurrent_hparams(const GgufFile& f, ModelHParams& hp) {
       if (conv) hp.recurrent_conv[il] = (hp.conv_kernel - 1) * hp.n_embd;
     }
   }
+  if (hp.arch == Architecture::kQwen35 || hp.arch == Architecture::kQwen35Moe) {
+    // Gated delta-net layers (all but every full_attention_interval-th): the last
+    // conv_kernel - 1 inputs of the q|k|v convolution, and one [dv][dk] matrix per v head.
+    // Checked here, before the sizes are derived from them (validate() repeats the checks).
+    if (hp.full_attn_interval <= 0 || hp.ssm_d_conv <= 0 || hp.ssm_d_conv > 64 ||
+        hp.ssm_dt_rank <= 0 || hp.ssm_d_inner <= 0 || hp.ssm_d_state <= 0 || hp.ssm_n_group <= 0 ||
+        hp.ssm_d_state > 1024 || hp.ssm_n_group > 1024 || hp.ssm_dt_rank > 1024 ||
+        hp.ssm_d_inner > (int64_t{1} << 20)) {
+      return invalid_argument("qwen35: missing or out-of-range " + key(hp, "ssm.*") + " / " +
+                              key(hp, "full_attention_interval") + " hyper-parameters");
+    }
+    hp.conv_kernel = hp.ssm_d_conv;
+    hp.recurrent_conv.assign(n, 0);
+    hp.recurrent_ssm.assign(n, 0);
+    for (size_t il = 0; il < n; ++il) {
+      if (!hp.is_delta_net(static_cast<int64_t>(il))) continue;
+      hp.recurrent_conv[il] = hp.ssm_conv_state_size();
+      hp.recurrent_ssm[il] = hp.ssm_state_size();
+    }
+  }
   return Status::Ok();
 }
 
@@ -266,6 +286,28 @@ Status ModelHParams::validate() const {
           std::to_string(head_dim_v));
     }
   }
+  if (full_attn_interval > 0) {
+    // Gated delta-net layers: q/k heads tile over the v heads (v head j reads q/k head j mod
+    // group_count), so the v heads must be a multiple of the q/k heads.
+    EMBER_RETURN_IF_ERROR(positive(ssm_d_conv, "ssm.conv_kernel"));
+    EMBER_RETURN_IF_ERROR(positive(ssm_d_state, "ssm.state_size"));
+    EMBER_RETURN_IF_ERROR(positive(ssm_n_group, "ssm.group_count"));
+    EMBER_RETURN_IF_ERROR(positive(ssm_dt_rank, "ssm.time_step_rank"));
+    EMBER_RETURN_IF_ERROR(positive(ssm_d_inner, "ssm.inner_size"));
+    if (ssm_d_conv > 64 || ssm_d_state > 1024 || ssm_n_group > 1024 || ssm_dt_rank > 1024 ||
+        ssm_d_inner > (int64_t{1} << 20)) {
+      return invalid_argument("delta-net sizes (ssm.*) out of the supported range");
+    }
+    if (ssm_d_inner % ssm_dt_rank != 0 || ssm_dt_rank % ssm_n_group != 0) {
+      return invalid_argument(
+          key(*this, "ssm.inner_size") + " = " + std::to_string(ssm_d_inner) +
+          " must be a multiple of ssm.time_step_rank = " + std::to_string(ssm_dt_rank) +
+          ", itself a multiple of " + "ssm.group_count = " + std::to_string(ssm_n_group));
+    }
+  }
+  if (n_ff_shexp < 0 || n_ff_shexp > (int64_t{1} << 20)) {
+    return invalid_argument(key(*this, "expert_shared_feed_forward_length") + " out of range");
+  }
   if (!(rope_scaling_factor > 0.0f)) {
     return invalid_argument(key(*this, "rope.scaling.factor") + " must be positive");
   }
@@ -301,6 +343,19 @@ Result<ModelHParams> read_hparams(const GgufFile& f) {
   EMBER_RETURN_IF_ERROR(
       read_int(f, key(hp, "leading_dense_block_count"), hp.n_layer_dense_lead, false));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "expert_shared_count"), hp.n_expert_shared, false));
+  EMBER_RETURN_IF_ERROR(
+      read_int(f, key(hp, "expert_shared_feed_forward_length"), hp.n_ff_shexp, false));
+  EMBER_RETURN_IF_ERROR(
+      read_int(f, key(hp, "full_attention_interval"), hp.full_attn_interval, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "ssm.conv_kernel"), hp.ssm_d_conv, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "ssm.state_size"), hp.ssm_d_state, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "ssm.group_count"), hp.ssm_n_group, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "ssm.time_step_rank"), hp.ssm_dt_rank, false));
+  EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "ssm.inner_size"), hp.ssm_d_inner, false));
+  if (hp.arch == Architecture::kQwen35 || hp.arch == Architecture::kQwen35Moe) {
+    // The reference's default layer pattern: three delta-net layers, then full attention.
+    if (f.find(key(hp, "full_attention_interval")) == nullptr) hp.full_attn_interval = 4;
+  }
   EMBER_RETURN_IF_ERROR(
       read_int(f, key(hp, "interleave_moe_layer_step"), hp.n_moe_layer_step, false));
   EMBER_RETURN_IF_ERROR(read_int(f, key(hp, "expert_group_count"), hp.n_expert_groups, false));
@@ -464,6 +519,23 @@ void write_hparams(const ModelHParams& hp, GgufWriter& w) {
     u32("attention.value_length_mla", hp.head_dim_v_mla);
   }
   if (hp.sliding_window > 0) u32("attention.sliding_window", hp.sliding_window);
+  if (hp.n_ff_shexp > 0) u32("expert_shared_feed_forward_length", hp.n_ff_shexp);
+  if (hp.full_attn_interval > 0) {
+    u32("full_attention_interval", hp.full_attn_interval);
+    u32("ssm.conv_kernel", hp.ssm_d_conv);
+    u32("ssm.state_size", hp.ssm_d_state);
+    u32("ssm.group_count", hp.ssm_n_group);
+    u32("ssm.time_step_rank", hp.ssm_dt_rank);
+    u32("ssm.inner_size", hp.ssm_d_inner);
+  }
+  if (hp.arch == Architecture::kQwen35 || hp.arch == Architecture::kQwen35Moe) {
+    // M-RoPE sections (text positions: every section rotates by the same position, i.e. plain
+    // NeoX RoPE over rope.dimension_count); the reference requires the key. Sizes in pairs.
+    const int64_t half = hp.n_rot / 2;
+    const int64_t a = (half + 2) / 3, b = a, c = half - a - b;  // e.g. 11, 11, 10 for 64 dims
+    w.set(key(hp, "rope.dimension_sections"),
+          GgufValue::int_array(GgufType::kI32, {a, b, c > 0 ? c : 0, 0}));
+  }
   if (hp.attn_softcap > 0.0f) f32("attn_logit_softcapping", hp.attn_softcap);
   if (hp.final_softcap > 0.0f) f32("final_logit_softcapping", hp.final_softcap);
   if (hp.rope_scaling != RopeScalingType::kNone) {

@@ -78,6 +78,17 @@ struct ModelHParams {
   int64_t n_lora_kv = 0;       // <arch>.attention.kv_lora_rank (> 0: MLA)
   int64_t head_dim_k_mla = 0;  // <arch>.attention.key_length_mla
   int64_t head_dim_v_mla = 0;  // <arch>.attention.value_length_mla
+  int64_t n_ff_shexp = 0;  // <arch>.expert_shared_feed_forward_length (qwen35moe shared expert)
+  // Gated delta-net hybrids (qwen35): every full_attn_interval-th layer is full attention, the
+  // others gated delta-net layers with a recurrent state per sequence. Delta-net shapes:
+  // q/k heads of ssm_d_state values (ssm_n_group of them), v heads of ssm_d_inner / ssm_dt_rank
+  // values (ssm_dt_rank of them), a causal convolution of ssm_d_conv taps over q|k|v.
+  int64_t full_attn_interval = 0;  // <arch>.full_attention_interval (0 = no delta-net layers)
+  int64_t ssm_d_conv = 0;          // <arch>.ssm.conv_kernel
+  int64_t ssm_d_state = 0;         // <arch>.ssm.state_size
+  int64_t ssm_n_group = 0;         // <arch>.ssm.group_count
+  int64_t ssm_dt_rank = 0;         // <arch>.ssm.time_step_rank
+  int64_t ssm_d_inner = 0;         // <arch>.ssm.inner_size
   // Hybrid / recurrent models (runtime/recurrent_state.h). Per layer, the floats of state each
   // sequence keeps: a "conv" part (the last conv_kernel - 1 inputs of a causal depthwise
   // convolution, [conv_kernel - 1][channels]) and an optional "ssm" part (a matrix state, e.g.
@@ -99,6 +110,17 @@ struct ModelHParams {
     int64_t kv_layer = 0;  // whose cache the layer attends to (itself unless shared)
   };
   LayerShape layer_shape(int64_t il) const;
+  // True for a gated delta-net layer (full_attn_interval > 0 and (il + 1) % interval != 0).
+  bool is_delta_net(int64_t il) const {
+    return full_attn_interval > 0 && (il + 1) % full_attn_interval != 0;
+  }
+  // Delta-net sizes: conv channels (q | k | v), value head size, and the floats of one
+  // sequence's state per delta-net layer: the last ssm_d_conv - 1 conv inputs of every channel,
+  // and ssm_dt_rank matrices of [value head size][ssm_d_state].
+  int64_t ssm_conv_channels() const { return 2 * ssm_n_group * ssm_d_state + ssm_d_inner; }
+  int64_t ssm_head_v_dim() const { return ssm_dt_rank > 0 ? ssm_d_inner / ssm_dt_rank : 0; }
+  int64_t ssm_conv_state_size() const { return (ssm_d_conv - 1) * ssm_conv_channels(); }
+  int64_t ssm_state_size() const { return ssm_dt_rank * ssm_head_v_dim() * ssm_d_state; }
   // Largest per-layer K / V / Q+K+V widths and FFN size over all layers.
   int64_t max_n_embd_k_gqa() const;
   int64_t max_n_embd_v_gqa() const;

@@ -216,6 +216,51 @@ Status Model::bind() {
     const int64_t nk = ls.n_head_kv * ls.head_dim_k, nv = ls.n_head_kv * ls.head_dim_v;
     const bool own_kv = ls.kv_layer == il;
     EMBER_RETURN_IF_ERROR(vec(p + "attn_norm.weight", d, true, &L.attn_norm));
+    if (hp_.arch == Architecture::kQwen35 || hp_.arch == Architecture::kQwen35Moe) {
+      // Delta-net or gated full attention, then post_attention_norm as the FFN input norm.
+      if (hp_.is_delta_net(il)) {
+        const int64_t n_vh = hp_.ssm_dt_rank, cc = hp_.ssm_conv_channels();
+        L.delta_net = true;
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_qkv.weight", cc, d, &L.wqkv));
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_gate.weight", hp_.ssm_d_inner, d, &L.ssm_z));
+        EMBER_RETURN_IF_ERROR(mat(p + "ssm_alpha.weight", n_vh, d, &L.ssm_alpha));
+        EMBER_RETURN_IF_ERROR(mat(p + "ssm_beta.weight", n_vh, d, &L.ssm_beta));
+        EMBER_RETURN_IF_ERROR(mat(p + "ssm_out.weight", d, hp_.ssm_d_inner, &L.ssm_out));
+        EMBER_RETURN_IF_ERROR(
+            vec(p + "ssm_conv1d.weight", cc * hp_.ssm_d_conv, true, &L.ssm_conv1d));
+        EMBER_RETURN_IF_ERROR(vec(p + "ssm_dt.bias", n_vh, true, &L.ssm_dt_bias));
+        EMBER_RETURN_IF_ERROR(vec(p + "ssm_a", n_vh, true, &L.ssm_a));
+        EMBER_RETURN_IF_ERROR(vec(p + "ssm_norm.weight", hp_.ssm_head_v_dim(), true, &L.ssm_norm));
+      } else {
+        // attn_q rows per head: [query(dk), gate(dk)].
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_q.weight", 2 * nq, d, &L.wq));
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_k.weight", nk, d, &L.wk));
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_v.weight", nv, d, &L.wv));
+        EMBER_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", ls.head_dim_k, true, &L.q_norm));
+        EMBER_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", ls.head_dim_k, true, &L.k_norm));
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_output.weight", d, hp_.n_head * ls.head_dim_v, &L.wo));
+      }
+      EMBER_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", d, true, &L.ffn_norm));
+      if (!hp_.is_moe()) {
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", ls.n_ff, d, &L.ffn_gate));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_up.weight", ls.n_ff, d, &L.ffn_up));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_down.weight", d, ls.n_ff, &L.ffn_down));
+        continue;
+      }
+      const int64_t ne = hp_.n_expert, nf = hp_.n_ff_exp, nfs = hp_.n_ff_shexp;
+      EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_inp.weight", ne, d, &L.ffn_gate_inp));
+      EMBER_RETURN_IF_ERROR(experts(p + "ffn_gate_exps.weight", nf, d, &L.gate_exps));
+      EMBER_RETURN_IF_ERROR(experts(p + "ffn_up_exps.weight", nf, d, &L.up_exps));
+      EMBER_RETURN_IF_ERROR(experts(p + "ffn_down_exps.weight", d, nf, &L.down_exps));
+      if (nfs > 0) {
+        // The shared expert runs as the layer's dense branch, scaled by its sigmoid gate.
+        EMBER_RETURN_IF_ERROR(vec(p + "ffn_gate_inp_shexp.weight", d, true, &L.shexp_gate));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate_shexp.weight", nfs, d, &L.ffn_gate));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_up_shexp.weight", nfs, d, &L.ffn_up));
+        EMBER_RETURN_IF_ERROR(mat(p + "ffn_down_shexp.weight", d, nfs, &L.ffn_down));
+      }
+      continue;
+    }
     if (hp_.arch == Architecture::kLfm2) {
       if (hp_.is_recurrent(il)) {
         EMBER_RETURN_IF_ERROR(mat(p + "shortconv.in_proj.weight", 3 * d, d, &L.shortconv_in));
@@ -376,7 +421,7 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
     for (Linear* l :
          {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_gate_inp,
           &L.pl_inp_gate, &L.pl_proj, &L.wq_a, &L.wq_b, &L.wkv_a_mqa, &L.shortconv_in,
-          &L.shortconv_out}) {
+          &L.shortconv_out, &L.ssm_z, &L.ssm_alpha, &L.ssm_beta, &L.ssm_out}) {
       add(*l);
     }
     for (auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps, &L.wk_b, &L.wv_b}) {

@@ -85,6 +85,20 @@ struct LayerWeights {
   std::vector<Linear> wk_b;          // H x [kv][nope]: the nope query into latent space
   std::vector<Linear> wv_b;          // H x [dvm][kv]: the attended latent into V space
   bool mla() const { return wkv_a_mqa.present(); }
+  // qwen35moe: the shared expert (bound as ffn_gate/up/down) is scaled by sigmoid(shexp_gate . h)
+  // [n_embd].
+  const float* shexp_gate = nullptr;
+  // Gated delta-net layers (qwen35; ModelHParams::is_delta_net): wqkv holds attn_qkv
+  // [conv_channels][n_embd] (q | k | v, conv_channels = 2 * n_group * d_state + d_inner).
+  bool delta_net = false;
+  Linear ssm_z;                        // attn_gate [d_inner][n_embd]
+  Linear ssm_alpha;                    // [n_v_heads][n_embd]
+  Linear ssm_beta;                     // [n_v_heads][n_embd]
+  Linear ssm_out;                      // [n_embd][d_inner]
+  const float* ssm_conv1d = nullptr;   // [conv_channels][d_conv], oldest input's tap first
+  const float* ssm_dt_bias = nullptr;  // [n_v_heads]
+  const float* ssm_a = nullptr;        // [n_v_heads] (-exp(A_log): negative)
+  const float* ssm_norm = nullptr;     // [head_v_dim]
   // lfm2 gated short convolution (recurrent layers): in_proj [3 * n_embd][n_embd] giving B | C |
   // x, the depthwise kernel [n_embd][l_cache] (tap 0 applies to the oldest input), out_proj
   // [n_embd][n_embd].

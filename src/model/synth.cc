@@ -196,6 +196,27 @@ ModelHParams default_synth_hparams(Architecture arch) {
       hp.n_embd_per_layer = 32;
       (void)set_gemma4_layers(hp, 3, 2);  // valid for these 5 layers
       break;
+    case Architecture::kQwen35:
+    case Architecture::kQwen35Moe:
+      // Qwen 3.5 style: delta-net, full attention alternating (interval 2 here), NeoX RoPE on a
+      // quarter of the head, q/k heads of 32 tiled over twice as many v heads.
+      hp.rope_freq_base = 10000000.0f;
+      hp.norm_eps = 1e-6f;
+      hp.n_layer = 4;
+      hp.n_rot = 16;
+      hp.full_attn_interval = 2;
+      hp.ssm_d_conv = 4;
+      hp.ssm_d_state = 32;
+      hp.ssm_n_group = 2;
+      hp.ssm_dt_rank = 4;
+      hp.ssm_d_inner = 128;
+      if (arch == Architecture::kQwen35Moe) {
+        hp.n_expert = 8;
+        hp.n_expert_used = 2;
+        hp.n_ff_exp = 128;
+        hp.n_ff_shexp = 256;
+      }
+      break;
     case Architecture::kLfm2:
       // Layer kinds are set by synthesize_model from the final layer count and width.
       hp.rope_freq_base = 1000000.0f;
@@ -347,6 +368,8 @@ Status synthesize_model(const SynthOptions& options, const std::string& out_path
     const int64_t row_len = spec.shape[0];
     const float stddev = init_stddev(spec.role, row_len);
     const bool is_norm = spec.role == TensorRole::kNorm;
+    // Delta-net decays (ssm_a = -exp(A_log)) must be negative, or the state grows without bound.
+    const bool negative = spec.name.ends_with(".ssm_a");
     const uint64_t tensor_stream = options.seed * 0x100000001b3ull + ti * 0x9e3779b97f4a7c15ull;
     EMBER_RETURN_IF_ERROR(w.add_tensor(
         spec.name, type, spec.shape,
@@ -357,7 +380,9 @@ Status synthesize_model(const SynthOptions& options, const std::string& out_path
             for (int64_t r = b; r < e; ++r) {
               uint64_t s = tensor_stream + static_cast<uint64_t>(r);
               fill_gaussian(splitmix64(s), stddev, row);
-              if (is_norm) {
+              if (negative) {
+                for (float& v : row) v = -std::exp(v);
+              } else if (is_norm) {
                 for (float& v : row) v += 1.0f;
               }
               if (rope_freqs) fill_rope_freqs(row);

@@ -10,6 +10,56 @@ bool role_stays_f32(TensorRole role) {
          role == TensorRole::kRopeFreqs || role == TensorRole::kFfnGateInp;
 }
 
+namespace {
+
+// qwen35 / qwen35moe block il after attn_norm: a gated delta-net layer or a gated full-attention
+// layer (attn_q rows per head: [query(dk), gate(dk)]), then post_attention_norm (the FFN input
+// norm) and a dense SwiGLU FFN or routed experts + a sigmoid-gated shared expert.
+template <typename Add>
+void add_qwen35_layer(const ModelHParams& hp, int64_t il, Add& add) {
+  const int64_t d = hp.n_embd;
+  if (hp.is_delta_net(il)) {
+    const int64_t nv = hp.ssm_dt_rank;
+    add("attn_qkv.weight", {d, hp.ssm_conv_channels()}, TensorRole::kAttnQkv);
+    add("attn_gate.weight", {d, hp.ssm_d_inner}, TensorRole::kAttnQ);
+    add("ssm_conv1d.weight", {hp.ssm_d_conv, hp.ssm_conv_channels()}, TensorRole::kNorm);
+    add("ssm_dt.bias", {nv}, TensorRole::kBias);
+    add("ssm_a", {nv}, TensorRole::kNorm);
+    add("ssm_alpha.weight", {d, nv}, TensorRole::kAttnQ);
+    add("ssm_beta.weight", {d, nv}, TensorRole::kAttnQ);
+    add("ssm_norm.weight", {hp.ssm_head_v_dim()}, TensorRole::kNorm);
+    add("ssm_out.weight", {hp.ssm_d_inner, d}, TensorRole::kAttnOutput);
+  } else {
+    const ModelHParams::LayerShape ls = hp.layer_shape(il);
+    add("attn_q.weight", {d, 2 * hp.n_head * ls.head_dim_k}, TensorRole::kAttnQ);
+    add("attn_k.weight", {d, ls.n_head_kv * ls.head_dim_k}, TensorRole::kAttnK);
+    add("attn_v.weight", {d, ls.n_head_kv * ls.head_dim_v}, TensorRole::kAttnV);
+    add("attn_q_norm.weight", {ls.head_dim_k}, TensorRole::kNorm);
+    add("attn_k_norm.weight", {ls.head_dim_k}, TensorRole::kNorm);
+    add("attn_output.weight", {hp.n_head * ls.head_dim_v, d}, TensorRole::kAttnOutput);
+  }
+  add("post_attention_norm.weight", {d}, TensorRole::kNorm);
+  if (!hp.is_moe()) {
+    const int64_t nf = hp.layer_shape(il).n_ff;
+    add("ffn_gate.weight", {d, nf}, TensorRole::kFfnGate);
+    add("ffn_up.weight", {d, nf}, TensorRole::kFfnUp);
+    add("ffn_down.weight", {nf, d}, TensorRole::kFfnDown);
+    return;
+  }
+  add("ffn_gate_inp.weight", {d, hp.n_expert}, TensorRole::kFfnGateInp);
+  add("ffn_gate_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnGateExps);
+  add("ffn_up_exps.weight", {d, hp.n_ff_exp, hp.n_expert}, TensorRole::kFfnUpExps);
+  add("ffn_down_exps.weight", {hp.n_ff_exp, d, hp.n_expert}, TensorRole::kFfnDownExps);
+  if (hp.n_ff_shexp > 0) {
+    add("ffn_gate_inp_shexp.weight", {d}, TensorRole::kFfnGateInp);
+    add("ffn_gate_shexp.weight", {d, hp.n_ff_shexp}, TensorRole::kFfnGate);
+    add("ffn_up_shexp.weight", {d, hp.n_ff_shexp}, TensorRole::kFfnUp);
+    add("ffn_down_shexp.weight", {hp.n_ff_shexp, d}, TensorRole::kFfnDown);
+  }
+}
+
+}  // namespace
+
 std::vector<TensorSpec> model_tensor_layout(const ModelHParams& hp, bool tied_output) {
   if (is_encoder(hp.arch)) return encoder_tensor_layout(hp);
   const ArchitectureTraits& traits = architecture_traits(hp.arch);
@@ -82,6 +132,10 @@ std::vector<TensorSpec> model_tensor_layout(const ModelHParams& hp, bool tied_ou
     const int64_t nk = ls.n_head_kv * ls.head_dim_k, nv = ls.n_head_kv * ls.head_dim_v;
     const bool own_kv = ls.kv_layer == il;
     add("attn_norm.weight", {d}, TensorRole::kNorm);
+    if (hp.arch == Architecture::kQwen35 || hp.arch == Architecture::kQwen35Moe) {
+      add_qwen35_layer(hp, il, add);
+      continue;
+    }
     if (hp.arch == Architecture::kLfm2) {
       if (hp.is_recurrent(il)) {
         // Gated short convolution: in_proj -> [B | C | x], kernel [l_cache][n_embd] (kept F32).
@@ -256,6 +310,15 @@ bool role_from_tensor_name(const std::string& name, TensorRole* role, int* layer
       {"attn_kv_a_mqa.weight", TensorRole::kAttnK},
       {"attn_k_b.weight", TensorRole::kAttnK},
       {"attn_v_b.weight", TensorRole::kAttnV},
+      // Gated delta-net (qwen35): the convolution taps stay F32 like the norms; the shared
+      // expert's gate vector stays F32 like the router.
+      {"attn_gate.weight", TensorRole::kAttnQ},
+      {"ssm_alpha.weight", TensorRole::kAttnQ},
+      {"ssm_beta.weight", TensorRole::kAttnQ},
+      {"ssm_out.weight", TensorRole::kAttnOutput},
+      {"ssm_conv1d.weight", TensorRole::kNorm},
+      {"ssm_a", TensorRole::kNorm},
+      {"ffn_gate_inp_shexp.weight", TensorRole::kFfnGateInp},
       {"shortconv.in_proj.weight", TensorRole::kAttnQkv},
       {"shortconv.out_proj.weight", TensorRole::kAttnOutput},
       {"shortconv.conv.weight", TensorRole::kNorm},  // convolution kernel: stays F32

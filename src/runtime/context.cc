@@ -141,10 +141,10 @@ Status Context::init() {
 
   const size_t ub = static_cast<size_t>(params_.n_ubatch);
   const size_t d = static_cast<size_t>(hp.n_embd);
-  const size_t n_qkv = static_cast<size_t>(hp.max_n_qkv());
-  const size_t n_attn = static_cast<size_t>(hp.n_head * max_dv);
+  const size_t n_qkv = static_cast<size_t>(std::max(hp.max_n_qkv(), hp.ssm_conv_channels()));
+  const size_t n_attn = static_cast<size_t>(std::max(hp.n_head * max_dv, hp.ssm_d_inner));
   const size_t k = static_cast<size_t>(std::max<int64_t>(1, hp.n_expert_used));
-  const size_t ff_dense = ub * static_cast<size_t>(hp.max_n_ff());
+  const size_t ff_dense = ub * static_cast<size_t>(std::max(hp.max_n_ff(), hp.n_ff_shexp));
   const size_t ff_moe = hp.is_moe() ? ub * k * static_cast<size_t>(hp.n_ff_exp) : 0;
   x_.resize(ub * d);
   h_.resize(ub * d);
@@ -165,6 +165,16 @@ Status Context::init() {
     pl_.resize(ub * static_cast<size_t>(hp.n_layer * hp.n_embd_per_layer));
     pl_tok_.resize(pl_.size());
     pl_gate_.resize(ub * static_cast<size_t>(hp.n_embd_per_layer));
+  }
+  if (model_.config().attn_output_gate) {
+    qgate_.resize(ub * 2 * static_cast<size_t>(hp.n_head * max_dk));
+  }
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    if (!model_.layer(il).delta_net) continue;
+    dn_conv_.resize(ub * static_cast<size_t>(hp.ssm_conv_channels()));
+    dn_z_.resize(ub * static_cast<size_t>(hp.ssm_d_inner));
+    dn_ab_.resize(ub * 2 * static_cast<size_t>(hp.ssm_dt_rank));
+    break;
   }
   if (hp.is_moe()) {
     router_.resize(ub * static_cast<size_t>(hp.n_expert));
@@ -189,7 +199,7 @@ Status Context::init() {
     for (const Linear* w :
          {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_gate_inp,
           &L.pl_inp_gate, &L.pl_proj, &L.wq_a, &L.wq_b, &L.wkv_a_mqa, &L.shortconv_in,
-          &L.shortconv_out}) {
+          &L.shortconv_out, &L.ssm_z, &L.ssm_alpha, &L.ssm_beta, &L.ssm_out}) {
       need(*w, ub_rows);
     }
     for (const auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
@@ -245,7 +255,8 @@ size_t Context::scratch_bytes() const {
        {&x_,           &h_,          &qkv_,    &attn_,         &o_,          &ff_,
         &cos_sin_[0],  &cos_sin_[1], &router_, &route_weight_, &moe_in_,     &moe_out_,
         &logits_,      &ones_,       &o2_,     &pl_,           &pl_tok_,     &pl_gate_,
-        &route_score_, &mla_qa_,     &mla_q_,  &mla_kv_,       &mla_gather_, &mla_v_, &conv_}) {
+        &route_score_, &mla_qa_,     &mla_q_,  &mla_kv_,       &mla_gather_, &mla_v_, &conv_,
+        &qgate_,       &dn_conv_,    &dn_z_,   &dn_ab_}) {
     n += v->capacity() * sizeof(float);
   }
   n += mla_act_.capacity();

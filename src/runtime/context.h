@@ -227,6 +227,8 @@ class Context {
   void recurrent_block(const Ubatch& ub, int64_t il);
   // lfm2 gated short convolution (runtime/shortconv.cc).
   void shortconv_block(const Ubatch& ub, int64_t il);
+  // qwen35 gated delta-net (runtime/delta_net.cc).
+  void delta_net_block(const Ubatch& ub, int64_t il);
   // The attention algorithm for a ubatch of n_tokens rows and a layer with this value head size.
   kernels::AttentionPath attention_path(int64_t n_tokens, int64_t head_dim_v) const;
 
@@ -285,6 +287,10 @@ class Context {
   std::vector<float> pl_tok_;   // [ub][n_layer * n_embd_per_layer] token rows
   std::vector<float> pl_gate_;  // [ub][n_embd_per_layer]
   std::vector<float> conv_;     // lfm2: [ub][3 * n_embd] in_proj output | [ub][n_embd] gated conv
+  std::vector<float> qgate_;    // [ub][2 * n_head * dk] gated-Q projection (qwen35 attention)
+  // Delta-net layers (qwen35): convolution output [ub][conv_channels], z [ub][d_inner],
+  // alpha | beta -> decay | beta [ub][2 * n_v_heads].
+  std::vector<float> dn_conv_, dn_z_, dn_ab_;
   static constexpr int kActSlots = 3;
   std::vector<uint8_t> act_[kActSlots];  // converted activations
   std::vector<uint8_t> thread_scratch_;  // per-thread attention scratch (64-byte aligned slices)

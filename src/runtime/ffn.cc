@@ -345,6 +345,14 @@ void Context::moe_block(const Ubatch&, int64_t il, int64_t n_rows) {
     if (dense) {
       float* o2 = o2_.data() + t * d;
       if (L.post_ffn_norm_1 != nullptr) O.rmsnorm(o2, L.post_ffn_norm_1, o2, d, hp.norm_eps);
+      if (L.shexp_gate != nullptr) {
+        // qwen35moe: the shared expert times sigmoid(shexp_gate . h), h = its normed input
+        // (left in h_ by dense_ffn).
+        const float* h = h_.data() + t * d;
+        float dot = 0.0f;
+        for (int64_t i = 0; i < d; ++i) dot += L.shexp_gate[i] * h[i];
+        O.scale(o2, 1.0f / (1.0f + std::exp(-dot)), d);
+      }
       O.add(o, o2, d);
     }
     if (L.post_ffn_norm != nullptr) O.rmsnorm(o, L.post_ffn_norm, o, d, hp.norm_eps);

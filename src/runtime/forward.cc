@@ -151,7 +151,12 @@ void Context::project_qkv(const Ubatch& ub, int64_t il) {
   } else {
     Product p[3];
     int np = 0;
-    p[np++] = {&L.wq, rc.data(L.wq.w.type), qkv_.data(), n_qkv};
+    // qwen35: Q rows per head are [query, gate]; they land in qgate_ and are split below.
+    if (cfg.attn_output_gate) {
+      p[np++] = {&L.wq, rc.data(L.wq.w.type), qgate_.data(), 2 * nq};
+    } else {
+      p[np++] = {&L.wq, rc.data(L.wq.w.type), qkv_.data(), n_qkv};
+    }
     if (L.wk.present()) p[np++] = {&L.wk, rc.data(tk), qkv_.data() + nq, n_qkv};
     if (L.wv.present()) p[np++] = {&L.wv, rc.data(tv), qkv_.data() + nq + nk, n_qkv};
     run_products(p, np, n, Stage::kMatmulQkv);
@@ -167,6 +172,12 @@ void Context::project_qkv(const Ubatch& ub, int64_t il) {
     float* q = qkv_.data() + t * n_qkv;
     float* k = q + nq;
     float* v = k + nk;
+    if (cfg.attn_output_gate) {
+      const float* qg = qgate_.data() + t * 2 * nq;
+      for (int64_t h = 0; h < hp.n_head; ++h) {
+        std::memcpy(q + h * dk, qg + h * 2 * dk, static_cast<size_t>(dk) * sizeof(float));
+      }
+    }
     // Gemma 4 layers without attn_v use the K projection as V (before K's norm and RoPE).
     if (own_kv && !L.wv.present() && !L.wqkv.present()) std::memcpy(v, k, nk * sizeof(float));
     if (L.bq != nullptr) O.add(q, L.bq, nq);
@@ -394,6 +405,19 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
       if (t != i)
         std::memcpy(x_.data() + i * d, x_.data() + t * d, static_cast<size_t>(d) * sizeof(float));
     }
+  }
+
+  if (cfg.attn_output_gate) {
+    // Each head's output times sigmoid(its gate) (dk == dv for these models).
+    pool_.run(n_rows, [&](int64_t i, int) {
+      const int64_t t = last ? ub.out_rows[static_cast<size_t>(i)] : i;
+      const float* qg = qgate_.data() + t * 2 * nq;
+      float* a = attn_.data() + i * n_attn;
+      for (int64_t h = 0; h < hp.n_head; ++h) {
+        const float* gate = qg + h * 2 * dk + dk;
+        for (int64_t e = 0; e < dv; ++e) a[h * dv + e] *= 1.0f / (1.0f + std::exp(-gate[e]));
+      }
+    });
   }
 
   // Output projection (MLA: after each head's attn_v_b), optional post-norm, residual.

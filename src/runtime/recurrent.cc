@@ -20,6 +20,10 @@ void Context::recurrent_block(const Ubatch& ub, int64_t il) {
     case Architecture::kLfm2:
       shortconv_block(ub, il);
       break;
+    case Architecture::kQwen35:
+    case Architecture::kQwen35Moe:
+      delta_net_block(ub, il);
+      break;
     default:
       // read_hparams gives recurrent layers only to the architectures handled above.
       return;

@@ -159,6 +159,9 @@ Status configure_architecture(const GgufFile& file, const ModelHParams& hp, Arch
       return configure_llama4(file, hp, config);
     case Architecture::kDeepseek2:
       return configure_deepseek2(file, hp, config);
+    case Architecture::kQwen35:
+    case Architecture::kQwen35Moe:
+      return configure_qwen35(file, hp, config);
     case Architecture::kLfm2:
       return configure_lfm2(file, hp, config);
     case Architecture::kBert:

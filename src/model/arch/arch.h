@@ -81,6 +81,9 @@ struct ArchConfig {
   int64_t attn_chunk = 0;              // chunked attention size (contexts beyond it refused)
   bool v_norm = false;                 // RMS-normalise each V head (no weight) before caching
   std::vector<uint8_t> layer_no_rope;  // n_layer entries (or empty), 1 = no RoPE (SmolLM3 NoPE)
+  // qwen35: attn_q rows per head are [query(dk), gate(dk)]; the attention output of each head is
+  // multiplied by sigmoid(gate) before the output projection.
+  bool attn_output_gate = false;
   // Granite multipliers: block outputs are scaled before the residual add, logits divided.
   float residual_scale = 1.0f;
   float logit_scale = 1.0f;
@@ -110,6 +113,7 @@ Status configure_gpt_oss(const GgufFile& file, const ModelHParams& hp, ArchConfi
 Status configure_glm4moe(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_llama4(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_deepseek2(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
+Status configure_qwen35(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_lfm2(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_bert(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
 Status configure_nomic_bert(const GgufFile& file, const ModelHParams& hp, ArchConfig& config);
