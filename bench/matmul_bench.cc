@@ -192,13 +192,17 @@ const bool kRegistered = [] {
       const std::string base = "Matmul/" + tensor_type_name(type) + "/" + isa_name(isa) + "/";
       for (const Shape& s : kShapes) {
         for (int64_t n : {1, 2, 4, 8, 16, 512}) {
-          // Batched products run only on the layer shapes (logits are computed for one token),
-          // and the scalar reference only for one token (a batch would take minutes). The small
-          // batches (a server's decode steps) only for the types and Isas where AMX matters.
-          if (n > 1 && (s.rows > 8192 || isa == Isa::kScalar)) continue;
+          // Batched products run only on the layer shapes, and the scalar reference only for one
+          // token (a batch would take minutes). The small batches (a server's decode steps) only
+          // for the types of the benchmark models (Q4_0 / Q8_0 layers, Q6_K / Q4_K output) and
+          // the Isas where AMX or VNNI matter; the logits shape only for 8 tokens (a decode step
+          // of 8 sequences, each with its own logits row).
           const bool small_batch = n > 1 && n < 512;
+          if (n > 1 && isa == Isa::kScalar) continue;
+          if (n > 1 && s.rows > 8192 && n != 8) continue;
           if (small_batch && (isa < Isa::kAvx512Vnni ||
-                              (type != TensorType::kQ4_0 && type != TensorType::kQ8_0))) {
+                              (type != TensorType::kQ4_0 && type != TensorType::kQ8_0 &&
+                               type != TensorType::kQ6_K && type != TensorType::kQ4_K))) {
             continue;
           }
           for (int threads : {1, 2}) {

@@ -184,6 +184,67 @@ TEST(CliBench, DepthBeyondTheContextIsAnError) {
   }
 }
 
+TEST(CliBench, SequencesDecodeTogether) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const std::string model = shell_quote(dir / "models" / "llama-spm-q4_0.gguf");
+  // Every tg test runs once per --sequences value, at every depth; pp tests once.
+  const auto r =
+      run_cli("bench -m " + model + " -p 8 -n 4 -d 0,12 --sequences 1,3 -r 2 -t 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 6u);
+  const int64_t want[6][4] = {{8, 0, 0, 1},  {0, 4, 0, 1},  {0, 4, 0, 3},
+                              {8, 0, 12, 1}, {0, 4, 12, 1}, {0, 4, 12, 3}};
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(j[i]["n_prompt"], want[i][0]) << i;
+    EXPECT_EQ(j[i]["n_gen"], want[i][1]) << i;
+    EXPECT_EQ(j[i]["n_depth"], want[i][2]) << i;
+    EXPECT_EQ(j[i]["n_seq"], want[i][3]) << i;
+    ASSERT_EQ(j[i]["samples_ns"].size(), 2u);
+    // t/s counts every sequence's tokens: S * N per run (or P for pp).
+    const double tokens = static_cast<double>(want[i][0] + want[i][1] * want[i][3]);
+    for (size_t k = 0; k < 2; ++k) {
+      const double ns = j[i]["samples_ns"][k].get<double>();
+      EXPECT_NEAR(j[i]["samples_ts"][k].get<double>(), tokens * 1e9 / ns, 1e-6 * tokens * 1e9 / ns)
+          << i;
+    }
+    if (want[i][1] > 0) {
+      // One step = one token of every sequence.
+      EXPECT_NEAR(j[i]["avg_step_ns"].get<double>(), j[i]["avg_ns"].get<double>() / 4.0, 1.0) << i;
+    } else {
+      EXPECT_FALSE(j[i].contains("avg_step_ns")) << i;
+    }
+  }
+  // The table labels the tests with their sequence count; a -c that fits S * N is accepted.
+  const auto table = run_cli("bench -m " + model + " -p 0 -n 2 -d 4 --sequences 5 -c 14 -r 1 -t 1");
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("tg2 x5 @ d4"), std::string::npos) << table.out;
+}
+
+TEST(CliBench, BadSequenceCountsAreErrors) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const std::string model = shell_quote(dir / "models" / "llama-spm-q4_0.gguf");
+  struct Case {
+    std::string args;
+    std::string needle;
+  };
+  const Case cases[] = {
+      {" --sequences 0", "--sequences must be between 1 and 64, not 0"},
+      {" --sequences 1,65", "--sequences must be between 1 and 64, not 65"},
+      {" --sequences -2", "--sequences must be between 1 and 64"},
+      {" --sequences 2,x", "sequences"},
+      {" -p 0 -n 8 --sequences 1,4 -c 20", "depth 0 + tg8 x 4 sequences needs 32 cells"},
+      {" -p 0 -n 8 -d 10 --sequences 2 -c 25", "depth 10 + tg8 x 2 sequences needs 26 cells"},
+  };
+  for (const Case& c : cases) {
+    const auto r = run_cli("bench -m " + model + c.args + " -r 1");
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_TRUE(r.out.empty()) << c.args << ": " << r.out;
+    EXPECT_NE(r.err.find(c.needle), std::string::npos) << c.args << ": " << r.err;
+  }
+}
+
 TEST(CliRun, ErrorsAreOneLineAndNonZero) {
   EMBER_REQUIRE_TESTDATA(dir);
   const std::string model = shell_quote(dir / "models" / "llama-spm-q4_0.gguf");

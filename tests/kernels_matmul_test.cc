@@ -468,7 +468,8 @@ TEST(Matmul, MxfpEveryScaleExponent) {
 TEST(Matmul, SimdMatchesScalarForEveryTokenCount) {
   for (Isa isa : supported_isas()) {
     if (isa == Isa::kScalar) continue;
-    for (TensorType type : {TensorType::kQ4_0, TensorType::kQ4_K, TensorType::kF16}) {
+    for (TensorType type : {TensorType::kQ4_0, TensorType::kQ8_0, TensorType::kQ4_K,
+                            TensorType::kQ6_K, TensorType::kF16}) {
       for (int64_t n = 1; n <= 17; ++n) expect_close_to_scalar(isa, type, 37, 512, n, 40);
     }
   }
@@ -525,6 +526,39 @@ TEST(Matmul, BitIdenticalAcrossBatchingRowRangesAndPacking) {
             EXPECT_EQ(v, -7.0f);
           }
         }
+      }
+    }
+  }
+}
+
+TEST(Matmul, BitIdenticalBetweenFewTokenAndBatchPaths) {
+  // Products of 2-15 tokens (a server's decode steps) run their own tiles (x86/tile_driver.h,
+  // few_tokens): every count must give the bits of a large batch and of one token at a time.
+  for (Isa isa : supported_isas()) {
+    for (TensorType type : kAllTypes) {
+      const int64_t rows = 83, cols = block_of(type) == 256 ? 512 : 160, n = 20;
+      SCOPED_TRACE(label(isa, type, rows, cols, n));
+      const Matrix m = make_matrix(type, rows, cols, 91);
+      const Acts a = make_acts(isa, type, n, cols, 92);
+      const Weights w = m.weights();
+      Result<PreparedWeights> pw = prepare_weights(isa, w);
+      ASSERT_TRUE(pw.ok()) << pw.status().to_string();
+      std::vector<float> batch(static_cast<size_t>(n * rows), -7.0f);
+      matmul(*pw, a.buf.data(), n, batch.data(), rows, 0, rows);
+      const ActLayout l = act_layout(type, cols);
+      for (int64_t k = 2; k <= 15; ++k) {
+        // Tokens [t0, t0 + k) of the batch, prepared and unprepared, in two row ranges.
+        const int64_t t0 = (k * 7) % (n - k + 1);
+        const uint8_t* x = a.buf.data() + static_cast<size_t>(t0) * l.stride;
+        std::vector<float> few(static_cast<size_t>(k * rows), -7.0f);
+        matmul(*pw, x, k, few.data(), rows, 0, 35);
+        matmul(*pw, x, k, few.data(), rows, 35, rows);
+        EXPECT_EQ(0, std::memcmp(few.data(), batch.data() + t0 * rows, few.size() * 4))
+            << k << " tokens, prepared";
+        std::vector<float> unpacked(static_cast<size_t>(k * rows), -7.0f);
+        matmul(isa, w, x, k, unpacked.data(), rows, 0, rows);
+        EXPECT_EQ(0, std::memcmp(unpacked.data(), batch.data() + t0 * rows, few.size() * 4))
+            << k << " tokens, unprepared";
       }
     }
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <set>
 
 #include "sampling/chain.h"
@@ -33,6 +34,58 @@ TEST(Sampling, TopKKeepsTheKHighest) {
   EXPECT_EQ(ids_after(*make_top_k(2), logits), (std::set<int32_t>{1, 4}));
   EXPECT_EQ(ids_after(*make_top_k(0), logits).size(), 5u);   // off
   EXPECT_EQ(ids_after(*make_top_k(99), logits).size(), 5u);  // larger than the set
+}
+
+TEST(Sampling, TopKFromALazyRowEqualsAFullSort) {
+  // keep_top on a lazily assigned row picks from the row directly (candidates.h); the expected
+  // set is the definition: the row sorted by logit, highest first, ties by lower id (a stable
+  // sort of the ids by descending logit), cut to k. Rows with many ties, -inf and NaN-free.
+  std::mt19937 rng(7);
+  for (size_t n : {1u, 5u, 17u, 100u, 1000u, 4099u}) {
+    for (int kind = 0; kind < 3; ++kind) {
+      std::vector<float> row(n);
+      for (float& v : row) {
+        if (kind == 0) v = static_cast<float>(rng() % 8);  // heavy ties
+        if (kind == 1) v = std::normal_distribution<float>(0.0f, 3.0f)(rng);
+        if (kind == 2) {
+          v = rng() % 3 == 0 ? -std::numeric_limits<float>::infinity()
+                             : static_cast<float>(static_cast<int>(rng() % 64) - 32) * 0.25f;
+        }
+      }
+      if (kind == 1 && n > 40) {
+        // Ascending logits: every token beats the k-th best so far (the worst case).
+        std::sort(row.begin(), row.end());
+      }
+      std::vector<int32_t> order(n);
+      for (size_t i = 0; i < n; ++i) order[i] = static_cast<int32_t>(i);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int32_t a, int32_t b) { return row[a] > row[b]; });
+      for (size_t k : {size_t{1}, size_t{2}, size_t{3}, size_t{16}, size_t{40}, n - 1, n, n + 1}) {
+        if (k == 0) continue;
+        Candidates c;
+        c.assign_lazy(row);
+        EXPECT_EQ(c.size(), n);
+        c.keep_top(std::min(k, n));
+        const size_t want = std::min(k, n);
+        ASSERT_EQ(c.size(), want) << n << " " << k;
+        EXPECT_TRUE(c.sorted());
+        for (size_t i = 0; i < want; ++i) {
+          EXPECT_EQ(c[i].id, order[i]) << "n " << n << " kind " << kind << " k " << k << " i " << i;
+          EXPECT_EQ(c[i].logit, row[static_cast<size_t>(order[i])]);
+        }
+      }
+      // Without keep_top first, a lazy row reads as assign() would.
+      Candidates lazy, eager;
+      lazy.assign_lazy(row);
+      eager.assign(row);
+      ASSERT_EQ(lazy.items().size(), n);
+      EXPECT_TRUE(lazy.id_indexed());
+      for (size_t i = 0; i < n; ++i) {
+        EXPECT_EQ(lazy[i].id, eager[i].id);
+        EXPECT_EQ(lazy[i].logit, eager[i].logit);
+      }
+    }
+  }
 }
 
 TEST(Sampling, TopPKeepsTheSmallestNucleus) {

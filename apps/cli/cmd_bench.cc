@@ -1,4 +1,5 @@
-// `ember bench -m FILE [-p 512] [-n 128] [-d 0] [-t THREADS] [-r REPS] [-c N_CTX] [--json]`
+// `ember bench -m FILE [-p 512] [-n 128] [-d 0] [--sequences 1] [-t THREADS] [-r REPS] [-c N_CTX]
+//  [--json]`
 //
 // Prompt processing (pp) and generation (tg) speed, defined as llama-bench defines them:
 //   ppP: P random tokens evaluated as one batch (split into ubatches of -ub); only the last
@@ -9,7 +10,12 @@
 //        the test's tokens sit at positions D, D+1, ...; D = 0 is an empty cache. The depth is
 //        evaluated once per test and the test's own tokens are removed (seq_rm) after each run,
 //        so every run starts from the same D cached tokens.
-// The context holds D + P + N cells (-c sets it explicitly; a test that does not fit is an
+//   --sequences S (llama-batched-bench's npl): a tg test decodes S sequences together: each step
+//        is one batch carrying the next token of every sequence (ids 0 .. S-1, each at its own
+//        positions D, D+1, ...), as a server decoding S streams does; the depth is evaluated once
+//        and shared by all S sequences (seq_cp). t/s is the aggregate, S * N / seconds. pp tests
+//        run once, with one sequence.
+// The context holds D + P + S * N cells (-c sets it explicitly; a test that does not fit is an
 // error). Each test runs once as a warm-up, then -r times; t/s = tokens / seconds per run,
 // reported as mean and sample standard deviation over the runs. -p, -n, -d and -t take
 // comma-separated lists. --json prints an array with one object per test carrying llama-bench's
@@ -29,6 +35,7 @@
 #include "model_session.h"
 #include "progress.h"
 #include "read_bandwidth.h"
+#include "runtime/kv_cache.h"
 
 namespace ember::cli {
 namespace {
@@ -38,7 +45,8 @@ struct BenchArgs {
   std::vector<int64_t> n_prompt = {512};
   std::vector<int64_t> n_gen = {128};
   std::vector<int64_t> n_depth = {0};
-  int64_t n_ctx = 0;  // 0: depth + test size
+  std::vector<int> n_seq = {1};  // sequences decoded together in tg tests
+  int64_t n_ctx = 0;             // 0: depth + test size
   std::vector<int> threads;
   int reps = 5;
   int64_t n_batch = 2048;
@@ -55,6 +63,7 @@ struct BenchArgs {
 struct TestResult {
   int64_t n_prompt = 0, n_gen = 0, n_depth = 0;
   int threads = 0;
+  int n_seq = 1;
   std::vector<double> samples_ns;
   std::string time;  // ISO 8601 start time
 };
@@ -103,14 +112,19 @@ class Bench {
     return Status::Ok();
   }
 
-  Status generate(int64_t start, int64_t n) {
+  // n steps, each one token of every sequence 0 .. n_seq-1 at position start + step (BOS first
+  // when start is 0), all of them wanting logits.
+  Status generate(int64_t start, int64_t n, int n_seq) {
     const int32_t bos = lm_.tokenizer && lm_.tokenizer->add_bos() ? lm_.tokenizer->bos() : -1;
-    int32_t tok = start == 0 && bos >= 0 ? bos : random_token();
+    runtime::Batch b;
     for (int64_t i = 0; i < n; ++i) {
-      runtime::Batch b;
-      b.add(tok, static_cast<int32_t>(start + i), 0, true);
+      b.clear();
+      const int64_t pos = start + i;
+      for (int s = 0; s < n_seq; ++s) {
+        const int32_t tok = pos == 0 && bos >= 0 ? bos : random_token();
+        b.add(tok, static_cast<int32_t>(pos), s, true);
+      }
       EMBER_RETURN_IF_ERROR(ctx_.decode(b));
-      tok = random_token();
     }
     return Status::Ok();
   }
@@ -148,6 +162,12 @@ int run_bench(BenchArgs a) {
   for (int64_t v : a.n_depth) {
     if (v < 0) return report_error("bench: -d must not be negative");
   }
+  if (a.n_seq.empty()) a.n_seq.push_back(1);
+  for (int s : a.n_seq) {
+    if (s < 1 || s > KvCache::kMaxSequences)
+      return report_error("bench: --sequences must be between 1 and " +
+                          std::to_string(KvCache::kMaxSequences) + ", not " + std::to_string(s));
+  }
   if (a.n_ctx < 0) return report_error("bench: -c must not be negative");
   // Every test must fit the context: checked before loading, so a mistake costs nothing.
   if (a.n_ctx > 0) {
@@ -159,10 +179,15 @@ int run_bench(BenchArgs a) {
                               " cells, more than the context (-c " + std::to_string(a.n_ctx) + ")");
       }
       for (int64_t size : a.n_gen) {
-        if (d + size > a.n_ctx && size > 0)
-          return report_error("bench: depth " + std::to_string(d) + " + tg" + std::to_string(size) +
-                              " needs " + std::to_string(d + size) +
-                              " cells, more than the context (-c " + std::to_string(a.n_ctx) + ")");
+        for (int s : a.n_seq) {
+          const int64_t cells = d + size * s;
+          if (cells > a.n_ctx && size > 0)
+            return report_error(
+                "bench: depth " + std::to_string(d) + " + tg" + std::to_string(size) +
+                (s > 1 ? " x " + std::to_string(s) + " sequences" : std::string()) + " needs " +
+                std::to_string(cells) + " cells, more than the context (-c " +
+                std::to_string(a.n_ctx) + ")");
+        }
       }
     }
   }
@@ -172,7 +197,8 @@ int run_bench(BenchArgs a) {
       if (d + size > kMaxPositions) return report_error("bench: depth + -p is too large");
     }
     for (int64_t size : a.n_gen) {
-      if (d + size > kMaxPositions) return report_error("bench: depth + -n is too large");
+      if (d + size * KvCache::kMaxSequences > kMaxPositions)
+        return report_error("bench: depth + -n is too large");
     }
   }
   if (a.threads.empty()) a.threads.push_back(hardware_threads());
@@ -212,10 +238,12 @@ int run_bench(BenchArgs a) {
   for (int t : a.threads) {
     for (int64_t d : a.n_depth) {
       for (int64_t p : a.n_prompt) {
-        if (p > 0) tests.push_back({p, 0, d, t, {}, {}});
+        if (p > 0) tests.push_back({p, 0, d, t, 1, {}, {}});
       }
       for (int64_t n : a.n_gen) {
-        if (n > 0) tests.push_back({0, n, d, t, {}, {}});
+        for (int s : a.n_seq) {
+          if (n > 0) tests.push_back({0, n, d, t, s, {}, {}});
+        }
       }
     }
   }
@@ -233,7 +261,9 @@ int run_bench(BenchArgs a) {
   }
   for (TestResult& r : tests) {
     runtime::ContextParams cp;
-    cp.n_ctx = a.n_ctx > 0 ? a.n_ctx : std::max<int64_t>(1, r.n_depth + r.n_prompt + r.n_gen);
+    cp.n_ctx =
+        a.n_ctx > 0 ? a.n_ctx : std::max<int64_t>(1, r.n_depth + r.n_prompt + r.n_seq * r.n_gen);
+    cp.n_seq_max = r.n_seq;
     cp.n_ubatch = a.n_ubatch;
     cp.n_threads = r.threads;
     cp.kv_type = *kv;
@@ -241,7 +271,7 @@ int run_bench(BenchArgs a) {
     cp.attention = attention;
     // Recurrent layers cannot cut their state back to the depth: sequence 1 keeps a copy of it.
     const bool recurrent = lm->model->hparams().has_recurrent();
-    if (recurrent) cp.n_seq_max = 2;
+    if (recurrent) cp.n_seq_max = r.n_seq + 1;
     Result<std::unique_ptr<runtime::Context>> ctx = runtime::Context::create(*lm->model, cp);
     if (!ctx.ok()) {
       progress.finish();
@@ -251,33 +281,42 @@ int run_bench(BenchArgs a) {
     r.time = now_iso8601();
     std::string name =
         r.n_prompt > 0 ? "pp" + std::to_string(r.n_prompt) : "tg" + std::to_string(r.n_gen);
+    if (r.n_seq > 1) name += " x" + std::to_string(r.n_seq);        // sequences decoded together
     if (r.n_depth > 0) name += " @ d" + std::to_string(r.n_depth);  // llama-bench's label
     const std::string item = name + " t=" + std::to_string(r.threads);
-    // The depth, evaluated once (untimed); after each run the test's tokens are removed again.
+    // The depth, evaluated once (untimed) and shared by every sequence; after each run the
+    // test's tokens are removed again.
+    const auto d = static_cast<int32_t>(r.n_depth);
     if (r.n_depth > 0) {
       Status st = bench.prompt(0, r.n_depth);
+      for (int s = 1; s < r.n_seq && st.ok(); ++s) st = (*ctx)->seq_cp(0, s, 0, d);
       if (!st.ok()) {
         progress.finish();
         return report_error(st);
       }
     }
-    const auto d = static_cast<int32_t>(r.n_depth);
+    // Recurrent layers cannot cut their state back to the depth: sequence `backup` (after the
+    // decoding ones) keeps a copy of it.
+    const int32_t backup = static_cast<int32_t>(r.n_seq);
     if (recurrent && d > 0) {
-      Status st = (*ctx)->seq_cp(0, 1, 0, -1);
+      Status st = (*ctx)->seq_cp(0, backup, 0, -1);
       if (!st.ok()) {
         progress.finish();
         return report_error(st);
       }
     }
-    // Back to the depth after a run: remove the run's tokens (a recurrent model restores the
-    // whole sequence from the copy, cells shared, no recomputation).
+    // Back to the depth after a run: remove the run's tokens (a recurrent model restores each
+    // sequence from the copy, cells shared, no recomputation).
     auto back_to_depth = [&]() -> Status {
-      if (!recurrent || d == 0) return (*ctx)->seq_rm(0, d, -1);
-      EMBER_RETURN_IF_ERROR((*ctx)->seq_rm(0, 0, -1));
-      return (*ctx)->seq_cp(1, 0, 0, -1);
+      if (!recurrent || d == 0) return (*ctx)->seq_rm(-1, d, -1);
+      for (int32_t s = 0; s < static_cast<int32_t>(r.n_seq); ++s) {
+        EMBER_RETURN_IF_ERROR((*ctx)->seq_rm(s, 0, -1));
+        EMBER_RETURN_IF_ERROR((*ctx)->seq_cp(backup, s, 0, -1));
+      }
+      return Status::Ok();
     };
     if (!a.no_warmup) {
-      Status st = r.n_prompt > 0 ? bench.prompt(d, r.n_prompt) : bench.generate(d, 1);
+      Status st = r.n_prompt > 0 ? bench.prompt(d, r.n_prompt) : bench.generate(d, 1, r.n_seq);
       if (st.ok()) st = back_to_depth();
       if (!st.ok()) {
         progress.finish();
@@ -288,7 +327,8 @@ int run_bench(BenchArgs a) {
     (*ctx)->reset_profile();
     for (int rep = 0; rep < a.reps; ++rep) {
       const auto t0 = std::chrono::steady_clock::now();
-      Status st = r.n_prompt > 0 ? bench.prompt(d, r.n_prompt) : bench.generate(d, r.n_gen);
+      Status st =
+          r.n_prompt > 0 ? bench.prompt(d, r.n_prompt) : bench.generate(d, r.n_gen, r.n_seq);
       const auto t1 = std::chrono::steady_clock::now();
       if (st.ok()) st = back_to_depth();
       if (!st.ok()) {
@@ -300,7 +340,7 @@ int run_bench(BenchArgs a) {
     }
     std::vector<double> ts;
     for (double ns : r.samples_ns)
-      ts.push_back(static_cast<double>(r.n_prompt + r.n_gen) * 1e9 / ns);
+      ts.push_back(static_cast<double>(r.n_prompt + r.n_seq * r.n_gen) * 1e9 / ns);
     progress.clear();  // the profile and the table row must not land on the bar's line
     if (a.profile) {
       // Per-stage share of the measured runs, on stderr.
@@ -330,11 +370,15 @@ int run_bench(BenchArgs a) {
       j["n_prompt"] = r.n_prompt;
       j["n_gen"] = r.n_gen;
       j["n_depth"] = r.n_depth;
+      j["n_seq"] = r.n_seq;
       j["test_time"] = r.time;
       j["avg_ns"] = static_cast<uint64_t>(mean(r.samples_ns));
       j["stddev_ns"] = static_cast<uint64_t>(stddev(r.samples_ns));
       j["avg_ts"] = mean(ts);
       j["stddev_ts"] = stddev(ts);
+      if (r.n_gen > 0) {  // one decode step (a token of every sequence)
+        j["avg_step_ns"] = static_cast<uint64_t>(mean(r.samples_ns) / static_cast<double>(r.n_gen));
+      }
       j["samples_ns"] = r.samples_ns;
       j["samples_ts"] = ts;
       j["rss_after_load"] = rss_after_load;
@@ -386,6 +430,10 @@ void register_bench(CLI::App& app, CommandResult& result) {
       ->delimiter(',');
   cmd->add_option("-d,--n-depth", a->n_depth,
                   "Tokens already in the cache before each test (comma-separated; default 0)")
+      ->delimiter(',');
+  cmd->add_option("--sequences,--npl", a->n_seq,
+                  "Sequences decoded together in tg tests, one token each per step "
+                  "(comma-separated; default 1; t/s is the aggregate)")
       ->delimiter(',');
   cmd->add_option("-c,--ctx-size", a->n_ctx,
                   "Cache cells (default: depth + test size; a test that does not fit is an error)");

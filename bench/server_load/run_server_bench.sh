@@ -4,6 +4,7 @@
 # with --json, and stops the server. Results: OUT/<scenario>.json and a summary on stdout.
 # Usage: bench/server_load/run_server_bench.sh MODEL.gguf OUT_DIR [extra ember serve flags...]
 # Defaults: --parallel 8 -t 2 -c 1024 (a request's context: ~700 prompt + 128 output tokens).
+# ONLY="one-client eight" runs just the named scenarios; EMBER_BIN / LOAD_BIN pick the binaries.
 set -euo pipefail
 model="$1"
 out="$2"
@@ -16,6 +17,7 @@ mkdir -p "$out"
 run_scenario() {
   local name="$1"
   shift
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return 0; fi
   local log="$out/$name.server.log"
   "$ember" serve -m "$model" --host 127.0.0.1 --port 0 --parallel 8 -t 2 -c 1024 "${SERVE_FLAGS[@]}" 2>"$log" &
   local pid=$!

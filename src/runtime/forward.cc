@@ -411,7 +411,7 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
     // Each head's output times sigmoid(its gate) (dk == dv for these models).
     pool_.run(n_rows, [&](int64_t i, int) {
       const int64_t t = last ? ub.out_rows[static_cast<size_t>(i)] : i;
-      const float* qg = qgate_.data() + t * 2 * nq;
+      const float* qg = qgate_.data() + t * 2 * hp.n_head * dk;
       float* a = attn_.data() + i * n_attn;
       for (int64_t h = 0; h < hp.n_head; ++h) {
         const float* gate = qg + h * 2 * dk + dk;

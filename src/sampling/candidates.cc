@@ -14,16 +14,66 @@ bool higher(const Candidate& a, const Candidate& b) {
 }  // namespace
 
 void Candidates::assign(std::span<const float> logits) {
-  items_.resize(logits.size());
-  for (size_t i = 0; i < logits.size(); ++i) {
-    items_[i] = Candidate{static_cast<int32_t>(i), logits[i], 0.0f};
-  }
+  assign_lazy(logits);
+  materialize();
+}
+
+void Candidates::assign_lazy(std::span<const float> logits) {
+  items_.clear();
+  row_ = logits;
+  lazy_ = true;
   sorted_ = false;
   id_indexed_ = true;
   selected = -1;
 }
 
+void Candidates::materialize() const {
+  if (!lazy_) return;
+  items_.resize(row_.size());
+  for (size_t i = 0; i < row_.size(); ++i) {
+    items_[i] = Candidate{static_cast<int32_t>(i), row_[i], 0.0f};
+  }
+  row_ = {};
+  lazy_ = false;
+}
+
+void Candidates::select_top_from_row(size_t k) {
+  // A heap of the best k so far whose front is the worst of them (ordered by `higher`). Ids
+  // arrive in increasing order, so a later token with the front's logit never ranks above it:
+  // a token enters only with a strictly higher logit, and most of a 128k row is rejected by one
+  // comparison per block of 16 against the front's logit. The result is the k first tokens of
+  // the row sorted by `higher`, exactly what partial_sort gives (a strict total order).
+  const std::span<const float> row = row_;
+  const size_t n = row.size();
+  items_.resize(k);
+  for (size_t i = 0; i < k; ++i) items_[i] = Candidate{static_cast<int32_t>(i), row[i], 0.0f};
+  std::make_heap(items_.begin(), items_.end(), higher);
+  float worst = items_.front().logit;
+  auto offer = [&](size_t i) {
+    if (!(row[i] > worst)) return;  // NaN never enters
+    std::pop_heap(items_.begin(), items_.end(), higher);
+    items_.back() = Candidate{static_cast<int32_t>(i), row[i], 0.0f};
+    std::push_heap(items_.begin(), items_.end(), higher);
+    worst = items_.front().logit;
+  };
+  constexpr size_t kBlock = 16;
+  size_t i = k;
+  for (; i < n && i % kBlock != 0; ++i) offer(i);
+  for (; i + kBlock <= n; i += kBlock) {
+    // Any value above `worst` in the block? (Branch-free, vectorizable; NaN compares false.)
+    bool any = false;
+    for (size_t j = 0; j < kBlock; ++j) any |= row[i + j] > worst;
+    if (!any) continue;
+    for (size_t j = 0; j < kBlock; ++j) offer(i + j);
+  }
+  for (; i < n; ++i) offer(i);
+  std::sort(items_.begin(), items_.end(), higher);
+  row_ = {};
+  lazy_ = false;
+}
+
 void Candidates::sort() {
+  materialize();
   if (sorted_) return;
   std::sort(items_.begin(), items_.end(), higher);
   sorted_ = true;
@@ -31,6 +81,13 @@ void Candidates::sort() {
 }
 
 void Candidates::keep_top(size_t k) {
+  if (lazy_ && k > 0 && k < row_.size() && !sorted_) {
+    select_top_from_row(k);
+    sorted_ = true;
+    id_indexed_ = false;
+    return;
+  }
+  materialize();
   if (k >= items_.size()) {
     sort();
     return;
@@ -46,6 +103,7 @@ void Candidates::keep_top(size_t k) {
 }
 
 void Candidates::truncate(size_t n) {
+  materialize();
   if (n < items_.size()) items_.resize(n);
 }
 

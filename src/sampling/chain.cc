@@ -209,11 +209,16 @@ Result<int32_t> SamplerChain::sample(std::span<const float> logits) {
     return invalid_argument("sampler chain: logits row has " + std::to_string(logits.size()) +
                             " values, expected " + std::to_string(n_vocab_));
   }
-  candidates_.assign(logits);
+  candidates_.assign_lazy(logits);  // a leading top-k reads the row directly
   for (auto& s : samplers_) {
-    EMBER_RETURN_IF_ERROR(s->apply(candidates_).with_context(s->name()));
+    Status st = s->apply(candidates_).with_context(s->name());
+    if (!st.ok()) {
+      candidates_.materialize();  // the row belongs to the caller: never keep it
+      return st;
+    }
     if (candidates_.selected >= 0) break;  // a selector decided
   }
+  candidates_.materialize();
   if (candidates_.selected < 0) {
     return internal_error("sampler chain ended without selecting a token (no selector)");
   }
@@ -247,8 +252,8 @@ std::vector<std::pair<int32_t, float>> top_probabilities(std::span<const float> 
     for (float l : logits) sum += std::exp(double(l) - double(max_logit));
   }
   Candidates c;
-  c.assign(logits);
-  c.keep_top(std::min(n, c.size()));  // partial sort: cheap on a large vocabulary
+  c.assign_lazy(logits);
+  c.keep_top(std::min(n, c.size()));  // picks from the row: cheap on a large vocabulary
   for (size_t i = 0; i < c.size(); ++i) {
     const double p = sum > 0.0 ? std::exp(double(c[i].logit) - double(max_logit)) / sum : 0.0;
     out.emplace_back(c[i].id, static_cast<float>(p));

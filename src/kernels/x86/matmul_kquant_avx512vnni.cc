@@ -6,8 +6,9 @@
 namespace ember::kernels::x86 {
 
 PackedKernel avx512vnni_kquant_kernel(TensorType type) {
-  // Tiles: 2 row vectors (32 rows) x 3 tokens for batches, 1 row vector for one token.
-  return kquant_kernel<Avx512<true>, 2, 3, 1>(type);
+  // Tiles: 2 row vectors (32 rows) x 3 tokens for batches, 1 row vector for one token, and for
+  // 2-15 tokens (decode steps of several sequences) 1 row vector x up to 8 tokens with prefetch.
+  return kquant_kernel<Avx512<true>, 2, 3, 1, FewTiles{1, 8, 15}>(type);
 }
 
 }  // namespace ember::kernels::x86

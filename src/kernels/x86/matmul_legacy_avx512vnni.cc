@@ -7,8 +7,9 @@
 namespace ember::kernels::x86 {
 
 PackedKernel avx512vnni_legacy_kernel(TensorType type) {
-  // Tiles: 2 row vectors (32 rows) x 4 tokens for batches, 1 row vector for one token.
-  return legacy_kernel<Avx512<true>, 2, 4, 1>(type);
+  // Tiles: 2 row vectors (32 rows) x 4 tokens for batches, 1 row vector for one token, and for
+  // 2-15 tokens (decode steps of several sequences) 1 row vector x up to 8 tokens with prefetch.
+  return legacy_kernel<Avx512<true>, 2, 4, 1, FewTiles{1, 8, 15}>(type);
 }
 
 }  // namespace ember::kernels::x86

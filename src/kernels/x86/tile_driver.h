@@ -4,12 +4,20 @@
 // group of 16 rows is one AVX-512 vector or two AVX2 vectors). A kernel class K provides
 //   template <int V, int T> static void tile(const TileCtx&, int64_t q0, int64_t t0)
 // computing row vectors q0 .. q0 + V - 1 for tokens t0 .. t0 + T - 1 over all columns, plus the
-// tile sizes kV x kT (batches) and kGemvV (single token). Every tile computes each output element
+// tile sizes kV x kT (batches), kGemvV (single token) and kFewV x kFewT (2 .. kFewMax tokens, 0:
+// none; see run_packed). Every tile computes each output element
 // with the same sequence of operations whatever V and T are (each lane only ever sees its own row
 // and token), which is what makes results independent of batching, row ranges and threads.
 //
 // Loop order: for each tile of rows, all tokens, so the tile's weights (at most a few hundred KB)
 // stay in L1/L2 while the activations stream from L2/L3.
+//
+// A few tokens (a server's decode step: one token per sequence) read every weight once from
+// memory, like a single token, but then do several tokens' arithmetic on it, which on their own
+// make the product compute-bound. Without help the two do not overlap: a tile waits for its
+// weights, then computes. So products of 2 .. kFewMax tokens run tiles of kFewV row vectors x up
+// to kFewT tokens (all of a decode step's tokens in one pass, each weight decoded once), and the
+// first token tile of each row tile prefetches the next row tile's weights as the GEMV does.
 #pragma once
 
 #include <cstddef>
@@ -32,6 +40,8 @@ struct TileCtx {
   float* y = nullptr;
   int64_t ldy = 0;
   int64_t rb = 0, re = 0;  // rows to store
+  // Prefetch the next row tile's weights while computing (single tokens always do).
+  bool prefetch = false;
 };
 
 // Stores a tile's row vector v for T tokens, only rows inside [rb, re).
@@ -71,6 +81,20 @@ void token_tail(const TileCtx& c, int64_t q0, int64_t t0, int64_t rest) {
   }
 }
 
+// All tokens of a small product for row vectors q0 .. q0 + V - 1: tiles of up to kFewT tokens,
+// the first of which prefetches the next row tile.
+template <class K, int V>
+void few_tokens(TileCtx& c, int64_t q0) {
+  c.prefetch = true;
+  int64_t t = 0;
+  for (; t + K::kFewT <= c.n_tokens; t += K::kFewT) {
+    K::template tile<V, K::kFewT>(c, q0, t);
+    c.prefetch = false;
+  }
+  if (t < c.n_tokens) token_tail<K, V, K::kFewT>(c, q0, t, c.n_tokens - t);
+  c.prefetch = false;
+}
+
 template <class K, int V>
 void all_tokens(const TileCtx& c, int64_t q0) {
   int64_t t = 0;
@@ -101,6 +125,12 @@ void run_packed(const PackedView& pv, const uint8_t* act, int64_t n_tokens, floa
   int64_t q = row_begin / S::kLanes;
   if (n_tokens == 1) {
     for (; q + K::kGemvV <= q_end; q += K::kGemvV) K::template tile<K::kGemvV, 1>(c, q, 0);
+  } else if (K::kFewT > 0 && n_tokens <= K::kFewMax) {
+    if constexpr (K::kFewT > 0) {
+      for (; q + K::kFewV <= q_end; q += K::kFewV) few_tokens<K, K::kFewV>(c, q);
+      for (; q < q_end; ++q) few_tokens<K, 1>(c, q);
+    }
+    return;
   } else {
     for (; q + K::kV <= q_end; q += K::kV) all_tokens<K, K::kV>(c, q);
   }

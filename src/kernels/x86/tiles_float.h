@@ -36,6 +36,7 @@ template <class SimdT, class F, int kGemmV, int kGemmT, int kGemv>
 struct FloatKernel {
   using S = SimdT;
   static constexpr int kV = kGemmV, kT = kGemmT, kGemvV = kGemv;
+  static constexpr int kFewV = 0, kFewT = 0, kFewMax = 0;  // no few-token path (tile_driver.h)
   static int64_t blocks(int64_t cols) { return cols; }
 
   template <int V, int T>

@@ -271,10 +271,11 @@ struct FmtIQ4XS {
   }
 };
 
-template <class SimdT, class F, int kGemmV, int kGemmT, int kGemv>
+template <class SimdT, class F, int kGemmV, int kGemmT, int kGemv, FewTiles kFew>
 struct KQuantKernel {
   using S = SimdT;
   static constexpr int kV = kGemmV, kT = kGemmT, kGemvV = kGemv;
+  static constexpr int kFewV = kFew.v, kFewT = kFew.t, kFewMax = kFew.max;
   static int64_t blocks(int64_t cols) { return cols / 256; }
 
   template <int V, int T>
@@ -303,7 +304,7 @@ struct KQuantKernel {
     for (int64_t b = 0; b < c.nb; ++b) {
       const uint8_t* blk[V];
       for (int v = 0; v < V; ++v) blk[v] = wp[v] + static_cast<size_t>(b) * F::kBytes;
-      if constexpr (T == 1) {
+      if (T == 1 || c.prefetch) {
         for (int v = 0; v < V; ++v) prefetch_range(blk[v] + pf, F::kBytes);
       }
       VI isc[V][T];
@@ -351,21 +352,21 @@ struct KQuantKernel {
   }
 };
 
-template <class S, int kV, int kT, int kGemv>
+template <class S, int kV, int kT, int kGemv, FewTiles kFew = FewTiles{}>
 PackedKernel kquant_kernel(TensorType type) {
   switch (type) {
     case TensorType::kQ2_K:
-      return &run_packed<KQuantKernel<S, FmtQ2K, kV, kT, kGemv>>;
+      return &run_packed<KQuantKernel<S, FmtQ2K, kV, kT, kGemv, kFew>>;
     case TensorType::kQ3_K:
-      return &run_packed<KQuantKernel<S, FmtQ3K, kV, kT, kGemv>>;
+      return &run_packed<KQuantKernel<S, FmtQ3K, kV, kT, kGemv, kFew>>;
     case TensorType::kQ4_K:
-      return &run_packed<KQuantKernel<S, FmtQ45K<false>, kV, kT, kGemv>>;
+      return &run_packed<KQuantKernel<S, FmtQ45K<false>, kV, kT, kGemv, kFew>>;
     case TensorType::kQ5_K:
-      return &run_packed<KQuantKernel<S, FmtQ45K<true>, kV, kT, kGemv>>;
+      return &run_packed<KQuantKernel<S, FmtQ45K<true>, kV, kT, kGemv, kFew>>;
     case TensorType::kQ6_K:
-      return &run_packed<KQuantKernel<S, FmtQ6K, kV, kT, kGemv>>;
+      return &run_packed<KQuantKernel<S, FmtQ6K, kV, kT, kGemv, kFew>>;
     case TensorType::kIQ4_XS:
-      return &run_packed<KQuantKernel<S, FmtIQ4XS, kV, kT, kGemv>>;
+      return &run_packed<KQuantKernel<S, FmtIQ4XS, kV, kT, kGemv, kFew>>;
     default:
       return nullptr;
   }

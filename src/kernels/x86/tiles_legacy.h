@@ -159,10 +159,16 @@ EMBER_INLINE typename S::VF block_scale(const uint8_t* blk, int sub) {
   }
 }
 
-template <class SimdT, class F, int kGemmV, int kGemmT, int kGemv>
+// kFew = {V, T, max tokens} of the few-token path (tile_driver.h), {0, 0, 0} for none.
+struct FewTiles {
+  int v = 0, t = 0, max = 0;
+};
+
+template <class SimdT, class F, int kGemmV, int kGemmT, int kGemv, FewTiles kFew>
 struct LegacyKernel {
   using S = SimdT;
   static constexpr int kV = kGemmV, kT = kGemmT, kGemvV = kGemv;
+  static constexpr int kFewV = kFew.v, kFewT = kFew.t, kFewMax = kFew.max;
   static int64_t blocks(int64_t cols) { return cols / 32; }
 
   template <int V, int T>
@@ -198,7 +204,7 @@ struct LegacyKernel {
         for (int v = 0; v < V; ++v) acc[v][t] = init;
       }
       const size_t boff = static_cast<size_t>(b) * F::kBytes;
-      if constexpr (T == 1) {
+      if (T == 1 || c.prefetch) {
         for (int v = 0; v < V; ++v) prefetch_range(wp[v] + boff + pf, F::kBytes);
       }
       static_for<4>([&](auto P) __attribute__((always_inline)) {
@@ -248,23 +254,23 @@ struct LegacyKernel {
 };
 
 // The legacy-format kernels of one Isa, looked up by type.
-template <class S, int kV, int kT, int kGemv>
+template <class S, int kV, int kT, int kGemv, FewTiles kFew = FewTiles{}>
 PackedKernel legacy_kernel(TensorType type) {
   switch (type) {
     case TensorType::kQ4_0:
-      return &run_packed<LegacyKernel<S, FmtQ4_0, kV, kT, kGemv>>;
+      return &run_packed<LegacyKernel<S, FmtQ4_0, kV, kT, kGemv, kFew>>;
     case TensorType::kQ4_1:
-      return &run_packed<LegacyKernel<S, FmtQ4_1, kV, kT, kGemv>>;
+      return &run_packed<LegacyKernel<S, FmtQ4_1, kV, kT, kGemv, kFew>>;
     case TensorType::kQ5_0:
-      return &run_packed<LegacyKernel<S, FmtQ5_0, kV, kT, kGemv>>;
+      return &run_packed<LegacyKernel<S, FmtQ5_0, kV, kT, kGemv, kFew>>;
     case TensorType::kQ5_1:
-      return &run_packed<LegacyKernel<S, FmtQ5_1, kV, kT, kGemv>>;
+      return &run_packed<LegacyKernel<S, FmtQ5_1, kV, kT, kGemv, kFew>>;
     case TensorType::kQ8_0:
-      return &run_packed<LegacyKernel<S, FmtQ8_0, kV, kT, kGemv>>;
+      return &run_packed<LegacyKernel<S, FmtQ8_0, kV, kT, kGemv, kFew>>;
     case TensorType::kIQ4_NL:
-      return &run_packed<LegacyKernel<S, FmtIQ4_NL, kV, kT, kGemv>>;
+      return &run_packed<LegacyKernel<S, FmtIQ4_NL, kV, kT, kGemv, kFew>>;
     case TensorType::kMXFP4:
-      return &run_packed<LegacyKernel<S, FmtMXFP4, kV, kT, kGemv>>;
+      return &run_packed<LegacyKernel<S, FmtMXFP4, kV, kT, kGemv, kFew>>;
     default:
       return nullptr;
   }
