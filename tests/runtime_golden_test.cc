@@ -93,14 +93,17 @@ double top2_margin(const float* x, int64_t n) {
 const std::vector<std::string> kFamilies = {"gemma4-", "gemma4moe-", "mistral3-", "smollm3-",
                                              "granite-", "gpt-oss-", "glm4moe-", "llama4-"};
 
-// Known gaps, per model-name prefix: the NRMSE bound these goldens are held to instead of the
-// standard one, until the cause is found. On every golden model ember matches the reference bit
-// for bit up to a first divergent position (e.g. position 4 of gemma3-q8_0.p1, 12 of
-// llama-spm-q8_0.p1) and differs slightly after it (NRMSE 0.01-0.02 there). gemma4 and gpt-oss
-// amplify that difference more (NRMSE 0.02-0.064; an F32 instead of an F16 cache alone moves
-// gemma4 by up to 0.35), while argmax and greedy continuations still match everywhere.
+// Known gaps: the NRMSE bound a few quantized models are held to instead of 0.03, with the
+// worst NRMSE measured (both prompts) and why. ember follows the reference's arithmetic for the
+// 8-bit activations and the F32 and Q8_0 products (docs/inference.md, "Numerics"); with that,
+// gemma4-q8_0 and the other Q8_0 golden models match the reference bit for bit. These still
+// differ in the last bits of other quantized products (the reference keeps 8 float lanes per
+// K-quant / MXFP4 dot product, ember one running sum per block); a flipped 8-bit activation code
+// every few positions is then amplified by Gemma 4's per-layer embeddings and gpt-oss's MoE.
 double known_gap_tolerance(const std::string& model) {
-  if (model.rfind("gemma4", 0) == 0 || model.rfind("gpt-oss", 0) == 0) return 0.08;
+  if (model.rfind("gemma4-q4_k_m", 0) == 0) return 0.05;     // measured 0.0400
+  if (model.rfind("gemma4moe-q4_k_m", 0) == 0) return 0.05;  // measured 0.0391
+  if (model.rfind("gpt-oss-mxfp4", 0) == 0) return 0.06;     // measured 0.0462 (MXFP4 experts)
   return 0.0;
 }
 

@@ -237,6 +237,15 @@ void matmul(Isa isa, const Weights& w, const void* x_converted, int64_t n_tokens
   row_begin = std::max<int64_t>(row_begin, 0);
   row_end = std::min(row_end, w.rows);
   if (n_tokens <= 0 || row_begin >= row_end) return;
+  // F32 and Q8_0 weights are read in place in the reference's summation order (matmul_internal.h).
+  if (w.type == TensorType::kF32) {
+    matmul_f32(isa, w, x_converted, n_tokens, y, ldy, row_begin, row_end);
+    return;
+  }
+  if (w.type == TensorType::kQ8_0) {
+    matmul_q8_0(isa, w, x_converted, n_tokens, y, ldy, row_begin, row_end);
+    return;
+  }
   if (PackedKernel k = effective_kernel(isa, w.type)) {
     matmul_unpacked(isa, k, w, x_converted, n_tokens, y, ldy, row_begin, row_end);
   } else {
@@ -252,7 +261,9 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w) {
   PreparedWeights pw;
   pw.isa_ = isa;
   pw.w_ = w;
-  if (effective_kernel(isa, w.type) == nullptr || w.rows == 0) return pw;
+  if (effective_kernel(isa, w.type) == nullptr || w.type == TensorType::kQ8_0 || w.rows == 0) {
+    return pw;
+  }
   const int64_t groups = (w.rows + kPackRows - 1) / kPackRows;
   const size_t bytes = static_cast<size_t>(groups) * packed_group_bytes(w.type, w.cols);
   pw.packed_ = alloc_packed(bytes);

@@ -33,6 +33,49 @@ void store_q8_k_sums(const ActLayout& l, uint8_t* out, int64_t b, float d);
 void matmul_scalar(const Weights& w, const void* act, int64_t n_tokens, float* y, int64_t ldy,
                    int64_t row_begin, int64_t row_end);
 
+// ---- F32 weights (matmul_f32.cc) -----------------------------------------------------------
+//
+// F32 weights are not packed: every Isa reads the rows in place and computes each output with
+// the reference's float summation order, so all Isas give the same bits:
+//  - "gemm" order (cols % 16 == 0 and rows % 4 == 0, the shapes the reference's tiled float GEMM
+//    takes): 16 lane sums, lane l an FMA chain over columns l, l + 16, l + 32, ... (from 0), then
+//    reduce16 (lanes l + 8 added to l, then l + 4, then (0 + 2) + (1 + 3));
+//  - "vec" order (other shapes): four such 16-lane chains over each 64 columns, combined
+//    (0 + 2, 1 + 3, then the two) and reduced the same way, then an FMA chain over the last
+//    cols % 64 columns.
+bool f32_gemm_order(const Weights& w);
+// The 16-lane reduction tree of the "gemm" and "vec" orders.
+float f32_reduce16(const float* lanes);
+// One output of each order (w: a weight row, x: an activation row).
+float f32_dot_gemm_order(const float* w, const float* x, int64_t cols);
+float f32_dot_vec_order(const float* w, const float* x, int64_t cols);
+// y[t * ldy + r] for F32 weights; `act` follows act_layout(kF32, w.cols). SIMD where the Isa has
+// a kernel (the "gemm" order), the scalar code otherwise.
+void matmul_f32(Isa isa, const Weights& w, const void* act, int64_t n_tokens, float* y,
+                int64_t ldy, int64_t row_begin, int64_t row_end);
+// The SIMD kernels' signature: rows [row_begin, row_end) of w in the "gemm" order; x_stride is
+// the distance between tokens' activation rows, in floats.
+using F32GemmKernel = void (*)(const Weights& w, const float* x, int64_t x_stride,
+                               int64_t n_tokens, float* y, int64_t ldy, int64_t row_begin,
+                               int64_t row_end);
+
+// ---- Q8_0 weights (matmul_q8_0.cc) ----------------------------------------------------------
+//
+// Q8_0 weights are not packed either, for the same reason: the reference's x86 build multiplies
+// them (tiled GEMM and vector dot alike) keeping 8 partial sums in vector lanes, and its float
+// roundings differ from one update per block. The order, for Q8_0 activations: per block b,
+// d = fp16(w.d) * a.d and the 8 exact integer sums of 4 consecutive code products (columns
+// 4l .. 4l + 3 of the block for lane l); lane l is an FMA chain acc[l] = fma(d, sum_l, acc[l])
+// over the blocks in order (from 0); the result is ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)).
+// Every Isa computes exactly this (the integer sums are exact, the float steps the same).
+float q8_0_reduce8(const float* lanes);
+// One output: w a Q8_0 weight row (GGUF blocks), q the token's activation codes and d its
+// float block scales as bytes (act_layout kQ8_0), n_blocks = cols / 32.
+float q8_0_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks);
+// y[t * ldy + r] for Q8_0 weights; `act` follows act_layout(kQ8_0, w.cols).
+void matmul_q8_0(Isa isa, const Weights& w, const void* act, int64_t n_tokens, float* y,
+                 int64_t ldy, int64_t row_begin, int64_t row_end);
+
 // ---- packed weights (the layout of the x86 SIMD kernels) ------------------------------------
 //
 // Rows are packed in groups of kPackRows (16) consecutive rows; the last group is padded with

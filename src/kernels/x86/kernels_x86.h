@@ -31,4 +31,14 @@ PackedKernel avx512vnni_legacy_kernel(TensorType type);
 PackedKernel avx512vnni_kquant_kernel(TensorType type);
 PackedKernel avx512amx_legacy_kernel(TensorType type);
 
+// F32 weights, unpacked, in the "gemm" summation order (matmul_f32_<isa>.cc; matmul_internal.h).
+void avx2_f32_gemm(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+                   int64_t ldy, int64_t row_begin, int64_t row_end);
+// Q8_0 weights, unpacked, in the reference's 8-lane order (matmul_q8_0_avx2.cc, used by every
+// x86 Isa: the arithmetic is the same). `act` follows act_layout(kQ8_0, w.cols).
+void avx2_q8_0_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
+                     int64_t row_begin, int64_t row_end);
+void avx512_f32_gemm(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens,
+                     float* y, int64_t ldy, int64_t row_begin, int64_t row_end);
+
 }  // namespace ember::kernels::x86
