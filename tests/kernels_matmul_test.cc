@@ -213,20 +213,29 @@ TEST(Matmul, ActivationConversionMatchesQuantizeRow) {
             EXPECT_EQ(0, std::memcmp(p + l.aux_offset + 32 * b, ref[b].bsums, 32));
           }
         } else {
-          // Q8_0 activations are the reference's plain rounding, the same codes and scale as
-          // Q8_1 (ember's Q8_0 *weight* quantizer refines its scales, so it is not the reference).
-          std::vector<BlockQ8_1> ref(cols / 32);
-          quantize_row_q8_1(xt, ref.data(), cols);
-          for (size_t b = 0; b < ref.size(); ++b) {
+          // Q8_0 / Q8_1 activations as the reference's x86 build quantizes them (its vectorised
+          // quantize_row_q8_0 / _q8_1): d = amax / 127 as fp16, codes x * (127 / amax) rounded
+          // to nearest even, s = d * sum(codes) as fp16. Written out here from that definition.
+          for (int64_t b = 0; b < cols / 32; ++b) {
+            const float* xb = xt + 32 * b;
+            float amax = 0.0f;
+            for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
+            const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+            int8_t want[32];
+            int sum = 0;
+            for (int j = 0; j < 32; ++j) {
+              want[j] = static_cast<int8_t>(std::nearbyint(xb[j] * id));
+              sum += want[j];
+            }
+            const float dh = fp16_to_fp32(fp32_to_fp16(amax / 127.0f));
             float d, s;
             std::memcpy(&d, p + l.d_offset + 4 * b, 4);
             std::memcpy(&s, p + l.aux_offset + 4 * b, 4);
-            EXPECT_EQ(fp32_to_bits(d), fp32_to_bits(fp16_to_fp32(ref[b].d)));
-            EXPECT_EQ(0, std::memcmp(p + 32 * b, ref[b].qs, 32));
-            int sum = 0;
-            for (int j = 0; j < 32; ++j) sum += ref[b].qs[j];
+            EXPECT_EQ(fp32_to_bits(d), fp32_to_bits(dh));
+            EXPECT_EQ(0, std::memcmp(p + 32 * b, want, 32)) << "block " << b;
             if (l.kind == ActKind::kQ8_1) {
-              EXPECT_EQ(fp32_to_bits(s), fp32_to_bits(fp16_to_fp32(ref[b].s)));
+              const float sh = fp16_to_fp32(fp32_to_fp16(static_cast<float>(sum) * (amax / 127.0f)));
+              EXPECT_EQ(fp32_to_bits(s), fp32_to_bits(sh));
             } else {
               int32_t bias;
               std::memcpy(&bias, &s, 4);
@@ -264,6 +273,104 @@ TEST(Matmul, ActivationConversionIsIsaIndependent) {
       convert_activations(isa, wt, x.data(), n, cols, got.data());
       EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), ref.size()))
           << isa_name(isa) << " " << tensor_type_name(wt);
+    }
+  }
+}
+
+// Where the reference's x86 quantizer and its portable one part: a scaled value exactly at .5
+// rounds to even, and the scale is 127 / amax itself, not the reciprocal of amax / 127.
+TEST(Matmul, ActivationConversionRoundsHalfToEven) {
+  const int64_t cols = 32;
+  std::vector<float> x(cols, 0.0f);
+  x[0] = 127.0f;  // amax 127: scale 1, so x * scale = x exactly
+  x[1] = 2.5f;
+  x[2] = -2.5f;
+  x[3] = 3.5f;
+  x[4] = -0.5f;
+  for (Isa isa : supported_isas()) {
+    for (TensorType wt : {TensorType::kQ8_0, TensorType::kQ4_1}) {
+      std::vector<uint8_t> buf(activation_bytes(wt, 1, cols));
+      convert_activations(isa, wt, x.data(), 1, cols, buf.data());
+      const auto* q = reinterpret_cast<const int8_t*>(buf.data());
+      EXPECT_EQ(q[0], 127) << isa_name(isa);
+      EXPECT_EQ(q[1], 2) << isa_name(isa);
+      EXPECT_EQ(q[2], -2) << isa_name(isa);
+      EXPECT_EQ(q[3], 4) << isa_name(isa);
+      EXPECT_EQ(q[4], 0) << isa_name(isa);
+    }
+  }
+}
+
+// ---- F32 weights: the reference's summation order ---------------------------------------------
+
+// The reference's tiled float GEMM (taken when cols % 16 == 0 and rows % 4 == 0): 16 lane sums,
+// lane l an FMA chain over columns l, l + 16, ..., then lanes l + 8 onto l, l + 4 onto l, and
+// (0 + 2) + (1 + 3).
+float reference_gemm_dot(const float* w, const float* x, int64_t cols) {
+  float lane[16] = {};
+  for (int64_t c = 0; c < cols; ++c) lane[c % 16] = std::fma(w[c], x[c], lane[c % 16]);
+  float h[8], q[4];
+  for (int l = 0; l < 8; ++l) h[l] = lane[l] + lane[l + 8];
+  for (int l = 0; l < 4; ++l) q[l] = h[l] + h[l + 4];
+  return (q[0] + q[2]) + (q[1] + q[3]);
+}
+
+// Its vector dot product (other shapes): four 16-lane chains over each 64 columns, summed
+// (0 + 2, 1 + 3, then the two), reduced as above, then an FMA chain over the last cols % 64.
+float reference_vec_dot(const float* w, const float* x, int64_t cols) {
+  const int64_t np = cols / 64 * 64;
+  float acc[4][16] = {};
+  for (int64_t c = 0; c < np; ++c) {
+    float& a = acc[(c % 64) / 16][c % 16];
+    a = std::fma(w[c], x[c], a);
+  }
+  float lane[16];
+  for (int l = 0; l < 16; ++l) lane[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+  float h[8], q[4];
+  for (int l = 0; l < 8; ++l) h[l] = lane[l] + lane[l + 8];
+  for (int l = 0; l < 4; ++l) q[l] = h[l] + h[l + 4];
+  float sum = (q[0] + q[2]) + (q[1] + q[3]);
+  for (int64_t c = np; c < cols; ++c) sum = std::fma(w[c], x[c], sum);
+  return sum;
+}
+
+TEST(Matmul, F32FollowsTheReferenceSummationOrder) {
+  struct Shape {
+    int64_t rows, cols;
+    bool gemm;
+  };
+  // gemm order; rows not a multiple of 4; cols not a multiple of 16 (with and without a 64 part).
+  for (const Shape sh : {Shape{8, 256, true}, Shape{12, 48, true}, Shape{6, 128, false},
+                         Shape{4, 200, false}, Shape{5, 40, false}}) {
+    const std::vector<float> w = random_matrix(sh.rows, sh.cols, 31);
+    const Weights wt{TensorType::kF32, w.data(), sh.rows, sh.cols,
+                     static_cast<size_t>(sh.cols) * sizeof(float)};
+    for (int64_t n : {1, 2, 5, 7}) {
+      const Acts a = make_acts(Isa::kScalar, TensorType::kF32, n, sh.cols, 32);
+      for (Isa isa : supported_isas()) {
+        SCOPED_TRACE(label(isa, TensorType::kF32, sh.rows, sh.cols, n));
+        // Whole matrix, and an odd row range (the kernels' row blocks must not matter).
+        const std::vector<float> y = run(isa, wt, a, n, 0, sh.rows);
+        const std::vector<float> y2 = run(isa, wt, a, n, 1, sh.rows - 1);
+        auto prepared = prepare_weights(isa, wt);
+        ASSERT_TRUE(prepared.ok());
+        std::vector<float> y3(static_cast<size_t>(n * sh.rows), -7.0f);
+        matmul(*prepared, a.buf.data(), n, y3.data(), sh.rows, 0, sh.rows);
+        for (int64_t t = 0; t < n; ++t) {
+          for (int64_t r = 0; r < sh.rows; ++r) {
+            const float* wr = w.data() + r * sh.cols;
+            const float* xt = a.x.data() + t * sh.cols;
+            const float want = sh.gemm ? reference_gemm_dot(wr, xt, sh.cols)
+                                       : reference_vec_dot(wr, xt, sh.cols);
+            const size_t i = static_cast<size_t>(t * sh.rows + r);
+            EXPECT_EQ(fp32_to_bits(y[i]), fp32_to_bits(want)) << "t " << t << " r " << r;
+            EXPECT_EQ(fp32_to_bits(y3[i]), fp32_to_bits(want)) << "prepared t " << t << " r " << r;
+            if (r >= 1 && r < sh.rows - 1) {
+              EXPECT_EQ(fp32_to_bits(y2[i]), fp32_to_bits(want));
+            }
+          }
+        }
+      }
     }
   }
 }
@@ -512,8 +619,9 @@ TEST(Matmul, BitIdenticalAcrossBatchingRowRangesAndPacking) {
       matmul(*pw, a.buf.data(), n, prepared.data(), rows, 40, rows);
       EXPECT_EQ(0, std::memcmp(prepared.data(), batch.data(), batch.size() * 4)) << "prepared";
       EXPECT_EQ(pw->packed(), pw->packed_bytes() > 0);
-      // Every type has SIMD kernels.
-      EXPECT_EQ(pw->packed(), isa != Isa::kScalar);
+      // Every type has packed SIMD kernels except F32 (read in place, in the reference's
+      // summation order).
+      EXPECT_EQ(pw->packed(), isa != Isa::kScalar && type != TensorType::kF32);
 
       // Rows outside the range are never written.
       std::vector<float> part = run(isa, w, a, n, 3, 19);

@@ -95,17 +95,22 @@ const std::vector<std::string> kFamilies = {"gemma4-",  "gemma4moe-", "mistral3-
                                              "deepseek2-", "lfm2-",
                                              "qwen35-",    "qwen35moe-"};
 
-// Known gaps, per model-name prefix: the NRMSE bound these goldens are held to instead of the
-// standard one, until the cause is found. On every golden model ember matches the reference bit
-// for bit up to a first divergent position (e.g. position 4 of gemma3-q8_0.p1, 12 of
-// llama-spm-q8_0.p1) and differs slightly after it (NRMSE 0.01-0.02 there). gemma4 and gpt-oss
-// amplify that difference more (NRMSE 0.02-0.064; an F32 instead of an F16 cache alone moves
-// gemma4 by up to 0.35), while argmax and greedy continuations still match everywhere.
+// Known gaps: the NRMSE bound a few quantized models are held to instead of 0.03, with the
+// worst NRMSE measured (both prompts) and why. ember follows the reference's arithmetic for the
+// 8-bit activations, the F32 products and RoPE (docs/inference.md, "Numerics"), which makes
+// llama-spm-q4_0, -iq4_nl and glm4moe-q8_0 bit-identical to it on both prompts. What is left is
+// the float summation order of the quantized dot products: the reference keeps 8 float lanes
+// per Q8_0 / K-quant / MXFP4 dot product (each an FMA chain over the blocks of 4-product integer
+// sums), ember's packed kernels one running sum per block and row. Computing Q8_0 in the
+// reference's order made gemma4-q8_0 bit-identical and gpt-oss-q8_0 0.023, but a kernel in that
+// order was 3.7-19x slower for 16-64 token batches, so it is not used yet. A last-bit difference
+// flips an 8-bit activation code every few positions, which Gemma 4's per-layer embeddings,
+// gpt-oss's expert routing and DeepSeek's latent attention amplify; argmax and greedy
+// continuations match everywhere.
 double known_gap_tolerance(const std::string& model) {
-  if (model.rfind("gemma4", 0) == 0 || model.rfind("gpt-oss", 0) == 0) return 0.08;
-  // deepseek2: bit for bit up to position 1, NRMSE ~0.02 after it with peaks of 0.032 (p1) and
-  // 0.048 (p2 position 154); argmax and greedy continuations match.
-  if (model.rfind("deepseek2", 0) == 0) return 0.06;
+  if (model.rfind("gemma4", 0) == 0) return 0.05;     // measured 0.038-0.040 (all three files)
+  if (model.rfind("gpt-oss", 0) == 0) return 0.07;    // measured 0.054-0.055
+  if (model.rfind("deepseek2", 0) == 0) return 0.05;  // measured 0.036
   return 0.0;
 }
 

@@ -237,6 +237,11 @@ void matmul(Isa isa, const Weights& w, const void* x_converted, int64_t n_tokens
   row_begin = std::max<int64_t>(row_begin, 0);
   row_end = std::min(row_end, w.rows);
   if (n_tokens <= 0 || row_begin >= row_end) return;
+  // F32 weights are read in place in the reference's summation order (matmul_internal.h).
+  if (w.type == TensorType::kF32) {
+    matmul_f32(isa, w, x_converted, n_tokens, y, ldy, row_begin, row_end);
+    return;
+  }
   if (PackedKernel k = effective_kernel(isa, w.type)) {
     matmul_unpacked(isa, k, w, x_converted, n_tokens, y, ldy, row_begin, row_end);
   } else {

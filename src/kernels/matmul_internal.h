@@ -33,6 +33,32 @@ void store_q8_k_sums(const ActLayout& l, uint8_t* out, int64_t b, float d);
 void matmul_scalar(const Weights& w, const void* act, int64_t n_tokens, float* y, int64_t ldy,
                    int64_t row_begin, int64_t row_end);
 
+// ---- F32 weights (matmul_f32.cc) -----------------------------------------------------------
+//
+// F32 weights are not packed: every Isa reads the rows in place and computes each output with
+// the reference's float summation order, so all Isas give the same bits:
+//  - "gemm" order (cols % 16 == 0 and rows % 4 == 0, the shapes the reference's tiled float GEMM
+//    takes): 16 lane sums, lane l an FMA chain over columns l, l + 16, l + 32, ... (from 0), then
+//    reduce16 (lanes l + 8 added to l, then l + 4, then (0 + 2) + (1 + 3));
+//  - "vec" order (other shapes): four such 16-lane chains over each 64 columns, combined
+//    (0 + 2, 1 + 3, then the two) and reduced the same way, then an FMA chain over the last
+//    cols % 64 columns.
+bool f32_gemm_order(const Weights& w);
+// The 16-lane reduction tree of the "gemm" and "vec" orders.
+float f32_reduce16(const float* lanes);
+// One output of each order (w: a weight row, x: an activation row).
+float f32_dot_gemm_order(const float* w, const float* x, int64_t cols);
+float f32_dot_vec_order(const float* w, const float* x, int64_t cols);
+// y[t * ldy + r] for F32 weights; `act` follows act_layout(kF32, w.cols). SIMD where the Isa has
+// a kernel (the "gemm" order), the scalar code otherwise.
+void matmul_f32(Isa isa, const Weights& w, const void* act, int64_t n_tokens, float* y,
+                int64_t ldy, int64_t row_begin, int64_t row_end);
+// The SIMD kernels' signature: rows [row_begin, row_end) of w in the "gemm" order; x_stride is
+// the distance between tokens' activation rows, in floats.
+using F32GemmKernel = void (*)(const Weights& w, const float* x, int64_t x_stride,
+                               int64_t n_tokens, float* y, int64_t ldy, int64_t row_begin,
+                               int64_t row_end);
+
 // ---- packed weights (the layout of the x86 SIMD kernels) ------------------------------------
 //
 // Rows are packed in groups of kPackRows (16) consecutive rows; the last group is padded with

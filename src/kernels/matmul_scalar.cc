@@ -87,10 +87,11 @@ ActLayout act_layout(TensorType weight_type, int64_t cols) {
 // ---- activation conversion ------------------------------------------------------------------
 namespace {
 
-// Rounds half away from zero like std::round, with NaN (from inf * 0) mapped to 0 and the result
-// kept in [-127, 127] so the int8 conversion is always defined.
+// Rounds to nearest, ties to even (the current rounding mode, never changed by ember), with NaN
+// (from inf * 0) mapped to 0 and the result kept in [-127, 127] so the int8 conversion is always
+// defined.
 int8_t round_code(float v) {
-  float r = std::round(v);
+  float r = std::nearbyint(v);
   if (r != r) r = 0.0f;
   r = std::fmin(127.0f, std::fmax(-127.0f, r));
   return static_cast<int8_t>(r);
@@ -98,15 +99,18 @@ int8_t round_code(float v) {
 
 }  // namespace
 
-// Block b of one token of Q8_0 / Q8_1 activations: the reference's plain rounding (d = amax / 127,
-// codes round(x / d) with the unrounded reciprocal), d stored as fp16.
+// Block b of one token of Q8_0 / Q8_1 activations, as the reference's x86 build quantizes them
+// (its vectorised quantize_row_q8_0 / _q8_1, not its portable reference quantizer): d = amax / 127
+// stored as fp16, codes = x * (127 / amax) rounded to nearest even. (The portable quantizer,
+// x * (1 / d) rounded half away from zero, differs when a scaled value lies within a float
+// rounding of a .5 boundary: rarely, but each such code moves a matrix product's result.)
 void convert_q8_0_block(const ActLayout& l, const float* x, uint8_t* out, int64_t b) {
   auto* q = reinterpret_cast<int8_t*>(out);
   const float* xb = x + b * kQK8_0;
   float amax = 0.0f;
   for (int j = 0; j < kQK8_0; ++j) amax = std::fmax(amax, std::fabs(xb[j]));
   const float d = amax / 127.0f;
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
   int32_t sum = 0;
   for (int j = 0; j < kQK8_0; ++j) {
     const int8_t c = round_code(xb[j] * id);
@@ -451,11 +455,6 @@ float dot_float(const uint8_t* w, const float* x, int64_t cols, size_t elem, Con
   return sum;
 }
 
-float w_f32(const uint8_t* p) {
-  float v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 float w_f16(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
@@ -524,7 +523,8 @@ void matmul_scalar(const Weights& w, const void* act, int64_t n_tokens, float* y
             v = dot_float(wr, x, w.cols, elem, w_bf16);
             break;
           default:
-            v = dot_float(wr, x, w.cols, elem, w_f32);
+            v = f32_gemm_order(w) ? f32_dot_gemm_order(reinterpret_cast<const float*>(wr), x, w.cols)
+                                  : f32_dot_vec_order(reinterpret_cast<const float*>(wr), x, w.cols);
             break;
         }
         y[t * ldy + r] = v;

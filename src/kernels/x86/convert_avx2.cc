@@ -36,13 +36,9 @@ EMBER_INLINE int32_t hsum(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
-// std::round (half away from zero) of each lane, exact for |v| < 2^23.
-EMBER_INLINE __m256 round_away(__m256 v) {
-  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  const __m256 up = _mm256_cmp_ps(abs_ps(_mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
-  const __m256 sign_one =
-      _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, _mm256_set1_ps(-0.0f)));
-  return _mm256_add_ps(t, _mm256_and_ps(up, sign_one));
+// Round to nearest, ties to even, of each lane.
+EMBER_INLINE __m256 round_even(__m256 v) {
+  return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
 // Packs 32 int32 codes (in [-127, 127]) into 32 bytes in order.
@@ -70,8 +66,9 @@ void q8_0_token(const ActLayout& l, const float* x, uint8_t* out) {
       convert_q8_0_block(l, x, out, b);
       continue;
     }
-    const float d = hmax(amax_v) / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float amax = hmax(amax_v);
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     if (std::isinf(id)) {
       convert_q8_0_block(l, x, out, b);
       continue;
@@ -82,7 +79,7 @@ void q8_0_token(const ActLayout& l, const float* x, uint8_t* out) {
     __m256i sum = _mm256_setzero_si256();
     for (int i = 0; i < 4; ++i) {
       const __m256 r =
-          _mm256_min_ps(lim, _mm256_max_ps(nlim, round_away(_mm256_mul_ps(v[i], vid))));
+          _mm256_min_ps(lim, _mm256_max_ps(nlim, round_even(_mm256_mul_ps(v[i], vid))));
       q[i] = _mm256_cvtps_epi32(r);
       sum = _mm256_add_epi32(sum, q[i]);
     }

@@ -15,14 +15,9 @@ EMBER_INLINE bool non_finite(__m512 v) {
   return _mm512_fpclass_ps_mask(v, 0x99) != 0;
 }
 
-// std::round (half away from zero) of each lane, exact for |v| < 2^23.
-EMBER_INLINE __m512 round_away(__m512 v) {
-  const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  const __mmask16 up =
-      _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
-  const __m512 sign_one =
-      _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
-  return _mm512_mask_add_ps(t, up, t, sign_one);
+// Round to nearest, ties to even, of each lane.
+EMBER_INLINE __m512 round_even(__m512 v) {
+  return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
 void q8_0_token(const ActLayout& l, const float* x, uint8_t* out) {
@@ -35,15 +30,15 @@ void q8_0_token(const ActLayout& l, const float* x, uint8_t* out) {
     }
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
     const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     if (std::isinf(id)) {
       convert_q8_0_block(l, x, out, b);
       continue;
     }
     const __m512 vid = _mm512_set1_ps(id);
     const __m512 lim = _mm512_set1_ps(127.0f), nlim = _mm512_set1_ps(-127.0f);
-    const __m512 r0 = _mm512_min_ps(lim, _mm512_max_ps(nlim, round_away(_mm512_mul_ps(x0, vid))));
-    const __m512 r1 = _mm512_min_ps(lim, _mm512_max_ps(nlim, round_away(_mm512_mul_ps(x1, vid))));
+    const __m512 r0 = _mm512_min_ps(lim, _mm512_max_ps(nlim, round_even(_mm512_mul_ps(x0, vid))));
+    const __m512 r1 = _mm512_min_ps(lim, _mm512_max_ps(nlim, round_even(_mm512_mul_ps(x1, vid))));
     const __m512i q0 = _mm512_cvtps_epi32(r0), q1 = _mm512_cvtps_epi32(r1);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32 * b), _mm512_cvtepi32_epi8(q0));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32 * b + 16), _mm512_cvtepi32_epi8(q1));

@@ -31,4 +31,10 @@ PackedKernel avx512vnni_legacy_kernel(TensorType type);
 PackedKernel avx512vnni_kquant_kernel(TensorType type);
 PackedKernel avx512amx_legacy_kernel(TensorType type);
 
+// F32 weights, unpacked, in the "gemm" summation order (matmul_f32_<isa>.cc; matmul_internal.h).
+void avx2_f32_gemm(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+                   int64_t ldy, int64_t row_begin, int64_t row_end);
+void avx512_f32_gemm(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens,
+                     float* y, int64_t ldy, int64_t row_begin, int64_t row_end);
+
 }  // namespace ember::kernels::x86

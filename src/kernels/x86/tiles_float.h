@@ -1,6 +1,7 @@
-// Tile kernel for the plain float weight types (F32, F16, BF16) on packed weights: per column, 16
-// rows' values are contiguous (pack.cc), widened to F32 and multiplied with the broadcast F32
-// activation by one fused multiply-add per (row, token) lane, columns in order.
+// Tile kernel for the plain float weight types F16 and BF16 on packed weights (F32 weights are
+// read in place, in the reference's summation order: matmul_f32.cc): per column, 16 rows' values
+// are contiguous (pack.cc), widened to F32 and multiplied with the broadcast F32 activation by one
+// fused multiply-add per (row, token) lane, columns in order.
 #pragma once
 
 #include <cstdint>
@@ -10,13 +11,6 @@
 namespace ember::kernels::x86 {
 namespace {
 
-struct FmtF32 {
-  static constexpr size_t kElem = 4;
-  template <class S>
-  static EMBER_INLINE typename S::VF load(const uint8_t* p) {
-    return S::f32(p);
-  }
-};
 struct FmtF16 {
   static constexpr size_t kElem = 2;
   template <class S>
@@ -85,8 +79,6 @@ struct FloatKernel {
 template <class S, int kV, int kT, int kGemv>
 PackedKernel float_kernel(TensorType type) {
   switch (type) {
-    case TensorType::kF32:
-      return &run_packed<FloatKernel<S, FmtF32, kV, kT, kGemv>>;
     case TensorType::kF16:
       return &run_packed<FloatKernel<S, FmtF16, kV, kT, kGemv>>;
     case TensorType::kBF16:
