@@ -15,6 +15,7 @@
 #include "model/quant_recipe.h"
 #include "model/synth.h"
 #include "runtime/context.h"
+#include "interleaved_continuations.h"
 #include "testdata.h"
 
 namespace ember {
@@ -101,33 +102,15 @@ TEST(Qwen35, CopiedPrefixContinuesLikeAFreshEvaluation) {
     const auto want_a = eval(*fresh, text_a, 0, 0);
     fresh->clear();
     const auto want_b = eval(*fresh, text_b, 0, 0);
-    const size_t nv = static_cast<size_t>(fresh->n_vocab());
 
     auto ctx = make_context(**model, 2);
     ASSERT_NE(ctx, nullptr);
     const auto got_prefix = eval(*ctx, prefix, 0, 0);
     ASSERT_TRUE(ctx->seq_cp(0, 1, 0, -1).ok());
-    Batch b;
-    std::vector<std::pair<int, size_t>> order;
-    for (size_t i = 0; i < std::max(tail_a.size(), tail_b.size()); ++i) {
-      if (i < tail_b.size()) {
-        b.add(tail_b[i], int32_t(n_prefix + i), 1, true);
-        order.push_back({1, i});
-      }
-      if (i < tail_a.size()) {
-        b.add(tail_a[i], int32_t(n_prefix + i), 0, true);
-        order.push_back({0, i});
-      }
-    }
-    ASSERT_TRUE(ctx->decode(b).ok());
-    std::vector<float> got_a(got_prefix), got_b(got_prefix);
-    got_a.resize(text_a.size() * nv);
-    got_b.resize(text_b.size() * nv);
-    for (size_t o = 0; o < order.size(); ++o) {
-      auto& dst = order[o].first == 0 ? got_a : got_b;
-      std::memcpy(dst.data() + (n_prefix + order[o].second) * nv, ctx->logits(int64_t(o)),
-                  nv * sizeof(float));
-    }
+    Status st;
+    const auto [got_a, got_b] =
+        testing::decode_interleaved_tails(*ctx, got_prefix, n_prefix, tail_a, tail_b, st);
+    ASSERT_TRUE(st.ok()) << st.to_string();
     EXPECT_TRUE(same_bits(want_a, got_a)) << "sequence 0";
     EXPECT_TRUE(same_bits(want_b, got_b)) << "sequence 1";
   }

@@ -19,6 +19,7 @@
 #include "model/synth.h"
 #include "runtime/context.h"
 #include "runtime/recurrent_state.h"
+#include "interleaved_continuations.h"
 #include "testdata.h"
 
 namespace ember {
@@ -255,27 +256,10 @@ TEST(RecurrentContext, CopiedPrefixContinuesLikeAFreshEvaluation) {
   ASSERT_TRUE(ctx->seq_cp(0, 1, 0, -1).ok());
   EXPECT_EQ(ctx->recurrent_state()->pos(1), int32_t(n_prefix) - 1);
   // Both continuations in one batch, interleaved.
-  Batch b;
-  std::vector<std::pair<int, size_t>> order;
-  for (size_t i = 0; i < std::max(tail_a.size(), tail_b.size()); ++i) {
-    if (i < tail_b.size()) {
-      b.add(tail_b[i], int32_t(n_prefix + i), 1, true);
-      order.push_back({1, i});
-    }
-    if (i < tail_a.size()) {
-      b.add(tail_a[i], int32_t(n_prefix + i), 0, true);
-      order.push_back({0, i});
-    }
-  }
-  ASSERT_TRUE(ctx->decode(b).ok());
-  std::vector<float> got_a(got_prefix), got_b(got_prefix);
-  got_a.resize(text_a.size() * nv);
-  got_b.resize(text_b.size() * nv);
-  for (size_t o = 0; o < order.size(); ++o) {
-    auto& dst = order[o].first == 0 ? got_a : got_b;
-    std::memcpy(dst.data() + (n_prefix + order[o].second) * nv, ctx->logits(int64_t(o)),
-                nv * sizeof(float));
-  }
+  Status decoded;
+  const auto [got_a, got_b] =
+      testing::decode_interleaved_tails(*ctx, got_prefix, n_prefix, tail_a, tail_b, decoded);
+  ASSERT_TRUE(decoded.ok()) << decoded.to_string();
   EXPECT_TRUE(same_bits(want_a, got_a)) << "sequence 0";
   EXPECT_TRUE(same_bits(want_b, got_b)) << "sequence 1";
 
