@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -22,7 +23,9 @@
 
 using namespace ember;
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: golden_diff golden.json [--attn M] [--kv T] [--tbt]\n");
     return 2;
@@ -65,11 +68,21 @@ int main(int argc, char** argv) {
   std::vector<char> bytes((std::istreambuf_iterator<char>(lf)), std::istreambuf_iterator<char>());
   std::vector<float> ref(bytes.size() / 4);
   std::memcpy(ref.data(), bytes.data(), ref.size() * 4);
+  if (nv <= 0 || ref.size() != positions.size() * static_cast<size_t>(nv)) {
+    std::fprintf(stderr, "golden_diff: %zu reference logits, expected %zu positions x %lld\n",
+                 ref.size(), positions.size(), static_cast<long long>(nv));
+    return 1;
+  }
 
   auto model = runtime::Model::load(
       (json_path.parent_path().parent_path() / "models" / model_name).string());
   if (!model.ok()) {
     std::fprintf(stderr, "%s\n", model.status().to_string().c_str());
+    return 1;
+  }
+  if ((*model)->hparams().n_vocab != nv) {
+    std::fprintf(stderr, "golden_diff: the model has %lld tokens, the golden %lld\n",
+                 static_cast<long long>((*model)->hparams().n_vocab), static_cast<long long>(nv));
     return 1;
   }
   auto ctx = runtime::Context::create(**model, cp);
@@ -126,4 +139,16 @@ int main(int argc, char** argv) {
   std::printf("%s worst %.5f first_diff %d first_big %d (n_prompt %zu)\n", json_path.stem().c_str(),
               worst, first_diff, first_big, prompt.size());
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Bad JSON or missing fields throw from nlohmann::json: report them instead of aborting.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "golden_diff: %s\n", e.what());
+    return 1;
+  }
 }
