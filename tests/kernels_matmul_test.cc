@@ -254,7 +254,7 @@ TEST(Matmul, ActivationConversionIsIsaIndependent) {
     std::vector<float> x = random_matrix(n, cols, 11);
     // Token 1: unusual blocks. Ties at .5 after scaling (amax 127 gives scale 1), both signs of
     // the largest magnitude (the first one sets the Q8_K scale sign), zeros, subnormals, inf and
-    // NaN (each in its own 32- and 256-column block).
+    // NaN (each in its own 32- and 256-column block), huge values.
     float* u = x.data() + cols;
     for (int j = 0; j < 32; ++j) u[j] = static_cast<float>(j - 16) + 0.5f;
     u[31] = 127.0f;
@@ -262,6 +262,8 @@ TEST(Matmul, ActivationConversionIsIsaIndependent) {
     u[41] = 3.0f;
     std::fill(u + 64, u + 96, 0.0f);
     for (int j = 96; j < 128; ++j) u[j] = 1e-42f * static_cast<float>(j - 100);
+    // Scales beyond half precision's range (clamped to 65504 when stored as F16).
+    for (int j = 128; j < 160; ++j) u[j] = 1e10f * static_cast<float>(j - 141);
     u[300] = INFINITY;
     u[600] = NAN;
     u[700] = -INFINITY;

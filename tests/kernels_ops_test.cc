@@ -3,6 +3,7 @@
 // exp is accurate, and both attention algorithms agree with a direct double-precision softmax.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -13,6 +14,7 @@
 #include "kernels/ops.h"
 #include "kernels/ops_common.h"
 #include "kernels/rope.h"
+#include "kernels/rows.h"
 #include "tensor/fp16.h"
 
 namespace ember::kernels {
@@ -136,6 +138,92 @@ TEST_P(OpsIsaTest, GemmMatchesScalarBitForBit) {
         simd.gemm_acc(c2.data(), n, a.data(), k, b.data(), n, m, k, n);
         EXPECT_TRUE(same_bits(c1.data(), c2.data(), m * n)) << m << "x" << k << "x" << n;
       }
+    }
+  }
+}
+
+TEST_P(OpsIsaTest, RowKernelsMatchScalarBitForBit) {
+  const RowOps& ref = row_ops(Isa::kScalar);
+  const RowOps& simd = row_ops(GetParam());
+  for (int64_t n : kLengths) {
+    SCOPED_TRACE("n = " + std::to_string(n));
+    const auto x = random_floats(static_cast<size_t>(n), 11, 3.0f);
+    const auto res = random_floats(static_cast<size_t>(n), 12, 2.0f);
+    const auto bias = random_floats(static_cast<size_t>(n), 13, 0.5f);
+    const auto w = random_floats(static_cast<size_t>(n), 14);
+    const auto b = random_floats(static_cast<size_t>(n), 15);
+    for (int variant = 0; variant < 4; ++variant) {
+      const float* r = variant < 2 ? res.data() : nullptr;
+      const float* bi = variant == 0 ? bias.data() : nullptr;
+      const float* wn = variant == 3 ? nullptr : w.data();
+      const float* bn = variant == 3 ? nullptr : b.data();
+      std::vector<float> a(x), c(x);
+      ref.layer_norm(a.data(), r, bi, wn, bn, n, 1e-12f);
+      simd.layer_norm(c.data(), r, bi, wn, bn, n, 1e-12f);
+      EXPECT_TRUE(same_bits(a.data(), c.data(), n)) << "layer_norm variant " << variant;
+    }
+    // Logit-sized scores, and a row with a dominant value.
+    for (float spread : {1.0f, 40.0f}) {
+      std::vector<float> a(x), c(x);
+      for (auto* v : {&a, &c}) (*v)[static_cast<size_t>(n / 2)] *= spread;
+      ref.softmax_scaled(a.data(), 0.1767767f, n);
+      simd.softmax_scaled(c.data(), 0.1767767f, n);
+      EXPECT_TRUE(same_bits(a.data(), c.data(), n)) << "softmax_scaled, spread " << spread;
+    }
+  }
+}
+
+// The fused kernels against independent facts: LayerNorm equals the ops.h sequence it replaces
+// (bit for bit) and normalizes (mean 0, variance 1 before the affine step); the scaled softmax
+// equals a double-precision softmax.
+TEST(RowOps, LayerNormAndSoftmaxFollowTheirDefinitions) {
+  const OpsTable& o = ops(Isa::kScalar);
+  const RowOps& r = row_ops(Isa::kScalar);
+  for (int64_t n : kLengths) {
+    SCOPED_TRACE("n = " + std::to_string(n));
+    const auto x = random_floats(static_cast<size_t>(n), 21, 3.0f);
+    auto res = random_floats(static_cast<size_t>(n), 22);
+    const auto bias = random_floats(static_cast<size_t>(n), 23);
+    const auto w = random_floats(static_cast<size_t>(n), 24);
+    const auto b = random_floats(static_cast<size_t>(n), 25);
+    std::vector<float> fused(x), seq(x);
+    r.layer_norm(fused.data(), res.data(), bias.data(), w.data(), b.data(), n, 1e-12f);
+    o.add(res.data(), bias.data(), n);
+    o.add(seq.data(), res.data(), n);
+    double part[8] = {};
+    const int64_t n8 = n & ~int64_t{7};
+    for (int64_t i = 0; i < n8; ++i) part[i % 8] += seq[static_cast<size_t>(i)];
+    for (int64_t i = n8; i < n; ++i) part[0] += seq[static_cast<size_t>(i)];
+    const double sum =
+        ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+    const auto mean = static_cast<float>(sum / static_cast<double>(n));
+    for (auto& v : seq) v -= mean;
+    o.rmsnorm(seq.data(), w.data(), seq.data(), n, 1e-12f);
+    o.add(seq.data(), b.data(), n);
+    EXPECT_TRUE(same_bits(fused.data(), seq.data(), n)) << "layer_norm vs the sequence";
+
+    if (n >= 2) {
+      std::vector<float> plain(x);
+      r.layer_norm(plain.data(), nullptr, nullptr, nullptr, nullptr, n, 0.0f);
+      double m = 0.0, v = 0.0;
+      for (float e : plain) m += e;
+      m /= static_cast<double>(n);
+      for (float e : plain) v += (e - m) * (e - m);
+      v /= static_cast<double>(n);
+      EXPECT_NEAR(m, 0.0, 1e-5);
+      EXPECT_NEAR(v, 1.0, 1e-4);
+    }
+
+    std::vector<float> p(x);
+    const float scale = 0.125f;
+    r.softmax_scaled(p.data(), scale, n);
+    double mx = -1e300;
+    for (float e : x) mx = std::max(mx, static_cast<double>(e) * scale);
+    double z = 0.0;
+    for (float e : x) z += std::exp(static_cast<double>(e) * scale - mx);
+    for (int64_t i = 0; i < n; ++i) {
+      const double want = std::exp(static_cast<double>(x[static_cast<size_t>(i)]) * scale - mx) / z;
+      EXPECT_NEAR(p[static_cast<size_t>(i)], want, 1e-6 + 1e-5 * want) << i;
     }
   }
 }

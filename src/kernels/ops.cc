@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kernels/ops_common.h"
+#include "kernels/rows.h"
 #include "tensor/blocks_legacy.h"
 #include "tensor/fp16.h"
 
@@ -94,6 +95,24 @@ const OpsTable& ops(Isa isa) {
   (void)isa;
 #endif
   return ops_scalar();
+}
+
+const RowOps& row_ops(Isa isa) {
+#if defined(__x86_64__)
+  switch (isa) {
+    case Isa::kScalar:
+      return row_ops_scalar();
+    case Isa::kAvx2:
+      return row_ops_avx2();
+    case Isa::kAvx512:
+    case Isa::kAvx512Vnni:
+    case Isa::kAvx512Amx:
+      return row_ops_avx512();
+  }
+#else
+  (void)isa;
+#endif
+  return row_ops_scalar();
 }
 
 }  // namespace ember::kernels

@@ -8,6 +8,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/ops_common.h"
+#include "kernels/rows.h"
 #include "tensor/blocks_legacy.h"
 #include "tensor/fp16.h"
 
@@ -208,6 +209,41 @@ void store_f16(const float* x, void* row, int64_t n) {
   for (int64_t i = 0; i < n; ++i) k[i] = fp32_to_fp16(x[i]);
 }
 
+// ---- kernels/rows.h ---------------------------------------------------------------------
+
+void layer_norm(float* x, const float* res, const float* bias, const float* w, const float* b,
+                int64_t n, float eps) {
+  if (res != nullptr) {
+    for (int64_t i = 0; i < n; ++i) x[i] += bias != nullptr ? res[i] + bias[i] : res[i];
+  }
+  double part[8] = {};
+  const int64_t n8 = n & ~int64_t{7};
+  for (int64_t i = 0; i < n8; ++i) part[i % 8] += static_cast<double>(x[i]);
+  for (int64_t i = n8; i < n; ++i) part[0] += static_cast<double>(x[i]);
+  const double sum =
+      ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+  const auto mean = static_cast<float>(sum / static_cast<double>(n));
+  for (int64_t i = 0; i < n; ++i) x[i] -= mean;
+  rmsnorm(x, w, x, n, eps);
+  if (b != nullptr) add(x, b, n);
+}
+
+void softmax_scaled(float* x, float scale, int64_t n) {
+  float m = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i) m = std::fmax(m, x[i] * scale);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; i += 16) {
+    float g[16] = {};
+    for (int64_t l = 0; l < 16 && i + l < n; ++l) {
+      g[l] = vexp_lane(x[i + l] * scale - m);
+      x[i + l] = g[l];
+    }
+    sum += static_cast<double>(reduce16(g));
+  }
+  const auto inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
 }  // namespace
 
 const OpsTable& ops_scalar() {
@@ -231,6 +267,15 @@ const OpsTable& ops_scalar() {
       .f16_rows_to_f32_t = f16_rows_to_f32_t,
       .f16_to_f32 = f16_to_f32,
       .kv_store = {store_f32, store_f16, store_q8_0_plain},
+  };
+  return table;
+}
+
+const RowOps& row_ops_scalar() {
+  static const RowOps table = {
+      .isa = Isa::kScalar,
+      .layer_norm = layer_norm,
+      .softmax_scaled = softmax_scaled,
   };
   return table;
 }

@@ -28,6 +28,7 @@ Encoder::Encoder(const Model& model, const EncoderParams& params, int n_threads)
       params_(params),
       isa_(params.isa ? *params.isa : model.isa()),
       ops_(&kernels::ops(isa_)),
+      rows_(&kernels::row_ops(isa_)),
       pool_(n_threads) {
   const ModelHParams& hp = model.hparams();
   if (hp.arch == Architecture::kNomicBert) {
@@ -35,67 +36,92 @@ Encoder::Encoder(const Model& model, const EncoderParams& params, int n_threads)
   }
 }
 
-void Encoder::product(const Linear& w, const float* x, int64_t ldx, int64_t n, float* y,
-                      int64_t ldy, bool reuse_input) {
-  const kernels::Weights& W = w.w;
-  constexpr int64_t kRows = 8;
-  if (!reuse_input) {
-    const size_t row_act = kernels::activation_bytes(W.type, 1, W.cols);
-    act_.resize(kernels::activation_bytes(W.type, n, W.cols));
-    // Conversion row by row (rows are independent in the converted layout), a few rows per
-    // task.
-    pool_.run((n + kRows - 1) / kRows, [&](int64_t task, int) {
-      for (int64_t t = task * kRows; t < std::min(n, (task + 1) * kRows); ++t) {
-        kernels::convert_activations(isa_, W.type, x + t * ldx, 1, W.cols,
-                                     act_.data() + static_cast<size_t>(t) * row_act);
-      }
-    });
+namespace {
+
+// Rows per task of the row-wise regions.
+constexpr int64_t kRows = 8;
+
+}  // namespace
+
+const kernels::Weights& Encoder::qkv_input(int64_t il) const {
+  const LayerWeights& L = model_.layer(il);
+  return L.wqkv.present() ? L.wqkv.w : L.wq.w;
+}
+
+const kernels::Weights& Encoder::ffn_input(int64_t il) const {
+  const LayerWeights& L = model_.layer(il);
+  return L.ffn_gate.present() ? L.ffn_gate.w : L.ffn_up.w;
+}
+
+void Encoder::size_act(const kernels::Weights& w, int64_t n) {
+  act_row_ = kernels::activation_bytes(w.type, 1, w.cols);
+  act_.resize(kernels::activation_bytes(w.type, n, w.cols));
+}
+
+void Encoder::convert_rows(const kernels::Weights& w, const float* x, int64_t ldx, int64_t t0,
+                           int64_t t1) {
+  if (ldx == w.cols) {
+    // Contiguous rows: one call (converted rows are contiguous too).
+    kernels::convert_activations(isa_, w.type, x + t0 * ldx, t1 - t0, w.cols,
+                                 act_.data() + static_cast<size_t>(t0) * act_row_);
+    return;
   }
+  for (int64_t t = t0; t < t1; ++t) {
+    kernels::convert_activations(isa_, w.type, x + t * ldx, 1, w.cols,
+                                 act_.data() + static_cast<size_t>(t) * act_row_);
+  }
+}
+
+void Encoder::products(std::span<const Out> outs, int64_t n) {
   const int64_t block = kernels::matmul_row_block(isa_);
-  const int64_t n_blocks = (W.rows + block - 1) / block;
-  // A few blocks per task: enough tasks to balance the threads, large enough to amortize.
-  const int64_t per_task = std::max<int64_t>(1, n_blocks / (4 * pool_.n_threads()));
-  const int64_t n_tasks = (n_blocks + per_task - 1) / per_task;
+  // Per output: a few row blocks per task, enough tasks to balance the threads and large enough
+  // to amortize. Tasks are numbered output after output.
+  struct Split {
+    int64_t per_task, first_task;
+  };
+  std::vector<Split> split(outs.size());
+  int64_t n_tasks = 0;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    const int64_t n_blocks = (outs[i].w->w.rows + block - 1) / block;
+    const int64_t per_task = std::max<int64_t>(1, n_blocks / (4 * pool_.n_threads()));
+    split[i] = {per_task, n_tasks};
+    n_tasks += (n_blocks + per_task - 1) / per_task;
+  }
   pool_.run(n_tasks, [&](int64_t task, int) {
-    const int64_t r0 = task * per_task * block;
-    const int64_t r1 = std::min(W.rows, r0 + per_task * block);
+    size_t i = 0;
+    while (i + 1 < outs.size() && task >= split[i + 1].first_task) ++i;
+    const Linear& w = *outs[i].w;
+    const int64_t r0 = (task - split[i].first_task) * split[i].per_task * block;
+    const int64_t r1 = std::min(w.w.rows, r0 + split[i].per_task * block);
     if (w.prepared.packed() && w.prepared.isa() == isa_) {
-      kernels::matmul(w.prepared, act_.data(), n, y, ldy, r0, r1);
+      kernels::matmul(w.prepared, act_.data(), n, outs[i].y, outs[i].ldy, r0, r1);
     } else {
-      kernels::matmul(isa_, W, act_.data(), n, y, ldy, r0, r1);
+      kernels::matmul(isa_, w.w, act_.data(), n, outs[i].y, outs[i].ldy, r0, r1);
     }
   });
 }
 
-void Encoder::add_norm(float* x, float* add, const float* bias, const float* w, const float* b,
-                       int64_t n) {
+void Encoder::product(const Linear& w, const float* x, int64_t ldx, int64_t n, float* y,
+                      int64_t ldy) {
+  size_act(w.w, n);
+  pool_.run((n + kRows - 1) / kRows, [&](int64_t task, int) {
+    convert_rows(w.w, x, ldx, task * kRows, std::min(n, (task + 1) * kRows));
+  });
+  const Out out[] = {{&w, y, ldy}};
+  products(out, n);
+}
+
+void Encoder::add_norm(float* x, const float* add, const float* bias, const float* w,
+                       const float* b, int64_t n, const kernels::Weights* next) {
   const int64_t d = model_.hparams().n_embd;
   const float eps = model_.hparams().norm_eps;
-  const kernels::OpsTable& O = *ops_;
-  constexpr int64_t kRows = 8;
+  if (next != nullptr) size_act(*next, n);
   pool_.run((n + kRows - 1) / kRows, [&](int64_t task, int) {
-    for (int64_t t = task * kRows; t < std::min(n, (task + 1) * kRows); ++t) {
-      float* r = x + t * d;
-      if (add != nullptr) {
-        if (bias != nullptr) O.add(add + t * d, bias, d);
-        O.add(r, add + t * d, d);
-      }
-      // Mean over 8 interleaved double partial sums (a fixed order: the same for every row,
-      // thread count and batch), then the centered row through the SIMD RMS normalization
-      // ((r * scale) * w), then the bias.
-      double part[8] = {};
-      int64_t i = 0;
-      for (; i + 8 <= d; i += 8) {
-        for (int j = 0; j < 8; ++j) part[j] += r[i + j];
-      }
-      for (; i < d; ++i) part[0] += r[i];
-      const double sum =
-          ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
-      const auto mean = static_cast<float>(sum / static_cast<double>(d));
-      for (int64_t c = 0; c < d; ++c) r[c] -= mean;
-      O.rmsnorm(r, w, r, d, eps);
-      O.add(r, b, d);
+    const int64_t t0 = task * kRows, t1 = std::min(n, (task + 1) * kRows);
+    for (int64_t t = t0; t < t1; ++t) {
+      rows_->layer_norm(x + t * d, add != nullptr ? add + t * d : nullptr, bias, w, b, d, eps);
     }
+    if (next != nullptr) convert_rows(*next, x, d, t0, t1);
   });
 }
 
@@ -134,74 +160,108 @@ Status Encoder::encode(std::span<const int32_t> tokens, std::span<const int32_t>
       for (int32_t p = 0; p < len; ++p) pos_[static_cast<size_t>(t++)] = p;
     }
   }
-  x_.resize(static_cast<size_t>(n * d));
+  x_ = out;
   const kernels::Weights& emb = model_.token_embd();
   const bool bert = hp.arch == Architecture::kBert;
-  // Input: token embedding + type-0 row (+ absolute position), then LayerNorm.
+  const bool rope = !bert;
+  if (rope) cos_sin_.resize(static_cast<size_t>(n * hp.n_rot));
+  // Input: token embedding + type-0 row (+ absolute position), LayerNorm, and the rows converted
+  // for layer 0's Q/K/V; the RoPE angles of each position (nomic-bert). One region.
+  const kernels::Weights* next = hp.n_layer > 0 ? &qkv_input(0) : nullptr;
+  if (next != nullptr) size_act(*next, n);
   scratch_.resize(static_cast<size_t>(d * pool_.n_threads()));
-  pool_.run(n, [&](int64_t t, int thread) {
-    float* x = x_.data() + t * d;
-    const auto* row = static_cast<const uint8_t*>(emb.data) +
-                      static_cast<size_t>(tokens[static_cast<size_t>(t)]) * emb.row_bytes;
-    (void)dequantize_row(emb.type, row, x, d);  // type checked at load
-    if (E.token_types != nullptr) ops_->add(x, E.token_types, d);
-    if (bert) {
-      float* p = scratch_.data() + static_cast<size_t>(thread) * static_cast<size_t>(d);
-      const auto* prow = static_cast<const uint8_t*>(E.position.data) +
-                         static_cast<size_t>(pos_[static_cast<size_t>(t)]) * E.position.row_bytes;
-      (void)dequantize_row(E.position.type, prow, p, d);
-      ops_->add(x, p, d);
+  pool_.run((n + kRows - 1) / kRows, [&](int64_t task, int thread) {
+    const int64_t t0 = task * kRows, t1 = std::min(n, (task + 1) * kRows);
+    for (int64_t t = t0; t < t1; ++t) {
+      float* x = x_ + t * d;
+      const auto* row = static_cast<const uint8_t*>(emb.data) +
+                        static_cast<size_t>(tokens[static_cast<size_t>(t)]) * emb.row_bytes;
+      (void)dequantize_row(emb.type, row, x, d);  // type checked at load
+      if (E.token_types != nullptr) ops_->add(x, E.token_types, d);
+      if (bert) {
+        float* p = scratch_.data() + static_cast<size_t>(thread) * static_cast<size_t>(d);
+        const auto* prow = static_cast<const uint8_t*>(E.position.data) +
+                           static_cast<size_t>(pos_[static_cast<size_t>(t)]) * E.position.row_bytes;
+        (void)dequantize_row(E.position.type, prow, p, d);
+        ops_->add(x, p, d);
+      }
+      rows_->layer_norm(x, nullptr, nullptr, E.embd_norm_w, E.embd_norm_b, d, hp.norm_eps);
+      if (rope) rope_.compute(pos_[static_cast<size_t>(t)], cos_sin_.data() + t * hp.n_rot);
     }
+    if (next != nullptr) convert_rows(*next, x_, d, t0, t1);
   });
-  add_norm(x_.data(), nullptr, nullptr, E.embd_norm_w, E.embd_norm_b, n);
-  if (!bert) {
-    cos_sin_.resize(static_cast<size_t>(n * hp.n_rot));
-    pool_.run(n, [&](int64_t t, int) {
-      rope_.compute(pos_[static_cast<size_t>(t)], cos_sin_.data() + t * hp.n_rot);
-    });
-  }
   for (int64_t il = 0; il < hp.n_layer; ++il) layer(il, n, seq_lens);
-  std::memcpy(out, x_.data(), static_cast<size_t>(n * d) * sizeof(float));
+  x_ = nullptr;
   return Status::Ok();
 }
 
-void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
+void Encoder::qkv_products(int64_t il, int64_t n) {
   const ModelHParams& hp = model_.hparams();
   const LayerWeights& L = model_.layer(il);
-  const EncoderLayer& E = model_.encoder().layers[static_cast<size_t>(il)];
-  const kernels::OpsTable& O = *ops_;
-  const int64_t d = hp.n_embd, dk = hp.head_dim_k, dv = hp.head_dim_v;
   const int64_t nq = hp.n_embd_q(), nk = hp.n_embd_k_gqa(), nv = hp.n_embd_v_gqa();
   const int64_t n_qkv = nq + nk + nv;
   qkv_.resize(static_cast<size_t>(n * n_qkv));
+  float* q = qkv_.data();
   if (L.wqkv.present()) {
-    product(L.wqkv, x_.data(), d, n, qkv_.data(), n_qkv);
-  } else {
-    product(L.wq, x_.data(), d, n, qkv_.data(), n_qkv);
-    product(L.wk, x_.data(), d, n, qkv_.data() + nq, n_qkv, L.wk.w.type == L.wq.w.type);
-    product(L.wv, x_.data(), d, n, qkv_.data() + nq + nk, n_qkv, L.wv.w.type == L.wk.w.type);
+    const Out out[] = {{&L.wqkv, q, n_qkv}};
+    products(out, n);
+    return;
   }
+  const TensorType tq = L.wq.w.type, tk = L.wk.w.type, tv = L.wv.w.type;
+  if (tk == tq && tv == tq) {
+    const Out out[] = {{&L.wq, q, n_qkv}, {&L.wk, q + nq, n_qkv}, {&L.wv, q + nq + nk, n_qkv}};
+    products(out, n);
+    return;
+  }
+  // Mixed types: K or V take activations converted for their own type.
+  const Out oq[] = {{&L.wq, q, n_qkv}};
+  products(oq, n);
+  if (tk == tq) {
+    const Out ok[] = {{&L.wk, q + nq, n_qkv}};
+    products(ok, n);
+  } else {
+    product(L.wk, x_, hp.n_embd, n, q + nq, n_qkv);
+  }
+  if (tv == tk) {
+    const Out ov[] = {{&L.wv, q + nq + nk, n_qkv}};
+    products(ov, n);
+  } else {
+    product(L.wv, x_, hp.n_embd, n, q + nq + nk, n_qkv);
+  }
+}
+
+void Encoder::attention(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
+  const ModelHParams& hp = model_.hparams();
+  const EncoderLayer& E = model_.encoder().layers[static_cast<size_t>(il)];
+  const kernels::OpsTable& O = *ops_;
+  const int64_t dk = hp.head_dim_k, dv = hp.head_dim_v;
+  const int64_t nq = hp.n_embd_q(), nk = hp.n_embd_k_gqa(), nv = hp.n_embd_v_gqa();
+  const int64_t n_qkv = nq + nk + nv;
   const bool rope = hp.arch == Architecture::kNomicBert;
   const kernels::RopeStyle style = model_.config().rope.style;
-  pool_.run(n, [&](int64_t t, int) {
-    float* q = qkv_.data() + t * n_qkv;
-    float* k = q + nq;
-    float* v = k + nk;
-    if (E.bq != nullptr) O.add(q, E.bq, nq);
-    if (E.bk != nullptr) O.add(k, E.bk, nk);
-    if (E.bv != nullptr) O.add(v, E.bv, nv);
-    if (rope) {
-      const float* cs = cos_sin_.data() + t * hp.n_rot;
-      for (int64_t h = 0; h < hp.n_head; ++h) kernels::rope_apply(style, q + h * dk, hp.n_rot, cs);
-      for (int64_t h = 0; h < hp.n_head_kv; ++h)
-        kernels::rope_apply(style, k + h * dk, hp.n_rot, cs);
-    }
-  });
+  const int64_t n_rep = hp.n_head / hp.n_head_kv;
+  // The Q/K/V biases and RoPE are applied by the attention task of each (sequence, head) to its
+  // own slices, while they are in cache. Keys and values shared by several query heads (n_rep >
+  // 1) get theirs in a region of their own first.
+  const bool kv_in_task = n_rep == 1;
+  if (!kv_in_task && (E.bk != nullptr || E.bv != nullptr || rope)) {
+    pool_.run(n, [&](int64_t t, int) {
+      float* k = qkv_.data() + t * n_qkv + nq;
+      if (E.bk != nullptr) O.add(k, E.bk, nk);
+      if (E.bv != nullptr) O.add(k + nk, E.bv, nv);
+      if (rope) {
+        const float* cs = cos_sin_.data() + t * hp.n_rot;
+        for (int64_t h = 0; h < hp.n_head_kv; ++h) {
+          kernels::rope_apply(style, k + h * dk, hp.n_rot, cs);
+        }
+      }
+    });
+  }
 
-  // Attention: one task per (sequence, head); each query row of the sequence sees every key of
-  // the sequence (no mask) and nothing else. As matrix products on the runtime's GEMM:
-  //   S [len][len] = Q_h [len][dk] . K_h^T [dk][len] (K transposed into scratch), scaled;
-  //   P = softmax over each row of S; O_h [len][dv] = P . V_h (written straight into att_),
+  // One task per (sequence, head); each query row of the sequence sees every key of the
+  // sequence (no mask) and nothing else. As matrix products on the runtime's GEMM:
+  //   S [len][len] = Q_h [len][dk] . K_h^T [dk][len] (K transposed into scratch);
+  //   P = softmax(scale * S) over each row; O_h [len][dv] = P . V_h (written straight into att_),
   // in blocks of kRowBlock query rows.
   std::vector<int64_t> seq_start(seq_lens.size() + 1, 0);
   int64_t longest = 0;
@@ -217,16 +277,28 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
   const size_t per_thread = static_cast<size_t>(longest * dk + kRowBlock * longest);
   scratch_.resize(per_thread * static_cast<size_t>(pool_.n_threads()));
   const float scale = model_.config().attn_scale;
-  const int64_t n_rep = hp.n_head / hp.n_head_kv;
   const auto n_seq = static_cast<int64_t>(seq_lens.size());
   pool_.run(n_seq * hp.n_head, [&](int64_t task, int thread) {
     const int64_t s = task / hp.n_head, h = task % hp.n_head, g = h / n_rep;
     const int64_t b = seq_start[static_cast<size_t>(s)], len = seq_lens[static_cast<size_t>(s)];
     float* kt = scratch_.data() + static_cast<size_t>(thread) * per_thread;  // [dk][len]
     float* sc = kt + longest * dk;                                           // [kRowBlock][len]
-    const float* q = qkv_.data() + b * n_qkv + h * dk;
-    const float* k = qkv_.data() + b * n_qkv + nq + g * dk;
-    const float* v = qkv_.data() + b * n_qkv + nq + nk + g * dv;
+    float* q = qkv_.data() + b * n_qkv + h * dk;
+    float* k = qkv_.data() + b * n_qkv + nq + g * dk;
+    float* v = qkv_.data() + b * n_qkv + nq + nk + g * dv;
+    for (int64_t t = 0; t < len; ++t) {
+      float* qt = q + t * n_qkv;
+      if (E.bq != nullptr) O.add(qt, E.bq + h * dk, dk);
+      if (rope) kernels::rope_apply(style, qt, hp.n_rot, cos_sin_.data() + (b + t) * hp.n_rot);
+      if (kv_in_task) {
+        float* kt_row = k + t * n_qkv;
+        if (E.bk != nullptr) O.add(kt_row, E.bk + g * dk, dk);
+        if (E.bv != nullptr) O.add(v + t * n_qkv, E.bv + g * dv, dv);
+        if (rope) {
+          kernels::rope_apply(style, kt_row, hp.n_rot, cos_sin_.data() + (b + t) * hp.n_rot);
+        }
+      }
+    }
     O.transpose(k, n_qkv, kt, len, len, dk);
     float* out = att_.data() + b * n_attn + h * dv;
     for (int64_t i0 = 0; i0 < len; i0 += kRowBlock) {
@@ -234,48 +306,73 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
       std::fill(sc, sc + rows * len, 0.0f);
       O.gemm_acc(sc, len, q + i0 * n_qkv, n_qkv, kt, len, rows, dk, len);
       for (int64_t i = 0; i < rows; ++i) {
-        float* row = sc + i * len;
-        O.scale(row, scale, len);
-        const double sum = O.softmax(row, O.max(row, len), len);
-        O.scale(row, static_cast<float>(1.0 / sum), len);
+        rows_->softmax_scaled(sc + i * len, scale, len);
         std::fill(out + (i0 + i) * n_attn, out + (i0 + i) * n_attn + dv, 0.0f);
       }
       O.gemm_acc(out + i0 * n_attn, n_attn, sc, len, v, n_qkv, rows, len, dv);
     }
   });
+}
 
-  // Output projection, residual, LayerNorm.
+void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
+  const ModelHParams& hp = model_.hparams();
+  const LayerWeights& L = model_.layer(il);
+  const EncoderLayer& E = model_.encoder().layers[static_cast<size_t>(il)];
+  const kernels::OpsTable& O = *ops_;
+  const int64_t d = hp.n_embd;
+  const int64_t n_attn = hp.n_head * hp.head_dim_v;
+
+  // act_ holds x_ converted for the Q/K/V products (by the LayerNorm region before).
+  qkv_products(il, n);
+  attention(il, n, seq_lens);
+
+  // Output projection; bias + residual + LayerNorm, converted for the FFN's first product.
   o_.resize(static_cast<size_t>(n * d));
   product(L.wo, att_.data(), n_attn, n, o_.data(), d);
-  add_norm(x_.data(), o_.data(), E.bo, E.attn_norm_w, E.attn_norm_b, n);
+  add_norm(x_, o_.data(), E.bo, E.attn_norm_w, E.attn_norm_b, n, &ffn_input(il));
 
   // FFN: bert GELU(up x + b), nomic SiLU(gate x) * (up x); down; residual; LayerNorm. Rows of
-  // ff_ hold [first | second] = bert [up | -], nomic [gate | up]; the activation is written to
-  // the first half. GELU and SiLU are the runtime's (GELU from the reference's F16 table).
+  // ff_ hold bert [up] (stride nf), nomic [gate | up] (stride 2 nf); the activation is written to
+  // the first part. GELU and SiLU are the runtime's (GELU from the reference's F16 table).
   const int64_t nf = hp.n_ff;
-  ff_.resize(static_cast<size_t>(n * 2 * nf));
   const bool gated = L.ffn_gate.present();
+  const int64_t ld_ff = gated ? 2 * nf : nf;
+  ff_.resize(static_cast<size_t>(n * ld_ff));
   if (gated) {
-    product(L.ffn_gate, x_.data(), d, n, ff_.data(), 2 * nf);
-    product(L.ffn_up, x_.data(), d, n, ff_.data() + nf, 2 * nf,
-            L.ffn_up.w.type == L.ffn_gate.w.type);
+    if (L.ffn_up.w.type == L.ffn_gate.w.type) {
+      const Out out[] = {{&L.ffn_gate, ff_.data(), ld_ff}, {&L.ffn_up, ff_.data() + nf, ld_ff}};
+      products(out, n);
+    } else {
+      const Out out[] = {{&L.ffn_gate, ff_.data(), ld_ff}};
+      products(out, n);
+      product(L.ffn_up, x_, d, n, ff_.data() + nf, ld_ff);
+    }
   } else {
-    product(L.ffn_up, x_.data(), d, n, ff_.data(), 2 * nf);
+    const Out out[] = {{&L.ffn_up, ff_.data(), ld_ff}};
+    products(out, n);
     if (ones_.size() != static_cast<size_t>(nf)) ones_.assign(static_cast<size_t>(nf), 1.0f);
   }
-  pool_.run(n, [&](int64_t t, int) {
-    float* first = ff_.data() + t * 2 * nf;
-    if (gated) {
-      if (E.b_up != nullptr) O.add(first + nf, E.b_up, nf);
-      O.silu_mul(first, first + nf, nf);
-    } else {
-      if (E.b_up != nullptr) O.add(first, E.b_up, nf);
-      O.gelu_mul(first, ones_.data(), nf);
+  // Bias + activation, and the activated rows converted for the down product.
+  const kernels::Weights& down = L.ffn_down.w;
+  size_act(down, n);
+  pool_.run((n + kRows - 1) / kRows, [&](int64_t task, int) {
+    const int64_t t0 = task * kRows, t1 = std::min(n, (task + 1) * kRows);
+    for (int64_t t = t0; t < t1; ++t) {
+      float* first = ff_.data() + t * ld_ff;
+      if (gated) {
+        if (E.b_up != nullptr) O.add(first + nf, E.b_up, nf);
+        O.silu_mul(first, first + nf, nf);
+      } else {
+        if (E.b_up != nullptr) O.add(first, E.b_up, nf);
+        O.gelu_mul(first, ones_.data(), nf);
+      }
     }
+    convert_rows(down, ff_.data(), ld_ff, t0, t1);
   });
-  // The activated rows keep their stride of 2 nf (the down product reads them in place).
-  product(L.ffn_down, ff_.data(), 2 * nf, n, o_.data(), d);
-  add_norm(x_.data(), o_.data(), E.b_down, E.out_norm_w, E.out_norm_b, n);
+  const Out out[] = {{&L.ffn_down, o_.data(), d}};
+  products(out, n);
+  add_norm(x_, o_.data(), E.b_down, E.out_norm_w, E.out_norm_b, n,
+           il + 1 < hp.n_layer ? &qkv_input(il + 1) : nullptr);
 }
 
 }  // namespace ember::runtime

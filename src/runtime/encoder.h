@@ -3,15 +3,25 @@
 // cache (every call starts from scratch). Output: the final hidden state of every token.
 //
 // Shapes (n = tokens of the call, d = n_embd, H = heads, dk = head size, f = n_ff):
-//   x_   [n][d]        residual stream (post-norm: the block input is x_ itself)
+//   x_   [n][d]        residual stream (post-norm: the block input is x_ itself); the caller's
+//                      output buffer
 //   qkv_ [n][3 H dk]   queries | keys | values
 //   att_ [n][H dk]     attention output
 //   o_   [n][d]        block output before the residual add
-//   ff_  [n][2 f]      bert: up (activated in place) | unused; nomic: gate (activated) | up
+//   ff_  [n][f]        bert: up (activated in place); nomic [n][2 f]: gate (activated) | up
 //
 // Results do not depend on the thread count, nor on which other sequences share the call: every
 // step is per token or per sequence, and the matrix kernels compute each token's outputs with the
 // same operations whatever the batch (kernels/matmul.h).
+//
+// Parallel regions per layer (each a fork/join of the thread pool): the Q/K/V products (one
+// region for all three when they share a weight type), attention per (sequence, head) with the
+// Q/K/V biases and RoPE applied inside, the attention output's conversion, its product, bias +
+// residual + LayerNorm + the conversion of the normalized rows for the FFN, the up (and gate)
+// products, bias + activation + the conversion for the down product, the down product, and
+// bias + residual + LayerNorm + the conversion for the next layer's Q/K/V. Fusing the row-wise
+// steps with the conversion that follows them reads each activation row once while it is in
+// cache, and halves the regions (their join is where threads wait for each other).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +35,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/rope.h"
+#include "kernels/rows.h"
 #include "model/model.h"
 
 namespace ember::runtime {
@@ -52,25 +63,48 @@ class Encoder {
   int64_t max_sequence() const { return model_.hparams().n_ctx_train; }
 
  private:
+  // A product's output: y[t][0..rows of w) at row stride ldy.
+  struct Out {
+    const Linear* w;
+    float* y;
+    int64_t ldy;
+  };
+
   Encoder(const Model& model, const EncoderParams& params, int n_threads);
   void layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens);
-  // y[t][0..rows) (row stride ldy) = W x[t] for t < n (x rows ldx apart), parallel over the
-  // rows of W. `reuse_input`: x is the input of the previous product and W has that product's
-  // type and width, so its converted activations are used again (Q/K/V, gate/up).
-  void product(const Linear& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
-               bool reuse_input = false);
+  // The Q/K/V products of layer il from act_ (holding x_ converted for qkv_input(il)).
+  void qkv_products(int64_t il, int64_t n);
+  void attention(int64_t il, int64_t n, std::span<const int32_t> seq_lens);
+  // The weights whose activation type the first product of a block's input takes (the
+  // LayerNorm before it converts its rows for them).
+  const kernels::Weights& qkv_input(int64_t il) const;
+  const kernels::Weights& ffn_input(int64_t il) const;
+  // Sizes act_ for n rows converted for `w`, and converts rows [t0, t1) of x (rows ldx apart)
+  // into it.
+  void size_act(const kernels::Weights& w, int64_t n);
+  void convert_rows(const kernels::Weights& w, const float* x, int64_t ldx, int64_t t0,
+                    int64_t t1);
+  // y = W x for every output, from the activations in act_ (converted for all of them: the
+  // weights share one type and width); one region over the row blocks of all outputs.
+  void products(std::span<const Out> outs, int64_t n);
+  // Converts x[t] (rows ldx apart) into act_ for w, then products({w, y, ldy}).
+  void product(const Linear& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy);
   // x[t] = LayerNorm(x[t] + (add[t] + bias)) * w + b for every row, in place (add and bias may
-  // be null; add[t] gets the bias added in place). One parallel region.
-  void add_norm(float* x, float* add, const float* bias, const float* w, const float* b, int64_t n);
+  // be null), then, when `next` is given, the row converted into act_ for it. One region.
+  void add_norm(float* x, const float* add, const float* bias, const float* w, const float* b,
+                int64_t n, const kernels::Weights* next);
 
   const Model& model_;
   EncoderParams params_;
   kernels::Isa isa_;
   const kernels::OpsTable* ops_;
+  const kernels::RowOps* rows_;
   ThreadPool pool_;
   kernels::RopeTable rope_;
-  std::vector<float> x_, qkv_, att_, o_, ff_, cos_sin_, scratch_;
+  float* x_ = nullptr;  // the residual stream: encode()'s output buffer
+  std::vector<float> qkv_, att_, o_, ff_, cos_sin_, scratch_;
   std::vector<float> ones_;   // [n_ff] of 1.0: GELU through the runtime's gelu_mul
+  size_t act_row_ = 0;        // bytes of one converted row in act_
   std::vector<int32_t> pos_;  // position of each token within its sequence
   std::vector<uint8_t> act_;  // converted activations
 };

@@ -20,6 +20,30 @@ EMBER_INLINE __m512 round_even(__m512 v) {
   return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
+// fp16_to_fp32(scale_to_fp16(v)) for a finite v (tensor/quant_util.h): clamped to +-65504, then
+// rounded to half precision (nearest even, subnormals included) by the F16C instructions, which
+// round exactly as the software conversion does.
+EMBER_INLINE float fp16_round_clamped(float v) {
+  const __m128 c = _mm_min_ss(_mm_max_ss(_mm_set_ss(v), _mm_set_ss(-65504.0f)),
+                              _mm_set_ss(65504.0f));
+  return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph(c, _MM_FROUND_TO_NEAREST_INT)));
+}
+
+// store_q8_scales (matmul_internal.h) inline, for a finite scale d (the callers send blocks with
+// non-finite values to the scalar code).
+EMBER_INLINE void store_q8_scales_finite(const ActLayout& l, uint8_t* out, int64_t b, float d,
+                                         int32_t sum) {
+  const float dq = fp16_round_clamped(d);
+  std::memcpy(out + l.d_offset + static_cast<size_t>(b) * 4, &dq, 4);
+  if (l.kind == ActKind::kQ8_0) {
+    const int32_t bias = -l.code_offset * sum;
+    std::memcpy(out + l.aux_offset + static_cast<size_t>(b) * 4, &bias, 4);
+  } else {
+    const float s = fp16_round_clamped(static_cast<float>(sum) * d);
+    std::memcpy(out + l.aux_offset + static_cast<size_t>(b) * 4, &s, 4);
+  }
+}
+
 void q8_0_token(const ActLayout& l, const float* x, uint8_t* out) {
   for (int64_t b = 0; b < l.n_blocks; ++b) {
     const float* xb = x + 32 * b;
@@ -42,7 +66,7 @@ void q8_0_token(const ActLayout& l, const float* x, uint8_t* out) {
     const __m512i q0 = _mm512_cvtps_epi32(r0), q1 = _mm512_cvtps_epi32(r1);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32 * b), _mm512_cvtepi32_epi8(q0));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32 * b + 16), _mm512_cvtepi32_epi8(q1));
-    store_q8_scales(l, out, b, d, _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)));
+    store_q8_scales_finite(l, out, b, d, _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)));
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/ops_common.h"
+#include "kernels/rows.h"
 #include "kernels/x86/transpose_x86.h"
 
 namespace ember::kernels {
@@ -325,6 +326,92 @@ void store_f16_row(const float* x, void* row, int64_t n) {
   for (int64_t i = 0; i < n; i += 8) store_f16(k + i, load(x + i, n - i), n - i);
 }
 
+// ---- kernels/rows.h ---------------------------------------------------------------------
+
+inline __m256 masked(__m256 v, int64_t remaining) {
+  return remaining >= 8 ? v : _mm256_and_ps(v, _mm256_castsi256_ps(tail_mask(remaining)));
+}
+
+void layer_norm(float* x, const float* res, const float* bias, const float* w, const float* b,
+                int64_t n, float eps) {
+  // Residual add and the mean's 8 partial sums (lanes 0-3 in pl, 4-7 in ph).
+  __m256d pl = _mm256_setzero_pd(), ph = pl;
+  const int64_t n8 = n & ~int64_t{7};
+  for (int64_t i = 0; i < n; i += 8) {
+    __m256 v = load(x + i, n - i);
+    if (res != nullptr) {
+      __m256 a = load(res + i, n - i);
+      if (bias != nullptr) a = _mm256_add_ps(a, load(bias + i, n - i));
+      v = _mm256_add_ps(v, a);
+      store(x + i, v, n - i);
+    }
+    if (i < n8) {
+      pl = _mm256_add_pd(pl, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+      ph = _mm256_add_pd(ph, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+  }
+  double p[8];
+  _mm256_storeu_pd(p, pl);
+  _mm256_storeu_pd(p + 4, ph);
+  for (int64_t i = n8; i < n; ++i) p[0] += static_cast<double>(x[i]);
+  const double sum = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+  const __m256 mean = _mm256_set1_ps(static_cast<float>(sum / static_cast<double>(n)));
+  // Centre, and the squares summed as rmsnorm sums them.
+  __m256d a0l = _mm256_setzero_pd(), a0h = a0l, a1l = a0l, a1h = a0l;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __m256 c0 = masked(_mm256_sub_ps(load(x + i, n - i), mean), n - i);
+    const __m256 c1 = masked(_mm256_sub_ps(load(x + i + 8, n - i - 8), mean), n - i - 8);
+    store(x + i, c0, n - i);
+    store(x + i + 8, c1, n - i - 8);
+    const __m256 s0 = _mm256_mul_ps(c0, c0);
+    const __m256 s1 = _mm256_mul_ps(c1, c1);
+    a0l = _mm256_add_pd(a0l, _mm256_cvtps_pd(_mm256_castps256_ps128(s0)));
+    a0h = _mm256_add_pd(a0h, _mm256_cvtps_pd(_mm256_extractf128_ps(s0, 1)));
+    a1l = _mm256_add_pd(a1l, _mm256_cvtps_pd(_mm256_castps256_ps128(s1)));
+    a1h = _mm256_add_pd(a1h, _mm256_cvtps_pd(_mm256_extractf128_ps(s1, 1)));
+  }
+  const __m256d sl = _mm256_add_pd(a0l, a1l);
+  const __m256d sh = _mm256_add_pd(a0h, a1h);
+  const __m256d t4 = _mm256_add_pd(sh, sl);
+  const __m128d t2 = _mm_add_pd(_mm256_extractf128_pd(t4, 1), _mm256_castpd256_pd128(t4));
+  const double sq_sum = _mm_cvtsd_f64(_mm_add_sd(t2, _mm_unpackhi_pd(t2, t2)));
+  const float ms = static_cast<float>(sq_sum / static_cast<double>(n));
+  const __m256 s = _mm256_set1_ps(1.0f / __builtin_sqrtf(ms + eps));
+  for (int64_t i = 0; i < n; i += 8) {
+    __m256 v = _mm256_mul_ps(load(x + i, n - i), s);
+    if (w != nullptr) v = _mm256_mul_ps(v, load(w + i, n - i));
+    if (b != nullptr) v = _mm256_add_ps(v, load(b + i, n - i));
+    store(x + i, v, n - i);
+  }
+}
+
+void softmax_scaled(float* x, float scale, int64_t n) {
+  const __m256 vs = _mm256_set1_ps(scale);
+  const __m256 ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  __m256 acc = ninf;
+  for (int64_t i = 0; i < n; i += 8) {
+    __m256 v = _mm256_mul_ps(load(x + i, n - i), vs);
+    if (n - i < 8) v = _mm256_blendv_ps(ninf, v, _mm256_castsi256_ps(tail_mask(n - i)));
+    acc = _mm256_max_ps(acc, v);
+  }
+  __m128 mx = _mm_max_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  mx = _mm_max_ps(mx, _mm_movehl_ps(mx, mx));
+  mx = _mm_max_ss(mx, _mm_movehdup_ps(mx));
+  const __m256 vm = _mm256_set1_ps(_mm_cvtss_f32(mx));
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __m256 y0 = _mm256_sub_ps(_mm256_mul_ps(load(x + i, n - i), vs), vm);
+    const __m256 y1 = _mm256_sub_ps(_mm256_mul_ps(load(x + i + 8, n - i - 8), vs), vm);
+    const __m256 e0 = masked(vexp(y0), n - i);
+    const __m256 e1 = masked(vexp(y1), n - i - 8);
+    store(x + i, e0, n - i);
+    store(x + i + 8, e1, n - i - 8);
+    sum += static_cast<double>(reduce16(e0, e1));
+  }
+  const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / sum));
+  for (int64_t i = 0; i < n; i += 8) store(x + i, _mm256_mul_ps(load(x + i, n - i), inv), n - i);
+}
+
 }  // namespace
 
 const OpsTable& ops_avx2() {
@@ -348,6 +435,15 @@ const OpsTable& ops_avx2() {
       .f16_rows_to_f32_t = x86::f16_rows_to_f32_t_ymm,
       .f16_to_f32 = f16_to_f32,
       .kv_store = {store_f32_row, store_f16_row, store_q8_0_plain},
+  };
+  return table;
+}
+
+const RowOps& row_ops_avx2() {
+  static const RowOps table = {
+      .isa = Isa::kAvx2,
+      .layer_norm = layer_norm,
+      .softmax_scaled = softmax_scaled,
   };
   return table;
 }

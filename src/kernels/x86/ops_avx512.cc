@@ -13,6 +13,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/ops_common.h"
+#include "kernels/rows.h"
 #include "kernels/x86/transpose_x86.h"
 #include "tensor/blocks_legacy.h"  // block layout constants only
 
@@ -377,6 +378,92 @@ void store_f16(const float* x, void* row, int64_t n) {
   }
 }
 
+// ---- kernels/rows.h ---------------------------------------------------------------------
+
+void layer_norm(float* x, const float* res, const float* bias, const float* w, const float* b,
+                int64_t n, float eps) {
+  // Residual add and the mean's 8 partial sums (lane j of `part` is partial j).
+  __m512d part = _mm512_setzero_pd();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_loadu_ps(x + i);
+    if (res != nullptr) {
+      __m512 a = _mm512_loadu_ps(res + i);
+      if (bias != nullptr) a = _mm512_add_ps(a, _mm512_loadu_ps(bias + i));
+      v = _mm512_add_ps(v, a);
+      _mm512_storeu_ps(x + i, v);
+    }
+    part = _mm512_add_pd(part, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+    part = _mm512_add_pd(
+        part, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+  }
+  if (i < n) {
+    const __mmask16 m = tail_mask(n - i);
+    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    if (res != nullptr) {
+      __m512 a = _mm512_maskz_loadu_ps(m, res + i);
+      if (bias != nullptr) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(m, bias + i));
+      v = _mm512_add_ps(v, a);
+      _mm512_mask_storeu_ps(x + i, m, v);
+    }
+    if (n - i >= 8) {
+      part = _mm512_add_pd(part, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+      i += 8;
+    }
+  }
+  double p[8];
+  _mm512_storeu_pd(p, part);
+  for (; i < n; ++i) p[0] += static_cast<double>(x[i]);
+  const double sum = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+  const __m512 mean = _mm512_set1_ps(static_cast<float>(sum / static_cast<double>(n)));
+  // Centre, and the squares summed as rmsnorm sums them.
+  __m512d acc0 = _mm512_setzero_pd();
+  __m512d acc1 = _mm512_setzero_pd();
+  for (i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 c = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), mean);
+    _mm512_mask_storeu_ps(x + i, m, c);
+    const __m512 sq = _mm512_mul_ps(c, c);
+    acc0 = _mm512_add_pd(acc0, _mm512_cvtps_pd(_mm512_castps512_ps256(sq)));
+    acc1 = _mm512_add_pd(
+        acc1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sq), 1))));
+  }
+  const double sq_sum = reduce8d(_mm512_add_pd(acc0, acc1));
+  const float ms = static_cast<float>(sq_sum / static_cast<double>(n));
+  const __m512 s = _mm512_set1_ps(1.0f / __builtin_sqrtf(ms + eps));
+  for (i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), s);
+    if (w != nullptr) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + i));
+    if (b != nullptr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b + i));
+    _mm512_mask_storeu_ps(x + i, m, v);
+  }
+}
+
+void softmax_scaled(float* x, float scale, int64_t n) {
+  const __m512 vs = _mm512_set1_ps(scale);
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 acc = ninf;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    acc = _mm512_max_ps(acc, _mm512_mask_mul_ps(ninf, m, _mm512_maskz_loadu_ps(m, x + i), vs));
+  }
+  const __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(acc));
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 y = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vs), vm);
+    const __m512 e = _mm512_maskz_mov_ps(m, vexp(y));
+    _mm512_mask_storeu_ps(x + i, m, e);
+    sum += static_cast<double>(reduce16(e));
+  }
+  const __m512 inv = _mm512_set1_ps(static_cast<float>(1.0 / sum));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
+  }
+}
+
 }  // namespace
 
 const OpsTable& ops_avx512() {
@@ -400,6 +487,15 @@ const OpsTable& ops_avx512() {
       .f16_rows_to_f32_t = x86::f16_rows_to_f32_t_ymm,
       .f16_to_f32 = f16_to_f32,
       .kv_store = {store_f32, store_f16, store_q8_0_plain},
+  };
+  return table;
+}
+
+const RowOps& row_ops_avx512() {
+  static const RowOps table = {
+      .isa = Isa::kAvx512,
+      .layer_norm = layer_norm,
+      .softmax_scaled = softmax_scaled,
   };
   return table;
 }
