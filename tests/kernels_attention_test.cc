@@ -131,20 +131,34 @@ struct Cache {
 struct Shape {
   KvType type;
   int64_t dk, dv, n_rep, n_cells;
+  float softcap = 0.0f;  // > 0: soft-capped scores (compared across Isas and splits only)
+  int64_t window = 0;    // > 0: sliding window (likewise)
 };
 
 std::string describe(const Shape& s) {
   return std::string(kv_type_name(s.type)) + " dk " + std::to_string(s.dk) + " dv " +
          std::to_string(s.dv) + " n_rep " + std::to_string(s.n_rep) + " cells " +
-         std::to_string(s.n_cells);
+         std::to_string(s.n_cells) + " softcap " + std::to_string(s.softcap) + " window " +
+         std::to_string(s.window);
 }
 
 const Shape kShapes[] = {
-    {KvType::kF16, 64, 64, 4, 1},    {KvType::kF16, 64, 64, 4, 65},
-    {KvType::kF16, 80, 48, 3, 700},  {KvType::kF16, 128, 128, 8, 1100},
-    {KvType::kF16, 40, 16, 1, 513},  {KvType::kF32, 96, 80, 2, 577},
-    {KvType::kF32, 24, 32, 5, 130},  {KvType::kQ8_0, 64, 64, 4, 1025},
-    {KvType::kQ8_0, 96, 32, 6, 300}, {KvType::kQ8_0, 128, 128, 1, 64},
+    {KvType::kF16, 64, 64, 4, 1},
+    {KvType::kF16, 64, 64, 4, 65},
+    {KvType::kF16, 80, 48, 3, 700},
+    {KvType::kF16, 128, 128, 8, 1100},
+    {KvType::kF16, 40, 16, 1, 513},
+    {KvType::kF32, 96, 80, 2, 577},
+    {KvType::kF32, 24, 32, 5, 130},
+    {KvType::kQ8_0, 64, 64, 4, 1025},
+    {KvType::kQ8_0, 96, 32, 6, 300},
+    {KvType::kQ8_0, 128, 128, 1, 64},
+    // Single rows of these go through P . V on F16 rows read in place (few matrix rows).
+    {KvType::kF16, 256, 256, 2, 600},
+    {KvType::kF16, 32, 32, 8, 2100},
+    {KvType::kF16, 64, 80, 5, 260},
+    {KvType::kF16, 64, 64, 4, 1500, 30.0f, 700},
+    {KvType::kQ8_0, 64, 64, 4, 900, 20.0f, 300},
 };
 
 std::vector<Isa> all_isas() {
@@ -174,8 +188,8 @@ TEST(AttentionSpans, TransposeMatchesTheDefinitionOnEveryIsa) {
 TEST(AttentionSpans, HalfRowsToFloatTransposedMatchesTheDefinitionOnEveryIsa) {
   for (Isa isa : all_isas()) {
     const OpsTable& O = ops(isa);
-    for (int64_t n_rows : {1, 7, 8, 9, 64}) {
-      for (int64_t cols : {1, 5, 8, 17, 64, 80}) {
+    for (int64_t n_rows : {1, 7, 8, 9, 16, 17, 33, 48, 64}) {
+      for (int64_t cols : {1, 5, 8, 17, 32, 40, 64, 80, 96, 256}) {
         std::vector<std::vector<uint16_t>> data;
         std::vector<const uint16_t*> rows;
         for (int64_t r = 0; r < n_rows; ++r) {
@@ -208,6 +222,8 @@ TEST(AttentionSpans, EveryIsaAndEverySplitGiveTheSameBits) {
       SCOPED_TRACE(describe(sh) + (with_sinks ? " with sinks" : ""));
       const Cache cache(sh.type, sh.n_cells, sh.dk, sh.dv, 100 + static_cast<uint32_t>(sh.n_cells));
       AttentionKv kv = cache.kv();
+      kv.softcap = sh.softcap;
+      kv.window = sh.window;
       // Sinks around the scores' range, so some heads' sinks exceed every score (rescaling the
       // values) and others do not.
       const auto sinks = random_floats(static_cast<size_t>(sh.n_rep), 9, 3.0f);
@@ -261,6 +277,7 @@ TEST(AttentionSpans, EveryIsaAndEverySplitGiveTheSameBits) {
         }
       }
       // Against the direct softmax over the dequantized cache.
+      if (sh.softcap > 0.0f || sh.window > 0) continue;
       for (int64_t i = 0; i < n_rows; ++i) {
         for (int64_t h = 0; h < sh.n_rep; ++h) {
           const auto want =

@@ -228,6 +228,64 @@ TEST(RowOps, LayerNormAndSoftmaxFollowTheirDefinitions) {
   }
 }
 
+// P . V of tiled attention for few rows: B given as half-precision rows (some shared, as the
+// zero row of unused cells is) must give gemm_acc's bits on the widened rows, on every Isa.
+TEST_P(OpsIsaTest, GemmWithHalfRowsMatchesGemmOnWidenedRowsBitForBit) {
+  const OpsTable& ref = ops(Isa::kScalar);
+  const OpsTable& simd = ops(GetParam());
+  for (int64_t m : {1, 3, 4, 5, 8}) {
+    for (int64_t n : {5, 16, 17, 32, 40, 48, 64, 80, 128, 256}) {
+      for (int64_t k : {1, 5, 64}) {
+        const auto a = random_floats(static_cast<size_t>(m * k), 7);
+        // Rows kk at a stride wider than n (a cache row holds other heads too); every third
+        // row is the same all-zero row.
+        const int64_t stride = n + 24;
+        const auto bh = random_halves(static_cast<size_t>(k * stride), 8);
+        const std::vector<uint16_t> zero(static_cast<size_t>(n), 0);
+        std::vector<const uint16_t*> rows;
+        std::vector<float> bf(static_cast<size_t>(k * n));
+        for (int64_t kk = 0; kk < k; ++kk) {
+          rows.push_back(kk % 3 == 2 ? zero.data() : bh.data() + kk * stride);
+          for (int64_t j = 0; j < n; ++j)
+            bf[static_cast<size_t>(kk * n + j)] = fp16_to_fp32(rows.back()[j]);
+        }
+        auto c1 = random_floats(static_cast<size_t>(m * n), 9), c2 = c1, c3 = c1;
+        ref.gemm_acc(c1.data(), n, a.data(), k, bf.data(), n, m, k, n);
+        ref.gemm_acc_f16b(c2.data(), n, a.data(), k, rows.data(), m, k, n);
+        simd.gemm_acc_f16b(c3.data(), n, a.data(), k, rows.data(), m, k, n);
+        EXPECT_TRUE(same_bits(c1.data(), c2.data(), m * n))
+            << "scalar " << m << "x" << k << "x" << n;
+        EXPECT_TRUE(same_bits(c1.data(), c3.data(), m * n)) << m << "x" << k << "x" << n;
+      }
+    }
+  }
+}
+
+// A Q8_0 cache row dequantized: float(q) * d per value, on every Isa.
+TEST_P(OpsIsaTest, Q8RowDequantizationMatchesTheDefinition) {
+  const OpsTable& ref = ops(Isa::kScalar);
+  const OpsTable& simd = ops(GetParam());
+  for (int64_t n : {32, 64, 96, 128, 256}) {
+    const auto x = random_floats(static_cast<size_t>(n), 12, 4.0f);
+    std::vector<uint8_t> row(kv_row_bytes(KvType::kQ8_0, n));
+    ref.kv_store[static_cast<int>(KvType::kQ8_0)](x.data(), row.data(), n);
+    std::vector<float> want(static_cast<size_t>(n));
+    for (int64_t b = 0; b < n / 32; ++b) {
+      uint16_t d;
+      std::memcpy(&d, row.data() + b * 34, 2);
+      for (int64_t j = 0; j < 32; ++j) {
+        const auto q = static_cast<int8_t>(row[static_cast<size_t>(b * 34 + 2 + j)]);
+        want[static_cast<size_t>(b * 32 + j)] = static_cast<float>(q) * fp16_to_fp32(d);
+      }
+    }
+    std::vector<float> y1(static_cast<size_t>(n), NAN), y2(y1);
+    ref.q8_0_to_f32(row.data(), y1.data(), n);
+    simd.q8_0_to_f32(row.data(), y2.data(), n);
+    EXPECT_TRUE(same_bits(want.data(), y1.data(), n)) << "scalar n = " << n;
+    EXPECT_TRUE(same_bits(want.data(), y2.data(), n)) << "n = " << n;
+  }
+}
+
 std::vector<Isa> simd_isas() {
   std::vector<Isa> out;
   for (Isa isa : supported_isas()) {

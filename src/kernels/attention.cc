@@ -12,6 +12,8 @@ namespace ember::kernels {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+// Matrix rows (query rows x heads) up to which P . V reads F16 values without a conversion pass.
+constexpr int64_t kDirectValueRows = 8;
 
 size_t align64(size_t n) {
   return (n + 63) & ~size_t{63};
@@ -30,13 +32,18 @@ TileInfo tile_info(const AttentionKv& kv, int64_t c0, int64_t c1) {
   t.c0 = c0;
   t.c1 = c1;
   t.seqs = kv.cell_seqs[c0];
-  t.uniform = t.seqs != 0;
-  t.pos_min = t.pos_max = kv.cell_pos[c0];
-  for (int64_t c = c0 + 1; c < c1 && t.uniform; ++c) {
-    t.uniform = kv.cell_seqs[c] == t.seqs;
-    t.pos_min = std::min(t.pos_min, kv.cell_pos[c]);
-    t.pos_max = std::max(t.pos_max, kv.cell_pos[c]);
+  // Branch-free over the whole tile (the compiler vectorizes it): every tile of every head's
+  // task asks, so this runs once per 64 cells per key/value head.
+  uint64_t diff = 0;
+  int32_t lo = kv.cell_pos[c0], hi = lo;
+  for (int64_t c = c0 + 1; c < c1; ++c) {
+    diff |= kv.cell_seqs[c] ^ t.seqs;
+    lo = std::min(lo, kv.cell_pos[c]);
+    hi = std::max(hi, kv.cell_pos[c]);
   }
+  t.uniform = t.seqs != 0 && diff == 0;
+  t.pos_min = lo;
+  t.pos_max = hi;
   return t;
 }
 
@@ -89,6 +96,16 @@ float dot_q8_0(const BlockQ8_0* q, const uint8_t* k_row, int64_t n) {
   return sum;
 }
 
+// Asks for bytes [p, p + n) to be brought into the cache (L2) ahead of use: the key/value rows
+// of the next tile, which are n-byte pieces of rows k_stride apart (one head of each cell),
+// a pattern the hardware prefetchers do not follow on their own.
+inline void prefetch_bytes(const uint8_t* p, size_t n) {
+  const auto first = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63};
+  const auto last = reinterpret_cast<uintptr_t>(p + n - 1);
+  for (uintptr_t a = first; a <= last; a += 64)
+    __builtin_prefetch(reinterpret_cast<const void*>(a), 0, 2);
+}
+
 // Tiles visited: the explicit list, or all of [0, n_cells) in ascending order.
 int64_t tile_count(const AttentionKv& kv) {
   return kv.tiles != nullptr ? kv.n_tiles : (kv.n_cells + kAttentionTile - 1) / kAttentionTile;
@@ -115,14 +132,14 @@ size_t span_scratch_bytes(int64_t n_rep, int64_t dk, int64_t dv) {
   const size_t rows = static_cast<size_t>(kAttentionRowTile * n_rep);
   const size_t t = static_cast<size_t>(kAttentionTile);
   size_t b = 0;
-  b += align64(rows * static_cast<size_t>(dk) * 4);  // Q
-  b += align64(t * static_cast<size_t>(dk) * 4);     // K tile [cell][dk]
-  b += align64(static_cast<size_t>(dk) * t * 4);     // K tile, transposed [dk][cell]
-  b += align64(t * static_cast<size_t>(dv) * 4);     // V tile
-  b += align64(rows * t * 4);                        // scores
-  b += align64(rows * static_cast<size_t>(dv) * 4);  // accumulators
-  b += align64(rows * 2 * 4);                        // running max and sum
-  b += align64(static_cast<size_t>(dk) * 2);         // a zero F16 key row
+  b += align64(rows * static_cast<size_t>(dk) * 4);         // Q
+  b += align64(t * static_cast<size_t>(dk) * 4);            // K tile [cell][dk]
+  b += align64(static_cast<size_t>(dk) * t * 4);            // K tile, transposed [dk][cell]
+  b += align64(t * static_cast<size_t>(dv) * 4);            // V tile
+  b += align64(rows * t * 4);                               // scores
+  b += align64(rows * static_cast<size_t>(dv) * 4);         // accumulators
+  b += align64(rows * 2 * 4);                               // running max and sum
+  b += align64(static_cast<size_t>(std::max(dk, dv)) * 2);  // a zero F16 key or value row
   return b;
 }
 
@@ -136,11 +153,7 @@ void row_to_f32(const OpsTable& ops, KvType type, const uint8_t* row, float* out
       std::memcpy(out, row, static_cast<size_t>(n) * 4);
       break;
     case KvType::kQ8_0:
-      for (int64_t b = 0; b < n / kQK8_0; ++b) {
-        const auto blk = load_block<BlockQ8_0>(row, b);
-        const float d = fp16_to_fp32(blk.d);
-        for (int j = 0; j < kQK8_0; ++j) out[b * kQK8_0 + j] = static_cast<float>(blk.qs[j]) * d;
-      }
+      ops.q8_0_to_f32(row, out, n);
       break;
   }
 }
@@ -319,10 +332,19 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
   float* state = take(static_cast<size_t>(kAttentionRowTile * n_rep * 2) * 4);
   float* m = state;
   float* s_sum = state + m_rows;
-  // F16 keys: row pointers for the one-pass conversion, unused cells pointing at zeros.
-  auto* zero_row = reinterpret_cast<uint16_t*>(take(static_cast<size_t>(dk) * 2));
-  std::memset(zero_row, 0, static_cast<size_t>(dk) * 2);
+  // F16 keys (and values, for few rows): row pointers for the one-pass conversion, unused
+  // cells pointing at zeros.
+  const size_t zero_bytes = static_cast<size_t>(std::max(dk, dv)) * 2;
+  auto* zero_row = reinterpret_cast<uint16_t*>(take(zero_bytes));
+  std::memset(zero_row, 0, zero_bytes);
   const uint16_t* krows[kAttentionTile];
+  const uint16_t* vrows[kAttentionTile];
+  // Few matrix rows (decoding: one query row's n_rep heads): P . V reads the F16 value rows
+  // straight from the cache (gemm_acc_f16b), instead of converting the tile first: the same
+  // FMA chains, so the same bits as the many-row path. With many rows the conversion pass is
+  // shared by all of them and stays.
+  const bool f16 = kv.type == KvType::kF16;
+  const bool direct_v = f16 && m_rows <= kDirectValueRows;
 
   for (int64_t i = 0; i < n_rows; ++i) {
     std::memcpy(qm + i * n_rep * dk, rows[i].q, static_cast<size_t>(n_rep * dk) * 4);
@@ -336,7 +358,18 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
 
   const int64_t t_begin = span * kAttentionSpanTiles;
   const int64_t t_end = std::min(tile_count(kv), t_begin + kAttentionSpanTiles);
+  const size_t k_bytes = kv_row_bytes(kv.type, dk), v_bytes = kv_row_bytes(kv.type, dv);
+  auto prefetch_tile = [&](int64_t ti) {
+    const int64_t p0 = tile_start(kv, ti);
+    const int64_t p1 = std::min(kv.n_cells, p0 + T);
+    for (int64_t c = p0; c < p1; ++c) {
+      prefetch_bytes(kv.k + static_cast<size_t>(c) * kv.k_stride, k_bytes);
+      prefetch_bytes(kv.v + static_cast<size_t>(c) * kv.v_stride, v_bytes);
+    }
+  };
+  if (t_begin < t_end) prefetch_tile(t_begin);
   for (int64_t ti = t_begin; ti < t_end; ++ti) {
+    if (ti + 1 < t_end) prefetch_tile(ti + 1);  // while this tile computes
     const int64_t c0 = tile_start(kv, ti);
     const int64_t c1 = std::min(kv.n_cells, c0 + T);
     if (c1 <= c0) continue;
@@ -349,7 +382,6 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
     if (any == 0) continue;
     // K tile as F32 [T][dk], transposed to [dk][T], and V tile [T][dv]; cells no row sees are
     // zero so they add exact zeros below (the cache may hold garbage there).
-    const bool f16 = kv.type == KvType::kF16;
     for (int64_t j = 0; j < T; ++j) {
       const int64_t c = c0 + j;
       const bool used = c < c1 && ((any >> j) & 1) != 0;
@@ -359,16 +391,25 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
         } else {
           std::memset(kc + j * dk, 0, static_cast<size_t>(dk) * 4);
         }
-        std::memset(vt + j * dv, 0, static_cast<size_t>(dv) * 4);
+        if (direct_v) {
+          vrows[j] = zero_row;
+        } else {
+          std::memset(vt + j * dv, 0, static_cast<size_t>(dv) * 4);
+        }
         continue;
       }
       const uint8_t* krow = kv.k + static_cast<size_t>(c) * kv.k_stride;
+      const uint8_t* vrow = kv.v + static_cast<size_t>(c) * kv.v_stride;
       if (f16) {
         krows[j] = reinterpret_cast<const uint16_t*>(krow);
       } else {
         row_to_f32(ops, kv.type, krow, kc + j * dk, dk);
       }
-      row_to_f32(ops, kv.type, kv.v + static_cast<size_t>(c) * kv.v_stride, vt + j * dv, dv);
+      if (direct_v) {
+        vrows[j] = reinterpret_cast<const uint16_t*>(vrow);
+      } else {
+        row_to_f32(ops, kv.type, vrow, vt + j * dv, dv);
+      }
     }
     if (f16) {
       ops.f16_rows_to_f32_t(krows, T, dk, kt, T);  // converted and transposed in one pass
@@ -409,7 +450,11 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
       }
     }
     // Values: acc[m_rows][dv] += P V, FMA chains over the tile's cells.
-    ops.gemm_acc(acc, dv, kq, T, vt, dv, m_rows, T, dv);
+    if (direct_v) {
+      ops.gemm_acc_f16b(acc, dv, kq, T, vrows, m_rows, T, dv);
+    } else {
+      ops.gemm_acc(acc, dv, kq, T, vt, dv, m_rows, T, dv);
+    }
   }
   for (int64_t i = 0; i < n_rows; ++i) {
     for (int64_t h = 0; h < n_rep; ++h) {

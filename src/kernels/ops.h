@@ -69,6 +69,12 @@ struct OpsTable {
   void (*gemm_acc)(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
                    int64_t m, int64_t k, int64_t n);
 
+  // The same for a B whose row kk is the half-precision row b_rows[kk] (n values, widened
+  // exactly): the same FMA chains as gemm_acc, bit for bit. Tiled attention's P . V for a few
+  // query rows reads the F16 value rows straight from the cache this way (no conversion pass).
+  void (*gemm_acc_f16b)(float* c, int64_t ldc, const float* a, int64_t lda,
+                        const uint16_t* const* b_rows, int64_t m, int64_t k, int64_t n);
+
   // dst[c * ld_dst + r] = src[r * ld_src + c] for r < rows, c < cols (data movement only:
   // every Isa gives the same result). Tiled attention's key tile, [cells][dk] -> [dk][cells].
   void (*transpose)(const float* src, int64_t ld_src, float* dst, int64_t ld_dst, int64_t rows,
@@ -81,6 +87,10 @@ struct OpsTable {
 
   // y[i] = float(x[i]) for half-precision x (exact).
   void (*f16_to_f32)(const uint16_t* x, float* y, int64_t n);
+
+  // A Q8_0 cache row (n values, n a multiple of 32) dequantized: y[i] = float(q[i]) * d of its
+  // block, one rounding, as the reference dequantizes (every Isa gives the same bits).
+  void (*q8_0_to_f32)(const uint8_t* row, float* y, int64_t n);
 
   // Stores n F32 values as a cache row of the given type.
   void (*kv_store[3])(const float* x, void* row, int64_t n);

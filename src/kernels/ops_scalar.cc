@@ -182,6 +182,18 @@ void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
   }
 }
 
+void gemm_acc_f16b(float* c, int64_t ldc, const float* a, int64_t lda,
+                   const uint16_t* const* b_rows, int64_t m, int64_t k, int64_t n) {
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      float acc = c[i * ldc + j];
+      for (int64_t kk = 0; kk < k; ++kk)
+        acc = std::fma(a[i * lda + kk], fp16_to_fp32(b_rows[kk][j]), acc);
+      c[i * ldc + j] = acc;
+    }
+  }
+}
+
 void transpose(const float* src, int64_t ld_src, float* dst, int64_t ld_dst, int64_t rows,
                int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
@@ -198,6 +210,14 @@ void f16_rows_to_f32_t(const uint16_t* const* rows, int64_t n_rows, int64_t cols
 
 void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = fp16_to_fp32(x[i]);
+}
+
+void q8_0_to_f32(const uint8_t* row, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    const auto blk = load_block<BlockQ8_0>(row, b);
+    const float d = fp16_to_fp32(blk.d);
+    for (int j = 0; j < kQK8_0; ++j) y[b * kQK8_0 + j] = static_cast<float>(blk.qs[j]) * d;
+  }
 }
 
 void store_f32(const float* x, void* row, int64_t n) {
@@ -263,9 +283,11 @@ const OpsTable& ops_scalar() {
       .f16_mad = f16_mad,
       .f32_mad = f32_mad,
       .gemm_acc = gemm_acc,
+      .gemm_acc_f16b = gemm_acc_f16b,
       .transpose = transpose,
       .f16_rows_to_f32_t = f16_rows_to_f32_t,
       .f16_to_f32 = f16_to_f32,
+      .q8_0_to_f32 = q8_0_to_f32,
       .kv_store = {store_f32, store_f16, store_q8_0_plain},
   };
   return table;

@@ -351,10 +351,13 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
               std::memset(rows[k].out, 0, static_cast<size_t>(n_rep * dv) * sizeof(float));
           }
         }
+        // Heads vary fastest: tasks running together read the same cache rows (one span of
+        // cells, different heads' parts of each row), so lines the hardware brings in around one
+        // head's part serve the others while they are still cached.
         pool_.run(n_groups * n_head_kv * used_spans, [&](int64_t task, int thread) {
-          const int64_t sp = task % used_spans;
-          const int64_t g = task / used_spans % n_head_kv;
-          const int64_t grp = task / used_spans / n_head_kv;
+          const int64_t g = task % n_head_kv;
+          const int64_t sp = task / n_head_kv % used_spans;
+          const int64_t grp = task / n_head_kv / used_spans;
           const auto [i0, i1] = row_groups_[static_cast<size_t>(grp)];
           const kernels::AttentionKv kvh = head_kv(g, row_seq(row_order_[static_cast<size_t>(i0)]));
           const int64_t spans = kernels::attention_span_count(kvh);

@@ -11,6 +11,7 @@
 #include "kernels/ops_common.h"
 #include "kernels/rows.h"
 #include "kernels/x86/transpose_x86.h"
+#include "tensor/blocks_legacy.h"  // block layout constants only
 
 namespace ember::kernels {
 namespace {
@@ -313,6 +314,73 @@ void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
   }
 }
 
+// C[2 x 32] += A[2 x k] * B (F16 rows), as gemm_2x32 with B widened on the fly.
+inline void gemm_f16b_2x32(float* c, int64_t ldc, const float* a, int64_t lda,
+                           const uint16_t* const* b, int64_t j, int64_t k) {
+  float* c0 = c;
+  float* c1 = c + ldc;
+  __m256 x00 = _mm256_loadu_ps(c0), x01 = _mm256_loadu_ps(c0 + 8);
+  __m256 x02 = _mm256_loadu_ps(c0 + 16), x03 = _mm256_loadu_ps(c0 + 24);
+  __m256 x10 = _mm256_loadu_ps(c1), x11 = _mm256_loadu_ps(c1 + 8);
+  __m256 x12 = _mm256_loadu_ps(c1 + 16), x13 = _mm256_loadu_ps(c1 + 24);
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const uint16_t* bk = b[kk] + j;
+    const __m256 b0 = load_f16(bk, 8), b1 = load_f16(bk + 8, 8);
+    const __m256 b2 = load_f16(bk + 16, 8), b3 = load_f16(bk + 24, 8);
+    __m256 p = _mm256_set1_ps(a[kk]);
+    x00 = _mm256_fmadd_ps(p, b0, x00);
+    x01 = _mm256_fmadd_ps(p, b1, x01);
+    x02 = _mm256_fmadd_ps(p, b2, x02);
+    x03 = _mm256_fmadd_ps(p, b3, x03);
+    p = _mm256_set1_ps(a[lda + kk]);
+    x10 = _mm256_fmadd_ps(p, b0, x10);
+    x11 = _mm256_fmadd_ps(p, b1, x11);
+    x12 = _mm256_fmadd_ps(p, b2, x12);
+    x13 = _mm256_fmadd_ps(p, b3, x13);
+  }
+  _mm256_storeu_ps(c0, x00), _mm256_storeu_ps(c0 + 8, x01);
+  _mm256_storeu_ps(c0 + 16, x02), _mm256_storeu_ps(c0 + 24, x03);
+  _mm256_storeu_ps(c1, x10), _mm256_storeu_ps(c1 + 8, x11);
+  _mm256_storeu_ps(c1 + 16, x12), _mm256_storeu_ps(c1 + 24, x13);
+}
+
+void gemm_acc_f16b(float* c, int64_t ldc, const float* a, int64_t lda,
+                   const uint16_t* const* b_rows, int64_t m, int64_t k, int64_t n) {
+  for (int64_t j = 0; j < n; j += 32) {
+    const int64_t w = n - j < 32 ? n - j : 32;
+    int64_t i = 0;
+    if (w == 32) {
+      for (; i + 2 <= m; i += 2) {
+        gemm_f16b_2x32(c + i * ldc + j, ldc, a + i * lda, lda, b_rows, j, k);
+      }
+    }
+    for (; i < m; ++i) {
+      float* ci = c + i * ldc + j;
+      const float* ai = a + i * lda;
+      for (int64_t jj = 0; jj < w; jj += 8) {
+        __m256 x = load(ci + jj, w - jj);
+        for (int64_t kk = 0; kk < k; ++kk)
+          x = _mm256_fmadd_ps(_mm256_set1_ps(ai[kk]), load_f16(b_rows[kk] + j + jj, w - jj), x);
+        store(ci + jj, x, w - jj);
+      }
+    }
+  }
+}
+
+void q8_0_to_f32(const uint8_t* row, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    const uint8_t* blk = row + b * sizeof(BlockQ8_0);  // F16 scale, then 32 int8 values
+    uint16_t dh;
+    std::memcpy(&dh, blk, 2);
+    const __m256 d = _mm256_set1_ps(_cvtsh_ss(dh));
+    for (int g = 0; g < 4; ++g) {
+      const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + 8 * g));
+      const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8));
+      _mm256_storeu_ps(y + b * kQK8_0 + 8 * g, _mm256_mul_ps(q, d));
+    }
+  }
+}
+
 void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 8) store(y + i, load_f16(x + i, n - i), n - i);
 }
@@ -431,9 +499,11 @@ const OpsTable& ops_avx2() {
       .f16_mad = f16_mad,
       .f32_mad = f32_mad,
       .gemm_acc = gemm_acc,
+      .gemm_acc_f16b = gemm_acc_f16b,
       .transpose = x86::transpose_f32_ymm,
       .f16_rows_to_f32_t = x86::f16_rows_to_f32_t_ymm,
       .f16_to_f32 = f16_to_f32,
+      .q8_0_to_f32 = q8_0_to_f32,
       .kv_store = {store_f32_row, store_f16_row, store_q8_0_plain},
   };
   return table;

@@ -358,6 +358,154 @@ void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
   }
 }
 
+// C[4 x w] += A[4 x k] * B (F16 rows b[kk] + j), w <= 64 columns (masked): gemm_4x64's FMA
+// chains with the value rows widened on the fly.
+inline void gemm_f16b_4x64(float* c, int64_t ldc, const float* a, int64_t lda,
+                           const uint16_t* const* b, int64_t j, int64_t k, int64_t w) {
+  const __mmask16 m0 = tail_mask(w);
+  const __mmask16 m1 = w > 16 ? tail_mask(w - 16) : static_cast<__mmask16>(0);
+  const __mmask16 m2 = w > 32 ? tail_mask(w - 32) : static_cast<__mmask16>(0);
+  const __mmask16 m3 = w > 48 ? tail_mask(w - 48) : static_cast<__mmask16>(0);
+  float* c0 = c;
+  float* c1 = c + ldc;
+  float* c2 = c + 2 * ldc;
+  float* c3 = c + 3 * ldc;
+  __m512 x00 = _mm512_maskz_loadu_ps(m0, c0), x01 = _mm512_maskz_loadu_ps(m1, c0 + 16);
+  __m512 x02 = _mm512_maskz_loadu_ps(m2, c0 + 32), x03 = _mm512_maskz_loadu_ps(m3, c0 + 48);
+  __m512 x10 = _mm512_maskz_loadu_ps(m0, c1), x11 = _mm512_maskz_loadu_ps(m1, c1 + 16);
+  __m512 x12 = _mm512_maskz_loadu_ps(m2, c1 + 32), x13 = _mm512_maskz_loadu_ps(m3, c1 + 48);
+  __m512 x20 = _mm512_maskz_loadu_ps(m0, c2), x21 = _mm512_maskz_loadu_ps(m1, c2 + 16);
+  __m512 x22 = _mm512_maskz_loadu_ps(m2, c2 + 32), x23 = _mm512_maskz_loadu_ps(m3, c2 + 48);
+  __m512 x30 = _mm512_maskz_loadu_ps(m0, c3), x31 = _mm512_maskz_loadu_ps(m1, c3 + 16);
+  __m512 x32 = _mm512_maskz_loadu_ps(m2, c3 + 32), x33 = _mm512_maskz_loadu_ps(m3, c3 + 48);
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const uint16_t* bk = b[kk] + j;
+    const __m512 b0 = load_f16(m0, bk), b1 = load_f16(m1, bk + 16);
+    const __m512 b2 = load_f16(m2, bk + 32), b3 = load_f16(m3, bk + 48);
+    __m512 p = _mm512_set1_ps(a[kk]);
+    x00 = _mm512_fmadd_ps(p, b0, x00);
+    x01 = _mm512_fmadd_ps(p, b1, x01);
+    x02 = _mm512_fmadd_ps(p, b2, x02);
+    x03 = _mm512_fmadd_ps(p, b3, x03);
+    p = _mm512_set1_ps(a[lda + kk]);
+    x10 = _mm512_fmadd_ps(p, b0, x10);
+    x11 = _mm512_fmadd_ps(p, b1, x11);
+    x12 = _mm512_fmadd_ps(p, b2, x12);
+    x13 = _mm512_fmadd_ps(p, b3, x13);
+    p = _mm512_set1_ps(a[2 * lda + kk]);
+    x20 = _mm512_fmadd_ps(p, b0, x20);
+    x21 = _mm512_fmadd_ps(p, b1, x21);
+    x22 = _mm512_fmadd_ps(p, b2, x22);
+    x23 = _mm512_fmadd_ps(p, b3, x23);
+    p = _mm512_set1_ps(a[3 * lda + kk]);
+    x30 = _mm512_fmadd_ps(p, b0, x30);
+    x31 = _mm512_fmadd_ps(p, b1, x31);
+    x32 = _mm512_fmadd_ps(p, b2, x32);
+    x33 = _mm512_fmadd_ps(p, b3, x33);
+  }
+  _mm512_mask_storeu_ps(c0, m0, x00), _mm512_mask_storeu_ps(c0 + 16, m1, x01);
+  _mm512_mask_storeu_ps(c0 + 32, m2, x02), _mm512_mask_storeu_ps(c0 + 48, m3, x03);
+  _mm512_mask_storeu_ps(c1, m0, x10), _mm512_mask_storeu_ps(c1 + 16, m1, x11);
+  _mm512_mask_storeu_ps(c1 + 32, m2, x12), _mm512_mask_storeu_ps(c1 + 48, m3, x13);
+  _mm512_mask_storeu_ps(c2, m0, x20), _mm512_mask_storeu_ps(c2 + 16, m1, x21);
+  _mm512_mask_storeu_ps(c2 + 32, m2, x22), _mm512_mask_storeu_ps(c2 + 48, m3, x23);
+  _mm512_mask_storeu_ps(c3, m0, x30), _mm512_mask_storeu_ps(c3 + 16, m1, x31);
+  _mm512_mask_storeu_ps(c3 + 32, m2, x32), _mm512_mask_storeu_ps(c3 + 48, m3, x33);
+}
+
+void gemm_acc_f16b(float* c, int64_t ldc, const float* a, int64_t lda,
+                   const uint16_t* const* b_rows, int64_t m, int64_t k, int64_t n) {
+  for (int64_t j = 0; j < n; j += 64) {
+    const int64_t w = n - j < 64 ? n - j : 64;
+    int64_t i = 0;
+    for (; i + 4 <= m; i += 4)
+      gemm_f16b_4x64(c + i * ldc + j, ldc, a + i * lda, lda, b_rows, j, k, w);
+    for (; i < m; ++i) {
+      float* ci = c + i * ldc + j;
+      const float* ai = a + i * lda;
+      for (int64_t jj = 0; jj < w; jj += 16) {
+        const __mmask16 mk = tail_mask(w - jj);
+        __m512 x = _mm512_maskz_loadu_ps(mk, ci + jj);
+        for (int64_t kk = 0; kk < k; ++kk)
+          x = _mm512_fmadd_ps(_mm512_set1_ps(ai[kk]), load_f16(mk, b_rows[kk] + j + jj), x);
+        _mm512_mask_storeu_ps(ci + jj, mk, x);
+      }
+    }
+  }
+}
+
+// f16_rows_to_f32_t for 16 rows at a time: 16 x 32 half-precision values transposed as 16-bit
+// words (three rounds of in-lane unpacks, one cross-lane permute), then widened: half the data
+// movement of transposing after the conversion. Other rows go through the 8 x 8 ymm version.
+void f16_rows_to_f32_t(const uint16_t* const* rows, int64_t n_rows, int64_t cols, float* dst,
+                       int64_t ld_dst) {
+  // Qwords of the permute: [x.lane0, y.lane0, x.lane1, y.lane1] and the same for lanes 2, 3.
+  const __m512i idx_lo = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+  const __m512i idx_hi = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+  int64_t r = 0;
+  for (; r + 16 <= n_rows; r += 16) {
+    for (int64_t c = 0; c < cols; c += 32) {
+      const int64_t w = cols - c < 32 ? cols - c : 32;
+      const auto mk =
+          w == 32 ? static_cast<__mmask32>(0xffffffffu) : static_cast<__mmask32>((1u << w) - 1u);
+      __m512i x[16];
+      for (int i = 0; i < 16; ++i) x[i] = _mm512_maskz_loadu_epi16(mk, rows[r + i] + c);
+      // Round 1: rows 2p, 2p + 1 interleaved; per 128-bit lane, lo holds offsets 0-3, hi 4-7.
+      __m512i y[16];
+      for (int p = 0; p < 8; ++p) {
+        y[2 * p] = _mm512_unpacklo_epi16(x[2 * p], x[2 * p + 1]);
+        y[2 * p + 1] = _mm512_unpackhi_epi16(x[2 * p], x[2 * p + 1]);
+      }
+      // Round 2: four rows per dword pair; z[4q + o] holds offsets 2o, 2o + 1 of rows 4q..4q+3.
+      __m512i z[16];
+      for (int q = 0; q < 4; ++q) {
+        const __m512i* a = y + 4 * q;  // pair 2q: a[0], a[1]; pair 2q + 1: a[2], a[3]
+        z[4 * q + 0] = _mm512_unpacklo_epi32(a[0], a[2]);
+        z[4 * q + 1] = _mm512_unpackhi_epi32(a[0], a[2]);
+        z[4 * q + 2] = _mm512_unpacklo_epi32(a[1], a[3]);
+        z[4 * q + 3] = _mm512_unpackhi_epi32(a[1], a[3]);
+      }
+      // Round 3: eight rows per qword pair; u[8h + t] holds offset t of rows 8h..8h+7 in each
+      // 128-bit lane (lane L: column c + 8L + t).
+      __m512i u[16];
+      for (int h = 0; h < 2; ++h) {
+        for (int o = 0; o < 4; ++o) {
+          const __m512i lo = z[8 * h + o], hi = z[8 * h + 4 + o];
+          u[8 * h + 2 * o] = _mm512_unpacklo_epi64(lo, hi);
+          u[8 * h + 2 * o + 1] = _mm512_unpackhi_epi64(lo, hi);
+        }
+      }
+      // Round 4: rows 0-7 and 8-15 of one column side by side (256 bits), then widened.
+      float* d = dst + r;
+      for (int t = 0; t < 8; ++t) {
+        const __m512i v01 = _mm512_permutex2var_epi64(u[t], idx_lo, u[8 + t]);
+        const __m512i v23 = _mm512_permutex2var_epi64(u[t], idx_hi, u[8 + t]);
+        const __m256i cols4[4] = {_mm512_castsi512_si256(v01), _mm512_extracti64x4_epi64(v01, 1),
+                                  _mm512_castsi512_si256(v23), _mm512_extracti64x4_epi64(v23, 1)};
+        for (int lane = 0; lane < 4; ++lane) {
+          const int64_t col = c + 8 * lane + t;
+          if (col < cols) _mm512_storeu_ps(d + col * ld_dst, _mm512_cvtph_ps(cols4[lane]));
+        }
+      }
+    }
+  }
+  if (r < n_rows) x86::f16_rows_to_f32_t_ymm(rows + r, n_rows - r, cols, dst + r, ld_dst);
+}
+
+void q8_0_to_f32(const uint8_t* row, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    const uint8_t* blk = row + b * sizeof(BlockQ8_0);  // F16 scale, then 32 int8 values
+    uint16_t dh;
+    std::memcpy(&dh, blk, 2);
+    const __m512 d = _mm512_set1_ps(_cvtsh_ss(dh));
+    for (int g = 0; g < 2; ++g) {
+      const __m128i q8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2 + 16 * g));
+      const __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q8));
+      _mm512_storeu_ps(y + b * kQK8_0 + 16 * g, _mm512_mul_ps(q, d));
+    }
+  }
+}
+
 void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
@@ -483,9 +631,11 @@ const OpsTable& ops_avx512() {
       .f16_mad = f16_mad,
       .f32_mad = f32_mad,
       .gemm_acc = gemm_acc,
+      .gemm_acc_f16b = gemm_acc_f16b,
       .transpose = x86::transpose_f32_ymm,
-      .f16_rows_to_f32_t = x86::f16_rows_to_f32_t_ymm,
+      .f16_rows_to_f32_t = f16_rows_to_f32_t,
       .f16_to_f32 = f16_to_f32,
+      .q8_0_to_f32 = q8_0_to_f32,
       .kv_store = {store_f32, store_f16, store_q8_0_plain},
   };
   return table;
