@@ -9,8 +9,18 @@
 // 2-thread runs use wall-clock time.
 // Activation conversion is timed separately (BM_Convert), it is not part of the products.
 //
+// Roofline/<type>/<isa>/<shape>/t<threads>: the GEMV against a plain streaming read of as many
+// bytes as the packed weights (its own buffer, mapped the same way), the two alternating within
+// each iteration so that a busy machine slows both alike, both from memory (copies of the
+// matrix and windows of the buffer rotate over 768 MiB): counters gemv_GBps and read_GBps
+// (bytes per second of thread CPU time, times the threads: robust to a shared machine's
+// descheduling) and ratio = gemv / read, the fraction of the memory roofline the one-token
+// product reaches.
+//
 // Run e.g.: ember_bench_kernels --benchmark_filter='Matmul/q4_0/avx512-vnni/.*'
 #include <benchmark/benchmark.h>
+#include <sys/mman.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -158,6 +168,153 @@ void BM_Matmul(benchmark::State& state, Isa isa, TensorType type, Shape shape, i
                          benchmark::Counter::kIsRate);
 }
 
+// Sums n words with 8 independent lanes (loads, not the adds, set the pace), cloned per ISA so the
+// loop issues full-width vector loads (as apps/cli/read_bandwidth.cc).
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+uint64_t
+read_words(const uint64_t* p, size_t n) {
+  uint64_t acc[8] = {};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int l = 0; l < 8; ++l) acc[l] += p[i + static_cast<size_t>(l)];
+  }
+  for (; i < n; ++i) acc[0] += p[i];
+  uint64_t s = 0;
+  for (uint64_t a : acc) s ^= a;
+  return s;
+}
+
+// A read-only buffer of `bytes` bytes, mapped like large packed weights (own mapping, huge pages
+// requested) and filled so every page is resident.
+class StreamBuffer {
+ public:
+  explicit StreamBuffer(size_t bytes) : words_(bytes / sizeof(uint64_t)) {
+    size_ = words_ * sizeof(uint64_t);
+    void* m = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return;
+    (void)::madvise(m, size_, MADV_HUGEPAGE);
+    p_ = static_cast<uint64_t*>(m);
+    for (size_t i = 0; i < words_; ++i) p_[i] = i;
+  }
+  ~StreamBuffer() {
+    if (p_ != nullptr) ::munmap(p_, size_);
+  }
+  StreamBuffer(const StreamBuffer&) = delete;
+  StreamBuffer& operator=(const StreamBuffer&) = delete;
+  const uint64_t* data() const { return p_; }
+  size_t words() const { return words_; }
+
+ private:
+  uint64_t* p_ = nullptr;
+  size_t words_ = 0, size_ = 0;
+};
+
+// CPU time of the calling thread, in seconds.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// The weights of a one-token product come from memory, not from a cache: the GEMV cycles
+// through copies of the packed matrix, and the read through as many windows of a buffer of the
+// same size, at least this many bytes each (more than this machine's last-level cache).
+constexpr size_t kRooflineBytes = size_t{768} << 20;
+
+void BM_Roofline(benchmark::State& state, Isa isa, TensorType type, Shape shape, int threads) {
+  const auto isas = supported_isas();
+  if (std::find(isas.begin(), isas.end(), isa) == isas.end()) {
+    state.SkipWithError("Isa not supported here");
+    return;
+  }
+  size_t row_bytes = 0;
+  std::vector<uint8_t> data = make_weights(type, shape.rows, shape.cols, &row_bytes);
+  const Weights w{type, data.data(), shape.rows, shape.cols, row_bytes};
+  std::vector<PreparedWeights> copies;
+  size_t bytes = 0;
+  do {
+    Result<PreparedWeights> pw = prepare_weights(isa, w);
+    if (!pw.ok()) {
+      state.SkipWithError(pw.status().to_string().c_str());
+      return;
+    }
+    if (!pw->packed()) {
+      state.SkipWithError("no packed kernel for this type and Isa");
+      return;
+    }
+    bytes = pw->packed_bytes();
+    copies.push_back(std::move(*pw));
+  } while (copies.size() * bytes < kRooflineBytes);
+  data.clear();
+  data.shrink_to_fit();
+  const size_t n_copies = copies.size();
+  const size_t window = bytes / sizeof(uint64_t);
+  StreamBuffer stream(window * sizeof(uint64_t) * n_copies);
+  if (stream.data() == nullptr) {
+    state.SkipWithError("cannot map the read buffer");
+    return;
+  }
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(shape.cols));
+  for (float& v : x) v = dist(rng);
+  std::vector<uint8_t> act(activation_bytes(type, 1, shape.cols));
+  convert_activations(isa, type, x.data(), 1, shape.cols, act.data());
+  std::vector<float> y(static_cast<size_t>(shape.rows));
+
+  const int64_t blk = matmul_row_block(isa);
+  const int64_t mid = threads == 2 ? (shape.rows / 2 + blk - 1) / blk * blk : shape.rows;
+  const size_t wmid = threads == 2 ? window / 2 : window;
+  std::unique_ptr<Helper> helper;
+  if (threads == 2) helper = std::make_unique<Helper>();
+  uint64_t sums[2] = {};
+  // Seconds of CPU time of both threads (each measures its own part), per kind of pass.
+  double gemv_cpu = 0.0, read_cpu = 0.0, helper_cpu = 0.0;
+  size_t i = 0;
+  for (auto _ : state) {
+    const PreparedWeights& pw = copies[i % n_copies];
+    const uint64_t* win = stream.data() + (i % n_copies) * window;
+    ++i;
+    if (helper) {
+      helper->start([&] {
+        const double c0 = thread_cpu_seconds();
+        matmul(pw, act.data(), 1, y.data(), shape.rows, mid, shape.rows);
+        helper_cpu = thread_cpu_seconds() - c0;
+      });
+    }
+    const double c0 = thread_cpu_seconds();
+    matmul(pw, act.data(), 1, y.data(), shape.rows, 0, mid);
+    const double c1 = thread_cpu_seconds();
+    if (helper) helper->wait();
+    const double g = (c1 - c0) + helper_cpu;
+    if (helper) {
+      helper->start([&] {
+        const double r0 = thread_cpu_seconds();
+        sums[1] ^= read_words(win + wmid, window - wmid);
+        helper_cpu = thread_cpu_seconds() - r0;
+      });
+    }
+    const double c2 = thread_cpu_seconds();
+    sums[0] ^= read_words(win, wmid);
+    const double c3 = thread_cpu_seconds();
+    if (helper) helper->wait();
+    gemv_cpu += g;
+    read_cpu += (c3 - c2) + helper_cpu;
+    state.SetIterationTime(g / threads);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(sums);
+    benchmark::ClobberMemory();
+  }
+  // Bytes per second of (average) thread CPU time times the thread count.
+  const double total = static_cast<double>(bytes) * static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(total));
+  state.counters["gemv_GBps"] = total / gemv_cpu * threads * 1e-9;
+  state.counters["read_GBps"] = total / read_cpu * threads * 1e-9;
+  state.counters["ratio"] = read_cpu / gemv_cpu;
+}
+
 void BM_Convert(benchmark::State& state, Isa isa, TensorType type) {
   const int64_t n = 512, cols = 2048;
   std::vector<float> x(static_cast<size_t>(n * cols));
@@ -217,6 +374,20 @@ const bool kRegistered = [] {
                                            threads, false)
                   ->Unit(benchmark::kMicrosecond);
             }
+          }
+        }
+      }
+      // The roofline pairs for the types of the benchmark models (Q4_K_M: Q4_K, Q6_K).
+      if (isa != Isa::kScalar && isa != Isa::kAvx512Amx &&
+          (type == TensorType::kQ4_0 || type == TensorType::kQ4_K || type == TensorType::kQ6_K ||
+           type == TensorType::kQ8_0 || type == TensorType::kF16)) {
+        for (const Shape& s : kShapes) {
+          for (int threads : {1, 2}) {
+            const std::string name = "Roofline/" + tensor_type_name(type) + "/" + isa_name(isa) +
+                                     "/" + s.name + "/t" + std::to_string(threads);
+            benchmark::RegisterBenchmark(name.c_str(), BM_Roofline, isa, type, s, threads)
+                ->Unit(benchmark::kMicrosecond)
+                ->UseManualTime();
           }
         }
       }

@@ -28,7 +28,7 @@
 //   Q4_K (256): NIB(32j) j = 0..7 | sc COLS[8] | m PAIRS[4] | d | dmin             2368
 //   Q5_K (256): NIB(32j) | BITS(32j) j = 0..7 | sc COLS | m PAIRS | d | dmin       2880
 //   Q6_K (256): NIB(32c) c = 0..7 (low 4 bits; sub-block 2c in the low nibbles, 2c + 1 in the
-//               high ones) | TWO(16j) j = 0..15 (high 2 bits) | scales int8 PAIRS[8] | d  3360
+//               high ones) | TWO(16j) j = 0..15 (high 2 bits) | scales int8 COLS[16] | d   3360
 //   Q3_K (256): TWO(16j) j = 0..15 (low 2 bits) | BITS(32c) c = 0..7 (hmask bit) |
 //               scales - 32 as int8 PAIRS[8] | d                                   1824
 //   Q2_K (256): TWO(16j) j = 0..15 | raw scale bytes (sc | m << 4) PAIRS[8] | d | dmin  1344
@@ -190,7 +190,7 @@ void pack_q6_k(const uint8_t* src, uint8_t* dst, int r, int64_t nb) {
       const int h = j / 8, k = (j / 2) % 4;
       st32(dst + 2048 + 64 * j + 4 * r, two_from_bytes(src + 128 + 32 * h + 16 * (j % 2), k));
     }
-    for (int i = 0; i < 8; ++i) copy16(dst + 3072 + 32 * i + 2 * r, src + 192 + 2 * i);
+    for (int j = 0; j < 16; ++j) dst[3072 + 16 * j + r] = src[192 + j];
     copy16(dst + 3328 + 2 * r, src + 208);
   }
 }

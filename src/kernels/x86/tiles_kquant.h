@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/tiles_legacy.h"  // IQ4 tables
@@ -110,6 +111,16 @@ struct FmtQ45K {
   static constexpr size_t kSc = kQ5 ? 2560 : 2048, kMin = kSc + 128, kD = kSc + 256;
   static constexpr int kSubs = 8, kPairs = 4;
   static constexpr bool kWide = false;
+  // Q4_K has decode_hi16 (see KQuantKernel::tile); Q5_K's fifth bit sits above the nibble.
+  static constexpr bool kHi16 = !kQ5;
+  static constexpr int kOffsetShift = 0;  // no per-sub-block offset start (see FmtQ6K)
+  template <class S, int J, int P>
+  static EMBER_INLINE void decode_hi16(const uint8_t* blk, int vo, typename S::VI& w0,
+                                       typename S::VI& w1) {
+    const auto n = S::load(blk + 256 * J + 64 * P + vo);
+    w0 = S::and_(n, S::set1_8(0x0F));
+    w1 = S::and_(n, S::set1_8(static_cast<int>(0xF0)));
+  }
   template <class S, int J, int P>
   static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
                                   typename S::VI& w1) {
@@ -139,11 +150,15 @@ struct FmtQ45K {
 };
 
 // Q6_K: 16 sub-blocks of 16 columns, codes low 4 bits (NIB per 32 columns) | high 2 bits (TWO),
-// offset 32, signed 8-bit scales (PAIRS).
+// offset 32, signed 8-bit scales (COLS). The offset is removed per sub-block: its sum starts at
+// -32 * (the sub-block's activation code sum) (kOffsetShift), so the scales multiply the exact
+// signed sub-block dot products and need no second pass over scale pairs.
 struct FmtQ6K {
   static constexpr size_t kBytes = 3360, kSc = 3072, kD = 3328;
   static constexpr int kSubs = 16, kPairs = 2;
   static constexpr bool kWide = false;
+  static constexpr bool kHi16 = false;
+  static constexpr int kOffsetShift = 5;
   template <class S, int J, int P>
   static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
                                   typename S::VI& w1) {
@@ -162,13 +177,12 @@ struct FmtQ6K {
   static constexpr int off1(int j, int p) { return 16 * j + 8 * p + 4; }
   template <class S, int J>
   static EMBER_INLINE typename S::VI scale(const uint8_t* blk, int sub) {
-    return pair_half_signed<S, J % 2>(S::i8_to_i16(blk + kSc + 32 * (J / 2) + sub * 2 * S::kLanes));
+    return S::i8_to_i32(blk + kSc + 16 * J + sub * S::kLanes);
   }
   template <class S, int V, int T>
   static EMBER_INLINE void finish(const TileCtx& c, int64_t b, const uint8_t* const* blk,
                                   const int* sub, const uint8_t* const* ap,
                                   typename S::VI (&isc)[V][T], typename S::VF (&facc)[V][T]) {
-    kquant_offset<S, V, T, 8, true, 5>(c, b, blk, sub, ap, kSc, isc);
     kquant_update<S, V, T, 0, false>(c, b, blk, sub, ap, kD, 0, isc, facc);
   }
 };
@@ -179,6 +193,8 @@ struct FmtQ3K {
   static constexpr size_t kBytes = 1824, kSc = 1536, kD = 1792;
   static constexpr int kSubs = 16, kPairs = 2;
   static constexpr bool kWide = false;
+  static constexpr bool kHi16 = false;
+  static constexpr int kOffsetShift = 0;  // no per-sub-block offset start (see FmtQ6K)
   template <class S, int J, int P>
   static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
                                   typename S::VI& w1) {
@@ -213,6 +229,8 @@ struct FmtQ2K {
   static constexpr size_t kBytes = 1344, kSc = 1024, kD = 1280;
   static constexpr int kSubs = 16, kPairs = 2;
   static constexpr bool kWide = false;
+  static constexpr bool kHi16 = false;
+  static constexpr int kOffsetShift = 0;  // no per-sub-block offset start (see FmtQ6K)
   template <class S, int J, int P>
   static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
                                   typename S::VI& w1) {
@@ -247,6 +265,8 @@ struct FmtIQ4XS {
   static constexpr size_t kBytes = 2208, kSc = 2048, kD = 2176;
   static constexpr int kSubs = 8, kPairs = 4;
   static constexpr bool kWide = true;
+  static constexpr bool kHi16 = false;
+  static constexpr int kOffsetShift = 0;  // no per-sub-block offset start (see FmtQ6K)
   template <class S, int J, int P>
   static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
                                   typename S::VI& w1) {
@@ -284,6 +304,8 @@ struct KQuantKernel {
     using VF = typename S::VF;
     constexpr int kSubsPerGroup = 16 / S::kLanes;
     constexpr bool kSigned = F::kWide && !S::kWideDot;
+    // Single tokens with an exact wide dot product: decode_hi16 (see LegacyKernel::tile).
+    constexpr bool kHi16 = F::kHi16 && S::kWideDot && T == 1;
     const uint8_t* wp[V];
     int vo[V], sub[V];
     for (int v = 0; v < V; ++v) {
@@ -316,29 +338,58 @@ struct KQuantKernel {
       static_for<F::kSubs>([&](auto J) __attribute__((always_inline)) {
         VI acc[V][T];
 #pragma GCC unroll 8
-        for (int v = 0; v < V; ++v) {
+        for (int t = 0; t < T; ++t) {
+          VI init = S::zero();
+          if constexpr (F::kOffsetShift > 0) {
+            // -(code offset) * sum of the sub-block's 16 activation codes (int16 bsum16[J]).
+            int16_t sum;
+            std::memcpy(&sum, ap[t] + c.aux_off + static_cast<size_t>(16 * b + J) * 2, 2);
+            init = S::set1_32(-(static_cast<int32_t>(sum) * (1 << F::kOffsetShift)));
+          }
 #pragma GCC unroll 8
-          for (int t = 0; t < T; ++t) acc[v][t] = S::zero();
+          for (int v = 0; v < V; ++v) acc[v][t] = init;
         }
-        static_for<F::kPairs>([&](auto P) __attribute__((always_inline)) {
-          VI w0[V], w1[V];
+        if constexpr (kHi16) {
+          // As in LegacyKernel: the high nibbles times 16 in a chain of their own, then an exact
+          // shift back (4 steps of 4 products of at most 240 x 128 fit easily).
+          VI hi[V];
 #pragma GCC unroll 8
-          for (int v = 0; v < V; ++v) F::template decode<S, J, P>(blk[v], vo[v], w0[v], w1[v]);
-#pragma GCC unroll 8
-          for (int t = 0; t < T; ++t) {
-            const uint8_t* x = ap[t] + 256 * b;
+          for (int v = 0; v < V; ++v) hi[v] = S::zero();
+          static_for<F::kPairs>([&](auto P) __attribute__((always_inline)) {
+            const uint8_t* x = ap[0] + 256 * b;
             const VI a0 = S::bcst32(x + F::off0(J, P));
             const VI a1 = S::bcst32(x + F::off1(J, P));
 #pragma GCC unroll 8
             for (int v = 0; v < V; ++v) {
-              if constexpr (kSigned) {
-                acc[v][t] = S::dot_signed(S::dot_signed(acc[v][t], w0[v], a0), w1[v], a1);
-              } else {
-                acc[v][t] = S::dot(S::dot(acc[v][t], w0[v], a0), w1[v], a1);
+              VI w0, w1;
+              F::template decode_hi16<S, J, P>(blk[v], vo[v], w0, w1);
+              acc[v][0] = S::dot(acc[v][0], w0, a0);
+              hi[v] = S::dot(hi[v], w1, a1);
+            }
+          });
+#pragma GCC unroll 8
+          for (int v = 0; v < V; ++v) acc[v][0] = S::add32(acc[v][0], S::template srai32<4>(hi[v]));
+        } else {
+          static_for<F::kPairs>([&](auto P) __attribute__((always_inline)) {
+            VI w0[V], w1[V];
+#pragma GCC unroll 8
+            for (int v = 0; v < V; ++v) F::template decode<S, J, P>(blk[v], vo[v], w0[v], w1[v]);
+#pragma GCC unroll 8
+            for (int t = 0; t < T; ++t) {
+              const uint8_t* x = ap[t] + 256 * b;
+              const VI a0 = S::bcst32(x + F::off0(J, P));
+              const VI a1 = S::bcst32(x + F::off1(J, P));
+#pragma GCC unroll 8
+              for (int v = 0; v < V; ++v) {
+                if constexpr (kSigned) {
+                  acc[v][t] = S::dot_signed(S::dot_signed(acc[v][t], w0[v], a0), w1[v], a1);
+                } else {
+                  acc[v][t] = S::dot(S::dot(acc[v][t], w0[v], a0), w1[v], a1);
+                }
               }
             }
-          }
-        });
+          });
+        }
 #pragma GCC unroll 8
         for (int v = 0; v < V; ++v) {
           const VI sc = F::template scale<S, J>(blk[v], sub[v]);

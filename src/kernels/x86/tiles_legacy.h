@@ -47,6 +47,8 @@ static_assert(kMxfp4Unsigned[7] == kMxfp4Values[7] + kMxfp4Offset &&
 struct FmtQ4_0 {
   static constexpr size_t kBytes = 288, kD = 256, kM = 0;
   static constexpr bool kBiased = true, kWide = false, kMin = false, kE8M0 = false;
+  // decode_hi16 exists: the high-nibble codes can be taken times 16 (see LegacyKernel::tile).
+  static constexpr bool kHi16 = true;
   template <class S, int P>
   static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
                                   typename S::VI& w1) {
@@ -54,6 +56,14 @@ struct FmtQ4_0 {
     const auto m = S::set1_8(0x0F);
     w0 = S::and_(n, m);
     w1 = S::and_(S::template shift16<-4>(n), m);
+  }
+  // As decode, but w1 holds the high-nibble codes times 16 (the nibbles left in place: no shift).
+  template <class S, int P>
+  static EMBER_INLINE void decode_hi16(const uint8_t* blk, int vo, typename S::VI& w0,
+                                       typename S::VI& w1) {
+    const auto n = S::load(blk + 64 * P + vo);
+    w0 = S::and_(n, S::set1_8(0x0F));
+    w1 = S::and_(n, S::set1_8(static_cast<int>(0xF0)));
   }
   static constexpr int off0(int p) { return 4 * p; }
   static constexpr int off1(int p) { return 16 + 4 * p; }
@@ -77,6 +87,7 @@ EMBER_INLINE void decode_table4(const uint8_t* blk, int vo, const int8_t* table1
 
 struct FmtIQ4_NL : FmtQ4_0 {
   static constexpr bool kWide = true;
+  static constexpr bool kHi16 = false;
   template <class S, int P>
   static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
                                   typename S::VI& w1) {
@@ -88,6 +99,7 @@ struct FmtIQ4_NL : FmtQ4_0 {
 struct FmtMXFP4 : FmtQ4_0 {
   static constexpr size_t kBytes = 272, kD = 256;
   static constexpr bool kE8M0 = true;
+  static constexpr bool kHi16 = false;
   template <class S, int P>
   static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
                                   typename S::VI& w1) {
@@ -98,6 +110,7 @@ struct FmtMXFP4 : FmtQ4_0 {
 struct FmtQ5_0 {
   static constexpr size_t kBytes = 352, kD = 320, kM = 0;
   static constexpr bool kBiased = true, kWide = false, kMin = false, kE8M0 = false;
+  static constexpr bool kHi16 = false;
   template <class S, int P>
   static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
                                   typename S::VI& w1) {
@@ -121,6 +134,7 @@ struct FmtQ5_1 : FmtQ5_0 {
 struct FmtQ8_0 {
   static constexpr size_t kBytes = 544, kD = 512, kM = 0;
   static constexpr bool kBiased = true, kWide = true, kMin = false, kE8M0 = false;
+  static constexpr bool kHi16 = false;
   template <class S, int P>
   static EMBER_INLINE void decode(const uint8_t* blk, int vo, typename S::VI& w0,
                                   typename S::VI& w1) {
@@ -178,6 +192,9 @@ struct LegacyKernel {
     constexpr int kSubs = 16 / S::kLanes;
     constexpr bool kSigned = F::kWide && !S::kWideDot;
     constexpr bool kBias = F::kBiased && !kSigned;
+    // Single tokens (memory-bound: the fewer instructions per weight byte, the better the loads
+    // and the arithmetic overlap) with an exact wide dot product use decode_hi16.
+    constexpr bool kHi16 = F::kHi16 && S::kWideDot && T == 1;
     const uint8_t* wp[V];
     int vo[V], sub[V];
     for (int v = 0; v < V; ++v) {
@@ -207,25 +224,48 @@ struct LegacyKernel {
       if (T == 1 || c.prefetch) {
         for (int v = 0; v < V; ++v) prefetch_range(wp[v] + boff + pf, F::kBytes);
       }
-      static_for<4>([&](auto P) __attribute__((always_inline)) {
-        VI w0[V], w1[V];
+      if constexpr (kHi16) {
+        // The high-nibble steps in a chain of their own on the codes times 16 (exact: 4 products
+        // of at most 240 x 128 per step), scaled back by an exact shift: the same integer sum
+        // as below, with no per-step nibble shift and two independent dependency chains.
+        VI hi[V];
 #pragma GCC unroll 8
-        for (int v = 0; v < V; ++v) F::template decode<S, P>(wp[v] + boff, vo[v], w0[v], w1[v]);
-#pragma GCC unroll 8
-        for (int t = 0; t < T; ++t) {
-          const uint8_t* x = ap[t] + 32 * b;
+        for (int v = 0; v < V; ++v) hi[v] = S::zero();
+        static_for<4>([&](auto P) __attribute__((always_inline)) {
+          const uint8_t* x = ap[0] + 32 * b;
           const VI a0 = S::bcst32(x + F::off0(P));
           const VI a1 = S::bcst32(x + F::off1(P));
 #pragma GCC unroll 8
           for (int v = 0; v < V; ++v) {
-            if constexpr (kSigned) {
-              acc[v][t] = S::dot_signed(S::dot_signed(acc[v][t], w0[v], a0), w1[v], a1);
-            } else {
-              acc[v][t] = S::dot(S::dot(acc[v][t], w0[v], a0), w1[v], a1);
+            VI w0, w1;
+            F::template decode_hi16<S, P>(wp[v] + boff, vo[v], w0, w1);
+            acc[v][0] = S::dot(acc[v][0], w0, a0);
+            hi[v] = S::dot(hi[v], w1, a1);
+          }
+        });
+#pragma GCC unroll 8
+        for (int v = 0; v < V; ++v) acc[v][0] = S::add32(acc[v][0], S::template srai32<4>(hi[v]));
+      } else {
+        static_for<4>([&](auto P) __attribute__((always_inline)) {
+          VI w0[V], w1[V];
+#pragma GCC unroll 8
+          for (int v = 0; v < V; ++v) F::template decode<S, P>(wp[v] + boff, vo[v], w0[v], w1[v]);
+#pragma GCC unroll 8
+          for (int t = 0; t < T; ++t) {
+            const uint8_t* x = ap[t] + 32 * b;
+            const VI a0 = S::bcst32(x + F::off0(P));
+            const VI a1 = S::bcst32(x + F::off1(P));
+#pragma GCC unroll 8
+            for (int v = 0; v < V; ++v) {
+              if constexpr (kSigned) {
+                acc[v][t] = S::dot_signed(S::dot_signed(acc[v][t], w0[v], a0), w1[v], a1);
+              } else {
+                acc[v][t] = S::dot(S::dot(acc[v][t], w0[v], a0), w1[v], a1);
+              }
             }
           }
-        }
-      });
+        });
+      }
       VF dw[V];
 #pragma GCC unroll 8
       for (int v = 0; v < V; ++v) dw[v] = block_scale<S, F>(wp[v] + boff, sub[v]);
