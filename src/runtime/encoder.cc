@@ -35,19 +35,36 @@ Encoder::Encoder(const Model& model, const EncoderParams& params, int n_threads)
   }
 }
 
+bool Encoder::split(const Linear& w) const {
+  return w.prepared.form() == kernels::WeightForm::kSplitBf16 && w.prepared.isa() == isa_;
+}
+
+bool Encoder::same_input(const Linear& a, const Linear& b) const {
+  return a.w.type == b.w.type && split(a) == split(b);
+}
+
 void Encoder::product(const Linear& w, const float* x, int64_t ldx, int64_t n, float* y,
                       int64_t ldy, bool reuse_input) {
   const kernels::Weights& W = w.w;
   constexpr int64_t kRows = 8;
+  // Split-BF16 weights (AMX-BF16, chosen at load: model.cc) take their own activation layout,
+  // for every product whatever n (each row gets the same arithmetic whatever shares its batch).
+  const bool split_form = split(w);
   if (!reuse_input) {
-    const size_t row_act = kernels::activation_bytes(W.type, 1, W.cols);
-    act_.resize(kernels::activation_bytes(W.type, n, W.cols));
+    const size_t row_act = split_form ? kernels::activation_stride(w.prepared)
+                                      : kernels::activation_bytes(W.type, 1, W.cols);
+    act_.resize(split_form ? kernels::activation_bytes(w.prepared, n)
+                           : kernels::activation_bytes(W.type, n, W.cols));
     // Conversion row by row (rows are independent in the converted layout), a few rows per
     // task.
     pool_.run((n + kRows - 1) / kRows, [&](int64_t task, int) {
       for (int64_t t = task * kRows; t < std::min(n, (task + 1) * kRows); ++t) {
-        kernels::convert_activations(isa_, W.type, x + t * ldx, 1, W.cols,
-                                     act_.data() + static_cast<size_t>(t) * row_act);
+        uint8_t* out = act_.data() + static_cast<size_t>(t) * row_act;
+        if (split_form) {
+          kernels::convert_activations(w.prepared, x + t * ldx, 1, out);
+        } else {
+          kernels::convert_activations(isa_, W.type, x + t * ldx, 1, W.cols, out);
+        }
       }
     });
   }
@@ -59,7 +76,7 @@ void Encoder::product(const Linear& w, const float* x, int64_t ldx, int64_t n, f
   pool_.run(n_tasks, [&](int64_t task, int) {
     const int64_t r0 = task * per_task * block;
     const int64_t r1 = std::min(W.rows, r0 + per_task * block);
-    if (w.prepared.packed() && w.prepared.isa() == isa_) {
+    if (split_form || (w.prepared.packed() && w.prepared.isa() == isa_)) {
       kernels::matmul(w.prepared, act_.data(), n, y, ldy, r0, r1);
     } else {
       kernels::matmul(isa_, W, act_.data(), n, y, ldy, r0, r1);
@@ -178,8 +195,8 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
     product(L.wqkv, x_.data(), d, n, qkv_.data(), n_qkv);
   } else {
     product(L.wq, x_.data(), d, n, qkv_.data(), n_qkv);
-    product(L.wk, x_.data(), d, n, qkv_.data() + nq, n_qkv, L.wk.w.type == L.wq.w.type);
-    product(L.wv, x_.data(), d, n, qkv_.data() + nq + nk, n_qkv, L.wv.w.type == L.wk.w.type);
+    product(L.wk, x_.data(), d, n, qkv_.data() + nq, n_qkv, same_input(L.wk, L.wq));
+    product(L.wv, x_.data(), d, n, qkv_.data() + nq + nk, n_qkv, same_input(L.wv, L.wk));
   }
   const bool rope = hp.arch == Architecture::kNomicBert;
   const kernels::RopeStyle style = model_.config().rope.style;
@@ -257,8 +274,7 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
   const bool gated = L.ffn_gate.present();
   if (gated) {
     product(L.ffn_gate, x_.data(), d, n, ff_.data(), 2 * nf);
-    product(L.ffn_up, x_.data(), d, n, ff_.data() + nf, 2 * nf,
-            L.ffn_up.w.type == L.ffn_gate.w.type);
+    product(L.ffn_up, x_.data(), d, n, ff_.data() + nf, 2 * nf, same_input(L.ffn_up, L.ffn_gate));
   } else {
     product(L.ffn_up, x_.data(), d, n, ff_.data(), 2 * nf);
     if (ones_.size() != static_cast<size_t>(nf)) ones_.assign(static_cast<size_t>(nf), 1.0f);

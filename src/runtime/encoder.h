@@ -59,6 +59,10 @@ class Encoder {
   // type and width, so its converted activations are used again (Q/K/V, gate/up).
   void product(const Linear& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
                bool reuse_input = false);
+  // True when w's products run in the split-BF16 form (prepared so for this encoder's Isa).
+  bool split(const Linear& w) const;
+  // True when b takes the same converted activations as a (same type and form).
+  bool same_input(const Linear& a, const Linear& b) const;
   // x[t] = LayerNorm(x[t] + (add[t] + bias)) * w + b for every row, in place (add and bias may
   // be null; add[t] gets the bias added in place). One parallel region.
   void add_norm(float* x, float* add, const float* bias, const float* w, const float* b, int64_t n);
