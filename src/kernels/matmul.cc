@@ -14,6 +14,11 @@
 #include "base/strings.h"
 #include "kernels/matmul_internal.h"
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include "kernels/x86/kernels_x86.h"
+#define EMBER_SPLIT_BF16 1
+#endif
+
 namespace ember::kernels {
 namespace {
 
@@ -249,7 +254,20 @@ void matmul(Isa isa, const Weights& w, const void* x_converted, int64_t n_tokens
   }
 }
 
-Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w) {
+bool split_bf16_supported(Isa isa, TensorType type) {
+#if defined(EMBER_SPLIT_BF16)
+  const CpuFeatures& f = cpu_features();
+  return isa == Isa::kAvx512Amx && cpu_runs(isa) && isa <= isa_cap() && f.amx_bf16 &&
+         f.avx512bf16 &&
+         (type == TensorType::kF16 || type == TensorType::kBF16 || type == TensorType::kF32);
+#else
+  (void)isa;
+  (void)type;
+  return false;
+#endif
+}
+
+Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w, WeightForm form) {
   EMBER_RETURN_IF_ERROR(check_weights(w));
   if (!cpu_runs(isa)) {
     return unimplemented(std::string("matmul: this CPU/OS cannot run ") + isa_name(isa));
@@ -257,6 +275,27 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w) {
   PreparedWeights pw;
   pw.isa_ = isa;
   pw.w_ = w;
+  if (form == WeightForm::kSplitBf16) {
+    if (!split_bf16_supported(isa, w.type)) {
+      return unimplemented(std::string("matmul: the split-BF16 form needs F16, BF16 or F32 "
+                                       "weights (got ") +
+                           tensor_type_name(w.type) +
+                           ") and avx512-amx on a CPU/OS with AMX-BF16 and AVX512-BF16 (Isa " +
+                           isa_name(isa) + ")");
+    }
+    pw.form_ = form;
+    if (w.rows == 0) return pw;
+    const int64_t groups = (w.rows + kPackRows - 1) / kPackRows;
+    const size_t bytes = static_cast<size_t>(groups) * split_bf16_group_bytes(w.cols);
+    pw.packed_ = alloc_packed(bytes);
+    if (!pw.packed_) {
+      return resource_exhausted("matmul: cannot allocate " + std::to_string(bytes) +
+                                " bytes for split-BF16 weights");
+    }
+    pw.packed_bytes_ = bytes;
+    pack_split_bf16_groups(w, 0, groups, pw.packed_.get());
+    return pw;
+  }
   if (effective_kernel(isa, w.type) == nullptr || w.rows == 0) return pw;
   const int64_t groups = (w.rows + kPackRows - 1) / kPackRows;
   const size_t bytes = static_cast<size_t>(groups) * packed_group_bytes(w.type, w.cols);
@@ -270,12 +309,47 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w) {
   return pw;
 }
 
+size_t activation_stride(const PreparedWeights& pw) {
+  const Weights& w = pw.weights();
+  if (pw.form() == WeightForm::kSplitBf16) return split_bf16_stride(w.cols);
+  return activation_bytes(w.type, 1, w.cols);
+}
+
+size_t activation_bytes(const PreparedWeights& pw, int64_t n_tokens) {
+  if (pw.form() == WeightForm::kSplitBf16) {
+    return static_cast<size_t>((n_tokens + kPackRows - 1) / kPackRows * kPackRows) *
+           activation_stride(pw);
+  }
+  return activation_bytes(pw.weights().type, n_tokens, pw.weights().cols);
+}
+
+void convert_activations(const PreparedWeights& pw, const float* x, int64_t n_tokens, void* out) {
+  const Weights& w = pw.weights();
+  if (pw.form() == WeightForm::kSplitBf16) {
+#if defined(EMBER_SPLIT_BF16)
+    x86::avx512amxbf16_split_convert(x, n_tokens, w.cols, static_cast<uint8_t*>(out));
+#else
+    convert_split_bf16_scalar(x, n_tokens, w.cols, static_cast<uint8_t*>(out));
+#endif
+    return;
+  }
+  convert_activations(pw.isa(), w.type, x, n_tokens, w.cols, out);
+}
+
 void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens, float* y,
             int64_t ldy, int64_t row_begin, int64_t row_end) {
   const Weights& w = pw.weights();
   row_begin = std::max<int64_t>(row_begin, 0);
   row_end = std::min(row_end, w.rows);
   if (n_tokens <= 0 || row_begin >= row_end) return;
+  if (pw.form() == WeightForm::kSplitBf16) {
+#if defined(EMBER_SPLIT_BF16)
+    const PackedView pv{w.type, w.cols, pw.packed_data(), split_bf16_group_bytes(w.cols)};
+    x86::avx512amxbf16_split_matmul(pv, static_cast<const uint8_t*>(x_converted), n_tokens, y, ldy,
+                                    row_begin, row_end);
+#endif
+    return;
+  }
   if (!pw.packed()) {
     matmul(pw.isa(), w, x_converted, n_tokens, y, ldy, row_begin, row_end);
     return;

@@ -93,11 +93,33 @@ struct PackedBufferFree {
   void operator()(uint8_t* p) const;
 };
 
+// How prepared weights are multiplied.
+//  - kExact: the Isa's kernels on the packed copy (the contract of this header: same bits as
+//    matmul(isa, w, ...)).
+//  - kSplitBf16: AMX-BF16 tiles (tdpbf16ps) on weights and activations each split into two BF16
+//    parts, for F16, BF16 and F32 weights on CPUs with AMX-BF16 (split_bf16_supported). A weight
+//    w = w_hi + w_lo (exact for F16 and BF16; F32 keeps 16 significant bits) and an activation
+//    a ~= a_hi + a_lo (16 significant bits, rounded to nearest); each output is
+//      sum_k (a_hi w_hi + a_hi w_lo + a_lo w_hi)
+//    accumulated in F32 by the tile unit, 32 columns per step in column order. Each product a w
+//    is then within about 2^-15 of |a w| (the dropped a_lo w_lo and the roundings of a, and of
+//    w for F32), so results differ from kExact from about the 15th significant bit on (the
+//    unit also treats BF16 subnormals, below 2^-126, as zero); they are independent of the token
+//    count, the row range and the thread count (each output row of a tile depends only on its own
+//    token). The encoder (runtime/encoder.cc) asks for it; decoders never do. Activations must then
+//    be converted with the PreparedWeights overloads of activation_bytes / convert_activations.
+enum class WeightForm : uint8_t { kExact = 0, kSplitBf16 = 1 };
+
+// True when prepare_weights(isa, w, WeightForm::kSplitBf16) works for weights of `type`: isa is
+// kAvx512Amx, the CPU and OS run AMX-BF16 and AVX512-BF16 tiles, and type is F16, BF16 or F32.
+bool split_bf16_supported(Isa isa, TensorType type);
+
 class PreparedWeights {
  public:
   PreparedWeights() = default;
 
   Isa isa() const { return isa_; }
+  WeightForm form() const { return form_; }
   // The source matrix description (its data pointer is not read when packed()).
   const Weights& weights() const { return w_; }
   bool packed() const { return packed_ != nullptr; }
@@ -106,18 +128,32 @@ class PreparedWeights {
   const uint8_t* packed_data() const { return packed_.get(); }
 
  private:
-  friend Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w);
+  friend Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w, WeightForm form);
   Isa isa_ = Isa::kScalar;
+  WeightForm form_ = WeightForm::kExact;
   Weights w_;
   std::unique_ptr<uint8_t, PackedBufferFree> packed_;
   size_t packed_bytes_ = 0;
 };
 
-// Prepares `w` for products with `isa`. Errors: check_weights failures, an Isa this machine does
-// not support, allocation failure.
-Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w);
+// Prepares `w` for products with `isa` in the given form. Errors: check_weights failures, an Isa
+// this machine does not support, kSplitBf16 where split_bf16_supported is false, allocation
+// failure.
+Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w,
+                                        WeightForm form = WeightForm::kExact);
 
-// As matmul(isa, w, ...) with the Isa and weights of `pw`.
+// Activations for products with `pw` (any form; for kExact the same as the Isa / type overloads):
+// bytes per token row (a multiple of 64; token t's row starts t * activation_stride(pw) bytes into
+// the buffer), bytes for n_tokens rows, and the conversion. kSplitBf16 buffers hold
+// round_up(n_tokens, 16) rows: the tile products read whole 16-token tiles, and rows past
+// n_tokens may hold anything (each output row depends only on its own activation row; those
+// results are dropped).
+size_t activation_stride(const PreparedWeights& pw);
+size_t activation_bytes(const PreparedWeights& pw, int64_t n_tokens);
+void convert_activations(const PreparedWeights& pw, const float* x, int64_t n_tokens, void* out);
+
+// As matmul(isa, w, ...) with the Isa and weights of `pw` (kExact), or the split-BF16 tile
+// product (kSplitBf16; `x_converted` from the PreparedWeights overload of convert_activations).
 void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens, float* y,
             int64_t ldy, int64_t row_begin, int64_t row_end);
 

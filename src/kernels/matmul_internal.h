@@ -91,6 +91,28 @@ using PackedKernel = void (*)(const PackedView& pv, const uint8_t* act, int64_t 
 using ConvertKernel = void (*)(TensorType weight_type, const float* x, int64_t n_tokens,
                                int64_t cols, void* out);
 
+// ---- the split-BF16 form (WeightForm::kSplitBf16; split_bf16.cc, x86/matmul_split_*.cc) ----
+//
+// Columns are padded with zeros to kp = split_bf16_cols(cols), a multiple of 32; a "step" is 32
+// columns. Each value v becomes two BF16 parts (split_bf16): hi = v rounded to nearest even BF16,
+// lo = v - hi (exact in F32) rounded the same way; lo = 0 where hi is not finite.
+//  - Weights: groups of kPackRows (16) rows (the last padded with zero rows), group g at
+//    g * split_bf16_group_bytes(cols). Per step s two 1 KB tiles, hi then lo, each in the pair
+//    layout tile B of tdpbf16ps wants: 16 lines of 64 bytes, line j holding for row r (0..15) the
+//    parts of columns 32 s + 2 j and 32 s + 2 j + 1 at bytes 4 r and 4 r + 2.
+//  - Activations: per token kp hi parts, then kp lo parts, then 64 unused bytes
+//    (split_bf16_stride(cols) = 4 kp + 64 bytes per token), so a 16-token A tile of step s is 16
+//    lines of 64 bytes at that stride.
+int64_t split_bf16_cols(int64_t cols);
+size_t split_bf16_group_bytes(int64_t cols);
+size_t split_bf16_stride(int64_t cols);
+// The two parts of v (BF16 bit patterns).
+void split_bf16(float v, uint16_t* hi, uint16_t* lo);
+// Packs row groups [g_begin, g_end) of `w` (F16, BF16 or F32) into dst.
+void pack_split_bf16_groups(const Weights& w, int64_t g_begin, int64_t g_end, uint8_t* dst);
+// Converts n_tokens rows of `cols` activations (row stride cols) into the split layout.
+void convert_split_bf16_scalar(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out);
+
 // The packed kernel of `isa` for `type`, or nullptr when that Isa has none for this type (the
 // dispatch then uses the next lower Isa that has one, down to the scalar reference).
 PackedKernel packed_kernel(Isa isa, TensorType type);

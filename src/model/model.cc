@@ -410,18 +410,31 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
   isa_ = options.isa ? *options.isa : kernels::best_isa();
   if (!options.prepare) return Status::Ok();
   std::vector<Linear*> all;
-  auto add = [&](Linear& l) {
-    if (l.present()) all.push_back(&l);
+  std::vector<kernels::WeightForm> forms;
+  auto add = [&](Linear& l, kernels::WeightForm form = kernels::WeightForm::kExact) {
+    if (!l.present()) return;
+    all.push_back(&l);
+    forms.push_back(form);
+  };
+  // Encoders (bert, nomic-bert) multiply their layer matrices in the split-BF16 form where the
+  // CPU has AMX-BF16 (kernels/matmul.h; docs/inference.md "Numerics"): the encoder runs every
+  // product of those weights with it, whatever the token count. Decoders keep the exact form.
+  const bool split = is_encoder(hp_.arch) && options.encoder_split_bf16;
+  auto encoder_form = [&](const Linear& l) {
+    return split && kernels::split_bf16_supported(isa_, l.w.type) ? kernels::WeightForm::kSplitBf16
+                                                                  : kernels::WeightForm::kExact;
   };
   add(output_);
   add(cls_);
   add(cls_out_);
   add(per_layer_model_proj_);
   for (LayerWeights& L : layers_) {
+    for (Linear* l : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
+      add(*l, encoder_form(*l));
+    }
     for (Linear* l :
-         {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_gate_inp,
-          &L.pl_inp_gate, &L.pl_proj, &L.wq_a, &L.wq_b, &L.wkv_a_mqa, &L.shortconv_in,
-          &L.shortconv_out, &L.ssm_z, &L.ssm_alpha, &L.ssm_beta, &L.ssm_out}) {
+         {&L.ffn_gate_inp, &L.pl_inp_gate, &L.pl_proj, &L.wq_a, &L.wq_b, &L.wkv_a_mqa,
+          &L.shortconv_in, &L.shortconv_out, &L.ssm_z, &L.ssm_alpha, &L.ssm_beta, &L.ssm_out}) {
       add(*l);
     }
     for (auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps, &L.wk_b, &L.wv_b}) {
@@ -442,7 +455,8 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
       static_cast<int64_t>(all.size()), threads, [&](int64_t begin, int64_t end) -> Status {
         for (int64_t i = begin; i < end; ++i) {
           Linear& l = *all[static_cast<size_t>(i)];
-          EMBER_ASSIGN_OR_RETURN(l.prepared, kernels::prepare_weights(isa_, l.w));
+          EMBER_ASSIGN_OR_RETURN(
+              l.prepared, kernels::prepare_weights(isa_, l.w, forms[static_cast<size_t>(i)]));
           if (release_source_pages && l.prepared.packed())
             release_mapped_range(l.w.data, static_cast<size_t>(l.w.rows) * l.w.row_bytes);
           if (options.progress) {

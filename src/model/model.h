@@ -113,6 +113,10 @@ struct ModelLoadOptions {
   // another Isa fall back to the unpacked (slower) kernels.
   std::optional<kernels::Isa> isa;
   bool prepare = true;
+  // Encoders: prepare the layer matrices in the split-BF16 form (AMX-BF16 tiles, about 16
+  // significant bits per operand; kernels/matmul.h WeightForm) where isa is avx512-amx and the
+  // CPU has AMX-BF16; false keeps the exact F32 arithmetic of the other Isas.
+  bool encoder_split_bf16 = true;
   int n_threads = 0;  // threads for packing, 0: all hardware threads
   // Called as the weight matrices are packed (the long part of a load): matrices done, total.
   // Calls are serialized (never two at once) but come from the packing threads.

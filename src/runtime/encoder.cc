@@ -43,23 +43,51 @@ constexpr int64_t kRows = 8;
 
 }  // namespace
 
-const kernels::Weights& Encoder::qkv_input(int64_t il) const {
+const Linear& Encoder::qkv_input(int64_t il) const {
   const LayerWeights& L = model_.layer(il);
-  return L.wqkv.present() ? L.wqkv.w : L.wq.w;
+  return L.wqkv.present() ? L.wqkv : L.wq;
 }
 
-const kernels::Weights& Encoder::ffn_input(int64_t il) const {
+const Linear& Encoder::ffn_input(int64_t il) const {
   const LayerWeights& L = model_.layer(il);
-  return L.ffn_gate.present() ? L.ffn_gate.w : L.ffn_up.w;
+  return L.ffn_gate.present() ? L.ffn_gate : L.ffn_up;
 }
 
-void Encoder::size_act(const kernels::Weights& w, int64_t n) {
+bool Encoder::split(const Linear& w) const {
+  return w.prepared.form() == kernels::WeightForm::kSplitBf16 && w.prepared.isa() == isa_;
+}
+
+bool Encoder::same_input(const Linear& a, const Linear& b) const {
+  return a.w.type == b.w.type && a.w.cols == b.w.cols && split(a) == split(b);
+}
+
+void Encoder::size_act(const Linear& lw, int64_t n) {
+  // Split-BF16 weights (AMX-BF16, chosen at load: model.cc) take their own activation layout,
+  // for every product whatever n (each row gets the same arithmetic whatever shares its batch).
+  if (split(lw)) {
+    act_row_ = kernels::activation_stride(lw.prepared);
+    act_.resize(kernels::activation_bytes(lw.prepared, n));
+    return;
+  }
+  const kernels::Weights& w = lw.w;
   act_row_ = kernels::activation_bytes(w.type, 1, w.cols);
   act_.resize(kernels::activation_bytes(w.type, n, w.cols));
 }
 
-void Encoder::convert_rows(const kernels::Weights& w, const float* x, int64_t ldx, int64_t t0,
-                           int64_t t1) {
+void Encoder::convert_rows(const Linear& lw, const float* x, int64_t ldx, int64_t t0, int64_t t1) {
+  const kernels::Weights& w = lw.w;
+  if (split(lw)) {
+    if (ldx == w.cols) {
+      kernels::convert_activations(lw.prepared, x + t0 * ldx, t1 - t0,
+                                   act_.data() + static_cast<size_t>(t0) * act_row_);
+      return;
+    }
+    for (int64_t t = t0; t < t1; ++t) {
+      kernels::convert_activations(lw.prepared, x + t * ldx, 1,
+                                   act_.data() + static_cast<size_t>(t) * act_row_);
+    }
+    return;
+  }
   if (ldx == w.cols) {
     // Contiguous rows: one call (converted rows are contiguous too).
     kernels::convert_activations(isa_, w.type, x + t0 * ldx, t1 - t0, w.cols,
@@ -76,24 +104,24 @@ void Encoder::products(std::span<const Out> outs, int64_t n) {
   const int64_t block = kernels::matmul_row_block(isa_);
   // Per output: a few row blocks per task, enough tasks to balance the threads and large enough
   // to amortize. Tasks are numbered output after output.
-  struct Split {
+  struct TaskRange {
     int64_t per_task, first_task;
   };
-  std::vector<Split> split(outs.size());
+  std::vector<TaskRange> ranges(outs.size());
   int64_t n_tasks = 0;
   for (size_t i = 0; i < outs.size(); ++i) {
     const int64_t n_blocks = (outs[i].w->w.rows + block - 1) / block;
     const int64_t per_task = std::max<int64_t>(1, n_blocks / (4 * pool_.n_threads()));
-    split[i] = {per_task, n_tasks};
+    ranges[i] = {per_task, n_tasks};
     n_tasks += (n_blocks + per_task - 1) / per_task;
   }
   pool_.run(n_tasks, [&](int64_t task, int) {
     size_t i = 0;
-    while (i + 1 < outs.size() && task >= split[i + 1].first_task) ++i;
+    while (i + 1 < outs.size() && task >= ranges[i + 1].first_task) ++i;
     const Linear& w = *outs[i].w;
-    const int64_t r0 = (task - split[i].first_task) * split[i].per_task * block;
-    const int64_t r1 = std::min(w.w.rows, r0 + split[i].per_task * block);
-    if (w.prepared.packed() && w.prepared.isa() == isa_) {
+    const int64_t r0 = (task - ranges[i].first_task) * ranges[i].per_task * block;
+    const int64_t r1 = std::min(w.w.rows, r0 + ranges[i].per_task * block);
+    if (split(w) || (w.prepared.packed() && w.prepared.isa() == isa_)) {
       kernels::matmul(w.prepared, act_.data(), n, outs[i].y, outs[i].ldy, r0, r1);
     } else {
       kernels::matmul(isa_, w.w, act_.data(), n, outs[i].y, outs[i].ldy, r0, r1);
@@ -103,16 +131,16 @@ void Encoder::products(std::span<const Out> outs, int64_t n) {
 
 void Encoder::product(const Linear& w, const float* x, int64_t ldx, int64_t n, float* y,
                       int64_t ldy) {
-  size_act(w.w, n);
+  size_act(w, n);
   pool_.run((n + kRows - 1) / kRows, [&](int64_t task, int) {
-    convert_rows(w.w, x, ldx, task * kRows, std::min(n, (task + 1) * kRows));
+    convert_rows(w, x, ldx, task * kRows, std::min(n, (task + 1) * kRows));
   });
   const Out out[] = {{&w, y, ldy}};
   products(out, n);
 }
 
 void Encoder::add_norm(float* x, const float* add, const float* bias, const float* w,
-                       const float* b, int64_t n, const kernels::Weights* next) {
+                       const float* b, int64_t n, const Linear* next) {
   const int64_t d = model_.hparams().n_embd;
   const float eps = model_.hparams().norm_eps;
   if (next != nullptr) size_act(*next, n);
@@ -167,7 +195,7 @@ Status Encoder::encode(std::span<const int32_t> tokens, std::span<const int32_t>
   if (rope) cos_sin_.resize(static_cast<size_t>(n * hp.n_rot));
   // Input: token embedding + type-0 row (+ absolute position), LayerNorm, and the rows converted
   // for layer 0's Q/K/V; the RoPE angles of each position (nomic-bert). One region.
-  const kernels::Weights* next = hp.n_layer > 0 ? &qkv_input(0) : nullptr;
+  const Linear* next = hp.n_layer > 0 ? &qkv_input(0) : nullptr;
   if (next != nullptr) size_act(*next, n);
   scratch_.resize(static_cast<size_t>(d * pool_.n_threads()));
   pool_.run((n + kRows - 1) / kRows, [&](int64_t task, int thread) {
@@ -207,8 +235,8 @@ void Encoder::qkv_products(int64_t il, int64_t n) {
     products(out, n);
     return;
   }
-  const TensorType tq = L.wq.w.type, tk = L.wk.w.type, tv = L.wv.w.type;
-  if (tk == tq && tv == tq) {
+  const bool k_as_q = same_input(L.wk, L.wq), v_as_k = same_input(L.wv, L.wk);
+  if (k_as_q && v_as_k) {
     const Out out[] = {{&L.wq, q, n_qkv}, {&L.wk, q + nq, n_qkv}, {&L.wv, q + nq + nk, n_qkv}};
     products(out, n);
     return;
@@ -216,13 +244,13 @@ void Encoder::qkv_products(int64_t il, int64_t n) {
   // Mixed types: K or V take activations converted for their own type.
   const Out oq[] = {{&L.wq, q, n_qkv}};
   products(oq, n);
-  if (tk == tq) {
+  if (k_as_q) {
     const Out ok[] = {{&L.wk, q + nq, n_qkv}};
     products(ok, n);
   } else {
     product(L.wk, x_, hp.n_embd, n, q + nq, n_qkv);
   }
-  if (tv == tk) {
+  if (v_as_k) {
     const Out ov[] = {{&L.wv, q + nq + nk, n_qkv}};
     products(ov, n);
   } else {
@@ -339,7 +367,7 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
   const int64_t ld_ff = gated ? 2 * nf : nf;
   ff_.resize(static_cast<size_t>(n * ld_ff));
   if (gated) {
-    if (L.ffn_up.w.type == L.ffn_gate.w.type) {
+    if (same_input(L.ffn_up, L.ffn_gate)) {
       const Out out[] = {{&L.ffn_gate, ff_.data(), ld_ff}, {&L.ffn_up, ff_.data() + nf, ld_ff}};
       products(out, n);
     } else {
@@ -353,7 +381,7 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
     if (ones_.size() != static_cast<size_t>(nf)) ones_.assign(static_cast<size_t>(nf), 1.0f);
   }
   // Bias + activation, and the activated rows converted for the down product.
-  const kernels::Weights& down = L.ffn_down.w;
+  const Linear& down = L.ffn_down;
   size_act(down, n);
   pool_.run((n + kRows - 1) / kRows, [&](int64_t task, int) {
     const int64_t t0 = task * kRows, t1 = std::min(n, (task + 1) * kRows);

@@ -77,13 +77,16 @@ class Encoder {
   void attention(int64_t il, int64_t n, std::span<const int32_t> seq_lens);
   // The weights whose activation type the first product of a block's input takes (the
   // LayerNorm before it converts its rows for them).
-  const kernels::Weights& qkv_input(int64_t il) const;
-  const kernels::Weights& ffn_input(int64_t il) const;
+  const Linear& qkv_input(int64_t il) const;
+  const Linear& ffn_input(int64_t il) const;
+  // True when w's products run in the split-BF16 form (prepared so for this encoder's Isa).
+  bool split(const Linear& w) const;
+  // True when b takes the same converted activations as a (same type, width and form).
+  bool same_input(const Linear& a, const Linear& b) const;
   // Sizes act_ for n rows converted for `w`, and converts rows [t0, t1) of x (rows ldx apart)
   // into it.
-  void size_act(const kernels::Weights& w, int64_t n);
-  void convert_rows(const kernels::Weights& w, const float* x, int64_t ldx, int64_t t0,
-                    int64_t t1);
+  void size_act(const Linear& w, int64_t n);
+  void convert_rows(const Linear& w, const float* x, int64_t ldx, int64_t t0, int64_t t1);
   // y = W x for every output, from the activations in act_ (converted for all of them: the
   // weights share one type and width); one region over the row blocks of all outputs.
   void products(std::span<const Out> outs, int64_t n);
@@ -92,7 +95,7 @@ class Encoder {
   // x[t] = LayerNorm(x[t] + (add[t] + bias)) * w + b for every row, in place (add and bias may
   // be null), then, when `next` is given, the row converted into act_ for it. One region.
   void add_norm(float* x, const float* add, const float* bias, const float* w, const float* b,
-                int64_t n, const kernels::Weights* next);
+                int64_t n, const Linear* next);
 
   const Model& model_;
   EncoderParams params_;

@@ -1,0 +1,90 @@
+// The encoder's F16 products on bge-small shapes: the split-BF16 AMX form (kernels/matmul.h
+// WeightForm::kSplitBf16) against the exact F16 kernel (F32 FMAs) of the same Isa.
+//
+//   SplitBf16/<form>/<tokens>x<cols>x<rows>: one thread, prepared weights, activations converted
+//   outside the timed loop; counter GMACs = tokens * cols * rows multiply-adds per second of the
+//   thread's CPU time. Convert/<form>/...: the activation conversion alone (same counter basis:
+//   values per second).
+//
+// Run: ember_bench_kernels --benchmark_filter='SplitBf16'
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "tensor/fp16.h"
+
+namespace ember::kernels {
+namespace {
+
+struct EncShape {
+  int64_t tokens, cols, rows;
+};
+// attn q/k/v/o (384 x 384), ffn_up (1536 x 384), ffn_down (384 x 1536) at 448 tokens (about five
+// 89-token inputs, one encoder pass), and one 89-token input.
+const EncShape kEncShapes[] = {
+    {448, 384, 384}, {448, 384, 1536}, {448, 1536, 384}, {89, 384, 1536}};
+
+std::string shape_name(const EncShape& s) {
+  return std::to_string(s.tokens) + "x" + std::to_string(s.cols) + "x" + std::to_string(s.rows);
+}
+
+void BM_Split(benchmark::State& state, EncShape s, WeightForm form, bool convert_only) {
+  const Isa isa = Isa::kAvx512Amx;
+  if (form == WeightForm::kSplitBf16 ? !split_bf16_supported(isa, TensorType::kF16)
+                                     : best_isa() < isa) {
+    state.SkipWithError("no AMX-BF16 / avx512-amx here");
+    return;
+  }
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  std::vector<uint16_t> wdata(static_cast<size_t>(s.rows * s.cols));
+  for (uint16_t& v : wdata) v = fp32_to_fp16(dist(rng));
+  const Weights w{TensorType::kF16, wdata.data(), s.rows, s.cols, static_cast<size_t>(s.cols) * 2};
+  Result<PreparedWeights> pw = prepare_weights(isa, w, form);
+  if (!pw.ok()) {
+    state.SkipWithError(pw.status().to_string().c_str());
+    return;
+  }
+  std::vector<float> x(static_cast<size_t>(s.tokens * s.cols));
+  for (float& v : x) v = dist(rng) * 20.0f;
+  std::vector<uint8_t> act(activation_bytes(*pw, s.tokens));
+  convert_activations(*pw, x.data(), s.tokens, act.data());
+  std::vector<float> y(static_cast<size_t>(s.tokens * s.rows));
+  for (auto _ : state) {
+    if (convert_only) {
+      convert_activations(*pw, x.data(), s.tokens, act.data());
+      benchmark::DoNotOptimize(act.data());
+    } else {
+      matmul(*pw, act.data(), s.tokens, y.data(), s.rows, 0, s.rows);
+      benchmark::DoNotOptimize(y.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  const double work = convert_only ? static_cast<double>(s.tokens * s.cols)
+                                   : static_cast<double>(s.tokens * s.cols * s.rows);
+  state.counters["GMACs"] = benchmark::Counter(
+      work * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+const bool kRegistered = [] {
+  for (const EncShape& s : kEncShapes) {
+    for (WeightForm form : {WeightForm::kExact, WeightForm::kSplitBf16}) {
+      const std::string f = form == WeightForm::kExact ? "f16-fma" : "split-bf16-amx";
+      benchmark::RegisterBenchmark(("SplitBf16/" + f + "/" + shape_name(s)).c_str(), BM_Split, s,
+                                   form, false)
+          ->Unit(benchmark::kMicrosecond);
+      if (s.tokens == 448 && s.rows == 384) {
+        benchmark::RegisterBenchmark(("SplitBf16/Convert/" + f + "/" + shape_name(s)).c_str(),
+                                     BM_Split, s, form, true)
+            ->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace ember::kernels

@@ -1,0 +1,103 @@
+// The split-BF16 form's layouts (matmul_internal.h): weight packing and the scalar activation
+// conversion. The AMX-BF16 kernel and its SIMD conversion are in
+// x86/matmul_split_avx512amxbf16.cc.
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/matmul_internal.h"
+#include "tensor/fp16.h"
+
+namespace ember::kernels {
+namespace {
+
+// The BF16 bit pattern of the F32 value with bits `u`, rounded to nearest even (integer
+// arithmetic, the same as the SIMD conversion: no flush of subnormals, finite values only need
+// to be right).
+uint32_t bf16_rne(uint32_t u) {
+  return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+float weight_value(const Weights& w, int64_t r, int64_t c) {
+  const auto* row = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r) * w.row_bytes;
+  switch (w.type) {
+    case TensorType::kF16: {
+      uint16_t h;
+      std::memcpy(&h, row + 2 * c, 2);
+      return fp16_to_fp32(h);
+    }
+    case TensorType::kBF16: {
+      uint16_t h;
+      std::memcpy(&h, row + 2 * c, 2);
+      return bf16_to_fp32(h);
+    }
+    default: {
+      float f;
+      std::memcpy(&f, row + 4 * c, 4);
+      return f;
+    }
+  }
+}
+
+}  // namespace
+
+int64_t split_bf16_cols(int64_t cols) {
+  return (cols + 31) / 32 * 32;
+}
+
+size_t split_bf16_group_bytes(int64_t cols) {
+  // 16 rows x kp columns x 2 parts x 2 bytes.
+  return static_cast<size_t>(split_bf16_cols(cols)) * 64;
+}
+
+size_t split_bf16_stride(int64_t cols) {
+  // One cache line more than the parts: a 16-token tile's lines then fall into 16 different L1
+  // sets (with 4 kp a multiple of 4 KB, e.g. 1536 columns, they would share two).
+  return static_cast<size_t>(split_bf16_cols(cols)) * 4 + 64;
+}
+
+void split_bf16(float v, uint16_t* hi, uint16_t* lo) {
+  const uint32_t h = bf16_rne(fp32_to_bits(v));
+  *hi = static_cast<uint16_t>(h);
+  if ((h & 0x7f80u) == 0x7f80u) {
+    *lo = 0;  // inf / NaN (or rounded up to inf): no second part
+    return;
+  }
+  const float r = v - bf16_to_fp32(static_cast<uint16_t>(h));  // exact
+  *lo = static_cast<uint16_t>(bf16_rne(fp32_to_bits(r)));
+}
+
+void pack_split_bf16_groups(const Weights& w, int64_t g_begin, int64_t g_end, uint8_t* dst) {
+  const size_t gb = split_bf16_group_bytes(w.cols);
+  for (int64_t g = g_begin; g < g_end; ++g) {
+    auto* out = reinterpret_cast<uint16_t*>(dst + static_cast<size_t>(g - g_begin) * gb);
+    std::memset(out, 0, gb);
+    for (int64_t r = 0; r < kPackRows; ++r) {
+      const int64_t row = g * kPackRows + r;
+      if (row >= w.rows) break;
+      for (int64_t c = 0; c < w.cols; ++c) {
+        uint16_t hi, lo;
+        split_bf16(weight_value(w, row, c), &hi, &lo);
+        // In 16-bit units: step s = c / 32 at 1024 s (hi tile, then the lo tile 512 later),
+        // line j = (c % 32) / 2 at 32 j, row r at 2 r, column parity i.
+        const int64_t s = c / 32, j = (c % 32) / 2, i = c % 2;
+        const size_t at = static_cast<size_t>(s * 1024 + j * 32 + r * 2 + i);
+        out[at] = hi;
+        out[at + 512] = lo;
+      }
+    }
+  }
+}
+
+void convert_split_bf16_scalar(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out) {
+  const int64_t kp = split_bf16_cols(cols);
+  const size_t stride = split_bf16_stride(cols);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    auto* hi = reinterpret_cast<uint16_t*>(out + static_cast<size_t>(t) * stride);
+    uint16_t* lo = hi + kp;
+    for (int64_t c = 0; c < cols; ++c) split_bf16(x[t * cols + c], &hi[c], &lo[c]);
+    std::fill(hi + cols, hi + kp, uint16_t{0});
+    std::fill(lo + cols, lo + kp, uint16_t{0});
+  }
+}
+
+}  // namespace ember::kernels

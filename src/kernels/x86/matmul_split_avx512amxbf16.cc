@@ -1,0 +1,313 @@
+// AMX-BF16 kernel of the split-BF16 form (kernels/matmul.h WeightForm::kSplitBf16; layouts in
+// matmul_internal.h) and its activation conversion.
+//
+// Each output is  sum over 32-column steps s of three tile products (tdpbf16ps, F32 accumulate):
+//   C += A_hi(s) . B_hi(s);  C += A_lo(s) . B_hi(s);  C += A_hi(s) . B_lo(s)
+// in that order, s ascending, C starting at zero and kept in a tile register over all columns
+// (no per-step store: the F16 / BF16 / F32 weights have no block scales). A is a 16-token tile
+// (16 lines of 32 BF16 activations), B a 16-row weight tile (16 lines of 16 rows x 2 columns),
+// C [16 tokens][16 rows] F32.
+//
+// Blocking: 4 accumulators C[i][j] for token tiles i = 0, 1 and row groups j = 0, 1; per step and
+// part two A and two B tile loads feed four products (tmm0..3: C00, C01, C10, C11; tmm4, tmm5: A
+// of token tiles 0, 1; tmm6, tmm7: B of groups 0, 1), so each load serves two products and each
+// accumulator sees a product every fourth one (the products' latency is hidden). The same part of
+// a step is loaded twice (A_hi, B_hi): the second load hits L1. Tails (a last single token tile or
+// row group) run the same sequence with fewer accumulators, so every output gets the same
+// arithmetic whatever tile it falls in: results do not depend on the token count, the row range
+// or the thread count. Tiles always have 16 token lines: the activation buffer holds a multiple of
+// 16 token rows (matmul.h), and outputs of rows past n_tokens are not stored.
+//
+// Loop order: row groups in chunks whose weights (<= ~1 MB) stay in L2; per chunk, token tile
+// pairs outer, row group pairs inner, so a token pair's activations stay in L1/L2 while the
+// chunk's weights stream from L2.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/x86/kernels_x86.h"
+
+namespace ember::kernels::x86 {
+namespace {
+
+constexpr int64_t kTok = 16;
+constexpr size_t kTileBytes = 1024;
+constexpr size_t kStepBytes = 2 * kTileBytes;  // hi and lo weight tiles of one step
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+struct Ctx {
+  const uint8_t* w = nullptr;  // group 0
+  size_t group_bytes = 0;
+  int64_t steps = 0;
+  const uint8_t* act = nullptr;  // token 0
+  size_t stride = 0;             // bytes per token row
+  size_t lo_off = 0;             // bytes from a token's hi parts to its lo parts
+  int64_t n_tokens = 0;
+  float* y = nullptr;
+  int64_t ldy = 0;
+  int64_t rb = 0, re = 0;
+};
+
+// Stores accumulator `tile`'s 16 x 16 outputs (token tile t, group g): straight into y when the
+// whole tile is wanted, else through a buffer.
+#define EMBER_STORE_C(tile, c, t, g)                                           \
+  do {                                                                         \
+    const int64_t t0_ = (t)*kTok, r0_ = (g)*kTok;                              \
+    float* dst_ = (c).y + t0_ * (c).ldy + r0_;                                 \
+    if (t0_ + kTok <= (c).n_tokens && r0_ >= (c).rb && r0_ + kTok <= (c).re) { \
+      _tile_stored(tile, dst_, static_cast<long>((c).ldy * 4));                \
+    } else {                                                                   \
+      alignas(64) float buf_[kTok * kTok];                                     \
+      _tile_stored(tile, buf_, 64);                                            \
+      store_part(c, buf_, t0_, r0_);                                           \
+    }                                                                          \
+  } while (0)
+
+void store_part(const Ctx& c, const float* buf, int64_t t0, int64_t r0) {
+  const int64_t nt = std::min(kTok, c.n_tokens - t0);
+  const int64_t lo = std::max<int64_t>(c.rb - r0, 0), hi = std::min<int64_t>(c.re - r0, kTok);
+  if (lo >= hi) return;
+  for (int64_t t = 0; t < nt; ++t) {
+    std::memcpy(c.y + (t0 + t) * c.ldy + r0 + lo, buf + t * kTok + lo,
+                static_cast<size_t>(hi - lo) * sizeof(float));
+  }
+}
+
+// Token tiles t, t + 1 x groups g, g + 1.
+void block22(const Ctx& c, int64_t t, int64_t g) {
+  const uint8_t* a0 = c.act + static_cast<size_t>(t * kTok) * c.stride;
+  const uint8_t* a1 = a0 + kTok * c.stride;
+  const uint8_t* b0 = c.w + static_cast<size_t>(g) * c.group_bytes;
+  const uint8_t* b1 = b0 + c.group_bytes;
+  const auto as = static_cast<long>(c.stride);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  // Each tile load comes right after the last product that reads the register it overwrites,
+  // so it overlaps the products that follow (per accumulator the order stays hi.hi, lo.hi,
+  // hi.lo, steps ascending).
+  _tile_loadd(4, a0, as);
+  _tile_loadd(6, b0, 64);
+  _tile_loadd(5, a1, as);
+  _tile_loadd(7, b1, 64);
+  for (int64_t s = 0; s < c.steps; ++s) {
+    const size_t ao = static_cast<size_t>(s) * 64, bo = static_cast<size_t>(s) * kStepBytes;
+    // hi . hi (tmm4..7 hold A0 hi, A1 hi, B0 hi, B1 hi)
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_loadd(4, a0 + c.lo_off + ao, as);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+    _tile_loadd(5, a1 + c.lo_off + ao, as);
+    // lo . hi
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_loadd(6, b0 + bo + kTileBytes, 64);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_loadd(4, a0 + ao, as);
+    _tile_dpbf16ps(3, 5, 7);
+    _tile_loadd(7, b1 + bo + kTileBytes, 64);
+    _tile_loadd(5, a1 + ao, as);
+    // hi . lo
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(2, 5, 6);
+    if (s + 1 < c.steps) _tile_loadd(6, b0 + bo + kStepBytes, 64);
+    _tile_dpbf16ps(1, 4, 7);
+    if (s + 1 < c.steps) _tile_loadd(4, a0 + ao + 64, as);
+    _tile_dpbf16ps(3, 5, 7);
+    if (s + 1 < c.steps) {
+      _tile_loadd(7, b1 + bo + kStepBytes, 64);
+      _tile_loadd(5, a1 + ao + 64, as);
+    }
+  }
+  EMBER_STORE_C(0, c, t, g);
+  EMBER_STORE_C(1, c, t, g + 1);
+  EMBER_STORE_C(2, c, t + 1, g);
+  EMBER_STORE_C(3, c, t + 1, g + 1);
+}
+
+// Token tiles t, t + 1 x group g.
+void block21(const Ctx& c, int64_t t, int64_t g) {
+  const uint8_t* a0 = c.act + static_cast<size_t>(t * kTok) * c.stride;
+  const uint8_t* a1 = a0 + kTok * c.stride;
+  const uint8_t* b0 = c.w + static_cast<size_t>(g) * c.group_bytes;
+  const auto as = static_cast<long>(c.stride);
+  _tile_zero(0);
+  _tile_zero(2);
+  for (int64_t s = 0; s < c.steps; ++s) {
+    const size_t ao = static_cast<size_t>(s) * 64, bo = static_cast<size_t>(s) * kStepBytes;
+    _tile_loadd(4, a0 + ao, as);
+    _tile_loadd(6, b0 + bo, 64);
+    _tile_loadd(5, a1 + ao, as);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_loadd(4, a0 + c.lo_off + ao, as);
+    _tile_loadd(5, a1 + c.lo_off + ao, as);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_loadd(4, a0 + ao, as);
+    _tile_loadd(6, b0 + bo + kTileBytes, 64);
+    _tile_loadd(5, a1 + ao, as);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(2, 5, 6);
+  }
+  EMBER_STORE_C(0, c, t, g);
+  EMBER_STORE_C(2, c, t + 1, g);
+}
+
+// Token tile t x groups g, g + 1.
+void block12(const Ctx& c, int64_t t, int64_t g) {
+  const uint8_t* a0 = c.act + static_cast<size_t>(t * kTok) * c.stride;
+  const uint8_t* b0 = c.w + static_cast<size_t>(g) * c.group_bytes;
+  const uint8_t* b1 = b0 + c.group_bytes;
+  const auto as = static_cast<long>(c.stride);
+  _tile_zero(0);
+  _tile_zero(1);
+  for (int64_t s = 0; s < c.steps; ++s) {
+    const size_t ao = static_cast<size_t>(s) * 64, bo = static_cast<size_t>(s) * kStepBytes;
+    _tile_loadd(4, a0 + ao, as);
+    _tile_loadd(6, b0 + bo, 64);
+    _tile_loadd(7, b1 + bo, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_loadd(4, a0 + c.lo_off + ao, as);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_loadd(4, a0 + ao, as);
+    _tile_loadd(6, b0 + bo + kTileBytes, 64);
+    _tile_loadd(7, b1 + bo + kTileBytes, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+  }
+  EMBER_STORE_C(0, c, t, g);
+  EMBER_STORE_C(1, c, t, g + 1);
+}
+
+// Token tile t x group g.
+void block11(const Ctx& c, int64_t t, int64_t g) {
+  const uint8_t* a0 = c.act + static_cast<size_t>(t * kTok) * c.stride;
+  const uint8_t* b0 = c.w + static_cast<size_t>(g) * c.group_bytes;
+  const auto as = static_cast<long>(c.stride);
+  _tile_zero(0);
+  for (int64_t s = 0; s < c.steps; ++s) {
+    const size_t ao = static_cast<size_t>(s) * 64, bo = static_cast<size_t>(s) * kStepBytes;
+    _tile_loadd(4, a0 + ao, as);
+    _tile_loadd(6, b0 + bo, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_loadd(4, a0 + c.lo_off + ao, as);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_loadd(4, a0 + ao, as);
+    _tile_loadd(6, b0 + bo + kTileBytes, 64);
+    _tile_dpbf16ps(0, 4, 6);
+  }
+  EMBER_STORE_C(0, c, t, g);
+}
+
+#undef EMBER_STORE_C
+
+// Row groups per chunk: about 1 MB of weights (kept in L2 while all token tiles pass), even.
+int64_t chunk_groups(size_t group_bytes) {
+  const auto n = static_cast<int64_t>((size_t{1} << 20) / group_bytes);
+  return std::max<int64_t>(2, n & ~int64_t{1});
+}
+
+}  // namespace
+
+void avx512amxbf16_split_matmul(const PackedView& pv, const uint8_t* act, int64_t n_tokens,
+                                float* y, int64_t ldy, int64_t row_begin, int64_t row_end) {
+  Ctx c;
+  c.w = pv.data;
+  c.group_bytes = pv.group_bytes;
+  c.steps = split_bf16_cols(pv.cols) / 32;
+  c.act = act;
+  c.stride = split_bf16_stride(pv.cols);
+  c.lo_off = static_cast<size_t>(split_bf16_cols(pv.cols)) * 2;
+  c.n_tokens = n_tokens;
+  c.y = y;
+  c.ldy = ldy;
+  c.rb = row_begin;
+  c.re = row_end;
+
+  TileConfig cfg;
+  for (int i = 0; i < 8; ++i) {
+    cfg.rows[i] = kTok;
+    cfg.colsb[i] = 64;
+  }
+  // ldtilecfg's asm operand names only the first 8 bytes of cfg: make all 64 visibly read.
+  __asm__ volatile("" : : "r"(&cfg) : "memory");
+  _tile_loadconfig(&cfg);
+  const int64_t n_tiles = (n_tokens + kTok - 1) / kTok;
+  const int64_t g_first = row_begin / kTok, g_last = (row_end + kTok - 1) / kTok;
+  const int64_t chunk = chunk_groups(pv.group_bytes);
+  for (int64_t gc = g_first; gc < g_last; gc += chunk) {
+    const int64_t gc_end = std::min(g_last, gc + chunk);
+    int64_t t = 0;
+    for (; t + 2 <= n_tiles; t += 2) {
+      int64_t g = gc;
+      for (; g + 2 <= gc_end; g += 2) block22(c, t, g);
+      if (g < gc_end) block21(c, t, g);
+    }
+    if (t < n_tiles) {
+      int64_t g = gc;
+      for (; g + 2 <= gc_end; g += 2) block12(c, t, g);
+      if (g < gc_end) block11(c, t, g);
+    }
+  }
+  _tile_release();
+}
+
+// x >> 16 per 32-bit lane, and the low 16 bits of each lane packed (the zero-masked forms: the
+// plain intrinsics trip GCC 12's -Wmaybe-uninitialized on their undefined pass-through).
+static inline __attribute__((always_inline)) __m512i srl16(__m512i x) {
+  return _mm512_maskz_srli_epi32(static_cast<__mmask16>(0xffff), x, 16);
+}
+static inline __attribute__((always_inline)) __m256i narrow16(__m512i x) {
+  return _mm512_maskz_cvtepi32_epi16(static_cast<__mmask16>(0xffff), x);
+}
+
+void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out) {
+  const int64_t kp = split_bf16_cols(cols);
+  const size_t stride = split_bf16_stride(cols);
+  const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
+  const __m512i exp_mask = _mm512_set1_epi32(0x7f800000);
+  const __m512i hi_mask = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* xt = x + t * cols;
+    auto* hi = reinterpret_cast<uint16_t*>(out + static_cast<size_t>(t) * stride);
+    uint16_t* lo = hi + kp;
+    int64_t c = 0;
+    for (; c + 16 <= cols; c += 16) {
+      // The integer rounding of split_bf16 (split_bf16.cc), 16 values at a time.
+      const __m512 v = _mm512_loadu_ps(xt + c);
+      const __m512i u = _mm512_castps_si512(v);
+      const __m512i hu =
+          _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(u, round),
+                                            _mm512_and_si512(srl16(u), one)),
+                           hi_mask);
+      const __m512 r = _mm512_sub_ps(v, _mm512_castsi512_ps(hu));
+      const __m512i ru = _mm512_castps_si512(r);
+      __m512i lu = _mm512_add_epi32(_mm512_add_epi32(ru, round),
+                                    _mm512_and_si512(srl16(ru), one));
+      // No second part where hi is inf / NaN.
+      const __mmask16 finite = _mm512_cmpneq_epi32_mask(_mm512_and_si512(hu, exp_mask), exp_mask);
+      lu = _mm512_maskz_mov_epi32(finite, lu);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(hi + c),
+                          narrow16(srl16(hu)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lo + c),
+                          narrow16(srl16(lu)));
+    }
+    for (; c < cols; ++c) split_bf16(xt[c], &hi[c], &lo[c]);
+    for (; c < kp; ++c) hi[c] = lo[c] = 0;
+  }
+}
+
+}  // namespace ember::kernels::x86

@@ -1,0 +1,237 @@
+// The split-BF16 form of the matrix products (kernels/matmul.h WeightForm::kSplitBf16: AMX-BF16
+// tiles on weights and activations split into two BF16 parts, used by the encoder): the parts
+// themselves, results against the scalar reference within the form's error bound, and the
+// determinism contract (a row's result does not depend on the token count, the tile it falls in,
+// the row range or the thread count).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/cpu_features.h"
+#include "kernels/matmul.h"
+#include "kernels/matmul_internal.h"
+#include "tensor/fp16.h"
+
+namespace ember::kernels {
+namespace {
+
+bool have_split() {
+  return split_bf16_supported(Isa::kAvx512Amx, TensorType::kF16);
+}
+
+#define REQUIRE_SPLIT()                                                         \
+  if (!have_split())                                                            \
+  GTEST_SKIP() << "AMX-BF16 not usable here (CPU, OS state or EMBER_ISA cap): " \
+               << cpu_features().to_string()
+
+// A weight matrix of `type` with random values (a scale per row, a few outliers), its exact
+// values as floats, and the Weights view.
+struct Matrix {
+  TensorType type;
+  int64_t rows, cols;
+  size_t row_bytes;
+  std::vector<uint8_t> data;
+  std::vector<float> values;
+  Weights weights() const { return Weights{type, data.data(), rows, cols, row_bytes}; }
+};
+
+Matrix make_matrix(TensorType type, int64_t rows, int64_t cols, uint32_t seed) {
+  Matrix m{type, rows, cols, static_cast<size_t>(cols) * (type == TensorType::kF32 ? 4 : 2),
+           {},   {}};
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> n01(0.0f, 1.0f);
+  std::uniform_real_distribution<float> scale(0.01f, 2.0f);
+  m.data.resize(m.row_bytes * static_cast<size_t>(rows));
+  m.values.resize(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float s = scale(rng);
+    for (int64_t c = 0; c < cols; ++c) {
+      float v = n01(rng) * s;
+      if (rng() % 97 == 0) v *= 8.0f;
+      uint8_t* p = m.data.data() + static_cast<size_t>(r) * m.row_bytes;
+      if (type == TensorType::kF16) {
+        const uint16_t h = fp32_to_fp16(v);
+        std::memcpy(p + 2 * c, &h, 2);
+        v = fp16_to_fp32(h);
+      } else if (type == TensorType::kBF16) {
+        const auto h = static_cast<uint16_t>(fp32_to_bits(v) >> 16);
+        std::memcpy(p + 2 * c, &h, 2);
+        v = bf16_to_fp32(h);
+      } else {
+        std::memcpy(p + 4 * c, &v, 4);
+      }
+      m.values[static_cast<size_t>(r * cols + c)] = v;
+    }
+  }
+  return m;
+}
+
+std::vector<float> random_acts(int64_t n, int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> n01(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n * cols));
+  for (float& v : x) v = n01(rng) * (rng() % 13 == 0 ? 30.0f : 1.0f);
+  return x;
+}
+
+// y [n][rows] through the split form for the rows [rb, re) (others left at -7).
+std::vector<float> run_split(const PreparedWeights& pw, const float* x, int64_t n, int64_t rb,
+                             int64_t re) {
+  const int64_t rows = pw.weights().rows;
+  std::vector<uint8_t> act(activation_bytes(pw, n));
+  convert_activations(pw, x, n, act.data());
+  std::vector<float> y(static_cast<size_t>(n * rows), -7.0f);
+  matmul(pw, act.data(), n, y.data(), rows, rb, re);
+  return y;
+}
+
+TEST(SplitBf16, PartsAddUpAndSimdConversionMatchesScalar) {
+  std::mt19937 rng(3);
+  // F16 values: hi + lo is the value exactly (11 significant bits, hi keeps 8).
+  for (uint32_t h = 0; h < 0x7c00u; h += 7) {
+    for (uint32_t sign : {0u, 0x8000u}) {
+      const float v = fp16_to_fp32(static_cast<uint16_t>(h | sign));
+      uint16_t hi, lo;
+      split_bf16(v, &hi, &lo);
+      ASSERT_EQ(bf16_to_fp32(hi) + bf16_to_fp32(lo), v) << h;
+    }
+  }
+  // F32 values: hi rounds to 8 significant bits (|v - hi| <= 2^-8 |v|) and lo rounds that
+  // remainder to 8 bits, so hi + lo is within 2^-16 |v|.
+  std::normal_distribution<float> n01(0.0f, 1.0f);
+  for (int i = 0; i < 100000; ++i) {
+    const float v = n01(rng) * std::ldexp(1.0f, static_cast<int>(rng() % 60) - 30);
+    uint16_t hi, lo;
+    split_bf16(v, &hi, &lo);
+    const double sum = static_cast<double>(bf16_to_fp32(hi)) + bf16_to_fp32(lo);
+    ASSERT_LE(std::fabs(sum - v), std::ldexp(std::fabs(v), -16)) << v;
+  }
+  REQUIRE_SPLIT();
+  // The AVX-512 conversion gives the scalar conversion's bytes (tails and padding included).
+  for (int64_t cols : {32, 48, 50, 384, 1}) {
+    std::vector<float> x = random_acts(5, cols, static_cast<uint32_t>(cols));
+    x[0] = INFINITY;
+    x[x.size() / 2] = -0.0f;
+    const Weights w{TensorType::kF16, x.data(), 1, cols, static_cast<size_t>(cols) * 2};
+    Result<PreparedWeights> pw = prepare_weights(Isa::kAvx512Amx, w, WeightForm::kSplitBf16);
+    ASSERT_TRUE(pw.ok()) << pw.status().to_string();
+    std::vector<uint8_t> simd(activation_bytes(*pw, 5)), scalar(simd.size());
+    convert_activations(*pw, x.data(), 5, simd.data());
+    convert_split_bf16_scalar(x.data(), 5, cols, scalar.data());
+    ASSERT_EQ(0, std::memcmp(simd.data(), scalar.data(), 5 * activation_stride(*pw))) << cols;
+  }
+}
+
+// Each output against the scalar reference (F32 sums of the exact weights): the split form gets
+// each product w a within about 3 * 2^-16 of |w a| (matmul.h), and both sides round their F32
+// sums, so |y - ref| <= 2^-13 * sum |w a| (about 1e-4; a single BF16 product would be off by up
+// to 2^-8).
+TEST(SplitBf16, MatchesScalarReferenceWithinBound) {
+  REQUIRE_SPLIT();
+  auto check = [](TensorType type, int64_t rows, int64_t cols, int64_t n, uint32_t seed) {
+    SCOPED_TRACE(tensor_type_name(type) + " " + std::to_string(rows) + "x" + std::to_string(cols) +
+                 " n=" + std::to_string(n));
+    const Matrix m = make_matrix(type, rows, cols, seed);
+    const Weights w = m.weights();
+    const std::vector<float> x = random_acts(n, cols, seed + 1);
+    std::vector<uint8_t> ref_act(activation_bytes(type, n, cols));
+    convert_activations(Isa::kScalar, type, x.data(), n, cols, ref_act.data());
+    std::vector<float> ref(static_cast<size_t>(n * rows));
+    matmul(Isa::kScalar, w, ref_act.data(), n, ref.data(), rows, 0, rows);
+
+    Result<PreparedWeights> pw = prepare_weights(Isa::kAvx512Amx, w, WeightForm::kSplitBf16);
+    ASSERT_TRUE(pw.ok()) << pw.status().to_string();
+    ASSERT_EQ(pw->form(), WeightForm::kSplitBf16);
+    const std::vector<float> got = run_split(*pw, x.data(), n, 0, rows);
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t r = 0; r < rows; ++r) {
+        double mag = 0.0;
+        for (int64_t c = 0; c < cols; ++c) {
+          mag += std::fabs(static_cast<double>(m.values[static_cast<size_t>(r * cols + c)]) *
+                           x[static_cast<size_t>(t * cols + c)]);
+        }
+        const size_t i = static_cast<size_t>(t * rows + r);
+        ASSERT_LE(std::fabs(static_cast<double>(got[i]) - ref[i]), std::ldexp(mag, -13) + 1e-30)
+            << "token " << t << " row " << r << ": " << got[i] << " vs " << ref[i];
+      }
+    }
+  };
+  for (int64_t n = 1; n <= 70; n += (n < 20 ? 1 : 7)) {
+    check(TensorType::kF16, 37, 96, n, static_cast<uint32_t>(n));
+  }
+  for (TensorType type : {TensorType::kF16, TensorType::kBF16, TensorType::kF32}) {
+    check(type, 70, 160, 33, 100);
+    check(type, 16, 32, 16, 101);
+    check(type, 21, 50, 19, 102);  // columns padded to 64
+    check(type, 64, 384, 48, 103);
+  }
+}
+
+// A row's result is the same bits whether its token is computed alone, in a batch of 17 or of 64
+// (at any position: full and partial 16-token tiles, pairs of tiles and single tiles), for any
+// row range and with two threads.
+TEST(SplitBf16, RowsIndependentOfBatchTileRangeAndThreads) {
+  REQUIRE_SPLIT();
+  for (TensorType type : {TensorType::kF16, TensorType::kF32}) {
+    SCOPED_TRACE(tensor_type_name(type));
+    const int64_t rows = 53, cols = 224, n = 64;
+    const Matrix m = make_matrix(type, rows, cols, 7);
+    Result<PreparedWeights> pw =
+        prepare_weights(Isa::kAvx512Amx, m.weights(), WeightForm::kSplitBf16);
+    ASSERT_TRUE(pw.ok()) << pw.status().to_string();
+    const std::vector<float> x = random_acts(n, cols, 8);
+    const std::vector<float> all = run_split(*pw, x.data(), n, 0, rows);
+    auto same_rows = [&](const std::vector<float>& got, int64_t t0, int64_t count) {
+      for (int64_t t = 0; t < count; ++t) {
+        ASSERT_EQ(0, std::memcmp(got.data() + t * rows, all.data() + (t0 + t) * rows,
+                                 static_cast<size_t>(rows) * 4))
+            << "token " << t0 + t;
+      }
+    };
+    for (int64_t t0 : {0, 5, 30, 47}) {
+      same_rows(run_split(*pw, x.data() + t0 * cols, 17, 0, rows), t0, 17);
+    }
+    for (int64_t t : {0, 1, 16, 33, 63})
+      same_rows(run_split(*pw, x.data() + t * cols, 1, 0, rows), t, 1);
+    for (int64_t t0 : {0, 20}) {
+      for (int64_t len : {2, 15, 31, 32, 44}) {
+        same_rows(run_split(*pw, x.data() + t0 * cols, len, 0, rows), t0, len);
+      }
+    }
+    // Row ranges cut inside 16-row groups, and two threads at once.
+    std::vector<uint8_t> act(activation_bytes(*pw, n));
+    convert_activations(*pw, x.data(), n, act.data());
+    std::vector<float> cut(all.size(), -7.0f);
+    const int64_t cuts[] = {0, 3, 16, 19, 47, rows};
+    for (size_t i = 0; i + 1 < std::size(cuts); ++i) {
+      matmul(*pw, act.data(), n, cut.data(), rows, cuts[i], cuts[i + 1]);
+    }
+    ASSERT_EQ(0, std::memcmp(cut.data(), all.data(), all.size() * 4)) << "row ranges";
+    std::vector<float> threaded(all.size(), -7.0f);
+    std::thread other([&] { matmul(*pw, act.data(), n, threaded.data(), rows, 29, rows); });
+    matmul(*pw, act.data(), n, threaded.data(), rows, 0, 29);
+    other.join();
+    ASSERT_EQ(0, std::memcmp(threaded.data(), all.data(), all.size() * 4)) << "two threads";
+  }
+}
+
+TEST(SplitBf16, PrepareRejectsOtherTypesAndIsas) {
+  std::vector<uint8_t> data(34 * 4, 0);
+  const Weights q8{TensorType::kQ8_0, data.data(), 4, 32, 34};
+  EXPECT_FALSE(prepare_weights(Isa::kAvx512Amx, q8, WeightForm::kSplitBf16).ok());
+  EXPECT_FALSE(split_bf16_supported(Isa::kAvx512Vnni, TensorType::kF16));
+  EXPECT_FALSE(split_bf16_supported(Isa::kScalar, TensorType::kF32));
+  const Weights f16{TensorType::kF16, data.data(), 4, 32, 64};
+  if (supported_isas().back() >= Isa::kAvx512Vnni) {
+    EXPECT_FALSE(prepare_weights(Isa::kAvx512Vnni, f16, WeightForm::kSplitBf16).ok());
+  }
+}
+
+}  // namespace
+}  // namespace ember::kernels
