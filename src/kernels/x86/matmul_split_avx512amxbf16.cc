@@ -289,21 +289,16 @@ void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols,
       // The integer rounding of split_bf16 (split_bf16.cc), 16 values at a time.
       const __m512 v = _mm512_loadu_ps(xt + c);
       const __m512i u = _mm512_castps_si512(v);
-      const __m512i hu =
-          _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(u, round),
-                                            _mm512_and_si512(srl16(u), one)),
-                           hi_mask);
+      const __m512i hu = _mm512_and_si512(
+          _mm512_add_epi32(_mm512_add_epi32(u, round), _mm512_and_si512(srl16(u), one)), hi_mask);
       const __m512 r = _mm512_sub_ps(v, _mm512_castsi512_ps(hu));
       const __m512i ru = _mm512_castps_si512(r);
-      __m512i lu = _mm512_add_epi32(_mm512_add_epi32(ru, round),
-                                    _mm512_and_si512(srl16(ru), one));
+      __m512i lu = _mm512_add_epi32(_mm512_add_epi32(ru, round), _mm512_and_si512(srl16(ru), one));
       // No second part where hi is inf / NaN.
       const __mmask16 finite = _mm512_cmpneq_epi32_mask(_mm512_and_si512(hu, exp_mask), exp_mask);
       lu = _mm512_maskz_mov_epi32(finite, lu);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(hi + c),
-                          narrow16(srl16(hu)));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lo + c),
-                          narrow16(srl16(lu)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(hi + c), narrow16(srl16(hu)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lo + c), narrow16(srl16(lu)));
     }
     for (; c < cols; ++c) split_bf16(xt[c], &hi[c], &lo[c]);
     for (; c < kp; ++c) hi[c] = lo[c] = 0;
