@@ -178,7 +178,7 @@ TEST(SplitBf16, MatchesScalarReferenceWithinBound) {
 // row range and with two threads.
 TEST(SplitBf16, RowsIndependentOfBatchTileRangeAndThreads) {
   REQUIRE_SPLIT();
-  for (TensorType type : {TensorType::kF16, TensorType::kF32}) {
+  for (TensorType type : {TensorType::kF16, TensorType::kF32, TensorType::kBF16}) {
     SCOPED_TRACE(tensor_type_name(type));
     const int64_t rows = 53, cols = 224, n = 64;
     const Matrix m = make_matrix(type, rows, cols, 7);
