@@ -31,18 +31,21 @@ std::string shape_name(const EncShape& s) {
   return std::to_string(s.tokens) + "x" + std::to_string(s.cols) + "x" + std::to_string(s.rows);
 }
 
-void BM_Split(benchmark::State& state, EncShape s, WeightForm form, bool convert_only) {
+void BM_Split(benchmark::State& state, EncShape s, WeightForm form, bool convert_only,
+              TensorType type) {
   const Isa isa = Isa::kAvx512Amx;
-  if (form == WeightForm::kSplitBf16 ? !split_bf16_supported(isa, TensorType::kF16)
-                                     : best_isa() < isa) {
+  if (form == WeightForm::kSplitBf16 ? !split_bf16_supported(isa, type) : best_isa() < isa) {
     state.SkipWithError("no AMX-BF16 / avx512-amx here");
     return;
   }
   std::mt19937 rng(11);
   std::normal_distribution<float> dist(0.0f, 0.05f);
   std::vector<uint16_t> wdata(static_cast<size_t>(s.rows * s.cols));
-  for (uint16_t& v : wdata) v = fp32_to_fp16(dist(rng));
-  const Weights w{TensorType::kF16, wdata.data(), s.rows, s.cols, static_cast<size_t>(s.cols) * 2};
+  for (uint16_t& v : wdata) {
+    const float f = dist(rng);
+    v = type == TensorType::kBF16 ? static_cast<uint16_t>(fp32_to_bits(f) >> 16) : fp32_to_fp16(f);
+  }
+  const Weights w{type, wdata.data(), s.rows, s.cols, static_cast<size_t>(s.cols) * 2};
   Result<PreparedWeights> pw = prepare_weights(isa, w, form);
   if (!pw.ok()) {
     state.SkipWithError(pw.status().to_string().c_str());
@@ -74,11 +77,18 @@ const bool kRegistered = [] {
     for (WeightForm form : {WeightForm::kExact, WeightForm::kSplitBf16}) {
       const std::string f = form == WeightForm::kExact ? "f16-fma" : "split-bf16-amx";
       benchmark::RegisterBenchmark(("SplitBf16/" + f + "/" + shape_name(s)).c_str(), BM_Split, s,
-                                   form, false)
+                                   form, false, TensorType::kF16)
           ->Unit(benchmark::kMicrosecond);
+      if (s.tokens == 448 && s.cols == 384 && s.rows == 1536) {
+        // BF16 weights: the split form skips the hi . lo products (zero lo parts).
+        const std::string fb = form == WeightForm::kExact ? "bf16-fma" : "bf16-split-amx";
+        benchmark::RegisterBenchmark(("SplitBf16/" + fb + "/" + shape_name(s)).c_str(), BM_Split, s,
+                                     form, false, TensorType::kBF16)
+            ->Unit(benchmark::kMicrosecond);
+      }
       if (s.tokens == 448 && s.rows == 384) {
         benchmark::RegisterBenchmark(("SplitBf16/Convert/" + f + "/" + shape_name(s)).c_str(),
-                                     BM_Split, s, form, true)
+                                     BM_Split, s, form, true, TensorType::kF16)
             ->Unit(benchmark::kMicrosecond);
       }
     }

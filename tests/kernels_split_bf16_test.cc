@@ -171,6 +171,8 @@ TEST(SplitBf16, MatchesScalarReferenceWithinBound) {
     check(type, 21, 50, 19, 102);  // columns padded to 64
     check(type, 64, 384, 48, 103);
   }
+  // Several passes of token pairs, row-group chunks and column blocks, plus both tails.
+  check(TensorType::kF16, 200, 384, 301, 104);
 }
 
 // A row's result is the same bits whether its token is computed alone, in a batch of 17 or of 64
@@ -178,7 +180,7 @@ TEST(SplitBf16, MatchesScalarReferenceWithinBound) {
 // row range and with two threads.
 TEST(SplitBf16, RowsIndependentOfBatchTileRangeAndThreads) {
   REQUIRE_SPLIT();
-  for (TensorType type : {TensorType::kF16, TensorType::kF32}) {
+  for (TensorType type : {TensorType::kF16, TensorType::kF32, TensorType::kBF16}) {
     SCOPED_TRACE(tensor_type_name(type));
     const int64_t rows = 53, cols = 224, n = 64;
     const Matrix m = make_matrix(type, rows, cols, 7);
@@ -218,6 +220,24 @@ TEST(SplitBf16, RowsIndependentOfBatchTileRangeAndThreads) {
     matmul(*pw, act.data(), n, threaded.data(), rows, 0, 29);
     other.join();
     ASSERT_EQ(0, std::memcmp(threaded.data(), all.data(), all.size() * 4)) << "two threads";
+  }
+}
+
+// The same for a large product (accumulators parked between column blocks, several passes of
+// token pairs and chunks of row groups): a token computed alone gives the batch's bits.
+TEST(SplitBf16, LargeProductRowsMatchSingleTokens) {
+  REQUIRE_SPLIT();
+  const int64_t rows = 200, cols = 384, n = 301;
+  const Matrix m = make_matrix(TensorType::kF16, rows, cols, 9);
+  Result<PreparedWeights> pw =
+      prepare_weights(Isa::kAvx512Amx, m.weights(), WeightForm::kSplitBf16);
+  ASSERT_TRUE(pw.ok()) << pw.status().to_string();
+  const std::vector<float> x = random_acts(n, cols, 10);
+  const std::vector<float> all = run_split(*pw, x.data(), n, 0, rows);
+  for (int64_t t : {0, 131, 255, 300}) {
+    const std::vector<float> one = run_split(*pw, x.data() + t * cols, 1, 0, rows);
+    ASSERT_EQ(0, std::memcmp(one.data(), all.data() + t * rows, static_cast<size_t>(rows) * 4))
+        << "token " << t;
   }
 }
 

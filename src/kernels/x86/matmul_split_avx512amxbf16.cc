@@ -3,10 +3,10 @@
 //
 // Each output is  sum over 32-column steps s of three tile products (tdpbf16ps, F32 accumulate):
 //   C += A_hi(s) . B_hi(s);  C += A_lo(s) . B_hi(s);  C += A_hi(s) . B_lo(s)
-// in that order, s ascending, C starting at zero and kept in a tile register over all columns
-// (no per-step store: the F16 / BF16 / F32 weights have no block scales). A is a 16-token tile
-// (16 lines of 32 BF16 activations), B a 16-row weight tile (16 lines of 16 rows x 2 columns),
-// C [16 tokens][16 rows] F32.
+// (the last only when the weights have lo parts: not for BF16) in that order, s ascending, C
+// starting at zero and kept in a tile register over all columns (no per-step store: the F16 / BF16
+// / F32 weights have no block scales). A is a 16-token tile (16 lines of 32 BF16 activations), B a
+// 16-row weight tile (16 lines of 16 rows x 2 columns), C [16 tokens][16 rows] F32.
 //
 // Blocking: 4 accumulators C[i][j] for token tiles i = 0, 1 and row groups j = 0, 1; per step and
 // part two A and two B tile loads feed four products (tmm0..3: C00, C01, C10, C11; tmm4, tmm5: A
@@ -54,6 +54,9 @@ struct Ctx {
   float* y = nullptr;
   int64_t ldy = 0;
   int64_t rb = 0, re = 0;
+  // False for BF16 weights, whose lo parts are zero: the hi . lo products are skipped (they
+  // would add exact zeros).
+  bool weight_lo = true;
 };
 
 // Stores accumulator `tile`'s 16 x 16 outputs (token tile t, group g): straight into y when the
@@ -118,12 +121,14 @@ void block22(const Ctx& c, int64_t t, int64_t g) {
     _tile_loadd(7, b1 + bo + kTileBytes, 64);
     _tile_loadd(5, a1 + ao, as);
     // hi . lo
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(2, 5, 6);
+    if (c.weight_lo) {
+      _tile_dpbf16ps(0, 4, 6);
+      _tile_dpbf16ps(2, 5, 6);
+    }
     if (s + 1 < c.steps) _tile_loadd(6, b0 + bo + kStepBytes, 64);
-    _tile_dpbf16ps(1, 4, 7);
+    if (c.weight_lo) _tile_dpbf16ps(1, 4, 7);
     if (s + 1 < c.steps) _tile_loadd(4, a0 + ao + 64, as);
-    _tile_dpbf16ps(3, 5, 7);
+    if (c.weight_lo) _tile_dpbf16ps(3, 5, 7);
     if (s + 1 < c.steps) {
       _tile_loadd(7, b1 + bo + kStepBytes, 64);
       _tile_loadd(5, a1 + ao + 64, as);
@@ -154,6 +159,7 @@ void block21(const Ctx& c, int64_t t, int64_t g) {
     _tile_loadd(5, a1 + c.lo_off + ao, as);
     _tile_dpbf16ps(0, 4, 6);
     _tile_dpbf16ps(2, 5, 6);
+    if (!c.weight_lo) continue;
     _tile_loadd(4, a0 + ao, as);
     _tile_loadd(6, b0 + bo + kTileBytes, 64);
     _tile_loadd(5, a1 + ao, as);
@@ -182,6 +188,7 @@ void block12(const Ctx& c, int64_t t, int64_t g) {
     _tile_loadd(4, a0 + c.lo_off + ao, as);
     _tile_dpbf16ps(0, 4, 6);
     _tile_dpbf16ps(1, 4, 7);
+    if (!c.weight_lo) continue;
     _tile_loadd(4, a0 + ao, as);
     _tile_loadd(6, b0 + bo + kTileBytes, 64);
     _tile_loadd(7, b1 + bo + kTileBytes, 64);
@@ -205,6 +212,7 @@ void block11(const Ctx& c, int64_t t, int64_t g) {
     _tile_dpbf16ps(0, 4, 6);
     _tile_loadd(4, a0 + c.lo_off + ao, as);
     _tile_dpbf16ps(0, 4, 6);
+    if (!c.weight_lo) continue;
     _tile_loadd(4, a0 + ao, as);
     _tile_loadd(6, b0 + bo + kTileBytes, 64);
     _tile_dpbf16ps(0, 4, 6);
@@ -236,6 +244,7 @@ void avx512amxbf16_split_matmul(const PackedView& pv, const uint8_t* act, int64_
   c.ldy = ldy;
   c.rb = row_begin;
   c.re = row_end;
+  c.weight_lo = pv.type != TensorType::kBF16;
 
   TileConfig cfg;
   for (int i = 0; i < 8; ++i) {
@@ -289,21 +298,16 @@ void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols,
       // The integer rounding of split_bf16 (split_bf16.cc), 16 values at a time.
       const __m512 v = _mm512_loadu_ps(xt + c);
       const __m512i u = _mm512_castps_si512(v);
-      const __m512i hu =
-          _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(u, round),
-                                            _mm512_and_si512(srl16(u), one)),
-                           hi_mask);
+      const __m512i hu = _mm512_and_si512(
+          _mm512_add_epi32(_mm512_add_epi32(u, round), _mm512_and_si512(srl16(u), one)), hi_mask);
       const __m512 r = _mm512_sub_ps(v, _mm512_castsi512_ps(hu));
       const __m512i ru = _mm512_castps_si512(r);
-      __m512i lu = _mm512_add_epi32(_mm512_add_epi32(ru, round),
-                                    _mm512_and_si512(srl16(ru), one));
+      __m512i lu = _mm512_add_epi32(_mm512_add_epi32(ru, round), _mm512_and_si512(srl16(ru), one));
       // No second part where hi is inf / NaN.
       const __mmask16 finite = _mm512_cmpneq_epi32_mask(_mm512_and_si512(hu, exp_mask), exp_mask);
       lu = _mm512_maskz_mov_epi32(finite, lu);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(hi + c),
-                          narrow16(srl16(hu)));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lo + c),
-                          narrow16(srl16(lu)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(hi + c), narrow16(srl16(hu)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lo + c), narrow16(srl16(lu)));
     }
     for (; c < cols; ++c) split_bf16(xt[c], &hi[c], &lo[c]);
     for (; c < kp; ++c) hi[c] = lo[c] = 0;
