@@ -353,10 +353,11 @@ TEST(ServerEmbed, ConcurrentRequestsSharePassesBitIdenticallyAndFairly) {
       ASSERT_EQ(v.size(), 1u);
       alone.push_back(v[0]);
     }
-    // The long request: every input many times over (many passes), first alone.
+    // The long request: every input many times over (many passes, so that the short requests
+    // below arrive while it runs even on a loaded machine), first alone.
     std::vector<std::string> long_inputs;
     std::vector<size_t> long_index;
-    for (int rep = 0; rep < 60; ++rep) {
+    for (int rep = 0; rep < 150; ++rep) {
       for (size_t i = 0; i < texts.size(); ++i) {
         long_inputs.push_back(texts[i]);
         long_index.push_back(i);
