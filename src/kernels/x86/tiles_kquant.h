@@ -316,7 +316,7 @@ struct KQuantKernel {
     }
     const uint8_t* ap[T];
     for (int t = 0; t < T; ++t) ap[t] = c.act + static_cast<size_t>(t0 + t) * c.act_stride;
-    const size_t pf = gemv_prefetch_distance(c.group_bytes, V);
+    const size_t pf = T == 1 ? kGemvNearPrefetchKQuant : gemv_prefetch_distance(c.group_bytes, V);
     VF facc[V][T];
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v) {
