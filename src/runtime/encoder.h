@@ -82,8 +82,7 @@ class Encoder {
   // Sizes act_ for n rows converted for `w`, and converts rows [t0, t1) of x (rows ldx apart)
   // into it.
   void size_act(const kernels::Weights& w, int64_t n);
-  void convert_rows(const kernels::Weights& w, const float* x, int64_t ldx, int64_t t0,
-                    int64_t t1);
+  void convert_rows(const kernels::Weights& w, const float* x, int64_t ldx, int64_t t0, int64_t t1);
   // y = W x for every output, from the activations in act_ (converted for all of them: the
   // weights share one type and width); one region over the row blocks of all outputs.
   void products(std::span<const Out> outs, int64_t n);

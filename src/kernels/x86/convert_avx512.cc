@@ -24,8 +24,8 @@ EMBER_INLINE __m512 round_even(__m512 v) {
 // rounded to half precision (nearest even, subnormals included) by the F16C instructions, which
 // round exactly as the software conversion does.
 EMBER_INLINE float fp16_round_clamped(float v) {
-  const __m128 c = _mm_min_ss(_mm_max_ss(_mm_set_ss(v), _mm_set_ss(-65504.0f)),
-                              _mm_set_ss(65504.0f));
+  const __m128 c =
+      _mm_min_ss(_mm_max_ss(_mm_set_ss(v), _mm_set_ss(-65504.0f)), _mm_set_ss(65504.0f));
   return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph(c, _MM_FROUND_TO_NEAREST_INT)));
 }
 
