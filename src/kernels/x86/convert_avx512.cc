@@ -116,10 +116,16 @@ void convert(TensorType weight_type, const float* x, int64_t n_tokens, int64_t c
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* xt = x + t * cols;
     uint8_t* o = base + static_cast<size_t>(t) * l.stride;
+    if (l.kind == ActKind::kF32) {
+      // The values, then only the padding zeroed (the row is written once).
+      const size_t bytes = static_cast<size_t>(cols) * sizeof(float);
+      std::memcpy(o, xt, bytes);
+      std::memset(o + bytes, 0, l.stride - bytes);
+      continue;
+    }
     std::memset(o, 0, l.stride);
     switch (l.kind) {
       case ActKind::kF32:
-        std::memcpy(o, xt, static_cast<size_t>(cols) * sizeof(float));
         break;
       case ActKind::kQ8_0:
       case ActKind::kQ8_1:
