@@ -162,6 +162,15 @@ TEST_P(OpsIsaTest, RowKernelsMatchScalarBitForBit) {
       simd.layer_norm(c.data(), r, bi, wn, bn, n, 1e-12f);
       EXPECT_TRUE(same_bits(a.data(), c.data(), n)) << "layer_norm variant " << variant;
     }
+    // GELU's table range and both saturated ends.
+    std::vector<float> xg(x);
+    for (size_t i = 0; i < xg.size(); i += 7) xg[i] *= 8.0f;
+    for (const float* bi : {bias.data(), static_cast<const float*>(nullptr)}) {
+      std::vector<float> a(xg), c(xg);
+      ref.bias_gelu(a.data(), bi, n);
+      simd.bias_gelu(c.data(), bi, n);
+      EXPECT_TRUE(same_bits(a.data(), c.data(), n)) << "bias_gelu";
+    }
     // Logit-sized scores, and a row with a dominant value.
     for (float spread : {1.0f, 40.0f}) {
       std::vector<float> a(x), c(x);
@@ -201,6 +210,15 @@ TEST(RowOps, LayerNormAndSoftmaxFollowTheirDefinitions) {
     o.rmsnorm(seq.data(), w.data(), seq.data(), n, 1e-12f);
     o.add(seq.data(), b.data(), n);
     EXPECT_TRUE(same_bits(fused.data(), seq.data(), n)) << "layer_norm vs the sequence";
+
+    // bias_gelu = add, then gelu_mul by ones (saturated ends included).
+    std::vector<float> g(x), gs(x);
+    for (size_t i = 0; i < g.size(); i += 5) g[i] *= 6.0f, gs[i] *= 6.0f;
+    r.bias_gelu(g.data(), bias.data(), n);
+    const std::vector<float> ones(static_cast<size_t>(n), 1.0f);
+    o.add(gs.data(), bias.data(), n);
+    o.gelu_mul(gs.data(), ones.data(), n);
+    EXPECT_TRUE(same_bits(g.data(), gs.data(), n)) << "bias_gelu vs the sequence";
 
     if (n >= 2) {
       std::vector<float> plain(x);

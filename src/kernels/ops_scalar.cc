@@ -264,6 +264,20 @@ void softmax_scaled(float* x, float scale, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+void bias_gelu(float* x, const float* bias, int64_t n) {
+  const float* table = gelu_half_table();
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = bias != nullptr ? x[i] + bias[i] : x[i];
+    if (v <= -10.0f) {
+      x[i] = 0.0f;
+    } else if (v >= 10.0f) {
+      x[i] = v;
+    } else {
+      x[i] = table[fp32_to_fp16(v)];
+    }
+  }
+}
+
 }  // namespace
 
 const OpsTable& ops_scalar() {
@@ -298,6 +312,7 @@ const RowOps& row_ops_scalar() {
       .isa = Isa::kScalar,
       .layer_norm = layer_norm,
       .softmax_scaled = softmax_scaled,
+      .bias_gelu = bias_gelu,
   };
   return table;
 }

@@ -1,6 +1,6 @@
 // Fused row kernels of the encoder forward pass (runtime/encoder.cc): post-norm LayerNorm with
-// its residual add, and the scaled softmax of an attention score row. Each replaces a sequence
-// of kernels/ops.h calls by one call that reads the row fewer times.
+// its residual add, the scaled softmax of an attention score row, and bias + GELU. Each replaces a
+// sequence of kernels/ops.h calls by one call that reads the row fewer times.
 //
 // As in kernels/ops.h, every Isa computes bit-identical results (the scalar table emulates the
 // 16-lane vector arithmetic: the same roundings, unfused multiplies and adds, and summation
@@ -27,8 +27,8 @@ struct RowOps {
   //           kernels/ops.h's rmsnorm sums them,
   // (w or b null: no weight / no bias). Bit-identical to the sequence add(add, bias),
   // add(x, add), the mean above, x -= mean, rmsnorm(x, w, x, n, eps), add(x, b).
-  void (*layer_norm)(float* x, const float* add, const float* bias, const float* w,
-                     const float* b, int64_t n, float eps);
+  void (*layer_norm)(float* x, const float* add, const float* bias, const float* w, const float* b,
+                     int64_t n, float eps);
 
   // x[i] = e[i] * float(1 / sum(e)) with e[i] = vexp(x[i] * scale - m), m = max(x[i] * scale),
   // vexp the exp of kernels/ops.h (ops_common.h's vexp_lane) for every element (the last group
@@ -36,6 +36,10 @@ struct RowOps {
   // the group sums accumulated in double. (Equals scale, max, softmax, scale of kernels/ops.h
   // except that ops.h's softmax takes the C library's expf for the n % 16 tail.) n >= 1.
   void (*softmax_scaled)(float* x, float scale, int64_t n);
+
+  // x[i] = gelu(x[i] + bias[i]) (bias may be null): kernels/ops.h's gelu_mul with u = 1 (the
+  // reference's half-precision table), bit-identical to add(x, bias) then gelu_mul(x, ones).
+  void (*bias_gelu)(float* x, const float* bias, int64_t n);
 };
 
 // The table for `isa` (an Isa without its own variant uses the next lower one).

@@ -378,7 +378,6 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
   } else {
     const Out out[] = {{&L.ffn_up, ff_.data(), ld_ff}};
     products(out, n);
-    if (ones_.size() != static_cast<size_t>(nf)) ones_.assign(static_cast<size_t>(nf), 1.0f);
   }
   // Bias + activation, and the activated rows converted for the down product.
   const Linear& down = L.ffn_down;
@@ -391,8 +390,7 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
         if (E.b_up != nullptr) O.add(first + nf, E.b_up, nf);
         O.silu_mul(first, first + nf, nf);
       } else {
-        if (E.b_up != nullptr) O.add(first, E.b_up, nf);
-        O.gelu_mul(first, ones_.data(), nf);
+        rows_->bias_gelu(first, E.b_up, nf);
       }
     }
     convert_rows(down, ff_.data(), ld_ff, t0, t1);

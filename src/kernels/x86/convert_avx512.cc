@@ -24,8 +24,8 @@ EMBER_INLINE __m512 round_even(__m512 v) {
 // rounded to half precision (nearest even, subnormals included) by the F16C instructions, which
 // round exactly as the software conversion does.
 EMBER_INLINE float fp16_round_clamped(float v) {
-  const __m128 c = _mm_min_ss(_mm_max_ss(_mm_set_ss(v), _mm_set_ss(-65504.0f)),
-                              _mm_set_ss(65504.0f));
+  const __m128 c =
+      _mm_min_ss(_mm_max_ss(_mm_set_ss(v), _mm_set_ss(-65504.0f)), _mm_set_ss(65504.0f));
   return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph(c, _MM_FROUND_TO_NEAREST_INT)));
 }
 
@@ -116,10 +116,16 @@ void convert(TensorType weight_type, const float* x, int64_t n_tokens, int64_t c
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* xt = x + t * cols;
     uint8_t* o = base + static_cast<size_t>(t) * l.stride;
+    if (l.kind == ActKind::kF32) {
+      // The values, then only the padding zeroed (the row is written once).
+      const size_t bytes = static_cast<size_t>(cols) * sizeof(float);
+      std::memcpy(o, xt, bytes);
+      std::memset(o + bytes, 0, l.stride - bytes);
+      continue;
+    }
     std::memset(o, 0, l.stride);
     switch (l.kind) {
       case ActKind::kF32:
-        std::memcpy(o, xt, static_cast<size_t>(cols) * sizeof(float));
         break;
       case ActKind::kQ8_0:
       case ActKind::kQ8_1:

@@ -480,6 +480,21 @@ void softmax_scaled(float* x, float scale, int64_t n) {
   for (int64_t i = 0; i < n; i += 8) store(x + i, _mm256_mul_ps(load(x + i, n - i), inv), n - i);
 }
 
+void bias_gelu(float* x, const float* bias, int64_t n) {
+  const float* table = gelu_half_table();
+  const __m256 lo = _mm256_set1_ps(-10.0f);
+  const __m256 hi = _mm256_set1_ps(10.0f);
+  for (int64_t i = 0; i < n; i += 8) {
+    __m256 v = load(x + i, n - i);
+    if (bias != nullptr) v = _mm256_add_ps(v, load(bias + i, n - i));
+    const __m256i idx = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    __m256 g = _mm256_i32gather_ps(table, idx, 4);
+    g = _mm256_blendv_ps(g, v, _mm256_cmp_ps(v, hi, _CMP_GE_OQ));
+    g = _mm256_blendv_ps(g, _mm256_setzero_ps(), _mm256_cmp_ps(v, lo, _CMP_LE_OQ));
+    store(x + i, g, n - i);
+  }
+}
+
 }  // namespace
 
 const OpsTable& ops_avx2() {
@@ -514,6 +529,7 @@ const RowOps& row_ops_avx2() {
       .isa = Isa::kAvx2,
       .layer_norm = layer_norm,
       .softmax_scaled = softmax_scaled,
+      .bias_gelu = bias_gelu,
   };
   return table;
 }

@@ -612,6 +612,22 @@ void softmax_scaled(float* x, float scale, int64_t n) {
   }
 }
 
+void bias_gelu(float* x, const float* bias, int64_t n) {
+  const float* table = gelu_half_table();
+  const __m512 lo = _mm512_set1_ps(-10.0f);
+  const __m512 hi = _mm512_set1_ps(10.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    if (bias != nullptr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + i));
+    const __m512i idx = _mm512_cvtepu16_epi32(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    __m512 g = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, table, 4);
+    g = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_GE_OQ), g, v);
+    g = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LE_OQ), g, _mm512_setzero_ps());
+    _mm512_mask_storeu_ps(x + i, m, g);
+  }
+}
+
 }  // namespace
 
 const OpsTable& ops_avx512() {
@@ -646,6 +662,7 @@ const RowOps& row_ops_avx512() {
       .isa = Isa::kAvx512,
       .layer_norm = layer_norm,
       .softmax_scaled = softmax_scaled,
+      .bias_gelu = bias_gelu,
   };
   return table;
 }
