@@ -10,6 +10,7 @@
 #include "kernels/ops.h"
 #include "kernels/ops_common.h"
 #include "kernels/rows.h"
+#include "kernels/x86/static_for.h"  // EMBER_INLINE
 #include "kernels/x86/transpose_x86.h"
 #include "tensor/blocks_legacy.h"  // block layout constants only
 
@@ -261,9 +262,12 @@ void f32_mad(float* acc, const float* v, float s, int64_t n) {
   }
 }
 
-// C[2 x 32] += A[2 x k] * B[k x 32]: 8 accumulators in named registers.
-inline void gemm_2x32(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
-                      int64_t ldb, int64_t k) {
+// The register block of gemm_2x32 and gemm_f16b_2x32: C[2 x 32] += A[2 x k] * B[k x 32], B's
+// 8-column vector q of row kk given by load_b(kk, q); each element an FMA chain over k
+// ascending, 8 accumulators in named registers.
+template <class LoadB>
+EMBER_INLINE void block_2x32(float* c, int64_t ldc, const float* a, int64_t lda, int64_t k,
+                             LoadB load_b) {
   float* c0 = c;
   float* c1 = c + ldc;
   __m256 x00 = _mm256_loadu_ps(c0), x01 = _mm256_loadu_ps(c0 + 8);
@@ -271,9 +275,8 @@ inline void gemm_2x32(float* c, int64_t ldc, const float* a, int64_t lda, const 
   __m256 x10 = _mm256_loadu_ps(c1), x11 = _mm256_loadu_ps(c1 + 8);
   __m256 x12 = _mm256_loadu_ps(c1 + 16), x13 = _mm256_loadu_ps(c1 + 24);
   for (int64_t kk = 0; kk < k; ++kk) {
-    const float* bk = b + kk * ldb;
-    const __m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);
-    const __m256 b2 = _mm256_loadu_ps(bk + 16), b3 = _mm256_loadu_ps(bk + 24);
+    const __m256 b0 = load_b(kk, 0), b1 = load_b(kk, 1);
+    const __m256 b2 = load_b(kk, 2), b3 = load_b(kk, 3);
     __m256 p = _mm256_set1_ps(a[kk]);
     x00 = _mm256_fmadd_ps(p, b0, x00);
     x01 = _mm256_fmadd_ps(p, b1, x01);
@@ -289,6 +292,15 @@ inline void gemm_2x32(float* c, int64_t ldc, const float* a, int64_t lda, const 
   _mm256_storeu_ps(c0 + 16, x02), _mm256_storeu_ps(c0 + 24, x03);
   _mm256_storeu_ps(c1, x10), _mm256_storeu_ps(c1 + 8, x11);
   _mm256_storeu_ps(c1 + 16, x12), _mm256_storeu_ps(c1 + 24, x13);
+}
+
+// C[2 x 32] += A[2 x k] * B[k x 32].
+inline void gemm_2x32(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
+                      int64_t ldb, int64_t k) {
+  block_2x32(
+      c, ldc, a, lda, k, [&](int64_t kk, int q) __attribute__((always_inline)) {
+        return _mm256_loadu_ps(b + kk * ldb + 8 * q);
+      });
 }
 
 // One row of C, columns [0, n) with n <= 32.
@@ -317,31 +329,10 @@ void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
 // C[2 x 32] += A[2 x k] * B (F16 rows), as gemm_2x32 with B widened on the fly.
 inline void gemm_f16b_2x32(float* c, int64_t ldc, const float* a, int64_t lda,
                            const uint16_t* const* b, int64_t j, int64_t k) {
-  float* c0 = c;
-  float* c1 = c + ldc;
-  __m256 x00 = _mm256_loadu_ps(c0), x01 = _mm256_loadu_ps(c0 + 8);
-  __m256 x02 = _mm256_loadu_ps(c0 + 16), x03 = _mm256_loadu_ps(c0 + 24);
-  __m256 x10 = _mm256_loadu_ps(c1), x11 = _mm256_loadu_ps(c1 + 8);
-  __m256 x12 = _mm256_loadu_ps(c1 + 16), x13 = _mm256_loadu_ps(c1 + 24);
-  for (int64_t kk = 0; kk < k; ++kk) {
-    const uint16_t* bk = b[kk] + j;
-    const __m256 b0 = load_f16(bk, 8), b1 = load_f16(bk + 8, 8);
-    const __m256 b2 = load_f16(bk + 16, 8), b3 = load_f16(bk + 24, 8);
-    __m256 p = _mm256_set1_ps(a[kk]);
-    x00 = _mm256_fmadd_ps(p, b0, x00);
-    x01 = _mm256_fmadd_ps(p, b1, x01);
-    x02 = _mm256_fmadd_ps(p, b2, x02);
-    x03 = _mm256_fmadd_ps(p, b3, x03);
-    p = _mm256_set1_ps(a[lda + kk]);
-    x10 = _mm256_fmadd_ps(p, b0, x10);
-    x11 = _mm256_fmadd_ps(p, b1, x11);
-    x12 = _mm256_fmadd_ps(p, b2, x12);
-    x13 = _mm256_fmadd_ps(p, b3, x13);
-  }
-  _mm256_storeu_ps(c0, x00), _mm256_storeu_ps(c0 + 8, x01);
-  _mm256_storeu_ps(c0 + 16, x02), _mm256_storeu_ps(c0 + 24, x03);
-  _mm256_storeu_ps(c1, x10), _mm256_storeu_ps(c1 + 8, x11);
-  _mm256_storeu_ps(c1 + 16, x12), _mm256_storeu_ps(c1 + 24, x13);
+  block_2x32(
+      c, ldc, a, lda, k, [&](int64_t kk, int q) __attribute__((always_inline)) {
+        return load_f16(b[kk] + j + 8 * q, 8);
+      });
 }
 
 void gemm_acc_f16b(float* c, int64_t ldc, const float* a, int64_t lda,

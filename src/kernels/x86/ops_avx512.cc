@@ -14,6 +14,7 @@
 #include "kernels/ops.h"
 #include "kernels/ops_common.h"
 #include "kernels/rows.h"
+#include "kernels/x86/static_for.h"  // EMBER_INLINE
 #include "kernels/x86/transpose_x86.h"
 #include "tensor/blocks_legacy.h"  // block layout constants only
 
@@ -239,26 +240,36 @@ void f32_mad(float* acc, const float* v, float s, int64_t n) {
   }
 }
 
-// C[4 x 64] += A[4 x k] * B[k x 64]: 16 accumulators in named registers (GCC keeps arrays of
-// vectors in memory here, storing every accumulator on every step).
-inline void gemm_4x64(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
-                      int64_t ldb, int64_t k) {
+// The register block of gemm_4x64 and gemm_f16b_4x64: C[4 x 64] += A[4 x k] * B[k x 64], B's
+// 16-column vector q of row kk given by load_b(kk, q); each element an FMA chain over k
+// ascending. 16 accumulators in named registers (GCC keeps arrays of vectors in memory here,
+// storing every accumulator on every step). kMasked: C's vector q is read and written under
+// m[q] (columns past the block's width untouched); otherwise whole.
+template <bool kMasked, class LoadB>
+EMBER_INLINE void block_4x64(float* c, int64_t ldc, const float* a, int64_t lda, int64_t k,
+                             const __mmask16 (&m)[4], LoadB load_b) {
+  auto ld = [&](const float* p, int q) __attribute__((always_inline)) {
+    if constexpr (kMasked) return _mm512_maskz_loadu_ps(m[q], p + 16 * q);
+    return _mm512_loadu_ps(p + 16 * q);
+  };
+  auto st = [&](float* p, int q, __m512 v) __attribute__((always_inline)) {
+    if constexpr (kMasked) {
+      _mm512_mask_storeu_ps(p + 16 * q, m[q], v);
+    } else {
+      _mm512_storeu_ps(p + 16 * q, v);
+    }
+  };
   float* c0 = c;
   float* c1 = c + ldc;
   float* c2 = c + 2 * ldc;
   float* c3 = c + 3 * ldc;
-  __m512 x00 = _mm512_loadu_ps(c0), x01 = _mm512_loadu_ps(c0 + 16);
-  __m512 x02 = _mm512_loadu_ps(c0 + 32), x03 = _mm512_loadu_ps(c0 + 48);
-  __m512 x10 = _mm512_loadu_ps(c1), x11 = _mm512_loadu_ps(c1 + 16);
-  __m512 x12 = _mm512_loadu_ps(c1 + 32), x13 = _mm512_loadu_ps(c1 + 48);
-  __m512 x20 = _mm512_loadu_ps(c2), x21 = _mm512_loadu_ps(c2 + 16);
-  __m512 x22 = _mm512_loadu_ps(c2 + 32), x23 = _mm512_loadu_ps(c2 + 48);
-  __m512 x30 = _mm512_loadu_ps(c3), x31 = _mm512_loadu_ps(c3 + 16);
-  __m512 x32 = _mm512_loadu_ps(c3 + 32), x33 = _mm512_loadu_ps(c3 + 48);
+  __m512 x00 = ld(c0, 0), x01 = ld(c0, 1), x02 = ld(c0, 2), x03 = ld(c0, 3);
+  __m512 x10 = ld(c1, 0), x11 = ld(c1, 1), x12 = ld(c1, 2), x13 = ld(c1, 3);
+  __m512 x20 = ld(c2, 0), x21 = ld(c2, 1), x22 = ld(c2, 2), x23 = ld(c2, 3);
+  __m512 x30 = ld(c3, 0), x31 = ld(c3, 1), x32 = ld(c3, 2), x33 = ld(c3, 3);
   for (int64_t kk = 0; kk < k; ++kk) {
-    const float* bk = b + kk * ldb;
-    const __m512 b0 = _mm512_loadu_ps(bk), b1 = _mm512_loadu_ps(bk + 16);
-    const __m512 b2 = _mm512_loadu_ps(bk + 32), b3 = _mm512_loadu_ps(bk + 48);
+    const __m512 b0 = load_b(kk, 0), b1 = load_b(kk, 1);
+    const __m512 b2 = load_b(kk, 2), b3 = load_b(kk, 3);
     __m512 p = _mm512_set1_ps(a[kk]);
     x00 = _mm512_fmadd_ps(p, b0, x00);
     x01 = _mm512_fmadd_ps(p, b1, x01);
@@ -280,14 +291,20 @@ inline void gemm_4x64(float* c, int64_t ldc, const float* a, int64_t lda, const 
     x32 = _mm512_fmadd_ps(p, b2, x32);
     x33 = _mm512_fmadd_ps(p, b3, x33);
   }
-  _mm512_storeu_ps(c0, x00), _mm512_storeu_ps(c0 + 16, x01);
-  _mm512_storeu_ps(c0 + 32, x02), _mm512_storeu_ps(c0 + 48, x03);
-  _mm512_storeu_ps(c1, x10), _mm512_storeu_ps(c1 + 16, x11);
-  _mm512_storeu_ps(c1 + 32, x12), _mm512_storeu_ps(c1 + 48, x13);
-  _mm512_storeu_ps(c2, x20), _mm512_storeu_ps(c2 + 16, x21);
-  _mm512_storeu_ps(c2 + 32, x22), _mm512_storeu_ps(c2 + 48, x23);
-  _mm512_storeu_ps(c3, x30), _mm512_storeu_ps(c3 + 16, x31);
-  _mm512_storeu_ps(c3 + 32, x32), _mm512_storeu_ps(c3 + 48, x33);
+  st(c0, 0, x00), st(c0, 1, x01), st(c0, 2, x02), st(c0, 3, x03);
+  st(c1, 0, x10), st(c1, 1, x11), st(c1, 2, x12), st(c1, 3, x13);
+  st(c2, 0, x20), st(c2, 1, x21), st(c2, 2, x22), st(c2, 3, x23);
+  st(c3, 0, x30), st(c3, 1, x31), st(c3, 2, x32), st(c3, 3, x33);
+}
+
+// C[4 x 64] += A[4 x k] * B[k x 64].
+inline void gemm_4x64(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
+                      int64_t ldb, int64_t k) {
+  constexpr __mmask16 kAll[4] = {0xffff, 0xffff, 0xffff, 0xffff};  // not read: unmasked block
+  block_4x64<false>(
+      c, ldc, a, lda, k, kAll, [&](int64_t kk, int q) __attribute__((always_inline)) {
+        return _mm512_loadu_ps(b + kk * ldb + 16 * q);
+      });
 }
 
 // C[4 x w] += A[4 x k] * B[k x w] for w <= 32 columns (masked: the narrow blocks attention over
@@ -362,55 +379,13 @@ void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
 // chains with the value rows widened on the fly.
 inline void gemm_f16b_4x64(float* c, int64_t ldc, const float* a, int64_t lda,
                            const uint16_t* const* b, int64_t j, int64_t k, int64_t w) {
-  const __mmask16 m0 = tail_mask(w);
-  const __mmask16 m1 = w > 16 ? tail_mask(w - 16) : static_cast<__mmask16>(0);
-  const __mmask16 m2 = w > 32 ? tail_mask(w - 32) : static_cast<__mmask16>(0);
-  const __mmask16 m3 = w > 48 ? tail_mask(w - 48) : static_cast<__mmask16>(0);
-  float* c0 = c;
-  float* c1 = c + ldc;
-  float* c2 = c + 2 * ldc;
-  float* c3 = c + 3 * ldc;
-  __m512 x00 = _mm512_maskz_loadu_ps(m0, c0), x01 = _mm512_maskz_loadu_ps(m1, c0 + 16);
-  __m512 x02 = _mm512_maskz_loadu_ps(m2, c0 + 32), x03 = _mm512_maskz_loadu_ps(m3, c0 + 48);
-  __m512 x10 = _mm512_maskz_loadu_ps(m0, c1), x11 = _mm512_maskz_loadu_ps(m1, c1 + 16);
-  __m512 x12 = _mm512_maskz_loadu_ps(m2, c1 + 32), x13 = _mm512_maskz_loadu_ps(m3, c1 + 48);
-  __m512 x20 = _mm512_maskz_loadu_ps(m0, c2), x21 = _mm512_maskz_loadu_ps(m1, c2 + 16);
-  __m512 x22 = _mm512_maskz_loadu_ps(m2, c2 + 32), x23 = _mm512_maskz_loadu_ps(m3, c2 + 48);
-  __m512 x30 = _mm512_maskz_loadu_ps(m0, c3), x31 = _mm512_maskz_loadu_ps(m1, c3 + 16);
-  __m512 x32 = _mm512_maskz_loadu_ps(m2, c3 + 32), x33 = _mm512_maskz_loadu_ps(m3, c3 + 48);
-  for (int64_t kk = 0; kk < k; ++kk) {
-    const uint16_t* bk = b[kk] + j;
-    const __m512 b0 = load_f16(m0, bk), b1 = load_f16(m1, bk + 16);
-    const __m512 b2 = load_f16(m2, bk + 32), b3 = load_f16(m3, bk + 48);
-    __m512 p = _mm512_set1_ps(a[kk]);
-    x00 = _mm512_fmadd_ps(p, b0, x00);
-    x01 = _mm512_fmadd_ps(p, b1, x01);
-    x02 = _mm512_fmadd_ps(p, b2, x02);
-    x03 = _mm512_fmadd_ps(p, b3, x03);
-    p = _mm512_set1_ps(a[lda + kk]);
-    x10 = _mm512_fmadd_ps(p, b0, x10);
-    x11 = _mm512_fmadd_ps(p, b1, x11);
-    x12 = _mm512_fmadd_ps(p, b2, x12);
-    x13 = _mm512_fmadd_ps(p, b3, x13);
-    p = _mm512_set1_ps(a[2 * lda + kk]);
-    x20 = _mm512_fmadd_ps(p, b0, x20);
-    x21 = _mm512_fmadd_ps(p, b1, x21);
-    x22 = _mm512_fmadd_ps(p, b2, x22);
-    x23 = _mm512_fmadd_ps(p, b3, x23);
-    p = _mm512_set1_ps(a[3 * lda + kk]);
-    x30 = _mm512_fmadd_ps(p, b0, x30);
-    x31 = _mm512_fmadd_ps(p, b1, x31);
-    x32 = _mm512_fmadd_ps(p, b2, x32);
-    x33 = _mm512_fmadd_ps(p, b3, x33);
-  }
-  _mm512_mask_storeu_ps(c0, m0, x00), _mm512_mask_storeu_ps(c0 + 16, m1, x01);
-  _mm512_mask_storeu_ps(c0 + 32, m2, x02), _mm512_mask_storeu_ps(c0 + 48, m3, x03);
-  _mm512_mask_storeu_ps(c1, m0, x10), _mm512_mask_storeu_ps(c1 + 16, m1, x11);
-  _mm512_mask_storeu_ps(c1 + 32, m2, x12), _mm512_mask_storeu_ps(c1 + 48, m3, x13);
-  _mm512_mask_storeu_ps(c2, m0, x20), _mm512_mask_storeu_ps(c2 + 16, m1, x21);
-  _mm512_mask_storeu_ps(c2 + 32, m2, x22), _mm512_mask_storeu_ps(c2 + 48, m3, x23);
-  _mm512_mask_storeu_ps(c3, m0, x30), _mm512_mask_storeu_ps(c3 + 16, m1, x31);
-  _mm512_mask_storeu_ps(c3 + 32, m2, x32), _mm512_mask_storeu_ps(c3 + 48, m3, x33);
+  const __mmask16 m[4] = {tail_mask(w), w > 16 ? tail_mask(w - 16) : static_cast<__mmask16>(0),
+                          w > 32 ? tail_mask(w - 32) : static_cast<__mmask16>(0),
+                          w > 48 ? tail_mask(w - 48) : static_cast<__mmask16>(0)};
+  block_4x64<true>(
+      c, ldc, a, lda, k, m, [&](int64_t kk, int q) __attribute__((always_inline)) {
+        return load_f16(m[q], b[kk] + j + 16 * q);
+      });
 }
 
 void gemm_acc_f16b(float* c, int64_t ldc, const float* a, int64_t lda,
