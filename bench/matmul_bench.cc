@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/stream_read.h"
 #include "kernels/matmul.h"
 #include "tensor/quantize.h"
 
@@ -168,24 +169,6 @@ void BM_Matmul(benchmark::State& state, Isa isa, TensorType type, Shape shape, i
                          benchmark::Counter::kIsRate);
 }
 
-// Sums n words with 8 independent lanes (loads, not the adds, set the pace), cloned per ISA so the
-// loop issues full-width vector loads (as apps/cli/read_bandwidth.cc).
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-uint64_t
-read_words(const uint64_t* p, size_t n) {
-  uint64_t acc[8] = {};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int l = 0; l < 8; ++l) acc[l] += p[i + static_cast<size_t>(l)];
-  }
-  for (; i < n; ++i) acc[0] += p[i];
-  uint64_t s = 0;
-  for (uint64_t a : acc) s ^= a;
-  return s;
-}
-
 // A read-only buffer of `bytes` bytes, mapped like large packed weights (own mapping, huge pages
 // requested) and filled so every page is resident.
 class StreamBuffer {
@@ -292,12 +275,12 @@ void BM_Roofline(benchmark::State& state, Isa isa, TensorType type, Shape shape,
     if (helper) {
       helper->start([&] {
         const double r0 = thread_cpu_seconds();
-        sums[1] ^= read_words(win + wmid, window - wmid);
+        sums[1] ^= stream_read_words(win + wmid, window - wmid);
         helper_cpu = thread_cpu_seconds() - r0;
       });
     }
     const double c2 = thread_cpu_seconds();
-    sums[0] ^= read_words(win, wmid);
+    sums[0] ^= stream_read_words(win, wmid);
     const double c3 = thread_cpu_seconds();
     if (helper) helper->wait();
     gemv_cpu += g;

@@ -8,29 +8,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/stream_read.h"
+
 namespace ember::cli {
-namespace {
-
-// Sums a slice with 8 independent lanes so loads, not the adds' latency, set the pace (the
-// compiler turns the lanes into vector registers). Cloned per ISA: built for the baseline x86-64
-// only, the loop issues 16-byte loads and two threads cannot keep up with the memory (this host:
-// 20 GB/s from the probe against 27 GB/s of weights streamed by an F16 decode step).
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-uint64_t read_slice(const uint64_t* p, size_t n) {
-  uint64_t acc[8] = {};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int l = 0; l < 8; ++l) acc[l] += p[i + static_cast<size_t>(l)];
-  }
-  for (; i < n; ++i) acc[0] += p[i];
-  uint64_t s = 0;
-  for (uint64_t a : acc) s ^= a;
-  return s;
-}
-
-}  // namespace
 
 Result<double> measure_read_bandwidth(size_t bytes, int threads, int passes) {
   threads = std::max(threads, 1);
@@ -48,7 +28,7 @@ Result<double> measure_read_bandwidth(size_t bytes, int threads, int passes) {
       pool.emplace_back([&, t] {
         const size_t b = n * static_cast<size_t>(t) / static_cast<size_t>(threads);
         const size_t e = n * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
-        sink[static_cast<size_t>(t)] = read_slice(words + b, e - b);
+        sink[static_cast<size_t>(t)] = stream_read_words(words + b, e - b);
       });
     }
     for (auto& th : pool) th.join();
