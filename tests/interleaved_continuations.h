@@ -1,6 +1,9 @@
-// Test helper for recurrent-state tests: continue two sequences that share a prefix in one
-// interleaved batch and collect each sequence's logits rows.
+// Test helpers for recurrent-state tests: continue two sequences that share a prefix in one
+// interleaved batch and collect each sequence's logits rows; check that asking for fewer logits
+// gives the rows of a full evaluation.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstring>
@@ -38,10 +41,32 @@ inline std::pair<std::vector<float>, std::vector<float>> decode_interleaved_tail
   got_b.resize((n_prefix + tail_b.size()) * nv);
   for (size_t o = 0; o < order.size(); ++o) {
     auto& dst = order[o].first == 0 ? got_a : got_b;
-    std::memcpy(dst.data() + (n_prefix + order[o].second) * nv,
-                ctx.logits(static_cast<int64_t>(o)), nv * sizeof(float));
+    std::memcpy(dst.data() + (n_prefix + order[o].second) * nv, ctx.logits(static_cast<int64_t>(o)),
+                nv * sizeof(float));
   }
   return {std::move(got_a), std::move(got_b)};
+}
+
+// Evaluates `toks` as sequence 0 from position 0 in one batch on `ctx` (a fresh context), asking
+// for the logits of the positions in `wanted` only, and expects each row to be bit-identical to
+// that position's row of `full` ([toks.size() x n_vocab]: a full evaluation's logits).
+inline void expect_wanted_rows_equal_full(runtime::Context& ctx, const std::vector<int32_t>& toks,
+                                          const std::vector<int>& wanted,
+                                          const std::vector<float>& full) {
+  const size_t nv = static_cast<size_t>(ctx.n_vocab());
+  runtime::Batch b;
+  for (size_t i = 0; i < toks.size(); ++i) {
+    b.add(toks[i], static_cast<int32_t>(i), 0,
+          std::find(wanted.begin(), wanted.end(), static_cast<int>(i)) != wanted.end());
+  }
+  ASSERT_TRUE(ctx.decode(b).ok());
+  ASSERT_EQ(ctx.n_outputs(), static_cast<int64_t>(wanted.size()));
+  for (size_t k = 0; k < wanted.size(); ++k) {
+    EXPECT_EQ(std::memcmp(ctx.logits(static_cast<int64_t>(k)),
+                          full.data() + static_cast<size_t>(wanted[k]) * nv, nv * sizeof(float)),
+              0)
+        << "row " << wanted[k];
+  }
 }
 
 }  // namespace ember::testing

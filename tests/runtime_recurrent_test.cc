@@ -14,12 +14,12 @@
 #include <vector>
 
 #include "ember/engine.h"
+#include "interleaved_continuations.h"
 #include "model/model.h"
 #include "model/quant_recipe.h"
 #include "model/synth.h"
 #include "runtime/context.h"
 #include "runtime/recurrent_state.h"
-#include "interleaved_continuations.h"
 #include "testdata.h"
 
 namespace ember {
@@ -367,23 +367,10 @@ TEST(RecurrentContext, LastLayerRecurrentKeepsOnlyTheOutputRows) {
   auto full_ctx = make_context(**model, 1);
   ASSERT_NE(full_ctx, nullptr);
   const auto full = eval(*full_ctx, toks, 0, 0);
-  const size_t nv = static_cast<size_t>(full_ctx->n_vocab());
 
   auto some_ctx = make_context(**model, 1);
   ASSERT_NE(some_ctx, nullptr);
-  Batch b;
-  const std::vector<int> wanted = {0, 7, 8, 29};
-  for (size_t i = 0; i < toks.size(); ++i) {
-    b.add(toks[i], int32_t(i), 0, std::find(wanted.begin(), wanted.end(), int(i)) != wanted.end());
-  }
-  ASSERT_TRUE(some_ctx->decode(b).ok());
-  ASSERT_EQ(some_ctx->n_outputs(), int64_t(wanted.size()));
-  for (size_t k = 0; k < wanted.size(); ++k) {
-    EXPECT_EQ(std::memcmp(some_ctx->logits(int64_t(k)), full.data() + size_t(wanted[k]) * nv,
-                          nv * sizeof(float)),
-              0)
-        << "row " << wanted[k];
-  }
+  testing::expect_wanted_rows_equal_full(*some_ctx, toks, {0, 7, 8, 29}, full);
 
   ContextParams p;
   p.n_ctx = 256;
