@@ -97,8 +97,8 @@ float dot_q8_0(const BlockQ8_0* q, const uint8_t* k_row, int64_t n) {
 }
 
 // Asks for bytes [p, p + n) to be brought into the cache (L2) ahead of use: the key/value rows
-// of the next tile, which are n-byte pieces of rows k_stride apart (one head of each cell),
-// a pattern the hardware prefetchers do not follow on their own.
+// of the next tile (contiguous in the runtime's head-major cache; n-byte pieces k_stride apart
+// where a caller interleaves heads).
 inline void prefetch_bytes(const uint8_t* p, size_t n) {
   const auto first = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63};
   const auto last = reinterpret_cast<uintptr_t>(p + n - 1);
@@ -362,6 +362,14 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
   auto prefetch_tile = [&](int64_t ti) {
     const int64_t p0 = tile_start(kv, ti);
     const int64_t p1 = std::min(kv.n_cells, p0 + T);
+    if (p1 <= p0) return;
+    if (kv.k_stride == k_bytes && kv.v_stride == v_bytes) {  // one run of rows each
+      prefetch_bytes(kv.k + static_cast<size_t>(p0) * k_bytes,
+                     static_cast<size_t>(p1 - p0) * k_bytes);
+      prefetch_bytes(kv.v + static_cast<size_t>(p0) * v_bytes,
+                     static_cast<size_t>(p1 - p0) * v_bytes);
+      return;
+    }
     for (int64_t c = p0; c < p1; ++c) {
       prefetch_bytes(kv.k + static_cast<size_t>(c) * kv.k_stride, k_bytes);
       prefetch_bytes(kv.v + static_cast<size_t>(c) * kv.v_stride, v_bytes);

@@ -94,7 +94,7 @@ Status Context::init() {
   n_vocab_ = hp.n_vocab;
   // Per-layer cache rows (layers reading another layer's cache own none); the sliding and
   // global RoPE tables with their layers' rotation sizes.
-  std::vector<int64_t> k_values, v_values;
+  std::vector<int64_t> k_values, v_values, kv_heads;
   int64_t max_dk = 0, max_dv = 0, max_rep = 1, max_head_kv = 1;
   std::vector<RecurrentState::LayerSize> recurrent_sizes;
   for (int64_t il = 0; il < hp.n_layer; ++il) {
@@ -106,6 +106,7 @@ Status Context::init() {
                                  i < hp.recurrent_ssm.size() ? hp.recurrent_ssm[i] : 0});
       k_values.push_back(0);
       v_values.push_back(0);
+      kv_heads.push_back(1);
       continue;
     }
     recurrent_sizes.push_back({});
@@ -114,6 +115,7 @@ Status Context::init() {
     // MLA layers read their values from the key rows (the latent is their first part).
     const bool v_in_k = model_.layer(il).mla();
     v_values.push_back(own && !v_in_k ? ls.n_head_kv * ls.head_dim_v : 0);
+    kv_heads.push_back(own ? ls.n_head_kv : 1);
     max_dk = std::max(max_dk, ls.head_dim_k);
     max_dv = std::max(max_dv, ls.head_dim_v);
     max_rep = std::max(max_rep, hp.n_head / ls.n_head_kv);
@@ -132,7 +134,8 @@ Status Context::init() {
         "are multiples of 32 (this model: " +
         std::to_string(hp.n_rot) + " + " + std::to_string(hp.n_lora_kv) + "); use f16 or f32");
   }
-  EMBER_ASSIGN_OR_RETURN(kv_, KvCache::create(k_values, v_values, params_.n_ctx, params_.kv_type));
+  EMBER_ASSIGN_OR_RETURN(
+      kv_, KvCache::create(k_values, v_values, params_.n_ctx, params_.kv_type, kv_heads));
   if (hp.has_recurrent()) {
     EMBER_ASSIGN_OR_RETURN(rs_, RecurrentState::create(recurrent_sizes, params_.n_seq_max));
   }
@@ -158,7 +161,8 @@ Status Context::init() {
     const LayerWeights& L = model_.layer(il);
     if (L.ffn_gate_inp.present() && L.ffn_gate.present()) o2_.resize(ub * d);
     if (L.shortconv_in.present()) {
-      conv_.resize(std::max(conv_.size(), ub * static_cast<size_t>(L.shortconv_in.w.rows + hp.n_embd)));
+      conv_.resize(
+          std::max(conv_.size(), ub * static_cast<size_t>(L.shortconv_in.w.rows + hp.n_embd)));
     }
   }
   if (hp.n_embd_per_layer > 0) {
@@ -197,9 +201,10 @@ Status Context::init() {
   for (int64_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights& L = model_.layer(il);
     for (const Linear* w :
-         {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_gate_inp,
-          &L.pl_inp_gate, &L.pl_proj, &L.wq_a, &L.wq_b, &L.wkv_a_mqa, &L.shortconv_in,
-          &L.shortconv_out, &L.ssm_z, &L.ssm_alpha, &L.ssm_beta, &L.ssm_out}) {
+         {&L.wq,       &L.wk,        &L.wv,           &L.wqkv,          &L.wo,      &L.ffn_gate,
+          &L.ffn_up,   &L.ffn_down,  &L.ffn_gate_inp, &L.pl_inp_gate,   &L.pl_proj, &L.wq_a,
+          &L.wq_b,     &L.wkv_a_mqa, &L.shortconv_in, &L.shortconv_out, &L.ssm_z,   &L.ssm_alpha,
+          &L.ssm_beta, &L.ssm_out}) {
       need(*w, ub_rows);
     }
     for (const auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
@@ -252,11 +257,11 @@ Status Context::init() {
 size_t Context::scratch_bytes() const {
   size_t n = 0;
   for (const auto* v :
-       {&x_,           &h_,          &qkv_,    &attn_,         &o_,          &ff_,
-        &cos_sin_[0],  &cos_sin_[1], &router_, &route_weight_, &moe_in_,     &moe_out_,
-        &logits_,      &ones_,       &o2_,     &pl_,           &pl_tok_,     &pl_gate_,
-        &route_score_, &mla_qa_,     &mla_q_,  &mla_kv_,       &mla_gather_, &mla_v_, &conv_,
-        &qgate_,       &dn_conv_,    &dn_z_,   &dn_ab_}) {
+       {&x_,           &h_,          &qkv_,     &attn_,         &o_,          &ff_,
+        &cos_sin_[0],  &cos_sin_[1], &router_,  &route_weight_, &moe_in_,     &moe_out_,
+        &logits_,      &ones_,       &o2_,      &pl_,           &pl_tok_,     &pl_gate_,
+        &route_score_, &mla_qa_,     &mla_q_,   &mla_kv_,       &mla_gather_, &mla_v_,
+        &conv_,        &qgate_,      &dn_conv_, &dn_z_,         &dn_ab_}) {
     n += v->capacity() * sizeof(float);
   }
   n += mla_act_.capacity();

@@ -19,9 +19,11 @@ Result<std::unique_ptr<KvCache>> KvCache::create(int64_t n_layer, int64_t n_cell
 
 Result<std::unique_ptr<KvCache>> KvCache::create(const std::vector<int64_t>& k_values,
                                                  const std::vector<int64_t>& v_values,
-                                                 int64_t n_cells, kernels::KvType type) {
+                                                 int64_t n_cells, kernels::KvType type,
+                                                 const std::vector<int64_t>& heads) {
   const auto n_layer = static_cast<int64_t>(k_values.size());
-  if (n_layer <= 0 || v_values.size() != k_values.size() || n_cells <= 0) {
+  if (n_layer <= 0 || v_values.size() != k_values.size() || n_cells <= 0 ||
+      (!heads.empty() && heads.size() != k_values.size())) {
     return invalid_argument("key/value cache sizes must be positive");
   }
   if (n_cells > (int64_t{1} << 24)) {
@@ -34,14 +36,16 @@ Result<std::unique_ptr<KvCache>> KvCache::create(const std::vector<int64_t>& k_v
   std::vector<size_t> per_layer(static_cast<size_t>(n_layer));
   for (size_t il = 0; il < per_layer.size(); ++il) {
     const int64_t kv = k_values[il], vv = v_values[il];
+    const int64_t nh = heads.empty() || kv == 0 ? 1 : heads[il];
     // V values without K values make no sense; K without V is a layer whose values are part of
     // its key rows (multi-head latent attention).
-    if (kv < 0 || vv < 0 || (kv == 0 && vv != 0)) {
+    if (kv < 0 || vv < 0 || (kv == 0 && vv != 0) || nh <= 0 || kv % nh != 0 || vv % nh != 0) {
       return invalid_argument("key/value cache sizes must be positive");
     }
-    if (type == kernels::KvType::kQ8_0 && (kv % kQK8_0 != 0 || vv % kQK8_0 != 0)) {
+    if (type == kernels::KvType::kQ8_0 && ((kv / nh) % kQK8_0 != 0 || (vv / nh) % kQK8_0 != 0)) {
       return invalid_argument("a q8_0 key/value cache needs head sizes that are multiples of 32");
     }
+    c->heads_.push_back(nh);
     c->k_row_bytes_.push_back(kernels::kv_row_bytes(type, kv));
     c->v_row_bytes_.push_back(kernels::kv_row_bytes(type, vv));
     per_layer[il] =
@@ -92,9 +96,12 @@ void KvCache::assign(int64_t cell, int32_t pos, int32_t seq) {
 
 void KvCache::copy_cells(const int64_t* src, const int64_t* dst, int64_t n, int32_t seq) {
   for (int64_t il = 0; il < n_layer_; ++il) {
-    for (int64_t i = 0; i < n; ++i) {
-      std::memcpy(k_row(il, dst[i]), k_row(il, src[i]), k_row_bytes(il));
-      std::memcpy(v_row(il, dst[i]), v_row(il, src[i]), v_row_bytes(il));
+    const size_t kb = k_head_row_bytes(il), vb = v_head_row_bytes(il);
+    for (int64_t h = 0; h < heads(il); ++h) {
+      for (int64_t i = 0; i < n; ++i) {
+        if (kb != 0) std::memcpy(k_cell(il, h, dst[i]), k_cell(il, h, src[i]), kb);
+        if (vb != 0) std::memcpy(v_cell(il, h, dst[i]), v_cell(il, h, src[i]), vb);
+      }
     }
   }
   for (int64_t i = 0; i < n; ++i) assign(dst[i], pos_[static_cast<size_t>(src[i])], seq);
