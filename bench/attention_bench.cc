@@ -104,11 +104,13 @@ BENCHMARK(BM_AttentionTiledDecode)->Arg(512)->Arg(4096);
 // key/value heads (Llama 3.2 1B) at depth n, a cache far larger than the caches of the CPU, so
 // the cells come from memory as they do when decoding after a long context. Arg 1 picks the
 // layout of a layer: 0 = cell-major ([cell][head][64], all heads of a cell together), 1 =
-// head-major ([head][cell][64], each head's cells contiguous, the KvCache layout). Arg 2 = 1
+// head-major ([head][cell][64], each head's cells contiguous, the KvCache layout), 2 = head-major
+// with the keys as transposed 64-cell tiles (the KvCache layout of tiled contexts). Arg 2 = 1
 // reads the first layer 16 times instead (8 MB at depth 4,096: from the last-level cache).
 void BM_AttentionDecodeModel(benchmark::State& state) {
   const int64_t n = state.range(0);
   const bool head_major = state.range(1) != 0;
+  const bool key_tiles = state.range(1) == 2;
   const bool resident = state.range(2) != 0;
   constexpr int64_t kLayers = 16, kHeads = 8, kDim = 64;
   const size_t layer_values = static_cast<size_t>(n * kHeads * kDim);
@@ -118,6 +120,18 @@ void BM_AttentionDecodeModel(benchmark::State& state) {
     std::normal_distribution<float> d(0.0f, 1.0f);
     for (size_t i = 0; i < layer_values; ++i) k[i] = fp32_to_fp16(d(rng));
     for (size_t i = 0; i < layer_values; ++i) v[i] = fp32_to_fp16(d(rng));
+    if (key_tiles) {  // each head plane's keys [cell][64] -> [tile][64 dims][64 cells]
+      const std::vector<uint16_t> rows(k.begin(),
+                                       k.begin() + static_cast<std::ptrdiff_t>(layer_values));
+      for (int64_t h = 0; h < kHeads; ++h) {
+        for (int64_t c = 0; c < n; ++c) {
+          for (int64_t j = 0; j < kDim; ++j) {
+            k[static_cast<size_t>(h * n * kDim + (c / 64) * 64 * kDim + j * 64 + c % 64)] =
+                rows[static_cast<size_t>(h * n * kDim + c * kDim + j)];
+          }
+        }
+      }
+    }
     for (int64_t l = 1; l < kLayers; ++l) {
       std::copy(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(layer_values),
                 k.begin() + static_cast<std::ptrdiff_t>(l * layer_values));
@@ -148,6 +162,7 @@ void BM_AttentionDecodeModel(benchmark::State& state) {
         a.n_cells = n;
         a.head_dim_k = a.head_dim_v = kDim;
         a.scale = 0.125f;
+        a.k_tiles = key_tiles;
         attend_tiled(O, a, &query, 1, 4, s);
         benchmark::DoNotOptimize(out.data());
       }
@@ -158,7 +173,7 @@ void BM_AttentionDecodeModel(benchmark::State& state) {
                                               benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_AttentionDecodeModel)
-    ->ArgsProduct({{4096}, {0, 1}, {0, 1}})
+    ->ArgsProduct({{4096}, {0, 1, 2}, {0, 1}})
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -135,7 +135,8 @@ Status Context::init() {
         std::to_string(hp.n_rot) + " + " + std::to_string(hp.n_lora_kv) + "); use f16 or f32");
   }
   EMBER_ASSIGN_OR_RETURN(
-      kv_, KvCache::create(k_values, v_values, params_.n_ctx, params_.kv_type, kv_heads));
+      kv_, KvCache::create(k_values, v_values, params_.n_ctx, params_.kv_type, kv_heads,
+                           params_.attention == AttentionMode::kTiled));
   if (hp.has_recurrent()) {
     EMBER_ASSIGN_OR_RETURN(rs_, RecurrentState::create(recurrent_sizes, params_.n_seq_max));
   }
@@ -152,6 +153,7 @@ Status Context::init() {
   x_.resize(ub * d);
   h_.resize(ub * d);
   qkv_.resize(ub * n_qkv);
+  if (kv_->type() == kernels::KvType::kF16) key_rows_.resize(ub * static_cast<size_t>(max_dk) * 2);
   attn_.resize(ub * n_attn);
   o_.resize(ub * d);
   ff_.resize(2 * std::max(ff_dense, ff_moe));

@@ -276,6 +276,7 @@ class Context {
   std::vector<float> x_;           // [ub][n_embd] residual stream
   std::vector<float> h_;           // [ub][n_embd] normalised input of a block
   std::vector<float> qkv_;         // [ub][n_q + n_k + n_v]
+  std::vector<uint8_t> key_rows_;  // [ub][max head_dim_k] F16: keys on their way into tiles
   std::vector<float> attn_;        // [ub][n_head * dv]
   std::vector<float> o_;           // [ub][n_embd] block output
   std::vector<float> ff_;          // [ub][2 * n_ff] gate | up  (MoE: [ub * k][2 * n_ff_exp])

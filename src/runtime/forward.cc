@@ -212,7 +212,14 @@ void Context::project_qkv(const Ubatch& ub, int64_t il) {
     }
     const int64_t cell = ub.cells[t];
     for (int64_t h = 0; h < n_head_kv; ++h) {
-      store(k + h * dk, kv_->k_cell(il, h, cell), dk);
+      if (kv_->keys_tiled(il)) {
+        // Converted here, then scattered into the head's transposed tile.
+        uint8_t* row = key_rows_.data() + static_cast<size_t>(t) * kv_->k_head_row_bytes(il);
+        store(k + h * dk, row, dk);
+        kv_->write_key(il, h, cell, row);
+      } else {
+        store(k + h * dk, kv_->k_cell(il, h, cell), dk);
+      }
       store(v + h * dv, kv_->v_cell(il, h, cell), dv);
     }
   });
@@ -245,6 +252,7 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   const int64_t kv_layer = ls.kv_layer;
   kernels::AttentionKv kv;
   kv.k_stride = kv_->k_head_row_bytes(kv_layer);
+  kv.k_tiles = kv_->keys_tiled(kv_layer);
   kv.v_stride = kv_->v_head_row_bytes(kv_layer);
   kv.cell_pos = kv_->cell_pos();
   kv.cell_seqs = kv_->cell_seqs();

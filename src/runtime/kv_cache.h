@@ -12,7 +12,13 @@
 // or Q8_0 blocks). Attention reads one key/value head at a time over many cells, so each head's
 // cells are one contiguous stream the hardware prefetchers follow; with cell-major rows
 // ([cell][all heads]) a head's rows are small pieces a whole row apart, which decoding at depth
-// reads at a fraction of the memory bandwidth.
+// reads at a fraction of the memory bandwidth. Planes hold a whole number of 64-cell tiles.
+//
+// Tiled keys (an F16 cache created with `tiled_keys`, for contexts that always use the tiled
+// attention algorithm): in every layer with values of its own, a head's keys are stored per
+// 64-cell tile transposed, [head_dim_k][64] halves (kernels::AttentionKv::k_tiles), so the
+// score GEMM reads them in place instead of transposing every tile of every decoding step.
+// Write and copy keys through write_key / copy_cells, which know the layout.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +46,8 @@ class KvCache {
   static Result<std::unique_ptr<KvCache>> create(const std::vector<int64_t>& k_values,
                                                  const std::vector<int64_t>& v_values,
                                                  int64_t n_cells, kernels::KvType type,
-                                                 const std::vector<int64_t>& heads = {});
+                                                 const std::vector<int64_t>& heads = {},
+                                                 bool tiled_keys = false);
 
   int64_t size() const { return n_cells_; }
   kernels::KvType type() const { return type_; }
@@ -58,11 +65,16 @@ class KvCache {
   // Bytes of K and V storage for all layers.
   size_t memory_bytes() const { return total_bytes_; }
 
+  // Whether the layer's keys are stored as transposed tiles (see above).
+  bool keys_tiled(int64_t layer) const { return k_tiled_[static_cast<size_t>(layer)] != 0; }
   // Head `head`'s row of `cell`: the plane of the head at k_head(layer, head), cells
-  // k_head_row_bytes(layer) apart.
+  // k_head_row_bytes(layer) apart. Keys: only for layers whose keys are not tiled.
   uint8_t* k_cell(int64_t layer, int64_t head, int64_t cell) {
     return k_[static_cast<size_t>(layer)] + plane_offset(k_head_row_bytes(layer), head, cell);
   }
+  // Stores one head's key row (k_head_row_bytes(layer) bytes of the cache type) for `cell`,
+  // in whichever layout the layer has.
+  void write_key(int64_t layer, int64_t head, int64_t cell, const uint8_t* row);
   uint8_t* v_cell(int64_t layer, int64_t head, int64_t cell) {
     return v_[static_cast<size_t>(layer)] + plane_offset(v_head_row_bytes(layer), head, cell);
   }
@@ -104,8 +116,8 @@ class KvCache {
   KvCache() = default;
   void update_used_end();
   size_t plane_offset(size_t head_row_bytes, int64_t head, int64_t cell) const {
-    return head_row_bytes *
-           (static_cast<size_t>(head) * static_cast<size_t>(n_cells_) + static_cast<size_t>(cell));
+    return head_row_bytes * (static_cast<size_t>(head) * static_cast<size_t>(plane_cells_) +
+                             static_cast<size_t>(cell));
   }
 
   int64_t n_layer_ = 0;
@@ -113,7 +125,9 @@ class KvCache {
   kernels::KvType type_ = kernels::KvType::kF16;
   std::vector<size_t> k_row_bytes_;  // per layer
   std::vector<size_t> v_row_bytes_;
-  std::vector<int64_t> heads_;  // per layer (1 for layers without storage)
+  std::vector<int64_t> heads_;    // per layer (1 for layers without storage)
+  std::vector<uint8_t> k_tiled_;  // per layer: keys stored as transposed 64-cell tiles
+  int64_t plane_cells_ = 0;       // cells per head plane: n_cells rounded up to whole tiles
   size_t total_bytes_ = 0;
   // One allocation for everything; not zeroed, so pages of unused cells are never touched.
   std::unique_ptr<uint8_t[]> storage_;
