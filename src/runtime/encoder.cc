@@ -65,7 +65,6 @@ void Encoder::size_act(const Linear& lw, int64_t n) {
   // Split-BF16 weights (AMX-BF16, chosen at load: model.cc) take their own activation layout,
   // for every product whatever n (each row gets the same arithmetic whatever shares its batch).
   if (split(lw)) {
-    act_row_ = kernels::activation_stride(lw.prepared);
     act_.resize(kernels::activation_bytes(lw.prepared, n));
     return;
   }
@@ -77,14 +76,13 @@ void Encoder::size_act(const Linear& lw, int64_t n) {
 void Encoder::convert_rows(const Linear& lw, const float* x, int64_t ldx, int64_t t0, int64_t t1) {
   const kernels::Weights& w = lw.w;
   if (split(lw)) {
+    // Tile-major buffer: the conversion places each token (matmul.h).
     if (ldx == w.cols) {
-      kernels::convert_activations(lw.prepared, x + t0 * ldx, t1 - t0,
-                                   act_.data() + static_cast<size_t>(t0) * act_row_);
+      kernels::convert_activations(lw.prepared, x + t0 * ldx, t1 - t0, act_.data(), t0);
       return;
     }
     for (int64_t t = t0; t < t1; ++t) {
-      kernels::convert_activations(lw.prepared, x + t * ldx, 1,
-                                   act_.data() + static_cast<size_t>(t) * act_row_);
+      kernels::convert_activations(lw.prepared, x + t * ldx, 1, act_.data(), t);
     }
     return;
   }

@@ -106,7 +106,7 @@ class Encoder {
   kernels::RopeTable rope_;
   float* x_ = nullptr;  // the residual stream: encode()'s output buffer
   std::vector<float> qkv_, att_, o_, ff_, cos_sin_, scratch_;
-  size_t act_row_ = 0;        // bytes of one converted row in act_
+  size_t act_row_ = 0;        // bytes of one converted row in act_ (not the split form's)
   std::vector<int32_t> pos_;  // position of each token within its sequence
   std::vector<uint8_t> act_;  // converted activations
 };
