@@ -283,33 +283,50 @@ static inline __attribute__((always_inline)) __m256i narrow16(__m512i x) {
   return _mm512_maskz_cvtepi32_epi16(static_cast<__mmask16>(0xffff), x);
 }
 
-void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out,
-                                 int64_t first_token) {
-  const int64_t kp = split_bf16_cols(cols);
+// The integer rounding of split_bf16 (split_bf16.cc), 16 values at a time: the parts' BF16 bits
+// in the high 16 bits of each lane of h (low bits zero) and l (low bits anything).
+static inline __attribute__((always_inline)) void split16(__m512 v, __m512i& h, __m512i& l) {
   const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
   const __m512i exp_mask = _mm512_set1_epi32(0x7f800000);
   const __m512i hi_mask = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+  const __m512i u = _mm512_castps_si512(v);
+  h = _mm512_and_si512(
+      _mm512_add_epi32(_mm512_add_epi32(u, round), _mm512_and_si512(srl16(u), one)), hi_mask);
+  const __m512i ru = _mm512_castps_si512(_mm512_sub_ps(v, _mm512_castsi512_ps(h)));
+  l = _mm512_add_epi32(_mm512_add_epi32(ru, round), _mm512_and_si512(srl16(ru), one));
+  // No second part where hi is inf / NaN.
+  const __mmask16 finite = _mm512_cmpneq_epi32_mask(_mm512_and_si512(h, exp_mask), exp_mask);
+  l = _mm512_maskz_mov_epi32(finite, l);
+}
+
+void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out,
+                                 int64_t first_token) {
+  const int64_t kp = split_bf16_cols(cols);
+  // Odd 16-bit words of two vectors (the high halves of 32 F32 lanes, a's first).
+  alignas(64) int16_t odd[32];
+  for (int j = 0; j < 32; ++j) odd[j] = static_cast<int16_t>(2 * j + 1);
+  const __m512i odd_words = _mm512_load_si512(odd);
   for (int64_t i = 0; i < n_tokens; ++i) {
     const float* xt = x + i * cols;
     // Token t's line in its tile: the hi part of columns 32 s .. 32 s + 31 at line + 2048 s, the
-    // lo part 1024 bytes further (matmul_internal.h).
+    // lo part 1024 bytes further (matmul_internal.h); whole steps are written as full 64-byte
+    // lines.
     uint8_t* line = out + split_bf16_act_offset(first_token + i, 0, kp);
     int64_t c = 0;
+    for (; c + 32 <= cols; c += 32) {
+      __m512i h0, l0, h1, l1;
+      split16(_mm512_loadu_ps(xt + c), h0, l0);
+      split16(_mm512_loadu_ps(xt + c + 16), h1, l1);
+      uint8_t* at = line + (c / 32) * 2048;
+      _mm512_storeu_si512(at, _mm512_permutex2var_epi16(h0, odd_words, h1));
+      _mm512_storeu_si512(at + 1024, _mm512_permutex2var_epi16(l0, odd_words, l1));
+    }
     for (; c + 16 <= cols; c += 16) {
-      // The integer rounding of split_bf16 (split_bf16.cc), 16 values at a time.
-      const __m512 v = _mm512_loadu_ps(xt + c);
-      const __m512i u = _mm512_castps_si512(v);
-      const __m512i hu = _mm512_and_si512(
-          _mm512_add_epi32(_mm512_add_epi32(u, round), _mm512_and_si512(srl16(u), one)), hi_mask);
-      const __m512 r = _mm512_sub_ps(v, _mm512_castsi512_ps(hu));
-      const __m512i ru = _mm512_castps_si512(r);
-      __m512i lu = _mm512_add_epi32(_mm512_add_epi32(ru, round), _mm512_and_si512(srl16(ru), one));
-      // No second part where hi is inf / NaN.
-      const __mmask16 finite = _mm512_cmpneq_epi32_mask(_mm512_and_si512(hu, exp_mask), exp_mask);
-      lu = _mm512_maskz_mov_epi32(finite, lu);
+      __m512i h, l;
+      split16(_mm512_loadu_ps(xt + c), h, l);
       uint8_t* at = line + (c / 32) * 2048 + (c % 32) * 2;
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(at), narrow16(srl16(hu)));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(at + 1024), narrow16(srl16(lu)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(at), narrow16(srl16(h)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(at + 1024), narrow16(srl16(l)));
     }
     for (; c < kp; ++c) {
       uint16_t hi = 0, lo = 0;
