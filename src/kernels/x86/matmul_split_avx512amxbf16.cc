@@ -306,21 +306,29 @@ void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols,
   alignas(64) int16_t odd[32];
   for (int j = 0; j < 32; ++j) odd[j] = static_cast<int16_t>(2 * j + 1);
   const __m512i odd_words = _mm512_load_si512(odd);
+  // Whole steps, per 16-token tile step by step and token by token within a step: the stores then
+  // fill each 1 KB tile in order (token after token, hi and lo), instead of one line per tile of
+  // every step for each token (lines 2 KB apart, which share few L1 sets).
+  const int64_t whole = cols / 32 * 32;
+  for (int64_t i0 = 0; i0 < n_tokens;) {
+    const int64_t i1 = std::min(n_tokens, i0 + 16 - (first_token + i0) % 16);
+    for (int64_t c = 0; c < whole; c += 32) {
+      for (int64_t i = i0; i < i1; ++i) {
+        __m512i h0, l0, h1, l1;
+        split16(_mm512_loadu_ps(x + i * cols + c), h0, l0);
+        split16(_mm512_loadu_ps(x + i * cols + c + 16), h1, l1);
+        uint8_t* at = out + split_bf16_act_offset(first_token + i, c, kp);
+        _mm512_storeu_si512(at, _mm512_permutex2var_epi16(h0, odd_words, h1));
+        _mm512_storeu_si512(at + 1024, _mm512_permutex2var_epi16(l0, odd_words, l1));
+      }
+    }
+    i0 = i1;
+  }
   for (int64_t i = 0; i < n_tokens; ++i) {
     const float* xt = x + i * cols;
-    // Token t's line in its tile: the hi part of columns 32 s .. 32 s + 31 at line + 2048 s, the
-    // lo part 1024 bytes further (matmul_internal.h); whole steps are written as full 64-byte
-    // lines.
+    // The rest of token t's line in the last step's tiles (matmul_internal.h).
     uint8_t* line = out + split_bf16_act_offset(first_token + i, 0, kp);
-    int64_t c = 0;
-    for (; c + 32 <= cols; c += 32) {
-      __m512i h0, l0, h1, l1;
-      split16(_mm512_loadu_ps(xt + c), h0, l0);
-      split16(_mm512_loadu_ps(xt + c + 16), h1, l1);
-      uint8_t* at = line + (c / 32) * 2048;
-      _mm512_storeu_si512(at, _mm512_permutex2var_epi16(h0, odd_words, h1));
-      _mm512_storeu_si512(at + 1024, _mm512_permutex2var_epi16(l0, odd_words, l1));
-    }
+    int64_t c = whole;
     for (; c + 16 <= cols; c += 16) {
       __m512i h, l;
       split16(_mm512_loadu_ps(xt + c), h, l);
