@@ -88,7 +88,8 @@ class Encoder {
   void size_act(const Linear& w, int64_t n);
   void convert_rows(const Linear& w, const float* x, int64_t ldx, int64_t t0, int64_t t1);
   // y = W x for every output, from the activations in act_ (converted for all of them: the
-  // weights share one type and width); one region over the row blocks of all outputs.
+  // weights share one type and width); one region over the row blocks of all outputs (for
+  // split-BF16 products with few row blocks, over row blocks x 32-token chunks).
   void products(std::span<const Out> outs, int64_t n);
   // Converts x[t] (rows ldx apart) into act_ for w, then products({w, y, ldy}).
   void product(const Linear& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy);
