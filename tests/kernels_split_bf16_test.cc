@@ -251,6 +251,15 @@ TEST(SplitBf16, RowsIndependentOfBatchTileRangeAndThreads) {
       matmul(*pw, act.data(), n, cut.data(), rows, cuts[i], cuts[i + 1]);
     }
     ASSERT_EQ(0, std::memcmp(cut.data(), all.data(), all.size() * 4)) << "row ranges";
+    // Token ranges starting at tile boundaries, read in place from the one buffer (the encoder's
+    // token-chunked tasks: matmul.h).
+    std::vector<float> chunked(all.size(), -7.0f);
+    const int64_t starts[] = {0, 16, 48, n};
+    for (size_t i = 0; i + 1 < std::size(starts); ++i) {
+      matmul(*pw, act.data() + static_cast<size_t>(starts[i]) * activation_stride(*pw),
+             starts[i + 1] - starts[i], chunked.data() + starts[i] * rows, rows, 0, rows);
+    }
+    ASSERT_EQ(0, std::memcmp(chunked.data(), all.data(), all.size() * 4)) << "token chunks";
     std::vector<float> threaded(all.size(), -7.0f);
     std::thread other([&] { matmul(*pw, act.data(), n, threaded.data(), rows, 29, rows); });
     matmul(*pw, act.data(), n, threaded.data(), rows, 0, 29);
