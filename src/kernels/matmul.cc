@@ -323,17 +323,20 @@ size_t activation_bytes(const PreparedWeights& pw, int64_t n_tokens) {
   return activation_bytes(pw.weights().type, n_tokens, pw.weights().cols);
 }
 
-void convert_activations(const PreparedWeights& pw, const float* x, int64_t n_tokens, void* out) {
+void convert_activations(const PreparedWeights& pw, const float* x, int64_t n_tokens, void* out,
+                         int64_t first_token) {
   const Weights& w = pw.weights();
   if (pw.form() == WeightForm::kSplitBf16) {
 #if defined(EMBER_SPLIT_BF16)
-    x86::avx512amxbf16_split_convert(x, n_tokens, w.cols, static_cast<uint8_t*>(out));
+    x86::avx512amxbf16_split_convert(x, n_tokens, w.cols, static_cast<uint8_t*>(out), first_token);
 #else
-    convert_split_bf16_scalar(x, n_tokens, w.cols, static_cast<uint8_t*>(out));
+    convert_split_bf16_scalar(x, n_tokens, w.cols, static_cast<uint8_t*>(out), first_token);
 #endif
     return;
   }
-  convert_activations(pw.isa(), w.type, x, n_tokens, w.cols, out);
+  convert_activations(
+      pw.isa(), w.type, x, n_tokens, w.cols,
+      static_cast<uint8_t*>(out) + static_cast<size_t>(first_token) * activation_stride(pw));
 }
 
 void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens, float* y,

@@ -143,14 +143,21 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w,
                                         WeightForm form = WeightForm::kExact);
 
 // Activations for products with `pw` (any form; for kExact the same as the Isa / type overloads):
-// bytes per token row (a multiple of 64; token t's row starts t * activation_stride(pw) bytes into
-// the buffer), bytes for n_tokens rows, and the conversion. kSplitBf16 buffers hold
-// round_up(n_tokens, 16) rows: the tile products read whole 16-token tiles, and rows past
-// n_tokens may hold anything (each output row depends only on its own activation row; those
-// results are dropped).
+// bytes per token (a multiple of 64), bytes for n_tokens tokens, and the conversion.
+//  - kExact: token t's row starts t * activation_stride(pw) bytes into the buffer.
+//  - kSplitBf16: the buffer is tile-major (16-token tiles; matmul_internal.h), so a token's bytes
+//    are not contiguous; a tile of 16 tokens takes 16 * activation_stride(pw) bytes, and a
+//    product over tokens starting at t (a multiple of 16) may start t * activation_stride(pw)
+//    bytes in. Buffers hold round_up(n_tokens, 16) tokens: the tile products read whole tiles,
+//    and tokens past n_tokens may hold anything (each output row depends only on its own
+//    activation row; those results are dropped).
+// convert_activations converts the n_tokens rows of x[n_tokens][cols] (contiguous) as tokens
+// first_token .. first_token + n_tokens - 1 of the buffer whose token 0 is at `out` (so threads
+// may convert disjoint token ranges of one buffer), leaving other tokens' bytes untouched.
 size_t activation_stride(const PreparedWeights& pw);
 size_t activation_bytes(const PreparedWeights& pw, int64_t n_tokens);
-void convert_activations(const PreparedWeights& pw, const float* x, int64_t n_tokens, void* out);
+void convert_activations(const PreparedWeights& pw, const float* x, int64_t n_tokens, void* out,
+                         int64_t first_token = 0);
 
 // As matmul(isa, w, ...) with the Isa and weights of `pw` (kExact), or the split-BF16 tile
 // product (kSplitBf16; `x_converted` from the PreparedWeights overload of convert_activations).

@@ -33,16 +33,17 @@ PackedKernel avx512amx_legacy_kernel(TensorType type);
 
 // The split-BF16 form on AMX-BF16 (matmul_split_avx512amxbf16.cc; matmul_internal.h): y for rows
 // [row_begin, row_end) of the packed split weights `pv` (group_bytes = split_bf16_group_bytes),
-// `act` holding round_up(n_tokens, 16) converted rows; and the activation conversion (the same
-// bits as convert_split_bf16_scalar).
+// `act` holding round_up(n_tokens, 16) converted tokens (tile-major); and the activation conversion
+// (the same bits as convert_split_bf16_scalar).
 void avx512amxbf16_split_matmul(const PackedView& pv, const uint8_t* act, int64_t n_tokens,
                                 float* y, int64_t ldy, int64_t row_begin, int64_t row_end);
-void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out);
+void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out,
+                                 int64_t first_token);
 
 // F32 weights, unpacked, in the "gemm" summation order (matmul_f32_<isa>.cc; matmul_internal.h).
 void avx2_f32_gemm(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                    int64_t ldy, int64_t row_begin, int64_t row_end);
-void avx512_f32_gemm(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens,
-                     float* y, int64_t ldy, int64_t row_begin, int64_t row_end);
+void avx512_f32_gemm(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+                     int64_t ldy, int64_t row_begin, int64_t row_end);
 
 }  // namespace ember::kernels::x86
