@@ -371,6 +371,7 @@ int run_bench(BenchArgs a) {
       j["type_k"] = a.kv_type;
       j["type_v"] = a.kv_type;
       j["isa"] = kernels::isa_name((*ctx)->isa());
+      j["numerics"] = std::string(numerics_name(*numerics));
       j["n_prompt"] = r.n_prompt;
       j["n_gen"] = r.n_gen;
       j["n_depth"] = r.n_depth;
@@ -393,10 +394,13 @@ int run_bench(BenchArgs a) {
       j["packed_weight_bytes"] = lm->model->packed_bytes();
       out.push_back(std::move(j));
     } else {
+      // The backend names the Isa, and the numerics mode when it is not the default.
+      const std::string backend = std::string(kernels::isa_name((*ctx)->isa())) +
+                                  (*numerics == Numerics::kReference ? ", reference" : "");
       std::printf("| %s | %s | %.2f B | CPU (%s) | %d | %s | %.2f ± %.2f |\n", model_type.c_str(),
                   human_bytes(double(lm->model->weight_bytes())).c_str(),
-                  static_cast<double>(n_params) / 1e9, kernels::isa_name((*ctx)->isa()), r.threads,
-                  name.c_str(), mean(ts), stddev(ts));
+                  static_cast<double>(n_params) / 1e9, backend.c_str(), r.threads, name.c_str(),
+                  mean(ts), stddev(ts));
       std::fflush(stdout);
     }
   }
