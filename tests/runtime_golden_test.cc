@@ -104,7 +104,7 @@ const std::vector<std::string> kFamilies = {"gemma4-",  "gemma4moe-", "mistral3-
 // per Q8_0 / K-quant / MXFP4 dot product (each an FMA chain over the blocks of 4-product integer
 // sums), ember's packed kernels one running sum per block and row. Computing Q8_0 in the
 // reference's order made gemma4-q8_0 bit-identical and gpt-oss-q8_0 0.023, but a kernel in that
-// order is 4.7x slower for 512-token prompts, so it is an opt-in mode (Numerics::kReference, held to the
+// order is 5-8x slower for 512-token prompts, so it is an opt-in mode (Numerics::kReference, held to the
 // standard bound by GoldenReferenceNumericsTest below). A last-bit difference
 // flips an 8-bit activation code every few positions, which Gemma 4's per-layer embeddings,
 // gpt-oss's expert routing and DeepSeek's latent attention amplify; argmax and greedy

@@ -15,9 +15,9 @@ namespace ember {
 //  - kReference: products with Q8_0 and MXFP4 weights use llama.cpp's x86 summation order (8
 //    float lanes of exact 4-product integer sums, one FMA chain per lane over the blocks, a fixed
 //    final tree), bit for bit, on every CPU, whatever the batch; those weights are then read in
-//    place instead of repacked. Prompt processing with them is several times slower, decoding
-//    about as fast (docs/inference.md, "Numerics"). Other weight types (K-quants, ...) are
-//    computed as in kFast for now.
+//    place instead of repacked. Prompt processing with them is 5-8x slower, decoding 1.4-3x
+//    (docs/inference.md, "Known gap"). Other weight types (K-quants, ...) are computed as in
+//    kFast for now.
 enum class Numerics : uint8_t { kFast = 0, kReference = 1 };
 
 // "fast" / "reference".
