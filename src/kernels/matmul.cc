@@ -296,6 +296,16 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w, WeightForm fo
     pack_split_bf16_groups(w, 0, groups, pw.packed_.get());
     return pw;
   }
+  if (form == WeightForm::kReferenceOrder) {
+    if (!reference_order_supported(w.type)) {
+      return unimplemented(
+          "matmul: the reference summation order is implemented for Q8_0 and "
+          "MXFP4 weights only (got " +
+          tensor_type_name(w.type) + ")");
+    }
+    pw.form_ = form;  // read in place: nothing to copy
+    return pw;
+  }
   if (effective_kernel(isa, w.type) == nullptr || w.rows == 0) return pw;
   const int64_t groups = (w.rows + kPackRows - 1) / kPackRows;
   const size_t bytes = static_cast<size_t>(groups) * packed_group_bytes(w.type, w.cols);
@@ -351,6 +361,10 @@ void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens
     x86::avx512amxbf16_split_matmul(pv, static_cast<const uint8_t*>(x_converted), n_tokens, y, ldy,
                                     row_begin, row_end);
 #endif
+    return;
+  }
+  if (pw.form() == WeightForm::kReferenceOrder) {
+    matmul_reference_order(pw.isa(), w, x_converted, n_tokens, y, ldy, row_begin, row_end);
     return;
   }
   if (!pw.packed()) {

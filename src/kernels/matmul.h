@@ -108,11 +108,28 @@ struct PackedBufferFree {
 //    count, the row range and the thread count (each output row of a tile depends only on its own
 //    token). The encoder (runtime/encoder.cc) asks for it; decoders never do. Activations must then
 //    be converted with the PreparedWeights overloads of activation_bytes / convert_activations.
-enum class WeightForm : uint8_t { kExact = 0, kSplitBf16 = 1 };
+//  - kReferenceOrder: the reference implementation's (llama.cpp's x86 build) float summation
+//    order, for the types reference_order_supported accepts (Q8_0, MXFP4): the weights are read
+//    in place (no copy: the source must stay valid) and each output is 8 FMA lane chains over the
+//    blocks of exact 4-product integer sums (MXFP4: two such sets, even and odd blocks), reduced
+//    by a fixed tree (matmul_internal.h). The bits
+//    are the same on every Isa and whatever the token count, row range and thread count; they
+//    differ from kExact in the last bits, and the products are several times slower for prompts
+//    (Numerics::kReference, docs/inference.md). Activations as for kExact.
+enum class WeightForm : uint8_t { kExact = 0, kSplitBf16 = 1, kReferenceOrder = 2 };
 
 // True when prepare_weights(isa, w, WeightForm::kSplitBf16) works for weights of `type`: isa is
 // kAvx512Amx, the CPU and OS run AMX-BF16 and AVX512-BF16 tiles, and type is F16, BF16 or F32.
 bool split_bf16_supported(Isa isa, TensorType type);
+
+// True when prepare_weights(isa, w, WeightForm::kReferenceOrder) works for weights of `type`
+// (Q8_0 and MXFP4; other types keep kExact in the reference numerics mode).
+bool reference_order_supported(TensorType type);
+
+// The kReferenceOrder product on unprepared weights (the same bits as matmul on weights prepared
+// in that form, for any Isa). `x_converted` as for matmul; `w.type` must be supported.
+void matmul_reference_order(Isa isa, const Weights& w, const void* x_converted, int64_t n_tokens,
+                            float* y, int64_t ldy, int64_t row_begin, int64_t row_end);
 
 class PreparedWeights {
  public:
@@ -137,8 +154,8 @@ class PreparedWeights {
 };
 
 // Prepares `w` for products with `isa` in the given form. Errors: check_weights failures, an Isa
-// this machine does not support, kSplitBf16 where split_bf16_supported is false, allocation
-// failure.
+// this machine does not support, kSplitBf16 where split_bf16_supported is false,
+// kReferenceOrder where reference_order_supported is false, allocation failure.
 Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w,
                                         WeightForm form = WeightForm::kExact);
 

@@ -58,6 +58,26 @@ void matmul_f32(Isa isa, const Weights& w, const void* act, int64_t n_tokens, fl
 using F32GemmKernel = void (*)(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens,
                                float* y, int64_t ldy, int64_t row_begin, int64_t row_end);
 
+// ---- the reference numerics mode (WeightForm::kReferenceOrder; matmul_reference.cc) -------
+//
+// Q8_0 and MXFP4 weights are read in place (not packed) and multiplied in the reference's x86
+// order: its build (vector dot and tiled GEMM alike) keeps 8 partial sums in vector lanes. For
+// Q8_0 weights and activations: per block b, s = fp16(w.d) * a.d and the 8 exact integer sums
+// of 4 consecutive code products (columns 4l .. 4l + 3 of the block for lane l); lane l is an
+// FMA chain acc[l] = fma(s, sum_l, acc[l]) over the blocks in order (from 0); the result is
+// ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)). Every Isa computes exactly this (the integer sums
+// are exact, the float steps the same), whatever the token count and row range.
+float q8_0_reduce8(const float* lanes);
+// One output: w a Q8_0 weight row (GGUF blocks), q the token's activation codes and d its float
+// block scales as bytes (act_layout kQ8_0), n_blocks = cols / 32.
+float q8_0_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks);
+// MXFP4 weights (the reference's AVX2 ggml_vec_dot_mxfp4_q8_0 order), Q8_0 activations: the
+// lanes as for Q8_0 with the doubled E2M1 values as codes and s = a.d * 2^(e - 128), but two
+// sets of 8 lanes: blocks 0, 2, 4, ... chain into the first, 1, 3, 5, ... into the second; the
+// sets are added lane by lane and reduced by the same tree; when the block count is odd, the
+// last block's exact 32-product integer sum joins as fma(s, sum, result).
+float mxfp4_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks);
+
 // ---- packed weights (the layout of the x86 SIMD kernels) ------------------------------------
 //
 // Rows are packed in groups of kPackRows (16) consecutive rows; the last group is padded with

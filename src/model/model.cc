@@ -408,11 +408,18 @@ Status Model::bind() {
 
 Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages) {
   isa_ = options.isa ? *options.isa : kernels::best_isa();
+  numerics_ = options.numerics;
   if (!options.prepare) return Status::Ok();
   std::vector<Linear*> all;
   std::vector<kernels::WeightForm> forms;
+  // The reference numerics mode (ember/numerics.h) reads the matrices of the types it covers in
+  // place, in the reference's summation order, for every product of them (decoders and encoders).
+  const bool reference = options.numerics == Numerics::kReference;
   auto add = [&](Linear& l, kernels::WeightForm form = kernels::WeightForm::kExact) {
     if (!l.present()) return;
+    if (reference && kernels::reference_order_supported(l.w.type)) {
+      form = kernels::WeightForm::kReferenceOrder;
+    }
     all.push_back(&l);
     forms.push_back(form);
   };

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ember/numerics.h"
 #include "ember/status.h"
 #include "gguf/gguf.h"
 #include "kernels/matmul.h"
@@ -117,6 +118,9 @@ struct ModelLoadOptions {
   // significant bits per operand; kernels/matmul.h WeightForm) where isa is avx512-amx and the
   // CPU has AMX-BF16; false keeps the exact F32 arithmetic of the other Isas.
   bool encoder_split_bf16 = true;
+  // kReference: Q8_0 and MXFP4 matrices are prepared in the reference summation order
+  // (kernels::WeightForm::kReferenceOrder, read in place) instead of packed; ember/numerics.h.
+  Numerics numerics = Numerics::kFast;
   int n_threads = 0;  // threads for packing, 0: all hardware threads
   // Called as the weight matrices are packed (the long part of a load): matrices done, total.
   // Calls are serialized (never two at once) but come from the packing threads.
@@ -149,6 +153,8 @@ class Model {
   const Linear& output() const { return output_; }                    // [n_vocab][n_embd]
   // The Isa the matrices are packed for.
   kernels::Isa isa() const { return isa_; }
+  // The numerics the model was loaded with (ModelLoadOptions::numerics).
+  Numerics numerics() const { return numerics_; }
   // Bytes of packed weight copies held in memory (0 when nothing was packed).
   size_t packed_bytes() const { return packed_bytes_; }
   const float* output_norm() const { return output_norm_; }  // [n_embd]
@@ -202,6 +208,7 @@ class Model {
   kernels::Weights token_embd_;
   Linear output_;
   kernels::Isa isa_ = kernels::Isa::kScalar;
+  Numerics numerics_ = Numerics::kFast;
   size_t packed_bytes_ = 0;
   const float* output_norm_ = nullptr;
   kernels::Weights per_layer_tok_embd_;

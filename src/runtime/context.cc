@@ -576,11 +576,16 @@ void Context::run_products(const Product* products, int n_products, int64_t n_to
   const kernels::Isa isa = isa_;
   // Packed weights when they were prepared for this context's Isa.
   const bool use_prepared = model_.isa() == isa_;
+  // The reference numerics mode holds for unprepared weights too (another Isa, or a model loaded
+  // without preparing): its products have the same bits on every Isa.
+  const bool reference = model_.numerics() == Numerics::kReference;
   pool_.run(static_cast<int64_t>(chunks.size()), [&](int64_t task, int) {
     const Chunk& c = chunks[static_cast<size_t>(task)];
     const Product& p = products[c.product];
     if (use_prepared && (p.w->prepared.packed() || p.w->prepared.weights().data != nullptr)) {
       kernels::matmul(p.w->prepared, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
+    } else if (reference && kernels::reference_order_supported(p.w->w.type)) {
+      kernels::matmul_reference_order(isa, p.w->w, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
     } else {
       kernels::matmul(isa, p.w->w, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
     }

@@ -149,6 +149,10 @@ void Encoder::products(std::span<const Out> outs, int64_t n) {
       kernels::matmul(w.prepared, act, nt, y, outs[i].ldy, r0, r1);
     } else if (w.prepared.packed() && w.prepared.isa() == isa_) {
       kernels::matmul(w.prepared, act_.data(), n, y, outs[i].ldy, r0, r1);
+    } else if (model_.numerics() == Numerics::kReference &&
+               kernels::reference_order_supported(w.w.type)) {
+      // The reference numerics mode: the same bits on every Isa, prepared or not.
+      kernels::matmul_reference_order(isa_, w.w, act_.data(), n, y, outs[i].ldy, r0, r1);
     } else {
       kernels::matmul(isa_, w.w, act_.data(), n, y, outs[i].ldy, r0, r1);
     }
