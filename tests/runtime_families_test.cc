@@ -85,10 +85,10 @@ TEST(RuntimeFamilies, BatchTokenByTokenAndUbatchesAgreeBitForBit) {
 // The same in the reference numerics mode (Q8_0 products in the reference's summation order,
 // read in place): a row's product must not depend on how many tokens share its batch. The Q8_0
 // models with the most different paths (per-layer embeddings and shared KV, MoE with sinks,
-// latent attention).
+// latent attention) and the MXFP4 experts.
 TEST(RuntimeFamilies, ReferenceNumericsBatchTokenByTokenAndUbatchesAgreeBitForBit) {
   EMBER_REQUIRE_TESTDATA(dir);
-  for (const char* name : {"gemma4-q8_0", "gpt-oss-q8_0", "deepseek2-q8_0"}) {
+  for (const char* name : {"gemma4-q8_0", "gpt-oss-q8_0", "deepseek2-q8_0", "gpt-oss-mxfp4_moe"}) {
     SCOPED_TRACE(name);
     runtime::ModelLoadOptions lo;
     lo.numerics = Numerics::kReference;

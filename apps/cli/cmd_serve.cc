@@ -145,6 +145,10 @@ void print_ready_summary(const ServeArgs& a, const http::HttpOptions& h, const S
       ", context " + std::to_string(o.n_ctx) + " tokens per request, KV cache " +
       std::to_string(o.kv_size) + " cells (" + a.kv_type + "), " + std::to_string(threads) +
       " thread" + (threads == 1 ? "" : "s"));
+  if (a.numerics == "reference") {
+    say("ember: numerics reference (Q8_0 / MXFP4 products in llama.cpp's summation order; slower "
+        "prompts)");
+  }
   say(h.api_key.empty() ? "ember: no API key required"
                         : "ember: API key required (Authorization: Bearer KEY or x-api-key; "
                           "/health and the web page's "

@@ -156,14 +156,26 @@ void rows_mxfp4(const uint8_t* wr, size_t row_bytes, const uint8_t* act, const A
     tile_mxfp4<R, 1>(wr, row_bytes, act, l.stride, l.d_offset, l.n_blocks, y, ldy, r, t);
 }
 
-template <int R>
+// Groups of 4 tokens take 2 rows per step (8 accumulators), single tokens 4 rows (decoding: each
+// activation load serves 4 rows); both fit AVX2's 16 registers and give the same bits.
+template <int R, int T>
 void rows(const uint8_t* wr, size_t row_bytes, const uint8_t* act, const ActLayout& l,
-          int64_t n_tokens, float* y, int64_t ldy, int64_t r) {
-  int64_t t = 0;
-  for (; t + 4 <= n_tokens; t += 4)
-    tile<R, 4>(wr, row_bytes, act, l.stride, l.d_offset, l.n_blocks, y, ldy, r, t);
-  for (; t < n_tokens; ++t)
-    tile<R, 1>(wr, row_bytes, act, l.stride, l.d_offset, l.n_blocks, y, ldy, r, t);
+          int64_t t_begin, int64_t t_end, float* y, int64_t ldy, int64_t r) {
+  for (int64_t t = t_begin; t + T <= t_end; t += T)
+    tile<R, T>(wr, row_bytes, act, l.stride, l.d_offset, l.n_blocks, y, ldy, r, t);
+}
+
+template <int R, int T>
+void row_steps(const uint8_t* wbase, size_t row_bytes, const uint8_t* act, const ActLayout& l,
+               int64_t t_begin, int64_t t_end, float* y, int64_t ldy, int64_t row_begin,
+               int64_t row_end) {
+  int64_t r = row_begin;
+  for (; r + R <= row_end; r += R)
+    rows<R, T>(wbase + static_cast<size_t>(r) * row_bytes, row_bytes, act, l, t_begin, t_end, y,
+               ldy, r);
+  for (; r < row_end; ++r)
+    rows<1, T>(wbase + static_cast<size_t>(r) * row_bytes, row_bytes, act, l, t_begin, t_end, y,
+               ldy, r);
 }
 
 }  // namespace
@@ -187,11 +199,9 @@ void avx2_q8_0_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, flo
                      int64_t row_begin, int64_t row_end) {
   const ActLayout l = act_layout(TensorType::kQ8_0, w.cols);
   const auto* wbase = static_cast<const uint8_t*>(w.data);
-  int64_t r = row_begin;
-  for (; r + 2 <= row_end; r += 2)
-    rows<2>(wbase + static_cast<size_t>(r) * w.row_bytes, w.row_bytes, act, l, n_tokens, y, ldy, r);
-  for (; r < row_end; ++r)
-    rows<1>(wbase + static_cast<size_t>(r) * w.row_bytes, w.row_bytes, act, l, n_tokens, y, ldy, r);
+  const int64_t t4 = n_tokens / 4 * 4;
+  row_steps<2, 4>(wbase, w.row_bytes, act, l, 0, t4, y, ldy, row_begin, row_end);
+  row_steps<4, 1>(wbase, w.row_bytes, act, l, t4, n_tokens, y, ldy, row_begin, row_end);
 }
 
 }  // namespace ember::kernels::x86
