@@ -121,9 +121,10 @@ using ConvertKernel = void (*)(TensorType weight_type, const float* x, int64_t n
 //    parts of columns 32 s + 2 j and 32 s + 2 j + 1 at bytes 4 r and 4 r + 2.
 //  - Activations: tile-major, in the layout tile A of tdpbf16ps wants, so every tile load reads
 //    1 KB of consecutive bytes (a per-token row layout made each load 16 lines at a stride of a
-//    token row, about 10-20 % slower from L2). 16-token tile T at T * 16 * split_bf16_stride(cols)
-//    (= T * 64 kp bytes); in it, per step s two 1 KB tiles, hi then lo, line l (token 16 T + l)
-//    holding the part of columns 32 s .. 32 s + 31 (split_bf16_act_offset).
+//    token row: 3-24 % slower from L2 in a standalone copy of the kernel's loop). 16-token tile T
+//    at T * 16 * split_bf16_stride(cols) (= T * 64 kp bytes); in it, per step s two 1 KB tiles,
+//    hi then lo, line l (token 16 T + l) holding the part of columns 32 s .. 32 s + 31
+//    (split_bf16_act_offset).
 int64_t split_bf16_cols(int64_t cols);
 size_t split_bf16_group_bytes(int64_t cols);
 // Activation bytes per token (4 kp): a tile of 16 tokens holds 16 times that.
