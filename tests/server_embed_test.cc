@@ -380,7 +380,22 @@ TEST(ServerEmbed, ConcurrentRequestsSharePassesBitIdenticallyAndFairly) {
     std::vector<std::vector<size_t>> short_index(kShort);
     std::vector<std::vector<std::vector<double>>> short_out(kShort);
     std::vector<int> short_done_order(kShort, -1);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Send the short requests only once the long one is being evaluated (its first pass is
+    // counted): on a loaded machine a fixed sleep let them arrive first, and then they ran in
+    // passes of their own.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    bool long_started = false;
+    for (;;) {
+      long_started = metric(port, "ember_embed_passes_total") - passes0 - passes_long >= 1;
+      if (long_started || long_done_order >= 0 || std::chrono::steady_clock::now() >= give_up) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (!long_started) {
+      long_client.join();
+      FAIL() << "no pass of the long request was counted within 60 s";
+    }
     std::vector<std::thread> clients;
     for (int k = 0; k < kShort; ++k) {
       for (size_t j = 0; j < 3; ++j) short_index[k].push_back((k + 3 * j) % texts.size());
