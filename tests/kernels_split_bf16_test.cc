@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/cpu_features.h"
@@ -178,14 +179,19 @@ TEST(SplitBf16, MatchesScalarReferenceWithinBound) {
 // A row's result is the same bits whether its token is computed alone, in a batch of 17 or of 64
 // (at any position: full and partial 16-token tiles, pairs of tiles and single tiles), for any
 // row range and with two threads.
+// The same for both split forms (the on-the-fly form has its own paths for one or two token
+// tiles and for more).
 TEST(SplitBf16, RowsIndependentOfBatchTileRangeAndThreads) {
   REQUIRE_SPLIT();
-  for (TensorType type : {TensorType::kF16, TensorType::kF32, TensorType::kBF16}) {
-    SCOPED_TRACE(tensor_type_name(type));
+  for (auto [type, form] : {std::pair{TensorType::kF16, WeightForm::kSplitBf16},
+                            std::pair{TensorType::kF32, WeightForm::kSplitBf16},
+                            std::pair{TensorType::kBF16, WeightForm::kSplitBf16},
+                            std::pair{TensorType::kF16, WeightForm::kSplitBf16Fly},
+                            std::pair{TensorType::kBF16, WeightForm::kSplitBf16Fly}}) {
+    SCOPED_TRACE(tensor_type_name(type) + " form " + std::to_string(static_cast<int>(form)));
     const int64_t rows = 53, cols = 224, n = 64;
     const Matrix m = make_matrix(type, rows, cols, 7);
-    Result<PreparedWeights> pw =
-        prepare_weights(Isa::kAvx512Amx, m.weights(), WeightForm::kSplitBf16);
+    Result<PreparedWeights> pw = prepare_weights(Isa::kAvx512Amx, m.weights(), form);
     ASSERT_TRUE(pw.ok()) << pw.status().to_string();
     const std::vector<float> x = random_acts(n, cols, 8);
     const std::vector<float> all = run_split(*pw, x.data(), n, 0, rows);
@@ -227,18 +233,90 @@ TEST(SplitBf16, RowsIndependentOfBatchTileRangeAndThreads) {
 // token pairs and chunks of row groups): a token computed alone gives the batch's bits.
 TEST(SplitBf16, LargeProductRowsMatchSingleTokens) {
   REQUIRE_SPLIT();
-  const int64_t rows = 200, cols = 384, n = 301;
-  const Matrix m = make_matrix(TensorType::kF16, rows, cols, 9);
-  Result<PreparedWeights> pw =
-      prepare_weights(Isa::kAvx512Amx, m.weights(), WeightForm::kSplitBf16);
-  ASSERT_TRUE(pw.ok()) << pw.status().to_string();
-  const std::vector<float> x = random_acts(n, cols, 10);
-  const std::vector<float> all = run_split(*pw, x.data(), n, 0, rows);
-  for (int64_t t : {0, 131, 255, 300}) {
-    const std::vector<float> one = run_split(*pw, x.data() + t * cols, 1, 0, rows);
-    ASSERT_EQ(0, std::memcmp(one.data(), all.data() + t * rows, static_cast<size_t>(rows) * 4))
-        << "token " << t;
+  // 4000 columns: 125 steps, so the on-the-fly form's few-token path ends on a partial pass.
+  for (auto [form, cols] : {std::pair{WeightForm::kSplitBf16, int64_t{384}},
+                            std::pair{WeightForm::kSplitBf16Fly, int64_t{384}},
+                            std::pair{WeightForm::kSplitBf16Fly, int64_t{4000}}}) {
+    SCOPED_TRACE("form " + std::to_string(static_cast<int>(form)) + " cols " +
+                 std::to_string(cols));
+    const int64_t rows = 200, n = 301;
+    const Matrix m = make_matrix(TensorType::kF16, rows, cols, 9);
+    Result<PreparedWeights> pw = prepare_weights(Isa::kAvx512Amx, m.weights(), form);
+    ASSERT_TRUE(pw.ok()) << pw.status().to_string();
+    const std::vector<float> x = random_acts(n, cols, 10);
+    const std::vector<float> all = run_split(*pw, x.data(), n, 0, rows);
+    for (int64_t t : {0, 131, 255, 300}) {
+      const std::vector<float> one = run_split(*pw, x.data() + t * cols, 1, 0, rows);
+      ASSERT_EQ(0, std::memcmp(one.data(), all.data() + t * rows, static_cast<size_t>(rows) * 4))
+          << "token " << t;
+    }
   }
+}
+
+// The on-the-fly form (F16 / BF16 weights kept 2 bytes each, split in the kernel) against the
+// split form, whose weight parts come from the scalar split_bf16 at load: the same parts and the
+// same tile products, so the same bits, for every token count 1..70 and 301 (the few-token path
+// below 33 tokens, the chunked path above), odd row and column counts (padded groups and steps),
+// and column counts whose steps end on a partial pass of the few-token path. Each output is also
+// within the form's bound of the exact scalar reference (as MatchesScalarReferenceWithinBound).
+TEST(SplitBf16Fly, SameBitsAsSplitFormAndWithinBoundOfReference) {
+  REQUIRE_SPLIT();
+  auto check = [](TensorType type, int64_t rows, int64_t cols, int64_t n, uint32_t seed) {
+    SCOPED_TRACE(tensor_type_name(type) + " " + std::to_string(rows) + "x" + std::to_string(cols) +
+                 " n=" + std::to_string(n));
+    const Matrix m = make_matrix(type, rows, cols, seed);
+    const Weights w = m.weights();
+    const std::vector<float> x = random_acts(n, cols, seed + 1);
+    Result<PreparedWeights> split = prepare_weights(Isa::kAvx512Amx, w, WeightForm::kSplitBf16);
+    Result<PreparedWeights> fly = prepare_weights(Isa::kAvx512Amx, w, WeightForm::kSplitBf16Fly);
+    ASSERT_TRUE(split.ok()) << split.status().to_string();
+    ASSERT_TRUE(fly.ok()) << fly.status().to_string();
+    ASSERT_EQ(fly->form(), WeightForm::kSplitBf16Fly);
+    // Two bytes a weight (16-row groups, columns padded to 32).
+    const int64_t padded_rows = (rows + 15) / 16 * 16, padded_cols = (cols + 31) / 32 * 32;
+    EXPECT_EQ(fly->packed_bytes(), static_cast<size_t>(padded_rows * padded_cols * 2));
+    const std::vector<float> want = run_split(*split, x.data(), n, 0, rows);
+    const std::vector<float> got = run_split(*fly, x.data(), n, 0, rows);
+    ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * 4));
+    std::vector<uint8_t> ref_act(activation_bytes(type, n, cols));
+    convert_activations(Isa::kScalar, type, x.data(), n, cols, ref_act.data());
+    std::vector<float> ref(static_cast<size_t>(n * rows));
+    matmul(Isa::kScalar, w, ref_act.data(), n, ref.data(), rows, 0, rows);
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t r = 0; r < rows; ++r) {
+        double mag = 0.0;
+        for (int64_t c = 0; c < cols; ++c) {
+          mag += std::fabs(static_cast<double>(m.values[static_cast<size_t>(r * cols + c)]) *
+                           x[static_cast<size_t>(t * cols + c)]);
+        }
+        const size_t i = static_cast<size_t>(t * rows + r);
+        ASSERT_LE(std::fabs(static_cast<double>(got[i]) - ref[i]), std::ldexp(mag, -13) + 1e-30)
+            << "token " << t << " row " << r;
+      }
+    }
+  };
+  for (int64_t n = 1; n <= 70; n += (n < 36 ? 1 : 7)) {
+    check(TensorType::kF16, 37, 96, n, static_cast<uint32_t>(n));
+  }
+  for (TensorType type : {TensorType::kF16, TensorType::kBF16}) {
+    check(type, 70, 160, 33, 100);
+    check(type, 16, 32, 16, 101);
+    check(type, 21, 50, 19, 102);  // columns padded to 64
+    check(type, 19, 1000, 1, 105);  // 32 steps: eight few-token passes
+    check(type, 35, 1100, 2, 106);  // 35 steps (the last pass has 3 of 4), 3 row groups
+    check(type, 35, 1100, 40, 107);
+    check(type, 200, 384, 301, 104);
+  }
+}
+
+TEST(SplitBf16Fly, PrepareRejectsOtherTypes) {
+  std::vector<uint8_t> data(34 * 4 * 4, 0);
+  const Weights q8{TensorType::kQ8_0, data.data(), 4, 32, 34};
+  const Weights f32{TensorType::kF32, data.data(), 4, 32, 128};
+  EXPECT_FALSE(prepare_weights(Isa::kAvx512Amx, q8, WeightForm::kSplitBf16Fly).ok());
+  EXPECT_FALSE(prepare_weights(Isa::kAvx512Amx, f32, WeightForm::kSplitBf16Fly).ok());
+  EXPECT_FALSE(split_bf16_fly_supported(Isa::kAvx512Amx, TensorType::kF32));
+  EXPECT_FALSE(split_bf16_fly_supported(Isa::kAvx512Vnni, TensorType::kBF16));
 }
 
 TEST(SplitBf16, PrepareRejectsOtherTypesAndIsas) {

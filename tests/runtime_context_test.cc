@@ -150,6 +150,51 @@ TEST(RuntimeDeterminism, ThreadCountDoesNotChangeResults) {
   }
 }
 
+// BF16 weights in the on-the-fly split-BF16 form (AMX-BF16; kernels/matmul.h kSplitBf16Fly,
+// the decoder default where the CPU has it): the same bits in one batch, token by token, in
+// ubatches of 7 and with 1 or 3 threads, for both attention algorithms; and close to the exact
+// form (ModelLoadOptions::decoder_split_bf16 = false: about 16 significant bits per operand).
+TEST(RuntimeDeterminism, Bf16SplitFormBatchEqualsTokenByToken) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const std::string path = (dir / "models" / "llama-spm-bf16.gguf").string();
+  auto split = Model::load(path);
+  ASSERT_TRUE(split.ok()) << split.status().to_string();
+  if (!(*split)->bf16_split()) GTEST_SKIP() << "no AMX-BF16 here: the BF16 weights stay exact";
+  runtime::ModelLoadOptions exact_opts;
+  exact_opts.decoder_split_bf16 = false;
+  auto exact = Model::load(path, exact_opts);
+  ASSERT_TRUE(exact.ok()) << exact.status().to_string();
+  EXPECT_FALSE((*exact)->bf16_split());
+  auto toks = golden_prompt(dir, "llama-spm-bf16.p2");
+  toks.resize(80);
+  for (AttentionMode mode : {AttentionMode::kPerKey, AttentionMode::kTiled}) {
+    ContextParams p;
+    p.n_ctx = 256;
+    p.n_threads = 2;
+    p.attention = mode;
+    auto a = make_context(**split, p);
+    auto b = make_context(**split, p);
+    auto e = make_context(**exact, p);
+    p.n_ubatch = 7;
+    p.n_threads = 3;
+    auto c = make_context(**split, p);
+    p.n_ubatch = 512;
+    p.n_threads = 1;
+    auto d = make_context(**split, p);
+    const auto batch = eval_batch(*a, toks);
+    const auto steps = eval_steps(*b, toks);
+    EXPECT_TRUE(same_bits(batch, steps))
+        << "mode " << int(mode) << ": batch vs token by token, max diff "
+        << max_abs_diff(batch, steps);
+    EXPECT_TRUE(same_bits(batch, eval_batch(*c, toks))) << "mode " << int(mode) << ": ubatch 7";
+    EXPECT_TRUE(same_bits(batch, eval_batch(*d, toks))) << "mode " << int(mode) << ": 1 thread";
+    const auto ref = eval_batch(*e, toks);
+    double scale = 0.0;
+    for (float v : ref) scale = std::max(scale, std::fabs(double(v)));
+    EXPECT_LT(max_abs_diff(batch, ref), 1e-3 * scale) << "mode " << int(mode) << ": vs exact";
+  }
+}
+
 // A context beyond 2,048 tokens (several 512-cell attention spans, the last one partial):
 // decoding token by token (each row's spans spread over the threads), a few rows per decode,
 // a warm cache filled in pieces, other thread counts, and the sequence batched with another one

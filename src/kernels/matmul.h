@@ -108,11 +108,18 @@ struct PackedBufferFree {
 //    count, the row range and the thread count (each output row of a tile depends only on its own
 //    token). The encoder (runtime/encoder.cc) asks for it; decoders never do. Activations must then
 //    be converted with the PreparedWeights overloads of activation_bytes / convert_activations.
-enum class WeightForm : uint8_t { kExact = 0, kSplitBf16 = 1 };
+//  - kSplitBf16Fly: the same products, the same bits as kSplitBf16, for F16 and BF16 weights,
+//    with the weights kept 2 bytes each (reordered into tiles at prepare time) and split into
+//    their hi / lo parts inside the kernel as it reads them (BF16 weights need no split: lo = 0),
+//    so products with few tokens stream half the bytes of kSplitBf16. Decoders ask for it
+//    (model.cc) for every token count: a row's result does not depend on its batch.
+enum class WeightForm : uint8_t { kExact = 0, kSplitBf16 = 1, kSplitBf16Fly = 2 };
 
 // True when prepare_weights(isa, w, WeightForm::kSplitBf16) works for weights of `type`: isa is
 // kAvx512Amx, the CPU and OS run AMX-BF16 and AVX512-BF16 tiles, and type is F16, BF16 or F32.
 bool split_bf16_supported(Isa isa, TensorType type);
+// The same for WeightForm::kSplitBf16Fly: as split_bf16_supported, for F16 and BF16 weights only.
+bool split_bf16_fly_supported(Isa isa, TensorType type);
 
 class PreparedWeights {
  public:
@@ -151,6 +158,14 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w,
 size_t activation_stride(const PreparedWeights& pw);
 size_t activation_bytes(const PreparedWeights& pw, int64_t n_tokens);
 void convert_activations(const PreparedWeights& pw, const float* x, int64_t n_tokens, void* out);
+
+// The split forms' activation layout by column count alone (the same as the PreparedWeights
+// overloads give for weights in either split form with `cols` columns): bytes per token row,
+// bytes for n_tokens rows (rounded up to 16 rows), and the conversion (AVX-512 where the split
+// forms are supported, else scalar; the same bytes).
+size_t split_activation_stride(int64_t cols);
+size_t split_activation_bytes(int64_t n_tokens, int64_t cols);
+void convert_split_activations(const float* x, int64_t n_tokens, int64_t cols, void* out);
 
 // As matmul(isa, w, ...) with the Isa and weights of `pw` (kExact), or the split-BF16 tile
 // product (kSplitBf16; `x_converted` from the PreparedWeights overload of convert_activations).

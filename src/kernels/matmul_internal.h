@@ -113,6 +113,16 @@ void pack_split_bf16_groups(const Weights& w, int64_t g_begin, int64_t g_end, ui
 // Converts n_tokens rows of `cols` activations (row stride cols) into the split layout.
 void convert_split_bf16_scalar(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out);
 
+// ---- the on-the-fly split form (WeightForm::kSplitBf16Fly) ----
+//
+// Weights stay 2 bytes each (F16 or BF16 bit patterns, unchanged): groups of 16 rows (the last
+// padded with zero rows), group g at g * tiles16_group_bytes(cols); per step s one 1 KB tile in the
+// pair layout above (line j: columns 32 s + 2 j, 32 s + 2 j + 1 of rows 0..15 at bytes 4 r,
+// 4 r + 2). The kernel splits F16 tiles into the split form's hi / lo tiles as it goes (the same
+// parts as split_bf16); BF16 tiles are the hi parts (lo = 0). Activations: the split layout.
+size_t tiles16_group_bytes(int64_t cols);
+void pack_tiles16_groups(const Weights& w, int64_t g_begin, int64_t g_end, uint8_t* dst);
+
 // The packed kernel of `isa` for `type`, or nullptr when that Isa has none for this type (the
 // dispatch then uses the next lower Isa that has one, down to the scalar reference).
 PackedKernel packed_kernel(Isa isa, TensorType type);

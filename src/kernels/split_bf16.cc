@@ -88,6 +88,31 @@ void pack_split_bf16_groups(const Weights& w, int64_t g_begin, int64_t g_end, ui
   }
 }
 
+size_t tiles16_group_bytes(int64_t cols) {
+  // 16 rows x kp columns x 2 bytes.
+  return static_cast<size_t>(split_bf16_cols(cols)) * 32;
+}
+
+void pack_tiles16_groups(const Weights& w, int64_t g_begin, int64_t g_end, uint8_t* dst) {
+  const size_t gb = tiles16_group_bytes(w.cols);
+  for (int64_t g = g_begin; g < g_end; ++g) {
+    auto* out = reinterpret_cast<uint16_t*>(dst + static_cast<size_t>(g - g_begin) * gb);
+    std::memset(out, 0, gb);
+    for (int64_t r = 0; r < kPackRows; ++r) {
+      const int64_t row = g * kPackRows + r;
+      if (row >= w.rows) break;
+      const auto* src =
+          static_cast<const uint8_t*>(w.data) + static_cast<size_t>(row) * w.row_bytes;
+      for (int64_t c = 0; c < w.cols; ++c) {
+        // In 16-bit units: step s = c / 32 at 512 s, line j = (c % 32) / 2 at 32 j, row r at 2 r,
+        // column parity i.
+        const int64_t s = c / 32, j = (c % 32) / 2, i = c % 2;
+        std::memcpy(out + s * 512 + j * 32 + r * 2 + i, src + 2 * c, 2);
+      }
+    }
+  }
+}
+
 void convert_split_bf16_scalar(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out) {
   const int64_t kp = split_bf16_cols(cols);
   const size_t stride = split_bf16_stride(cols);

@@ -411,14 +411,20 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
   if (!options.prepare) return Status::Ok();
   std::vector<Linear*> all;
   std::vector<kernels::WeightForm> forms;
+  // Decoders: every BF16 matrix (the runtime then converts all activations for BF16 weights
+  // into the split layout: runtime/context.cc) in the on-the-fly split form, which reads the
+  // 2-byte weights in place, so decoding streams the same bytes as the exact form.
+  bf16_split_ = !is_encoder(hp_.arch) && options.decoder_split_bf16 &&
+                kernels::split_bf16_fly_supported(isa_, TensorType::kBF16);
   auto add = [&](Linear& l, kernels::WeightForm form = kernels::WeightForm::kExact) {
     if (!l.present()) return;
+    if (bf16_split_ && l.w.type == TensorType::kBF16) form = kernels::WeightForm::kSplitBf16Fly;
     all.push_back(&l);
     forms.push_back(form);
   };
   // Encoders (bert, nomic-bert) multiply their layer matrices in the split-BF16 form where the
   // CPU has AMX-BF16 (kernels/matmul.h; docs/inference.md "Numerics"): the encoder runs every
-  // product of those weights with it, whatever the token count. Decoders keep the exact form.
+  // product of those weights with it, whatever the token count. Decoders: BF16 matrices as above.
   const bool split = is_encoder(hp_.arch) && options.encoder_split_bf16;
   auto encoder_form = [&](const Linear& l) {
     return split && kernels::split_bf16_supported(isa_, l.w.type) ? kernels::WeightForm::kSplitBf16

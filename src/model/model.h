@@ -117,6 +117,13 @@ struct ModelLoadOptions {
   // significant bits per operand; kernels/matmul.h WeightForm) where isa is avx512-amx and the
   // CPU has AMX-BF16; false keeps the exact F32 arithmetic of the other Isas.
   bool encoder_split_bf16 = true;
+  // Decoders: prepare every BF16 matrix in the on-the-fly split-BF16 form (AMX-BF16 tiles read
+  // straight from the 2-byte weights, activations split into two BF16 parts; kernels/matmul.h
+  // WeightForm::kSplitBf16Fly) where isa is avx512-amx and the CPU has AMX-BF16, for every token
+  // count (batch and token-by-token evaluations keep the same bits); false keeps the exact F32
+  // arithmetic. F16 matrices always keep the exact form (docs/inference.md: splitting them on the
+  // fly made decoding several times slower).
+  bool decoder_split_bf16 = true;
   int n_threads = 0;  // threads for packing, 0: all hardware threads
   // Called as the weight matrices are packed (the long part of a load): matrices done, total.
   // Calls are serialized (never two at once) but come from the packing threads.
@@ -151,6 +158,10 @@ class Model {
   kernels::Isa isa() const { return isa_; }
   // Bytes of packed weight copies held in memory (0 when nothing was packed).
   size_t packed_bytes() const { return packed_bytes_; }
+  // True when the decoder's BF16 matrices were prepared in the on-the-fly split-BF16 form
+  // (ModelLoadOptions::decoder_split_bf16): products with them take split activations
+  // (kernels::convert_split_activations) when run with isa().
+  bool bf16_split() const { return bf16_split_; }
   const float* output_norm() const { return output_norm_; }  // [n_embd]
   // Gemma 4 per-layer embeddings (absent: data == nullptr).
   const kernels::Weights& per_layer_tok_embd() const {
@@ -203,6 +214,7 @@ class Model {
   Linear output_;
   kernels::Isa isa_ = kernels::Isa::kScalar;
   size_t packed_bytes_ = 0;
+  bool bf16_split_ = false;
   const float* output_norm_ = nullptr;
   kernels::Weights per_layer_tok_embd_;
   Linear per_layer_model_proj_;

@@ -241,6 +241,11 @@ class Context {
     int64_t ldy;
   };
   void run_products(const Product* products, int n_products, int64_t n_tokens, Stage stage);
+  // Activations for weights of `type` (kernels/act_layout.h), or the split layout for BF16
+  // weights when the model prepared them in the on-the-fly split-BF16 form for this Isa
+  // (bf16_split_): bytes for n rows of `cols` and the conversion.
+  size_t act_bytes_for(TensorType type, int64_t n, int64_t cols) const;
+  void convert_acts(TensorType type, const float* x, int64_t n, int64_t cols, void* out) const;
   // Converts x[n][cols] for `type` into activation slot `slot`; returns the converted buffer.
   const void* convert(int slot, TensorType type, const float* x, int64_t n, int64_t cols);
 
@@ -264,6 +269,7 @@ class Context {
   const Model& model_;
   ContextParams params_;
   kernels::Isa isa_ = kernels::Isa::kScalar;
+  bool bf16_split_ = false;  // model_.bf16_split() and model_.isa() == isa_
   const kernels::OpsTable* ops_ = nullptr;
   ThreadPool pool_;
   std::unique_ptr<KvCache> kv_;

@@ -38,6 +38,12 @@ PackedKernel avx512amx_legacy_kernel(TensorType type);
 void avx512amxbf16_split_matmul(const PackedView& pv, const uint8_t* act, int64_t n_tokens,
                                 float* y, int64_t ldy, int64_t row_begin, int64_t row_end);
 void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out);
+// The on-the-fly split form (WeightForm::kSplitBf16Fly; matmul_internal.h): the same products as
+// avx512amxbf16_split_matmul on weights packed by pack_tiles16_groups (group_bytes =
+// tiles16_group_bytes), F16 tiles split into hi / lo parts in the kernel, BF16 tiles used as they
+// are. Same activations; every output the same bits as the split form's.
+void avx512amxbf16_fly_matmul(const PackedView& pv, const uint8_t* act, int64_t n_tokens, float* y,
+                              int64_t ldy, int64_t row_begin, int64_t row_end);
 
 // F32 weights, unpacked, in the "gemm" summation order (matmul_f32_<isa>.cc; matmul_internal.h).
 void avx2_f32_gemm(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
