@@ -102,9 +102,10 @@ const bool kRegistered = [] {
   // on-the-fly split form (2 bytes a weight, split in the kernel); BF16 weights for the last two.
   for (int64_t tokens : {1, 16, 512}) {
     const EncShape s{tokens, 8192, 2048};
-    const std::pair<const char*, WeightForm> forms[] = {{"f16-fma", WeightForm::kExact},
-                                                        {"split-bf16-amx", WeightForm::kSplitBf16},
-                                                        {"fly-bf16-amx", WeightForm::kSplitBf16Fly}};
+    const std::pair<const char*, WeightForm> forms[] = {
+        {"f16-fma", WeightForm::kExact},
+        {"split-bf16-amx", WeightForm::kSplitBf16},
+        {"fly-bf16-amx", WeightForm::kSplitBf16Fly}};
     for (const auto& [name, form] : forms) {
       benchmark::RegisterBenchmark(
           ("SplitBf16/Dec/" + std::string(name) + "/" + shape_name(s)).c_str(), BM_Split, s, form,

@@ -301,7 +301,7 @@ TEST(SplitBf16Fly, SameBitsAsSplitFormAndWithinBoundOfReference) {
   for (TensorType type : {TensorType::kF16, TensorType::kBF16}) {
     check(type, 70, 160, 33, 100);
     check(type, 16, 32, 16, 101);
-    check(type, 21, 50, 19, 102);  // columns padded to 64
+    check(type, 21, 50, 19, 102);   // columns padded to 64
     check(type, 19, 1000, 1, 105);  // 32 steps: eight few-token passes
     check(type, 35, 1100, 2, 106);  // 35 steps (the last pass has 3 of 4), 3 row groups
     check(type, 35, 1100, 40, 107);

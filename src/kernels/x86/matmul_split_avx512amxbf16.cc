@@ -315,7 +315,8 @@ void split_f16_steps(const uint8_t* src, int64_t n, uint8_t* dst) {
           kAll16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + line + 32)));
       const __m512i hi = bits(_mm512_cvtne2ps_pbh(b, a));
       const __m512 ha = _mm512_castsi512_ps(_mm512_maskz_slli_epi32(
-          kAll16, _mm512_maskz_cvtepu16_epi32(kAll16, _mm512_maskz_extracti64x4_epi64(kAll8, hi, 0)), 16));
+          kAll16,
+          _mm512_maskz_cvtepu16_epi32(kAll16, _mm512_maskz_extracti64x4_epi64(kAll8, hi, 0)), 16));
       const __m512 hb = _mm512_castsi512_ps(_mm512_maskz_slli_epi32(
           kAll16,
           _mm512_maskz_cvtepu16_epi32(kAll16, _mm512_maskz_extracti64x4_epi64(kAll8, hi, 1)), 16));
