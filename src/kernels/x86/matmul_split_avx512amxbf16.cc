@@ -67,7 +67,17 @@ struct Ctx {
   // False for BF16 weights, whose lo parts are zero: the hi . lo products are skipped (they
   // would add exact zeros).
   bool weight_lo = true;
+  // Weights streamed from memory with a single token tile (decoding): prefetch them ahead (the
+  // tile loads alone leave the stream latency-bound).
+  bool prefetch = false;
 };
+
+// How far ahead of the current step a single token tile's pass prefetches its weights.
+constexpr size_t kPrefetchBytes = 8 * kTileBytes;
+
+static inline __attribute__((always_inline)) void prefetch_step(const uint8_t* p, size_t bytes) {
+  for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p + o), _MM_HINT_T0);
+}
 
 // Stores accumulator `tile`'s 16 x 16 outputs (token tile t, group g): straight into y when the
 // whole tile is wanted, else through a buffer.
@@ -194,6 +204,10 @@ void block12(const Ctx& c, int64_t t, int64_t g) {
   if (c.zero) _tile_zero(1);
   for (int64_t s = 0; s < c.steps; ++s) {
     const size_t ao = static_cast<size_t>(s) * 64, bo = static_cast<size_t>(s) * c.step_bytes;
+    if (c.prefetch) {
+      prefetch_step(b0 + bo + kPrefetchBytes, c.step_bytes);
+      prefetch_step(b1 + bo + kPrefetchBytes, c.step_bytes);
+    }
     _tile_loadd(4, a0 + ao, as);
     _tile_loadd(6, b0 + bo, 64);
     _tile_loadd(7, b1 + bo, 64);
@@ -359,6 +373,7 @@ void avx512amxbf16_fly_matmul(const PackedView& pv, const uint8_t* act, int64_t 
     c.group_bytes = pv.group_bytes;
     c.step_bytes = kTileBytes;
     c.weight_lo = false;
+    c.prefetch = n_tiles == 1;
     const int64_t chunk = chunk_groups(pv.group_bytes);
     for (int64_t gc = g_first; gc < g_last; gc += chunk) {
       run_groups(c, n_tiles, gc, std::min(g_last, gc + chunk));
