@@ -287,10 +287,13 @@ Ctx make_ctx(const PackedView& pv, const uint8_t* act, int64_t n_tokens, float* 
   return c;
 }
 
-void load_tile_config() {
+// Tiles: C (tmm0..3) and A (tmm4, 5) of `m` token rows, B (tmm6, 7) of 16 lines. With a single
+// token tile only its n_tokens rows are computed (each C row depends only on its own A row, so
+// those rows get the same bits as in a full tile).
+void load_tile_config(int64_t m) {
   TileConfig cfg;
   for (int i = 0; i < 8; ++i) {
-    cfg.rows[i] = kTok;
+    cfg.rows[i] = static_cast<uint8_t>(i < 6 ? m : kTok);
     cfg.colsb[i] = 64;
   }
   // ldtilecfg's asm operand names only the first 8 bytes of cfg: make all 64 visibly read.
@@ -349,8 +352,8 @@ void avx512amxbf16_split_matmul(const PackedView& pv, const uint8_t* act, int64_
   c.w = pv.data;
   c.group_bytes = pv.group_bytes;
   c.weight_lo = pv.type != TensorType::kBF16;
-  load_tile_config();
   const int64_t n_tiles = (n_tokens + kTok - 1) / kTok;
+  load_tile_config(n_tiles == 1 ? n_tokens : kTok);
   const int64_t g_first = row_begin / kTok, g_last = (row_end + kTok - 1) / kTok;
   const int64_t chunk = chunk_groups(pv.group_bytes);
   for (int64_t gc = g_first; gc < g_last; gc += chunk) {
@@ -365,7 +368,7 @@ void avx512amxbf16_fly_matmul(const PackedView& pv, const uint8_t* act, int64_t 
   const int64_t steps = c.steps;
   const int64_t n_tiles = (n_tokens + kTok - 1) / kTok;
   const int64_t g_first = row_begin / kTok, g_last = (row_end + kTok - 1) / kTok;
-  load_tile_config();
+  load_tile_config(n_tiles == 1 ? n_tokens : kTok);
   if (pv.type == TensorType::kBF16) {
     // BF16 weights are their own hi parts (lo = 0): the tiles are read in place, one 1 KB tile
     // per step.
