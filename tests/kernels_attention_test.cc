@@ -294,5 +294,72 @@ TEST(AttentionSpans, EveryIsaAndEverySplitGiveTheSameBits) {
   }
 }
 
+// F16 keys stored as transposed 64-cell tiles (AttentionKv::k_tiles, the runtime's layout for
+// tiled-attention contexts) give exactly the bits of the same keys stored as rows: many rows
+// (the tile widened to F32 first) and single rows (the tile's rows read in place), span by span,
+// and the per-key algorithm. Cells past the end of the last tile hold NaN, which must not leak.
+TEST(AttentionSpans, TiledKeysGiveTheBitsOfKeyRows) {
+  for (const Shape& sh : kShapes) {
+    if (sh.type != KvType::kF16) continue;
+    SCOPED_TRACE(describe(sh));
+    const Cache cache(sh.type, sh.n_cells, sh.dk, sh.dv, 300 + static_cast<uint32_t>(sh.n_cells));
+    AttentionKv rows_kv = cache.kv();
+    rows_kv.softcap = sh.softcap;
+    rows_kv.window = sh.window;
+    const int64_t padded = (sh.n_cells + kAttentionTile - 1) / kAttentionTile * kAttentionTile;
+    std::vector<uint16_t> tiles(static_cast<size_t>(padded * sh.dk), 0x7e00);  // NaN
+    for (int64_t c = 0; c < sh.n_cells; ++c) {
+      for (int64_t d = 0; d < sh.dk; ++d) {
+        uint16_t h;
+        std::memcpy(&h, cache.k.data() + (c * sh.dk + d) * 2, 2);
+        tiles[static_cast<size_t>((c / 64) * 64 * sh.dk + d * 64 + c % 64)] = h;
+      }
+    }
+    AttentionKv tiled_kv = rows_kv;
+    tiled_kv.k = reinterpret_cast<const uint8_t*>(tiles.data());
+    tiled_kv.k_tiles = true;
+
+    std::vector<int32_t> positions;
+    for (int64_t p = std::max<int64_t>(0, sh.n_cells - 12); p < sh.n_cells; ++p)
+      positions.push_back(static_cast<int32_t>(p));
+    for (int32_t p : {0, 63, 64, 511, 700})
+      if (p < sh.n_cells) positions.push_back(p);
+    const auto n_rows = static_cast<int64_t>(positions.size());
+    const auto q = random_floats(static_cast<size_t>(n_rows * sh.n_rep * sh.dk), 8, 2.0f);
+    const int64_t per_row = sh.n_rep * sh.dv;
+    Aligned scratch(attention_scratch_bytes(sh.n_rep, sh.dk, sh.dv));
+    for (Isa isa : all_isas()) {
+      const OpsTable& O = ops(isa);
+      auto run = [&](const AttentionKv& kv, int64_t first, int64_t count) {
+        std::vector<float> out(static_cast<size_t>(count * per_row));
+        std::vector<AttentionQuery> rows;
+        for (int64_t i = 0; i < count; ++i) {
+          rows.push_back({q.data() + (first + i) * sh.n_rep * sh.dk, out.data() + i * per_row,
+                          positions[static_cast<size_t>(first + i)], 1});
+        }
+        attend_tiled(O, kv, rows.data(), count, sh.n_rep, scratch.p);
+        return out;
+      };
+      const auto want = run(rows_kv, 0, n_rows);
+      EXPECT_EQ(std::memcmp(run(tiled_kv, 0, n_rows).data(), want.data(), want.size() * 4), 0)
+          << isa_name(isa) << ": a batch of rows";
+      for (int64_t i = 0; i < n_rows; ++i) {
+        const auto got = run(tiled_kv, i, 1);
+        ASSERT_EQ(std::memcmp(got.data(), want.data() + i * per_row, got.size() * 4), 0)
+            << isa_name(isa) << ": row " << i << " alone";
+        std::vector<float> a(static_cast<size_t>(per_row)), b(static_cast<size_t>(per_row));
+        const AttentionQuery qa{q.data() + i * sh.n_rep * sh.dk, a.data(),
+                                positions[static_cast<size_t>(i)], 1};
+        AttentionQuery qb = qa;
+        qb.out = b.data();
+        attend_per_key(O, rows_kv, qa, sh.n_rep, scratch.p);
+        attend_per_key(O, tiled_kv, qb, sh.n_rep, scratch.p);
+        ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0)
+            << isa_name(isa) << ": per-key row " << i;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ember::kernels

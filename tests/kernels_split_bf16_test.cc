@@ -125,7 +125,43 @@ TEST(SplitBf16, PartsAddUpAndSimdConversionMatchesScalar) {
     std::vector<uint8_t> simd(activation_bytes(*pw, 5)), scalar(simd.size());
     convert_activations(*pw, x.data(), 5, simd.data());
     convert_split_bf16_scalar(x.data(), 5, cols, scalar.data());
-    ASSERT_EQ(0, std::memcmp(simd.data(), scalar.data(), 5 * activation_stride(*pw))) << cols;
+    ASSERT_EQ(0, std::memcmp(simd.data(), scalar.data(), simd.size())) << cols;
+  }
+  // Tile-major layout: token t, column c of 40 tokens x 70 columns (kp 96) at the documented
+  // offsets, hi then lo 1 KB further; converting disjoint token ranges (as threads do, at any
+  // offset) gives the bytes of one conversion of all tokens.
+  {
+    const int64_t n = 40, cols = 70;
+    const std::vector<float> x = random_acts(n, cols, 21);
+    const Weights w{TensorType::kF16, x.data(), 1, cols, static_cast<size_t>(cols) * 2};
+    Result<PreparedWeights> pw = prepare_weights(Isa::kAvx512Amx, w, WeightForm::kSplitBf16);
+    ASSERT_TRUE(pw.ok()) << pw.status().to_string();
+    ASSERT_EQ(activation_bytes(*pw, n), static_cast<size_t>(48 * 96 * 4));
+    ASSERT_EQ(activation_stride(*pw), static_cast<size_t>(96 * 4));
+    std::vector<uint8_t> whole(activation_bytes(*pw, n)), parts(whole.size());
+    convert_activations(*pw, x.data(), n, whole.data());
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t c = 0; c < 96; ++c) {
+        uint16_t hi = 0, lo = 0, got_hi, got_lo;
+        if (c < cols) split_bf16(x[static_cast<size_t>(t * cols + c)], &hi, &lo);
+        const size_t at = static_cast<size_t>((t / 16) * 16 * 96 * 4 + (c / 32) * 2048 +
+                                              (t % 16) * 64 + (c % 32) * 2);
+        std::memcpy(&got_hi, whole.data() + at, 2);
+        std::memcpy(&got_lo, whole.data() + at + 1024, 2);
+        ASSERT_EQ(got_hi, hi) << t << " " << c;
+        ASSERT_EQ(got_lo, lo) << t << " " << c;
+      }
+    }
+    const int64_t cuts[] = {0, 3, 16, 17, 33, n};
+    for (size_t i = 0; i + 1 < std::size(cuts); ++i) {
+      convert_activations(*pw, x.data() + cuts[i] * cols, cuts[i + 1] - cuts[i], parts.data(),
+                          cuts[i]);
+    }
+    ASSERT_EQ(0, std::memcmp(parts.data(), whole.data(), whole.size()));
+    std::vector<uint8_t> scalar(whole.size());
+    convert_split_bf16_scalar(x.data(), 20, cols, scalar.data());
+    convert_split_bf16_scalar(x.data() + 20 * cols, n - 20, cols, scalar.data(), 20);
+    ASSERT_EQ(0, std::memcmp(scalar.data(), whole.data(), whole.size()));
   }
 }
 
@@ -221,6 +257,15 @@ TEST(SplitBf16, RowsIndependentOfBatchTileRangeAndThreads) {
       matmul(*pw, act.data(), n, cut.data(), rows, cuts[i], cuts[i + 1]);
     }
     ASSERT_EQ(0, std::memcmp(cut.data(), all.data(), all.size() * 4)) << "row ranges";
+    // Token ranges starting at tile boundaries, read in place from the one buffer (the encoder's
+    // token-chunked tasks: matmul.h).
+    std::vector<float> chunked(all.size(), -7.0f);
+    const int64_t starts[] = {0, 16, 48, n};
+    for (size_t i = 0; i + 1 < std::size(starts); ++i) {
+      matmul(*pw, act.data() + static_cast<size_t>(starts[i]) * activation_stride(*pw),
+             starts[i + 1] - starts[i], chunked.data() + starts[i] * rows, rows, 0, rows);
+    }
+    ASSERT_EQ(0, std::memcmp(chunked.data(), all.data(), all.size() * 4)) << "token chunks";
     std::vector<float> threaded(all.size(), -7.0f);
     std::thread other([&] { matmul(*pw, act.data(), n, threaded.data(), rows, 29, rows); });
     matmul(*pw, act.data(), n, threaded.data(), rows, 0, 29);

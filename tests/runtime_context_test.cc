@@ -154,6 +154,9 @@ TEST(RuntimeDeterminism, ThreadCountDoesNotChangeResults) {
 // the decoder default where the CPU has it): the same bits in one batch, token by token, in
 // ubatches of 7 and with 1 or 3 threads, for both attention algorithms; and close to the exact
 // form (ModelLoadOptions::decoder_split_bf16 = false: about 16 significant bits per operand).
+// The activations go into the split layout's 16-token tiles row by row (Context::convert_row,
+// after the norms) and, for 80-token batches with several threads, in parallel token blocks
+// (Context::convert: the attention output).
 TEST(RuntimeDeterminism, Bf16SplitFormBatchEqualsTokenByToken) {
   EMBER_REQUIRE_TESTDATA(dir);
   const std::string path = (dir / "models" / "llama-spm-bf16.gguf").string();
@@ -165,6 +168,12 @@ TEST(RuntimeDeterminism, Bf16SplitFormBatchEqualsTokenByToken) {
   auto exact = Model::load(path, exact_opts);
   ASSERT_TRUE(exact.ok()) << exact.status().to_string();
   EXPECT_FALSE((*exact)->bf16_split());
+  // The reference numerics mode keeps BF16 weights exact (it covers no BF16 product).
+  runtime::ModelLoadOptions ref_opts;
+  ref_opts.numerics = Numerics::kReference;
+  auto reference = Model::load(path, ref_opts);
+  ASSERT_TRUE(reference.ok()) << reference.status().to_string();
+  EXPECT_FALSE((*reference)->bf16_split());
   auto toks = golden_prompt(dir, "llama-spm-bf16.p2");
   toks.resize(80);
   for (AttentionMode mode : {AttentionMode::kPerKey, AttentionMode::kTiled}) {

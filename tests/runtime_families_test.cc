@@ -3,7 +3,8 @@
 // gives bit-identical logits (per-layer shapes, shared-KV layers, per-layer embeddings, sinks,
 // every MoE routing and lfm2's recurrent short-convolution state included), two sequences decoded
 // together match each decoded alone, and
-// decoding with attention spans split over threads matches one batch.
+// decoding with attention spans split over threads matches one batch; the batch agreement holds
+// in the reference numerics mode too.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -78,6 +79,36 @@ TEST(RuntimeFamilies, BatchTokenByTokenAndUbatchesAgreeBitForBit) {
       EXPECT_TRUE(same_bits(batch, run(**c, toks, toks.size(), 0)))
           << "ubatch 7, mode " << int(mode);
     }
+  }
+}
+
+// The same in the reference numerics mode (Q8_0 products in the reference's summation order,
+// read in place): a row's product must not depend on how many tokens share its batch. The Q8_0
+// models with the most different paths (per-layer embeddings and shared KV, MoE with sinks,
+// latent attention) and the MXFP4 experts.
+TEST(RuntimeFamilies, ReferenceNumericsBatchTokenByTokenAndUbatchesAgreeBitForBit) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  for (const char* name : {"gemma4-q8_0", "gpt-oss-q8_0", "deepseek2-q8_0", "gpt-oss-mxfp4_moe"}) {
+    SCOPED_TRACE(name);
+    runtime::ModelLoadOptions lo;
+    lo.numerics = Numerics::kReference;
+    auto model =
+        Model::load((dir / "families" / "models" / (std::string(name) + ".gguf")).string(), lo);
+    ASSERT_TRUE(model.ok()) << model.status().to_string();
+    auto toks = prompt(dir, std::string(name) + ".p2");
+    toks.resize(std::min<size_t>(toks.size(), 80));
+    ContextParams p;
+    p.n_ctx = 256;
+    p.n_threads = 2;
+    p.attention = AttentionMode::kTiled;
+    auto a = Context::create(**model, p);
+    auto b = Context::create(**model, p);
+    p.n_ubatch = 7;
+    auto c = Context::create(**model, p);
+    ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+    const auto batch = run(**a, toks, toks.size(), 0);
+    EXPECT_TRUE(same_bits(batch, run(**b, toks, 1, 0))) << "token by token";
+    EXPECT_TRUE(same_bits(batch, run(**c, toks, toks.size(), 0))) << "ubatch 7";
   }
 }
 

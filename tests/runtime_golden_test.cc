@@ -22,6 +22,7 @@ using runtime::Batch;
 using runtime::Context;
 using runtime::ContextParams;
 using runtime::Model;
+using runtime::ModelLoadOptions;
 
 struct Golden {
   std::string name;  // e.g. "llama-spm-f32.p1"
@@ -103,7 +104,8 @@ const std::vector<std::string> kFamilies = {"gemma4-",  "gemma4moe-", "mistral3-
 // per Q8_0 / K-quant / MXFP4 dot product (each an FMA chain over the blocks of 4-product integer
 // sums), ember's packed kernels one running sum per block and row. Computing Q8_0 in the
 // reference's order made gemma4-q8_0 bit-identical and gpt-oss-q8_0 0.023, but a kernel in that
-// order was 3.7-19x slower for 16-64 token batches, so it is not used yet. A last-bit difference
+// order is 5-8x slower for 512-token prompts, so it is an opt-in mode (Numerics::kReference, held to the
+// standard bound by GoldenReferenceNumericsTest below). A last-bit difference
 // flips an 8-bit activation code every few positions, which Gemma 4's per-layer embeddings,
 // gpt-oss's expert routing and DeepSeek's latent attention amplify; argmax and greedy
 // continuations match everywhere.
@@ -142,13 +144,30 @@ std::map<std::string, double>& worst_nrmse() {
   return m;
 }
 
-class GoldenTest : public ::testing::TestWithParam<std::string> {};
+// The bound of a known-gap model in the reference numerics mode (Numerics::kReference: Q8_0 and
+// MXFP4 products in the reference's summation order): the standard 0.03 (measured: gemma4-q8_0
+// bit-identical, gpt-oss-q8_0 0.023, deepseek2-q8_0 0.025) except for these files, with the worst
+// NRMSE measured in that mode:
+//  - gemma4-q4_k_m 0.040, gemma4moe-q4_k_m 0.039: their matrices are K-quants (Q4_K / Q6_K),
+//    whose products are not in the reference's order yet, so the mode changes nothing for them;
+//  - gpt-oss-mxfp4_moe 0.046 (was 0.054): p1 is bit-identical to the reference in this mode (the
+//    MXFP4 order is right); p2 (the golden holds its last 8 positions, 143-150) differs, as
+//    gpt-oss-q8_0.p2 does (0.023), whose products are all in the reference's order: at least
+//    part of the difference comes from outside the quantized products (not located yet).
+double reference_tolerance(const std::string& model) {
+  if (model.rfind("gemma4-q4_k_m", 0) == 0) return 0.05;
+  if (model.rfind("gemma4moe-q4_k_m", 0) == 0) return 0.05;
+  if (model.rfind("gpt-oss-mxfp4_moe", 0) == 0) return 0.06;
+  return 0.03;
+}
 
-TEST_P(GoldenTest, MatchesReference) {
-  EMBER_REQUIRE_TESTDATA(dir);
-  const auto json = dir / (GetParam() + ".json");
+// Checks one golden file (logits at the reference's positions, argmax, greedy continuation)
+// with the model loaded in the given numerics mode, against `tol`.
+void check_golden(const std::filesystem::path& json, Numerics numerics, double tol) {
   const Golden g = load_golden(json);
-  auto model = Model::load((json.parent_path().parent_path() / "models" / g.model).string());
+  ModelLoadOptions lo;
+  lo.numerics = numerics;
+  auto model = Model::load((json.parent_path().parent_path() / "models" / g.model).string(), lo);
   ASSERT_TRUE(model.ok()) << model.status().to_string();
   ASSERT_EQ((*model)->hparams().n_vocab, g.n_vocab);
   ContextParams cp;
@@ -167,7 +186,6 @@ TEST_P(GoldenTest, MatchesReference) {
   ASSERT_EQ((*ctx)->n_outputs(), static_cast<int64_t>(g.positions.size()));
 
   const int64_t nv = g.n_vocab;
-  const double tol = std::max(is_float_model(g.model) ? 0.01 : 0.03, known_gap_tolerance(g.model));
   double worst = 0.0;
   for (size_t i = 0; i < g.positions.size(); ++i) {
     const float* ours = (*ctx)->logits(static_cast<int64_t>(i));
@@ -182,7 +200,8 @@ TEST_P(GoldenTest, MatchesReference) {
           << ": argmax differs (reference margin " << top2_margin(ref, nv) << ")";
     }
   }
-  double& w = worst_nrmse()[g.model];
+  const std::string mode = numerics == Numerics::kReference ? g.model + " (reference)" : g.model;
+  double& w = worst_nrmse()[mode];
   w = std::max(w, worst);
 
   // Greedy continuation, one token at a time, until the reference's first near-tie.
@@ -201,6 +220,25 @@ TEST_P(GoldenTest, MatchesReference) {
   }
 }
 
+class GoldenTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenTest, MatchesReference) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const auto json = dir / (GetParam() + ".json");
+  const std::string model = load_golden(json).model;
+  const double tol = std::max(is_float_model(model) ? 0.01 : 0.03, known_gap_tolerance(model));
+  check_golden(json, Numerics::kFast, tol);
+}
+
+// The known-gap models again in the reference numerics mode, held to the standard bound.
+class GoldenReferenceNumericsTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenReferenceNumericsTest, MatchesReference) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  const auto json = dir / (GetParam() + ".json");
+  check_golden(json, Numerics::kReference, reference_tolerance(load_golden(json).model));
+}
+
 std::vector<std::string> golden_names() {
   std::vector<std::string> out;
   for (const auto& p : golden_files()) out.push_back(p);
@@ -208,17 +246,31 @@ std::vector<std::string> golden_names() {
   return out;
 }
 
-INSTANTIATE_TEST_SUITE_P(All, GoldenTest, ::testing::ValuesIn(golden_names()),
-                         [](const ::testing::TestParamInfo<std::string>& param) {
-                           std::string s = param.param;
-                           // golden/ keeps its historical names; families get a prefix.
-                           if (s.rfind("golden/", 0) == 0) s = s.substr(7);
-                           if (s.rfind("families/golden/", 0) == 0) s = "families_" + s.substr(16);
-                           for (char& c : s) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return s;
-                         });
+// The files of the known-gap models (known_gap_tolerance > 0).
+std::vector<std::string> known_gap_names() {
+  std::vector<std::string> out;
+  for (const auto& p : golden_files()) {
+    const std::string stem = std::filesystem::path(p).stem().string();  // "<model>.p1"
+    if (known_gap_tolerance(stem.substr(0, stem.find('.')) + ".gguf") > 0.0) out.push_back(p);
+  }
+  if (out.empty()) out.push_back("none");
+  return out;
+}
+
+std::string golden_test_name(const ::testing::TestParamInfo<std::string>& param) {
+  std::string s = param.param;
+  // golden/ keeps its historical names; families get a prefix.
+  if (s.rfind("golden/", 0) == 0) s = s.substr(7);
+  if (s.rfind("families/golden/", 0) == 0) s = "families_" + s.substr(16);
+  for (char& c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, GoldenTest, ::testing::ValuesIn(golden_names()), golden_test_name);
+INSTANTIATE_TEST_SUITE_P(KnownGaps, GoldenReferenceNumericsTest,
+                         ::testing::ValuesIn(known_gap_names()), golden_test_name);
 
 class GoldenReport : public ::testing::Environment {
  public:

@@ -2,7 +2,7 @@
 // a golden file (llama.cpp's, ../shared/testdata/.../golden/*.json), to see where ember first
 // differs from the reference and how the difference grows (docs/inference.md, "Numerics").
 //   golden_diff <golden.json> [--attn auto|perkey|tiled] [--kv f16|f32] [--tbt] [--threads N]
-//               [--quiet] [--dump logits.f32]
+//               [--numerics fast|reference] [--quiet] [--dump logits.f32]
 // Prints, per logit position: NRMSE, max |diff|, and "exact" when bit-identical; then the worst
 // NRMSE, the first position that differs at all and the first with NRMSE > 1e-4.
 // Build: `cmake --build --preset release --target ember_golden_diff`.
@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,13 +28,16 @@ namespace {
 
 int run(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: golden_diff golden.json [--attn M] [--kv T] [--tbt]\n");
+    std::fprintf(stderr,
+                 "usage: golden_diff golden.json [--attn M] [--kv T] [--tbt] [--threads N] "
+                 "[--numerics fast|reference] [--quiet] [--dump F]\n");
     return 2;
   }
   std::filesystem::path json_path = argv[1];
   runtime::ContextParams cp;
   cp.n_ctx = 512;
   cp.n_threads = 2;
+  runtime::ModelLoadOptions lo;
   bool tbt = false;
   bool quiet = false;
   std::string dump;
@@ -51,6 +55,15 @@ int run(int argc, char** argv) {
       tbt = true;
     } else if (a == "--dump" && i + 1 < argc) {
       dump = argv[++i];
+    } else if (a == "--numerics" && i + 1 < argc) {
+      const std::string m = argv[++i];
+      const std::optional<Numerics> n = numerics_from_name(m);
+      if (!n) {
+        std::fprintf(stderr, "golden_diff: --numerics must be fast or reference, not '%s'\n",
+                     m.c_str());
+        return 2;
+      }
+      lo.numerics = *n;
     } else if (a == "--quiet") {
       quiet = true;
     } else if (a == "--threads" && i + 1 < argc) {
@@ -75,7 +88,7 @@ int run(int argc, char** argv) {
   }
 
   auto model = runtime::Model::load(
-      (json_path.parent_path().parent_path() / "models" / model_name).string());
+      (json_path.parent_path().parent_path() / "models" / model_name).string(), lo);
   if (!model.ok()) {
     std::fprintf(stderr, "%s\n", model.status().to_string().c_str());
     return 1;

@@ -32,6 +32,7 @@
 
 #include "base/parallel.h"
 #include "commands.h"
+#include "generation_flags.h"
 #include "model_session.h"
 #include "progress.h"
 #include "read_bandwidth.h"
@@ -53,6 +54,7 @@ struct BenchArgs {
   int64_t n_ubatch = 512;
   std::string kv_type = "f16";
   std::string attention = "tiled";
+  std::string numerics = "fast";
   bool json = false;
   bool no_warmup = false;
   bool profile = false;
@@ -218,7 +220,9 @@ int run_bench(BenchArgs a) {
   }
 
   const int load_threads = *std::max_element(a.threads.begin(), a.threads.end());
-  Result<LoadedModel> lm = load_model(a.model, load_threads, a.quiet);
+  Result<Numerics> numerics = parse_numerics_flag(a.numerics);
+  if (!numerics.ok()) return report_error(numerics.status());
+  Result<LoadedModel> lm = load_model(a.model, load_threads, a.quiet, *numerics);
   if (!lm.ok()) return report_error(lm.status());
   const size_t rss_after_load = resident_bytes();
   const size_t rss_peak_after_load = peak_resident_bytes();
@@ -367,6 +371,7 @@ int run_bench(BenchArgs a) {
       j["type_k"] = a.kv_type;
       j["type_v"] = a.kv_type;
       j["isa"] = kernels::isa_name((*ctx)->isa());
+      j["numerics"] = std::string(numerics_name(*numerics));
       j["n_prompt"] = r.n_prompt;
       j["n_gen"] = r.n_gen;
       j["n_depth"] = r.n_depth;
@@ -389,10 +394,13 @@ int run_bench(BenchArgs a) {
       j["packed_weight_bytes"] = lm->model->packed_bytes();
       out.push_back(std::move(j));
     } else {
+      // The backend names the Isa, and the numerics mode when it is not the default.
+      const std::string backend = std::string(kernels::isa_name((*ctx)->isa())) +
+                                  (*numerics == Numerics::kReference ? ", reference" : "");
       std::printf("| %s | %s | %.2f B | CPU (%s) | %d | %s | %.2f ± %.2f |\n", model_type.c_str(),
                   human_bytes(double(lm->model->weight_bytes())).c_str(),
-                  static_cast<double>(n_params) / 1e9, kernels::isa_name((*ctx)->isa()), r.threads,
-                  name.c_str(), mean(ts), stddev(ts));
+                  static_cast<double>(n_params) / 1e9, backend.c_str(), r.threads, name.c_str(),
+                  mean(ts), stddev(ts));
       std::fflush(stdout);
     }
   }
@@ -446,6 +454,7 @@ void register_bench(CLI::App& app, CommandResult& result) {
   cmd->add_option("--attention", a->attention,
                   "Attention algorithm: tiled (default, what Engine uses), by-size (llama.cpp's "
                   "choice), per-key");
+  add_numerics_flag(cmd, a->numerics);
   cmd->add_flag("--json", a->json, "Print a JSON array (llama-bench's field names)");
   cmd->add_flag("--no-warmup", a->no_warmup, "Skip the warm-up run");
   cmd->add_flag("--read-bandwidth", a->read_bandwidth,

@@ -130,6 +130,7 @@ int run_chat(const ChatArgs& a) {
   if (!options.ok()) return report_error(options.status());
   ModelOptions model_options;
   model_options.use_mmap = options->use_mmap;
+  model_options.numerics = options->numerics;
   auto model = load_public_model(a.model, model_options);
   if (!model.ok()) return report_error(model.status());
   auto engine = Engine::create(std::move(*model), *options);

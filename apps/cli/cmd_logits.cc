@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "generation_flags.h"
 #include "model_session.h"
 
 namespace ember::cli {
@@ -25,6 +26,7 @@ struct LogitsArgs {
   int threads = 0;
   int64_t ubatch = 512;
   std::string kv_type = "f16";
+  std::string numerics = "fast";
 };
 
 Result<std::vector<int32_t>> read_tokens_file(const std::string& path) {
@@ -62,7 +64,9 @@ int run_logits(const LogitsArgs& a) {
     if (!r.ok()) return report_error(r.status());
     ids = std::move(*r);
   }
-  Result<LoadedModel> lm = load_model(a.model, a.threads);
+  Result<Numerics> numerics = parse_numerics_flag(a.numerics);
+  if (!numerics.ok()) return report_error(numerics.status());
+  Result<LoadedModel> lm = load_model(a.model, a.threads, /*quiet=*/false, *numerics);
   if (!lm.ok()) return report_error(lm.status());
   if (a.tokens_file.empty()) {
     std::string prompt = a.prompt;
@@ -121,6 +125,7 @@ void register_logits(CLI::App& app, CommandResult& result) {
   cmd->add_option("-t,--threads", a->threads, "Threads (default: all hardware threads)");
   cmd->add_option("--ubatch", a->ubatch, "Tokens evaluated together (default 512)");
   cmd->add_option("--kv-type", a->kv_type, "Key/value cache type: f16 (default), f32, q8_0");
+  add_numerics_flag(cmd, a->numerics);
   cmd->callback([a, &result] { result.exit_code = run_logits(*a); });
 }
 

@@ -25,6 +25,7 @@
 #include "commands.h"
 #include "ember/model.h"
 #include "ember/server.h"
+#include "generation_flags.h"
 #include "http_server.h"
 #include "model_session.h"
 #include "webui_assets.h"
@@ -42,6 +43,7 @@ struct ServeArgs {
   int batch_tokens = 512;
   int threads = 0;
   std::string kv_type = "f16";
+  std::string numerics = "fast";
   std::string alias;
   std::string api_key;
   std::string api_key_file;
@@ -143,6 +145,10 @@ void print_ready_summary(const ServeArgs& a, const http::HttpOptions& h, const S
       ", context " + std::to_string(o.n_ctx) + " tokens per request, KV cache " +
       std::to_string(o.kv_size) + " cells (" + a.kv_type + "), " + std::to_string(threads) +
       " thread" + (threads == 1 ? "" : "s"));
+  if (a.numerics == "reference") {
+    say("ember: numerics reference (Q8_0 / MXFP4 products in llama.cpp's summation order; slower "
+        "prompts)");
+  }
   say(h.api_key.empty() ? "ember: no API key required"
                         : "ember: API key required (Authorization: Bearer KEY or x-api-key; "
                           "/health and the web page's "
@@ -167,6 +173,9 @@ int run_serve(const ServeArgs& a) {
   if (!hopts.ok()) return report_error(hopts.status());
   Result<ServerOptions> sopts = server_options(a);
   if (!sopts.ok()) return report_error(sopts.status());
+  Result<Numerics> numerics_or = parse_numerics_flag(a.numerics);
+  if (!numerics_or.ok()) return report_error(numerics_or.status());
+  const Numerics numerics = *numerics_or;
 
   // SIGINT / SIGTERM are taken by sigtimedwait below: block them before any thread starts, so
   // every thread inherits the mask and none is interrupted.
@@ -197,6 +206,7 @@ int run_serve(const ServeArgs& a) {
   std::thread loader([&] {
     ModelOptions mo;
     mo.n_threads = a.threads;
+    mo.numerics = numerics;
     Result<std::shared_ptr<const Model>> model = load_public_model(a.model, mo);
     if (!model.ok()) {
       std::lock_guard<std::mutex> lock(mu);
@@ -285,6 +295,7 @@ void register_serve(CLI::App& app, CommandResult& result) {
   cmd->add_option("-t,--threads", a->threads, "Threads of the forward pass (0 = all)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--kv-type", a->kv_type, "KV cache type: f16 (default), f32, q8_0");
+  add_numerics_flag(cmd, a->numerics);
   cmd->add_option("--alias", a->alias, "Model name in the API (default: the file's stem)");
   cmd->add_option("--api-key", a->api_key, "Require 'Authorization: Bearer KEY'");
   cmd->add_option("--api-key-file", a->api_key_file, "Read the API key from a file");

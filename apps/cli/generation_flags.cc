@@ -44,7 +44,21 @@ void add_engine_flags(CLI::App* cmd, EngineFlags& f) {
   cmd->add_option("-t,--threads", f.threads, "Threads (default: all cores)");
   cmd->add_option("-b,--batch-size", f.batch, "Prompt tokens evaluated together (default 512)");
   cmd->add_option("--kv-type", f.kv_type, "KV cache type: f16 (default), f32, q8_0");
+  add_numerics_flag(cmd, f.numerics);
   cmd->add_flag("--no-mmap", f.no_mmap, "Read the model into memory instead of mapping it");
+}
+
+void add_numerics_flag(CLI::App* cmd, std::string& value) {
+  cmd->add_option(
+         "--numerics", value,
+         "fast (default) or reference: Q8_0 / MXFP4 products in llama.cpp's summation order "
+         "(its bits; slower prompts)")
+      ->check(CLI::IsMember({"fast", "reference"}));
+}
+
+Result<Numerics> parse_numerics_flag(const std::string& value) {
+  if (std::optional<Numerics> n = numerics_from_name(value)) return *n;
+  return invalid_argument("--numerics: unknown mode '" + value + "' (fast, reference)");
 }
 
 void add_sampling_flags(CLI::App* cmd, SamplingFlags& f) {
@@ -79,6 +93,7 @@ Result<EngineOptions> engine_options(const EngineFlags& f) {
   options.n_threads = f.threads;
   options.n_batch = f.batch;
   options.use_mmap = !f.no_mmap;
+  EMBER_ASSIGN_OR_RETURN(options.numerics, parse_numerics_flag(f.numerics));
   if (f.kv_type == "f16") {
     options.kv_cache_type = KvCacheType::kF16;
   } else if (f.kv_type == "f32") {

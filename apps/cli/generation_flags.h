@@ -11,6 +11,7 @@
 
 #include "ember/engine.h"
 #include "ember/generation.h"
+#include "ember/numerics.h"
 #include "ember/status.h"
 
 namespace ember::cli {
@@ -18,6 +19,7 @@ namespace ember::cli {
 struct EngineFlags {
   int32_t n_ctx = 4096, threads = 0, batch = 512;
   std::string kv_type = "f16";
+  std::string numerics = "fast";
   bool no_mmap = false;
 };
 
@@ -29,8 +31,14 @@ struct SamplingFlags {
   bool ignore_eos = false;
 };
 
-// Registers -c/--ctx-size, -t/--threads, -b/--batch-size, --kv-type, --no-mmap.
+// Registers -c/--ctx-size, -t/--threads, -b/--batch-size, --kv-type, --numerics, --no-mmap.
 void add_engine_flags(CLI::App* cmd, EngineFlags& flags);
+// Registers --numerics fast|reference (ember/numerics.h) into `value`; CLI11 rejects other values
+// with a message naming the choices. Used by every command that loads a model for generation or
+// logits (run, chat, bench, logits, serve).
+void add_numerics_flag(CLI::App* cmd, std::string& value);
+// The Numerics of a --numerics value ("fast" or "reference"). Errors: any other value.
+Result<Numerics> parse_numerics_flag(const std::string& value);
 // Registers -n/--n-predict, --temp, --top-k, --top-p, --min-p, --typical-p, --repeat-penalty,
 // --repeat-last-n, --frequency-penalty, --presence-penalty, --mirostat*, -s/--seed,
 // --samplers, --logit-bias, --stop, --ignore-eos.

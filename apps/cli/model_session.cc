@@ -41,11 +41,13 @@ Result<std::shared_ptr<const Model>> load_public_model(const std::string& path,
   return model;
 }
 
-Result<LoadedModel> load_model(const std::string& path, int threads, bool quiet) {
+Result<LoadedModel> load_model(const std::string& path, int threads, bool quiet,
+                               Numerics numerics) {
   const auto t0 = std::chrono::steady_clock::now();
   LoadedModel out;
   runtime::ModelLoadOptions o;
   o.n_threads = threads;
+  o.numerics = numerics;
   Progress progress(load_progress(quiet));
   o.progress = [&progress](size_t done, size_t total) { progress.update(done, total); };
   Result<std::unique_ptr<runtime::Model>> model = runtime::Model::load(path, o);

@@ -30,7 +30,9 @@ struct LoadedModel {
 // Loads `path`; packs weights with `threads` threads (0: all). Tokenizer warnings go to stderr.
 // A missing tokenizer is not an error here (token-id inputs still work). A load that takes over a
 // second shows its progress on stderr (progress.h) unless `quiet`.
-Result<LoadedModel> load_model(const std::string& path, int threads, bool quiet = false);
+// `numerics`: ModelLoadOptions::numerics (ember/numerics.h).
+Result<LoadedModel> load_model(const std::string& path, int threads, bool quiet = false,
+                               Numerics numerics = Numerics::kFast);
 
 // The public Model (for Engine::create / Server::create) with the same progress display.
 Result<std::shared_ptr<const Model>> load_public_model(const std::string& path,

@@ -41,6 +41,7 @@
 #include "ember/generation.h"
 #include "ember/kv_cache_type.h"
 #include "ember/model.h"
+#include "ember/numerics.h"
 #include "ember/status.h"
 #include "ember/tokenizer.h"
 
@@ -56,6 +57,9 @@ struct EngineOptions {
   KvCacheType kv_cache_type = KvCacheType::kF16;
   // Map the file instead of reading it into memory (faster start, pages shared between processes).
   bool use_mmap = true;
+  // The model's numerics (ember/numerics.h) when Engine::create loads it from a path; an Engine
+  // on an already loaded Model uses that Model's (ModelOptions::numerics).
+  Numerics numerics = Numerics::kFast;
 };
 
 class Engine;

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ember/numerics.h"
 #include "ember/status.h"
 #include "ember/tokenizer.h"
 
@@ -44,6 +45,9 @@ struct ModelOptions {
   // matrices done and their total after each one. Calls never overlap but come from the loading
   // threads; keep it quick (e.g. update a progress bar). Empty: no calls.
   std::function<void(size_t done, size_t total)> progress;
+  // kReference: products with Q8_0 and MXFP4 weights in llama.cpp's summation order
+  // (ember/numerics.h; slower prompts). Every Context / Engine on this Model uses it.
+  Numerics numerics = Numerics::kFast;
 };
 
 class Model {

@@ -54,6 +54,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const std::string& path,
   EMBER_RETURN_IF_ERROR(check_options(options));
   ModelOptions model_options;
   model_options.use_mmap = options.use_mmap;
+  model_options.numerics = options.numerics;
   EMBER_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model, Model::load(path, model_options));
   return create(std::move(model), options);
 }

@@ -19,6 +19,7 @@ Result<std::shared_ptr<const Model>> Model::load(const std::string& path,
   load_options.use_mmap = options.use_mmap;
   load_options.n_threads = options.n_threads;
   load_options.progress = options.progress;
+  load_options.numerics = options.numerics;
   EMBER_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Model> model,
                          runtime::Model::load(path, load_options));
   Result<Tokenizer> tokenizer = tokenizer_from_gguf(model->file());

@@ -97,8 +97,8 @@ float dot_q8_0(const BlockQ8_0* q, const uint8_t* k_row, int64_t n) {
 }
 
 // Asks for bytes [p, p + n) to be brought into the cache (L2) ahead of use: the key/value rows
-// of the next tile, which are n-byte pieces of rows k_stride apart (one head of each cell),
-// a pattern the hardware prefetchers do not follow on their own.
+// of the next tile (contiguous in the runtime's head-major cache; n-byte pieces k_stride apart
+// where a caller interleaves heads).
 inline void prefetch_bytes(const uint8_t* p, size_t n) {
   const auto first = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63};
   const auto last = reinterpret_cast<uintptr_t>(p + n - 1);
@@ -140,6 +140,7 @@ size_t span_scratch_bytes(int64_t n_rep, int64_t dk, int64_t dv) {
   b += align64(rows * static_cast<size_t>(dv) * 4);         // accumulators
   b += align64(rows * 2 * 4);                               // running max and sum
   b += align64(static_cast<size_t>(std::max(dk, dv)) * 2);  // a zero F16 key or value row
+  b += align64(static_cast<size_t>(dk) * sizeof(void*));    // row pointers of a key tile
   return b;
 }
 
@@ -210,6 +211,7 @@ size_t attention_scratch_bytes(int64_t n_rep, int64_t dk, int64_t dv) {
   per_key += align64(static_cast<size_t>(dk / kQK8_0 + 1) * sizeof(BlockQ8_0));  // Q8_0 query
   per_key += align64(static_cast<size_t>(dv) * 4);                               // accumulator
   per_key += align64(static_cast<size_t>(dv) * 4);                               // value row
+  per_key += align64(static_cast<size_t>(dk) * 2);  // a key row gathered from a tile
   return std::max(tiled, per_key);
 }
 
@@ -225,6 +227,8 @@ void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQ
   auto* acc16 = reinterpret_cast<uint16_t*>(base);
   base += align64(static_cast<size_t>(dv) * 4);
   auto* vrow = reinterpret_cast<float*>(base);
+  base += align64(static_cast<size_t>(dv) * 4);
+  auto* kgather = reinterpret_cast<uint16_t*>(base);
 
   for (int64_t r = 0; r < n_rep; ++r) {
     const float* q = query.q + r * dk;
@@ -254,6 +258,13 @@ void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQ
         const int64_t c = c0 + __builtin_ctzll(bits);
         bits &= bits - 1;
         const uint8_t* krow = kv.k + static_cast<size_t>(c) * kv.k_stride;
+        if (kv.k_tiles) {  // the cell's column of its tile
+          const auto* tile = reinterpret_cast<const uint16_t*>(
+              kv.k + static_cast<size_t>(c - c % kAttentionTile) * kv.k_stride);
+          for (int64_t i = 0; i < dk; ++i)
+            kgather[i] = tile[i * kAttentionTile + c % kAttentionTile];
+          krow = reinterpret_cast<const uint8_t*>(kgather);
+        }
         const uint8_t* vr = kv.v + static_cast<size_t>(c) * kv.v_stride;
         float dot;
         switch (kv.type) {
@@ -339,6 +350,10 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
   std::memset(zero_row, 0, zero_bytes);
   const uint16_t* krows[kAttentionTile];
   const uint16_t* vrows[kAttentionTile];
+  // Tiled keys: the rows of the transposed tile ([dk][64]) for a score GEMM that reads them in
+  // place.
+  const bool k_tiles = kv.k_tiles && kv.type == KvType::kF16;
+  auto** ktrows = reinterpret_cast<const uint16_t**>(take(static_cast<size_t>(dk) * sizeof(void*)));
   // Few matrix rows (decoding: one query row's n_rep heads): P . V reads the F16 value rows
   // straight from the cache (gemm_acc_f16b), instead of converting the tile first: the same
   // FMA chains, so the same bits as the many-row path. With many rows the conversion pass is
@@ -362,6 +377,15 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
   auto prefetch_tile = [&](int64_t ti) {
     const int64_t p0 = tile_start(kv, ti);
     const int64_t p1 = std::min(kv.n_cells, p0 + T);
+    if (p1 <= p0) return;
+    if (kv.k_stride == k_bytes && kv.v_stride == v_bytes) {  // one run of rows each
+      const int64_t k_cells = k_tiles ? T : p1 - p0;         // a transposed tile: all of it
+      prefetch_bytes(kv.k + static_cast<size_t>(p0) * k_bytes,
+                     static_cast<size_t>(k_cells) * k_bytes);
+      prefetch_bytes(kv.v + static_cast<size_t>(p0) * v_bytes,
+                     static_cast<size_t>(p1 - p0) * v_bytes);
+      return;
+    }
     for (int64_t c = p0; c < p1; ++c) {
       prefetch_bytes(kv.k + static_cast<size_t>(c) * kv.k_stride, k_bytes);
       prefetch_bytes(kv.v + static_cast<size_t>(c) * kv.v_stride, v_bytes);
@@ -386,7 +410,9 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
       const int64_t c = c0 + j;
       const bool used = c < c1 && ((any >> j) & 1) != 0;
       if (!used) {
-        if (f16) {
+        if (k_tiles) {
+          // Read in place: the scores of cells no row sees are masked below.
+        } else if (f16) {
           krows[j] = zero_row;
         } else {
           std::memset(kc + j * dk, 0, static_cast<size_t>(dk) * 4);
@@ -400,7 +426,9 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
       }
       const uint8_t* krow = kv.k + static_cast<size_t>(c) * kv.k_stride;
       const uint8_t* vrow = kv.v + static_cast<size_t>(c) * kv.v_stride;
-      if (f16) {
+      if (k_tiles) {
+        // Read below as the tile's rows.
+      } else if (f16) {
         krows[j] = reinterpret_cast<const uint16_t*>(krow);
       } else {
         row_to_f32(ops, kv.type, krow, kc + j * dk, dk);
@@ -411,14 +439,27 @@ void attend_tiled_span(const OpsTable& ops, const AttentionKv& kv, const Attenti
         row_to_f32(ops, kv.type, vrow, vt + j * dv, dv);
       }
     }
-    if (f16) {
-      ops.f16_rows_to_f32_t(krows, T, dk, kt, T);  // converted and transposed in one pass
-    } else {
-      ops.transpose(kc, dk, kt, T, T, dk);
-    }
-    // Scores [m_rows][T] = Q K^T, each an FMA chain over the head dimension.
+    // Scores [m_rows][T] = Q K^T, each an FMA chain over the head dimension (the same chains
+    // whichever way K^T is read).
     std::memset(kq, 0, static_cast<size_t>(m_rows * T) * 4);
-    ops.gemm_acc(kq, T, qm, dk, kt, T, m_rows, dk, T);
+    if (k_tiles) {
+      const auto* tile =
+          reinterpret_cast<const uint16_t*>(kv.k + static_cast<size_t>(c0) * kv.k_stride);
+      if (m_rows <= kDirectValueRows) {
+        for (int64_t d = 0; d < dk; ++d) ktrows[d] = tile + d * T;
+        ops.gemm_acc_f16b(kq, T, qm, dk, ktrows, m_rows, dk, T);
+      } else {
+        ops.f16_to_f32(tile, kt, dk * T);  // already [dk][T]
+        ops.gemm_acc(kq, T, qm, dk, kt, T, m_rows, dk, T);
+      }
+    } else {
+      if (f16) {
+        ops.f16_rows_to_f32_t(krows, T, dk, kt, T);  // converted and transposed in one pass
+      } else {
+        ops.transpose(kc, dk, kt, T, T, dk);
+      }
+      ops.gemm_acc(kq, T, qm, dk, kt, T, m_rows, dk, T);
+    }
     for (int64_t i = 0; i < n_rows; ++i) {
       for (int64_t h = 0; h < n_rep; ++h) {
         const int64_t r = i * n_rep + h;

@@ -54,6 +54,11 @@ struct AttentionKv {
   const int32_t* tiles = nullptr;
   int64_t n_tiles = 0;
   KvType type = KvType::kF16;
+  // F16 keys stored as tiles (KvType::kF16 only): the 64 cells of tile t (cells
+  // [64t, 64t + 64)) as [head_dim_k][64] halves at k + t * 64 * k_stride (k_stride = 2 *
+  // head_dim_k), i.e. each tile transposed, so the score GEMM reads its key rows in place.
+  // Storage runs to a whole tile; cells of the last tile at or past n_cells may hold anything.
+  bool k_tiles = false;
   int64_t head_dim_k = 0;
   int64_t head_dim_v = 0;
   int64_t window = 0;    // > 0: only cells with pos > query pos - window are visible

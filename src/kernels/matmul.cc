@@ -321,6 +321,16 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w, WeightForm fo
     pack_tiles16_groups(w, 0, groups, pw.packed_.get());
     return pw;
   }
+  if (form == WeightForm::kReferenceOrder) {
+    if (!reference_order_supported(w.type)) {
+      return unimplemented(
+          "matmul: the reference summation order is implemented for Q8_0 and "
+          "MXFP4 weights only (got " +
+          tensor_type_name(w.type) + ")");
+    }
+    pw.form_ = form;  // read in place: nothing to copy
+    return pw;
+  }
   if (effective_kernel(isa, w.type) == nullptr || w.rows == 0) return pw;
   const int64_t groups = (w.rows + kPackRows - 1) / kPackRows;
   const size_t bytes = static_cast<size_t>(groups) * packed_group_bytes(w.type, w.cols);
@@ -343,34 +353,45 @@ size_t split_activation_bytes(int64_t n_tokens, int64_t cols) {
          split_bf16_stride(cols);
 }
 
-void convert_split_activations(const float* x, int64_t n_tokens, int64_t cols, void* out) {
+void convert_split_activations(const float* x, int64_t n_tokens, int64_t cols, void* out,
+                               int64_t first_token) {
 #if defined(EMBER_SPLIT_BF16)
   if (split_bf16_supported(Isa::kAvx512Amx, TensorType::kBF16)) {
-    x86::avx512amxbf16_split_convert(x, n_tokens, cols, static_cast<uint8_t*>(out));
+    x86::avx512amxbf16_split_convert(x, n_tokens, cols, static_cast<uint8_t*>(out), first_token);
     return;
   }
 #endif
-  convert_split_bf16_scalar(x, n_tokens, cols, static_cast<uint8_t*>(out));
+  convert_split_bf16_scalar(x, n_tokens, cols, static_cast<uint8_t*>(out), first_token);
 }
+
+namespace {
+// Both split forms take the split activations (tile-major, matmul_internal.h).
+bool split_form(WeightForm form) {
+  return form == WeightForm::kSplitBf16 || form == WeightForm::kSplitBf16Fly;
+}
+}  // namespace
 
 size_t activation_stride(const PreparedWeights& pw) {
   const Weights& w = pw.weights();
-  if (pw.form() != WeightForm::kExact) return split_activation_stride(w.cols);
+  if (split_form(pw.form())) return split_activation_stride(w.cols);
   return activation_bytes(w.type, 1, w.cols);
 }
 
 size_t activation_bytes(const PreparedWeights& pw, int64_t n_tokens) {
-  if (pw.form() != WeightForm::kExact) return split_activation_bytes(n_tokens, pw.weights().cols);
+  if (split_form(pw.form())) return split_activation_bytes(n_tokens, pw.weights().cols);
   return activation_bytes(pw.weights().type, n_tokens, pw.weights().cols);
 }
 
-void convert_activations(const PreparedWeights& pw, const float* x, int64_t n_tokens, void* out) {
+void convert_activations(const PreparedWeights& pw, const float* x, int64_t n_tokens, void* out,
+                         int64_t first_token) {
   const Weights& w = pw.weights();
-  if (pw.form() != WeightForm::kExact) {
-    convert_split_activations(x, n_tokens, w.cols, out);
+  if (split_form(pw.form())) {
+    convert_split_activations(x, n_tokens, w.cols, out, first_token);
     return;
   }
-  convert_activations(pw.isa(), w.type, x, n_tokens, w.cols, out);
+  convert_activations(
+      pw.isa(), w.type, x, n_tokens, w.cols,
+      static_cast<uint8_t*>(out) + static_cast<size_t>(first_token) * activation_stride(pw));
 }
 
 void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens, float* y,
@@ -393,6 +414,10 @@ void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens
     x86::avx512amxbf16_fly_matmul(pv, static_cast<const uint8_t*>(x_converted), n_tokens, y, ldy,
                                   row_begin, row_end);
 #endif
+    return;
+  }
+  if (pw.form() == WeightForm::kReferenceOrder) {
+    matmul_reference_order(pw.isa(), w, x_converted, n_tokens, y, ldy, row_begin, row_end);
     return;
   }
   if (!pw.packed()) {

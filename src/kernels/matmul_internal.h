@@ -51,13 +51,32 @@ float f32_dot_gemm_order(const float* w, const float* x, int64_t cols);
 float f32_dot_vec_order(const float* w, const float* x, int64_t cols);
 // y[t * ldy + r] for F32 weights; `act` follows act_layout(kF32, w.cols). SIMD where the Isa has
 // a kernel (the "gemm" order), the scalar code otherwise.
-void matmul_f32(Isa isa, const Weights& w, const void* act, int64_t n_tokens, float* y,
-                int64_t ldy, int64_t row_begin, int64_t row_end);
+void matmul_f32(Isa isa, const Weights& w, const void* act, int64_t n_tokens, float* y, int64_t ldy,
+                int64_t row_begin, int64_t row_end);
 // The SIMD kernels' signature: rows [row_begin, row_end) of w in the "gemm" order; x_stride is
 // the distance between tokens' activation rows, in floats.
-using F32GemmKernel = void (*)(const Weights& w, const float* x, int64_t x_stride,
-                               int64_t n_tokens, float* y, int64_t ldy, int64_t row_begin,
-                               int64_t row_end);
+using F32GemmKernel = void (*)(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens,
+                               float* y, int64_t ldy, int64_t row_begin, int64_t row_end);
+
+// ---- the reference numerics mode (WeightForm::kReferenceOrder; matmul_reference.cc) -------
+//
+// Q8_0 and MXFP4 weights are read in place (not packed) and multiplied in the reference's x86
+// order: its build (vector dot and tiled GEMM alike) keeps 8 partial sums in vector lanes. For
+// Q8_0 weights and activations: per block b, s = fp16(w.d) * a.d and the 8 exact integer sums
+// of 4 consecutive code products (columns 4l .. 4l + 3 of the block for lane l); lane l is an
+// FMA chain acc[l] = fma(s, sum_l, acc[l]) over the blocks in order (from 0); the result is
+// ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)). Every Isa computes exactly this (the integer sums
+// are exact, the float steps the same), whatever the token count and row range.
+float q8_0_reduce8(const float* lanes);
+// One output: w a Q8_0 weight row (GGUF blocks), q the token's activation codes and d its float
+// block scales as bytes (act_layout kQ8_0), n_blocks = cols / 32.
+float q8_0_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks);
+// MXFP4 weights (the reference's AVX2 ggml_vec_dot_mxfp4_q8_0 order), Q8_0 activations: the
+// lanes as for Q8_0 with the doubled E2M1 values as codes and s = a.d * 2^(e - 128), but two
+// sets of 8 lanes: blocks 0, 2, 4, ... chain into the first, 1, 3, 5, ... into the second; the
+// sets are added lane by lane and reduced by the same tree; when the block count is odd, the
+// last block's exact 32-product integer sum joins as fma(s, sum, result).
+float mxfp4_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks);
 
 // ---- packed weights (the layout of the x86 SIMD kernels) ------------------------------------
 //
@@ -100,18 +119,29 @@ using ConvertKernel = void (*)(TensorType weight_type, const float* x, int64_t n
 //    g * split_bf16_group_bytes(cols). Per step s two 1 KB tiles, hi then lo, each in the pair
 //    layout tile B of tdpbf16ps wants: 16 lines of 64 bytes, line j holding for row r (0..15) the
 //    parts of columns 32 s + 2 j and 32 s + 2 j + 1 at bytes 4 r and 4 r + 2.
-//  - Activations: per token kp hi parts, then kp lo parts, then 64 unused bytes
-//    (split_bf16_stride(cols) = 4 kp + 64 bytes per token), so a 16-token A tile of step s is 16
-//    lines of 64 bytes at that stride.
+//  - Activations: tile-major, in the layout tile A of tdpbf16ps wants, so every tile load reads
+//    1 KB of consecutive bytes (a per-token row layout made each load 16 lines at a stride of a
+//    token row: 3-24 % slower from L2 in a standalone copy of the kernel's loop). 16-token tile T
+//    at T * 16 * split_bf16_stride(cols) (= T * 64 kp bytes); in it, per step s two 1 KB tiles,
+//    hi then lo, line l (token 16 T + l) holding the part of columns 32 s .. 32 s + 31
+//    (split_bf16_act_offset).
 int64_t split_bf16_cols(int64_t cols);
 size_t split_bf16_group_bytes(int64_t cols);
+// Activation bytes per token (4 kp): a tile of 16 tokens holds 16 times that.
 size_t split_bf16_stride(int64_t cols);
+// Byte offset of the hi part of token t, column c (c < kp) in an activation buffer; the lo part
+// is 1024 bytes further.
+inline size_t split_bf16_act_offset(int64_t t, int64_t c, int64_t kp) {
+  return static_cast<size_t>((t / 16) * 64 * kp + (c / 32) * 2048 + (t % 16) * 64 + (c % 32) * 2);
+}
 // The two parts of v (BF16 bit patterns).
 void split_bf16(float v, uint16_t* hi, uint16_t* lo);
 // Packs row groups [g_begin, g_end) of `w` (F16, BF16 or F32) into dst.
 void pack_split_bf16_groups(const Weights& w, int64_t g_begin, int64_t g_end, uint8_t* dst);
-// Converts n_tokens rows of `cols` activations (row stride cols) into the split layout.
-void convert_split_bf16_scalar(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out);
+// Converts n_tokens rows of `cols` activations (row stride cols) into the split layout, as tokens
+// first_token .. first_token + n_tokens - 1 of the buffer `out` (other tokens' bytes untouched).
+void convert_split_bf16_scalar(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out,
+                               int64_t first_token = 0);
 
 // ---- the on-the-fly split form (WeightForm::kSplitBf16Fly) ----
 //

@@ -50,9 +50,7 @@ size_t split_bf16_group_bytes(int64_t cols) {
 }
 
 size_t split_bf16_stride(int64_t cols) {
-  // One cache line more than the parts: a 16-token tile's lines then fall into 16 different L1
-  // sets (with 4 kp a multiple of 4 KB, e.g. 1536 columns, they would share two).
-  return static_cast<size_t>(split_bf16_cols(cols)) * 4 + 64;
+  return static_cast<size_t>(split_bf16_cols(cols)) * 4;
 }
 
 void split_bf16(float v, uint16_t* hi, uint16_t* lo) {
@@ -113,15 +111,18 @@ void pack_tiles16_groups(const Weights& w, int64_t g_begin, int64_t g_end, uint8
   }
 }
 
-void convert_split_bf16_scalar(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out) {
+void convert_split_bf16_scalar(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out,
+                               int64_t first_token) {
   const int64_t kp = split_bf16_cols(cols);
-  const size_t stride = split_bf16_stride(cols);
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    auto* hi = reinterpret_cast<uint16_t*>(out + static_cast<size_t>(t) * stride);
-    uint16_t* lo = hi + kp;
-    for (int64_t c = 0; c < cols; ++c) split_bf16(x[t * cols + c], &hi[c], &lo[c]);
-    std::fill(hi + cols, hi + kp, uint16_t{0});
-    std::fill(lo + cols, lo + kp, uint16_t{0});
+  for (int64_t i = 0; i < n_tokens; ++i) {
+    const int64_t t = first_token + i;
+    for (int64_t c = 0; c < kp; ++c) {
+      uint16_t hi = 0, lo = 0;
+      if (c < cols) split_bf16(x[i * cols + c], &hi, &lo);
+      uint8_t* at = out + split_bf16_act_offset(t, c, kp);
+      std::memcpy(at, &hi, 2);
+      std::memcpy(at + 1024, &lo, 2);
+    }
   }
 }
 

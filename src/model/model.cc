@@ -154,9 +154,9 @@ Status Model::bind() {
     EMBER_RETURN_IF_ERROR(
         vec("per_layer_proj_norm.weight", hp_.n_embd_per_layer, true, &per_layer_proj_norm_));
   }
-  EMBER_RETURN_IF_ERROR(vec(hp_.arch == Architecture::kLfm2 ? "token_embd_norm.weight"
-                                                            : "output_norm.weight",
-                            d, true, &output_norm_));
+  EMBER_RETURN_IF_ERROR(
+      vec(hp_.arch == Architecture::kLfm2 ? "token_embd_norm.weight" : "output_norm.weight", d,
+          true, &output_norm_));
   tied_output_ = file_.find_tensor("output.weight") == nullptr;
   if (tied_output_) {
     output_.w = token_embd_;
@@ -273,8 +273,7 @@ Status Model::bind() {
         EMBER_RETURN_IF_ERROR(mat(p + "attn_v.weight", nv, d, &L.wv));
         EMBER_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", ls.head_dim_k, true, &L.q_norm));
         EMBER_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", ls.head_dim_k, true, &L.k_norm));
-        EMBER_RETURN_IF_ERROR(
-            mat(p + "attn_output.weight", d, hp_.n_head * ls.head_dim_v, &L.wo));
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_output.weight", d, hp_.n_head * ls.head_dim_v, &L.wo));
       }
       EMBER_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", d, true, &L.ffn_norm));
       EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", ls.n_ff, d, &L.ffn_gate));
@@ -408,16 +407,24 @@ Status Model::bind() {
 
 Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages) {
   isa_ = options.isa ? *options.isa : kernels::best_isa();
+  numerics_ = options.numerics;
   if (!options.prepare) return Status::Ok();
   std::vector<Linear*> all;
   std::vector<kernels::WeightForm> forms;
+  // The reference numerics mode (ember/numerics.h) reads the matrices of the types it covers in
+  // place, in the reference's summation order, for every product of them (decoders and encoders).
+  const bool reference = options.numerics == Numerics::kReference;
   // Decoders: every BF16 matrix (the runtime then converts all activations for BF16 weights
   // into the split layout: runtime/context.cc) in the on-the-fly split form, which reads the
-  // 2-byte weights in place, so decoding streams the same bytes as the exact form.
-  bf16_split_ = !is_encoder(hp_.arch) && options.decoder_split_bf16 &&
+  // 2-byte weights in place, so decoding streams the same bytes as the exact form. Not in the
+  // reference numerics mode, which keeps the exact arithmetic for the types it does not cover.
+  bf16_split_ = !is_encoder(hp_.arch) && options.decoder_split_bf16 && !reference &&
                 kernels::split_bf16_fly_supported(isa_, TensorType::kBF16);
   auto add = [&](Linear& l, kernels::WeightForm form = kernels::WeightForm::kExact) {
     if (!l.present()) return;
+    if (reference && kernels::reference_order_supported(l.w.type)) {
+      form = kernels::WeightForm::kReferenceOrder;
+    }
     if (bf16_split_ && l.w.type == TensorType::kBF16) form = kernels::WeightForm::kSplitBf16Fly;
     all.push_back(&l);
     forms.push_back(form);

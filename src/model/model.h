@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ember/numerics.h"
 #include "ember/status.h"
 #include "gguf/gguf.h"
 #include "kernels/matmul.h"
@@ -122,8 +123,12 @@ struct ModelLoadOptions {
   // WeightForm::kSplitBf16Fly) where isa is avx512-amx and the CPU has AMX-BF16, for every token
   // count (batch and token-by-token evaluations keep the same bits); false keeps the exact F32
   // arithmetic. F16 matrices always keep the exact form (docs/inference.md: splitting them on the
-  // fly made decoding several times slower).
+  // fly made decoding several times slower). Ignored with numerics = kReference (BF16 matrices
+  // then keep the exact form).
   bool decoder_split_bf16 = true;
+  // kReference: Q8_0 and MXFP4 matrices are prepared in the reference summation order
+  // (kernels::WeightForm::kReferenceOrder, read in place) instead of packed; ember/numerics.h.
+  Numerics numerics = Numerics::kFast;
   int n_threads = 0;  // threads for packing, 0: all hardware threads
   // Called as the weight matrices are packed (the long part of a load): matrices done, total.
   // Calls are serialized (never two at once) but come from the packing threads.
@@ -153,14 +158,16 @@ class Model {
   // lookups. The pages are clean file pages: the next lookup reloads them from the page cache.
   // A no-op for a model read into memory.
   void release_token_embd_pages() const;
-  const Linear& output() const { return output_; }                    // [n_vocab][n_embd]
+  const Linear& output() const { return output_; }  // [n_vocab][n_embd]
   // The Isa the matrices are packed for.
   kernels::Isa isa() const { return isa_; }
+  // The numerics the model was loaded with (ModelLoadOptions::numerics).
+  Numerics numerics() const { return numerics_; }
   // Bytes of packed weight copies held in memory (0 when nothing was packed).
   size_t packed_bytes() const { return packed_bytes_; }
   // True when the decoder's BF16 matrices were prepared in the on-the-fly split-BF16 form
-  // (ModelLoadOptions::decoder_split_bf16): products with them take split activations
-  // (kernels::convert_split_activations) when run with isa().
+  // (ModelLoadOptions::decoder_split_bf16; never in the reference numerics mode): products with
+  // them take split activations (kernels::convert_split_activations) when run with isa().
   bool bf16_split() const { return bf16_split_; }
   const float* output_norm() const { return output_norm_; }  // [n_embd]
   // Gemma 4 per-layer embeddings (absent: data == nullptr).
@@ -213,6 +220,7 @@ class Model {
   kernels::Weights token_embd_;
   Linear output_;
   kernels::Isa isa_ = kernels::Isa::kScalar;
+  Numerics numerics_ = Numerics::kFast;
   size_t packed_bytes_ = 0;
   bool bf16_split_ = false;
   const float* output_norm_ = nullptr;

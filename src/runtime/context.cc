@@ -95,7 +95,7 @@ Status Context::init() {
   n_vocab_ = hp.n_vocab;
   // Per-layer cache rows (layers reading another layer's cache own none); the sliding and
   // global RoPE tables with their layers' rotation sizes.
-  std::vector<int64_t> k_values, v_values;
+  std::vector<int64_t> k_values, v_values, kv_heads;
   int64_t max_dk = 0, max_dv = 0, max_rep = 1, max_head_kv = 1;
   std::vector<RecurrentState::LayerSize> recurrent_sizes;
   for (int64_t il = 0; il < hp.n_layer; ++il) {
@@ -107,6 +107,7 @@ Status Context::init() {
                                  i < hp.recurrent_ssm.size() ? hp.recurrent_ssm[i] : 0});
       k_values.push_back(0);
       v_values.push_back(0);
+      kv_heads.push_back(1);
       continue;
     }
     recurrent_sizes.push_back({});
@@ -115,6 +116,7 @@ Status Context::init() {
     // MLA layers read their values from the key rows (the latent is their first part).
     const bool v_in_k = model_.layer(il).mla();
     v_values.push_back(own && !v_in_k ? ls.n_head_kv * ls.head_dim_v : 0);
+    kv_heads.push_back(own ? ls.n_head_kv : 1);
     max_dk = std::max(max_dk, ls.head_dim_k);
     max_dv = std::max(max_dv, ls.head_dim_v);
     max_rep = std::max(max_rep, hp.n_head / ls.n_head_kv);
@@ -133,7 +135,9 @@ Status Context::init() {
         "are multiples of 32 (this model: " +
         std::to_string(hp.n_rot) + " + " + std::to_string(hp.n_lora_kv) + "); use f16 or f32");
   }
-  EMBER_ASSIGN_OR_RETURN(kv_, KvCache::create(k_values, v_values, params_.n_ctx, params_.kv_type));
+  EMBER_ASSIGN_OR_RETURN(
+      kv_, KvCache::create(k_values, v_values, params_.n_ctx, params_.kv_type, kv_heads,
+                           params_.attention == AttentionMode::kTiled));
   if (hp.has_recurrent()) {
     EMBER_ASSIGN_OR_RETURN(rs_, RecurrentState::create(recurrent_sizes, params_.n_seq_max));
   }
@@ -150,6 +154,7 @@ Status Context::init() {
   x_.resize(ub * d);
   h_.resize(ub * d);
   qkv_.resize(ub * n_qkv);
+  if (kv_->type() == kernels::KvType::kF16) key_rows_.resize(ub * static_cast<size_t>(max_dk) * 2);
   attn_.resize(ub * n_attn);
   o_.resize(ub * d);
   ff_.resize(2 * std::max(ff_dense, ff_moe));
@@ -159,7 +164,8 @@ Status Context::init() {
     const LayerWeights& L = model_.layer(il);
     if (L.ffn_gate_inp.present() && L.ffn_gate.present()) o2_.resize(ub * d);
     if (L.shortconv_in.present()) {
-      conv_.resize(std::max(conv_.size(), ub * static_cast<size_t>(L.shortconv_in.w.rows + hp.n_embd)));
+      conv_.resize(
+          std::max(conv_.size(), ub * static_cast<size_t>(L.shortconv_in.w.rows + hp.n_embd)));
     }
   }
   if (hp.n_embd_per_layer > 0) {
@@ -198,9 +204,10 @@ Status Context::init() {
   for (int64_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights& L = model_.layer(il);
     for (const Linear* w :
-         {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_gate_inp,
-          &L.pl_inp_gate, &L.pl_proj, &L.wq_a, &L.wq_b, &L.wkv_a_mqa, &L.shortconv_in,
-          &L.shortconv_out, &L.ssm_z, &L.ssm_alpha, &L.ssm_beta, &L.ssm_out}) {
+         {&L.wq,       &L.wk,        &L.wv,           &L.wqkv,          &L.wo,      &L.ffn_gate,
+          &L.ffn_up,   &L.ffn_down,  &L.ffn_gate_inp, &L.pl_inp_gate,   &L.pl_proj, &L.wq_a,
+          &L.wq_b,     &L.wkv_a_mqa, &L.shortconv_in, &L.shortconv_out, &L.ssm_z,   &L.ssm_alpha,
+          &L.ssm_beta, &L.ssm_out}) {
       need(*w, ub_rows);
     }
     for (const auto* v : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
@@ -253,11 +260,11 @@ Status Context::init() {
 size_t Context::scratch_bytes() const {
   size_t n = 0;
   for (const auto* v :
-       {&x_,           &h_,          &qkv_,    &attn_,         &o_,          &ff_,
-        &cos_sin_[0],  &cos_sin_[1], &router_, &route_weight_, &moe_in_,     &moe_out_,
-        &logits_,      &ones_,       &o2_,     &pl_,           &pl_tok_,     &pl_gate_,
-        &route_score_, &mla_qa_,     &mla_q_,  &mla_kv_,       &mla_gather_, &mla_v_, &conv_,
-        &qgate_,       &dn_conv_,    &dn_z_,   &dn_ab_}) {
+       {&x_,           &h_,          &qkv_,     &attn_,         &o_,          &ff_,
+        &cos_sin_[0],  &cos_sin_[1], &router_,  &route_weight_, &moe_in_,     &moe_out_,
+        &logits_,      &ones_,       &o2_,      &pl_,           &pl_tok_,     &pl_gate_,
+        &route_score_, &mla_qa_,     &mla_q_,   &mla_kv_,       &mla_gather_, &mla_v_,
+        &conv_,        &qgate_,      &dn_conv_, &dn_z_,         &dn_ab_}) {
     n += v->capacity() * sizeof(float);
   }
   n += mla_act_.capacity();
@@ -482,17 +489,20 @@ Status Context::copy_state(int32_t src, int32_t dst) {
 }
 
 size_t Context::act_bytes_for(TensorType type, int64_t n, int64_t cols) const {
-  if (bf16_split_ && type == TensorType::kBF16) return kernels::split_activation_bytes(n, cols);
+  if (split_acts(type)) return kernels::split_activation_bytes(n, cols);
   return kernels::activation_bytes(type, n, cols);
 }
 
-void Context::convert_acts(TensorType type, const float* x, int64_t n, int64_t cols,
-                           void* out) const {
-  if (bf16_split_ && type == TensorType::kBF16) {
-    kernels::convert_split_activations(x, n, cols, out);
-  } else {
-    kernels::convert_activations(isa_, type, x, n, cols, out);
+void Context::convert_acts(TensorType type, const float* x, int64_t n, int64_t cols, void* out,
+                           int64_t first_token) const {
+  if (split_acts(type)) {
+    kernels::convert_split_activations(x, n, cols, out, first_token);
+    return;
   }
+  const size_t stride = kernels::activation_bytes(type, 1, cols);
+  kernels::convert_activations(
+      isa_, type, x, n, cols,
+      static_cast<uint8_t*>(out) + static_cast<size_t>(first_token) * stride);
 }
 
 const void* Context::convert(int slot, TensorType type, const float* x, int64_t n, int64_t cols) {
@@ -500,12 +510,13 @@ const void* Context::convert(int slot, TensorType type, const float* x, int64_t 
   auto& buf = act_[static_cast<size_t>(slot)];
   const size_t bytes = act_bytes_for(type, n, cols);
   if (buf.size() < bytes) buf.resize(bytes);
-  // Token rows convert independently into consecutive strides of the buffer (kernels/act_layout.h),
-  // so large batches convert in parallel, a block of tokens per task.
+  // Token rows convert independently (into consecutive strides of the buffer, kernels/act_layout.h,
+  // or into their lines of the split layout's 16-token tiles), so large batches convert in
+  // parallel, a block of tokens per task.
   const size_t stride = act_bytes_for(type, 1, cols);
   constexpr int64_t kTokensPerTask = 8;
   if (n < 2 * kTokensPerTask || pool_.n_threads() == 1 ||
-      stride * static_cast<size_t>(n) != bytes) {
+      (!split_acts(type) && stride * static_cast<size_t>(n) != bytes)) {
     convert_acts(type, x, n, cols, buf.data());
     return buf.data();
   }
@@ -513,7 +524,7 @@ const void* Context::convert(int slot, TensorType type, const float* x, int64_t 
   pool_.run((n + kTokensPerTask - 1) / kTokensPerTask, [&](int64_t task, int) {
     const int64_t t0 = task * kTokensPerTask;
     const int64_t t1 = std::min(n, t0 + kTokensPerTask);
-    convert_acts(type, x + t0 * cols, t1 - t0, cols, out + static_cast<size_t>(t0) * stride);
+    convert_acts(type, x + t0 * cols, t1 - t0, cols, out, t0);
   });
   return buf.data();
 }
@@ -535,10 +546,10 @@ Context::RowConversion Context::begin_rows(std::initializer_list<TensorType> typ
     if (seen) continue;
     const int slot = rc.n_types++;
     rc.types[slot] = t;
-    rc.stride[slot] = act_bytes_for(t, 1, cols);
     auto& buf = act_[static_cast<size_t>(slot)];
     const size_t bytes = act_bytes_for(t, n, cols);
-    rc.deferred |= bytes != rc.stride[slot] * static_cast<size_t>(n);
+    // (The split layout converts token by token into its tiles: never deferred.)
+    rc.deferred |= !split_acts(t) && bytes != act_bytes_for(t, 1, cols) * static_cast<size_t>(n);
     if (buf.size() < bytes) buf.resize(bytes);
     rc.out[slot] = buf.data();
   }
@@ -548,7 +559,7 @@ Context::RowConversion Context::begin_rows(std::initializer_list<TensorType> typ
 void Context::convert_row(const RowConversion& rc, const float* x, int64_t t) const {
   if (rc.deferred) return;
   for (int i = 0; i < rc.n_types; ++i) {
-    convert_acts(rc.types[i], x, 1, rc.cols, rc.out[i] + static_cast<size_t>(t) * rc.stride[i]);
+    convert_acts(rc.types[i], x, 1, rc.cols, rc.out[i], t);
   }
 }
 
@@ -581,11 +592,16 @@ void Context::run_products(const Product* products, int n_products, int64_t n_to
   const kernels::Isa isa = isa_;
   // Packed weights when they were prepared for this context's Isa.
   const bool use_prepared = model_.isa() == isa_;
+  // The reference numerics mode holds for unprepared weights too (another Isa, or a model loaded
+  // without preparing): its products have the same bits on every Isa.
+  const bool reference = model_.numerics() == Numerics::kReference;
   pool_.run(static_cast<int64_t>(chunks.size()), [&](int64_t task, int) {
     const Chunk& c = chunks[static_cast<size_t>(task)];
     const Product& p = products[c.product];
     if (use_prepared && (p.w->prepared.packed() || p.w->prepared.weights().data != nullptr)) {
       kernels::matmul(p.w->prepared, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
+    } else if (reference && kernels::reference_order_supported(p.w->w.type)) {
+      kernels::matmul_reference_order(isa, p.w->w, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
     } else {
       kernels::matmul(isa, p.w->w, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
     }

@@ -243,9 +243,14 @@ class Context {
   void run_products(const Product* products, int n_products, int64_t n_tokens, Stage stage);
   // Activations for weights of `type` (kernels/act_layout.h), or the split layout for BF16
   // weights when the model prepared them in the on-the-fly split-BF16 form for this Isa
-  // (bf16_split_): bytes for n rows of `cols` and the conversion.
+  // (bf16_split_): bytes for n rows of `cols` and the conversion of x[n][cols] as tokens
+  // first_token .. first_token + n - 1 of the buffer whose token 0 is at `out` (the split layout
+  // is tile-major, kernels/matmul.h; the others are row by row, and take a first_token > 0 only
+  // when their bytes for n rows are n times those for one).
+  bool split_acts(TensorType type) const { return bf16_split_ && type == TensorType::kBF16; }
   size_t act_bytes_for(TensorType type, int64_t n, int64_t cols) const;
-  void convert_acts(TensorType type, const float* x, int64_t n, int64_t cols, void* out) const;
+  void convert_acts(TensorType type, const float* x, int64_t n, int64_t cols, void* out,
+                    int64_t first_token = 0) const;
   // Converts x[n][cols] for `type` into activation slot `slot`; returns the converted buffer.
   const void* convert(int slot, TensorType type, const float* x, int64_t n, int64_t cols);
 
@@ -255,7 +260,6 @@ class Context {
   struct RowConversion {
     int n_types = 0;
     TensorType types[3] = {};
-    size_t stride[3] = {};
     uint8_t* out[3] = {};
     int64_t cols = 0;
     bool deferred = false;  // the layout is not row by row: convert everything in finish_rows
@@ -282,6 +286,7 @@ class Context {
   std::vector<float> x_;           // [ub][n_embd] residual stream
   std::vector<float> h_;           // [ub][n_embd] normalised input of a block
   std::vector<float> qkv_;         // [ub][n_q + n_k + n_v]
+  std::vector<uint8_t> key_rows_;  // [ub][max head_dim_k] F16: keys on their way into tiles
   std::vector<float> attn_;        // [ub][n_head * dv]
   std::vector<float> o_;           // [ub][n_embd] block output
   std::vector<float> ff_;          // [ub][2 * n_ff] gate | up  (MoE: [ub * k][2 * n_ff_exp])

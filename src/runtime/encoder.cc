@@ -65,7 +65,6 @@ void Encoder::size_act(const Linear& lw, int64_t n) {
   // Split-BF16 weights (AMX-BF16, chosen at load: model.cc) take their own activation layout,
   // for every product whatever n (each row gets the same arithmetic whatever shares its batch).
   if (split(lw)) {
-    act_row_ = kernels::activation_stride(lw.prepared);
     act_.resize(kernels::activation_bytes(lw.prepared, n));
     return;
   }
@@ -77,14 +76,13 @@ void Encoder::size_act(const Linear& lw, int64_t n) {
 void Encoder::convert_rows(const Linear& lw, const float* x, int64_t ldx, int64_t t0, int64_t t1) {
   const kernels::Weights& w = lw.w;
   if (split(lw)) {
+    // Tile-major buffer: the conversion places each token (matmul.h).
     if (ldx == w.cols) {
-      kernels::convert_activations(lw.prepared, x + t0 * ldx, t1 - t0,
-                                   act_.data() + static_cast<size_t>(t0) * act_row_);
+      kernels::convert_activations(lw.prepared, x + t0 * ldx, t1 - t0, act_.data(), t0);
       return;
     }
     for (int64_t t = t0; t < t1; ++t) {
-      kernels::convert_activations(lw.prepared, x + t * ldx, 1,
-                                   act_.data() + static_cast<size_t>(t) * act_row_);
+      kernels::convert_activations(lw.prepared, x + t * ldx, 1, act_.data(), t);
     }
     return;
   }
@@ -102,29 +100,61 @@ void Encoder::convert_rows(const Linear& lw, const float* x, int64_t ldx, int64_
 
 void Encoder::products(std::span<const Out> outs, int64_t n) {
   const int64_t block = kernels::matmul_row_block(isa_);
+  const int64_t threads = pool_.n_threads();
   // Per output: a few row blocks per task, enough tasks to balance the threads and large enough
   // to amortize. Tasks are numbered output after output.
   struct TaskRange {
-    int64_t per_task, first_task;
+    int64_t per_task, first_task, n_row_tasks;
   };
   std::vector<TaskRange> ranges(outs.size());
-  int64_t n_tasks = 0;
+  int64_t n_tasks = 0, row_tasks = 0;
+  bool all_split = true;
   for (size_t i = 0; i < outs.size(); ++i) {
     const int64_t n_blocks = (outs[i].w->w.rows + block - 1) / block;
-    const int64_t per_task = std::max<int64_t>(1, n_blocks / (4 * pool_.n_threads()));
-    ranges[i] = {per_task, n_tasks};
-    n_tasks += (n_blocks + per_task - 1) / per_task;
+    const int64_t per_task = std::max<int64_t>(1, n_blocks / (4 * threads));
+    const int64_t n_row = (n_blocks + per_task - 1) / per_task;
+    ranges[i] = {per_task, 0, n_row};
+    row_tasks += n_row;
+    all_split = all_split && split(*outs[i].w);
+  }
+  // Split-BF16 products of 384 rows have only 6 row blocks of 64: with so few tasks a region's
+  // last task leaves the other threads idle for a large share of it. Their tokens are cut too
+  // (chunks of whole 32-token tile pairs, so every tile product stays the kernel's 2 x 2 block;
+  // results do not depend on the cut: each output row depends only on its own activation row),
+  // for about 8 tasks per thread. Other forms keep whole-token tasks.
+  int64_t chunk = n;
+  if (all_split && row_tasks < 8 * threads) {
+    const int64_t want = (8 * threads + row_tasks - 1) / row_tasks;
+    chunk = std::max<int64_t>(32, ((n + want - 1) / want + 31) / 32 * 32);
+  }
+  const int64_t n_chunks = (n + chunk - 1) / chunk;
+  for (TaskRange& r : ranges) {
+    r.first_task = n_tasks;
+    n_tasks += r.n_row_tasks * n_chunks;
   }
   pool_.run(n_tasks, [&](int64_t task, int) {
     size_t i = 0;
     while (i + 1 < outs.size() && task >= ranges[i + 1].first_task) ++i;
     const Linear& w = *outs[i].w;
-    const int64_t r0 = (task - ranges[i].first_task) * ranges[i].per_task * block;
+    const int64_t local = task - ranges[i].first_task;
+    const int64_t rt = local / n_chunks, t0 = (local % n_chunks) * chunk;
+    const int64_t r0 = rt * ranges[i].per_task * block;
     const int64_t r1 = std::min(w.w.rows, r0 + ranges[i].per_task * block);
-    if (split(w) || (w.prepared.packed() && w.prepared.isa() == isa_)) {
-      kernels::matmul(w.prepared, act_.data(), n, outs[i].y, outs[i].ldy, r0, r1);
+    const int64_t nt = std::min(n, t0 + chunk) - t0;
+    float* y = outs[i].y + t0 * outs[i].ldy;
+    if (split(w)) {
+      // t0 is a multiple of 32: a tile boundary of the tile-major buffer (matmul.h).
+      const uint8_t* act =
+          act_.data() + static_cast<size_t>(t0) * kernels::activation_stride(w.prepared);
+      kernels::matmul(w.prepared, act, nt, y, outs[i].ldy, r0, r1);
+    } else if (w.prepared.packed() && w.prepared.isa() == isa_) {
+      kernels::matmul(w.prepared, act_.data(), n, y, outs[i].ldy, r0, r1);
+    } else if (model_.numerics() == Numerics::kReference &&
+               kernels::reference_order_supported(w.w.type)) {
+      // The reference numerics mode: the same bits on every Isa, prepared or not.
+      kernels::matmul_reference_order(isa_, w.w, act_.data(), n, y, outs[i].ldy, r0, r1);
     } else {
-      kernels::matmul(isa_, w.w, act_.data(), n, outs[i].y, outs[i].ldy, r0, r1);
+      kernels::matmul(isa_, w.w, act_.data(), n, y, outs[i].ldy, r0, r1);
     }
   });
 }

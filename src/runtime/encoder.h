@@ -88,7 +88,8 @@ class Encoder {
   void size_act(const Linear& w, int64_t n);
   void convert_rows(const Linear& w, const float* x, int64_t ldx, int64_t t0, int64_t t1);
   // y = W x for every output, from the activations in act_ (converted for all of them: the
-  // weights share one type and width); one region over the row blocks of all outputs.
+  // weights share one type and width); one region over the row blocks of all outputs (for
+  // split-BF16 products with few row blocks, over row blocks x 32-token chunks).
   void products(std::span<const Out> outs, int64_t n);
   // Converts x[t] (rows ldx apart) into act_ for w, then products({w, y, ldy}).
   void product(const Linear& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy);
@@ -106,7 +107,7 @@ class Encoder {
   kernels::RopeTable rope_;
   float* x_ = nullptr;  // the residual stream: encode()'s output buffer
   std::vector<float> qkv_, att_, o_, ff_, cos_sin_, scratch_;
-  size_t act_row_ = 0;        // bytes of one converted row in act_
+  size_t act_row_ = 0;        // bytes of one converted row in act_ (not the split form's)
   std::vector<int32_t> pos_;  // position of each token within its sequence
   std::vector<uint8_t> act_;  // converted activations
 };

@@ -211,8 +211,17 @@ void Context::project_qkv(const Ubatch& ub, int64_t il) {
       if (cfg.v_norm) O.rmsnorm(v + h * dv, ones_.data(), v + h * dv, dv, hp.norm_eps);
     }
     const int64_t cell = ub.cells[t];
-    store(k, kv_->k_row(il, cell), nk);
-    store(v, kv_->v_row(il, cell), nv);
+    for (int64_t h = 0; h < n_head_kv; ++h) {
+      if (kv_->keys_tiled(il)) {
+        // Converted here, then scattered into the head's transposed tile.
+        uint8_t* row = key_rows_.data() + static_cast<size_t>(t) * kv_->k_head_row_bytes(il);
+        store(k + h * dk, row, dk);
+        kv_->write_key(il, h, cell, row);
+      } else {
+        store(k + h * dk, kv_->k_cell(il, h, cell), dk);
+      }
+      store(v + h * dv, kv_->v_cell(il, h, cell), dv);
+    }
   });
 }
 
@@ -242,8 +251,9 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   const int64_t n_rep = hp.n_head / n_head_kv;
   const int64_t kv_layer = ls.kv_layer;
   kernels::AttentionKv kv;
-  kv.k_stride = kv_->k_row_bytes(kv_layer);
-  kv.v_stride = kv_->v_row_bytes(kv_layer);
+  kv.k_stride = kv_->k_head_row_bytes(kv_layer);
+  kv.k_tiles = kv_->keys_tiled(kv_layer);
+  kv.v_stride = kv_->v_head_row_bytes(kv_layer);
   kv.cell_pos = kv_->cell_pos();
   kv.cell_seqs = kv_->cell_seqs();
   kv.n_cells = kv_->used_end();
@@ -253,11 +263,9 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   kv.window = sliding ? cfg.sliding_window : 0;
   kv.scale = cfg.prescale_q ? 1.0f : cfg.attn_scale;
   kv.softcap = cfg.attn_softcap;
-  const uint8_t* k_layer = kv_->k_layer(kv_layer);
-  const uint8_t* v_layer = kv_->v_layer(kv_layer);
   if (L.mla()) {
-    // The values are the latent after the RoPE key in each cached key row (no V storage).
-    v_layer = k_layer + kernels::kv_row_bytes(kv.type, hp.n_rot);
+    // The values are the latent after the RoPE key in each cached key row (no V storage; one
+    // key/value head).
     kv.v_stride = kv.k_stride;
   }
   const int64_t n_attn = hp.n_head * dv;
@@ -275,9 +283,9 @@ void Context::attention_block(const Ubatch& ub, int64_t il) {
   auto row_seq = [&](int64_t i) { return ub.seq[last ? ub.out_rows[static_cast<size_t>(i)] : i]; };
   auto head_kv = [&](int64_t g, int32_t seq) {
     kernels::AttentionKv kvh = kv;
-    // Byte offset of head g inside a cache row (whole blocks per head for Q8_0).
-    kvh.k = k_layer + kernels::kv_row_bytes(kv.type, g * dk);
-    kvh.v = v_layer + kernels::kv_row_bytes(kv.type, g * dv);
+    // Head g's plane of the layer's cache.
+    kvh.k = kv_->k_head(kv_layer, g);
+    kvh.v = L.mla() ? kvh.k + kernels::kv_row_bytes(kv.type, hp.n_rot) : kv_->v_head(kv_layer, g);
     if (L.sinks != nullptr) kvh.sinks = L.sinks + g * n_rep;
     if (ub.paged) {
       const auto [b, e] = tile_range_[static_cast<size_t>(seq)];

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "kernels/attention.h"
 #include "tensor/blocks_legacy.h"
 
 namespace ember {
@@ -19,9 +20,12 @@ Result<std::unique_ptr<KvCache>> KvCache::create(int64_t n_layer, int64_t n_cell
 
 Result<std::unique_ptr<KvCache>> KvCache::create(const std::vector<int64_t>& k_values,
                                                  const std::vector<int64_t>& v_values,
-                                                 int64_t n_cells, kernels::KvType type) {
+                                                 int64_t n_cells, kernels::KvType type,
+                                                 const std::vector<int64_t>& heads,
+                                                 bool tiled_keys) {
   const auto n_layer = static_cast<int64_t>(k_values.size());
-  if (n_layer <= 0 || v_values.size() != k_values.size() || n_cells <= 0) {
+  if (n_layer <= 0 || v_values.size() != k_values.size() || n_cells <= 0 ||
+      (!heads.empty() && heads.size() != k_values.size())) {
     return invalid_argument("key/value cache sizes must be positive");
   }
   if (n_cells > (int64_t{1} << 24)) {
@@ -31,21 +35,27 @@ Result<std::unique_ptr<KvCache>> KvCache::create(const std::vector<int64_t>& k_v
   c->n_layer_ = n_layer;
   c->n_cells_ = n_cells;
   c->type_ = type;
+  // Whole tiles per plane: attention reads a tiled key tile whole.
+  c->plane_cells_ =
+      (n_cells + kernels::kAttentionTile - 1) / kernels::kAttentionTile * kernels::kAttentionTile;
   std::vector<size_t> per_layer(static_cast<size_t>(n_layer));
   for (size_t il = 0; il < per_layer.size(); ++il) {
     const int64_t kv = k_values[il], vv = v_values[il];
+    const int64_t nh = heads.empty() || kv == 0 ? 1 : heads[il];
     // V values without K values make no sense; K without V is a layer whose values are part of
     // its key rows (multi-head latent attention).
-    if (kv < 0 || vv < 0 || (kv == 0 && vv != 0)) {
+    if (kv < 0 || vv < 0 || (kv == 0 && vv != 0) || nh <= 0 || kv % nh != 0 || vv % nh != 0) {
       return invalid_argument("key/value cache sizes must be positive");
     }
-    if (type == kernels::KvType::kQ8_0 && (kv % kQK8_0 != 0 || vv % kQK8_0 != 0)) {
+    if (type == kernels::KvType::kQ8_0 && ((kv / nh) % kQK8_0 != 0 || (vv / nh) % kQK8_0 != 0)) {
       return invalid_argument("a q8_0 key/value cache needs head sizes that are multiples of 32");
     }
+    c->heads_.push_back(nh);
+    c->k_tiled_.push_back(tiled_keys && type == kernels::KvType::kF16 && vv > 0 ? 1 : 0);
     c->k_row_bytes_.push_back(kernels::kv_row_bytes(type, kv));
     c->v_row_bytes_.push_back(kernels::kv_row_bytes(type, vv));
     per_layer[il] =
-        (c->k_row_bytes_.back() + c->v_row_bytes_.back()) * static_cast<size_t>(n_cells);
+        (c->k_row_bytes_.back() + c->v_row_bytes_.back()) * static_cast<size_t>(c->plane_cells_);
     c->total_bytes_ += per_layer[il];
   }
   c->storage_.reset(new (std::nothrow) uint8_t[std::max<size_t>(c->total_bytes_, 1)]);
@@ -57,7 +67,7 @@ Result<std::unique_ptr<KvCache>> KvCache::create(const std::vector<int64_t>& k_v
   for (size_t il = 0; il < per_layer.size(); ++il) {
     uint8_t* base = c->storage_.get() + offset;
     c->k_.push_back(base);
-    c->v_.push_back(base + c->k_row_bytes_[il] * static_cast<size_t>(n_cells));
+    c->v_.push_back(base + c->k_row_bytes_[il] * static_cast<size_t>(c->plane_cells_));
     offset += per_layer[il];
   }
   c->pos_.assign(static_cast<size_t>(n_cells), -1);
@@ -90,11 +100,45 @@ void KvCache::assign(int64_t cell, int32_t pos, int32_t seq) {
   used_end_ = std::max(used_end_, cell + 1);
 }
 
+namespace {
+constexpr int64_t kTile = kernels::kAttentionTile;
+// Half j (of the key row) of `cell` in a tiled head plane: tile-major, [dim][64] per tile.
+size_t tiled_half(int64_t dims, int64_t cell, int64_t j) {
+  return static_cast<size_t>((cell / kTile) * kTile * dims + j * kTile + cell % kTile);
+}
+}  // namespace
+
+void KvCache::write_key(int64_t layer, int64_t head, int64_t cell, const uint8_t* row) {
+  if (!keys_tiled(layer)) {
+    std::memcpy(k_cell(layer, head, cell), row, k_head_row_bytes(layer));
+    return;
+  }
+  const auto dims = static_cast<int64_t>(k_head_row_bytes(layer) / 2);
+  auto* plane = reinterpret_cast<uint16_t*>(k_[static_cast<size_t>(layer)] +
+                                            plane_offset(k_head_row_bytes(layer), head, 0));
+  for (int64_t j = 0; j < dims; ++j) {
+    uint16_t h;
+    std::memcpy(&h, row + 2 * j, 2);
+    plane[tiled_half(dims, cell, j)] = h;
+  }
+}
+
 void KvCache::copy_cells(const int64_t* src, const int64_t* dst, int64_t n, int32_t seq) {
   for (int64_t il = 0; il < n_layer_; ++il) {
-    for (int64_t i = 0; i < n; ++i) {
-      std::memcpy(k_row(il, dst[i]), k_row(il, src[i]), k_row_bytes(il));
-      std::memcpy(v_row(il, dst[i]), v_row(il, src[i]), v_row_bytes(il));
+    const size_t kb = k_head_row_bytes(il), vb = v_head_row_bytes(il);
+    const auto dims = static_cast<int64_t>(kb / 2);
+    for (int64_t h = 0; h < heads(il); ++h) {
+      auto* plane =
+          reinterpret_cast<uint16_t*>(k_[static_cast<size_t>(il)] + plane_offset(kb, h, 0));
+      for (int64_t i = 0; i < n; ++i) {
+        if (keys_tiled(il)) {
+          for (int64_t j = 0; j < dims; ++j)
+            plane[tiled_half(dims, dst[i], j)] = plane[tiled_half(dims, src[i], j)];
+        } else if (kb != 0) {
+          std::memcpy(k_cell(il, h, dst[i]), k_cell(il, h, src[i]), kb);
+        }
+        if (vb != 0) std::memcpy(v_cell(il, h, dst[i]), v_cell(il, h, src[i]), vb);
+      }
     }
   }
   for (int64_t i = 0; i < n; ++i) assign(dst[i], pos_[static_cast<size_t>(src[i])], seq);

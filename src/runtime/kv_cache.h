@@ -7,8 +7,18 @@
 // position > p - window). Cells are scanned in index order, so which cell a token lands in is
 // part of the arithmetic order of attention; allocation is deterministic (lowest free cells).
 //
-// Layout per layer: K as [cell][n_head_kv * head_dim_k] rows, V as [cell][n_head_kv * head_dim_v]
-// rows, each row stored as the cache type (F16 by default, F32, or Q8_0 blocks).
+// Layout per layer: head-major planes, K as [n_head_kv][cell][head_dim_k] and V as
+// [n_head_kv][cell][head_dim_v], each head's row stored as the cache type (F16 by default, F32,
+// or Q8_0 blocks). Attention reads one key/value head at a time over many cells, so each head's
+// cells are one contiguous stream the hardware prefetchers follow; with cell-major rows
+// ([cell][all heads]) a head's rows are small pieces a whole row apart, which decoding at depth
+// reads at a fraction of the memory bandwidth. Planes hold a whole number of 64-cell tiles.
+//
+// Tiled keys (an F16 cache created with `tiled_keys`, for contexts that always use the tiled
+// attention algorithm): in every layer with values of its own, a head's keys are stored per
+// 64-cell tile transposed, [head_dim_k][64] halves (kernels::AttentionKv::k_tiles), so the
+// score GEMM reads them in place instead of transposing every tile of every decoding step.
+// Write and copy keys through write_key / copy_cells, which know the layout.
 #pragma once
 
 #include <cstdint>
@@ -31,25 +41,49 @@ class KvCache {
   // Per-layer row sizes (k_values[il] / v_values[il] values per cell); a layer with 0 K values
   // has no storage (it reads another layer's cache), a layer with K but 0 V values stores keys
   // only (multi-head latent attention reads its values from the key rows).
+  // `heads`: key/value heads per layer (empty: one per layer); each layer's K and V values split
+  // evenly into that many head planes (Q8_0: each head a whole number of blocks).
   static Result<std::unique_ptr<KvCache>> create(const std::vector<int64_t>& k_values,
                                                  const std::vector<int64_t>& v_values,
-                                                 int64_t n_cells, kernels::KvType type);
+                                                 int64_t n_cells, kernels::KvType type,
+                                                 const std::vector<int64_t>& heads = {},
+                                                 bool tiled_keys = false);
 
   int64_t size() const { return n_cells_; }
   kernels::KvType type() const { return type_; }
+  // Bytes of one cell's keys / values in a layer, all heads (0: the layer owns no storage).
   size_t k_row_bytes(int64_t layer = 0) const { return k_row_bytes_[static_cast<size_t>(layer)]; }
   size_t v_row_bytes(int64_t layer = 0) const { return v_row_bytes_[static_cast<size_t>(layer)]; }
+  int64_t heads(int64_t layer = 0) const { return heads_[static_cast<size_t>(layer)]; }
+  // Bytes of one head's row of one cell: the distance between consecutive cells of a head plane.
+  size_t k_head_row_bytes(int64_t layer = 0) const {
+    return k_row_bytes(layer) / static_cast<size_t>(heads(layer));
+  }
+  size_t v_head_row_bytes(int64_t layer = 0) const {
+    return v_row_bytes(layer) / static_cast<size_t>(heads(layer));
+  }
   // Bytes of K and V storage for all layers.
   size_t memory_bytes() const { return total_bytes_; }
 
-  uint8_t* k_row(int64_t layer, int64_t cell) {
-    return k_[static_cast<size_t>(layer)] + static_cast<size_t>(cell) * k_row_bytes(layer);
+  // Whether the layer's keys are stored as transposed tiles (see above).
+  bool keys_tiled(int64_t layer) const { return k_tiled_[static_cast<size_t>(layer)] != 0; }
+  // Head `head`'s row of `cell`: the plane of the head at k_head(layer, head), cells
+  // k_head_row_bytes(layer) apart. Keys: only for layers whose keys are not tiled.
+  uint8_t* k_cell(int64_t layer, int64_t head, int64_t cell) {
+    return k_[static_cast<size_t>(layer)] + plane_offset(k_head_row_bytes(layer), head, cell);
   }
-  uint8_t* v_row(int64_t layer, int64_t cell) {
-    return v_[static_cast<size_t>(layer)] + static_cast<size_t>(cell) * v_row_bytes(layer);
+  // Stores one head's key row (k_head_row_bytes(layer) bytes of the cache type) for `cell`,
+  // in whichever layout the layer has.
+  void write_key(int64_t layer, int64_t head, int64_t cell, const uint8_t* row);
+  uint8_t* v_cell(int64_t layer, int64_t head, int64_t cell) {
+    return v_[static_cast<size_t>(layer)] + plane_offset(v_head_row_bytes(layer), head, cell);
   }
-  const uint8_t* k_layer(int64_t layer) const { return k_[static_cast<size_t>(layer)]; }
-  const uint8_t* v_layer(int64_t layer) const { return v_[static_cast<size_t>(layer)]; }
+  const uint8_t* k_head(int64_t layer, int64_t head) const {
+    return k_[static_cast<size_t>(layer)] + plane_offset(k_head_row_bytes(layer), head, 0);
+  }
+  const uint8_t* v_head(int64_t layer, int64_t head) const {
+    return v_[static_cast<size_t>(layer)] + plane_offset(v_head_row_bytes(layer), head, 0);
+  }
 
   // Cell metadata (position -1 and an empty mask for a free cell).
   const int32_t* cell_pos() const { return pos_.data(); }
@@ -81,12 +115,19 @@ class KvCache {
  private:
   KvCache() = default;
   void update_used_end();
+  size_t plane_offset(size_t head_row_bytes, int64_t head, int64_t cell) const {
+    return head_row_bytes * (static_cast<size_t>(head) * static_cast<size_t>(plane_cells_) +
+                             static_cast<size_t>(cell));
+  }
 
   int64_t n_layer_ = 0;
   int64_t n_cells_ = 0;
   kernels::KvType type_ = kernels::KvType::kF16;
   std::vector<size_t> k_row_bytes_;  // per layer
   std::vector<size_t> v_row_bytes_;
+  std::vector<int64_t> heads_;    // per layer (1 for layers without storage)
+  std::vector<uint8_t> k_tiled_;  // per layer: keys stored as transposed 64-cell tiles
+  int64_t plane_cells_ = 0;       // cells per head plane: n_cells rounded up to whole tiles
   size_t total_bytes_ = 0;
   // One allocation for everything; not zeroed, so pages of unused cells are never touched.
   std::unique_ptr<uint8_t[]> storage_;

@@ -94,7 +94,7 @@ void Context::mla_project(int64_t il, int64_t n, const int64_t* cells) {
     O.rmsnorm(kvrow, L.kv_a_norm, key + r, kvr, hp.norm_eps);
     std::memcpy(key, kvrow + kvr, static_cast<size_t>(r) * sizeof(float));
     kernels::rope_apply(cfg.rope.style, key, r, cs);
-    store(key, kv_->k_row(il, cells[t]), dk);
+    store(key, kv_->k_cell(il, 0, cells[t]), dk);
     const float* q = mla_q_.data() + t * H * dq;
     for (int64_t h = 0; h < H; ++h) {
       const float* qh = q + h * dq;

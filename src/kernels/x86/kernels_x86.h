@@ -33,11 +33,12 @@ PackedKernel avx512amx_legacy_kernel(TensorType type);
 
 // The split-BF16 form on AMX-BF16 (matmul_split_avx512amxbf16.cc; matmul_internal.h): y for rows
 // [row_begin, row_end) of the packed split weights `pv` (group_bytes = split_bf16_group_bytes),
-// `act` holding round_up(n_tokens, 16) converted rows; and the activation conversion (the same
-// bits as convert_split_bf16_scalar).
+// `act` holding round_up(n_tokens, 16) converted tokens (tile-major); and the activation conversion
+// (the same bits as convert_split_bf16_scalar).
 void avx512amxbf16_split_matmul(const PackedView& pv, const uint8_t* act, int64_t n_tokens,
                                 float* y, int64_t ldy, int64_t row_begin, int64_t row_end);
-void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out);
+void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out,
+                                 int64_t first_token);
 // The on-the-fly split form (WeightForm::kSplitBf16Fly; matmul_internal.h): the same products as
 // avx512amxbf16_split_matmul on weights packed by pack_tiles16_groups (group_bytes =
 // tiles16_group_bytes), F16 tiles split into hi / lo parts in the kernel, BF16 tiles used as they
@@ -48,7 +49,15 @@ void avx512amxbf16_fly_matmul(const PackedView& pv, const uint8_t* act, int64_t 
 // F32 weights, unpacked, in the "gemm" summation order (matmul_f32_<isa>.cc; matmul_internal.h).
 void avx2_f32_gemm(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                    int64_t ldy, int64_t row_begin, int64_t row_end);
-void avx512_f32_gemm(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens,
-                     float* y, int64_t ldy, int64_t row_begin, int64_t row_end);
+void avx512_f32_gemm(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+                     int64_t ldy, int64_t row_begin, int64_t row_end);
+
+// Q8_0 and MXFP4 weights, unpacked, in the reference's 8-lane orders (matmul_reference_avx2.cc;
+// used by every x86 Isa for WeightForm::kReferenceOrder: the arithmetic is the same). `act`
+// follows act_layout(w.type, w.cols).
+void avx2_q8_0_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
+                     int64_t row_begin, int64_t row_end);
+void avx2_mxfp4_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
+                      int64_t row_begin, int64_t row_end);
 
 }  // namespace ember::kernels::x86

@@ -1,0 +1,111 @@
+// The reference numerics mode's products (WeightForm::kReferenceOrder, matmul_internal.h): the
+// scalar definitions of the reference implementation's summation orders for Q8_0 and MXFP4
+// weights, and the dispatch to the x86 kernels that compute the same bits.
+#include <cmath>
+#include <cstring>
+
+#include "kernels/act_layout.h"
+#include "kernels/matmul_internal.h"
+#include "tensor/blocks_legacy.h"
+#include "tensor/fp16.h"
+#include "tensor/quant_mxfp4.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include "kernels/x86/kernels_x86.h"
+#endif
+
+namespace ember::kernels {
+
+bool reference_order_supported(TensorType type) {
+  return type == TensorType::kQ8_0 || type == TensorType::kMXFP4;
+}
+
+float q8_0_reduce8(const float* a) {
+  const float t0 = a[0] + a[4], t1 = a[1] + a[5], t2 = a[2] + a[6], t3 = a[3] + a[7];
+  return (t0 + t2) + (t1 + t3);
+}
+
+float q8_0_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks) {
+  float acc[8] = {};
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const auto blk = load_block<BlockQ8_0>(w, b);
+    const int8_t* x = q + b * kQK8_0;
+    float db;
+    std::memcpy(&db, d + 4 * static_cast<size_t>(b), 4);
+    const float s = fp16_to_fp32(blk.d) * db;
+    for (int l = 0; l < 8; ++l) {
+      int32_t sum = 0;
+      for (int k = 4 * l; k < 4 * l + 4; ++k) sum += static_cast<int32_t>(blk.qs[k]) * x[k];
+      acc[l] = std::fma(s, static_cast<float>(sum), acc[l]);
+    }
+  }
+  return q8_0_reduce8(acc);
+}
+
+float mxfp4_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks) {
+  float acc[2][8] = {};
+  // Block b's 8 lane sums (lane l: columns 4l .. 4l + 3) and scale.
+  auto lanes = [&](int64_t b, int32_t* sum) {
+    const auto blk = load_block<BlockMXFP4>(w, b);
+    const int8_t* x = q + b * kQKMxfp4;
+    for (int l = 0; l < 8; ++l) {
+      sum[l] = 0;
+      for (int k = 4 * l; k < 4 * l + 4; ++k) {
+        const int code = k < 16 ? blk.qs[k] & 0xF : blk.qs[k - 16] >> 4;
+        sum[l] += kMxfp4Values[static_cast<size_t>(code)] * x[k];
+      }
+    }
+    float db;
+    std::memcpy(&db, d + 4 * static_cast<size_t>(b), 4);
+    return db * mxfp4_half_scale(blk.e);
+  };
+  int64_t b = 0;
+  int32_t sum[8];
+  for (; b + 1 < n_blocks; b += 2) {
+    for (int p = 0; p < 2; ++p) {
+      const float s = lanes(b + p, sum);
+      for (int l = 0; l < 8; ++l) acc[p][l] = std::fma(s, static_cast<float>(sum[l]), acc[p][l]);
+    }
+  }
+  float v[8];
+  for (int l = 0; l < 8; ++l) v[l] = acc[0][l] + acc[1][l];
+  float result = q8_0_reduce8(v);
+  if (b < n_blocks) {
+    const float s = lanes(b, sum);
+    int32_t total = 0;
+    for (int l = 0; l < 8; ++l) total += sum[l];
+    result = std::fma(s, static_cast<float>(total), result);
+  }
+  return result;
+}
+
+void matmul_reference_order(Isa isa, const Weights& w, const void* act, int64_t n_tokens, float* y,
+                            int64_t ldy, int64_t row_begin, int64_t row_end) {
+  const auto* a = static_cast<const uint8_t*>(act);
+#if defined(__x86_64__) || defined(_M_X64)
+  // Every x86 Isa from AVX2 up runs the AVX2 kernel: the order fixes 8 lanes, so wider vectors
+  // would only change how many blocks one step covers, not the bits.
+  if (isa >= Isa::kAvx2) {
+    if (w.type == TensorType::kMXFP4) {
+      x86::avx2_mxfp4_lanes(w, a, n_tokens, y, ldy, row_begin, row_end);
+    } else {
+      x86::avx2_q8_0_lanes(w, a, n_tokens, y, ldy, row_begin, row_end);
+    }
+    return;
+  }
+#else
+  (void)isa;
+#endif
+  const ActLayout l = act_layout(w.type, w.cols);
+  const auto dot = w.type == TensorType::kMXFP4 ? mxfp4_dot_lanes : q8_0_dot_lanes;
+  const auto* wbase = static_cast<const uint8_t*>(w.data);
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const uint8_t* wr = wbase + static_cast<size_t>(r) * w.row_bytes;
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const uint8_t* at = a + static_cast<size_t>(t) * l.stride;
+      y[t * ldy + r] = dot(wr, reinterpret_cast<const int8_t*>(at), at + l.d_offset, l.n_blocks);
+    }
+  }
+}
+
+}  // namespace ember::kernels

@@ -1,0 +1,207 @@
+// Q8_0 and MXFP4 weights in the reference's 8-lane orders (matmul_internal.h,
+// WeightForm::kReferenceOrder), AVX2; every x86 Isa runs these (wider vectors would change nothing
+// but the block count per step). Per block, one 256-bit vector holds the 8 lanes: |w| * sign(x, w)
+// summed in pairs (vpmaddubsw; at most 2 * 128 * 127, no saturation) and in fours (vpmaddwd),
+// exact; then one FMA per block with the broadcast scale product. Two weight rows and up to 4
+// tokens share each load; every output sees the same operations whatever group it falls in, so a
+// row's bits do not depend on the token count or the row range.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/act_layout.h"
+#include "kernels/x86/kernels_x86.h"
+#include "kernels/x86/static_for.h"
+#include "tensor/quant_mxfp4.h"
+
+namespace ember::kernels::x86 {
+namespace {
+
+constexpr int64_t kBlockBytes = 34;  // fp16 d + 32 codes
+
+// ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)): q8_0_reduce8.
+EMBER_INLINE float hsum8(__m256 a) {
+  __m128 t = _mm_add_ps(_mm256_extractf128_ps(a, 1), _mm256_castps256_ps128(a));
+  t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+  t = _mm_add_ss(t, _mm_movehdup_ps(t));
+  return _mm_cvtss_f32(t);
+}
+
+// R consecutive weight rows from r times T consecutive tokens from t0.
+template <int R, int T>
+EMBER_INLINE void tile(const uint8_t* wr, size_t row_bytes, const uint8_t* act, size_t stride,
+                       size_t d_offset, int64_t n_blocks, float* y, int64_t ldy, int64_t r,
+                       int64_t t0) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const uint8_t* at[T];
+  for (int j = 0; j < T; ++j) at[j] = act + static_cast<size_t>(t0 + j) * stride;
+  __m256 acc[R][T];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    __m256i qw[R], aw[R];
+    float wd[R];
+    for (int i = 0; i < R; ++i) {
+      const uint8_t* blk = wr + i * row_bytes + b * kBlockBytes;
+      uint16_t h;
+      std::memcpy(&h, blk, 2);
+      wd[i] = _cvtsh_ss(h);
+      qw[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+      aw[i] = _mm256_sign_epi8(qw[i], qw[i]);
+    }
+    for (int j = 0; j < T; ++j) {
+      const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at[j] + 32 * b));
+      float xd;
+      std::memcpy(&xd, at[j] + d_offset + 4 * static_cast<size_t>(b), 4);
+      for (int i = 0; i < R; ++i) {
+        const __m256i sums =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(aw[i], _mm256_sign_epi8(qx, qw[i])), ones);
+        acc[i][j] =
+            _mm256_fmadd_ps(_mm256_set1_ps(wd[i] * xd), _mm256_cvtepi32_ps(sums), acc[i][j]);
+      }
+    }
+  }
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < T; ++j) y[(t0 + j) * ldy + r + i] = hsum8(acc[i][j]);
+}
+
+// MXFP4 (17-byte blocks: E8M0 byte, 16 bytes of nibbles, low nibbles = columns 0..15): the
+// codes decoded to doubled E2M1 values by a byte shuffle, then as Q8_0; even blocks accumulate
+// in one vector and odd blocks in another, added lane by lane before the reduction; an odd last
+// block joins after the reduction, fused.
+constexpr int64_t kMxBlockBytes = 17;
+
+EMBER_INLINE __m256i mxfp4_codes(const uint8_t* blk, __m128i table) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 1));
+  const __m128i m4 = _mm_set1_epi8(0x0F);
+  const __m128i lo = _mm_shuffle_epi8(table, _mm_and_si128(q, m4));
+  const __m128i hi = _mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(q, 4), m4));
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+}
+
+template <int R, int T>
+EMBER_INLINE void tile_mxfp4(const uint8_t* wr, size_t row_bytes, const uint8_t* act, size_t stride,
+                             size_t d_offset, int64_t n_blocks, float* y, int64_t ldy, int64_t r,
+                             int64_t t0) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m128i table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kMxfp4Values.data()));
+  const uint8_t* at[T];
+  for (int j = 0; j < T; ++j) at[j] = act + static_cast<size_t>(t0 + j) * stride;
+  __m256 acc[2][R][T];
+  for (int p = 0; p < 2; ++p)
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < T; ++j) acc[p][i][j] = _mm256_setzero_ps();
+  auto block = [&](int64_t b, int p) {
+    __m256i qw[R], aw[R];
+    float wd[R];
+    for (int i = 0; i < R; ++i) {
+      const uint8_t* blk = wr + i * row_bytes + b * kMxBlockBytes;
+      wd[i] = mxfp4_half_scale(blk[0]);
+      qw[i] = mxfp4_codes(blk, table);
+      aw[i] = _mm256_sign_epi8(qw[i], qw[i]);
+    }
+    for (int j = 0; j < T; ++j) {
+      const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at[j] + 32 * b));
+      float xd;
+      std::memcpy(&xd, at[j] + d_offset + 4 * static_cast<size_t>(b), 4);
+      for (int i = 0; i < R; ++i) {
+        const __m256i sums =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(aw[i], _mm256_sign_epi8(qx, qw[i])), ones);
+        acc[p][i][j] =
+            _mm256_fmadd_ps(_mm256_set1_ps(xd * wd[i]), _mm256_cvtepi32_ps(sums), acc[p][i][j]);
+      }
+    }
+  };
+  int64_t b = 0;
+  for (; b + 1 < n_blocks; b += 2) {
+    block(b, 0);
+    block(b + 1, 1);
+  }
+  float out[R][T];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < T; ++j) out[i][j] = hsum8(_mm256_add_ps(acc[0][i][j], acc[1][i][j]));
+  if (b < n_blocks) {
+    // The odd last block: its 32 products summed exactly, one fused step onto the result.
+    for (int i = 0; i < R; ++i) {
+      const uint8_t* blk = wr + i * row_bytes + b * kMxBlockBytes;
+      const float wd = mxfp4_half_scale(blk[0]);
+      const __m256i qw = mxfp4_codes(blk, table);
+      const __m256i aw = _mm256_sign_epi8(qw, qw);
+      for (int j = 0; j < T; ++j) {
+        const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at[j] + 32 * b));
+        float xd;
+        std::memcpy(&xd, at[j] + d_offset + 4 * static_cast<size_t>(b), 4);
+        const __m256i s8 =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(qx, qw)), ones);
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+        s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
+        const float sum = static_cast<float>(_mm_cvtsi128_si32(s4));
+        out[i][j] = _mm_cvtss_f32(
+            _mm_fmadd_ss(_mm_set_ss(xd * wd), _mm_set_ss(sum), _mm_set_ss(out[i][j])));
+      }
+    }
+  }
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < T; ++j) y[(t0 + j) * ldy + r + i] = out[i][j];
+}
+
+template <int R>
+void rows_mxfp4(const uint8_t* wr, size_t row_bytes, const uint8_t* act, const ActLayout& l,
+                int64_t n_tokens, float* y, int64_t ldy, int64_t r) {
+  int64_t t = 0;
+  for (; t + 4 <= n_tokens; t += 4)
+    tile_mxfp4<R, 4>(wr, row_bytes, act, l.stride, l.d_offset, l.n_blocks, y, ldy, r, t);
+  for (; t < n_tokens; ++t)
+    tile_mxfp4<R, 1>(wr, row_bytes, act, l.stride, l.d_offset, l.n_blocks, y, ldy, r, t);
+}
+
+// Groups of 4 tokens take 2 rows per step (8 accumulators), single tokens 4 rows (decoding: each
+// activation load serves 4 rows); both fit AVX2's 16 registers and give the same bits.
+template <int R, int T>
+void rows(const uint8_t* wr, size_t row_bytes, const uint8_t* act, const ActLayout& l,
+          int64_t t_begin, int64_t t_end, float* y, int64_t ldy, int64_t r) {
+  for (int64_t t = t_begin; t + T <= t_end; t += T)
+    tile<R, T>(wr, row_bytes, act, l.stride, l.d_offset, l.n_blocks, y, ldy, r, t);
+}
+
+template <int R, int T>
+void row_steps(const uint8_t* wbase, size_t row_bytes, const uint8_t* act, const ActLayout& l,
+               int64_t t_begin, int64_t t_end, float* y, int64_t ldy, int64_t row_begin,
+               int64_t row_end) {
+  int64_t r = row_begin;
+  for (; r + R <= row_end; r += R)
+    rows<R, T>(wbase + static_cast<size_t>(r) * row_bytes, row_bytes, act, l, t_begin, t_end, y,
+               ldy, r);
+  for (; r < row_end; ++r)
+    rows<1, T>(wbase + static_cast<size_t>(r) * row_bytes, row_bytes, act, l, t_begin, t_end, y,
+               ldy, r);
+}
+
+}  // namespace
+
+void avx2_mxfp4_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
+                      int64_t row_begin, int64_t row_end) {
+  const ActLayout l = act_layout(TensorType::kMXFP4, w.cols);
+  const auto* wbase = static_cast<const uint8_t*>(w.data);
+  int64_t r = row_begin;
+  for (; r + 2 <= row_end; r += 2) {
+    rows_mxfp4<2>(wbase + static_cast<size_t>(r) * w.row_bytes, w.row_bytes, act, l, n_tokens, y,
+                  ldy, r);
+  }
+  for (; r < row_end; ++r) {
+    rows_mxfp4<1>(wbase + static_cast<size_t>(r) * w.row_bytes, w.row_bytes, act, l, n_tokens, y,
+                  ldy, r);
+  }
+}
+
+void avx2_q8_0_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
+                     int64_t row_begin, int64_t row_end) {
+  const ActLayout l = act_layout(TensorType::kQ8_0, w.cols);
+  const auto* wbase = static_cast<const uint8_t*>(w.data);
+  const int64_t t4 = n_tokens / 4 * 4;
+  row_steps<2, 4>(wbase, w.row_bytes, act, l, 0, t4, y, ldy, row_begin, row_end);
+  row_steps<4, 1>(wbase, w.row_bytes, act, l, t4, n_tokens, y, ldy, row_begin, row_end);
+}
+
+}  // namespace ember::kernels::x86

@@ -1,0 +1,190 @@
+// The reference numerics mode's products (kernels/matmul.h WeightForm::kReferenceOrder): every
+// Isa against literal definitions of llama.cpp's x86 Q8_0 and MXFP4 summation orders, bit for
+// bit, on odd shapes, for every token count, row range and preparation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/act_layout.h"
+#include "kernels/matmul.h"
+#include "tensor/fp16.h"
+#include "tensor/quantize.h"
+
+namespace ember::kernels {
+namespace {
+
+uint32_t bits(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  return u;
+}
+
+std::vector<float> random_values(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> n01(0.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = n01(rng) * (rng() % 53 == 0 ? 9.0f : 1.0f);
+  return v;
+}
+
+// The order written out: lane j of block b sums the 4 code products of columns 32b + 4j ..
+// 32b + 4j + 3 exactly; lane j is an FMA chain of (weight scale * activation scale) * sum over
+// the blocks from 0; the result is ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)).
+float literal_q8_0(const uint8_t* wr, const uint8_t* at, const ActLayout& l) {
+  float lane[8] = {};
+  for (int64_t b = 0; b < l.n_blocks; ++b) {
+    const uint8_t* blk = wr + 34 * b;
+    uint16_t h;
+    std::memcpy(&h, blk, 2);
+    float xd;
+    std::memcpy(&xd, at + l.d_offset + 4 * static_cast<size_t>(b), 4);
+    for (int j = 0; j < 8; ++j) {
+      int sum = 0;
+      for (int k = 0; k < 4; ++k) {
+        sum +=
+            static_cast<int8_t>(blk[2 + 4 * j + k]) * static_cast<int8_t>(at[32 * b + 4 * j + k]);
+      }
+      lane[j] = std::fma(fp16_to_fp32(h) * xd, static_cast<float>(sum), lane[j]);
+    }
+  }
+  return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+}
+
+// MXFP4 (ggml_vec_dot_mxfp4_q8_0's AVX2 order): the same lanes with the doubled E2M1 values
+// (low nibbles: columns 0..15, high: 16..31) and the scale a.d * 2^(e - 128), in two lane sets
+// (even blocks, odd blocks) added lane by lane before the tree; an odd last block's whole
+// integer sum is fused onto the result.
+float literal_mxfp4(const uint8_t* wr, const uint8_t* at, const ActLayout& l) {
+  static const int kValues[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+  float lane[2][8] = {};
+  float tail = 0.0f;
+  int tail_sum = 0;
+  for (int64_t b = 0; b < l.n_blocks; ++b) {
+    const uint8_t* blk = wr + 17 * b;
+    float xd;
+    std::memcpy(&xd, at + l.d_offset + 4 * static_cast<size_t>(b), 4);
+    const float s = xd * std::ldexp(1.0f, blk[0] - 128);
+    const bool last_odd = b == l.n_blocks - 1 && l.n_blocks % 2 == 1;
+    for (int j = 0; j < 8; ++j) {
+      int sum = 0;
+      for (int k = 4 * j; k < 4 * j + 4; ++k) {
+        const int code = k < 16 ? blk[1 + k] & 15 : blk[1 + k - 16] >> 4;
+        sum += kValues[code] * static_cast<int8_t>(at[32 * b + k]);
+      }
+      if (last_odd) {
+        tail_sum += sum;
+        tail = s;
+      } else {
+        lane[b % 2][j] = std::fma(s, static_cast<float>(sum), lane[b % 2][j]);
+      }
+    }
+  }
+  float v[8];
+  for (int j = 0; j < 8; ++j) v[j] = lane[0][j] + lane[1][j];
+  const float r = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+  return l.n_blocks % 2 == 1 ? std::fma(tail, static_cast<float>(tail_sum), r) : r;
+}
+
+TEST(ReferenceOrder, OnlyQ8_0AndMxfp4AreCovered) {
+  EXPECT_TRUE(reference_order_supported(TensorType::kQ8_0));
+  EXPECT_TRUE(reference_order_supported(TensorType::kMXFP4));
+  for (TensorType t : {TensorType::kF32, TensorType::kF16, TensorType::kQ4_0, TensorType::kQ4_K,
+                       TensorType::kQ6_K, TensorType::kIQ4_NL}) {
+    EXPECT_FALSE(reference_order_supported(t)) << tensor_type_name(t);
+    std::vector<uint8_t> data(*tensor_row_size(t, 256), 0);
+    const Weights w{t, data.data(), 1, 256, data.size()};
+    Result<PreparedWeights> pw = prepare_weights(Isa::kScalar, w, WeightForm::kReferenceOrder);
+    ASSERT_FALSE(pw.ok());
+    EXPECT_NE(pw.status().message().find("Q8_0"), std::string::npos) << pw.status().to_string();
+  }
+}
+
+class ReferenceOrderTest : public ::testing::TestWithParam<TensorType> {};
+
+TEST_P(ReferenceOrderTest, MatchesTheLiteralOrderOnEveryIsa) {
+  const TensorType type = GetParam();
+  const auto literal = type == TensorType::kMXFP4 ? literal_mxfp4 : literal_q8_0;
+  // Odd shapes: 7 and 13 rows (the two-row tiles and the single-row tail), 1 .. 9 blocks (odd
+  // and even counts), token counts around the 4-token tiles; rows padded past their blocks.
+  for (int64_t cols : {32, 64, 96, 288}) {
+    for (int64_t rows : {7, 13}) {
+      const size_t row_bytes = *tensor_row_size(type, cols) + 6;
+      std::vector<uint8_t> data(row_bytes * static_cast<size_t>(rows), 0xAB);
+      const std::vector<float> src = random_values(rows * cols, static_cast<uint32_t>(cols + rows));
+      for (int64_t r = 0; r < rows; ++r) {
+        ASSERT_TRUE(quantize_row(type, src.data() + r * cols,
+                                 data.data() + static_cast<size_t>(r) * row_bytes, cols)
+                        .ok());
+      }
+      if (type == TensorType::kMXFP4) {
+        // Scale exponents spread over [0, 192) on row 0 (e = 0: a subnormal half scale).
+        for (int64_t b = 0; b < cols / 32; ++b)
+          data[static_cast<size_t>(17 * b)] = static_cast<uint8_t>(b * 37 % 192);
+      }
+      const Weights w{type, data.data(), rows, cols, row_bytes};
+      const ActLayout l = act_layout(type, cols);
+      for (int64_t n : {1, 3, 4, 5, 9}) {
+        const std::vector<float> x = random_values(n * cols, static_cast<uint32_t>(7 * n + cols));
+        std::vector<uint8_t> act(activation_bytes(type, n, cols));
+        convert_activations(Isa::kScalar, type, x.data(), n, cols, act.data());
+        std::vector<float> want(static_cast<size_t>(n * rows));
+        for (int64_t t = 0; t < n; ++t) {
+          for (int64_t r = 0; r < rows; ++r) {
+            want[static_cast<size_t>(t * rows + r)] =
+                literal(data.data() + static_cast<size_t>(r) * row_bytes,
+                        act.data() + static_cast<size_t>(t) * l.stride, l);
+          }
+        }
+        for (Isa isa : supported_isas()) {
+          SCOPED_TRACE(std::string(isa_name(isa)) + " rows " + std::to_string(rows) + " cols " +
+                       std::to_string(cols) + " n " + std::to_string(n));
+          // Every Isa's activation conversion gives the scalar one's bytes (tested elsewhere);
+          // converting here again keeps this test about the product.
+          std::vector<uint8_t> act_isa(act.size());
+          convert_activations(isa, type, x.data(), n, cols, act_isa.data());
+          ASSERT_EQ(0, std::memcmp(act_isa.data(), act.data(), act.size()));
+          std::vector<float> y(want.size(), -7.0f);
+          matmul_reference_order(isa, w, act.data(), n, y.data(), rows, 0, rows);
+          Result<PreparedWeights> pw = prepare_weights(isa, w, WeightForm::kReferenceOrder);
+          ASSERT_TRUE(pw.ok()) << pw.status().to_string();
+          EXPECT_FALSE(pw->packed());
+          EXPECT_EQ(pw->form(), WeightForm::kReferenceOrder);
+          // A row range starting at an odd row, and each token alone: the same bits.
+          std::vector<float> y2(want.size(), -7.0f);
+          matmul(*pw, act.data(), n, y2.data(), rows, 3, rows);
+          std::vector<float> y1(want.size(), -7.0f);
+          for (int64_t t = 0; t < n; ++t) {
+            matmul(*pw, act.data() + static_cast<size_t>(t) * l.stride, 1, y1.data() + t * rows,
+                   rows, 0, rows);
+          }
+          for (int64_t t = 0; t < n; ++t) {
+            for (int64_t r = 0; r < rows; ++r) {
+              const size_t i = static_cast<size_t>(t * rows + r);
+              EXPECT_EQ(bits(y[i]), bits(want[i])) << "t " << t << " r " << r;
+              EXPECT_EQ(bits(y1[i]), bits(want[i])) << "one token, t " << t << " r " << r;
+              if (r >= 3) {
+                EXPECT_EQ(bits(y2[i]), bits(want[i])) << "rows from 3, t " << t << " r " << r;
+              } else {
+                EXPECT_EQ(y2[i], -7.0f) << "row outside the range written";
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, ReferenceOrderTest,
+                         ::testing::Values(TensorType::kQ8_0, TensorType::kMXFP4),
+                         [](const ::testing::TestParamInfo<TensorType>& p) {
+                           return p.param == TensorType::kMXFP4 ? std::string("MXFP4")
+                                                                : std::string("Q8_0");
+                         });
+
+}  // namespace
+}  // namespace ember::kernels
