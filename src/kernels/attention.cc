@@ -259,10 +259,8 @@ void attend_per_key(const OpsTable& ops, const AttentionKv& kv, const AttentionQ
         bits &= bits - 1;
         const uint8_t* krow = kv.k + static_cast<size_t>(c) * kv.k_stride;
         if (kv.k_tiles) {  // the cell's column of its tile
-          const auto* tile = reinterpret_cast<const uint16_t*>(
-              kv.k + static_cast<size_t>(c - c % kAttentionTile) * kv.k_stride);
-          for (int64_t i = 0; i < dk; ++i)
-            kgather[i] = tile[i * kAttentionTile + c % kAttentionTile];
+          const auto* plane = reinterpret_cast<const uint16_t*>(kv.k);
+          for (int64_t i = 0; i < dk; ++i) kgather[i] = plane[tiled_key_index(dk, c, i)];
           krow = reinterpret_cast<const uint8_t*>(kgather);
         }
         const uint8_t* vr = kv.v + static_cast<size_t>(c) * kv.v_stride;

@@ -78,6 +78,13 @@ struct AttentionQuery {
   uint64_t seq_mask = 0;  // the token's sequence, as a bit
 };
 
+// Index (in halves, from the start of a head's tiled key plane) of dimension j of `cell`'s key
+// (AttentionKv::k_tiles): tile cell / 64 holds [dims][64] halves.
+inline size_t tiled_key_index(int64_t dims, int64_t cell, int64_t j) {
+  return static_cast<size_t>((cell / kAttentionTile) * kAttentionTile * dims + j * kAttentionTile +
+                             cell % kAttentionTile);
+}
+
 // Whether the tiled algorithm handles this cache (value size a multiple of 16).
 bool attention_tiled_supported(KvType type, int64_t head_dim_v);
 

@@ -100,14 +100,6 @@ void KvCache::assign(int64_t cell, int32_t pos, int32_t seq) {
   used_end_ = std::max(used_end_, cell + 1);
 }
 
-namespace {
-constexpr int64_t kTile = kernels::kAttentionTile;
-// Half j (of the key row) of `cell` in a tiled head plane: tile-major, [dim][64] per tile.
-size_t tiled_half(int64_t dims, int64_t cell, int64_t j) {
-  return static_cast<size_t>((cell / kTile) * kTile * dims + j * kTile + cell % kTile);
-}
-}  // namespace
-
 void KvCache::write_key(int64_t layer, int64_t head, int64_t cell, const uint8_t* row) {
   if (!keys_tiled(layer)) {
     std::memcpy(k_cell(layer, head, cell), row, k_head_row_bytes(layer));
@@ -119,7 +111,7 @@ void KvCache::write_key(int64_t layer, int64_t head, int64_t cell, const uint8_t
   for (int64_t j = 0; j < dims; ++j) {
     uint16_t h;
     std::memcpy(&h, row + 2 * j, 2);
-    plane[tiled_half(dims, cell, j)] = h;
+    plane[kernels::tiled_key_index(dims, cell, j)] = h;
   }
 }
 
@@ -133,7 +125,8 @@ void KvCache::copy_cells(const int64_t* src, const int64_t* dst, int64_t n, int3
       for (int64_t i = 0; i < n; ++i) {
         if (keys_tiled(il)) {
           for (int64_t j = 0; j < dims; ++j)
-            plane[tiled_half(dims, dst[i], j)] = plane[tiled_half(dims, src[i], j)];
+            plane[kernels::tiled_key_index(dims, dst[i], j)] =
+                plane[kernels::tiled_key_index(dims, src[i], j)];
         } else if (kb != 0) {
           std::memcpy(k_cell(il, h, dst[i]), k_cell(il, h, src[i]), kb);
         }

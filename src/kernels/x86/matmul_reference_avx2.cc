@@ -27,12 +27,30 @@ EMBER_INLINE float hsum8(__m256 a) {
   return _mm_cvtss_f32(t);
 }
 
+// One block b of R weight rows (codes qw, |codes| aw, scales wd) against T token rows (at): each
+// lane's exact 4-product sum, then one FMA per (row, token) with the scale product.
+template <int R, int T>
+EMBER_INLINE void accumulate_block(const __m256i (&qw)[R], const __m256i (&aw)[R],
+                                   const float (&wd)[R], const uint8_t* const (&at)[T],
+                                   size_t d_offset, int64_t b, __m256 (&acc)[R][T]) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int j = 0; j < T; ++j) {
+    const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at[j] + 32 * b));
+    float xd;
+    std::memcpy(&xd, at[j] + d_offset + 4 * static_cast<size_t>(b), 4);
+    for (int i = 0; i < R; ++i) {
+      const __m256i sums =
+          _mm256_madd_epi16(_mm256_maddubs_epi16(aw[i], _mm256_sign_epi8(qx, qw[i])), ones);
+      acc[i][j] = _mm256_fmadd_ps(_mm256_set1_ps(wd[i] * xd), _mm256_cvtepi32_ps(sums), acc[i][j]);
+    }
+  }
+}
+
 // R consecutive weight rows from r times T consecutive tokens from t0.
 template <int R, int T>
 EMBER_INLINE void tile(const uint8_t* wr, size_t row_bytes, const uint8_t* act, size_t stride,
                        size_t d_offset, int64_t n_blocks, float* y, int64_t ldy, int64_t r,
                        int64_t t0) {
-  const __m256i ones = _mm256_set1_epi16(1);
   const uint8_t* at[T];
   for (int j = 0; j < T; ++j) at[j] = act + static_cast<size_t>(t0 + j) * stride;
   __m256 acc[R][T];
@@ -49,17 +67,7 @@ EMBER_INLINE void tile(const uint8_t* wr, size_t row_bytes, const uint8_t* act, 
       qw[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
       aw[i] = _mm256_sign_epi8(qw[i], qw[i]);
     }
-    for (int j = 0; j < T; ++j) {
-      const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at[j] + 32 * b));
-      float xd;
-      std::memcpy(&xd, at[j] + d_offset + 4 * static_cast<size_t>(b), 4);
-      for (int i = 0; i < R; ++i) {
-        const __m256i sums =
-            _mm256_madd_epi16(_mm256_maddubs_epi16(aw[i], _mm256_sign_epi8(qx, qw[i])), ones);
-        acc[i][j] =
-            _mm256_fmadd_ps(_mm256_set1_ps(wd[i] * xd), _mm256_cvtepi32_ps(sums), acc[i][j]);
-      }
-    }
+    accumulate_block<R, T>(qw, aw, wd, at, d_offset, b, acc);
   }
   for (int i = 0; i < R; ++i)
     for (int j = 0; j < T; ++j) y[(t0 + j) * ldy + r + i] = hsum8(acc[i][j]);
@@ -100,17 +108,7 @@ EMBER_INLINE void tile_mxfp4(const uint8_t* wr, size_t row_bytes, const uint8_t*
       qw[i] = mxfp4_codes(blk, table);
       aw[i] = _mm256_sign_epi8(qw[i], qw[i]);
     }
-    for (int j = 0; j < T; ++j) {
-      const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at[j] + 32 * b));
-      float xd;
-      std::memcpy(&xd, at[j] + d_offset + 4 * static_cast<size_t>(b), 4);
-      for (int i = 0; i < R; ++i) {
-        const __m256i sums =
-            _mm256_madd_epi16(_mm256_maddubs_epi16(aw[i], _mm256_sign_epi8(qx, qw[i])), ones);
-        acc[p][i][j] =
-            _mm256_fmadd_ps(_mm256_set1_ps(xd * wd[i]), _mm256_cvtepi32_ps(sums), acc[p][i][j]);
-      }
-    }
+    accumulate_block<R, T>(qw, aw, wd, at, d_offset, b, acc[p]);
   };
   int64_t b = 0;
   for (; b + 1 < n_blocks; b += 2) {
