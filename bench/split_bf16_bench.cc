@@ -100,7 +100,7 @@ const bool kRegistered = [] {
   // Decoder shapes (llama-1b ffn_down: 2048 rows x 8192 columns), 1 token (decoding) and 512
   // (a prompt): the exact F16 kernel, the split form (hi + lo stored: 4 bytes a weight) and the
   // on-the-fly split form (2 bytes a weight, split in the kernel); BF16 weights for the last two.
-  for (int64_t tokens : {1, 16, 512}) {
+  for (int64_t tokens : {1, 4, 16, 512}) {
     const EncShape s{tokens, 8192, 2048};
     const std::pair<const char*, WeightForm> forms[] = {
         {"f16-fma", WeightForm::kExact},

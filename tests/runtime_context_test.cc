@@ -150,31 +150,36 @@ TEST(RuntimeDeterminism, ThreadCountDoesNotChangeResults) {
   }
 }
 
-// BF16 weights in the on-the-fly split-BF16 form (AMX-BF16; kernels/matmul.h kSplitBf16Fly,
-// the decoder default where the CPU has it): the same bits in one batch, token by token, in
-// ubatches of 7 and with 1 or 3 threads, for both attention algorithms; and close to the exact
-// form (ModelLoadOptions::decoder_split_bf16 = false: about 16 significant bits per operand).
-// The activations go into the split layout's 16-token tiles row by row (Context::convert_row,
-// after the norms) and, for 80-token batches with several threads, in parallel token blocks
-// (Context::convert: the attention output).
-TEST(RuntimeDeterminism, Bf16SplitFormBatchEqualsTokenByToken) {
-  EMBER_REQUIRE_TESTDATA(dir);
-  const std::string path = (dir / "models" / "llama-spm-bf16.gguf").string();
+// BF16 / F16 weights in the on-the-fly split-BF16 form (AMX-BF16; kernels/matmul.h
+// kSplitBf16Fly, the decoder default where the CPU has it; F16 products with 1..15 tokens run on
+// FMA instructions that reproduce the tile unit's arithmetic): the same bits in one batch, token
+// by token, in ubatches of 7 and with 1 or 3 threads, for both attention algorithms; and close to
+// the exact form (ModelLoadOptions::decoder_split_bf16 / decoder_split_f16 = false: about 16
+// significant bits per operand). The activations go into the split layout's 16-token tiles row by
+// row (Context::convert_row, after the norms) and, for 80-token batches with several threads, in
+// parallel token blocks (Context::convert: the attention output).
+void check_split_form_batch_equals_token_by_token(const std::filesystem::path& dir,
+                                                  const std::string& name, bool f16) {
+  const std::string path = (dir / "models" / (name + ".gguf")).string();
   auto split = Model::load(path);
   ASSERT_TRUE(split.ok()) << split.status().to_string();
-  if (!(*split)->bf16_split()) GTEST_SKIP() << "no AMX-BF16 here: the BF16 weights stay exact";
+  auto in_split_form = [f16](const Model& m) { return f16 ? m.f16_split() : m.bf16_split(); };
+  if (!in_split_form(**split)) {
+    GTEST_SKIP() << "no AMX-BF16 here (or, for F16, the start-up check failed): the weights stay "
+                    "exact";
+  }
   runtime::ModelLoadOptions exact_opts;
-  exact_opts.decoder_split_bf16 = false;
+  (f16 ? exact_opts.decoder_split_f16 : exact_opts.decoder_split_bf16) = false;
   auto exact = Model::load(path, exact_opts);
   ASSERT_TRUE(exact.ok()) << exact.status().to_string();
-  EXPECT_FALSE((*exact)->bf16_split());
-  // The reference numerics mode keeps BF16 weights exact (it covers no BF16 product).
+  EXPECT_FALSE(in_split_form(**exact));
+  // The reference numerics mode keeps BF16 / F16 weights exact (it covers no such product).
   runtime::ModelLoadOptions ref_opts;
   ref_opts.numerics = Numerics::kReference;
   auto reference = Model::load(path, ref_opts);
   ASSERT_TRUE(reference.ok()) << reference.status().to_string();
-  EXPECT_FALSE((*reference)->bf16_split());
-  auto toks = golden_prompt(dir, "llama-spm-bf16.p2");
+  EXPECT_FALSE(in_split_form(**reference));
+  auto toks = golden_prompt(dir, name + ".p2");
   toks.resize(80);
   for (AttentionMode mode : {AttentionMode::kPerKey, AttentionMode::kTiled}) {
     ContextParams p;
@@ -202,6 +207,16 @@ TEST(RuntimeDeterminism, Bf16SplitFormBatchEqualsTokenByToken) {
     for (float v : ref) scale = std::max(scale, std::fabs(double(v)));
     EXPECT_LT(max_abs_diff(batch, ref), 1e-3 * scale) << "mode " << int(mode) << ": vs exact";
   }
+}
+
+TEST(RuntimeDeterminism, Bf16SplitFormBatchEqualsTokenByToken) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  check_split_form_batch_equals_token_by_token(dir, "llama-spm-bf16", false);
+}
+
+TEST(RuntimeDeterminism, F16SplitFormBatchEqualsTokenByToken) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  check_split_form_batch_equals_token_by_token(dir, "llama-spm-f16", true);
 }
 
 // A context beyond 2,048 tokens (several 512-cell attention spans, the last one partial):

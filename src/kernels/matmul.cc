@@ -344,6 +344,19 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w, WeightForm fo
   return pw;
 }
 
+bool amx_bf16_tile_product(float* c, const uint16_t* a, const uint16_t* b) {
+#if defined(EMBER_SPLIT_BF16)
+  if (split_bf16_supported(Isa::kAvx512Amx, TensorType::kBF16)) {
+    x86::avx512amxbf16_tile_product(c, a, b);
+    return true;
+  }
+#endif
+  (void)c;
+  (void)a;
+  (void)b;
+  return false;
+}
+
 size_t split_activation_stride(int64_t cols) {
   return split_bf16_stride(cols);
 }

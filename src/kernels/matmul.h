@@ -135,6 +135,12 @@ enum class WeightForm : uint8_t {
 bool split_bf16_supported(Isa isa, TensorType type);
 // The same for WeightForm::kSplitBf16Fly: as split_bf16_supported, for F16 and BF16 weights only.
 bool split_bf16_fly_supported(Isa isa, TensorType type);
+// True when split_bf16_fly_supported(Isa::kAvx512Amx, TensorType::kF16) and this CPU passed the
+// check (run once per process, about a millisecond) that products with F16 weights in the
+// on-the-fly form give the same bits for 1..15 tokens, which run on AVX-512 FMA instructions that
+// reproduce the tile unit's arithmetic, as for 16 or more, which run on the tile unit. Decoders
+// put F16 weights in that form only then (batch == token by token needs it).
+bool split_bf16_fly_exact();
 
 // True when prepare_weights(isa, w, WeightForm::kReferenceOrder) works for weights of `type`
 // (Q8_0 and MXFP4; other types keep kExact in the reference numerics mode).

@@ -420,12 +420,19 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
   // reference numerics mode, which keeps the exact arithmetic for the types it does not cover.
   bf16_split_ = !is_encoder(hp_.arch) && options.decoder_split_bf16 && !reference &&
                 kernels::split_bf16_fly_supported(isa_, TensorType::kBF16);
+  // F16 matrices likewise (prompts on the tile unit, 1..15 tokens on FMA instructions that give
+  // the tile unit's bits), where this CPU passed the start-up check that they do.
+  f16_split_ = !is_encoder(hp_.arch) && options.decoder_split_f16 && !reference &&
+               isa_ == kernels::Isa::kAvx512Amx && kernels::split_bf16_fly_exact();
   auto add = [&](Linear& l, kernels::WeightForm form = kernels::WeightForm::kExact) {
     if (!l.present()) return;
     if (reference && kernels::reference_order_supported(l.w.type)) {
       form = kernels::WeightForm::kReferenceOrder;
     }
-    if (bf16_split_ && l.w.type == TensorType::kBF16) form = kernels::WeightForm::kSplitBf16Fly;
+    if ((bf16_split_ && l.w.type == TensorType::kBF16) ||
+        (f16_split_ && l.w.type == TensorType::kF16)) {
+      form = kernels::WeightForm::kSplitBf16Fly;
+    }
     all.push_back(&l);
     forms.push_back(form);
   };

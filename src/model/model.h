@@ -122,10 +122,15 @@ struct ModelLoadOptions {
   // straight from the 2-byte weights, activations split into two BF16 parts; kernels/matmul.h
   // WeightForm::kSplitBf16Fly) where isa is avx512-amx and the CPU has AMX-BF16, for every token
   // count (batch and token-by-token evaluations keep the same bits); false keeps the exact F32
-  // arithmetic. F16 matrices always keep the exact form (docs/inference.md: splitting them on the
-  // fly made decoding several times slower). Ignored with numerics = kReference (BF16 matrices
-  // then keep the exact form).
+  // arithmetic. Ignored with numerics = kReference (BF16 matrices then keep the exact form).
   bool decoder_split_bf16 = true;
+  // Decoders: the same form for every F16 matrix, where decoder_split_bf16's conditions hold and
+  // this CPU passed the start-up check (kernels::split_bf16_fly_exact) that products with 1..15
+  // tokens, which run on AVX-512 FMA instructions reproducing the tile unit's arithmetic, give
+  // the bits the tile unit gives for 16 and more (so batch and token-by-token evaluations keep
+  // the same logits). false keeps F16 matrices in the exact form. Ignored with numerics =
+  // kReference.
+  bool decoder_split_f16 = true;
   // kReference: Q8_0 and MXFP4 matrices are prepared in the reference summation order
   // (kernels::WeightForm::kReferenceOrder, read in place) instead of packed; ember/numerics.h.
   Numerics numerics = Numerics::kFast;
@@ -169,6 +174,8 @@ class Model {
   // (ModelLoadOptions::decoder_split_bf16; never in the reference numerics mode): products with
   // them take split activations (kernels::convert_split_activations) when run with isa().
   bool bf16_split() const { return bf16_split_; }
+  // The same for the F16 matrices (ModelLoadOptions::decoder_split_f16).
+  bool f16_split() const { return f16_split_; }
   const float* output_norm() const { return output_norm_; }  // [n_embd]
   // Gemma 4 per-layer embeddings (absent: data == nullptr).
   const kernels::Weights& per_layer_tok_embd() const {
@@ -223,6 +230,7 @@ class Model {
   Numerics numerics_ = Numerics::kFast;
   size_t packed_bytes_ = 0;
   bool bf16_split_ = false;
+  bool f16_split_ = false;
   const float* output_norm_ = nullptr;
   kernels::Weights per_layer_tok_embd_;
   Linear per_layer_model_proj_;

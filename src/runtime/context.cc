@@ -91,6 +91,7 @@ Status Context::init() {
   const ArchConfig& cfg = model_.config();
   isa_ = params_.isa ? *params_.isa : kernels::best_isa();
   bf16_split_ = model_.bf16_split() && model_.isa() == isa_;
+  f16_split_ = model_.f16_split() && model_.isa() == isa_;
   ops_ = &kernels::ops(isa_);
   n_vocab_ = hp.n_vocab;
   // Per-layer cache rows (layers reading another layer's cache own none); the sliding and

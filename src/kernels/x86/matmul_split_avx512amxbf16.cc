@@ -335,12 +335,19 @@ void split_f16_steps(const uint8_t* src, int64_t n, uint8_t* dst) {
   // -Wmaybe-uninitialized on their undefined pass-through.
   constexpr __mmask16 kAll16 = 0xffff;
   constexpr __mmask8 kAll8 = 0xff;
+  // Words [even 0..15, odd 0..15] -> pairs (even r, odd r).
+  alignas(64) int16_t pair_idx[32];
+  for (int r = 0; r < 16; ++r) {
+    pair_idx[2 * r] = static_cast<int16_t>(r);
+    pair_idx[2 * r + 1] = static_cast<int16_t>(16 + r);
+  }
+  const __m512i to_pairs = _mm512_load_si512(pair_idx);
   for (int64_t s = 0; s < n; ++s) {
     const uint8_t* in = src + static_cast<size_t>(s) * kTileBytes;
     uint8_t* hi_out = dst + static_cast<size_t>(s) * kStepBytes;
     uint8_t* lo_out = hi_out + kTileBytes;
     for (size_t line = 0; line < kTileBytes; line += 64) {
-      // 32 F16 values: a = the first 16, b = the last 16 (the converted pairs keep their order).
+      // The line's halves: a = the even column of rows 0..15, b = the odd one.
       const __m512 a = _mm512_maskz_cvtph_ps(
           kAll16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + line)));
       const __m512 b = _mm512_maskz_cvtph_ps(
@@ -353,8 +360,10 @@ void split_f16_steps(const uint8_t* src, int64_t n, uint8_t* dst) {
           kAll16,
           _mm512_maskz_cvtepu16_epi32(kAll16, _mm512_maskz_extracti64x4_epi64(kAll8, hi, 1)), 16));
       const __m512i lo = bits(_mm512_cvtne2ps_pbh(_mm512_sub_ps(b, hb), _mm512_sub_ps(a, ha)));
-      _mm512_storeu_si512(reinterpret_cast<__m512i*>(hi_out + line), hi);
-      _mm512_storeu_si512(reinterpret_cast<__m512i*>(lo_out + line), lo);
+      _mm512_storeu_si512(reinterpret_cast<__m512i*>(hi_out + line),
+                          _mm512_permutexvar_epi16(to_pairs, hi));
+      _mm512_storeu_si512(reinterpret_cast<__m512i*>(lo_out + line),
+                          _mm512_permutexvar_epi16(to_pairs, lo));
     }
   }
 }
@@ -383,6 +392,12 @@ void avx512amxbf16_fly_matmul(const PackedView& pv, const uint8_t* act, int64_t 
   const int64_t steps = c.steps;
   const int64_t n_tiles = (n_tokens + kTok - 1) / kTok;
   const int64_t g_first = row_begin / kTok, g_last = (row_end + kTok - 1) / kTok;
+  if (pv.type == TensorType::kF16 && n_tokens < kTok) {
+    // Decoding: the tile products' arithmetic on FMA (matmul_fly_fma_avx512amxbf16.cc), which
+    // reads the 2-byte weights at the FMA kernels' speed; the same bits.
+    avx512amxbf16_fly_fma_matmul(pv, act, n_tokens, y, ldy, row_begin, row_end);
+    return;
+  }
   load_tile_config(n_tiles == 1 ? n_tokens : kTok);
   if (pv.type == TensorType::kBF16) {
     // BF16 weights are their own hi parts (lo = 0): the tiles are read in place, one 1 KB tile
@@ -400,7 +415,7 @@ void avx512amxbf16_fly_matmul(const PackedView& pv, const uint8_t* act, int64_t 
     return;
   }
   if (n_tiles <= 2) {
-    // Few tokens (decoding): per pair of row groups, kFlySteps steps are split into an L1 buffer
+    // 16..32 tokens: per pair of row groups, kFlySteps steps are split into an L1 buffer
     // and multiplied at once; the accumulators stay in the tile registers across the passes.
     alignas(64) uint8_t buf[2 * kFlySteps * kStepBytes];
     c.w = buf;
@@ -514,6 +529,22 @@ void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols,
       std::memcpy(at + 1024, &lo, 2);
     }
   }
+}
+
+void avx512amxbf16_tile_product(float* c, const uint16_t* a, const uint16_t* b) {
+  TileConfig cfg;
+  for (int i = 0; i < 3; ++i) {
+    cfg.rows[i] = kTok;
+    cfg.colsb[i] = 64;
+  }
+  __asm__ volatile("" : : "r"(&cfg) : "memory");
+  _tile_loadconfig(&cfg);
+  _tile_loadd(0, c, 64);
+  _tile_loadd(1, a, 64);
+  _tile_loadd(2, b, 64);
+  _tile_dpbf16ps(0, 1, 2);
+  _tile_stored(0, c, 64);
+  _tile_release();
 }
 
 }  // namespace ember::kernels::x86
