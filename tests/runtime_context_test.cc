@@ -161,7 +161,9 @@ TEST(RuntimeDeterminism, ThreadCountDoesNotChangeResults) {
 void check_split_form_batch_equals_token_by_token(const std::filesystem::path& dir,
                                                   const std::string& name, bool f16) {
   const std::string path = (dir / "models" / (name + ".gguf")).string();
-  auto split = Model::load(path);
+  runtime::ModelLoadOptions split_opts;
+  split_opts.decoder_split_f16 = f16;  // opt-in for F16 (BF16: the default)
+  auto split = Model::load(path, split_opts);
   ASSERT_TRUE(split.ok()) << split.status().to_string();
   auto in_split_form = [f16](const Model& m) { return f16 ? m.f16_split() : m.bf16_split(); };
   if (!in_split_form(**split)) {

@@ -1,7 +1,9 @@
 #include "model/model.h"
 
+#include <cstdlib>
 #include <map>
 #include <mutex>
+#include <string_view>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -421,8 +423,12 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
   bf16_split_ = !is_encoder(hp_.arch) && options.decoder_split_bf16 && !reference &&
                 kernels::split_bf16_fly_supported(isa_, TensorType::kBF16);
   // F16 matrices likewise (prompts on the tile unit, 1..15 tokens on FMA instructions that give
-  // the tile unit's bits), where this CPU passed the start-up check that they do.
-  f16_split_ = !is_encoder(hp_.arch) && options.decoder_split_f16 && !reference &&
+  // the tile unit's bits), where this CPU passed the start-up check that they do; opt-in
+  // (ModelLoadOptions::decoder_split_f16 or EMBER_F16_TILES=1): decoding gets slower.
+  const char* f16_env = std::getenv("EMBER_F16_TILES");
+  const bool f16_wanted =
+      options.decoder_split_f16 || (f16_env != nullptr && std::string_view(f16_env) == "1");
+  f16_split_ = !is_encoder(hp_.arch) && f16_wanted && !reference &&
                isa_ == kernels::Isa::kAvx512Amx && kernels::split_bf16_fly_exact();
   auto add = [&](Linear& l, kernels::WeightForm form = kernels::WeightForm::kExact) {
     if (!l.present()) return;
