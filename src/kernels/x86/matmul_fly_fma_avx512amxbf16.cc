@@ -2,8 +2,8 @@
 // (kernels/matmul.h WeightForm::kSplitBf16Fly; layouts in matmul_internal.h): the same bits as
 // the AMX-BF16 tile kernel (matmul_split_avx512amxbf16.cc), at FMA speed for decoding.
 //
-// What a tile product computes (measured on Sapphire Rapids against millions of random tiles,
-// tests/kernels_split_bf16_test.cc; tdpbf16ps_scalar in split_bf16.cc is the definition): for
+// What a tile product computes (measured on Sapphire Rapids on 5 million random outputs; checked
+// again by tests/kernels_split_bf16_test.cc; tdpbf16ps_scalar in split_bf16.cc is the definition): for
 // each output, tdpbf16ps does NOT run one FMA chain over its 32 products; it keeps two F32 chains
 // from +0, e over the even elements of the pairs and o over the odd ones, each e = fma(a, b, e)
 // rounded to nearest even, then c = c + (e + o), with BF16 / F32 subnormal inputs read as zero
@@ -14,8 +14,8 @@
 //
 // Weights: per group of 16 rows and step a 1 KB tile of F16 (line k: columns 32 s + 2 k and + 1 of
 // rows 0..15, in halves). A line becomes the even / odd columns of the 16 rows as F32 (vcvtph2ps),
-// each split into hi = BF16 rounded to nearest even (vcvtneps2bf16, as split_bf16) and lo = w - hi
-// (exact). Activations: the split layout's hi / lo BF16 parts, expanded once per call to F32
+// each split into hi = BF16 rounded to nearest even (vcvtne2ps2bf16, as split_bf16, widened back
+// to F32 by zero-masked vpermw) and lo = w - hi (exact). Activations: the split layout's hi / lo BF16 parts, expanded once per call to F32
 // (even / odd halves per step) so the FMAs broadcast them from memory.
 #include <immintrin.h>
 
