@@ -3,10 +3,10 @@
 // the AMX-BF16 tile kernel (matmul_split_avx512amxbf16.cc), at FMA speed for decoding.
 //
 // What a tile product computes (measured on Sapphire Rapids on 5 million random outputs; checked
-// again by tests/kernels_split_bf16_test.cc; tdpbf16ps_scalar in split_bf16.cc is the definition): for
-// each output, tdpbf16ps does NOT run one FMA chain over its 32 products; it keeps two F32 chains
-// from +0, e over the even elements of the pairs and o over the odd ones, each e = fma(a, b, e)
-// rounded to nearest even, then c = c + (e + o), with BF16 / F32 subnormal inputs read as zero
+// again by tests/kernels_split_bf16_test.cc; tdpbf16ps_scalar in split_bf16.cc is the definition):
+// for each output, tdpbf16ps does NOT run one FMA chain over its 32 products; it keeps two F32
+// chains from +0, e over the even elements of the pairs and o over the odd ones, each e = fma(a, b,
+// e) rounded to nearest even, then c = c + (e + o), with BF16 / F32 subnormal inputs read as zero
 // and subnormal results flushed to zero (DAZ, FTZ). This kernel runs exactly those operations
 // with 16 output rows per vector, under MXCSR.DAZ | FTZ (set for the call and restored), in the
 // split form's order: per 32-column step the hi . hi, lo . hi and hi . lo products (A . B, A the
@@ -15,8 +15,9 @@
 // Weights: per group of 16 rows and step a 1 KB tile of F16 (line k: columns 32 s + 2 k and + 1 of
 // rows 0..15, in halves). A line becomes the even / odd columns of the 16 rows as F32 (vcvtph2ps),
 // each split into hi = BF16 rounded to nearest even (vcvtne2ps2bf16, as split_bf16, widened back
-// to F32 by zero-masked vpermw) and lo = w - hi (exact). Activations: the split layout's hi / lo BF16 parts, expanded once per call to F32
-// (even / odd halves per step) so the FMAs broadcast them from memory.
+// to F32 by zero-masked vpermw) and lo = w - hi (exact). Activations: the split layout's hi / lo
+// BF16 parts, expanded once per call to F32 (even / odd halves per step) so the FMAs broadcast them
+// from memory.
 #include <immintrin.h>
 
 #include <algorithm>
