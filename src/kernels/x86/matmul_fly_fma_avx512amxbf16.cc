@@ -32,6 +32,8 @@ constexpr int64_t kTok = 16;
 constexpr size_t kTileBytes = 1024;
 // Expanded activations per token and step: hi even, hi odd, lo even, lo odd (16 floats each).
 constexpr int64_t kActFloats = 64;
+// How far ahead of the line in use the weights are prefetched.
+constexpr size_t kPrefetchBytes = 8192;
 
 // MXCSR.DAZ (bit 6) and FTZ (bit 15): the tile unit's subnormal handling, for this thread while
 // the kernel runs.
@@ -104,6 +106,13 @@ void run_block(const float* x, size_t x_stride, const uint8_t* w, size_t group_b
     for (int k = 0; k < 16; ++k) {
       Line l[G];
       for (int g = 0; g < G; ++g) {
+        // The weights stream from memory once per call: prefetched ahead, since the hardware
+        // prefetcher alone left one token at about 0.7x this speed (prefetches never fault, so
+        // running past a group's end is harmless).
+        _mm_prefetch(reinterpret_cast<const char*>(w + static_cast<size_t>(g) * group_bytes +
+                                                   static_cast<size_t>(s) * kTileBytes +
+                                                   static_cast<size_t>(k) * 64 + kPrefetchBytes),
+                     _MM_HINT_T0);
         l[g] = load_line(w + static_cast<size_t>(g) * group_bytes +
                              static_cast<size_t>(s) * kTileBytes + static_cast<size_t>(k) * 64,
                          wi);
