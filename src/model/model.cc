@@ -424,7 +424,7 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
                 kernels::split_bf16_fly_supported(isa_, TensorType::kBF16);
   // F16 matrices likewise (prompts on the tile unit, 1..15 tokens on FMA instructions that give
   // the tile unit's bits), where this CPU passed the start-up check that they do; opt-in
-  // (ModelLoadOptions::decoder_split_f16 or EMBER_F16_TILES=1): decoding gets slower.
+  // (ModelLoadOptions::decoder_split_f16 or EMBER_F16_TILES=1): batched decoding gets slower.
   const char* f16_env = std::getenv("EMBER_F16_TILES");
   const bool f16_wanted =
       options.decoder_split_f16 || (f16_env != nullptr && std::string_view(f16_env) == "1");

@@ -128,9 +128,10 @@ struct ModelLoadOptions {
   // this CPU passed the start-up check (kernels::split_bf16_fly_exact) that products with 1..15
   // tokens, which run on AVX-512 FMA instructions reproducing the tile unit's arithmetic, give
   // the bits the tile unit gives for 16 and more (so batch and token-by-token evaluations keep
-  // the same logits). Opt-in (also EMBER_F16_TILES=1 in the environment): prompts run about 1.5-2x
-  // faster, but decoding one token runs at about half the F16 FMA kernel's speed (three products
-  // per weight instead of one; docs/performance.md). false keeps F16 matrices in the exact form.
+  // the same logits). Opt-in (also EMBER_F16_TILES=1 in the environment): prompts run about 1.75x
+  // faster and one sequence decodes at about the same speed, but products with 2..15 tokens
+  // (several sequences decoding together) run at about 0.3x the F16 FMA kernel (three products
+  // per weight; docs/performance.md). false keeps F16 matrices in the exact form.
   // Ignored with numerics = kReference.
   bool decoder_split_f16 = false;
   // kReference: Q8_0 and MXFP4 matrices are prepared in the reference summation order
