@@ -11,6 +11,7 @@
 
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/matmul.h"
@@ -34,7 +35,10 @@ std::string shape_name(const EncShape& s) {
 void BM_Split(benchmark::State& state, EncShape s, WeightForm form, bool convert_only,
               TensorType type) {
   const Isa isa = Isa::kAvx512Amx;
-  if (form == WeightForm::kSplitBf16 ? !split_bf16_supported(isa, type) : best_isa() < isa) {
+  const bool ok = form == WeightForm::kSplitBf16      ? split_bf16_supported(isa, type)
+                  : form == WeightForm::kSplitBf16Fly ? split_bf16_fly_supported(isa, type)
+                                                      : best_isa() >= isa;
+  if (!ok) {
     state.SkipWithError("no AMX-BF16 / avx512-amx here");
     return;
   }
@@ -92,6 +96,28 @@ const bool kRegistered = [] {
             ->Unit(benchmark::kMicrosecond);
       }
     }
+  }
+  // Decoder shapes (llama-1b ffn_down: 2048 rows x 8192 columns), 1 token (decoding) and 512
+  // (a prompt): the exact F16 kernel, the split form (hi + lo stored: 4 bytes a weight) and the
+  // on-the-fly split form (2 bytes a weight, split in the kernel); BF16 weights for the last two.
+  for (int64_t tokens : {1, 4, 16, 512}) {
+    const EncShape s{tokens, 8192, 2048};
+    const std::pair<const char*, WeightForm> forms[] = {
+        {"f16-fma", WeightForm::kExact},
+        {"split-bf16-amx", WeightForm::kSplitBf16},
+        {"fly-bf16-amx", WeightForm::kSplitBf16Fly}};
+    for (const auto& [name, form] : forms) {
+      benchmark::RegisterBenchmark(
+          ("SplitBf16/Dec/" + std::string(name) + "/" + shape_name(s)).c_str(), BM_Split, s, form,
+          false, TensorType::kF16)
+          ->Unit(benchmark::kMicrosecond);
+    }
+    benchmark::RegisterBenchmark(("SplitBf16/Dec/bf16-fma/" + shape_name(s)).c_str(), BM_Split, s,
+                                 WeightForm::kExact, false, TensorType::kBF16)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("SplitBf16/Dec/bf16-fly-amx/" + shape_name(s)).c_str(), BM_Split,
+                                 s, WeightForm::kSplitBf16Fly, false, TensorType::kBF16)
+        ->Unit(benchmark::kMicrosecond);
   }
   return true;
 }();

@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/cpu_features.h"
@@ -214,14 +216,19 @@ TEST(SplitBf16, MatchesScalarReferenceWithinBound) {
 // A row's result is the same bits whether its token is computed alone, in a batch of 17 or of 64
 // (at any position: full and partial 16-token tiles, pairs of tiles and single tiles), for any
 // row range and with two threads.
+// The same for both split forms (the on-the-fly form has its own paths for one or two token
+// tiles and for more).
 TEST(SplitBf16, RowsIndependentOfBatchTileRangeAndThreads) {
   REQUIRE_SPLIT();
-  for (TensorType type : {TensorType::kF16, TensorType::kF32, TensorType::kBF16}) {
-    SCOPED_TRACE(tensor_type_name(type));
+  for (auto [type, form] : {std::pair{TensorType::kF16, WeightForm::kSplitBf16},
+                            std::pair{TensorType::kF32, WeightForm::kSplitBf16},
+                            std::pair{TensorType::kBF16, WeightForm::kSplitBf16},
+                            std::pair{TensorType::kF16, WeightForm::kSplitBf16Fly},
+                            std::pair{TensorType::kBF16, WeightForm::kSplitBf16Fly}}) {
+    SCOPED_TRACE(tensor_type_name(type) + " form " + std::to_string(static_cast<int>(form)));
     const int64_t rows = 53, cols = 224, n = 64;
     const Matrix m = make_matrix(type, rows, cols, 7);
-    Result<PreparedWeights> pw =
-        prepare_weights(Isa::kAvx512Amx, m.weights(), WeightForm::kSplitBf16);
+    Result<PreparedWeights> pw = prepare_weights(Isa::kAvx512Amx, m.weights(), form);
     ASSERT_TRUE(pw.ok()) << pw.status().to_string();
     const std::vector<float> x = random_acts(n, cols, 8);
     const std::vector<float> all = run_split(*pw, x.data(), n, 0, rows);
@@ -272,18 +279,252 @@ TEST(SplitBf16, RowsIndependentOfBatchTileRangeAndThreads) {
 // token pairs and chunks of row groups): a token computed alone gives the batch's bits.
 TEST(SplitBf16, LargeProductRowsMatchSingleTokens) {
   REQUIRE_SPLIT();
-  const int64_t rows = 200, cols = 384, n = 301;
-  const Matrix m = make_matrix(TensorType::kF16, rows, cols, 9);
-  Result<PreparedWeights> pw =
-      prepare_weights(Isa::kAvx512Amx, m.weights(), WeightForm::kSplitBf16);
-  ASSERT_TRUE(pw.ok()) << pw.status().to_string();
-  const std::vector<float> x = random_acts(n, cols, 10);
-  const std::vector<float> all = run_split(*pw, x.data(), n, 0, rows);
-  for (int64_t t : {0, 131, 255, 300}) {
-    const std::vector<float> one = run_split(*pw, x.data() + t * cols, 1, 0, rows);
-    ASSERT_EQ(0, std::memcmp(one.data(), all.data() + t * rows, static_cast<size_t>(rows) * 4))
-        << "token " << t;
+  // 4000 columns: 125 steps, so the on-the-fly form's few-token path ends on a partial pass.
+  for (auto [form, cols] : {std::pair{WeightForm::kSplitBf16, int64_t{384}},
+                            std::pair{WeightForm::kSplitBf16Fly, int64_t{384}},
+                            std::pair{WeightForm::kSplitBf16Fly, int64_t{4000}}}) {
+    SCOPED_TRACE("form " + std::to_string(static_cast<int>(form)) + " cols " +
+                 std::to_string(cols));
+    const int64_t rows = 200, n = 301;
+    const Matrix m = make_matrix(TensorType::kF16, rows, cols, 9);
+    Result<PreparedWeights> pw = prepare_weights(Isa::kAvx512Amx, m.weights(), form);
+    ASSERT_TRUE(pw.ok()) << pw.status().to_string();
+    const std::vector<float> x = random_acts(n, cols, 10);
+    const std::vector<float> all = run_split(*pw, x.data(), n, 0, rows);
+    for (int64_t t : {0, 131, 255, 300}) {
+      const std::vector<float> one = run_split(*pw, x.data() + t * cols, 1, 0, rows);
+      ASSERT_EQ(0, std::memcmp(one.data(), all.data() + t * rows, static_cast<size_t>(rows) * 4))
+          << "token " << t;
+    }
   }
+}
+
+// The on-the-fly form (F16 / BF16 weights kept 2 bytes each, split in the kernel) against the
+// split form, whose weight parts come from the scalar split_bf16 at load: the same parts and the
+// same tile products, so the same bits, for every token count 1..70 and 301 (the few-token path
+// below 33 tokens, the chunked path above), odd row and column counts (padded groups and steps),
+// and column counts whose steps end on a partial pass of the few-token path. Each output is also
+// within the form's bound of the exact scalar reference (as MatchesScalarReferenceWithinBound).
+TEST(SplitBf16Fly, SameBitsAsSplitFormAndWithinBoundOfReference) {
+  REQUIRE_SPLIT();
+  auto check = [](TensorType type, int64_t rows, int64_t cols, int64_t n, uint32_t seed) {
+    SCOPED_TRACE(tensor_type_name(type) + " " + std::to_string(rows) + "x" + std::to_string(cols) +
+                 " n=" + std::to_string(n));
+    const Matrix m = make_matrix(type, rows, cols, seed);
+    const Weights w = m.weights();
+    const std::vector<float> x = random_acts(n, cols, seed + 1);
+    Result<PreparedWeights> split = prepare_weights(Isa::kAvx512Amx, w, WeightForm::kSplitBf16);
+    Result<PreparedWeights> fly = prepare_weights(Isa::kAvx512Amx, w, WeightForm::kSplitBf16Fly);
+    ASSERT_TRUE(split.ok()) << split.status().to_string();
+    ASSERT_TRUE(fly.ok()) << fly.status().to_string();
+    ASSERT_EQ(fly->form(), WeightForm::kSplitBf16Fly);
+    // Two bytes a weight (16-row groups, columns padded to 32).
+    const int64_t padded_rows = (rows + 15) / 16 * 16, padded_cols = (cols + 31) / 32 * 32;
+    EXPECT_EQ(fly->packed_bytes(), static_cast<size_t>(padded_rows * padded_cols * 2));
+    const std::vector<float> want = run_split(*split, x.data(), n, 0, rows);
+    const std::vector<float> got = run_split(*fly, x.data(), n, 0, rows);
+    ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * 4));
+    std::vector<uint8_t> ref_act(activation_bytes(type, n, cols));
+    convert_activations(Isa::kScalar, type, x.data(), n, cols, ref_act.data());
+    std::vector<float> ref(static_cast<size_t>(n * rows));
+    matmul(Isa::kScalar, w, ref_act.data(), n, ref.data(), rows, 0, rows);
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t r = 0; r < rows; ++r) {
+        double mag = 0.0;
+        for (int64_t c = 0; c < cols; ++c) {
+          mag += std::fabs(static_cast<double>(m.values[static_cast<size_t>(r * cols + c)]) *
+                           x[static_cast<size_t>(t * cols + c)]);
+        }
+        const size_t i = static_cast<size_t>(t * rows + r);
+        ASSERT_LE(std::fabs(static_cast<double>(got[i]) - ref[i]), std::ldexp(mag, -13) + 1e-30)
+            << "token " << t << " row " << r;
+      }
+    }
+  };
+  for (int64_t n = 1; n <= 70; n += (n < 36 ? 1 : 7)) {
+    check(TensorType::kF16, 37, 96, n, static_cast<uint32_t>(n));
+  }
+  for (TensorType type : {TensorType::kF16, TensorType::kBF16}) {
+    check(type, 70, 160, 33, 100);
+    check(type, 16, 32, 16, 101);
+    check(type, 21, 50, 19, 102);   // columns padded to 64
+    check(type, 19, 1000, 1, 105);  // 32 steps: eight few-token passes
+    check(type, 35, 1100, 2, 106);  // 35 steps (the last pass has 3 of 4), 3 row groups
+    check(type, 35, 1100, 40, 107);
+    check(type, 200, 384, 301, 104);
+  }
+}
+
+// What the tile unit computes (tdpbf16ps_scalar, the definition the FMA kernel for few tokens
+// reproduces): random tiles against the instruction, bit for bit, over values near 1, the whole
+// BF16 range (subnormal inputs, overflow to infinity), tiny values whose sums underflow (DAZ /
+// FTZ), and pairs that cancel exactly; signed zeros throughout. 2,400 tiles = 614,400 outputs
+// (the standalone probe behind this ran 5 million).
+TEST(SplitBf16, TileProductIsTwoFmaChainsWithDazFtz) {
+  REQUIRE_SPLIT();
+  auto bits = [](float v) {
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    return u;
+  };
+  auto bf = [](float v) {
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    return static_cast<uint16_t>(u >> 16);  // exact for the values used below
+  };
+  alignas(64) uint16_t a[16 * 32], b[16 * 32];
+  alignas(64) float c[16 * 16], c0[16 * 16];
+  // Not one FMA chain: 1 + 2^-24 + 2^-24 (one pair, so one product per chain) gives 1 + 2^-23
+  // (a chain would round 1 + 2^-24 to 1 twice); 2^30 + 1 - 2^30 in one chain loses the 1.
+  auto one_output = [&](float c_in, std::initializer_list<std::pair<int, float>> products) {
+    std::memset(a, 0, sizeof a);
+    std::memset(b, 0, sizeof b);
+    std::memset(c, 0, sizeof c);
+    c[0] = c_in;
+    for (auto [k, v] : products) {
+      a[k] = bf(v);
+      b[(k / 2) * 32 + k % 2] = bf(1.0f);
+    }
+    EXPECT_TRUE(amx_bf16_tile_product(c, a, b));
+    uint16_t col[32];
+    for (int k = 0; k < 32; ++k) col[k] = b[(k / 2) * 32 + k % 2];
+    EXPECT_EQ(bits(c[0]), bits(tdpbf16ps_scalar(c_in, a, col)));
+    return c[0];
+  };
+  EXPECT_EQ(one_output(1.0f, {{0, 0x1p-24f}, {1, 0x1p-24f}}), 1.0f + 0x1p-23f);
+  EXPECT_EQ(one_output(0.0f, {{0, 0x1p30f}, {2, 1.0f}, {4, -0x1p30f}}), 0.0f);
+  EXPECT_EQ(one_output(0.0f, {{0, 0x1p30f}, {3, 1.0f}, {4, -0x1p30f}}), 1.0f);
+  std::mt19937_64 rng(12);
+  int64_t checked = 0;
+  for (int it = 0; it < 2400; ++it) {
+    const int kind = it % 6;
+    auto gen = [&]() -> uint16_t {
+      uint64_t r = rng();
+      const auto sign = static_cast<uint16_t>((r & 1) << 15);
+      r >>= 1;
+      int e = 0;
+      switch (kind) {
+        case 0:
+          e = 119 + static_cast<int>(r % 17);
+          break;  // near 1
+        case 1:
+          e = std::min(254, static_cast<int>(r % 256));
+          break;  // everything, subnormals
+        case 2:
+          e = static_cast<int>(r % 70);
+          break;  // tiny: underflow
+        case 3:
+          e = 200 + static_cast<int>(r % 55);
+          break;  // huge: overflow
+        case 4:
+          e = r % 8 == 0 ? 0 : 67 + static_cast<int>(r % 40);
+          break;
+        default:
+          e = 124 + static_cast<int>(r % 7);
+          break;
+      }
+      r >>= 8;
+      const auto m = static_cast<uint16_t>(r & 0x7f);
+      if (((r >> 7) & 15) == 0) return sign;
+      return static_cast<uint16_t>(sign | (e << 7) | m);
+    };
+    for (int i = 0; i < 16 * 32; ++i) {
+      a[i] = gen();
+      b[i] = gen();
+    }
+    if (kind == 5) {  // exact cancellation inside pairs
+      for (int m = 0; m < 16; ++m) {
+        for (int k = 0; k < 16; ++k) {
+          if (rng() & 1) {
+            b[k * 32 + 2 * m + 1] = b[k * 32 + 2 * m] ^ 0x8000;
+            a[m * 32 + 2 * k + 1] = a[m * 32 + 2 * k];
+          }
+        }
+      }
+    }
+    for (int i = 0; i < 256; ++i) {
+      const uint64_t r = rng();
+      uint32_t u = 0;
+      if (kind == 2 || kind == 4) {
+        u = static_cast<uint32_t>(r) & 0x81ffffffu;  // tiny, subnormal c included
+      } else if (kind == 3) {
+        u = (static_cast<uint32_t>(r) & 0x807fffffu) | static_cast<uint32_t>(200 + r % 55) << 23;
+      } else {
+        u = (static_cast<uint32_t>(r) & 0x807fffffu) | static_cast<uint32_t>(107 + (r >> 40) % 41)
+                                                           << 23;
+      }
+      if ((r >> 33) % 16 == 0) u &= 0x80000000u;
+      std::memcpy(&c0[i], &u, 4);
+    }
+    std::memcpy(c, c0, sizeof c);
+    ASSERT_TRUE(amx_bf16_tile_product(c, a, b));
+    for (int m = 0; m < 16; ++m) {
+      for (int n = 0; n < 16; ++n) {
+        uint16_t col[32];
+        for (int k = 0; k < 16; ++k) {
+          col[2 * k] = b[k * 32 + 2 * n];
+          col[2 * k + 1] = b[k * 32 + 2 * n + 1];
+        }
+        const float want = tdpbf16ps_scalar(c0[m * 16 + n], a + m * 32, col);
+        const float got = c[m * 16 + n];
+        if (std::isnan(want) && std::isnan(got)) continue;
+        ASSERT_EQ(bits(got), bits(want)) << "kind " << kind << " tile " << it << " m " << m << " n "
+                                         << n << " c " << c0[m * 16 + n];
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 500000);
+}
+
+// F16 weights with 1..15 tokens run on FMA (matmul_fly_fma_avx512amxbf16.cc): the tile
+// kernel's bits (the split form, whose weights were split at load), with F16 subnormal and large
+// weights, activations whose lo parts are BF16 subnormals (read as zero by the tile unit), row
+// ranges cut inside 16-row groups, and odd shapes.
+TEST(SplitBf16Fly, FewTokensOnFmaGiveTheTileBits) {
+  REQUIRE_SPLIT();
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{37, 96}, {53, 70}, {16, 32}, {9, 1100}}) {
+    Matrix m = make_matrix(TensorType::kF16, rows, cols, static_cast<uint32_t>(rows + cols));
+    std::mt19937 rng(static_cast<uint32_t>(cols));
+    for (size_t i = 0; i < m.values.size(); i += 5) {
+      // F16 subnormals (2^-24 .. 2^-15) and values near the F16 maximum.
+      const uint16_t h = (rng() % 3 == 0) ? static_cast<uint16_t>(0x7800 + rng() % 0x3ff)
+                                          : static_cast<uint16_t>(1 + rng() % 0x3ff);
+      const uint16_t hs = static_cast<uint16_t>(h | (rng() % 2 ? 0x8000 : 0));
+      std::memcpy(m.data.data() + 2 * i, &hs, 2);
+    }
+    const Weights w = m.weights();
+    Result<PreparedWeights> split = prepare_weights(Isa::kAvx512Amx, w, WeightForm::kSplitBf16);
+    Result<PreparedWeights> fly = prepare_weights(Isa::kAvx512Amx, w, WeightForm::kSplitBf16Fly);
+    ASSERT_TRUE(split.ok() && fly.ok());
+    for (int64_t n = 1; n <= 15; ++n) {
+      SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(cols) + " n=" + std::to_string(n));
+      std::vector<float> x = random_acts(n, cols, static_cast<uint32_t>(n));
+      for (size_t i = 0; i < x.size(); i += 7)
+        x[i] = std::ldexp(x[i], -118 - static_cast<int>(i % 9));
+      const std::vector<float> want = run_split(*split, x.data(), n, 0, rows);
+      ASSERT_EQ(0, std::memcmp(run_split(*fly, x.data(), n, 0, rows).data(), want.data(),
+                               want.size() * 4));
+      std::vector<uint8_t> act(activation_bytes(*fly, n));
+      convert_activations(*fly, x.data(), n, act.data());
+      std::vector<float> cut(want.size(), -7.0f);
+      const int64_t cuts[] = {0, 3, std::min<int64_t>(19, rows), rows};
+      for (size_t i = 0; i + 1 < std::size(cuts); ++i) {
+        matmul(*fly, act.data(), n, cut.data(), rows, cuts[i], cuts[i + 1]);
+      }
+      ASSERT_EQ(0, std::memcmp(cut.data(), want.data(), want.size() * 4)) << "row ranges";
+    }
+  }
+}
+
+TEST(SplitBf16Fly, PrepareRejectsOtherTypes) {
+  std::vector<uint8_t> data(34 * 4 * 4, 0);
+  const Weights q8{TensorType::kQ8_0, data.data(), 4, 32, 34};
+  const Weights f32{TensorType::kF32, data.data(), 4, 32, 128};
+  EXPECT_FALSE(prepare_weights(Isa::kAvx512Amx, q8, WeightForm::kSplitBf16Fly).ok());
+  EXPECT_FALSE(prepare_weights(Isa::kAvx512Amx, f32, WeightForm::kSplitBf16Fly).ok());
+  EXPECT_FALSE(split_bf16_fly_supported(Isa::kAvx512Amx, TensorType::kF32));
+  EXPECT_FALSE(split_bf16_fly_supported(Isa::kAvx512Vnni, TensorType::kBF16));
 }
 
 TEST(SplitBf16, PrepareRejectsOtherTypesAndIsas) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -148,6 +149,80 @@ TEST(RuntimeDeterminism, ThreadCountDoesNotChangeResults) {
       }
     }
   }
+}
+
+// BF16 / F16 weights in the on-the-fly split-BF16 form (AMX-BF16; kernels/matmul.h
+// kSplitBf16Fly, the decoder default where the CPU has it; F16 products with 1..15 tokens run on
+// FMA instructions that reproduce the tile unit's arithmetic): the same bits in one batch, token
+// by token, in ubatches of 7 and with 1 or 3 threads, for both attention algorithms; and close to
+// the exact form (ModelLoadOptions::decoder_split_bf16 / decoder_split_f16 = false: about 16
+// significant bits per operand). The activations go into the split layout's 16-token tiles row by
+// row (Context::convert_row, after the norms) and, for 80-token batches with several threads, in
+// parallel token blocks (Context::convert: the attention output).
+void check_split_form_batch_equals_token_by_token(const std::filesystem::path& dir,
+                                                  const std::string& name, bool f16) {
+  if (const char* env = std::getenv("EMBER_F16_TILES"); f16 && env != nullptr && *env != '\0') {
+    GTEST_SKIP() << "EMBER_F16_TILES is set: no exact F16 model to compare with";
+  }
+  const std::string path = (dir / "models" / (name + ".gguf")).string();
+  runtime::ModelLoadOptions split_opts;
+  split_opts.decoder_split_f16 = f16;  // opt-in for F16 (BF16: the default)
+  auto split = Model::load(path, split_opts);
+  ASSERT_TRUE(split.ok()) << split.status().to_string();
+  auto in_split_form = [f16](const Model& m) { return f16 ? m.f16_split() : m.bf16_split(); };
+  if (!in_split_form(**split)) {
+    GTEST_SKIP() << "no AMX-BF16 here (or, for F16, the start-up check failed): the weights stay "
+                    "exact";
+  }
+  runtime::ModelLoadOptions exact_opts;
+  (f16 ? exact_opts.decoder_split_f16 : exact_opts.decoder_split_bf16) = false;
+  auto exact = Model::load(path, exact_opts);
+  ASSERT_TRUE(exact.ok()) << exact.status().to_string();
+  EXPECT_FALSE(in_split_form(**exact));
+  // The reference numerics mode keeps BF16 / F16 weights exact (it covers no such product).
+  runtime::ModelLoadOptions ref_opts;
+  ref_opts.numerics = Numerics::kReference;
+  auto reference = Model::load(path, ref_opts);
+  ASSERT_TRUE(reference.ok()) << reference.status().to_string();
+  EXPECT_FALSE(in_split_form(**reference));
+  auto toks = golden_prompt(dir, name + ".p2");
+  toks.resize(80);
+  for (AttentionMode mode : {AttentionMode::kPerKey, AttentionMode::kTiled}) {
+    ContextParams p;
+    p.n_ctx = 256;
+    p.n_threads = 2;
+    p.attention = mode;
+    auto a = make_context(**split, p);
+    auto b = make_context(**split, p);
+    auto e = make_context(**exact, p);
+    p.n_ubatch = 7;
+    p.n_threads = 3;
+    auto c = make_context(**split, p);
+    p.n_ubatch = 512;
+    p.n_threads = 1;
+    auto d = make_context(**split, p);
+    const auto batch = eval_batch(*a, toks);
+    const auto steps = eval_steps(*b, toks);
+    EXPECT_TRUE(same_bits(batch, steps))
+        << "mode " << int(mode) << ": batch vs token by token, max diff "
+        << max_abs_diff(batch, steps);
+    EXPECT_TRUE(same_bits(batch, eval_batch(*c, toks))) << "mode " << int(mode) << ": ubatch 7";
+    EXPECT_TRUE(same_bits(batch, eval_batch(*d, toks))) << "mode " << int(mode) << ": 1 thread";
+    const auto ref = eval_batch(*e, toks);
+    double scale = 0.0;
+    for (float v : ref) scale = std::max(scale, std::fabs(double(v)));
+    EXPECT_LT(max_abs_diff(batch, ref), 1e-3 * scale) << "mode " << int(mode) << ": vs exact";
+  }
+}
+
+TEST(RuntimeDeterminism, Bf16SplitFormBatchEqualsTokenByToken) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  check_split_form_batch_equals_token_by_token(dir, "llama-spm-bf16", false);
+}
+
+TEST(RuntimeDeterminism, F16SplitFormBatchEqualsTokenByToken) {
+  EMBER_REQUIRE_TESTDATA(dir);
+  check_split_form_batch_equals_token_by_token(dir, "llama-spm-f16", true);
 }
 
 // A context beyond 2,048 tokens (several 512-cell attention spans, the last one partial):

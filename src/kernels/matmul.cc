@@ -267,6 +267,10 @@ bool split_bf16_supported(Isa isa, TensorType type) {
 #endif
 }
 
+bool split_bf16_fly_supported(Isa isa, TensorType type) {
+  return (type == TensorType::kF16 || type == TensorType::kBF16) && split_bf16_supported(isa, type);
+}
+
 Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w, WeightForm form) {
   EMBER_RETURN_IF_ERROR(check_weights(w));
   if (!cpu_runs(isa)) {
@@ -296,6 +300,27 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w, WeightForm fo
     pack_split_bf16_groups(w, 0, groups, pw.packed_.get());
     return pw;
   }
+  if (form == WeightForm::kSplitBf16Fly) {
+    if (!split_bf16_fly_supported(isa, w.type)) {
+      return unimplemented(std::string("matmul: the on-the-fly split-BF16 form needs F16 or BF16 "
+                                       "weights (got ") +
+                           tensor_type_name(w.type) +
+                           ") and avx512-amx on a CPU/OS with AMX-BF16 and AVX512-BF16 (Isa " +
+                           isa_name(isa) + ")");
+    }
+    pw.form_ = form;
+    if (w.rows == 0) return pw;
+    const int64_t groups = (w.rows + kPackRows - 1) / kPackRows;
+    const size_t bytes = static_cast<size_t>(groups) * tiles16_group_bytes(w.cols);
+    pw.packed_ = alloc_packed(bytes);
+    if (!pw.packed_) {
+      return resource_exhausted("matmul: cannot allocate " + std::to_string(bytes) +
+                                " bytes for tile-ordered weights");
+    }
+    pw.packed_bytes_ = bytes;
+    pack_tiles16_groups(w, 0, groups, pw.packed_.get());
+    return pw;
+  }
   if (form == WeightForm::kReferenceOrder) {
     if (!reference_order_supported(w.type)) {
       return unimplemented(
@@ -319,29 +344,62 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w, WeightForm fo
   return pw;
 }
 
+bool amx_bf16_tile_product(float* c, const uint16_t* a, const uint16_t* b) {
+#if defined(EMBER_SPLIT_BF16)
+  if (split_bf16_supported(Isa::kAvx512Amx, TensorType::kBF16)) {
+    x86::avx512amxbf16_tile_product(c, a, b);
+    return true;
+  }
+#endif
+  (void)c;
+  (void)a;
+  (void)b;
+  return false;
+}
+
+size_t split_activation_stride(int64_t cols) {
+  return split_bf16_stride(cols);
+}
+
+size_t split_activation_bytes(int64_t n_tokens, int64_t cols) {
+  return static_cast<size_t>((n_tokens + kPackRows - 1) / kPackRows * kPackRows) *
+         split_bf16_stride(cols);
+}
+
+void convert_split_activations(const float* x, int64_t n_tokens, int64_t cols, void* out,
+                               int64_t first_token) {
+#if defined(EMBER_SPLIT_BF16)
+  if (split_bf16_supported(Isa::kAvx512Amx, TensorType::kBF16)) {
+    x86::avx512amxbf16_split_convert(x, n_tokens, cols, static_cast<uint8_t*>(out), first_token);
+    return;
+  }
+#endif
+  convert_split_bf16_scalar(x, n_tokens, cols, static_cast<uint8_t*>(out), first_token);
+}
+
+namespace {
+// Both split forms take the split activations (tile-major, matmul_internal.h).
+bool split_form(WeightForm form) {
+  return form == WeightForm::kSplitBf16 || form == WeightForm::kSplitBf16Fly;
+}
+}  // namespace
+
 size_t activation_stride(const PreparedWeights& pw) {
   const Weights& w = pw.weights();
-  if (pw.form() == WeightForm::kSplitBf16) return split_bf16_stride(w.cols);
+  if (split_form(pw.form())) return split_activation_stride(w.cols);
   return activation_bytes(w.type, 1, w.cols);
 }
 
 size_t activation_bytes(const PreparedWeights& pw, int64_t n_tokens) {
-  if (pw.form() == WeightForm::kSplitBf16) {
-    return static_cast<size_t>((n_tokens + kPackRows - 1) / kPackRows * kPackRows) *
-           activation_stride(pw);
-  }
+  if (split_form(pw.form())) return split_activation_bytes(n_tokens, pw.weights().cols);
   return activation_bytes(pw.weights().type, n_tokens, pw.weights().cols);
 }
 
 void convert_activations(const PreparedWeights& pw, const float* x, int64_t n_tokens, void* out,
                          int64_t first_token) {
   const Weights& w = pw.weights();
-  if (pw.form() == WeightForm::kSplitBf16) {
-#if defined(EMBER_SPLIT_BF16)
-    x86::avx512amxbf16_split_convert(x, n_tokens, w.cols, static_cast<uint8_t*>(out), first_token);
-#else
-    convert_split_bf16_scalar(x, n_tokens, w.cols, static_cast<uint8_t*>(out), first_token);
-#endif
+  if (split_form(pw.form())) {
+    convert_split_activations(x, n_tokens, w.cols, out, first_token);
     return;
   }
   convert_activations(
@@ -360,6 +418,14 @@ void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens
     const PackedView pv{w.type, w.cols, pw.packed_data(), split_bf16_group_bytes(w.cols)};
     x86::avx512amxbf16_split_matmul(pv, static_cast<const uint8_t*>(x_converted), n_tokens, y, ldy,
                                     row_begin, row_end);
+#endif
+    return;
+  }
+  if (pw.form() == WeightForm::kSplitBf16Fly) {
+#if defined(EMBER_SPLIT_BF16)
+    const PackedView pv{w.type, w.cols, pw.packed_data(), tiles16_group_bytes(w.cols)};
+    x86::avx512amxbf16_fly_matmul(pv, static_cast<const uint8_t*>(x_converted), n_tokens, y, ldy,
+                                  row_begin, row_end);
 #endif
     return;
   }

@@ -106,8 +106,9 @@ struct PackedBufferFree {
 //    w for F32), so results differ from kExact from about the 15th significant bit on (the
 //    unit also treats BF16 subnormals, below 2^-126, as zero); they are independent of the token
 //    count, the row range and the thread count (each output row of a tile depends only on its own
-//    token). The encoder (runtime/encoder.cc) asks for it; decoders never do. Activations must then
-//    be converted with the PreparedWeights overloads of activation_bytes / convert_activations.
+//    token). The encoder (runtime/encoder.cc) asks for it (decoders take kSplitBf16Fly for their
+//    BF16 weights). Activations must then be converted with the PreparedWeights overloads of
+//    activation_bytes / convert_activations.
 //  - kReferenceOrder: the reference implementation's (llama.cpp's x86 build) float summation
 //    order, for the types reference_order_supported accepts (Q8_0, MXFP4): the weights are read
 //    in place (no copy: the source must stay valid) and each output is 8 FMA lane chains over the
@@ -116,11 +117,30 @@ struct PackedBufferFree {
 //    are the same on every Isa and whatever the token count, row range and thread count; they
 //    differ from kExact in the last bits, and the products are several times slower for prompts
 //    (Numerics::kReference, docs/inference.md). Activations as for kExact.
-enum class WeightForm : uint8_t { kExact = 0, kSplitBf16 = 1, kReferenceOrder = 2 };
+//  - kSplitBf16Fly: the same products, the same bits as kSplitBf16, for F16 and BF16 weights,
+//    and the same activations (the PreparedWeights overloads below, or split_activation_*), with
+//    the weights kept 2 bytes each (reordered into tiles at prepare time) and split into their hi /
+//    lo parts inside the kernel as it reads them (BF16 weights need no split: lo = 0), so products
+//    with few tokens stream half the bytes of kSplitBf16. Decoders ask for it (model.cc) for every
+//    token count: a row's result does not depend on its batch.
+enum class WeightForm : uint8_t {
+  kExact = 0,
+  kSplitBf16 = 1,
+  kReferenceOrder = 2,
+  kSplitBf16Fly = 3
+};
 
 // True when prepare_weights(isa, w, WeightForm::kSplitBf16) works for weights of `type`: isa is
 // kAvx512Amx, the CPU and OS run AMX-BF16 and AVX512-BF16 tiles, and type is F16, BF16 or F32.
 bool split_bf16_supported(Isa isa, TensorType type);
+// The same for WeightForm::kSplitBf16Fly: as split_bf16_supported, for F16 and BF16 weights only.
+bool split_bf16_fly_supported(Isa isa, TensorType type);
+// True when split_bf16_fly_supported(Isa::kAvx512Amx, TensorType::kF16) and this CPU passed the
+// check (run once per process, about a millisecond) that products with F16 weights in the
+// on-the-fly form give the same bits for 1..15 tokens, which run on AVX-512 FMA instructions that
+// reproduce the tile unit's arithmetic, as for 16 or more, which run on the tile unit. Decoders
+// put F16 weights in that form only then (batch == token by token needs it).
+bool split_bf16_fly_exact();
 
 // True when prepare_weights(isa, w, WeightForm::kReferenceOrder) works for weights of `type`
 // (Q8_0 and MXFP4; other types keep kExact in the reference numerics mode).
@@ -154,15 +174,17 @@ class PreparedWeights {
 };
 
 // Prepares `w` for products with `isa` in the given form. Errors: check_weights failures, an Isa
-// this machine does not support, kSplitBf16 where split_bf16_supported is false,
-// kReferenceOrder where reference_order_supported is false, allocation failure.
+// this machine does not support, kSplitBf16 where split_bf16_supported is false, kSplitBf16Fly
+// where split_bf16_fly_supported is false, kReferenceOrder where reference_order_supported is
+// false, allocation failure.
 Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w,
                                         WeightForm form = WeightForm::kExact);
 
 // Activations for products with `pw` (any form; for kExact the same as the Isa / type overloads):
 // bytes per token (a multiple of 64), bytes for n_tokens tokens, and the conversion.
 //  - kExact: token t's row starts t * activation_stride(pw) bytes into the buffer.
-//  - kSplitBf16: the buffer is tile-major (16-token tiles; matmul_internal.h), so a token's bytes
+//  - kSplitBf16, kSplitBf16Fly: the buffer is tile-major (16-token tiles; matmul_internal.h), so a
+//  token's bytes
 //    are not contiguous; a tile of 16 tokens takes 16 * activation_stride(pw) bytes, and a
 //    product over tokens starting at t (a multiple of 16) may start t * activation_stride(pw)
 //    bytes in. Buffers hold round_up(n_tokens, 16) tokens: the tile products read whole tiles,
@@ -176,8 +198,20 @@ size_t activation_bytes(const PreparedWeights& pw, int64_t n_tokens);
 void convert_activations(const PreparedWeights& pw, const float* x, int64_t n_tokens, void* out,
                          int64_t first_token = 0);
 
+// The split forms' activations by column count alone, for callers that know the weights' type and
+// columns but hold no PreparedWeights: the same layout, bytes and conversion as the
+// PreparedWeights overloads above give for weights in either split form (kSplitBf16,
+// kSplitBf16Fly) with `cols` columns (tile-major; first_token as for convert_activations). The
+// conversion uses AVX-512 where the split forms are supported, else the scalar one (same bytes).
+size_t split_activation_stride(int64_t cols);
+size_t split_activation_bytes(int64_t n_tokens, int64_t cols);
+void convert_split_activations(const float* x, int64_t n_tokens, int64_t cols, void* out,
+                               int64_t first_token = 0);
+
 // As matmul(isa, w, ...) with the Isa and weights of `pw` (kExact), or the split-BF16 tile
-// product (kSplitBf16; `x_converted` from the PreparedWeights overload of convert_activations).
+// product (kSplitBf16, kSplitBf16Fly; `x_converted` from the PreparedWeights overload of
+// convert_activations or from convert_split_activations), or the reference-order product
+// (kReferenceOrder).
 void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens, float* y,
             int64_t ldy, int64_t row_begin, int64_t row_end);
 

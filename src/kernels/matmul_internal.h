@@ -143,6 +143,31 @@ void pack_split_bf16_groups(const Weights& w, int64_t g_begin, int64_t g_end, ui
 void convert_split_bf16_scalar(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out,
                                int64_t first_token = 0);
 
+// ---- the on-the-fly split form (WeightForm::kSplitBf16Fly) ----
+//
+// Weights stay 2 bytes each (F16 or BF16 bit patterns, unchanged): groups of 16 rows (the last
+// padded with zero rows), group g at g * tiles16_group_bytes(cols); per step s one 1 KB tile of 16
+// 64-byte lines, line j holding columns 32 s + 2 j, 32 s + 2 j + 1 of rows 0..15: BF16 in the pair
+// layout above (bytes 4 r, 4 r + 2: tile B as it is), F16 in halves (column 32 s + 2 j of rows
+// 0..15 at bytes 2 r, the next column at 32 + 2 r: one vcvtph2ps each). The kernels split F16
+// tiles into the split form's hi / lo parts as they go (the same parts as split_bf16); BF16 tiles
+// are the hi parts (lo = 0). Activations: the split layout.
+size_t tiles16_group_bytes(int64_t cols);
+void pack_tiles16_groups(const Weights& w, int64_t g_begin, int64_t g_end, uint8_t* dst);
+
+// What one AMX-BF16 tile product (tdpbf16ps) computes for one output, bit for bit (measured on
+// Sapphire Rapids: tests/kernels_split_bf16_test.cc compares the instruction with this on
+// millions of random outputs over the whole F32 range): a[32], b[32] the 16 BF16 pairs
+// (a[2 k], a[2 k + 1]) . (b[2 k], b[2 k + 1]) in order; not one FMA chain over the 32 products but
+// two from +0, e over the even elements and o over the odd ones (e = fma(a, b, e) rounded to
+// nearest even), then c + (e + o); BF16 / F32 subnormal inputs (a, b, c) read as zero and
+// subnormal results (each FMA, each sum) flushed to zero, keeping the sign.
+float tdpbf16ps_scalar(float c, const uint16_t* a, const uint16_t* b);
+// Runs one tdpbf16ps on 16 x 16 tiles where the CPU and OS have AMX-BF16 (c[m][n] F32 row-major
+// += A . B, a: 16 lines of 32 BF16, b: 16 lines of 16 BF16 pairs, line k holding b[k][2 n],
+// b[k][2 n + 1]); false, with c untouched, elsewhere. For tests of tdpbf16ps_scalar.
+bool amx_bf16_tile_product(float* c, const uint16_t* a, const uint16_t* b);
+
 // The packed kernel of `isa` for `type`, or nullptr when that Isa has none for this type (the
 // dispatch then uses the next lower Isa that has one, down to the scalar reference).
 PackedKernel packed_kernel(Isa isa, TensorType type);

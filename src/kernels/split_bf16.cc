@@ -2,6 +2,7 @@
 // conversion. The AMX-BF16 kernel and its SIMD conversion are in
 // x86/matmul_split_avx512amxbf16.cc.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "kernels/matmul_internal.h"
@@ -84,6 +85,54 @@ void pack_split_bf16_groups(const Weights& w, int64_t g_begin, int64_t g_end, ui
       }
     }
   }
+}
+
+size_t tiles16_group_bytes(int64_t cols) {
+  // 16 rows x kp columns x 2 bytes.
+  return static_cast<size_t>(split_bf16_cols(cols)) * 32;
+}
+
+void pack_tiles16_groups(const Weights& w, int64_t g_begin, int64_t g_end, uint8_t* dst) {
+  const size_t gb = tiles16_group_bytes(w.cols);
+  for (int64_t g = g_begin; g < g_end; ++g) {
+    auto* out = reinterpret_cast<uint16_t*>(dst + static_cast<size_t>(g - g_begin) * gb);
+    std::memset(out, 0, gb);
+    for (int64_t r = 0; r < kPackRows; ++r) {
+      const int64_t row = g * kPackRows + r;
+      if (row >= w.rows) break;
+      const auto* src =
+          static_cast<const uint8_t*>(w.data) + static_cast<size_t>(row) * w.row_bytes;
+      for (int64_t c = 0; c < w.cols; ++c) {
+        // In 16-bit units: step s = c / 32 at 512 s, line j = (c % 32) / 2 at 32 j; column parity
+        // i, row r: BF16 at 2 r + i (the pair layout), F16 at 16 i + r (halves).
+        const int64_t s = c / 32, j = (c % 32) / 2, i = c % 2;
+        const int64_t at = w.type == TensorType::kF16 ? 16 * i + r : 2 * r + i;
+        std::memcpy(out + s * 512 + j * 32 + at, src + 2 * c, 2);
+      }
+    }
+  }
+}
+
+namespace {
+// DAZ / FTZ: subnormals (below 2^-126) read and written as zero of the same sign.
+float flush(float v) {
+  return std::fabs(v) < 0x1p-126f ? std::copysign(0.0f, v) : v;
+}
+float bf16_value(uint16_t b) {
+  const uint32_t u = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+}  // namespace
+
+float tdpbf16ps_scalar(float c, const uint16_t* a, const uint16_t* b) {
+  float e = 0.0f, o = 0.0f;
+  for (int k = 0; k < 16; ++k) {
+    e = flush(std::fma(flush(bf16_value(a[2 * k])), flush(bf16_value(b[2 * k])), e));
+    o = flush(std::fma(flush(bf16_value(a[2 * k + 1])), flush(bf16_value(b[2 * k + 1])), o));
+  }
+  return flush(flush(c) + flush(e + o));
 }
 
 void convert_split_bf16_scalar(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out,

@@ -1,7 +1,9 @@
 #include "model/model.h"
 
+#include <cstdlib>
 #include <map>
 #include <mutex>
+#include <string_view>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -154,9 +156,9 @@ Status Model::bind() {
     EMBER_RETURN_IF_ERROR(
         vec("per_layer_proj_norm.weight", hp_.n_embd_per_layer, true, &per_layer_proj_norm_));
   }
-  EMBER_RETURN_IF_ERROR(vec(hp_.arch == Architecture::kLfm2 ? "token_embd_norm.weight"
-                                                            : "output_norm.weight",
-                            d, true, &output_norm_));
+  EMBER_RETURN_IF_ERROR(
+      vec(hp_.arch == Architecture::kLfm2 ? "token_embd_norm.weight" : "output_norm.weight", d,
+          true, &output_norm_));
   tied_output_ = file_.find_tensor("output.weight") == nullptr;
   if (tied_output_) {
     output_.w = token_embd_;
@@ -273,8 +275,7 @@ Status Model::bind() {
         EMBER_RETURN_IF_ERROR(mat(p + "attn_v.weight", nv, d, &L.wv));
         EMBER_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", ls.head_dim_k, true, &L.q_norm));
         EMBER_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", ls.head_dim_k, true, &L.k_norm));
-        EMBER_RETURN_IF_ERROR(
-            mat(p + "attn_output.weight", d, hp_.n_head * ls.head_dim_v, &L.wo));
+        EMBER_RETURN_IF_ERROR(mat(p + "attn_output.weight", d, hp_.n_head * ls.head_dim_v, &L.wo));
       }
       EMBER_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", d, true, &L.ffn_norm));
       EMBER_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", ls.n_ff, d, &L.ffn_gate));
@@ -415,17 +416,35 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
   // The reference numerics mode (ember/numerics.h) reads the matrices of the types it covers in
   // place, in the reference's summation order, for every product of them (decoders and encoders).
   const bool reference = options.numerics == Numerics::kReference;
+  // Decoders: every BF16 matrix (the runtime then converts all activations for BF16 weights
+  // into the split layout: runtime/context.cc) in the on-the-fly split form, which reads the
+  // 2-byte weights in place, so decoding streams the same bytes as the exact form. Not in the
+  // reference numerics mode, which keeps the exact arithmetic for the types it does not cover.
+  bf16_split_ = !is_encoder(hp_.arch) && options.decoder_split_bf16 && !reference &&
+                kernels::split_bf16_fly_supported(isa_, TensorType::kBF16);
+  // F16 matrices likewise (prompts on the tile unit, 1..15 tokens on FMA instructions that give
+  // the tile unit's bits), where this CPU passed the start-up check that they do; opt-in
+  // (ModelLoadOptions::decoder_split_f16 or EMBER_F16_TILES=1): batched decoding gets slower.
+  const char* f16_env = std::getenv("EMBER_F16_TILES");
+  const bool f16_wanted =
+      options.decoder_split_f16 || (f16_env != nullptr && std::string_view(f16_env) == "1");
+  f16_split_ = !is_encoder(hp_.arch) && f16_wanted && !reference &&
+               isa_ == kernels::Isa::kAvx512Amx && kernels::split_bf16_fly_exact();
   auto add = [&](Linear& l, kernels::WeightForm form = kernels::WeightForm::kExact) {
     if (!l.present()) return;
     if (reference && kernels::reference_order_supported(l.w.type)) {
       form = kernels::WeightForm::kReferenceOrder;
+    }
+    if ((bf16_split_ && l.w.type == TensorType::kBF16) ||
+        (f16_split_ && l.w.type == TensorType::kF16)) {
+      form = kernels::WeightForm::kSplitBf16Fly;
     }
     all.push_back(&l);
     forms.push_back(form);
   };
   // Encoders (bert, nomic-bert) multiply their layer matrices in the split-BF16 form where the
   // CPU has AMX-BF16 (kernels/matmul.h; docs/inference.md "Numerics"): the encoder runs every
-  // product of those weights with it, whatever the token count. Decoders keep the exact form.
+  // product of those weights with it, whatever the token count. Decoders: BF16 matrices as above.
   const bool split = is_encoder(hp_.arch) && options.encoder_split_bf16;
   auto encoder_form = [&](const Linear& l) {
     return split && kernels::split_bf16_supported(isa_, l.w.type) ? kernels::WeightForm::kSplitBf16

@@ -118,6 +118,22 @@ struct ModelLoadOptions {
   // significant bits per operand; kernels/matmul.h WeightForm) where isa is avx512-amx and the
   // CPU has AMX-BF16; false keeps the exact F32 arithmetic of the other Isas.
   bool encoder_split_bf16 = true;
+  // Decoders: prepare every BF16 matrix in the on-the-fly split-BF16 form (AMX-BF16 tiles read
+  // straight from the 2-byte weights, activations split into two BF16 parts; kernels/matmul.h
+  // WeightForm::kSplitBf16Fly) where isa is avx512-amx and the CPU has AMX-BF16, for every token
+  // count (batch and token-by-token evaluations keep the same bits); false keeps the exact F32
+  // arithmetic. Ignored with numerics = kReference (BF16 matrices then keep the exact form).
+  bool decoder_split_bf16 = true;
+  // Decoders: the same form for every F16 matrix, where decoder_split_bf16's conditions hold and
+  // this CPU passed the start-up check (kernels::split_bf16_fly_exact) that products with 1..15
+  // tokens, which run on AVX-512 FMA instructions reproducing the tile unit's arithmetic, give
+  // the bits the tile unit gives for 16 and more (so batch and token-by-token evaluations keep
+  // the same logits). Opt-in (also EMBER_F16_TILES=1 in the environment): prompts run about 1.75x
+  // faster and one sequence decodes at about the same speed, but products with 2..15 tokens
+  // (several sequences decoding together) run at about 0.3x the F16 FMA kernel (three products
+  // per weight; docs/performance.md). false keeps F16 matrices in the exact form.
+  // Ignored with numerics = kReference.
+  bool decoder_split_f16 = false;
   // kReference: Q8_0 and MXFP4 matrices are prepared in the reference summation order
   // (kernels::WeightForm::kReferenceOrder, read in place) instead of packed; ember/numerics.h.
   Numerics numerics = Numerics::kFast;
@@ -150,13 +166,19 @@ class Model {
   // lookups. The pages are clean file pages: the next lookup reloads them from the page cache.
   // A no-op for a model read into memory.
   void release_token_embd_pages() const;
-  const Linear& output() const { return output_; }                    // [n_vocab][n_embd]
+  const Linear& output() const { return output_; }  // [n_vocab][n_embd]
   // The Isa the matrices are packed for.
   kernels::Isa isa() const { return isa_; }
   // The numerics the model was loaded with (ModelLoadOptions::numerics).
   Numerics numerics() const { return numerics_; }
   // Bytes of packed weight copies held in memory (0 when nothing was packed).
   size_t packed_bytes() const { return packed_bytes_; }
+  // True when the decoder's BF16 matrices were prepared in the on-the-fly split-BF16 form
+  // (ModelLoadOptions::decoder_split_bf16; never in the reference numerics mode): products with
+  // them take split activations (kernels::convert_split_activations) when run with isa().
+  bool bf16_split() const { return bf16_split_; }
+  // The same for the F16 matrices (ModelLoadOptions::decoder_split_f16).
+  bool f16_split() const { return f16_split_; }
   const float* output_norm() const { return output_norm_; }  // [n_embd]
   // Gemma 4 per-layer embeddings (absent: data == nullptr).
   const kernels::Weights& per_layer_tok_embd() const {
@@ -210,6 +232,8 @@ class Model {
   kernels::Isa isa_ = kernels::Isa::kScalar;
   Numerics numerics_ = Numerics::kFast;
   size_t packed_bytes_ = 0;
+  bool bf16_split_ = false;
+  bool f16_split_ = false;
   const float* output_norm_ = nullptr;
   kernels::Weights per_layer_tok_embd_;
   Linear per_layer_model_proj_;

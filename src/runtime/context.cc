@@ -90,6 +90,8 @@ Status Context::init() {
   const ModelHParams& hp = model_.hparams();
   const ArchConfig& cfg = model_.config();
   isa_ = params_.isa ? *params_.isa : kernels::best_isa();
+  bf16_split_ = model_.bf16_split() && model_.isa() == isa_;
+  f16_split_ = model_.f16_split() && model_.isa() == isa_;
   ops_ = &kernels::ops(isa_);
   n_vocab_ = hp.n_vocab;
   // Per-layer cache rows (layers reading another layer's cache own none); the sliding and
@@ -195,7 +197,7 @@ Status Context::init() {
   size_t act_bytes = 0;
   auto need = [&](const Linear& l, int64_t rows_in) {
     if (!l.present()) return;
-    act_bytes = std::max(act_bytes, kernels::activation_bytes(l.w.type, rows_in, l.w.cols));
+    act_bytes = std::max(act_bytes, act_bytes_for(l.w.type, rows_in, l.w.cols));
   };
   const int64_t ub_rows = static_cast<int64_t>(ub);
   need(model_.output(), ub_rows);
@@ -228,9 +230,9 @@ Status Context::init() {
     for (int64_t il = 0; il < hp.n_layer; ++il) {
       const LayerWeights& L = model_.layer(il);
       for (const Linear& w : L.wk_b)
-        mla_act_slot_ = std::max(mla_act_slot_, kernels::activation_bytes(w.w.type, ub_rows, nope));
+        mla_act_slot_ = std::max(mla_act_slot_, act_bytes_for(w.w.type, ub_rows, nope));
       for (const Linear& w : L.wv_b)
-        mla_act_slot_ = std::max(mla_act_slot_, kernels::activation_bytes(w.w.type, ub_rows, kvr));
+        mla_act_slot_ = std::max(mla_act_slot_, act_bytes_for(w.w.type, ub_rows, kvr));
     }
     mla_act_slot_ = (mla_act_slot_ + 63) / 64 * 64;
     mla_act_.resize(H * mla_act_slot_);
@@ -487,27 +489,43 @@ Status Context::copy_state(int32_t src, int32_t dst) {
   return Status::Ok();
 }
 
+size_t Context::act_bytes_for(TensorType type, int64_t n, int64_t cols) const {
+  if (split_acts(type)) return kernels::split_activation_bytes(n, cols);
+  return kernels::activation_bytes(type, n, cols);
+}
+
+void Context::convert_acts(TensorType type, const float* x, int64_t n, int64_t cols, void* out,
+                           int64_t first_token) const {
+  if (split_acts(type)) {
+    kernels::convert_split_activations(x, n, cols, out, first_token);
+    return;
+  }
+  const size_t stride = kernels::activation_bytes(type, 1, cols);
+  kernels::convert_activations(
+      isa_, type, x, n, cols,
+      static_cast<uint8_t*>(out) + static_cast<size_t>(first_token) * stride);
+}
+
 const void* Context::convert(int slot, TensorType type, const float* x, int64_t n, int64_t cols) {
   StageTimer timer(*this, Stage::kConvert);
   auto& buf = act_[static_cast<size_t>(slot)];
-  const size_t bytes = kernels::activation_bytes(type, n, cols);
+  const size_t bytes = act_bytes_for(type, n, cols);
   if (buf.size() < bytes) buf.resize(bytes);
-  // Token rows convert independently into consecutive strides of the buffer (kernels/act_layout.h),
-  // so large batches convert in parallel, a block of tokens per task.
-  const size_t stride = kernels::activation_bytes(type, 1, cols);
+  // Token rows convert independently (into consecutive strides of the buffer, kernels/act_layout.h,
+  // or into their lines of the split layout's 16-token tiles), so large batches convert in
+  // parallel, a block of tokens per task.
+  const size_t stride = act_bytes_for(type, 1, cols);
   constexpr int64_t kTokensPerTask = 8;
   if (n < 2 * kTokensPerTask || pool_.n_threads() == 1 ||
-      stride * static_cast<size_t>(n) != bytes) {
-    kernels::convert_activations(isa_, type, x, n, cols, buf.data());
+      (!split_acts(type) && stride * static_cast<size_t>(n) != bytes)) {
+    convert_acts(type, x, n, cols, buf.data());
     return buf.data();
   }
   uint8_t* out = buf.data();
-  const kernels::Isa isa = isa_;
   pool_.run((n + kTokensPerTask - 1) / kTokensPerTask, [&](int64_t task, int) {
     const int64_t t0 = task * kTokensPerTask;
     const int64_t t1 = std::min(n, t0 + kTokensPerTask);
-    kernels::convert_activations(isa, type, x + t0 * cols, t1 - t0, cols,
-                                 out + static_cast<size_t>(t0) * stride);
+    convert_acts(type, x + t0 * cols, t1 - t0, cols, out, t0);
   });
   return buf.data();
 }
@@ -529,10 +547,10 @@ Context::RowConversion Context::begin_rows(std::initializer_list<TensorType> typ
     if (seen) continue;
     const int slot = rc.n_types++;
     rc.types[slot] = t;
-    rc.stride[slot] = kernels::activation_bytes(t, 1, cols);
     auto& buf = act_[static_cast<size_t>(slot)];
-    const size_t bytes = kernels::activation_bytes(t, n, cols);
-    rc.deferred |= bytes != rc.stride[slot] * static_cast<size_t>(n);
+    const size_t bytes = act_bytes_for(t, n, cols);
+    // (The split layout converts token by token into its tiles: never deferred.)
+    rc.deferred |= !split_acts(t) && bytes != act_bytes_for(t, 1, cols) * static_cast<size_t>(n);
     if (buf.size() < bytes) buf.resize(bytes);
     rc.out[slot] = buf.data();
   }
@@ -542,15 +560,14 @@ Context::RowConversion Context::begin_rows(std::initializer_list<TensorType> typ
 void Context::convert_row(const RowConversion& rc, const float* x, int64_t t) const {
   if (rc.deferred) return;
   for (int i = 0; i < rc.n_types; ++i) {
-    kernels::convert_activations(isa_, rc.types[i], x, 1, rc.cols,
-                                 rc.out[i] + static_cast<size_t>(t) * rc.stride[i]);
+    convert_acts(rc.types[i], x, 1, rc.cols, rc.out[i], t);
   }
 }
 
 void Context::finish_rows(const RowConversion& rc, const float* x, int64_t n) const {
   if (!rc.deferred) return;
   for (int i = 0; i < rc.n_types; ++i) {
-    kernels::convert_activations(isa_, rc.types[i], x, n, rc.cols, rc.out[i]);
+    convert_acts(rc.types[i], x, n, rc.cols, rc.out[i]);
   }
 }
 

@@ -241,6 +241,18 @@ class Context {
     int64_t ldy;
   };
   void run_products(const Product* products, int n_products, int64_t n_tokens, Stage stage);
+  // Activations for weights of `type` (kernels/act_layout.h), or the split layout for BF16 / F16
+  // weights when the model prepared them in the on-the-fly split-BF16 form for this Isa
+  // (bf16_split_, f16_split_): bytes for n rows of `cols` and the conversion of x[n][cols] as
+  // tokens first_token .. first_token + n - 1 of the buffer whose token 0 is at `out` (the split
+  // layout is tile-major, kernels/matmul.h; the others are row by row, and take a first_token > 0
+  // only when their bytes for n rows are n times those for one).
+  bool split_acts(TensorType type) const {
+    return (bf16_split_ && type == TensorType::kBF16) || (f16_split_ && type == TensorType::kF16);
+  }
+  size_t act_bytes_for(TensorType type, int64_t n, int64_t cols) const;
+  void convert_acts(TensorType type, const float* x, int64_t n, int64_t cols, void* out,
+                    int64_t first_token = 0) const;
   // Converts x[n][cols] for `type` into activation slot `slot`; returns the converted buffer.
   const void* convert(int slot, TensorType type, const float* x, int64_t n, int64_t cols);
 
@@ -250,7 +262,6 @@ class Context {
   struct RowConversion {
     int n_types = 0;
     TensorType types[3] = {};
-    size_t stride[3] = {};
     uint8_t* out[3] = {};
     int64_t cols = 0;
     bool deferred = false;  // the layout is not row by row: convert everything in finish_rows
@@ -264,6 +275,8 @@ class Context {
   const Model& model_;
   ContextParams params_;
   kernels::Isa isa_ = kernels::Isa::kScalar;
+  bool bf16_split_ = false;  // model_.bf16_split() and model_.isa() == isa_
+  bool f16_split_ = false;   // model_.f16_split() and model_.isa() == isa_
   const kernels::OpsTable* ops_ = nullptr;
   ThreadPool pool_;
   std::unique_ptr<KvCache> kv_;

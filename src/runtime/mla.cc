@@ -30,10 +30,9 @@ void Context::run_head_products(const std::vector<Linear>& w, const float* x, in
   uint8_t* act = mla_act_.data();
   {
     StageTimer timer(*this, Stage::kConvert);
-    const kernels::Isa isa = isa_;
     pool_.run(H, [&](int64_t h, int) {
-      kernels::convert_activations(isa, w[static_cast<size_t>(h)].w.type, x + h * n * cols, n, cols,
-                                   act + static_cast<size_t>(h) * slot);
+      convert_acts(w[static_cast<size_t>(h)].w.type, x + h * n * cols, n, cols,
+                   act + static_cast<size_t>(h) * slot);
     });
   }
   mla_products_.resize(static_cast<size_t>(H));

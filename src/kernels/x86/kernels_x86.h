@@ -39,6 +39,21 @@ void avx512amxbf16_split_matmul(const PackedView& pv, const uint8_t* act, int64_
                                 float* y, int64_t ldy, int64_t row_begin, int64_t row_end);
 void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out,
                                  int64_t first_token);
+// The on-the-fly split form (WeightForm::kSplitBf16Fly; matmul_internal.h): the same products as
+// avx512amxbf16_split_matmul on weights packed by pack_tiles16_groups (group_bytes =
+// tiles16_group_bytes), F16 tiles split into hi / lo parts in the kernel, BF16 tiles used as they
+// are. Same activations; every output the same bits as the split form's.
+void avx512amxbf16_fly_matmul(const PackedView& pv, const uint8_t* act, int64_t n_tokens, float* y,
+                              int64_t ldy, int64_t row_begin, int64_t row_end);
+// The same products for F16 weights and 1..15 tokens on AVX-512 FMA, the same bits as the tile
+// kernel (matmul_fly_fma_avx512amxbf16.cc; tdpbf16ps_scalar): avx512amxbf16_fly_matmul runs it
+// for those calls.
+void avx512amxbf16_fly_fma_matmul(const PackedView& pv, const uint8_t* act, int64_t n_tokens,
+                                  float* y, int64_t ldy, int64_t row_begin, int64_t row_end);
+// One tdpbf16ps on 16 x 16 tiles: c[m][n] (F32, row-major) += A . B, a: 16 lines of 32 BF16
+// (line m), b: 16 lines of 16 BF16 pairs (line k: b[k][2 n], b[k][2 n + 1]); for tests that
+// compare the instruction with tdpbf16ps_scalar.
+void avx512amxbf16_tile_product(float* c, const uint16_t* a, const uint16_t* b);
 
 // F32 weights, unpacked, in the "gemm" summation order (matmul_f32_<isa>.cc; matmul_internal.h).
 void avx2_f32_gemm(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
