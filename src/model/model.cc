@@ -417,7 +417,7 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
   const bool reference = options.numerics == Numerics::kReference;
   auto add = [&](Linear& l, kernels::WeightForm form = kernels::WeightForm::kExact) {
     if (!l.present()) return;
-    if (reference && kernels::reference_order_supported(l.w.type)) {
+    if (reference && kernels::reference_order_supported(l.w.type, l.w.rows)) {
       form = kernels::WeightForm::kReferenceOrder;
     }
     all.push_back(&l);

@@ -1,4 +1,4 @@
-// Q8_0 and MXFP4 weights in the reference's 8-lane orders (matmul_internal.h,
+// Q8_0, Q5_0 and MXFP4 weights in the reference's 8-lane orders (matmul_internal.h,
 // WeightForm::kReferenceOrder), AVX2; every x86 Isa runs these (wider vectors would change nothing
 // but the block count per step). Per block, one 256-bit vector holds the 8 lanes: |w| * sign(x, w)
 // summed in pairs (vpmaddubsw; at most 2 * 128 * 127, no saturation) and in fours (vpmaddwd),
@@ -17,7 +17,29 @@
 namespace ember::kernels::x86 {
 namespace {
 
-constexpr int64_t kBlockBytes = 34;  // fp16 d + 32 codes
+constexpr int64_t kBlockBytes = 34;    // Q8_0: fp16 d + 32 codes
+constexpr int64_t kQ5BlockBytes = 22;  // Q5_0: fp16 d, 32 fifth bits, 16 bytes of nibbles
+
+// The 32 signed codes (5-bit code - 16, in [-16, 15]) of a Q5_0 block: low nibbles are columns
+// 0..15, high nibbles 16..31, bit k of the 32-bit qh the fifth bit of column k.
+EMBER_INLINE __m256i q5_0_codes(const uint8_t* blk) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 6));
+  const __m128i m4 = _mm_set1_epi8(0x0F);
+  const __m256i nib = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, m4)),
+                                              _mm_and_si128(_mm_srli_epi16(q, 4), m4), 1);
+  uint32_t qh;
+  std::memcpy(&qh, blk + 2, 4);
+  // Byte k gets byte k / 8 of qh (the shuffle indexes within each 128-bit half, which both hold
+  // qh broadcast), then is tested against bit k % 8.
+  const __m256i spread =
+      _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int32_t>(qh)),
+                          _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                           2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+  const __m256i sixteen = _mm256_set1_epi8(16);
+  return _mm256_sub_epi8(_mm256_or_si256(nib, _mm256_and_si256(set, sixteen)), sixteen);
+}
 
 // ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)): q8_0_reduce8.
 EMBER_INLINE float hsum8(__m256 a) {
@@ -46,8 +68,9 @@ EMBER_INLINE void accumulate_block(const __m256i (&qw)[R], const __m256i (&aw)[R
   }
 }
 
-// R consecutive weight rows from r times T consecutive tokens from t0.
-template <int R, int T>
+// R consecutive weight rows from r times T consecutive tokens from t0 (Q8_0 weights, or Q5_0
+// with kQ5).
+template <int R, int T, bool kQ5>
 EMBER_INLINE void tile(const uint8_t* wr, size_t row_bytes, const uint8_t* act, size_t stride,
                        size_t d_offset, int64_t n_blocks, float* y, int64_t ldy, int64_t r,
                        int64_t t0) {
@@ -60,11 +83,11 @@ EMBER_INLINE void tile(const uint8_t* wr, size_t row_bytes, const uint8_t* act, 
     __m256i qw[R], aw[R];
     float wd[R];
     for (int i = 0; i < R; ++i) {
-      const uint8_t* blk = wr + i * row_bytes + b * kBlockBytes;
+      const uint8_t* blk = wr + i * row_bytes + b * (kQ5 ? kQ5BlockBytes : kBlockBytes);
       uint16_t h;
       std::memcpy(&h, blk, 2);
       wd[i] = _cvtsh_ss(h);
-      qw[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+      qw[i] = kQ5 ? q5_0_codes(blk) : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
       aw[i] = _mm256_sign_epi8(qw[i], qw[i]);
     }
     accumulate_block<R, T>(qw, aw, wd, at, d_offset, b, acc);
@@ -156,24 +179,24 @@ void rows_mxfp4(const uint8_t* wr, size_t row_bytes, const uint8_t* act, const A
 
 // Groups of 4 tokens take 2 rows per step (8 accumulators), single tokens 4 rows (decoding: each
 // activation load serves 4 rows); both fit AVX2's 16 registers and give the same bits.
-template <int R, int T>
+template <int R, int T, bool kQ5>
 void rows(const uint8_t* wr, size_t row_bytes, const uint8_t* act, const ActLayout& l,
           int64_t t_begin, int64_t t_end, float* y, int64_t ldy, int64_t r) {
   for (int64_t t = t_begin; t + T <= t_end; t += T)
-    tile<R, T>(wr, row_bytes, act, l.stride, l.d_offset, l.n_blocks, y, ldy, r, t);
+    tile<R, T, kQ5>(wr, row_bytes, act, l.stride, l.d_offset, l.n_blocks, y, ldy, r, t);
 }
 
-template <int R, int T>
+template <int R, int T, bool kQ5>
 void row_steps(const uint8_t* wbase, size_t row_bytes, const uint8_t* act, const ActLayout& l,
                int64_t t_begin, int64_t t_end, float* y, int64_t ldy, int64_t row_begin,
                int64_t row_end) {
   int64_t r = row_begin;
   for (; r + R <= row_end; r += R)
-    rows<R, T>(wbase + static_cast<size_t>(r) * row_bytes, row_bytes, act, l, t_begin, t_end, y,
-               ldy, r);
+    rows<R, T, kQ5>(wbase + static_cast<size_t>(r) * row_bytes, row_bytes, act, l, t_begin, t_end,
+                    y, ldy, r);
   for (; r < row_end; ++r)
-    rows<1, T>(wbase + static_cast<size_t>(r) * row_bytes, row_bytes, act, l, t_begin, t_end, y,
-               ldy, r);
+    rows<1, T, kQ5>(wbase + static_cast<size_t>(r) * row_bytes, row_bytes, act, l, t_begin, t_end,
+                    y, ldy, r);
 }
 
 }  // namespace
@@ -198,8 +221,17 @@ void avx2_q8_0_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, flo
   const ActLayout l = act_layout(TensorType::kQ8_0, w.cols);
   const auto* wbase = static_cast<const uint8_t*>(w.data);
   const int64_t t4 = n_tokens / 4 * 4;
-  row_steps<2, 4>(wbase, w.row_bytes, act, l, 0, t4, y, ldy, row_begin, row_end);
-  row_steps<4, 1>(wbase, w.row_bytes, act, l, t4, n_tokens, y, ldy, row_begin, row_end);
+  row_steps<2, 4, false>(wbase, w.row_bytes, act, l, 0, t4, y, ldy, row_begin, row_end);
+  row_steps<4, 1, false>(wbase, w.row_bytes, act, l, t4, n_tokens, y, ldy, row_begin, row_end);
+}
+
+void avx2_q5_0_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
+                     int64_t row_begin, int64_t row_end) {
+  const ActLayout l = act_layout(TensorType::kQ5_0, w.cols);
+  const auto* wbase = static_cast<const uint8_t*>(w.data);
+  const int64_t t4 = n_tokens / 4 * 4;
+  row_steps<2, 4, true>(wbase, w.row_bytes, act, l, 0, t4, y, ldy, row_begin, row_end);
+  row_steps<4, 1, true>(wbase, w.row_bytes, act, l, t4, n_tokens, y, ldy, row_begin, row_end);
 }
 
 }  // namespace ember::kernels::x86
