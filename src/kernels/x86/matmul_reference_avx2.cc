@@ -1,4 +1,4 @@
-// Q8_0, Q5_0 and MXFP4 weights in the reference's 8-lane orders (matmul_internal.h,
+// Q8_0, Q5_0, Q6_K and MXFP4 weights in the reference's 8-lane orders (matmul_internal.h,
 // WeightForm::kReferenceOrder), AVX2; every x86 Isa runs these (wider vectors would change nothing
 // but the block count per step). Per block, one 256-bit vector holds the 8 lanes: |w| * sign(x, w)
 // summed in pairs (vpmaddubsw; at most 2 * 128 * 127, no saturation) and in fours (vpmaddwd),
@@ -199,7 +199,80 @@ void row_steps(const uint8_t* wbase, size_t row_bytes, const uint8_t* act, const
                     y, ldy, r);
 }
 
+// Q6_K (210-byte super-blocks: ql[128], qh[64], int8 scales[16], fp16 d; ggml_vec_dot_q6_K_q8_K's
+// order): per super-block and token, the 8 groups of 32 columns give 8 int32 lanes each (lane l:
+// columns 4l .. 4l + 3 of the group, as scale * (code - 32) * x, exact: code * x in pairs by
+// vpmaddubsw minus 32 * x in pairs, then times the scale in fours by vpmaddwd), summed over the
+// groups; one FMA per lane with fp16(d) * x.d; the Q8_0 tree at the end. One weight row's block
+// is decoded once for T tokens.
+constexpr int64_t kQ6BlockBytes = 210;
+
+template <int T>
+EMBER_INLINE void tile_q6_k(const uint8_t* wr, const uint8_t* act, size_t stride, size_t d_offset,
+                            int64_t n_blocks, float* y, int64_t ldy, int64_t r, int64_t t0) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const __m256i m2 = _mm256_set1_epi8(3);
+  const __m256i m32 = _mm256_set1_epi8(32);
+  const uint8_t* at[T];
+  for (int j = 0; j < T; ++j) at[j] = act + static_cast<size_t>(t0 + j) * stride;
+  __m256 acc[T];
+  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const uint8_t* blk = wr + b * kQ6BlockBytes;
+    // code[g]: the 6-bit codes of columns 32g .. 32g + 31, one per byte, in column order.
+    __m256i code[8];
+    for (int h = 0; h < 2; ++h) {
+      const __m256i q1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h));
+      const __m256i q2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32));
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
+      auto high = [&](int shift) {
+        return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, shift), m2), 4);
+      };
+      code[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(q1, m4), high(0));
+      code[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(q2, m4), high(2));
+      code[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q1, 4), m4), high(4));
+      code[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q2, 4), m4), high(6));
+    }
+    // scale[g]: 16-bit lanes 0-7 (columns 32g .. 32g + 15) scale 2g, lanes 8-15 scale 2g + 1.
+    const auto* sc = reinterpret_cast<const int8_t*>(blk + 192);
+    __m256i scale[8];
+    for (int g = 0; g < 8; ++g) {
+      scale[g] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * g + 1]), _mm_set1_epi16(sc[2 * g]));
+    }
+    uint16_t hd;
+    std::memcpy(&hd, blk + 208, 2);
+    const float wd = _cvtsh_ss(hd);
+    for (int j = 0; j < T; ++j) {
+      __m256i sumi = _mm256_setzero_si256();
+      for (int g = 0; g < 8; ++g) {
+        const __m256i qx =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at[j] + 256 * b + 32 * g));
+        const __m256i p =
+            _mm256_sub_epi16(_mm256_maddubs_epi16(code[g], qx), _mm256_maddubs_epi16(m32, qx));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale[g], p));
+      }
+      float xd;
+      std::memcpy(&xd, at[j] + d_offset + 4 * static_cast<size_t>(b), 4);
+      acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(wd * xd), _mm256_cvtepi32_ps(sumi), acc[j]);
+    }
+  }
+  for (int j = 0; j < T; ++j) y[(t0 + j) * ldy + r] = hsum8(acc[j]);
+}
+
 }  // namespace
+
+void avx2_q6_k_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
+                     int64_t row_begin, int64_t row_end) {
+  const ActLayout l = act_layout(TensorType::kQ6_K, w.cols);
+  const auto* wbase = static_cast<const uint8_t*>(w.data);
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const uint8_t* wr = wbase + static_cast<size_t>(r) * w.row_bytes;
+    int64_t t = 0;
+    for (; t + 4 <= n_tokens; t += 4)
+      tile_q6_k<4>(wr, act, l.stride, l.d_offset, l.n_blocks, y, ldy, r, t);
+    for (; t < n_tokens; ++t) tile_q6_k<1>(wr, act, l.stride, l.d_offset, l.n_blocks, y, ldy, r, t);
+  }
+}
 
 void avx2_mxfp4_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
                       int64_t row_begin, int64_t row_end) {
