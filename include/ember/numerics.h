@@ -16,10 +16,9 @@ namespace ember {
 //    summation order (8 float lanes of exact integer sums, one FMA chain per lane over the
 //    blocks, a fixed final tree; Q4_K as its repacked 8-row kernels: two FMA chains over the
 //    super-blocks), bit for bit, on every CPU, whatever the batch; those weights are then read in
-//    place instead of repacked. Prompt processing with Q8_0 / MXFP4 weights is 5-8x slower,
-//    decoding 1.4-3x (docs/inference.md, "Known gap"); Q5_0, Q4_K and Q6_K run a scalar kernel
-//    in this mode for now (much slower). Other weight types (Q4_0, Q5_K, IQ4_NL, ...) are
-//    computed as in kFast.
+//    place instead of repacked (AVX2 kernels on x86). Prompt processing with Q8_0 / MXFP4
+//    weights is 5-8x slower, decoding 1.4-3x (docs/inference.md, "Known gap"). Other weight
+//    types (Q4_0, Q4_1, Q5_1, Q5_K, IQ4_NL, ...) are computed as in kFast.
 enum class Numerics : uint8_t { kFast = 0, kReference = 1 };
 
 // "fast" / "reference".

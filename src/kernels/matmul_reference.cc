@@ -178,15 +178,17 @@ void matmul_reference_order(Isa isa, const Weights& w, const void* act, int64_t 
       case TensorType::kQ6_K:
         x86::avx2_q6_k_lanes(w, a, n_tokens, y, ldy, row_begin, row_end);
         return;
+      case TensorType::kQ4_K:
+        x86::avx2_q4_k_repacked(w, a, n_tokens, y, ldy, row_begin, row_end);
+        return;
       default:
-        break;  // Q4_K: the scalar definition below
+        break;
     }
   }
 #else
   (void)isa;
 #endif
   const ActLayout l = act_layout(w.type, w.cols);
-  // Q4_K: this scalar definition on every Isa for now (no SIMD kernel yet).
   const auto dot = w.type == TensorType::kMXFP4  ? mxfp4_dot_lanes
                    : w.type == TensorType::kQ5_0 ? q5_0_dot_lanes
                    : w.type == TensorType::kQ4_K ? q4_k_dot_repacked

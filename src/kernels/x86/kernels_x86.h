@@ -55,6 +55,9 @@ void avx2_q5_0_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, flo
                      int64_t row_begin, int64_t row_end);
 void avx2_q6_k_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
                      int64_t row_begin, int64_t row_end);
+// Q4_K in the reference's repacked 8-row order (two FMA chains, matmul_internal.h).
+void avx2_q4_k_repacked(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y,
+                        int64_t ldy, int64_t row_begin, int64_t row_end);
 void avx2_mxfp4_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
                       int64_t row_begin, int64_t row_end);
 

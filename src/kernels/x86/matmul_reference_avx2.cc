@@ -1,4 +1,5 @@
-// Q8_0, Q5_0, Q6_K and MXFP4 weights in the reference's 8-lane orders (matmul_internal.h,
+// Q8_0, Q5_0, Q6_K and MXFP4 weights in the reference's 8-lane orders, and Q4_K in its repacked
+// order (matmul_internal.h,
 // WeightForm::kReferenceOrder), AVX2; every x86 Isa runs these (wider vectors would change nothing
 // but the block count per step). Per block, one 256-bit vector holds the 8 lanes: |w| * sign(x, w)
 // summed in pairs (vpmaddubsw; at most 2 * 128 * 127, no saturation) and in fours (vpmaddwd),
@@ -7,11 +8,13 @@
 // row's bits do not depend on the token count or the row range.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels/act_layout.h"
 #include "kernels/x86/kernels_x86.h"
 #include "kernels/x86/static_for.h"
+#include "tensor/k_scales.h"
 #include "tensor/quant_mxfp4.h"
 
 namespace ember::kernels::x86 {
@@ -259,7 +262,75 @@ EMBER_INLINE void tile_q6_k(const uint8_t* wr, const uint8_t* act, size_t stride
   for (int j = 0; j < T; ++j) y[(t0 + j) * ldy + r] = hsum8(acc[j]);
 }
 
+// Q4_K (144-byte super-blocks: fp16 d, fp16 dmin, 12 bytes of 6-bit scales and mins, 128 bytes
+// of nibbles) as the reference's repacked 8-row kernels multiply it: per super-block and token
+// the exact integers isc = sum_j scale_j * dot(codes_j, x_j) (vpmaddubsw in pairs, vpmaddwd with
+// the scale, added as int32) and imin = sum_j min_j * (sum of x_j, the activations' 32-code
+// sums), then one scalar FMA each into two chains; the result is their difference. One weight
+// row's block is decoded once for T tokens.
+constexpr int64_t kQ4KBlockBytes = 144;
+
+template <int T>
+EMBER_INLINE void tile_q4_k(const uint8_t* wr, const uint8_t* act, const ActLayout& l, float* y,
+                            int64_t ldy, int64_t r, int64_t t0) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const uint8_t* at[T];
+  for (int j = 0; j < T; ++j) at[j] = act + static_cast<size_t>(t0 + j) * l.stride;
+  float acc[T], acc_min[T];
+  for (int j = 0; j < T; ++j) acc[j] = acc_min[j] = 0.0f;
+  for (int64_t b = 0; b < l.n_blocks; ++b) {
+    const uint8_t* blk = wr + b * kQ4KBlockBytes;
+    uint16_t hd, hm;
+    std::memcpy(&hd, blk, 2);
+    std::memcpy(&hm, blk + 2, 2);
+    const float wd = _cvtsh_ss(hd), wdmin = _cvtsh_ss(hm);
+    uint8_t sc[8], mn[8];
+    for (int s = 0; s < 8; ++s) kquant::unpack_scale_min_k4(s, blk + 4, &sc[s], &mn[s]);
+    // code[s]: the codes of sub-block s (columns 32s .. 32s + 31).
+    __m256i code[8];
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
+      code[2 * c] = _mm256_and_si256(q, m4);
+      code[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+    }
+    for (int j = 0; j < T; ++j) {
+      __m256i isum = _mm256_setzero_si256();
+      for (int s = 0; s < 8; ++s) {
+        const __m256i qx =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at[j] + 256 * b + 32 * s));
+        isum = _mm256_add_epi32(
+            isum, _mm256_madd_epi16(_mm256_set1_epi16(sc[s]), _mm256_maddubs_epi16(code[s], qx)));
+      }
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(isum), _mm256_extracti128_si256(isum, 1));
+      s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
+      const int32_t isc = _mm_cvtsi128_si32(s4);
+      int16_t bsum32[8];
+      std::memcpy(bsum32, at[j] + l.aux2_offset + 16 * static_cast<size_t>(b), sizeof bsum32);
+      int32_t imin = 0;
+      for (int s = 0; s < 8; ++s) imin += mn[s] * bsum32[s];
+      float xd;
+      std::memcpy(&xd, at[j] + l.d_offset + 4 * static_cast<size_t>(b), 4);
+      acc[j] = std::fma(static_cast<float>(isc), wd * xd, acc[j]);
+      acc_min[j] = std::fma(static_cast<float>(imin), wdmin * xd, acc_min[j]);
+    }
+  }
+  for (int j = 0; j < T; ++j) y[(t0 + j) * ldy + r] = acc[j] - acc_min[j];
+}
+
 }  // namespace
+
+void avx2_q4_k_repacked(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y,
+                        int64_t ldy, int64_t row_begin, int64_t row_end) {
+  const ActLayout l = act_layout(TensorType::kQ4_K, w.cols);
+  const auto* wbase = static_cast<const uint8_t*>(w.data);
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const uint8_t* wr = wbase + static_cast<size_t>(r) * w.row_bytes;
+    int64_t t = 0;
+    for (; t + 4 <= n_tokens; t += 4) tile_q4_k<4>(wr, act, l, y, ldy, r, t);
+    for (; t < n_tokens; ++t) tile_q4_k<1>(wr, act, l, y, ldy, r, t);
+  }
+}
 
 void avx2_q6_k_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
                      int64_t row_begin, int64_t row_end) {
