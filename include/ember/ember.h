@@ -24,10 +24,10 @@
  * Threads: an engine runs one generation at a time; ember_engine_cancel may be called from any
  * thread. ember_last_error is per thread.
  *
- * ABI: the library's soname changes when an existing function or struct changes. New options come
- * as new functions, or in structs whose first field is their `size` (set by their _init
- * function): such a struct may grow at its end in a later version, which then reads only the
- * fields `size` covers, so a program built against this header keeps working.
+ * ABI: existing functions and structs keep their signatures and layouts within a soname. New
+ * options come as new functions, or in structs whose first field is their `size` (set by their
+ * _init function): such a struct may grow at its end in a later version, which then reads only
+ * the fields `size` covers, so a program built against this header keeps working.
  */
 #ifndef EMBER_EMBER_H_
 #define EMBER_EMBER_H_
