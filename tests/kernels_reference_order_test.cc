@@ -1,6 +1,6 @@
 // The reference numerics mode's products (kernels/matmul.h WeightForm::kReferenceOrder): every
-// Isa against literal definitions of llama.cpp's x86 Q8_0 and MXFP4 summation orders, bit for
-// bit, on odd shapes, for every token count, row range and preparation.
+// Isa against literal definitions of llama.cpp's x86 Q8_0, MXFP4, Q5_0, Q4_K (repacked) and Q6_K
+// summation orders, bit for bit, on odd shapes, for every token count, row range and preparation.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -89,12 +89,17 @@ float literal_mxfp4(const uint8_t* wr, const uint8_t* at, const ActLayout& l) {
   return l.n_blocks % 2 == 1 ? std::fma(tail, static_cast<float>(tail_sum), r) : r;
 }
 
-TEST(ReferenceOrder, OnlyQ8_0AndMxfp4AreCovered) {
-  EXPECT_TRUE(reference_order_supported(TensorType::kQ8_0));
-  EXPECT_TRUE(reference_order_supported(TensorType::kMXFP4));
+TEST(ReferenceOrder, OnlyTheImplementedTypesAreCovered) {
+  for (TensorType t :
+       {TensorType::kQ8_0, TensorType::kMXFP4, TensorType::kQ5_0, TensorType::kQ6_K}) {
+    EXPECT_TRUE(reference_order_supported(t, 1)) << tensor_type_name(t);
+  }
+  // Q4_K in the reference's repacked order: only matrices of a multiple of 8 rows.
+  EXPECT_TRUE(reference_order_supported(TensorType::kQ4_K, 64));
+  EXPECT_FALSE(reference_order_supported(TensorType::kQ4_K, 12));
   for (TensorType t : {TensorType::kF32, TensorType::kF16, TensorType::kQ4_0, TensorType::kQ4_K,
-                       TensorType::kQ6_K, TensorType::kIQ4_NL}) {
-    EXPECT_FALSE(reference_order_supported(t)) << tensor_type_name(t);
+                       TensorType::kQ5_K, TensorType::kIQ4_NL}) {
+    EXPECT_FALSE(reference_order_supported(t, 1)) << tensor_type_name(t);
     std::vector<uint8_t> data(*tensor_row_size(t, 256), 0);
     const Weights w{t, data.data(), 1, 256, data.size()};
     Result<PreparedWeights> pw = prepare_weights(Isa::kScalar, w, WeightForm::kReferenceOrder);
@@ -103,15 +108,115 @@ TEST(ReferenceOrder, OnlyQ8_0AndMxfp4AreCovered) {
   }
 }
 
+// Q5_0 (ggml_vec_dot_q5_0_q8_0's AVX2 order): the Q8_0 lanes with the 5-bit codes minus 16
+// (low nibbles: columns 0..15, high: 16..31; fifth bit k of qh for column k).
+float literal_q5_0(const uint8_t* wr, const uint8_t* at, const ActLayout& l) {
+  float lane[8] = {};
+  for (int64_t b = 0; b < l.n_blocks; ++b) {
+    const uint8_t* blk = wr + 22 * b;
+    uint16_t h;
+    std::memcpy(&h, blk, 2);
+    uint32_t qh;
+    std::memcpy(&qh, blk + 2, 4);
+    float xd;
+    std::memcpy(&xd, at + l.d_offset + 4 * static_cast<size_t>(b), 4);
+    for (int j = 0; j < 8; ++j) {
+      int sum = 0;
+      for (int k = 4 * j; k < 4 * j + 4; ++k) {
+        const int nib = k < 16 ? blk[6 + k] & 15 : blk[6 + k - 16] >> 4;
+        const int code = nib + 16 * static_cast<int>((qh >> k) & 1) - 16;
+        sum += code * static_cast<int8_t>(at[32 * b + k]);
+      }
+      lane[j] = std::fma(fp16_to_fp32(h) * xd, static_cast<float>(sum), lane[j]);
+    }
+  }
+  return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+}
+
+// Q4_K as the reference's repacked 8-row kernels multiply it: per super-block the exact integer
+// sums of scale * code * x and of min * x over its 8 sub-blocks of 32, then one FMA each into
+// two chains (with fp16(d) * x.d and fp16(dmin) * x.d); the result is their difference.
+float literal_q4_k(const uint8_t* wr, const uint8_t* at, const ActLayout& l) {
+  float acc = 0.0f, acc_min = 0.0f;
+  for (int64_t b = 0; b < l.n_blocks; ++b) {
+    const uint8_t* blk = wr + 144 * b;
+    uint16_t d, dmin;
+    std::memcpy(&d, blk, 2);
+    std::memcpy(&dmin, blk + 2, 2);
+    const uint8_t* sc = blk + 4;
+    const uint8_t* qs = blk + 16;
+    int isc = 0, imin = 0;
+    for (int j = 0; j < 8; ++j) {
+      const int scale = j < 4 ? sc[j] & 63 : (sc[j + 4] & 15) | ((sc[j - 4] >> 6) << 4);
+      const int min = j < 4 ? sc[j + 4] & 63 : (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+      for (int i = 0; i < 32; ++i) {
+        const int code = j % 2 == 0 ? qs[32 * (j / 2) + i] & 15 : qs[32 * (j / 2) + i] >> 4;
+        const int x = static_cast<int8_t>(at[256 * b + 32 * j + i]);
+        isc += scale * code * x;
+        imin += min * x;
+      }
+    }
+    float xd;
+    std::memcpy(&xd, at + l.d_offset + 4 * static_cast<size_t>(b), 4);
+    acc = std::fma(static_cast<float>(isc), fp16_to_fp32(d) * xd, acc);
+    acc_min = std::fma(static_cast<float>(imin), fp16_to_fp32(dmin) * xd, acc_min);
+  }
+  return acc - acc_min;
+}
+
+// Q6_K (ggml_vec_dot_q6_K_q8_K's AVX2 order): per super-block 8 integer lanes, lane j holding
+// columns 32g + 4j .. 32g + 4j + 3 of each group g of 32, each as scale[column / 16] * (code -
+// 32) * x; lane j is an FMA chain with fp16(d) * x.d; the Q8_0 tree at the end.
+float literal_q6_k(const uint8_t* wr, const uint8_t* at, const ActLayout& l) {
+  float lane[8] = {};
+  for (int64_t b = 0; b < l.n_blocks; ++b) {
+    const uint8_t* blk = wr + 210 * b;
+    const uint8_t* ql = blk;
+    const uint8_t* qh = blk + 128;
+    const auto* scales = reinterpret_cast<const int8_t*>(blk + 192);
+    uint16_t d;
+    std::memcpy(&d, blk + 208, 2);
+    int sum[8] = {};
+    for (int half = 0; half < 2; ++half) {
+      for (int g = 0; g < 4; ++g) {
+        for (int i = 0; i < 32; ++i) {
+          const int col = 128 * half + 32 * g + i;
+          const int lo =
+              g < 2 ? ql[64 * half + 32 * g + i] & 15 : ql[64 * half + 32 * (g - 2) + i] >> 4;
+          const int hi = (qh[32 * half + i] >> (2 * g)) & 3;
+          sum[i / 4] +=
+              scales[col / 16] * ((lo + 16 * hi - 32) * static_cast<int8_t>(at[256 * b + col]));
+        }
+      }
+    }
+    float xd;
+    std::memcpy(&xd, at + l.d_offset + 4 * static_cast<size_t>(b), 4);
+    for (int j = 0; j < 8; ++j) {
+      lane[j] = std::fma(fp16_to_fp32(d) * xd, static_cast<float>(sum[j]), lane[j]);
+    }
+  }
+  return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+}
+
 class ReferenceOrderTest : public ::testing::TestWithParam<TensorType> {};
 
 TEST_P(ReferenceOrderTest, MatchesTheLiteralOrderOnEveryIsa) {
   const TensorType type = GetParam();
-  const auto literal = type == TensorType::kMXFP4 ? literal_mxfp4 : literal_q8_0;
-  // Odd shapes: 7 and 13 rows (the two-row tiles and the single-row tail), 1 .. 9 blocks (odd
-  // and even counts), token counts around the 4-token tiles; rows padded past their blocks.
-  for (int64_t cols : {32, 64, 96, 288}) {
-    for (int64_t rows : {7, 13}) {
+  const auto literal = type == TensorType::kMXFP4  ? literal_mxfp4
+                       : type == TensorType::kQ5_0 ? literal_q5_0
+                       : type == TensorType::kQ4_K ? literal_q4_k
+                       : type == TensorType::kQ6_K ? literal_q6_k
+                                                   : literal_q8_0;
+  const bool k_quant = type == TensorType::kQ4_K || type == TensorType::kQ6_K;
+  // Odd shapes: 7 and 13 rows (the two-row tiles and the single-row tail; Q4_K: 8 and 24, the
+  // multiples of 8 it covers), 1 .. 9 blocks (odd and even counts), token counts around the
+  // 4-token tiles; rows padded past their blocks.
+  const std::vector<int64_t> col_counts =
+      k_quant ? std::vector<int64_t>{256, 512, 768} : std::vector<int64_t>{32, 64, 96, 288};
+  const std::vector<int64_t> row_counts =
+      type == TensorType::kQ4_K ? std::vector<int64_t>{8, 24} : std::vector<int64_t>{7, 13};
+  for (int64_t cols : col_counts) {
+    for (int64_t rows : row_counts) {
       const size_t row_bytes = *tensor_row_size(type, cols) + 6;
       std::vector<uint8_t> data(row_bytes * static_cast<size_t>(rows), 0xAB);
       const std::vector<float> src = random_values(rows * cols, static_cast<uint32_t>(cols + rows));
@@ -180,10 +285,10 @@ TEST_P(ReferenceOrderTest, MatchesTheLiteralOrderOnEveryIsa) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, ReferenceOrderTest,
-                         ::testing::Values(TensorType::kQ8_0, TensorType::kMXFP4),
+                         ::testing::Values(TensorType::kQ8_0, TensorType::kMXFP4, TensorType::kQ5_0,
+                                           TensorType::kQ4_K, TensorType::kQ6_K),
                          [](const ::testing::TestParamInfo<TensorType>& p) {
-                           return p.param == TensorType::kMXFP4 ? std::string("MXFP4")
-                                                                : std::string("Q8_0");
+                           return std::string(tensor_type_name(p.param));
                          });
 
 }  // namespace

@@ -144,19 +144,20 @@ std::map<std::string, double>& worst_nrmse() {
   return m;
 }
 
-// The bound of a known-gap model in the reference numerics mode (Numerics::kReference: Q8_0 and
-// MXFP4 products in the reference's summation order): the standard 0.03 (measured: gemma4-q8_0
-// bit-identical, gpt-oss-q8_0 0.023, deepseek2-q8_0 0.025) except for these files, with the worst
-// NRMSE measured in that mode:
-//  - gemma4-q4_k_m 0.040, gemma4moe-q4_k_m 0.039: their matrices are K-quants (Q4_K / Q6_K),
-//    whose products are not in the reference's order yet, so the mode changes nothing for them;
+// The bound of a known-gap model in the reference numerics mode (Numerics::kReference: Q8_0,
+// MXFP4, Q5_0, Q4_K and Q6_K products in the reference's summation order): the standard 0.03
+// (measured: gemma4-q8_0 bit-identical, gpt-oss-q8_0 0.023, deepseek2-q8_0 0.025, gemma4-q4_k_m
+// 0.024 with p2 within 2e-7 of the reference at every position) except for these files, with
+// the worst NRMSE measured in that mode:
+//  - gemma4moe-q4_k_m 0.058 (fast: 0.039): it also holds Q5_1 and Q5_K matrices, which have no
+//    reference-order kernel; the mode matches the reference to 2e-7 up to position 12 of p1
+//    and then flips 8-bit activation codes elsewhere than fast mode does;
 //  - gpt-oss-mxfp4_moe 0.046 (was 0.054): p1 is bit-identical to the reference in this mode (the
 //    MXFP4 order is right); p2 (the golden holds its last 8 positions, 143-150) differs, as
 //    gpt-oss-q8_0.p2 does (0.023), whose products are all in the reference's order: at least
 //    part of the difference comes from outside the quantized products (not located yet).
 double reference_tolerance(const std::string& model) {
-  if (model.rfind("gemma4-q4_k_m", 0) == 0) return 0.05;
-  if (model.rfind("gemma4moe-q4_k_m", 0) == 0) return 0.05;
+  if (model.rfind("gemma4moe-q4_k_m", 0) == 0) return 0.07;
   if (model.rfind("gpt-oss-mxfp4_moe", 0) == 0) return 0.06;
   return 0.03;
 }

@@ -23,6 +23,11 @@
  *
  * Threads: an engine runs one generation at a time; ember_engine_cancel may be called from any
  * thread. ember_last_error is per thread.
+ *
+ * ABI: existing functions and structs keep their signatures and layouts within a soname. New
+ * options come as new functions, or in structs whose first field is their `size` (set by their
+ * _init function): such a struct may grow at its end in a later version, which then reads only
+ * the fields `size` covers, so a program built against this header keeps working.
  */
 #ifndef EMBER_EMBER_H_
 #define EMBER_EMBER_H_
@@ -77,6 +82,23 @@ void ember_free(void* p);
  * loading only. Errors: unreadable or invalid file (ember_last_error names the problem). */
 ember_status ember_model_load(const char* path, int use_mmap, int32_t n_threads,
                               ember_model** out_model);
+/* Options of ember_model_load_ex (versioned: see "ABI" above). */
+typedef struct {
+  uint32_t size;        /* sizeof(ember_model_options); set by ember_model_options_init */
+  int32_t use_mmap;     /* nonzero (default) maps the file */
+  int32_t n_threads;    /* threads while loading; 0 = all cores (default) */
+  /* How closely the matrix products follow llama.cpp's arithmetic (ember/numerics.h): "fast"
+   * (default; NULL means "fast") or "reference" (the quantized products of the weight types
+   * ember/numerics.h lists in llama.cpp's x86 summation order; prompts several times slower).
+   * Every engine on the model uses it. Any other name is EMBER_INVALID_ARGUMENT. */
+  const char* numerics;
+} ember_model_options;
+
+void ember_model_options_init(ember_model_options* options);
+/* ember_model_load with options (NULL = the defaults). Errors: those of ember_model_load, an
+ * unknown numerics name, a `size` smaller than the first version's struct. */
+ember_status ember_model_load_ex(const char* path, const ember_model_options* options,
+                                 ember_model** out_model);
 /* Frees the caller's reference: engines created from the model keep it alive. */
 void ember_model_free(ember_model* model);
 /* "llama 1.24B q4_0"-style description, the GGUF general.architecture, and the
@@ -93,6 +115,8 @@ int32_t ember_model_n_head_kv(const ember_model* model);
 /* Bytes of tensor data in the file, and the parameter count (elements of all tensors). */
 uint64_t ember_model_size(const ember_model* model);
 uint64_t ember_model_n_params(const ember_model* model);
+/* The numerics the model was loaded with: "fast" or "reference" (static storage). */
+const char* ember_model_numerics(const ember_model* model);
 /* A metadata value as text (see ember::Model::metadata) in *out_value, freed with ember_free.
  * EMBER_NOT_FOUND when the key is absent. */
 ember_status ember_model_metadata(const ember_model* model, const char* key, char** out_value);
@@ -119,6 +143,17 @@ void ember_engine_free(ember_engine* engine);
 void ember_engine_cancel(ember_engine* engine);
 int32_t ember_engine_n_ctx(const ember_engine* engine);
 int32_t ember_engine_n_vocab(const ember_engine* engine);
+
+/* Evaluates `tokens` (n_tokens ids) as the engine's sequence and writes the logits of the last one
+ * (the model's raw output before sampling: a row of the model's ember_model_n_vocab floats) to
+ * `out_logits`, and the row's length to `*out_count` (may be NULL). The longest prefix the
+ * engine's cache holds is reused, as for a generation's prompt, and the tokens stay cached, so
+ * calls on growing prefixes of one sequence evaluate only the new tokens (same logits either
+ * way). Errors: `capacity` below the row's length (EMBER_OUT_OF_RANGE, nothing written but
+ * `*out_count`), no tokens, more than n_ctx, an id outside the vocabulary, an embedding model, a
+ * running generation; ember_engine_cancel stops it between batches (EMBER_CANCELLED). */
+ember_status ember_engine_logits(ember_engine* engine, const int32_t* tokens, size_t n_tokens,
+                                 float* out_logits, size_t capacity, size_t* out_count);
 
 /* ---- tokenizer ------------------------------------------------------------------------ */
 

@@ -33,6 +33,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -205,6 +206,15 @@ class Engine {
   // The model's own pooling (`<arch>.pooling_type`; kNone when absent) and embedding width.
   Pooling pooling() const;
   int32_t n_embd() const;
+
+  // Evaluates `tokens` as this engine's sequence and returns the logits of the last one
+  // (n_vocab values, the model's raw output before any sampling). The longest prefix the cache
+  // already holds is reused, as for a generation's prompt, and the tokens stay cached, so calls
+  // on growing prefixes of one sequence evaluate only the new tokens; the logits are the same
+  // either way (ember/context.h, "Numerics"). Errors: an encoder model, a running generation,
+  // no tokens, more tokens than the context, a token id outside the vocabulary; cancel() stops
+  // it between batches (kCancelled).
+  Result<std::vector<float>> logits(std::span<const int32_t> tokens);
 
   // Stops the running generation before its next token; safe from any thread (e.g. a signal
   // handler thread or a UI thread). No effect when nothing runs.

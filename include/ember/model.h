@@ -45,7 +45,7 @@ struct ModelOptions {
   // matrices done and their total after each one. Calls never overlap but come from the loading
   // threads; keep it quick (e.g. update a progress bar). Empty: no calls.
   std::function<void(size_t done, size_t total)> progress;
-  // kReference: products with Q8_0 and MXFP4 weights in llama.cpp's summation order
+  // kReference: quantized products (Q8_0, MXFP4, Q5_0, Q4_K, Q6_K) in llama.cpp's summation order
   // (ember/numerics.h; slower prompts). Every Context / Engine on this Model uses it.
   Numerics numerics = Numerics::kFast;
 };
@@ -97,6 +97,8 @@ class Model {
   // memory (0 when nothing was repacked). With use_mmap, the file pages of repacked matrices are
   // given back to the operating system, so resident memory is roughly this plus the rest.
   uint64_t packed_bytes() const;
+  // The numerics the model was loaded with (ModelOptions::numerics).
+  Numerics numerics() const;
 
  private:
   friend struct detail::ModelAccess;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -157,6 +158,28 @@ int32_t ember_engine_n_ctx(const ember_engine* engine) {
 
 int32_t ember_engine_n_vocab(const ember_engine* engine) {
   return engine != nullptr ? engine->engine->tokenizer().n_vocab() : 0;
+}
+
+ember_status ember_engine_logits(ember_engine* engine, const int32_t* tokens, size_t n_tokens,
+                                 float* out_logits, size_t capacity, size_t* out_count) {
+  if (engine == nullptr || (tokens == nullptr && n_tokens > 0)) {
+    return fail(EMBER_INVALID_ARGUMENT, "ember_engine_logits: engine and tokens are required");
+  }
+  try {
+    auto logits = engine->engine->logits(std::span<const int32_t>(tokens, n_tokens));
+    if (!logits.ok()) return fail(logits.status());
+    if (out_count != nullptr) *out_count = logits->size();
+    if (out_logits == nullptr || capacity < logits->size()) {
+      return fail(EMBER_OUT_OF_RANGE,
+                  ("ember_engine_logits: the row has " + std::to_string(logits->size()) +
+                   " values, capacity is " + std::to_string(capacity))
+                      .c_str());
+    }
+    std::memcpy(out_logits, logits->data(), logits->size() * sizeof(float));
+    return EMBER_OK;
+  } catch (const std::bad_alloc&) {
+    return fail(EMBER_RESOURCE_EXHAUSTED, "out of memory evaluating the tokens");
+  }
 }
 
 ember_status ember_tokenize(const ember_engine* engine, const char* text, size_t text_len,

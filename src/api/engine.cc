@@ -26,6 +26,48 @@ Status check_options(const EngineOptions& o) {
   return Status::Ok();
 }
 
+// Makes sequence 0 of the engine's context hold `tokens` (at least one, fewer than n_ctx + 1),
+// with the logits of the last one as output 0. Reuses the longest prefix the cache already holds
+// (at least the last token is evaluated again, because its logits are needed; with recurrent
+// layers only a prefix that extends all the cache holds), then evaluates the rest in batches of
+// n_batch. Returns the number of tokens reused. A cancel() request stops it between batches with
+// *cancelled set (the cache then holds the tokens evaluated so far).
+Result<size_t> evaluate_sequence(runtime::Context& ctx, std::vector<int32_t>& cached,
+                                 int32_t n_batch, const std::atomic<bool>& cancel_requested,
+                                 std::span<const int32_t> tokens, bool* cancelled) {
+  size_t common = 0;
+  while (common < cached.size() && common < tokens.size() && cached[common] == tokens[common]) {
+    ++common;
+  }
+  common = std::min(common, tokens.size() - 1);
+  if (!ctx.can_resume(0, static_cast<int32_t>(common))) common = 0;
+  EMBER_RETURN_IF_ERROR(ctx.seq_rm(0, static_cast<int32_t>(common), -1));
+  cached.resize(common);
+
+  runtime::Batch batch;
+  const size_t step = static_cast<size_t>(n_batch);
+  for (size_t i = common; i < tokens.size(); i += step) {
+    if (cancel_requested.load(std::memory_order_relaxed)) {
+      *cancelled = true;
+      break;
+    }
+    batch.clear();
+    const size_t end = std::min(tokens.size(), i + step);
+    for (size_t j = i; j < end; ++j) {
+      batch.add(tokens[j], static_cast<int32_t>(j), 0, j + 1 == tokens.size());
+    }
+    Status st = ctx.decode(batch);
+    if (!st.ok()) {
+      // The cache may hold part of this batch: forget it so the next prompt re-evaluates.
+      (void)ctx.seq_rm(0, static_cast<int32_t>(i), -1);
+      return st.with_context("evaluating the prompt");
+    }
+    cached.insert(cached.end(), tokens.begin() + static_cast<std::ptrdiff_t>(i),
+                  tokens.begin() + static_cast<std::ptrdiff_t>(end));
+  }
+  return common;
+}
+
 }  // namespace
 
 std::string_view finish_reason_name(FinishReason reason) {
@@ -177,47 +219,52 @@ Result<Generation> Engine::begin_tokens(std::vector<int32_t> tokens, const Gener
   e.generation_active = true;
   GenerationUsage& usage = state->gen->result().usage;
 
-  // Reuse the longest prefix the cache already holds; at least the last prompt token is evaluated
-  // again because its logits are needed.
-  size_t common = 0;
-  while (common < e.cached.size() && common < tokens.size() && e.cached[common] == tokens[common]) {
-    ++common;
-  }
-  common = std::min(common, tokens.size() - 1);
-  // With recurrent layers the cache continues only where its state is (after everything it
-  // holds): a prompt that does not extend all of it is evaluated from the start.
-  if (!e.context->can_resume(0, static_cast<int32_t>(common))) common = 0;
-  EMBER_RETURN_IF_ERROR(e.context->seq_rm(0, static_cast<int32_t>(common), -1));
-  e.cached.resize(common);
-  usage.cached_prompt_tokens = static_cast<int32_t>(common);
-
   const auto t0 = Clock::now();
-  runtime::Batch batch;
-  const size_t step = static_cast<size_t>(e.options.n_batch);
-  for (size_t i = common; i < tokens.size(); i += step) {
-    if (e.cancel_requested.load(std::memory_order_relaxed)) {
-      state->finish(FinishReason::kCancelled);
-      break;
-    }
-    batch.clear();
-    const size_t end = std::min(tokens.size(), i + step);
-    for (size_t j = i; j < end; ++j) {
-      batch.add(tokens[j], static_cast<int32_t>(j), 0, j + 1 == tokens.size());
-    }
-    Status st = e.context->decode(batch);
-    if (!st.ok()) {
-      // The cache may hold part of this batch: forget it so the next prompt re-evaluates.
-      (void)e.context->seq_rm(0, static_cast<int32_t>(i), -1);
-      e.generation_active = false;
-      return st.with_context("evaluating the prompt");
-    }
-    e.cached.insert(e.cached.end(), tokens.begin() + static_cast<std::ptrdiff_t>(i),
-                    tokens.begin() + static_cast<std::ptrdiff_t>(end));
+  bool cancelled = false;
+  Result<size_t> reused = evaluate_sequence(*e.context, e.cached, e.options.n_batch,
+                                            e.cancel_requested, tokens, &cancelled);
+  if (!reused.ok()) {
+    e.generation_active = false;
+    return reused.status();
   }
+  usage.cached_prompt_tokens = static_cast<int32_t>(*reused);
+  if (cancelled) state->finish(FinishReason::kCancelled);
   usage.prompt_ms = ms_since(t0);
   const int32_t evaluated = n_prompt - usage.cached_prompt_tokens;
   if (usage.prompt_ms > 0) usage.prompt_tokens_per_second = evaluated * 1000.0 / usage.prompt_ms;
   return Generation(std::move(state));
+}
+
+Result<std::vector<float>> Engine::logits(std::span<const int32_t> tokens) {
+  Impl& e = *impl_;
+  if (e.context == nullptr) {
+    return invalid_argument(e.model->description() +
+                            " is an encoder (embedding) model: it has no next-token logits");
+  }
+  if (e.generation_active) {
+    return invalid_argument("a generation is running on this engine; end() it first");
+  }
+  if (tokens.empty()) return invalid_argument("logits: no tokens");
+  if (static_cast<int64_t>(tokens.size()) > e.n_ctx) {
+    return out_of_range("logits: " + std::to_string(tokens.size()) +
+                        " tokens but the context holds " + std::to_string(e.n_ctx));
+  }
+  const int64_t n_vocab = e.model->hparams().n_vocab;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= n_vocab) {
+      return invalid_argument("logits: token " + std::to_string(i) + " is " +
+                              std::to_string(tokens[i]) + ", outside the vocabulary [0, " +
+                              std::to_string(n_vocab) + ")");
+    }
+  }
+  e.cancel_requested.store(false, std::memory_order_relaxed);
+  bool cancelled = false;
+  EMBER_ASSIGN_OR_RETURN(size_t reused, evaluate_sequence(*e.context, e.cached, e.options.n_batch,
+                                                          e.cancel_requested, tokens, &cancelled));
+  (void)reused;
+  if (cancelled) return ember::cancelled("logits: cancelled");
+  const float* row = e.context->logits(0);
+  return std::vector<float>(row, row + n_vocab);
 }
 
 Result<GenerationResult> Engine::generate(std::string_view prompt, const GenerationParams& params,

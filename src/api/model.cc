@@ -33,6 +33,10 @@ std::string Model::architecture() const {
   return impl_->model->file().get_string("general.architecture").value_or("");
 }
 
+Numerics Model::numerics() const {
+  return impl_->model->numerics();
+}
+
 uint64_t Model::n_params() const {
   return impl_->model->n_params();
 }

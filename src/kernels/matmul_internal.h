@@ -77,6 +77,21 @@ float q8_0_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_
 // sets are added lane by lane and reduced by the same tree; when the block count is odd, the
 // last block's exact 32-product integer sum joins as fma(s, sum, result).
 float mxfp4_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks);
+// Q5_0 weights (the reference's AVX2 ggml_vec_dot_q5_0_q8_0, and its tiled GEMM for batches),
+// Q8_0 activations: the Q8_0 lanes with the 5-bit codes minus 16 as weight codes.
+float q5_0_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks);
+// Q4_K weights as the reference's x86 build multiplies them after repacking 8 rows together
+// (its AVX2 gemv / gemm "q4_K_8x8_q8_K", used for matrices whose row count is a multiple of 8),
+// Q8_K activations (q codes, float d[] as bytes; act_layout kQ8_K): per super-block b the exact
+// integers isc = sum_j scale_j * dot(q4 of sub-block j, x) and imin = sum_j min_j * sum(x of
+// sub-block j); two FMA chains over the super-blocks in order, acc = fma(isc, fp16(d) * d_b,
+// acc) and acc_min = fma(imin, fp16(dmin) * d_b, acc_min); the result is acc - acc_min.
+float q4_k_dot_repacked(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks);
+// Q6_K weights (the reference's AVX2 ggml_vec_dot_q6_K_q8_K; no x86 repacking), Q8_K
+// activations: per super-block, 8 exact integer lane sums, lane l holding the elements e with
+// (e mod 32) / 4 == l, each as scale[e / 16] * (q6 - 32) * x; lane l is an FMA chain
+// acc[l] = fma(fp16(d) * d_b, sum_l, acc[l]); reduced by the Q8_0 tree.
+float q6_k_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks);
 
 // ---- packed weights (the layout of the x86 SIMD kernels) ------------------------------------
 //

@@ -1,13 +1,15 @@
 // The reference numerics mode's products (WeightForm::kReferenceOrder, matmul_internal.h): the
-// scalar definitions of the reference implementation's summation orders for Q8_0 and MXFP4
-// weights, and the dispatch to the x86 kernels that compute the same bits.
+// scalar definitions of the reference implementation's summation orders for Q8_0, MXFP4, Q5_0,
+// Q4_K and Q6_K weights, and the dispatch to the x86 kernels that compute the same bits.
 #include <cmath>
 #include <cstring>
 
 #include "kernels/act_layout.h"
 #include "kernels/matmul_internal.h"
+#include "tensor/blocks_k.h"
 #include "tensor/blocks_legacy.h"
 #include "tensor/fp16.h"
+#include "tensor/k_scales.h"
 #include "tensor/quant_mxfp4.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -17,7 +19,15 @@
 namespace ember::kernels {
 
 bool reference_order_supported(TensorType type) {
-  return type == TensorType::kQ8_0 || type == TensorType::kMXFP4;
+  return type == TensorType::kQ8_0 || type == TensorType::kMXFP4 || type == TensorType::kQ5_0 ||
+         type == TensorType::kQ4_K || type == TensorType::kQ6_K;
+}
+
+bool reference_order_supported(TensorType type, int64_t rows) {
+  // The reference repacks Q4_K matrices (8 rows interleaved) only when their row count is a
+  // multiple of 8; others go through its vector dot product, whose order is not implemented.
+  if (type == TensorType::kQ4_K) return rows % 8 == 0;
+  return reference_order_supported(type);
 }
 
 float q8_0_reduce8(const float* a) {
@@ -38,6 +48,75 @@ float q8_0_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_
       for (int k = 4 * l; k < 4 * l + 4; ++k) sum += static_cast<int32_t>(blk.qs[k]) * x[k];
       acc[l] = std::fma(s, static_cast<float>(sum), acc[l]);
     }
+  }
+  return q8_0_reduce8(acc);
+}
+
+float q5_0_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks) {
+  float acc[8] = {};
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const auto blk = load_block<BlockQ5_0>(w, b);
+    uint32_t qh;
+    std::memcpy(&qh, blk.qh, 4);
+    const int8_t* x = q + b * kQK5_0;
+    float db;
+    std::memcpy(&db, d + 4 * static_cast<size_t>(b), 4);
+    const float s = fp16_to_fp32(blk.d) * db;
+    for (int l = 0; l < 8; ++l) {
+      int32_t sum = 0;
+      for (int k = 4 * l; k < 4 * l + 4; ++k) {
+        const int nib = k < 16 ? (blk.qs[k] & 0xF) : (blk.qs[k - 16] >> 4);
+        const int code = nib | static_cast<int>(((qh >> k) & 1u) << 4);
+        sum += (code - 16) * x[k];
+      }
+      acc[l] = std::fma(s, static_cast<float>(sum), acc[l]);
+    }
+  }
+  return q8_0_reduce8(acc);
+}
+
+float q4_k_dot_repacked(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks) {
+  float acc = 0.0f, acc_min = 0.0f;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const auto blk = load_block<BlockQ4K>(w, b);
+    const int8_t* x = q + b * kQK_K;
+    int32_t isc = 0, imin = 0;
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      kquant::unpack_scale_min_k4(j, blk.scales, &sc, &m);
+      const int c = j / 2, shift = 4 * (j % 2);
+      int32_t isum = 0, xsum = 0;
+      for (int l = 0; l < 32; ++l) {
+        isum += ((blk.qs[32 * c + l] >> shift) & 0xF) * x[32 * j + l];
+        xsum += x[32 * j + l];
+      }
+      isc += sc * isum;
+      imin += m * xsum;
+    }
+    float db;
+    std::memcpy(&db, d + 4 * static_cast<size_t>(b), 4);
+    acc = std::fma(static_cast<float>(isc), fp16_to_fp32(blk.d) * db, acc);
+    acc_min = std::fma(static_cast<float>(imin), fp16_to_fp32(blk.dmin) * db, acc_min);
+  }
+  return acc - acc_min;
+}
+
+float q6_k_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks) {
+  float acc[8] = {};
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const auto blk = load_block<BlockQ6K>(w, b);
+    const int8_t* x = q + b * kQK_K;
+    int32_t sum[8] = {};
+    for (int e = 0; e < kQK_K; ++e) {
+      const int h = e / 128, k = (e / 32) % 4, l = e % 32;
+      const int low = (blk.ql[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 0xF;
+      const int high = (blk.qh[32 * h + l] >> (2 * k)) & 3;
+      sum[(e % 32) / 4] += blk.scales[e / 16] * (((low | (high << 4)) - 32) * x[e]);
+    }
+    float db;
+    std::memcpy(&db, d + 4 * static_cast<size_t>(b), 4);
+    const float s = fp16_to_fp32(blk.d) * db;
+    for (int l = 0; l < 8; ++l) acc[l] = std::fma(s, static_cast<float>(sum[l]), acc[l]);
   }
   return q8_0_reduce8(acc);
 }
@@ -86,18 +165,35 @@ void matmul_reference_order(Isa isa, const Weights& w, const void* act, int64_t 
   // Every x86 Isa from AVX2 up runs the AVX2 kernel: the order fixes 8 lanes, so wider vectors
   // would only change how many blocks one step covers, not the bits.
   if (isa >= Isa::kAvx2) {
-    if (w.type == TensorType::kMXFP4) {
-      x86::avx2_mxfp4_lanes(w, a, n_tokens, y, ldy, row_begin, row_end);
-    } else {
-      x86::avx2_q8_0_lanes(w, a, n_tokens, y, ldy, row_begin, row_end);
+    switch (w.type) {
+      case TensorType::kMXFP4:
+        x86::avx2_mxfp4_lanes(w, a, n_tokens, y, ldy, row_begin, row_end);
+        return;
+      case TensorType::kQ8_0:
+        x86::avx2_q8_0_lanes(w, a, n_tokens, y, ldy, row_begin, row_end);
+        return;
+      case TensorType::kQ5_0:
+        x86::avx2_q5_0_lanes(w, a, n_tokens, y, ldy, row_begin, row_end);
+        return;
+      case TensorType::kQ6_K:
+        x86::avx2_q6_k_lanes(w, a, n_tokens, y, ldy, row_begin, row_end);
+        return;
+      case TensorType::kQ4_K:
+        x86::avx2_q4_k_repacked(w, a, n_tokens, y, ldy, row_begin, row_end);
+        return;
+      default:
+        break;
     }
-    return;
   }
 #else
   (void)isa;
 #endif
   const ActLayout l = act_layout(w.type, w.cols);
-  const auto dot = w.type == TensorType::kMXFP4 ? mxfp4_dot_lanes : q8_0_dot_lanes;
+  const auto dot = w.type == TensorType::kMXFP4  ? mxfp4_dot_lanes
+                   : w.type == TensorType::kQ5_0 ? q5_0_dot_lanes
+                   : w.type == TensorType::kQ4_K ? q4_k_dot_repacked
+                   : w.type == TensorType::kQ6_K ? q6_k_dot_lanes
+                                                 : q8_0_dot_lanes;
   const auto* wbase = static_cast<const uint8_t*>(w.data);
   for (int64_t r = row_begin; r < row_end; ++r) {
     const uint8_t* wr = wbase + static_cast<size_t>(r) * w.row_bytes;

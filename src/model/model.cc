@@ -432,7 +432,7 @@ Status Model::prepare(const ModelLoadOptions& options, bool release_source_pages
                isa_ == kernels::Isa::kAvx512Amx && kernels::split_bf16_fly_exact();
   auto add = [&](Linear& l, kernels::WeightForm form = kernels::WeightForm::kExact) {
     if (!l.present()) return;
-    if (reference && kernels::reference_order_supported(l.w.type)) {
+    if (reference && kernels::reference_order_supported(l.w.type, l.w.rows)) {
       form = kernels::WeightForm::kReferenceOrder;
     }
     if ((bf16_split_ && l.w.type == TensorType::kBF16) ||

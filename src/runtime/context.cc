@@ -601,7 +601,7 @@ void Context::run_products(const Product* products, int n_products, int64_t n_to
     const Product& p = products[c.product];
     if (use_prepared && (p.w->prepared.packed() || p.w->prepared.weights().data != nullptr)) {
       kernels::matmul(p.w->prepared, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
-    } else if (reference && kernels::reference_order_supported(p.w->w.type)) {
+    } else if (reference && kernels::reference_order_supported(p.w->w.type, p.w->w.rows)) {
       kernels::matmul_reference_order(isa, p.w->w, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);
     } else {
       kernels::matmul(isa, p.w->w, p.x, n_tokens, p.y, p.ldy, c.r0, c.r1);

@@ -150,7 +150,7 @@ void Encoder::products(std::span<const Out> outs, int64_t n) {
     } else if (w.prepared.packed() && w.prepared.isa() == isa_) {
       kernels::matmul(w.prepared, act_.data(), n, y, outs[i].ldy, r0, r1);
     } else if (model_.numerics() == Numerics::kReference &&
-               kernels::reference_order_supported(w.w.type)) {
+               kernels::reference_order_supported(w.w.type, w.w.rows)) {
       // The reference numerics mode: the same bits on every Isa, prepared or not.
       kernels::matmul_reference_order(isa_, w.w, act_.data(), n, y, outs[i].ldy, r0, r1);
     } else {

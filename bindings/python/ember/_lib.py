@@ -37,6 +37,11 @@ class EngineOptions(Structure):
                 ("kv_cache_type", c_int32), ("use_mmap", c_int32)]
 
 
+class ModelOptions(Structure):
+    _fields_ = [("size", c_uint32), ("use_mmap", c_int32), ("n_threads", c_int32),
+                ("numerics", c_char_p)]
+
+
 class GenerationParams(Structure):
     _fields_ = [("max_tokens", c_int32), ("temperature", c_float), ("top_k", c_int32),
                 ("top_p", c_float), ("min_p", c_float), ("typical_p", c_float),
@@ -76,6 +81,9 @@ def _declare(lib: ctypes.CDLL) -> None:
     fn("ember_last_error", c_char_p)
     fn("ember_free", None, c_void_p)
     fn("ember_model_load", c_int, c_char_p, c_int, c_int32, pp)
+    fn("ember_model_options_init", None, POINTER(ModelOptions))
+    fn("ember_model_load_ex", c_int, c_char_p, POINTER(ModelOptions), pp)
+    fn("ember_model_numerics", c_char_p, c_void_p)
     fn("ember_model_free", None, c_void_p)
     fn("ember_model_description", c_char_p, c_void_p)
     fn("ember_model_architecture", c_char_p, c_void_p)
@@ -89,6 +97,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     fn("ember_engine_free", None, c_void_p)
     fn("ember_engine_cancel", None, c_void_p)
     fn("ember_engine_n_ctx", c_int32, c_void_p)
+    fn("ember_engine_logits", c_int, c_void_p, POINTER(c_int32), c_size_t, POINTER(c_float),
+       c_size_t, POINTER(c_size_t))
     fn("ember_tokenize", c_int, c_void_p, c_char_p, c_size_t, c_int, c_int, POINTER(c_int32),
        c_size_t, POINTER(c_size_t))
     fn("ember_detokenize", c_int, c_void_p, POINTER(c_int32), c_size_t, c_int, c_int,

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 import warnings
-from ctypes import c_char_p, c_int32, c_size_t, c_void_p
+from ctypes import c_char_p, c_float, c_int32, c_size_t, c_void_p
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 from . import _lib
@@ -152,10 +152,12 @@ class Llama:
     def __init__(self, model_path: str, *, n_ctx: int = 512, n_batch: int = 512,
                  n_threads: Optional[int] = None, seed: int = LLAMA_DEFAULT_SEED,
                  use_mmap: bool = True, embedding: bool = False, verbose: bool = True,
-                 **kwargs: Any) -> None:
+                 numerics: str = "fast", **kwargs: Any) -> None:
         """Loads ``model_path`` and creates a context of ``n_ctx`` tokens (0 = the model's own,
         at most 8192) evaluated with ``n_threads`` threads (None = all cores). ``seed`` is the
-        default sampling seed (LLAMA_DEFAULT_SEED = random)."""
+        default sampling seed (LLAMA_DEFAULT_SEED = random). ``numerics`` (an ember addition):
+        ``"fast"`` (default) or ``"reference"``, whose quantized products follow llama.cpp's x86
+        summation order bit for bit, with slower prompts (docs/bindings.md)."""
         self._engine = c_void_p()
         self._model = c_void_p()
         self._lock = threading.Lock()
@@ -176,14 +178,20 @@ class Llama:
             _check_number("n_threads", n_threads, integer=True)
         if not 0 <= seed <= LLAMA_DEFAULT_SEED:
             raise ValueError("seed must be in [0, 2^32 - 1]")
+        if not isinstance(numerics, str):
+            raise TypeError("numerics must be a str (\"fast\" or \"reference\")")
         self.model_path = model_path
         self.embedding = bool(embedding)
         self.verbose = verbose
         self._seed = seed
         lib = _lib.lib()
-        status = lib.ember_model_load(model_path.encode("utf-8"), int(bool(use_mmap)),
-                                      0 if n_threads is None else n_threads,
-                                      ctypes.byref(self._model))
+        model_options = _lib.ModelOptions()
+        lib.ember_model_options_init(ctypes.byref(model_options))
+        model_options.use_mmap = int(bool(use_mmap))
+        model_options.n_threads = 0 if n_threads is None else n_threads
+        model_options.numerics = numerics.encode("utf-8")
+        status = lib.ember_model_load_ex(model_path.encode("utf-8"),
+                                         ctypes.byref(model_options), ctypes.byref(self._model))
         if status != _lib.OK:
             _raise(status, f"failed to load model from file: {model_path}")
         options = _lib.EngineOptions()
@@ -248,6 +256,12 @@ class Llama:
         """Tokens in the vocabulary."""
         self._check_open()
         return _lib.lib().ember_model_n_vocab(self._model)
+
+    @property
+    def numerics(self) -> str:
+        """The numerics the model was loaded with: "fast" or "reference"."""
+        self._check_open()
+        return _lib.lib().ember_model_numerics(self._model).decode("utf-8")
 
     def n_embd(self) -> int:
         """The model's embedding width."""
@@ -314,6 +328,30 @@ class Llama:
         if status != _lib.OK:
             _raise(status, "detokenize")
         return buffer.raw[:length.value]
+
+    def logits(self, tokens: Sequence[int]) -> List[float]:
+        """The model's raw logits (``n_vocab()`` floats) for the token after ``tokens`` (an
+        ember addition). The longest prefix the context already holds is reused, so calls on
+        growing prefixes evaluate only the new tokens. Errors: no tokens, more than ``n_ctx()``,
+        an id outside the vocabulary (ValueError), a generation running (RuntimeError)."""
+        tokens = list(tokens)
+        if not all(isinstance(t, int) and not isinstance(t, bool) for t in tokens):
+            raise TypeError("tokens must be a list of ints")
+        if any(t < -2**31 or t >= 2**31 for t in tokens):
+            raise ValueError("token id out of range")
+        self._acquire()
+        try:
+            lib = _lib.lib()
+            ids = (c_int32 * max(len(tokens), 1))(*tokens)
+            row = (c_float * max(self.n_vocab(), 1))()
+            count = c_size_t()
+            status = lib.ember_engine_logits(self._engine, ids, len(tokens), row, len(row),
+                                             ctypes.byref(count))
+            if status != _lib.OK:
+                _raise(status, "logits")
+            return list(row[:count.value])
+        finally:
+            self._lock.release()
 
     # ---- control ---------------------------------------------------------------------------
 

@@ -64,8 +64,9 @@
 }
 
 llama_load_model <- function(path, n_gpu_layers = -1L, devices = NULL, split_mode = "layer",
-                             use_mmap = TRUE, use_mlock = FALSE) {
+                             use_mmap = TRUE, use_mlock = FALSE, numerics = "fast") {
   .check_string(path, "path")
+  .check_string(numerics, "numerics")
   .check_flag(use_mmap, "use_mmap")
   .check_flag(use_mlock, "use_mlock")
   n_gpu_layers <- .check_integer(n_gpu_layers, "n_gpu_layers")
@@ -73,7 +74,7 @@ llama_load_model <- function(path, n_gpu_layers = -1L, devices = NULL, split_mod
   if (!is.null(devices) && !identical(tolower(devices), "cpu")) .ignored("devices")
   if (!identical(split_mode, "layer")) .ignored("split_mode")
   if (use_mlock) .ignored("use_mlock", "not supported")
-  .Call(r_model_load, path, use_mmap)
+  .Call(r_model_load, path, use_mmap, numerics)
 }
 
 llama_free_model <- function(model) {

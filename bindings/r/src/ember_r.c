@@ -98,12 +98,15 @@ static const char* utf8_arg(SEXP x) {
 
 /* ---- model -------------------------------------------------------------------------------- */
 
-SEXP r_model_load(SEXP path, SEXP use_mmap) {
+SEXP r_model_load(SEXP path, SEXP use_mmap, SEXP numerics) {
   SEXP ext = PROTECT(R_MakeExternalPtr(NULL, tag_model, R_NilValue));
   R_RegisterCFinalizerEx(ext, model_finalizer, TRUE);
   ember_model* m = NULL;
-  if (ember_model_load(R_ExpandFileName(utf8_arg(path)), Rf_asLogical(use_mmap), 0, &m) !=
-      EMBER_OK) {
+  ember_model_options options;
+  ember_model_options_init(&options);
+  options.use_mmap = Rf_asLogical(use_mmap);
+  options.numerics = utf8_arg(numerics); /* the library checks the name */
+  if (ember_model_load_ex(R_ExpandFileName(utf8_arg(path)), &options, &m) != EMBER_OK) {
     Rf_error("failed to load model: %s", ember_last_error());
   }
   R_SetExternalPtrAddr(ext, m);
@@ -125,7 +128,7 @@ SEXP r_model_info(SEXP model) {
    * transformer: no encoder, not recurrent. */
   const char* names[] = {"n_ctx_train", "n_embd",   "n_vocab",     "n_layer",     "n_head",
                          "n_head_kv",   "desc",     "size",        "n_params",    "has_encoder",
-                         "has_decoder", "is_recurrent", "architecture"};
+                         "has_decoder", "is_recurrent", "architecture", "numerics"};
   const int n = (int)(sizeof names / sizeof names[0]);
   SEXP out = PROTECT(Rf_allocVector(VECSXP, n));
   SEXP nm = PROTECT(Rf_allocVector(STRSXP, n));
@@ -143,6 +146,7 @@ SEXP r_model_info(SEXP model) {
   SET_VECTOR_ELT(out, 10, Rf_ScalarLogical(TRUE));
   SET_VECTOR_ELT(out, 11, Rf_ScalarLogical(FALSE));
   SET_VECTOR_ELT(out, 12, Rf_mkString(ember_model_architecture(m)));
+  SET_VECTOR_ELT(out, 13, Rf_mkString(ember_model_numerics(m)));
   Rf_setAttrib(out, R_NamesSymbol, nm);
   UNPROTECT(2);
   return out;
@@ -463,7 +467,7 @@ SEXP r_embed(SEXP ctx, SEXP texts) {
 }
 
 static const R_CallMethodDef call_methods[] = {
-    {"r_model_load", (DL_FUNC)&r_model_load, 2},
+    {"r_model_load", (DL_FUNC)&r_model_load, 3},
     {"r_model_free", (DL_FUNC)&r_model_free, 1},
     {"r_model_info", (DL_FUNC)&r_model_info, 1},
     {"r_chat_template", (DL_FUNC)&r_chat_template, 1},

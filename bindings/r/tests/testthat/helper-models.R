@@ -10,7 +10,7 @@ testdata_path <- function(...) {
   path
 }
 
-load_quietly <- function(path) suppressMessages(llama_load_model(path))
+load_quietly <- function(path, ...) suppressMessages(llama_load_model(path, ...))
 
 # One context per model file for the whole test run (loading is the slow part).
 context_cache <- new.env()
