@@ -137,6 +137,19 @@ TEST_P(OpsIsaTest, GemmMatchesScalarBitForBit) {
         ref.gemm_acc(c1.data(), n, a.data(), k, b.data(), n, m, k, n);
         simd.gemm_acc(c2.data(), n, a.data(), k, b.data(), n, m, k, n);
         EXPECT_TRUE(same_bits(c1.data(), c2.data(), m * n)) << m << "x" << k << "x" << n;
+        // gemm = gemm_acc on zeros, whatever C held (rows ldc = n + 3 apart: the gap is kept).
+        const int64_t ldc = n + 3;
+        std::vector<float> z(static_cast<size_t>(m * n), 0.0f);
+        auto c3 = random_floats(static_cast<size_t>(m * ldc), 10), c4 = c3;
+        ref.gemm_acc(z.data(), n, a.data(), k, b.data(), n, m, k, n);
+        simd.gemm(c3.data(), ldc, a.data(), k, b.data(), n, m, k, n);
+        ref.gemm(c4.data(), ldc, a.data(), k, b.data(), n, m, k, n);
+        const auto gap = random_floats(static_cast<size_t>(m * ldc), 10);
+        for (int64_t i = 0; i < m; ++i) {
+          EXPECT_TRUE(same_bits(z.data() + i * n, c3.data() + i * ldc, n)) << "gemm row " << i;
+          EXPECT_TRUE(same_bits(z.data() + i * n, c4.data() + i * ldc, n)) << "scalar gemm";
+          EXPECT_TRUE(same_bits(gap.data() + i * ldc + n, c3.data() + i * ldc + n, 3)) << "gap";
+        }
       }
     }
   }

@@ -2,6 +2,7 @@
 // AVX-512 variant element by element (same fused multiply-adds, same reduction trees), so every
 // Isa produces the same bits; this file is also the reference the SIMD variants are tested
 // against.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -182,6 +183,13 @@ void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
   }
 }
 
+// gemm_acc on a zeroed C (not the hot path on this Isa).
+void gemm(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
+          int64_t m, int64_t k, int64_t n) {
+  for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+  gemm_acc(c, ldc, a, lda, b, ldb, m, k, n);
+}
+
 void gemm_acc_f16b(float* c, int64_t ldc, const float* a, int64_t lda,
                    const uint16_t* const* b_rows, int64_t m, int64_t k, int64_t n) {
   for (int64_t i = 0; i < m; ++i) {
@@ -297,6 +305,7 @@ const OpsTable& ops_scalar() {
       .f16_mad = f16_mad,
       .f32_mad = f32_mad,
       .gemm_acc = gemm_acc,
+      .gemm = gemm,
       .gemm_acc_f16b = gemm_acc_f16b,
       .transpose = transpose,
       .f16_rows_to_f32_t = f16_rows_to_f32_t,
