@@ -272,6 +272,10 @@ void softmax_scaled(float* x, float scale, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+void softmax_scaled_rows(float* x, int64_t ld, int64_t rows, float scale, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) softmax_scaled(x + r * ld, scale, n);
+}
+
 void bias_gelu(float* x, const float* bias, int64_t n) {
   const float* table = gelu_half_table();
   for (int64_t i = 0; i < n; ++i) {
@@ -321,6 +325,7 @@ const RowOps& row_ops_scalar() {
       .isa = Isa::kScalar,
       .layer_norm = layer_norm,
       .softmax_scaled = softmax_scaled,
+      .softmax_scaled_rows = softmax_scaled_rows,
       .bias_gelu = bias_gelu,
   };
   return table;

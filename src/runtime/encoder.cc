@@ -377,7 +377,7 @@ void Encoder::attention(int64_t il, int64_t n, std::span<const int32_t> seq_lens
     for (int64_t i0 = 0; i0 < len; i0 += kRowBlock) {
       const int64_t rows = std::min(kRowBlock, len - i0);
       O.gemm(sc, len, q + i0 * n_qkv, n_qkv, kt, len, rows, dk, len);
-      for (int64_t i = 0; i < rows; ++i) rows_->softmax_scaled(sc + i * len, scale, len);
+      rows_->softmax_scaled_rows(sc, len, rows, scale, len);
       O.gemm(out + i0 * n_attn, n_attn, sc, len, v, n_qkv, rows, len, dv);
     }
   });
