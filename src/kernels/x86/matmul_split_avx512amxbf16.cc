@@ -69,9 +69,9 @@ struct Ctx {
 #define EMBER_STORE_C(tile, c, t, g)                                                            \
   do {                                                                                          \
     const int64_t t0_ = (t)*kTok, r0_ = (g)*kTok;                                               \
-    float* dst_ = (c).y + t0_ * (c).ldy + r0_;                                                  \
     if (!(c).epilogue && t0_ + kTok <= (c).n_tokens && r0_ >= (c).rb && r0_ + kTok <= (c).re) { \
-      _tile_stored(tile, dst_, static_cast<long>((c).ldy * 4));                                 \
+      /* y may be null with an epilogue into activations: only offset it here */                \
+      _tile_stored(tile, (c).y + t0_ * (c).ldy + r0_, static_cast<long>((c).ldy * 4));          \
     } else {                                                                                    \
       alignas(64) float buf_[kTok * kTok];                                                      \
       _tile_stored(tile, buf_, 64);                                                             \
