@@ -201,7 +201,9 @@ struct SplitEpilogue {
 };
 
 // matmul(pw, ...) with an epilogue. pw.form() must be kSplitBf16 (a default SplitEpilogue is the
-// plain product); ignored rows and tokens as for matmul.
+// plain product); ignored rows and tokens as for matmul. Calls that break the conditions above
+// (another form; act_out with w.rows % 32 != 0) compute nothing: callers check them first, as
+// runtime/encoder.cc does.
 void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens, float* y,
             int64_t ldy, int64_t row_begin, int64_t row_end, const SplitEpilogue& epilogue);
 
