@@ -128,7 +128,7 @@ TEST_P(OpsIsaTest, ElementwiseMatchScalarBitForBit) {
 TEST_P(OpsIsaTest, GemmMatchesScalarBitForBit) {
   const OpsTable& ref = ops(Isa::kScalar);
   const OpsTable& simd = ops(GetParam());
-  for (int64_t m : {1, 3, 4, 7}) {
+  for (int64_t m : {1, 3, 4, 7, 8, 13, 20}) {
     for (int64_t n : {5, 16, 17, 26, 32, 40, 64, 80, 90, 128}) {
       for (int64_t k : {1, 5, 64}) {
         const auto a = random_floats(static_cast<size_t>(m * k), 7);
@@ -137,6 +137,19 @@ TEST_P(OpsIsaTest, GemmMatchesScalarBitForBit) {
         ref.gemm_acc(c1.data(), n, a.data(), k, b.data(), n, m, k, n);
         simd.gemm_acc(c2.data(), n, a.data(), k, b.data(), n, m, k, n);
         EXPECT_TRUE(same_bits(c1.data(), c2.data(), m * n)) << m << "x" << k << "x" << n;
+        // gemm = gemm_acc on zeros, whatever C held (rows ldc = n + 3 apart: the gap is kept).
+        const int64_t ldc = n + 3;
+        std::vector<float> z(static_cast<size_t>(m * n), 0.0f);
+        auto c3 = random_floats(static_cast<size_t>(m * ldc), 10), c4 = c3;
+        ref.gemm_acc(z.data(), n, a.data(), k, b.data(), n, m, k, n);
+        simd.gemm(c3.data(), ldc, a.data(), k, b.data(), n, m, k, n);
+        ref.gemm(c4.data(), ldc, a.data(), k, b.data(), n, m, k, n);
+        const auto gap = random_floats(static_cast<size_t>(m * ldc), 10);
+        for (int64_t i = 0; i < m; ++i) {
+          EXPECT_TRUE(same_bits(z.data() + i * n, c3.data() + i * ldc, n)) << "gemm row " << i;
+          EXPECT_TRUE(same_bits(z.data() + i * n, c4.data() + i * ldc, n)) << "scalar gemm";
+          EXPECT_TRUE(same_bits(gap.data() + i * ldc + n, c3.data() + i * ldc + n, 3)) << "gap";
+        }
       }
     }
   }
@@ -178,6 +191,15 @@ TEST_P(OpsIsaTest, RowKernelsMatchScalarBitForBit) {
       ref.softmax_scaled(a.data(), 0.1767767f, n);
       simd.softmax_scaled(c.data(), 0.1767767f, n);
       EXPECT_TRUE(same_bits(a.data(), c.data(), n)) << "softmax_scaled, spread " << spread;
+      // Several rows at once (rows n + 5 apart; the gaps untouched) give each row's bits.
+      const int64_t ld = n + 5;
+      for (int64_t rows : {1, 2, 3, 5}) {
+        const auto many = random_floats(static_cast<size_t>(rows * ld), 12, 3.0f * spread);
+        std::vector<float> one = many, all = many;
+        for (int64_t r = 0; r < rows; ++r) ref.softmax_scaled(one.data() + r * ld, 0.17f, n);
+        simd.softmax_scaled_rows(all.data(), ld, rows, 0.17f, n);
+        EXPECT_TRUE(same_bits(one.data(), all.data(), rows * ld)) << rows << " rows";
+      }
     }
   }
 }

@@ -18,6 +18,7 @@
 #include "base/cpu_features.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_internal.h"
+#include "kernels/rows.h"
 #include "tensor/fp16.h"
 
 namespace ember::kernels {
@@ -525,6 +526,62 @@ TEST(SplitBf16Fly, PrepareRejectsOtherTypes) {
   EXPECT_FALSE(prepare_weights(Isa::kAvx512Amx, f32, WeightForm::kSplitBf16Fly).ok());
   EXPECT_FALSE(split_bf16_fly_supported(Isa::kAvx512Amx, TensorType::kF32));
   EXPECT_FALSE(split_bf16_fly_supported(Isa::kAvx512Vnni, TensorType::kBF16));
+}
+
+// The epilogue (matmul.h SplitEpilogue) gives the bits of the passes it replaces: + bias (a
+// float add), GELU (rows.h bias_gelu), and the conversion for a product whose columns are these
+// rows (convert_activations), whatever the token chunks and row ranges of the calls.
+TEST(SplitBf16, EpilogueMatchesSeparatePasses) {
+  REQUIRE_SPLIT();
+  const int64_t rows = 96, cols = 224, n = 45;
+  const Matrix m = make_matrix(TensorType::kF16, rows, cols, 11);
+  const Matrix next = make_matrix(TensorType::kF16, 40, rows, 12);
+  Result<PreparedWeights> pw =
+      prepare_weights(Isa::kAvx512Amx, m.weights(), WeightForm::kSplitBf16);
+  Result<PreparedWeights> pn =
+      prepare_weights(Isa::kAvx512Amx, next.weights(), WeightForm::kSplitBf16);
+  ASSERT_TRUE(pw.ok() && pn.ok());
+  const std::vector<float> x = random_acts(n, cols, 13);
+  const std::vector<float> bias = random_acts(1, rows, 14);
+  std::vector<uint8_t> act(activation_bytes(*pw, n));
+  convert_activations(*pw, x.data(), n, act.data());
+  const std::vector<float> plain = run_split(*pw, x.data(), n, 0, rows);
+  const RowOps& ro = row_ops(Isa::kAvx512Amx);
+  for (const bool with_bias : {false, true}) {
+    SCOPED_TRACE(with_bias ? "bias" : "no bias");
+    const float* b = with_bias ? bias.data() : nullptr;
+    // Expected: bias alone, then bias + GELU, then those rows converted for `next`.
+    std::vector<float> biased = plain, activated = plain;
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t r = 0; r < rows && b != nullptr; ++r) biased[t * rows + r] += b[r];
+      ro.bias_gelu(activated.data() + t * rows, b, rows);
+    }
+    std::vector<uint8_t> want(activation_bytes(*pn, n), 0xAB);
+    convert_activations(*pn, activated.data(), n, want.data());
+
+    std::vector<float> y(plain.size(), -7.0f);
+    matmul(*pw, act.data(), n, y.data(), rows, 0, rows, SplitEpilogue{.bias = b});
+    EXPECT_EQ(0, std::memcmp(y.data(), biased.data(), y.size() * 4)) << "bias";
+    std::fill(y.begin(), y.end(), -7.0f);
+    matmul(*pw, act.data(), n, y.data(), rows, 0, rows, SplitEpilogue{.bias = b, .gelu = true});
+    EXPECT_EQ(0, std::memcmp(y.data(), activated.data(), y.size() * 4)) << "bias + GELU";
+
+    // Into activations, in token chunks from tile boundaries and row ranges of whole groups.
+    std::vector<uint8_t> got(want.size(), 0xAB);
+    const int64_t starts[] = {0, 32, n};
+    const int64_t cuts[] = {0, 64, rows};
+    for (size_t i = 0; i + 1 < std::size(starts); ++i) {
+      for (size_t j = 0; j + 1 < std::size(cuts); ++j) {
+        const SplitEpilogue ep{
+            .bias = b,
+            .gelu = true,
+            .act_out = got.data() + static_cast<size_t>(starts[i]) * activation_stride(*pn)};
+        matmul(*pw, act.data() + static_cast<size_t>(starts[i]) * activation_stride(*pw),
+               starts[i + 1] - starts[i], nullptr, 0, cuts[j], cuts[j + 1], ep);
+      }
+    }
+    EXPECT_EQ(want, got) << "converted for the next product";
+  }
 }
 
 TEST(SplitBf16, PrepareRejectsOtherTypesAndIsas) {

@@ -13,6 +13,7 @@
 #include "base/cpu_features.h"
 #include "base/strings.h"
 #include "kernels/matmul_internal.h"
+#include "kernels/ops_common.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include "kernels/x86/kernels_x86.h"
@@ -440,6 +441,27 @@ void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens
   const PackedView pv{w.type, w.cols, pw.packed_data(), packed_group_bytes(w.type, w.cols)};
   effective_kernel(pw.isa(), w.type)(pv, static_cast<const uint8_t*>(x_converted), n_tokens, y, ldy,
                                      row_begin, row_end);
+}
+
+void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens, float* y,
+            int64_t ldy, int64_t row_begin, int64_t row_end, const SplitEpilogue& epilogue) {
+  const Weights& w = pw.weights();
+  row_begin = std::max<int64_t>(row_begin, 0);
+  row_end = std::min(row_end, w.rows);
+  if (n_tokens <= 0 || row_begin >= row_end || pw.form() != WeightForm::kSplitBf16) return;
+  if (epilogue.act_out != nullptr && w.rows % 32 != 0) return;
+#if defined(EMBER_SPLIT_BF16)
+  const PackedView pv{w.type, w.cols, pw.packed_data(), split_bf16_group_bytes(w.cols)};
+  x86::SplitStore store;
+  store.bias = epilogue.bias;
+  store.gelu_table = epilogue.gelu ? gelu_half_table() : nullptr;
+  store.act_out = epilogue.act_out;
+  store.act_kp = split_bf16_cols(w.rows);
+  x86::avx512amxbf16_split_matmul(pv, static_cast<const uint8_t*>(x_converted), n_tokens, y, ldy,
+                                  row_begin, row_end, &store);
+#else
+  (void)x_converted, (void)y, (void)ldy, (void)epilogue;
+#endif
 }
 
 int64_t matmul_row_block(Isa isa) {

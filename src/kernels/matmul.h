@@ -219,6 +219,32 @@ void convert_split_activations(const float* x, int64_t n_tokens, int64_t cols, v
 void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens, float* y,
             int64_t ldy, int64_t row_begin, int64_t row_end);
 
+// What the split-BF16 product does with its outputs before they leave the tile unit (the encoder's
+// passes over a product's rows, folded into the product: no second pass over memory). Each step
+// is the float arithmetic of the pass it replaces, so results are bit-identical to a plain
+// matmul followed by those passes:
+//  - bias (length w.rows, indexed by weight row): y[t][r] = product + bias[r] (ops.h add);
+//  - gelu: then the GELU of rows.h bias_gelu (the reference's half-precision table);
+//  - act_out: instead of F32 rows into y (y and ldy are then not read), each token's outputs
+//    are stored as split-BF16 activations for a product whose input columns are these weight
+//    rows (convert_activations for such weights gives the same bytes): act_out is laid out as
+//    that product's activation buffer (activation_stride of weights with cols = w.rows), with
+//    token t of this call at its token t (so a call on tokens from t0, t0 a multiple of 16,
+//    passes act_out advanced t0 * that stride). Needs w.rows % 32 == 0 (whole 32-column steps);
+//    tokens past n_tokens and columns of rows outside [row_begin, row_end) are left untouched.
+struct SplitEpilogue {
+  const float* bias = nullptr;
+  bool gelu = false;
+  uint8_t* act_out = nullptr;
+};
+
+// matmul(pw, ...) with an epilogue. pw.form() must be kSplitBf16 (a default SplitEpilogue is the
+// plain product); ignored rows and tokens as for matmul. Calls that break the conditions above
+// (another form; act_out with w.rows % 32 != 0) compute nothing: callers check them first, as
+// runtime/encoder.cc does.
+void matmul(const PreparedWeights& pw, const void* x_converted, int64_t n_tokens, float* y,
+            int64_t ldy, int64_t row_begin, int64_t row_end, const SplitEpilogue& epilogue);
+
 // Rows the SIMD kernels compute together. Splitting row ranges between threads at multiples of
 // this keeps every tile full (results never depend on the split; only speed does).
 int64_t matmul_row_block(Isa isa);

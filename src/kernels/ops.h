@@ -68,6 +68,10 @@ struct OpsTable {
   // its current value (the reference's SIMD GEMM used by tiled attention).
   void (*gemm_acc)(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
                    int64_t m, int64_t k, int64_t n);
+  // C[M x N] = A[M x K] * B[K x N]: gemm_acc on a C of zeros, bit for bit (the same FMA
+  // chains, from zero), without reading C first.
+  void (*gemm)(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
+               int64_t m, int64_t k, int64_t n);
 
   // The same for a B whose row kk is the half-precision row b_rows[kk] (n values, widened
   // exactly): the same FMA chains as gemm_acc, bit for bit. Tiled attention's P . V for a few

@@ -2,6 +2,7 @@
 // AVX-512 variant element by element (same fused multiply-adds, same reduction trees), so every
 // Isa produces the same bits; this file is also the reference the SIMD variants are tested
 // against.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -182,6 +183,13 @@ void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
   }
 }
 
+// gemm_acc on a zeroed C (not the hot path on this Isa).
+void gemm(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
+          int64_t m, int64_t k, int64_t n) {
+  for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+  gemm_acc(c, ldc, a, lda, b, ldb, m, k, n);
+}
+
 void gemm_acc_f16b(float* c, int64_t ldc, const float* a, int64_t lda,
                    const uint16_t* const* b_rows, int64_t m, int64_t k, int64_t n) {
   for (int64_t i = 0; i < m; ++i) {
@@ -264,6 +272,10 @@ void softmax_scaled(float* x, float scale, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+void softmax_scaled_rows(float* x, int64_t ld, int64_t rows, float scale, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) softmax_scaled(x + r * ld, scale, n);
+}
+
 void bias_gelu(float* x, const float* bias, int64_t n) {
   const float* table = gelu_half_table();
   for (int64_t i = 0; i < n; ++i) {
@@ -297,6 +309,7 @@ const OpsTable& ops_scalar() {
       .f16_mad = f16_mad,
       .f32_mad = f32_mad,
       .gemm_acc = gemm_acc,
+      .gemm = gemm,
       .gemm_acc_f16b = gemm_acc_f16b,
       .transpose = transpose,
       .f16_rows_to_f32_t = f16_rows_to_f32_t,
@@ -312,6 +325,7 @@ const RowOps& row_ops_scalar() {
       .isa = Isa::kScalar,
       .layer_norm = layer_norm,
       .softmax_scaled = softmax_scaled,
+      .softmax_scaled_rows = softmax_scaled_rows,
       .bias_gelu = bias_gelu,
   };
   return table;

@@ -36,6 +36,9 @@ struct RowOps {
   // the group sums accumulated in double. (Equals scale, max, softmax, scale of kernels/ops.h
   // except that ops.h's softmax takes the C library's expf for the n % 16 tail.) n >= 1.
   void (*softmax_scaled)(float* x, float scale, int64_t n);
+  // softmax_scaled on `rows` rows of n values, rows ld apart: each row's bits as softmax_scaled
+  // gives them (SIMD variants work on several rows at once, interleaving their dependency chains).
+  void (*softmax_scaled_rows)(float* x, int64_t ld, int64_t rows, float scale, int64_t n);
 
   // x[i] = gelu(x[i] + bias[i]) (bias may be null): kernels/ops.h's gelu_mul with u = 1 (the
   // reference's half-precision table), bit-identical to add(x, bias) then gelu_mul(x, ones).

@@ -143,10 +143,12 @@ void Encoder::products(std::span<const Out> outs, int64_t n) {
     const int64_t nt = std::min(n, t0 + chunk) - t0;
     float* y = outs[i].y + t0 * outs[i].ldy;
     if (split(w)) {
-      // t0 is a multiple of 32: a tile boundary of the tile-major buffer (matmul.h).
+      // t0 is a multiple of 32: a tile boundary of the tile-major buffers (matmul.h).
       const uint8_t* act =
           act_.data() + static_cast<size_t>(t0) * kernels::activation_stride(w.prepared);
-      kernels::matmul(w.prepared, act, nt, y, outs[i].ldy, r0, r1);
+      kernels::SplitEpilogue ep = outs[i].epilogue;
+      if (ep.act_out != nullptr) ep.act_out += static_cast<size_t>(t0) * outs[i].act_stride;
+      kernels::matmul(w.prepared, act, nt, y, outs[i].ldy, r0, r1, ep);
     } else if (w.prepared.packed() && w.prepared.isa() == isa_) {
       kernels::matmul(w.prepared, act_.data(), n, y, outs[i].ldy, r0, r1);
     } else if (model_.numerics() == Numerics::kReference &&
@@ -259,6 +261,7 @@ void Encoder::qkv_products(int64_t il, int64_t n) {
   const int64_t nq = hp.n_embd_q(), nk = hp.n_embd_k_gqa(), nv = hp.n_embd_v_gqa();
   const int64_t n_qkv = nq + nk + nv;
   qkv_.resize(static_cast<size_t>(n * n_qkv));
+  qkv_biased_ = false;
   float* q = qkv_.data();
   if (L.wqkv.present()) {
     const Out out[] = {{&L.wqkv, q, n_qkv}};
@@ -267,7 +270,15 @@ void Encoder::qkv_products(int64_t il, int64_t n) {
   }
   const bool k_as_q = same_input(L.wk, L.wq), v_as_k = same_input(L.wv, L.wk);
   if (k_as_q && v_as_k) {
-    const Out out[] = {{&L.wq, q, n_qkv}, {&L.wk, q + nq, n_qkv}, {&L.wv, q + nq + nk, n_qkv}};
+    Out out[] = {{&L.wq, q, n_qkv}, {&L.wk, q + nq, n_qkv}, {&L.wv, q + nq + nk, n_qkv}};
+    if (split(L.wq)) {
+      // The biases (bert) added as each output tile is stored.
+      const EncoderLayer& E = model_.encoder().layers[static_cast<size_t>(il)];
+      out[0].epilogue.bias = E.bq;
+      out[1].epilogue.bias = E.bk;
+      out[2].epilogue.bias = E.bv;
+      qkv_biased_ = true;
+    }
     products(out, n);
     return;
   }
@@ -302,11 +313,15 @@ void Encoder::attention(int64_t il, int64_t n, std::span<const int32_t> seq_lens
   // own slices, while they are in cache. Keys and values shared by several query heads (n_rep >
   // 1) get theirs in a region of their own first.
   const bool kv_in_task = n_rep == 1;
-  if (!kv_in_task && (E.bk != nullptr || E.bv != nullptr || rope)) {
+  // Null when the Q/K/V products added them already.
+  const float* bq = qkv_biased_ ? nullptr : E.bq;
+  const float* bk = qkv_biased_ ? nullptr : E.bk;
+  const float* bv = qkv_biased_ ? nullptr : E.bv;
+  if (!kv_in_task && (bk != nullptr || bv != nullptr || rope)) {
     pool_.run(n, [&](int64_t t, int) {
       float* k = qkv_.data() + t * n_qkv + nq;
-      if (E.bk != nullptr) O.add(k, E.bk, nk);
-      if (E.bv != nullptr) O.add(k + nk, E.bv, nv);
+      if (bk != nullptr) O.add(k, bk, nk);
+      if (bv != nullptr) O.add(k + nk, bv, nv);
       if (rope) {
         const float* cs = cos_sin_.data() + t * hp.n_rot;
         for (int64_t h = 0; h < hp.n_head_kv; ++h) {
@@ -344,14 +359,14 @@ void Encoder::attention(int64_t il, int64_t n, std::span<const int32_t> seq_lens
     float* q = qkv_.data() + b * n_qkv + h * dk;
     float* k = qkv_.data() + b * n_qkv + nq + g * dk;
     float* v = qkv_.data() + b * n_qkv + nq + nk + g * dv;
-    for (int64_t t = 0; t < len; ++t) {
+    for (int64_t t = 0; t < len && (bq != nullptr || bk != nullptr || bv != nullptr || rope); ++t) {
       float* qt = q + t * n_qkv;
-      if (E.bq != nullptr) O.add(qt, E.bq + h * dk, dk);
+      if (bq != nullptr) O.add(qt, bq + h * dk, dk);
       if (rope) kernels::rope_apply(style, qt, hp.n_rot, cos_sin_.data() + (b + t) * hp.n_rot);
       if (kv_in_task) {
         float* kt_row = k + t * n_qkv;
-        if (E.bk != nullptr) O.add(kt_row, E.bk + g * dk, dk);
-        if (E.bv != nullptr) O.add(v + t * n_qkv, E.bv + g * dv, dv);
+        if (bk != nullptr) O.add(kt_row, bk + g * dk, dk);
+        if (bv != nullptr) O.add(v + t * n_qkv, bv + g * dv, dv);
         if (rope) {
           kernels::rope_apply(style, kt_row, hp.n_rot, cos_sin_.data() + (b + t) * hp.n_rot);
         }
@@ -361,13 +376,9 @@ void Encoder::attention(int64_t il, int64_t n, std::span<const int32_t> seq_lens
     float* out = att_.data() + b * n_attn + h * dv;
     for (int64_t i0 = 0; i0 < len; i0 += kRowBlock) {
       const int64_t rows = std::min(kRowBlock, len - i0);
-      std::fill(sc, sc + rows * len, 0.0f);
-      O.gemm_acc(sc, len, q + i0 * n_qkv, n_qkv, kt, len, rows, dk, len);
-      for (int64_t i = 0; i < rows; ++i) {
-        rows_->softmax_scaled(sc + i * len, scale, len);
-        std::fill(out + (i0 + i) * n_attn, out + (i0 + i) * n_attn + dv, 0.0f);
-      }
-      O.gemm_acc(out + i0 * n_attn, n_attn, sc, len, v, n_qkv, rows, len, dv);
+      O.gemm(sc, len, q + i0 * n_qkv, n_qkv, kt, len, rows, dk, len);
+      rows_->softmax_scaled_rows(sc, len, rows, scale, len);
+      O.gemm(out + i0 * n_attn, n_attn, sc, len, v, n_qkv, rows, len, dv);
     }
   });
 }
@@ -389,42 +400,54 @@ void Encoder::layer(int64_t il, int64_t n, std::span<const int32_t> seq_lens) {
   product(L.wo, att_.data(), n_attn, n, o_.data(), d);
   add_norm(x_, o_.data(), E.bo, E.attn_norm_w, E.attn_norm_b, n, &ffn_input(il));
 
-  // FFN: bert GELU(up x + b), nomic SiLU(gate x) * (up x); down; residual; LayerNorm. Rows of
-  // ff_ hold bert [up] (stride nf), nomic [gate | up] (stride 2 nf); the activation is written to
-  // the first part. GELU and SiLU are the runtime's (GELU from the reference's F16 table).
+  // FFN: bert GELU(up x + b), nomic SiLU(gate x) * (up x); down; residual; LayerNorm. GELU and
+  // SiLU are the runtime's (GELU from the reference's F16 table).
   const int64_t nf = hp.n_ff;
   const bool gated = L.ffn_gate.present();
-  const int64_t ld_ff = gated ? 2 * nf : nf;
-  ff_.resize(static_cast<size_t>(n * ld_ff));
-  if (gated) {
-    if (same_input(L.ffn_up, L.ffn_gate)) {
-      const Out out[] = {{&L.ffn_gate, ff_.data(), ld_ff}, {&L.ffn_up, ff_.data() + nf, ld_ff}};
-      products(out, n);
-    } else {
-      const Out out[] = {{&L.ffn_gate, ff_.data(), ld_ff}};
-      products(out, n);
-      product(L.ffn_up, x_, d, n, ff_.data() + nf, ld_ff);
-    }
-  } else {
-    const Out out[] = {{&L.ffn_up, ff_.data(), ld_ff}};
-    products(out, n);
-  }
-  // Bias + activation, and the activated rows converted for the down product.
   const Linear& down = L.ffn_down;
-  size_act(down, n);
-  pool_.run((n + kRows - 1) / kRows, [&](int64_t task, int) {
-    const int64_t t0 = task * kRows, t1 = std::min(n, (task + 1) * kRows);
-    for (int64_t t = t0; t < t1; ++t) {
-      float* first = ff_.data() + t * ld_ff;
-      if (gated) {
-        if (E.b_up != nullptr) O.add(first + nf, E.b_up, nf);
-        O.silu_mul(first, first + nf, nf);
+  if (!gated && split(L.ffn_up) && split(down) && down.w.cols == nf && nf % 32 == 0) {
+    // Split-BF16 (bert): bias + GELU and the conversion for the down product in the up
+    // product's epilogue, so the activated rows never go through memory as F32 (same bits).
+    act_next_.resize(kernels::activation_bytes(down.prepared, n));
+    Out up[] = {{&L.ffn_up, nullptr, 0}};
+    up[0].epilogue = {.bias = E.b_up, .gelu = true, .act_out = act_next_.data()};
+    up[0].act_stride = kernels::activation_stride(down.prepared);
+    products(up, n);
+    act_.swap(act_next_);
+  } else {
+    // Rows of ff_ hold bert [up] (stride nf), nomic [gate | up] (stride 2 nf); the activation
+    // is written to the first part.
+    const int64_t ld_ff = gated ? 2 * nf : nf;
+    ff_.resize(static_cast<size_t>(n * ld_ff));
+    if (gated) {
+      if (same_input(L.ffn_up, L.ffn_gate)) {
+        const Out out[] = {{&L.ffn_gate, ff_.data(), ld_ff}, {&L.ffn_up, ff_.data() + nf, ld_ff}};
+        products(out, n);
       } else {
-        rows_->bias_gelu(first, E.b_up, nf);
+        const Out out[] = {{&L.ffn_gate, ff_.data(), ld_ff}};
+        products(out, n);
+        product(L.ffn_up, x_, d, n, ff_.data() + nf, ld_ff);
       }
+    } else {
+      const Out out[] = {{&L.ffn_up, ff_.data(), ld_ff}};
+      products(out, n);
     }
-    convert_rows(down, ff_.data(), ld_ff, t0, t1);
-  });
+    // Bias + activation, and the activated rows converted for the down product.
+    size_act(down, n);
+    pool_.run((n + kRows - 1) / kRows, [&](int64_t task, int) {
+      const int64_t t0 = task * kRows, t1 = std::min(n, (task + 1) * kRows);
+      for (int64_t t = t0; t < t1; ++t) {
+        float* first = ff_.data() + t * ld_ff;
+        if (gated) {
+          if (E.b_up != nullptr) O.add(first + nf, E.b_up, nf);
+          O.silu_mul(first, first + nf, nf);
+        } else {
+          rows_->bias_gelu(first, E.b_up, nf);
+        }
+      }
+      convert_rows(down, ff_.data(), ld_ff, t0, t1);
+    });
+  }
   const Out out[] = {{&L.ffn_down, o_.data(), d}};
   products(out, n);
   add_norm(x_, o_.data(), E.b_down, E.out_norm_w, E.out_norm_b, n,

@@ -63,11 +63,15 @@ class Encoder {
   int64_t max_sequence() const { return model_.hparams().n_ctx_train; }
 
  private:
-  // A product's output: y[t][0..rows of w) at row stride ldy.
+  // A product's output: y[t][0..rows of w) at row stride ldy. Split-BF16 products may also fold
+  // the pass after them into their epilogue (kernels/matmul.h SplitEpilogue): `epilogue`, with
+  // act_out (if set) the buffer of token 0 and act_stride its bytes per token.
   struct Out {
     const Linear* w;
     float* y;
     int64_t ldy;
+    kernels::SplitEpilogue epilogue = {};
+    size_t act_stride = 0;
   };
 
   Encoder(const Model& model, const EncoderParams& params, int n_threads);
@@ -110,6 +114,11 @@ class Encoder {
   size_t act_row_ = 0;        // bytes of one converted row in act_ (not the split form's)
   std::vector<int32_t> pos_;  // position of each token within its sequence
   std::vector<uint8_t> act_;  // converted activations
+  // The FFN's activated rows converted for the down product by the up product's epilogue (then
+  // swapped into act_).
+  std::vector<uint8_t> act_next_;
+  // True when this layer's Q/K/V products added the biases bq, bk, bv (in their epilogue).
+  bool qkv_biased_ = false;
 };
 
 }  // namespace ember::runtime

@@ -35,8 +35,16 @@ PackedKernel avx512amx_legacy_kernel(TensorType type);
 // [row_begin, row_end) of the packed split weights `pv` (group_bytes = split_bf16_group_bytes),
 // `act` holding round_up(n_tokens, 16) converted tokens (tile-major); and the activation conversion
 // (the same bits as convert_split_bf16_scalar).
+// `store` (may be null: plain F32 stores into y) is the epilogue of matmul.h's SplitEpilogue.
+struct SplitStore {
+  const float* bias = nullptr;        // [rows of the view], added to row r's outputs
+  const float* gelu_table = nullptr;  // gelu_half_table(): GELU applied (after the bias)
+  uint8_t* act_out = nullptr;         // non-null: split activations of act_kp columns instead of y
+  int64_t act_kp = 0;
+};
 void avx512amxbf16_split_matmul(const PackedView& pv, const uint8_t* act, int64_t n_tokens,
-                                float* y, int64_t ldy, int64_t row_begin, int64_t row_end);
+                                float* y, int64_t ldy, int64_t row_begin, int64_t row_end,
+                                const SplitStore* store = nullptr);
 void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out,
                                  int64_t first_token);
 // The on-the-fly split form (WeightForm::kSplitBf16Fly; matmul_internal.h): the same products as

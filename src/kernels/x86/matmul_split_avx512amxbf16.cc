@@ -29,6 +29,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/x86/gelu_avx512.h"
 #include "kernels/x86/kernels_x86.h"
 
 namespace ember::kernels::x86 {
@@ -73,6 +74,9 @@ struct Ctx {
   // Weights streamed from memory with a single token tile (decoding): prefetch them ahead (the
   // tile loads alone leave the stream latency-bound).
   bool prefetch = false;
+  // The epilogue (kernels_x86.h SplitStore); `epilogue` is false when it does nothing.
+  bool epilogue = false;
+  SplitStore epi;
 };
 
 // How far ahead of the current step a single token tile's pass prefetches its weights.
@@ -84,18 +88,22 @@ static inline __attribute__((always_inline)) void prefetch_step(const uint8_t* p
 }
 
 // Stores accumulator `tile`'s 16 x 16 outputs (token tile t, group g): straight into y when the
-// whole tile is wanted, else through a buffer.
-#define EMBER_STORE_C(tile, c, t, g)                                           \
-  do {                                                                         \
-    const int64_t t0_ = (t)*kTok, r0_ = (g)*kTok;                              \
-    float* dst_ = (c).y + t0_ * (c).ldy + r0_;                                 \
-    if (t0_ + kTok <= (c).n_tokens && r0_ >= (c).rb && r0_ + kTok <= (c).re) { \
-      _tile_stored(tile, dst_, static_cast<long>((c).ldy * 4));                \
-    } else {                                                                   \
-      alignas(64) float buf_[kTok * kTok];                                     \
-      _tile_stored(tile, buf_, 64);                                            \
-      store_part(c, buf_, t0_, r0_);                                           \
-    }                                                                          \
+// whole tile is wanted and there is no epilogue, else through a buffer.
+#define EMBER_STORE_C(tile, c, t, g)                                                            \
+  do {                                                                                          \
+    const int64_t t0_ = (t)*kTok, r0_ = (g)*kTok;                                               \
+    if (!(c).epilogue && t0_ + kTok <= (c).n_tokens && r0_ >= (c).rb && r0_ + kTok <= (c).re) { \
+      /* y may be null with an epilogue into activations: only offset it here */                \
+      _tile_stored(tile, (c).y + t0_ * (c).ldy + r0_, static_cast<long>((c).ldy * 4));          \
+    } else {                                                                                    \
+      alignas(64) float buf_[kTok * kTok];                                                      \
+      _tile_stored(tile, buf_, 64);                                                             \
+      if ((c).epilogue) {                                                                       \
+        store_epilogue(c, buf_, t0_, r0_);                                                      \
+      } else {                                                                                  \
+        store_part(c, buf_, t0_, r0_);                                                          \
+      }                                                                                         \
+    }                                                                                           \
   } while (0)
 
 void store_part(const Ctx& c, const float* buf, int64_t t0, int64_t r0) {
@@ -105,6 +113,66 @@ void store_part(const Ctx& c, const float* buf, int64_t t0, int64_t r0) {
   for (int64_t t = 0; t < nt; ++t) {
     std::memcpy(c.y + (t0 + t) * c.ldy + r0 + lo, buf + t * kTok + lo,
                 static_cast<size_t>(hi - lo) * sizeof(float));
+  }
+}
+
+// x >> 16 per 32-bit lane, and the low 16 bits of each lane packed (the zero-masked forms: the
+// plain intrinsics trip GCC 12's -Wmaybe-uninitialized on their undefined pass-through).
+inline __attribute__((always_inline)) __m512i srl16(__m512i x) {
+  return _mm512_maskz_srli_epi32(static_cast<__mmask16>(0xffff), x, 16);
+}
+inline __attribute__((always_inline)) __m256i narrow16(__m512i x) {
+  return _mm512_maskz_cvtepi32_epi16(static_cast<__mmask16>(0xffff), x);
+}
+
+// The integer rounding of split_bf16 (split_bf16.cc), 16 values at a time: the parts' BF16 bits
+// in the high 16 bits of each lane of h (low bits zero) and l (low bits anything).
+inline __attribute__((always_inline)) void split16(__m512 v, __m512i& h, __m512i& l) {
+  const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
+  const __m512i exp_mask = _mm512_set1_epi32(0x7f800000);
+  const __m512i hi_mask = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+  const __m512i u = _mm512_castps_si512(v);
+  h = _mm512_and_si512(
+      _mm512_add_epi32(_mm512_add_epi32(u, round), _mm512_and_si512(srl16(u), one)), hi_mask);
+  const __m512i ru = _mm512_castps_si512(_mm512_sub_ps(v, _mm512_castsi512_ps(h)));
+  l = _mm512_add_epi32(_mm512_add_epi32(ru, round), _mm512_and_si512(srl16(ru), one));
+  // No second part where hi is inf / NaN.
+  const __mmask16 finite = _mm512_cmpneq_epi32_mask(_mm512_and_si512(h, exp_mask), exp_mask);
+  l = _mm512_maskz_mov_epi32(finite, l);
+}
+
+// Byte offset of the hi part of token t, column c in a split activation buffer of kp columns
+// (matmul_internal.h split_bf16_act_offset; a local copy, since this file is compiled for AMX).
+inline size_t act_offset(int64_t t, int64_t c, int64_t kp) {
+  return static_cast<size_t>((t / 16) * 64 * kp + (c / 32) * 2048 + (t % 16) * 64 + (c % 32) * 2);
+}
+
+// The epilogue of one accumulator tile (buf [16 tokens][16 rows] F32; token tile t0 / 16, rows
+// r0 .. r0 + 15): per token line, + bias, GELU, then the F32 values into y or their split parts
+// into act_out (columns r0 .. r0 + 15 of that token's line), rows outside [rb, re) and tokens
+// past n_tokens untouched. The same float operations as the passes it replaces (ops.h add,
+// rows.h bias_gelu, split_bf16), so the same bits.
+void store_epilogue(const Ctx& c, const float* buf, int64_t t0, int64_t r0) {
+  const int64_t nt = std::min(kTok, c.n_tokens - t0);
+  const int64_t lo = std::max<int64_t>(c.rb - r0, 0), hi = std::min<int64_t>(c.re - r0, kTok);
+  if (lo >= hi) return;
+  const auto m = static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+  const SplitStore& st = c.epi;
+  const __m512 bias =
+      st.bias != nullptr ? _mm512_maskz_loadu_ps(m, st.bias + r0) : _mm512_setzero_ps();
+  for (int64_t t = 0; t < nt; ++t) {
+    __m512 v = _mm512_load_ps(buf + t * kTok);
+    if (st.bias != nullptr) v = _mm512_add_ps(v, bias);
+    if (st.gelu_table != nullptr) v = gelu_half16(v, m, st.gelu_table);
+    if (st.act_out != nullptr) {
+      __m512i h, l;
+      split16(v, h, l);
+      uint8_t* at = st.act_out + act_offset(t0 + t, r0, st.act_kp);
+      _mm256_mask_storeu_epi16(at, m, narrow16(srl16(h)));
+      _mm256_mask_storeu_epi16(at + 1024, m, narrow16(srl16(l)));
+    } else {
+      _mm512_mask_storeu_ps(c.y + (t0 + t) * c.ldy + r0, m, v);
+    }
   }
 }
 
@@ -371,8 +439,14 @@ void split_f16_steps(const uint8_t* src, int64_t n, uint8_t* dst) {
 }  // namespace
 
 void avx512amxbf16_split_matmul(const PackedView& pv, const uint8_t* act, int64_t n_tokens,
-                                float* y, int64_t ldy, int64_t row_begin, int64_t row_end) {
+                                float* y, int64_t ldy, int64_t row_begin, int64_t row_end,
+                                const SplitStore* store) {
   Ctx c = make_ctx(pv, act, n_tokens, y, ldy, row_begin, row_end);
+  if (store != nullptr) {
+    c.epi = *store;
+    c.epilogue =
+        store->bias != nullptr || store->gelu_table != nullptr || store->act_out != nullptr;
+  }
   c.w = pv.data;
   c.group_bytes = pv.group_bytes;
   c.weight_lo = pv.type != TensorType::kBF16;
@@ -459,31 +533,6 @@ void avx512amxbf16_fly_matmul(const PackedView& pv, const uint8_t* act, int64_t 
   _tile_release();
 }
 
-// x >> 16 per 32-bit lane, and the low 16 bits of each lane packed (the zero-masked forms: the
-// plain intrinsics trip GCC 12's -Wmaybe-uninitialized on their undefined pass-through).
-static inline __attribute__((always_inline)) __m512i srl16(__m512i x) {
-  return _mm512_maskz_srli_epi32(static_cast<__mmask16>(0xffff), x, 16);
-}
-static inline __attribute__((always_inline)) __m256i narrow16(__m512i x) {
-  return _mm512_maskz_cvtepi32_epi16(static_cast<__mmask16>(0xffff), x);
-}
-
-// The integer rounding of split_bf16 (split_bf16.cc), 16 values at a time: the parts' BF16 bits
-// in the high 16 bits of each lane of h (low bits zero) and l (low bits anything).
-static inline __attribute__((always_inline)) void split16(__m512 v, __m512i& h, __m512i& l) {
-  const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
-  const __m512i exp_mask = _mm512_set1_epi32(0x7f800000);
-  const __m512i hi_mask = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
-  const __m512i u = _mm512_castps_si512(v);
-  h = _mm512_and_si512(
-      _mm512_add_epi32(_mm512_add_epi32(u, round), _mm512_and_si512(srl16(u), one)), hi_mask);
-  const __m512i ru = _mm512_castps_si512(_mm512_sub_ps(v, _mm512_castsi512_ps(h)));
-  l = _mm512_add_epi32(_mm512_add_epi32(ru, round), _mm512_and_si512(srl16(ru), one));
-  // No second part where hi is inf / NaN.
-  const __mmask16 finite = _mm512_cmpneq_epi32_mask(_mm512_and_si512(h, exp_mask), exp_mask);
-  l = _mm512_maskz_mov_epi32(finite, l);
-}
-
 void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols, uint8_t* out,
                                  int64_t first_token) {
   const int64_t kp = split_bf16_cols(cols);
@@ -502,7 +551,7 @@ void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols,
         __m512i h0, l0, h1, l1;
         split16(_mm512_loadu_ps(x + i * cols + c), h0, l0);
         split16(_mm512_loadu_ps(x + i * cols + c + 16), h1, l1);
-        uint8_t* at = out + split_bf16_act_offset(first_token + i, c, kp);
+        uint8_t* at = out + act_offset(first_token + i, c, kp);
         _mm512_storeu_si512(at, _mm512_permutex2var_epi16(h0, odd_words, h1));
         _mm512_storeu_si512(at + 1024, _mm512_permutex2var_epi16(l0, odd_words, l1));
       }
@@ -512,7 +561,7 @@ void avx512amxbf16_split_convert(const float* x, int64_t n_tokens, int64_t cols,
   for (int64_t i = 0; i < n_tokens; ++i) {
     const float* xt = x + i * cols;
     // The rest of token t's line in the last step's tiles (matmul_internal.h).
-    uint8_t* line = out + split_bf16_act_offset(first_token + i, 0, kp);
+    uint8_t* line = out + act_offset(first_token + i, 0, kp);
     int64_t c = whole;
     for (; c + 16 <= cols; c += 16) {
       __m512i h, l;

@@ -4,6 +4,7 @@
 // bit-identical to ops_scalar.cc and ops_avx512.cc.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -335,6 +336,16 @@ inline void gemm_f16b_2x32(float* c, int64_t ldc, const float* a, int64_t lda,
       });
 }
 
+// gemm_acc on a zeroed C (not the hot path on this Isa).
+void gemm(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
+          int64_t m, int64_t k, int64_t n) {
+  // A plain loop, not std::fill: a template instantiated here could be shared with baseline code.
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = 0.0f;
+  }
+  gemm_acc(c, ldc, a, lda, b, ldb, m, k, n);
+}
+
 void gemm_acc_f16b(float* c, int64_t ldc, const float* a, int64_t lda,
                    const uint16_t* const* b_rows, int64_t m, int64_t k, int64_t n) {
   for (int64_t j = 0; j < n; j += 32) {
@@ -471,6 +482,10 @@ void softmax_scaled(float* x, float scale, int64_t n) {
   for (int64_t i = 0; i < n; i += 8) store(x + i, _mm256_mul_ps(load(x + i, n - i), inv), n - i);
 }
 
+void softmax_scaled_rows(float* x, int64_t ld, int64_t rows, float scale, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) softmax_scaled(x + r * ld, scale, n);
+}
+
 void bias_gelu(float* x, const float* bias, int64_t n) {
   const float* table = gelu_half_table();
   const __m256 lo = _mm256_set1_ps(-10.0f);
@@ -505,6 +520,7 @@ const OpsTable& ops_avx2() {
       .f16_mad = f16_mad,
       .f32_mad = f32_mad,
       .gemm_acc = gemm_acc,
+      .gemm = gemm,
       .gemm_acc_f16b = gemm_acc_f16b,
       .transpose = x86::transpose_f32_ymm,
       .f16_rows_to_f32_t = x86::f16_rows_to_f32_t_ymm,
@@ -520,6 +536,7 @@ const RowOps& row_ops_avx2() {
       .isa = Isa::kAvx2,
       .layer_norm = layer_norm,
       .softmax_scaled = softmax_scaled,
+      .softmax_scaled_rows = softmax_scaled_rows,
       .bias_gelu = bias_gelu,
   };
   return table;

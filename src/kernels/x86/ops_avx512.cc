@@ -14,6 +14,7 @@
 #include "kernels/ops.h"
 #include "kernels/ops_common.h"
 #include "kernels/rows.h"
+#include "kernels/x86/gelu_avx512.h"
 #include "kernels/x86/static_for.h"  // EMBER_INLINE
 #include "kernels/x86/transpose_x86.h"
 #include "tensor/blocks_legacy.h"  // block layout constants only
@@ -244,11 +245,13 @@ void f32_mad(float* acc, const float* v, float s, int64_t n) {
 // 16-column vector q of row kk given by load_b(kk, q); each element an FMA chain over k
 // ascending. 16 accumulators in named registers (GCC keeps arrays of vectors in memory here,
 // storing every accumulator on every step). kMasked: C's vector q is read and written under
-// m[q] (columns past the block's width untouched); otherwise whole.
-template <bool kMasked, class LoadB>
+// m[q] (columns past the block's width untouched); otherwise whole. kZero: the chains start from
+// zero instead of C (C = A B; C is not read).
+template <bool kMasked, class LoadB, bool kZero = false>
 EMBER_INLINE void block_4x64(float* c, int64_t ldc, const float* a, int64_t lda, int64_t k,
                              const __mmask16 (&m)[4], LoadB load_b) {
   auto ld = [&](const float* p, int q) __attribute__((always_inline)) {
+    if constexpr (kZero) return _mm512_setzero_ps();
     if constexpr (kMasked) return _mm512_maskz_loadu_ps(m[q], p + 16 * q);
     return _mm512_loadu_ps(p + 16 * q);
   };
@@ -297,19 +300,21 @@ EMBER_INLINE void block_4x64(float* c, int64_t ldc, const float* a, int64_t lda,
   st(c3, 0, x30), st(c3, 1, x31), st(c3, 2, x32), st(c3, 3, x33);
 }
 
-// C[4 x 64] += A[4 x k] * B[k x 64].
+// C[4 x 64] += A[4 x k] * B[k x 64] (kZero: C = A B).
+template <bool kZero>
 inline void gemm_4x64(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
                       int64_t ldb, int64_t k) {
   constexpr __mmask16 kAll[4] = {0xffff, 0xffff, 0xffff, 0xffff};  // not read: unmasked block
-  block_4x64<false>(
-      c, ldc, a, lda, k, kAll, [&](int64_t kk, int q) __attribute__((always_inline)) {
-        return _mm512_loadu_ps(b + kk * ldb + 16 * q);
-      });
+  auto load_b = [&](int64_t kk, int q) __attribute__((always_inline)) {
+    return _mm512_loadu_ps(b + kk * ldb + 16 * q);
+  };
+  block_4x64<false, decltype(load_b), kZero>(c, ldc, a, lda, k, kAll, load_b);
 }
 
 // C[4 x w] += A[4 x k] * B[k x w] for w <= 32 columns (masked: the narrow blocks attention over
 // short sequences has, e.g. P . V with 32-wide heads): 8 independent FMA chains instead of
-// gemm_row's 2, with each element the same FMA chain over k ascending.
+// gemm_row's 2, with each element the same FMA chain over k ascending (kZero: from zero).
+template <bool kZero>
 inline void gemm_4x32_masked(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
                              int64_t ldb, int64_t k, int64_t w) {
   const __mmask16 m0 = tail_mask(w);
@@ -318,10 +323,13 @@ inline void gemm_4x32_masked(float* c, int64_t ldc, const float* a, int64_t lda,
   float* c1 = c + ldc;
   float* c2 = c + 2 * ldc;
   float* c3 = c + 3 * ldc;
-  __m512 x00 = _mm512_maskz_loadu_ps(m0, c0), x01 = _mm512_maskz_loadu_ps(m1, c0 + 16);
-  __m512 x10 = _mm512_maskz_loadu_ps(m0, c1), x11 = _mm512_maskz_loadu_ps(m1, c1 + 16);
-  __m512 x20 = _mm512_maskz_loadu_ps(m0, c2), x21 = _mm512_maskz_loadu_ps(m1, c2 + 16);
-  __m512 x30 = _mm512_maskz_loadu_ps(m0, c3), x31 = _mm512_maskz_loadu_ps(m1, c3 + 16);
+  auto ld = [](__mmask16 mk, const float* p) __attribute__((always_inline)) {
+    return kZero ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk, p);
+  };
+  __m512 x00 = ld(m0, c0), x01 = ld(m1, c0 + 16);
+  __m512 x10 = ld(m0, c1), x11 = ld(m1, c1 + 16);
+  __m512 x20 = ld(m0, c2), x21 = ld(m1, c2 + 16);
+  __m512 x30 = ld(m0, c3), x31 = ld(m1, c3 + 16);
   for (int64_t kk = 0; kk < k; ++kk) {
     const float* bk = b + kk * ldb;
     const __m512 b0 = _mm512_maskz_loadu_ps(m0, bk), b1 = _mm512_maskz_loadu_ps(m1, bk + 16);
@@ -344,11 +352,77 @@ inline void gemm_4x32_masked(float* c, int64_t ldc, const float* a, int64_t lda,
   _mm512_mask_storeu_ps(c3, m0, x30), _mm512_mask_storeu_ps(c3 + 16, m1, x31);
 }
 
+// gemm_4x32_masked for 8 rows (16 accumulators): half the B loads per FMA, for the narrow
+// blocks with many rows (attention's P . V over 32-wide heads). Each element the same chain.
+template <bool kZero>
+inline void gemm_8x32_masked(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
+                             int64_t ldb, int64_t k, int64_t w) {
+  const __mmask16 m0 = tail_mask(w);
+  const __mmask16 m1 = w > 16 ? tail_mask(w - 16) : static_cast<__mmask16>(0);
+  auto ld = [](__mmask16 mk, const float* p) __attribute__((always_inline)) {
+    return kZero ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk, p);
+  };
+  __m512 x00 = ld(m0, c + 0 * ldc), x01 = ld(m1, c + 0 * ldc + 16);
+  __m512 x10 = ld(m0, c + 1 * ldc), x11 = ld(m1, c + 1 * ldc + 16);
+  __m512 x20 = ld(m0, c + 2 * ldc), x21 = ld(m1, c + 2 * ldc + 16);
+  __m512 x30 = ld(m0, c + 3 * ldc), x31 = ld(m1, c + 3 * ldc + 16);
+  __m512 x40 = ld(m0, c + 4 * ldc), x41 = ld(m1, c + 4 * ldc + 16);
+  __m512 x50 = ld(m0, c + 5 * ldc), x51 = ld(m1, c + 5 * ldc + 16);
+  __m512 x60 = ld(m0, c + 6 * ldc), x61 = ld(m1, c + 6 * ldc + 16);
+  __m512 x70 = ld(m0, c + 7 * ldc), x71 = ld(m1, c + 7 * ldc + 16);
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const float* bk = b + kk * ldb;
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, bk), b1 = _mm512_maskz_loadu_ps(m1, bk + 16);
+    __m512 p;
+    p = _mm512_set1_ps(a[0 * lda + kk]);
+    x00 = _mm512_fmadd_ps(p, b0, x00);
+    x01 = _mm512_fmadd_ps(p, b1, x01);
+    p = _mm512_set1_ps(a[1 * lda + kk]);
+    x10 = _mm512_fmadd_ps(p, b0, x10);
+    x11 = _mm512_fmadd_ps(p, b1, x11);
+    p = _mm512_set1_ps(a[2 * lda + kk]);
+    x20 = _mm512_fmadd_ps(p, b0, x20);
+    x21 = _mm512_fmadd_ps(p, b1, x21);
+    p = _mm512_set1_ps(a[3 * lda + kk]);
+    x30 = _mm512_fmadd_ps(p, b0, x30);
+    x31 = _mm512_fmadd_ps(p, b1, x31);
+    p = _mm512_set1_ps(a[4 * lda + kk]);
+    x40 = _mm512_fmadd_ps(p, b0, x40);
+    x41 = _mm512_fmadd_ps(p, b1, x41);
+    p = _mm512_set1_ps(a[5 * lda + kk]);
+    x50 = _mm512_fmadd_ps(p, b0, x50);
+    x51 = _mm512_fmadd_ps(p, b1, x51);
+    p = _mm512_set1_ps(a[6 * lda + kk]);
+    x60 = _mm512_fmadd_ps(p, b0, x60);
+    x61 = _mm512_fmadd_ps(p, b1, x61);
+    p = _mm512_set1_ps(a[7 * lda + kk]);
+    x70 = _mm512_fmadd_ps(p, b0, x70);
+    x71 = _mm512_fmadd_ps(p, b1, x71);
+  }
+  _mm512_mask_storeu_ps(c + 0 * ldc, m0, x00);
+  _mm512_mask_storeu_ps(c + 0 * ldc + 16, m1, x01);
+  _mm512_mask_storeu_ps(c + 1 * ldc, m0, x10);
+  _mm512_mask_storeu_ps(c + 1 * ldc + 16, m1, x11);
+  _mm512_mask_storeu_ps(c + 2 * ldc, m0, x20);
+  _mm512_mask_storeu_ps(c + 2 * ldc + 16, m1, x21);
+  _mm512_mask_storeu_ps(c + 3 * ldc, m0, x30);
+  _mm512_mask_storeu_ps(c + 3 * ldc + 16, m1, x31);
+  _mm512_mask_storeu_ps(c + 4 * ldc, m0, x40);
+  _mm512_mask_storeu_ps(c + 4 * ldc + 16, m1, x41);
+  _mm512_mask_storeu_ps(c + 5 * ldc, m0, x50);
+  _mm512_mask_storeu_ps(c + 5 * ldc + 16, m1, x51);
+  _mm512_mask_storeu_ps(c + 6 * ldc, m0, x60);
+  _mm512_mask_storeu_ps(c + 6 * ldc + 16, m1, x61);
+  _mm512_mask_storeu_ps(c + 7 * ldc, m0, x70);
+  _mm512_mask_storeu_ps(c + 7 * ldc + 16, m1, x71);
+}
+
 // One row of C, columns [0, n) with n <= 64 (the edges of the blocked loop).
+template <bool kZero>
 inline void gemm_row(float* c, const float* a, const float* b, int64_t ldb, int64_t k, int64_t n) {
   for (int64_t j = 0; j < n; j += 16) {
     const __mmask16 m = tail_mask(n - j);
-    __m512 x = _mm512_maskz_loadu_ps(m, c + j);
+    __m512 x = kZero ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, c + j);
     for (int64_t kk = 0; kk < k; ++kk) {
       x = _mm512_fmadd_ps(_mm512_set1_ps(a[kk]), _mm512_maskz_loadu_ps(m, b + kk * ldb + j), x);
     }
@@ -356,23 +430,42 @@ inline void gemm_row(float* c, const float* a, const float* b, int64_t ldb, int6
   }
 }
 
-void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
-              int64_t m, int64_t k, int64_t n) {
+template <bool kZero>
+void gemm_blocks(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
+                 int64_t m, int64_t k, int64_t n) {
   for (int64_t j = 0; j < n; j += 64) {
     const int64_t w = n - j < 64 ? n - j : 64;
     int64_t i = 0;
     if (w == 64) {
-      for (; i + 4 <= m; i += 4) gemm_4x64(c + i * ldc + j, ldc, a + i * lda, lda, b + j, ldb, k);
+      for (; i + 4 <= m; i += 4) {
+        gemm_4x64<kZero>(c + i * ldc + j, ldc, a + i * lda, lda, b + j, ldb, k);
+      }
     } else {
+      for (; i + 8 <= m; i += 8) {
+        for (int64_t jj = 0; jj < w; jj += 32) {
+          gemm_8x32_masked<kZero>(c + i * ldc + j + jj, ldc, a + i * lda, lda, b + j + jj, ldb, k,
+                                  w - jj < 32 ? w - jj : 32);
+        }
+      }
       for (; i + 4 <= m; i += 4) {
         for (int64_t jj = 0; jj < w; jj += 32) {
-          gemm_4x32_masked(c + i * ldc + j + jj, ldc, a + i * lda, lda, b + j + jj, ldb, k,
-                           w - jj < 32 ? w - jj : 32);
+          gemm_4x32_masked<kZero>(c + i * ldc + j + jj, ldc, a + i * lda, lda, b + j + jj, ldb, k,
+                                  w - jj < 32 ? w - jj : 32);
         }
       }
     }
-    for (; i < m; ++i) gemm_row(c + i * ldc + j, a + i * lda, b + j, ldb, k, w);
+    for (; i < m; ++i) gemm_row<kZero>(c + i * ldc + j, a + i * lda, b + j, ldb, k, w);
   }
+}
+
+void gemm_acc(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
+              int64_t m, int64_t k, int64_t n) {
+  gemm_blocks<false>(c, ldc, a, lda, b, ldb, m, k, n);
+}
+
+void gemm(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
+          int64_t m, int64_t k, int64_t n) {
+  gemm_blocks<true>(c, ldc, a, lda, b, ldb, m, k, n);
 }
 
 // C[4 x w] += A[4 x k] * B (F16 rows b[kk] + j), w <= 64 columns (masked): gemm_4x64's FMA
@@ -587,19 +680,59 @@ void softmax_scaled(float* x, float scale, int64_t n) {
   }
 }
 
+// softmax_scaled on R rows at once, pass by pass (the same operations per row, in the same
+// order): the rows' dependency chains (max -> exp -> sum -> 1 / sum) overlap.
+template <int R>
+EMBER_INLINE void softmax_scaled_block(float* x, int64_t ld, float scale, int64_t n) {
+  const __m512 vs = _mm512_set1_ps(scale);
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 v[R];
+  double sum[R];
+  for (int r = 0; r < R; ++r) v[r] = ninf;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    for (int r = 0; r < R; ++r) {
+      v[r] = _mm512_max_ps(
+          v[r], _mm512_mask_mul_ps(ninf, m, _mm512_maskz_loadu_ps(m, x + r * ld + i), vs));
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    v[r] = _mm512_set1_ps(_mm512_reduce_max_ps(v[r]));
+    sum[r] = 0.0;
+  }
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    for (int r = 0; r < R; ++r) {
+      float* xr = x + r * ld + i;
+      const __m512 y = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr), vs), v[r]);
+      const __m512 e = _mm512_maskz_mov_ps(m, vexp(y));
+      _mm512_mask_storeu_ps(xr, m, e);
+      sum[r] += static_cast<double>(reduce16(e));
+    }
+  }
+  for (int r = 0; r < R; ++r) v[r] = _mm512_set1_ps(static_cast<float>(1.0 / sum[r]));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    for (int r = 0; r < R; ++r) {
+      float* xr = x + r * ld + i;
+      _mm512_mask_storeu_ps(xr, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr), v[r]));
+    }
+  }
+}
+
+void softmax_scaled_rows(float* x, int64_t ld, int64_t rows, float scale, int64_t n) {
+  int64_t r = 0;
+  for (; r + 2 <= rows; r += 2) softmax_scaled_block<2>(x + r * ld, ld, scale, n);
+  for (; r < rows; ++r) softmax_scaled(x + r * ld, scale, n);
+}
+
 void bias_gelu(float* x, const float* bias, int64_t n) {
   const float* table = gelu_half_table();
-  const __m512 lo = _mm512_set1_ps(-10.0f);
-  const __m512 hi = _mm512_set1_ps(10.0f);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
     __m512 v = _mm512_maskz_loadu_ps(m, x + i);
     if (bias != nullptr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + i));
-    const __m512i idx = _mm512_cvtepu16_epi32(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
-    __m512 g = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, table, 4);
-    g = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_GE_OQ), g, v);
-    g = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LE_OQ), g, _mm512_setzero_ps());
-    _mm512_mask_storeu_ps(x + i, m, g);
+    _mm512_mask_storeu_ps(x + i, m, x86::gelu_half16(v, m, table));
   }
 }
 
@@ -622,6 +755,7 @@ const OpsTable& ops_avx512() {
       .f16_mad = f16_mad,
       .f32_mad = f32_mad,
       .gemm_acc = gemm_acc,
+      .gemm = gemm,
       .gemm_acc_f16b = gemm_acc_f16b,
       .transpose = x86::transpose_f32_ymm,
       .f16_rows_to_f32_t = f16_rows_to_f32_t,
@@ -637,6 +771,7 @@ const RowOps& row_ops_avx512() {
       .isa = Isa::kAvx512,
       .layer_norm = layer_norm,
       .softmax_scaled = softmax_scaled,
+      .softmax_scaled_rows = softmax_scaled_rows,
       .bias_gelu = bias_gelu,
   };
   return table;
