@@ -1,6 +1,7 @@
 // The reference numerics mode's products (kernels/matmul.h WeightForm::kReferenceOrder): every
-// Isa against literal definitions of llama.cpp's x86 Q8_0, MXFP4, Q5_0, Q4_K (repacked) and Q6_K
-// summation orders, bit for bit, on odd shapes, for every token count, row range and preparation.
+// Isa against literal definitions of llama.cpp's x86 Q8_0, MXFP4, Q5_0, Q5_1, Q4_K (repacked),
+// Q5_K and Q6_K summation orders, bit for bit, on odd shapes, for every token count, row range and
+// preparation.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -90,15 +91,15 @@ float literal_mxfp4(const uint8_t* wr, const uint8_t* at, const ActLayout& l) {
 }
 
 TEST(ReferenceOrder, OnlyTheImplementedTypesAreCovered) {
-  for (TensorType t :
-       {TensorType::kQ8_0, TensorType::kMXFP4, TensorType::kQ5_0, TensorType::kQ6_K}) {
+  for (TensorType t : {TensorType::kQ8_0, TensorType::kMXFP4, TensorType::kQ5_0, TensorType::kQ5_1,
+                       TensorType::kQ5_K, TensorType::kQ6_K}) {
     EXPECT_TRUE(reference_order_supported(t, 1)) << tensor_type_name(t);
   }
   // Q4_K in the reference's repacked order: only matrices of a multiple of 8 rows.
   EXPECT_TRUE(reference_order_supported(TensorType::kQ4_K, 64));
   EXPECT_FALSE(reference_order_supported(TensorType::kQ4_K, 12));
   for (TensorType t : {TensorType::kF32, TensorType::kF16, TensorType::kQ4_0, TensorType::kQ4_K,
-                       TensorType::kQ5_K, TensorType::kIQ4_NL}) {
+                       TensorType::kQ4_1, TensorType::kIQ4_NL}) {
     EXPECT_FALSE(reference_order_supported(t, 1)) << tensor_type_name(t);
     std::vector<uint8_t> data(*tensor_row_size(t, 256), 0);
     const Weights w{t, data.data(), 1, 256, data.size()};
@@ -198,16 +199,94 @@ float literal_q6_k(const uint8_t* wr, const uint8_t* at, const ActLayout& l) {
   return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
 }
 
+// Q5_1 (ggml_vec_dot_q5_1_q8_1's AVX2 order): the Q8_0 lanes with the unsigned 5-bit codes
+// (block: fp16 d, fp16 m, qh, nibbles) and scale fp16(d) * x.d; beside them one fused chain of
+// fp16(m) * x.s over the blocks (x.s: the Q8_1 activations' fp16-rounded d * code sum), added
+// to the reduced lanes at the end.
+float literal_q5_1(const uint8_t* wr, const uint8_t* at, const ActLayout& l) {
+  float lane[8] = {};
+  float offsets = 0.0f;
+  for (int64_t b = 0; b < l.n_blocks; ++b) {
+    const uint8_t* blk = wr + 24 * b;
+    uint16_t d, m;
+    std::memcpy(&d, blk, 2);
+    std::memcpy(&m, blk + 2, 2);
+    float xd, xs;
+    std::memcpy(&xd, at + l.d_offset + 4 * static_cast<size_t>(b), 4);
+    std::memcpy(&xs, at + l.aux_offset + 4 * static_cast<size_t>(b), 4);
+    for (int j = 0; j < 8; ++j) {
+      int sum = 0;
+      for (int k = 4 * j; k < 4 * j + 4; ++k) {
+        const int nib = k < 16 ? blk[8 + k] & 15 : blk[8 + k - 16] >> 4;
+        const int fifth = (blk[4 + k / 8] >> (k % 8)) & 1;
+        sum += (nib + 16 * fifth) * static_cast<int8_t>(at[32 * b + k]);
+      }
+      lane[j] = std::fma(fp16_to_fp32(d) * xd, static_cast<float>(sum), lane[j]);
+    }
+    offsets = std::fma(fp16_to_fp32(m), xs, offsets);
+  }
+  const float r =
+      ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+  return r + offsets;
+}
+
+// Q5_K (ggml_vec_dot_q5_K_q8_K's AVX2 order): per super-block 8 integer lanes, lane j holding
+// columns 32g + 4j .. 32g + 4j + 3 of each sub-block g of 32, each as scale_g * code * x; lane j
+// an FMA chain with x.d * fp16(d); beside them one fused chain of -(x.d * fp16(dmin)) times the
+// exact sum of min_g * x over the super-block; lanes reduced by the Q8_0 tree, then the chain
+// added.
+float literal_q5_k(const uint8_t* wr, const uint8_t* at, const ActLayout& l) {
+  float lane[8] = {};
+  float mins = 0.0f;
+  for (int64_t b = 0; b < l.n_blocks; ++b) {
+    const uint8_t* blk = wr + 176 * b;
+    uint16_t d, dmin;
+    std::memcpy(&d, blk, 2);
+    std::memcpy(&dmin, blk + 2, 2);
+    const uint8_t* sc = blk + 4;
+    const uint8_t* qh = blk + 16;
+    const uint8_t* qs = blk + 48;
+    int sum[8] = {};
+    int msum = 0;
+    for (int c = 0; c < 4; ++c) {
+      for (int half = 0; half < 2; ++half) {
+        const int g = 2 * c + half;
+        const int scale = g < 4 ? sc[g] & 63 : (sc[g + 4] & 15) | ((sc[g - 4] >> 6) << 4);
+        const int min = g < 4 ? sc[g + 4] & 63 : (sc[g + 4] >> 4) | ((sc[g] >> 6) << 4);
+        for (int i = 0; i < 32; ++i) {
+          const int nib = half == 0 ? qs[32 * c + i] & 15 : qs[32 * c + i] >> 4;
+          const int code = nib + 16 * ((qh[i] >> g) & 1);
+          const int x = static_cast<int8_t>(at[256 * b + 32 * g + i]);
+          sum[i / 4] += scale * code * x;
+          msum += min * x;
+        }
+      }
+    }
+    float xd;
+    std::memcpy(&xd, at + l.d_offset + 4 * static_cast<size_t>(b), 4);
+    for (int j = 0; j < 8; ++j) {
+      lane[j] = std::fma(xd * fp16_to_fp32(d), static_cast<float>(sum[j]), lane[j]);
+    }
+    mins = std::fma(-(xd * fp16_to_fp32(dmin)), static_cast<float>(msum), mins);
+  }
+  const float r =
+      ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+  return r + mins;
+}
+
 class ReferenceOrderTest : public ::testing::TestWithParam<TensorType> {};
 
 TEST_P(ReferenceOrderTest, MatchesTheLiteralOrderOnEveryIsa) {
   const TensorType type = GetParam();
   const auto literal = type == TensorType::kMXFP4  ? literal_mxfp4
                        : type == TensorType::kQ5_0 ? literal_q5_0
+                       : type == TensorType::kQ5_1 ? literal_q5_1
                        : type == TensorType::kQ4_K ? literal_q4_k
+                       : type == TensorType::kQ5_K ? literal_q5_k
                        : type == TensorType::kQ6_K ? literal_q6_k
                                                    : literal_q8_0;
-  const bool k_quant = type == TensorType::kQ4_K || type == TensorType::kQ6_K;
+  const bool k_quant =
+      type == TensorType::kQ4_K || type == TensorType::kQ5_K || type == TensorType::kQ6_K;
   // Odd shapes: 7 and 13 rows (the two-row tiles and the single-row tail; Q4_K: 8 and 24, the
   // multiples of 8 it covers), 1 .. 9 blocks (odd and even counts), token counts around the
   // 4-token tiles; rows padded past their blocks.
@@ -286,7 +365,8 @@ TEST_P(ReferenceOrderTest, MatchesTheLiteralOrderOnEveryIsa) {
 
 INSTANTIATE_TEST_SUITE_P(Types, ReferenceOrderTest,
                          ::testing::Values(TensorType::kQ8_0, TensorType::kMXFP4, TensorType::kQ5_0,
-                                           TensorType::kQ4_K, TensorType::kQ6_K),
+                                           TensorType::kQ5_1, TensorType::kQ4_K, TensorType::kQ5_K,
+                                           TensorType::kQ6_K),
                          [](const ::testing::TestParamInfo<TensorType>& p) {
                            return std::string(tensor_type_name(p.param));
                          });

@@ -12,13 +12,14 @@ namespace ember {
 //  - kFast (default): the fastest kernels for this CPU (packed weights, int8 dot-product / AMX
 //    tiles). Results differ from llama.cpp's in the last bits of the quantized products, which
 //    the random-weight test models amplify to logit differences of a few percent NRMSE.
-//  - kReference: products with Q8_0, MXFP4, Q5_0, Q6_K and Q4_K weights use llama.cpp's x86
-//    summation order (8 float lanes of exact integer sums, one FMA chain per lane over the
-//    blocks, a fixed final tree; Q4_K as its repacked 8-row kernels: two FMA chains over the
-//    super-blocks), bit for bit, on every CPU, whatever the batch; those weights are then read in
-//    place instead of repacked (AVX2 kernels on x86). Prompt processing with Q8_0 / MXFP4
-//    weights is 5-8x slower, decoding 1.4-3x (docs/inference.md, "Known gap"). Other weight
-//    types (Q4_0, Q4_1, Q5_1, Q5_K, IQ4_NL, ...) are computed as in kFast.
+//  - kReference: products with Q8_0, MXFP4, Q5_0, Q5_1, Q6_K, Q5_K and Q4_K weights use
+//    llama.cpp's x86 summation order (8 float lanes of exact integer sums, one FMA chain per lane
+//    over the blocks, a fixed final tree, plus for Q5_1 / Q5_K one chain of the blocks' offsets;
+//    Q4_K as its repacked 8-row kernels: two FMA chains over the super-blocks), bit for bit, on
+//    every CPU, whatever the batch; those weights are then read in place instead of repacked (AVX2
+//    kernels on x86). Prompt processing with Q8_0 / MXFP4 weights is 5-8x slower, decoding 1.4-3x
+//    (docs/inference.md, "Known gap"). Other weight types (Q4_0, Q4_1, Q2_K, Q3_K, IQ4_NL, ...) are
+//    computed as in kFast.
 enum class Numerics : uint8_t { kFast = 0, kReference = 1 };
 
 // "fast" / "reference".

@@ -110,10 +110,12 @@ struct PackedBufferFree {
 //    BF16 weights). Activations must then be converted with the PreparedWeights overloads of
 //    activation_bytes / convert_activations.
 //  - kReferenceOrder: the reference implementation's (llama.cpp's x86 build) float summation
-//    order, for the types reference_order_supported accepts (Q8_0, MXFP4, Q5_0, Q4_K, Q6_K): the
+//    order, for the types reference_order_supported accepts (Q8_0, MXFP4, Q5_0, Q5_1, Q4_K, Q5_K,
+//    Q6_K): the
 //    weights are read in place (no copy: the source must stay valid) and each output is 8 FMA
 //    lane chains over the blocks of exact integer sums (MXFP4: two such sets, even and odd
-//    blocks), reduced by a fixed tree, or for Q4_K two FMA chains over the super-blocks
+//    blocks; Q5_1 / Q5_K: plus one FMA chain of the blocks' offsets), reduced by a fixed tree,
+//    or for Q4_K two FMA chains over the super-blocks
 //    (matmul_internal.h). The bits
 //    are the same on every Isa and whatever the token count, row range and thread count; they
 //    differ from kExact in the last bits, and the products are several times slower for prompts
@@ -144,7 +146,8 @@ bool split_bf16_fly_supported(Isa isa, TensorType type);
 bool split_bf16_fly_exact();
 
 // True when prepare_weights(isa, w, WeightForm::kReferenceOrder) works for weights of `type`
-// (Q8_0, MXFP4, Q5_0, Q4_K, Q6_K; other types keep kExact in the reference numerics mode).
+// (Q8_0, MXFP4, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K; other types keep kExact in the reference numerics
+// mode).
 bool reference_order_supported(TensorType type);
 // The same for a matrix of `rows` rows: Q4_K only with rows % 8 == 0 (the matrices the reference
 // repacks; it multiplies the others in another order, not implemented).

@@ -80,6 +80,21 @@ float mxfp4_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64
 // Q5_0 weights (the reference's AVX2 ggml_vec_dot_q5_0_q8_0, and its tiled GEMM for batches),
 // Q8_0 activations: the Q8_0 lanes with the 5-bit codes minus 16 as weight codes.
 float q5_0_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks);
+// Q5_1 weights (the reference's AVX2 ggml_vec_dot_q5_1_q8_1; not repacked, not in its tiled GEMM),
+// Q8_1 activations (q codes, float d[] and s[] as bytes; act_layout kQ8_1): the Q8_0 lanes with
+// the unsigned 5-bit codes and s = fp16(w.d) * a.d, plus a separate float chain over the blocks,
+// summs = fma(fp16(w.m), a.s, summs) (the compiler fuses the reference's `summs += m * s`);
+// the result is reduce8(lanes) + summs.
+float q5_1_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, const uint8_t* s,
+                     int64_t n_blocks);
+// Q5_K weights (the reference's AVX2 ggml_vec_dot_q5_K_q8_K; x86 does not repack Q5_K), Q8_K
+// activations (bsum32: the int16 32-code sums as bytes): per super-block 8 exact integer lanes,
+// lane l holding the elements e with (e mod 32) / 4 == l, each as scale[e / 32] * code * x, and
+// the exact imin = sum_j min_j * bsum32_j; lane l is an FMA chain acc[l] = fma(d_b * fp16(d),
+// sum_l, acc[l]); summs = fma(-(d_b * fp16(dmin)), imin, summs) (fused like Q5_1's); the
+// result is reduce8(lanes) + summs.
+float q5_k_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, const uint8_t* bsum32,
+                     int64_t n_blocks);
 // Q4_K weights as the reference's x86 build multiplies them after repacking 8 rows together
 // (its AVX2 gemv / gemm "q4_K_8x8_q8_K", used for matrices whose row count is a multiple of 8),
 // Q8_K activations (q codes, float d[] as bytes; act_layout kQ8_K): per super-block b the exact

@@ -1,6 +1,7 @@
 // The reference numerics mode's products (WeightForm::kReferenceOrder, matmul_internal.h): the
 // scalar definitions of the reference implementation's summation orders for Q8_0, MXFP4, Q5_0,
-// Q4_K and Q6_K weights, and the dispatch to the x86 kernels that compute the same bits.
+// Q5_1, Q4_K, Q5_K and Q6_K weights, and the dispatch to the x86 kernels that compute the same
+// bits.
 #include <cmath>
 #include <cstring>
 
@@ -20,7 +21,8 @@ namespace ember::kernels {
 
 bool reference_order_supported(TensorType type) {
   return type == TensorType::kQ8_0 || type == TensorType::kMXFP4 || type == TensorType::kQ5_0 ||
-         type == TensorType::kQ4_K || type == TensorType::kQ6_K;
+         type == TensorType::kQ5_1 || type == TensorType::kQ4_K || type == TensorType::kQ5_K ||
+         type == TensorType::kQ6_K;
 }
 
 bool reference_order_supported(TensorType type, int64_t rows) {
@@ -73,6 +75,61 @@ float q5_0_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_
     }
   }
   return q8_0_reduce8(acc);
+}
+
+float q5_1_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, const uint8_t* s,
+                     int64_t n_blocks) {
+  float acc[8] = {};
+  float summs = 0.0f;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const auto blk = load_block<BlockQ5_1>(w, b);
+    uint32_t qh;
+    std::memcpy(&qh, blk.qh, 4);
+    const int8_t* x = q + b * kQK5_1;
+    float db, sb;
+    std::memcpy(&db, d + 4 * static_cast<size_t>(b), 4);
+    std::memcpy(&sb, s + 4 * static_cast<size_t>(b), 4);
+    summs = std::fma(fp16_to_fp32(blk.m), sb, summs);
+    const float scale = fp16_to_fp32(blk.d) * db;
+    for (int l = 0; l < 8; ++l) {
+      int32_t sum = 0;
+      for (int k = 4 * l; k < 4 * l + 4; ++k) {
+        const int nib = k < 16 ? (blk.qs[k] & 0xF) : (blk.qs[k - 16] >> 4);
+        sum += (nib | static_cast<int>(((qh >> k) & 1u) << 4)) * x[k];
+      }
+      acc[l] = std::fma(scale, static_cast<float>(sum), acc[l]);
+    }
+  }
+  return q8_0_reduce8(acc) + summs;
+}
+
+float q5_k_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, const uint8_t* bsum32,
+                     int64_t n_blocks) {
+  float acc[8] = {};
+  float summs = 0.0f;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const auto blk = load_block<BlockQ5K>(w, b);
+    const int8_t* x = q + b * kQK_K;
+    int16_t bs[8];
+    std::memcpy(bs, bsum32 + 16 * static_cast<size_t>(b), sizeof bs);
+    int32_t sum[8] = {}, imin = 0;
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      kquant::unpack_scale_min_k4(j, blk.scales, &sc, &m);
+      imin += m * bs[j];
+      for (int l = 0; l < 32; ++l) {
+        const int low = (blk.qs[32 * (j / 2) + l] >> (4 * (j % 2))) & 0xF;
+        const int code = low | (((blk.qh[l] >> j) & 1) << 4);
+        sum[l / 4] += sc * (code * x[32 * j + l]);
+      }
+    }
+    float db;
+    std::memcpy(&db, d + 4 * static_cast<size_t>(b), 4);
+    summs = std::fma(-(db * fp16_to_fp32(blk.dmin)), static_cast<float>(imin), summs);
+    const float scale = db * fp16_to_fp32(blk.d);
+    for (int l = 0; l < 8; ++l) acc[l] = std::fma(scale, static_cast<float>(sum[l]), acc[l]);
+  }
+  return q8_0_reduce8(acc) + summs;
 }
 
 float q4_k_dot_repacked(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_t n_blocks) {
@@ -181,6 +238,12 @@ void matmul_reference_order(Isa isa, const Weights& w, const void* act, int64_t 
       case TensorType::kQ4_K:
         x86::avx2_q4_k_repacked(w, a, n_tokens, y, ldy, row_begin, row_end);
         return;
+      case TensorType::kQ5_1:
+        x86::avx2_q5_1_lanes(w, a, n_tokens, y, ldy, row_begin, row_end);
+        return;
+      case TensorType::kQ5_K:
+        x86::avx2_q5_k_lanes(w, a, n_tokens, y, ldy, row_begin, row_end);
+        return;
       default:
         break;
     }
@@ -189,17 +252,32 @@ void matmul_reference_order(Isa isa, const Weights& w, const void* act, int64_t 
   (void)isa;
 #endif
   const ActLayout l = act_layout(w.type, w.cols);
-  const auto dot = w.type == TensorType::kMXFP4  ? mxfp4_dot_lanes
-                   : w.type == TensorType::kQ5_0 ? q5_0_dot_lanes
-                   : w.type == TensorType::kQ4_K ? q4_k_dot_repacked
-                   : w.type == TensorType::kQ6_K ? q6_k_dot_lanes
-                                                 : q8_0_dot_lanes;
+  // One output from a weight row and a token's activation row (q codes at 0, then its scales).
+  auto dot = [&](const uint8_t* wr, const uint8_t* at) {
+    const auto* q = reinterpret_cast<const int8_t*>(at);
+    const uint8_t* d = at + l.d_offset;
+    switch (w.type) {
+      case TensorType::kMXFP4:
+        return mxfp4_dot_lanes(wr, q, d, l.n_blocks);
+      case TensorType::kQ5_0:
+        return q5_0_dot_lanes(wr, q, d, l.n_blocks);
+      case TensorType::kQ5_1:
+        return q5_1_dot_lanes(wr, q, d, at + l.aux_offset, l.n_blocks);
+      case TensorType::kQ4_K:
+        return q4_k_dot_repacked(wr, q, d, l.n_blocks);
+      case TensorType::kQ5_K:
+        return q5_k_dot_lanes(wr, q, d, at + l.aux2_offset, l.n_blocks);
+      case TensorType::kQ6_K:
+        return q6_k_dot_lanes(wr, q, d, l.n_blocks);
+      default:
+        return q8_0_dot_lanes(wr, q, d, l.n_blocks);
+    }
+  };
   const auto* wbase = static_cast<const uint8_t*>(w.data);
   for (int64_t r = row_begin; r < row_end; ++r) {
     const uint8_t* wr = wbase + static_cast<size_t>(r) * w.row_bytes;
     for (int64_t t = 0; t < n_tokens; ++t) {
-      const uint8_t* at = a + static_cast<size_t>(t) * l.stride;
-      y[t * ldy + r] = dot(wr, reinterpret_cast<const int8_t*>(at), at + l.d_offset, l.n_blocks);
+      y[t * ldy + r] = dot(wr, a + static_cast<size_t>(t) * l.stride);
     }
   }
 }

@@ -69,7 +69,7 @@ void avx2_f32_gemm(const Weights& w, const float* x, int64_t x_stride, int64_t n
 void avx512_f32_gemm(const Weights& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                      int64_t ldy, int64_t row_begin, int64_t row_end);
 
-// Q8_0, Q5_0, Q6_K and MXFP4 weights, unpacked, in the reference's 8-lane orders
+// Q8_0, Q5_0, Q5_1, Q5_K, Q6_K and MXFP4 weights, unpacked, in the reference's 8-lane orders
 // (matmul_reference_avx2.cc; used by every x86 Isa for WeightForm::kReferenceOrder: the arithmetic
 // is the same). `act` follows act_layout(w.type, w.cols).
 void avx2_q8_0_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
@@ -77,6 +77,10 @@ void avx2_q8_0_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, flo
 void avx2_q5_0_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
                      int64_t row_begin, int64_t row_end);
 void avx2_q6_k_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
+                     int64_t row_begin, int64_t row_end);
+void avx2_q5_1_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
+                     int64_t row_begin, int64_t row_end);
+void avx2_q5_k_lanes(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y, int64_t ldy,
                      int64_t row_begin, int64_t row_end);
 // Q4_K in the reference's repacked 8-row order (two FMA chains, matmul_internal.h).
 void avx2_q4_k_repacked(const Weights& w, const uint8_t* act, int64_t n_tokens, float* y,
