@@ -83,7 +83,8 @@ float q5_0_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, int64_
 // Q5_1 weights (the reference's AVX2 ggml_vec_dot_q5_1_q8_1; not repacked, not in its tiled GEMM),
 // Q8_1 activations (q codes, float d[] and s[] as bytes; act_layout kQ8_1): the Q8_0 lanes with
 // the unsigned 5-bit codes and s = fp16(w.d) * a.d, plus a separate float chain over the blocks,
-// summs = fma(fp16(w.m), a.s, summs) (the compiler fuses the reference's `summs += m * s`);
+// summs = fma(fp16(w.m), a.s, summs) (GCC's default contraction of the reference's
+// `summs += m * s` with FMA available; the goldens do not tell fused and unfused apart);
 // the result is reduce8(lanes) + summs.
 float q5_1_dot_lanes(const uint8_t* w, const int8_t* q, const uint8_t* d, const uint8_t* s,
                      int64_t n_blocks);
