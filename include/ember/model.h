@@ -45,8 +45,9 @@ struct ModelOptions {
   // matrices done and their total after each one. Calls never overlap but come from the loading
   // threads; keep it quick (e.g. update a progress bar). Empty: no calls.
   std::function<void(size_t done, size_t total)> progress;
-  // kReference: quantized products (Q8_0, MXFP4, Q5_0, Q4_K, Q6_K) in llama.cpp's summation order
-  // (ember/numerics.h; slower prompts). Every Context / Engine on this Model uses it.
+  // kReference: quantized products (Q8_0, MXFP4, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) in llama.cpp's
+  // summation order (ember/numerics.h; slower prompts). Every Context / Engine on this Model uses
+  // it.
   Numerics numerics = Numerics::kFast;
 };
 

@@ -325,8 +325,8 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w, WeightForm fo
   if (form == WeightForm::kReferenceOrder) {
     if (!reference_order_supported(w.type, w.rows)) {
       return unimplemented(
-          "matmul: the reference summation order is implemented for Q8_0, MXFP4, Q5_0, Q6_K "
-          "and (with a multiple of 8 rows) Q4_K weights only (got " +
+          "matmul: the reference summation order is implemented for Q8_0, MXFP4, Q5_0, Q5_1, "
+          "Q5_K, Q6_K and (with a multiple of 8 rows) Q4_K weights only (got " +
           tensor_type_name(w.type) + " with " + std::to_string(w.rows) + " rows)");
     }
     pw.form_ = form;  // read in place: nothing to copy

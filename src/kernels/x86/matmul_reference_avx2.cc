@@ -1,5 +1,5 @@
-// Q8_0, Q5_0, Q6_K and MXFP4 weights in the reference's 8-lane orders, and Q4_K in its repacked
-// order (matmul_internal.h,
+// Q8_0, Q5_0, Q6_K and MXFP4 weights in the reference's 8-lane orders (Q5_1 and Q5_K:
+// matmul_reference_q5_avx2.cc), and Q4_K in its repacked order (matmul_internal.h,
 // WeightForm::kReferenceOrder), AVX2; every x86 Isa runs these (wider vectors would change nothing
 // but the block count per step). Per block, one 256-bit vector holds the 8 lanes: |w| * sign(x, w)
 // summed in pairs (vpmaddubsw; at most 2 * 128 * 127, no saturation) and in fours (vpmaddwd),
