@@ -280,6 +280,21 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w, WeightForm fo
   PreparedWeights pw;
   pw.isa_ = isa;
   pw.w_ = w;
+  // Packs the weights group by group (kPackRows rows each, group_bytes per group) with `pack`
+  // into a fresh buffer; nothing for zero rows.
+  auto pack_row_groups = [&](size_t group_bytes, auto pack, const char* what) -> Status {
+    if (w.rows == 0) return Status::Ok();
+    const int64_t groups = (w.rows + kPackRows - 1) / kPackRows;
+    const size_t bytes = static_cast<size_t>(groups) * group_bytes;
+    pw.packed_ = alloc_packed(bytes);
+    if (!pw.packed_) {
+      return resource_exhausted("matmul: cannot allocate " + std::to_string(bytes) + " bytes for " +
+                                what);
+    }
+    pw.packed_bytes_ = bytes;
+    pack(w, 0, groups, pw.packed_.get());
+    return Status::Ok();
+  };
   if (form == WeightForm::kSplitBf16) {
     if (!split_bf16_supported(isa, w.type)) {
       return unimplemented(std::string("matmul: the split-BF16 form needs F16, BF16 or F32 "
@@ -289,16 +304,8 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w, WeightForm fo
                            isa_name(isa) + ")");
     }
     pw.form_ = form;
-    if (w.rows == 0) return pw;
-    const int64_t groups = (w.rows + kPackRows - 1) / kPackRows;
-    const size_t bytes = static_cast<size_t>(groups) * split_bf16_group_bytes(w.cols);
-    pw.packed_ = alloc_packed(bytes);
-    if (!pw.packed_) {
-      return resource_exhausted("matmul: cannot allocate " + std::to_string(bytes) +
-                                " bytes for split-BF16 weights");
-    }
-    pw.packed_bytes_ = bytes;
-    pack_split_bf16_groups(w, 0, groups, pw.packed_.get());
+    EMBER_RETURN_IF_ERROR(pack_row_groups(split_bf16_group_bytes(w.cols), pack_split_bf16_groups,
+                                          "split-BF16 weights"));
     return pw;
   }
   if (form == WeightForm::kSplitBf16Fly) {
@@ -310,16 +317,8 @@ Result<PreparedWeights> prepare_weights(Isa isa, const Weights& w, WeightForm fo
                            isa_name(isa) + ")");
     }
     pw.form_ = form;
-    if (w.rows == 0) return pw;
-    const int64_t groups = (w.rows + kPackRows - 1) / kPackRows;
-    const size_t bytes = static_cast<size_t>(groups) * tiles16_group_bytes(w.cols);
-    pw.packed_ = alloc_packed(bytes);
-    if (!pw.packed_) {
-      return resource_exhausted("matmul: cannot allocate " + std::to_string(bytes) +
-                                " bytes for tile-ordered weights");
-    }
-    pw.packed_bytes_ = bytes;
-    pack_tiles16_groups(w, 0, groups, pw.packed_.get());
+    EMBER_RETURN_IF_ERROR(
+        pack_row_groups(tiles16_group_bytes(w.cols), pack_tiles16_groups, "tile-ordered weights"));
     return pw;
   }
   if (form == WeightForm::kReferenceOrder) {
