@@ -13,6 +13,7 @@
 
 #include "kernels/act_layout.h"
 #include "kernels/x86/kernels_x86.h"
+#include "kernels/x86/reference_avx2.h"
 #include "kernels/x86/static_for.h"
 #include "tensor/k_scales.h"
 #include "tensor/quant_mxfp4.h"
@@ -20,36 +21,15 @@
 namespace ember::kernels::x86 {
 namespace {
 
+using reference_avx2::hsum8;
+using reference_avx2::q5_codes;
+
 constexpr int64_t kBlockBytes = 34;    // Q8_0: fp16 d + 32 codes
 constexpr int64_t kQ5BlockBytes = 22;  // Q5_0: fp16 d, 32 fifth bits, 16 bytes of nibbles
 
-// The 32 signed codes (5-bit code - 16, in [-16, 15]) of a Q5_0 block: low nibbles are columns
-// 0..15, high nibbles 16..31, bit k of the 32-bit qh the fifth bit of column k.
+// The 32 signed codes (5-bit code - 16, in [-16, 15]) of a Q5_0 block (fp16 d, qh, nibbles).
 EMBER_INLINE __m256i q5_0_codes(const uint8_t* blk) {
-  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 6));
-  const __m128i m4 = _mm_set1_epi8(0x0F);
-  const __m256i nib = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, m4)),
-                                              _mm_and_si128(_mm_srli_epi16(q, 4), m4), 1);
-  uint32_t qh;
-  std::memcpy(&qh, blk + 2, 4);
-  // Byte k gets byte k / 8 of qh (the shuffle indexes within each 128-bit half, which both hold
-  // qh broadcast), then is tested against bit k % 8.
-  const __m256i spread =
-      _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int32_t>(qh)),
-                          _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
-                                           2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
-  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-  const __m256i sixteen = _mm256_set1_epi8(16);
-  return _mm256_sub_epi8(_mm256_or_si256(nib, _mm256_and_si256(set, sixteen)), sixteen);
-}
-
-// ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)): q8_0_reduce8.
-EMBER_INLINE float hsum8(__m256 a) {
-  __m128 t = _mm_add_ps(_mm256_extractf128_ps(a, 1), _mm256_castps256_ps128(a));
-  t = _mm_add_ps(t, _mm_movehl_ps(t, t));
-  t = _mm_add_ss(t, _mm_movehdup_ps(t));
-  return _mm_cvtss_f32(t);
+  return _mm256_sub_epi8(q5_codes(blk + 6, blk + 2), _mm256_set1_epi8(16));
 }
 
 // One block b of R weight rows (codes qw, |codes| aw, scales wd) against T token rows (at): each
