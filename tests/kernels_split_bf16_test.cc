@@ -167,6 +167,30 @@ TEST(SplitBf16, PartsAddUpAndSimdConversionMatchesScalar) {
   }
 }
 
+// Asserts that each output of `got` (n tokens x m.rows) is within the split forms' bound of the
+// scalar reference (F32 sums of the exact weights): |y - ref| <= 2^-13 * sum |w a|.
+void expect_within_bound_of_scalar(const Matrix& m, const std::vector<float>& x, int64_t n,
+                                   const std::vector<float>& got) {
+  const Weights w = m.weights();
+  const int64_t rows = w.rows, cols = w.cols;
+  std::vector<uint8_t> ref_act(activation_bytes(w.type, n, cols));
+  convert_activations(Isa::kScalar, w.type, x.data(), n, cols, ref_act.data());
+  std::vector<float> ref(static_cast<size_t>(n * rows));
+  matmul(Isa::kScalar, w, ref_act.data(), n, ref.data(), rows, 0, rows);
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t r = 0; r < rows; ++r) {
+      double mag = 0.0;
+      for (int64_t c = 0; c < cols; ++c) {
+        mag += std::fabs(static_cast<double>(m.values[static_cast<size_t>(r * cols + c)]) *
+                         x[static_cast<size_t>(t * cols + c)]);
+      }
+      const size_t i = static_cast<size_t>(t * rows + r);
+      ASSERT_LE(std::fabs(static_cast<double>(got[i]) - ref[i]), std::ldexp(mag, -13) + 1e-30)
+          << "token " << t << " row " << r << ": " << got[i] << " vs " << ref[i];
+    }
+  }
+}
+
 // Each output against the scalar reference (F32 sums of the exact weights): the split form gets
 // each product w a within about 3 * 2^-16 of |w a| (matmul.h), and both sides round their F32
 // sums, so |y - ref| <= 2^-13 * sum |w a| (about 1e-4; a single BF16 product would be off by up
@@ -179,27 +203,11 @@ TEST(SplitBf16, MatchesScalarReferenceWithinBound) {
     const Matrix m = make_matrix(type, rows, cols, seed);
     const Weights w = m.weights();
     const std::vector<float> x = random_acts(n, cols, seed + 1);
-    std::vector<uint8_t> ref_act(activation_bytes(type, n, cols));
-    convert_activations(Isa::kScalar, type, x.data(), n, cols, ref_act.data());
-    std::vector<float> ref(static_cast<size_t>(n * rows));
-    matmul(Isa::kScalar, w, ref_act.data(), n, ref.data(), rows, 0, rows);
-
     Result<PreparedWeights> pw = prepare_weights(Isa::kAvx512Amx, w, WeightForm::kSplitBf16);
     ASSERT_TRUE(pw.ok()) << pw.status().to_string();
     ASSERT_EQ(pw->form(), WeightForm::kSplitBf16);
     const std::vector<float> got = run_split(*pw, x.data(), n, 0, rows);
-    for (int64_t t = 0; t < n; ++t) {
-      for (int64_t r = 0; r < rows; ++r) {
-        double mag = 0.0;
-        for (int64_t c = 0; c < cols; ++c) {
-          mag += std::fabs(static_cast<double>(m.values[static_cast<size_t>(r * cols + c)]) *
-                           x[static_cast<size_t>(t * cols + c)]);
-        }
-        const size_t i = static_cast<size_t>(t * rows + r);
-        ASSERT_LE(std::fabs(static_cast<double>(got[i]) - ref[i]), std::ldexp(mag, -13) + 1e-30)
-            << "token " << t << " row " << r << ": " << got[i] << " vs " << ref[i];
-      }
-    }
+    expect_within_bound_of_scalar(m, x, n, got);
   };
   for (int64_t n = 1; n <= 70; n += (n < 20 ? 1 : 7)) {
     check(TensorType::kF16, 37, 96, n, static_cast<uint32_t>(n));
@@ -325,22 +333,7 @@ TEST(SplitBf16Fly, SameBitsAsSplitFormAndWithinBoundOfReference) {
     const std::vector<float> want = run_split(*split, x.data(), n, 0, rows);
     const std::vector<float> got = run_split(*fly, x.data(), n, 0, rows);
     ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * 4));
-    std::vector<uint8_t> ref_act(activation_bytes(type, n, cols));
-    convert_activations(Isa::kScalar, type, x.data(), n, cols, ref_act.data());
-    std::vector<float> ref(static_cast<size_t>(n * rows));
-    matmul(Isa::kScalar, w, ref_act.data(), n, ref.data(), rows, 0, rows);
-    for (int64_t t = 0; t < n; ++t) {
-      for (int64_t r = 0; r < rows; ++r) {
-        double mag = 0.0;
-        for (int64_t c = 0; c < cols; ++c) {
-          mag += std::fabs(static_cast<double>(m.values[static_cast<size_t>(r * cols + c)]) *
-                           x[static_cast<size_t>(t * cols + c)]);
-        }
-        const size_t i = static_cast<size_t>(t * rows + r);
-        ASSERT_LE(std::fabs(static_cast<double>(got[i]) - ref[i]), std::ldexp(mag, -13) + 1e-30)
-            << "token " << t << " row " << r;
-      }
-    }
+    expect_within_bound_of_scalar(m, x, n, got);
   };
   for (int64_t n = 1; n <= 70; n += (n < 36 ? 1 : 7)) {
     check(TensorType::kF16, 37, 96, n, static_cast<uint32_t>(n));
