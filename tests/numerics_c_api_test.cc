@@ -15,42 +15,14 @@
 #include <vector>
 
 #include "ember/ember.h"
+#include "golden_logits.h"
 #include "testdata.h"
 
 namespace {
 
-struct GoldenLogits {
-  std::vector<int32_t> prompt;
-  std::vector<int32_t> positions;
-  int64_t n_vocab = 0;
-  std::vector<float> logits;  // [positions][n_vocab]
-};
-
-GoldenLogits load_golden(const std::filesystem::path& json_path) {
-  std::ifstream in(json_path);
-  const nlohmann::json j = nlohmann::json::parse(in);
-  GoldenLogits g;
-  g.prompt = j.at("prompt_tokens").get<std::vector<int32_t>>();
-  g.positions = j.at("logit_positions").get<std::vector<int32_t>>();
-  g.n_vocab = j.at("n_vocab").get<int64_t>();
-  const auto bytes = ember::testing::read_file_bytes(json_path.parent_path() /
-                                                     j.at("logits_file").get<std::string>());
-  g.logits.resize(bytes.size() / sizeof(float));
-  std::memcpy(g.logits.data(), bytes.data(), g.logits.size() * sizeof(float));
-  return g;
-}
-
-double nrmse(const float* ours, const float* ref, int64_t n) {
-  double mean = 0.0;
-  for (int64_t i = 0; i < n; ++i) mean += ref[i];
-  mean /= static_cast<double>(n);
-  double var = 0.0, err = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    var += (ref[i] - mean) * (ref[i] - mean);
-    err += (static_cast<double>(ours[i]) - ref[i]) * (static_cast<double>(ours[i]) - ref[i]);
-  }
-  return std::sqrt(err / static_cast<double>(n)) / std::sqrt(var / static_cast<double>(n));
-}
+using ember::testing::GoldenLogits;
+using ember::testing::load_golden_logits;
+using ember::testing::nrmse;
 
 // Loads `model` with `numerics` through the C API and returns ember_engine_logits of each golden
 // position's prefix (successive prefixes reuse the cache), for each golden file in turn.
@@ -105,8 +77,9 @@ TEST(NumericsCApi, ReferenceModeReachesTheKernels) {
   const auto fam = dir / "families";
   const auto model = fam / "models" / "gemma4-q8_0.gguf";
   if (!std::filesystem::exists(model)) GTEST_SKIP() << "no " << model;
-  const std::vector<GoldenLogits> goldens = {load_golden(fam / "golden" / "gemma4-q8_0.p1.json"),
-                                             load_golden(fam / "golden" / "gemma4-q8_0.p2.json")};
+  const std::vector<GoldenLogits> goldens = {
+      load_golden_logits(fam / "golden" / "gemma4-q8_0.p1.json"),
+      load_golden_logits(fam / "golden" / "gemma4-q8_0.p2.json")};
   const auto reference = logits_at_golden_positions(model, "reference", goldens);
   const auto fast = logits_at_golden_positions(model, "fast", goldens);
   ASSERT_EQ(reference.size(), goldens[0].positions.size() + goldens[1].positions.size());

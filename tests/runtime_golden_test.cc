@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "golden_logits.h"
 #include "model/model.h"
 #include "runtime/context.h"
 #include "testdata.h"
@@ -24,34 +25,7 @@ using runtime::ContextParams;
 using runtime::Model;
 using runtime::ModelLoadOptions;
 
-struct Golden {
-  std::string name;  // e.g. "llama-spm-f32.p1"
-  std::string model;
-  std::vector<int32_t> prompt;
-  std::vector<int32_t> positions;
-  std::vector<int32_t> greedy;
-  std::vector<double> margins;
-  int64_t n_vocab = 0;
-  std::vector<float> logits;  // [positions][n_vocab]
-};
-
-Golden load_golden(const std::filesystem::path& json_path) {
-  Golden g;
-  std::ifstream in(json_path);
-  const nlohmann::json j = nlohmann::json::parse(in);
-  g.name = json_path.stem().string();
-  g.model = j.at("model").get<std::string>();
-  g.prompt = j.at("prompt_tokens").get<std::vector<int32_t>>();
-  g.positions = j.at("logit_positions").get<std::vector<int32_t>>();
-  g.greedy = j.at("greedy_tokens").get<std::vector<int32_t>>();
-  g.margins = j.at("greedy_margins").get<std::vector<double>>();
-  g.n_vocab = j.at("n_vocab").get<int64_t>();
-  const auto bytes =
-      testing::read_file_bytes(json_path.parent_path() / j.at("logits_file").get<std::string>());
-  g.logits.resize(bytes.size() / sizeof(float));
-  std::memcpy(g.logits.data(), bytes.data(), g.logits.size() * sizeof(float));
-  return g;
-}
+using Golden = testing::GoldenLogits;
 
 bool is_float_model(const std::string& model) {
   for (const char* s : {"-f32.", "-f16.", "-bf16."}) {
@@ -60,17 +34,8 @@ bool is_float_model(const std::string& model) {
   return false;
 }
 
-double nrmse(const float* ours, const float* ref, int64_t n) {
-  double mean = 0.0;
-  for (int64_t i = 0; i < n; ++i) mean += ref[i];
-  mean /= static_cast<double>(n);
-  double var = 0.0, err = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    var += (ref[i] - mean) * (ref[i] - mean);
-    err += (static_cast<double>(ours[i]) - ref[i]) * (static_cast<double>(ours[i]) - ref[i]);
-  }
-  return std::sqrt(err / static_cast<double>(n)) / std::sqrt(var / static_cast<double>(n));
-}
+using testing::load_golden_logits;
+using testing::nrmse;
 
 int64_t argmax(const float* x, int64_t n) {
   return std::max_element(x, x + n) - x;
@@ -161,7 +126,7 @@ double reference_tolerance(const std::string& model) {
 // Checks one golden file (logits at the reference's positions, argmax, greedy continuation)
 // with the model loaded in the given numerics mode, against `tol`.
 void check_golden(const std::filesystem::path& json, Numerics numerics, double tol) {
-  const Golden g = load_golden(json);
+  const Golden g = load_golden_logits(json);
   ModelLoadOptions lo;
   lo.numerics = numerics;
   auto model = Model::load((json.parent_path().parent_path() / "models" / g.model).string(), lo);
@@ -222,7 +187,7 @@ class GoldenTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(GoldenTest, MatchesReference) {
   EMBER_REQUIRE_TESTDATA(dir);
   const auto json = dir / (GetParam() + ".json");
-  const std::string model = load_golden(json).model;
+  const std::string model = load_golden_logits(json).model;
   const double tol = std::max(is_float_model(model) ? 0.01 : 0.03, known_gap_tolerance(model));
   check_golden(json, Numerics::kFast, tol);
 }
@@ -233,7 +198,7 @@ class GoldenReferenceNumericsTest : public ::testing::TestWithParam<std::string>
 TEST_P(GoldenReferenceNumericsTest, MatchesReference) {
   EMBER_REQUIRE_TESTDATA(dir);
   const auto json = dir / (GetParam() + ".json");
-  check_golden(json, Numerics::kReference, reference_tolerance(load_golden(json).model));
+  check_golden(json, Numerics::kReference, reference_tolerance(load_golden_logits(json).model));
 }
 
 std::vector<std::string> golden_names() {
