@@ -311,110 +311,33 @@ inline void gemm_4x64(float* c, int64_t ldc, const float* a, int64_t lda, const 
   block_4x64<false, decltype(load_b), kZero>(c, ldc, a, lda, k, kAll, load_b);
 }
 
-// C[4 x w] += A[4 x k] * B[k x w] for w <= 32 columns (masked: the narrow blocks attention over
-// short sequences has, e.g. P . V with 32-wide heads): 8 independent FMA chains instead of
-// gemm_row's 2, with each element the same FMA chain over k ascending (kZero: from zero).
-template <bool kZero>
-inline void gemm_4x32_masked(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
+// C[R x w] += A[R x k] * B[k x w] for w <= 32 columns (masked: the narrow blocks attention over
+// short sequences has, e.g. P . V with 32-wide heads): 2R independent FMA chains instead of
+// gemm_row's 2, with each element the same FMA chain over k ascending (kZero: from zero). R = 8
+// halves the B loads per FMA for blocks with many rows.
+template <int R, bool kZero>
+inline void gemm_rx32_masked(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
                              int64_t ldb, int64_t k, int64_t w) {
   const __mmask16 m0 = tail_mask(w);
   const __mmask16 m1 = w > 16 ? tail_mask(w - 16) : static_cast<__mmask16>(0);
-  float* c0 = c;
-  float* c1 = c + ldc;
-  float* c2 = c + 2 * ldc;
-  float* c3 = c + 3 * ldc;
-  auto ld = [](__mmask16 mk, const float* p) __attribute__((always_inline)) {
-    return kZero ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk, p);
-  };
-  __m512 x00 = ld(m0, c0), x01 = ld(m1, c0 + 16);
-  __m512 x10 = ld(m0, c1), x11 = ld(m1, c1 + 16);
-  __m512 x20 = ld(m0, c2), x21 = ld(m1, c2 + 16);
-  __m512 x30 = ld(m0, c3), x31 = ld(m1, c3 + 16);
+  __m512 x[R][2];
+  x86::static_for<R>([&](auto i) {
+    x[i][0] = kZero ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, c + i * ldc);
+    x[i][1] = kZero ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, c + i * ldc + 16);
+  });
   for (int64_t kk = 0; kk < k; ++kk) {
     const float* bk = b + kk * ldb;
     const __m512 b0 = _mm512_maskz_loadu_ps(m0, bk), b1 = _mm512_maskz_loadu_ps(m1, bk + 16);
-    __m512 p = _mm512_set1_ps(a[kk]);
-    x00 = _mm512_fmadd_ps(p, b0, x00);
-    x01 = _mm512_fmadd_ps(p, b1, x01);
-    p = _mm512_set1_ps(a[lda + kk]);
-    x10 = _mm512_fmadd_ps(p, b0, x10);
-    x11 = _mm512_fmadd_ps(p, b1, x11);
-    p = _mm512_set1_ps(a[2 * lda + kk]);
-    x20 = _mm512_fmadd_ps(p, b0, x20);
-    x21 = _mm512_fmadd_ps(p, b1, x21);
-    p = _mm512_set1_ps(a[3 * lda + kk]);
-    x30 = _mm512_fmadd_ps(p, b0, x30);
-    x31 = _mm512_fmadd_ps(p, b1, x31);
+    x86::static_for<R>([&](auto i) {
+      const __m512 p = _mm512_set1_ps(a[i * lda + kk]);
+      x[i][0] = _mm512_fmadd_ps(p, b0, x[i][0]);
+      x[i][1] = _mm512_fmadd_ps(p, b1, x[i][1]);
+    });
   }
-  _mm512_mask_storeu_ps(c0, m0, x00), _mm512_mask_storeu_ps(c0 + 16, m1, x01);
-  _mm512_mask_storeu_ps(c1, m0, x10), _mm512_mask_storeu_ps(c1 + 16, m1, x11);
-  _mm512_mask_storeu_ps(c2, m0, x20), _mm512_mask_storeu_ps(c2 + 16, m1, x21);
-  _mm512_mask_storeu_ps(c3, m0, x30), _mm512_mask_storeu_ps(c3 + 16, m1, x31);
-}
-
-// gemm_4x32_masked for 8 rows (16 accumulators): half the B loads per FMA, for the narrow
-// blocks with many rows (attention's P . V over 32-wide heads). Each element the same chain.
-template <bool kZero>
-inline void gemm_8x32_masked(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
-                             int64_t ldb, int64_t k, int64_t w) {
-  const __mmask16 m0 = tail_mask(w);
-  const __mmask16 m1 = w > 16 ? tail_mask(w - 16) : static_cast<__mmask16>(0);
-  auto ld = [](__mmask16 mk, const float* p) __attribute__((always_inline)) {
-    return kZero ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk, p);
-  };
-  __m512 x00 = ld(m0, c + 0 * ldc), x01 = ld(m1, c + 0 * ldc + 16);
-  __m512 x10 = ld(m0, c + 1 * ldc), x11 = ld(m1, c + 1 * ldc + 16);
-  __m512 x20 = ld(m0, c + 2 * ldc), x21 = ld(m1, c + 2 * ldc + 16);
-  __m512 x30 = ld(m0, c + 3 * ldc), x31 = ld(m1, c + 3 * ldc + 16);
-  __m512 x40 = ld(m0, c + 4 * ldc), x41 = ld(m1, c + 4 * ldc + 16);
-  __m512 x50 = ld(m0, c + 5 * ldc), x51 = ld(m1, c + 5 * ldc + 16);
-  __m512 x60 = ld(m0, c + 6 * ldc), x61 = ld(m1, c + 6 * ldc + 16);
-  __m512 x70 = ld(m0, c + 7 * ldc), x71 = ld(m1, c + 7 * ldc + 16);
-  for (int64_t kk = 0; kk < k; ++kk) {
-    const float* bk = b + kk * ldb;
-    const __m512 b0 = _mm512_maskz_loadu_ps(m0, bk), b1 = _mm512_maskz_loadu_ps(m1, bk + 16);
-    __m512 p;
-    p = _mm512_set1_ps(a[0 * lda + kk]);
-    x00 = _mm512_fmadd_ps(p, b0, x00);
-    x01 = _mm512_fmadd_ps(p, b1, x01);
-    p = _mm512_set1_ps(a[1 * lda + kk]);
-    x10 = _mm512_fmadd_ps(p, b0, x10);
-    x11 = _mm512_fmadd_ps(p, b1, x11);
-    p = _mm512_set1_ps(a[2 * lda + kk]);
-    x20 = _mm512_fmadd_ps(p, b0, x20);
-    x21 = _mm512_fmadd_ps(p, b1, x21);
-    p = _mm512_set1_ps(a[3 * lda + kk]);
-    x30 = _mm512_fmadd_ps(p, b0, x30);
-    x31 = _mm512_fmadd_ps(p, b1, x31);
-    p = _mm512_set1_ps(a[4 * lda + kk]);
-    x40 = _mm512_fmadd_ps(p, b0, x40);
-    x41 = _mm512_fmadd_ps(p, b1, x41);
-    p = _mm512_set1_ps(a[5 * lda + kk]);
-    x50 = _mm512_fmadd_ps(p, b0, x50);
-    x51 = _mm512_fmadd_ps(p, b1, x51);
-    p = _mm512_set1_ps(a[6 * lda + kk]);
-    x60 = _mm512_fmadd_ps(p, b0, x60);
-    x61 = _mm512_fmadd_ps(p, b1, x61);
-    p = _mm512_set1_ps(a[7 * lda + kk]);
-    x70 = _mm512_fmadd_ps(p, b0, x70);
-    x71 = _mm512_fmadd_ps(p, b1, x71);
-  }
-  _mm512_mask_storeu_ps(c + 0 * ldc, m0, x00);
-  _mm512_mask_storeu_ps(c + 0 * ldc + 16, m1, x01);
-  _mm512_mask_storeu_ps(c + 1 * ldc, m0, x10);
-  _mm512_mask_storeu_ps(c + 1 * ldc + 16, m1, x11);
-  _mm512_mask_storeu_ps(c + 2 * ldc, m0, x20);
-  _mm512_mask_storeu_ps(c + 2 * ldc + 16, m1, x21);
-  _mm512_mask_storeu_ps(c + 3 * ldc, m0, x30);
-  _mm512_mask_storeu_ps(c + 3 * ldc + 16, m1, x31);
-  _mm512_mask_storeu_ps(c + 4 * ldc, m0, x40);
-  _mm512_mask_storeu_ps(c + 4 * ldc + 16, m1, x41);
-  _mm512_mask_storeu_ps(c + 5 * ldc, m0, x50);
-  _mm512_mask_storeu_ps(c + 5 * ldc + 16, m1, x51);
-  _mm512_mask_storeu_ps(c + 6 * ldc, m0, x60);
-  _mm512_mask_storeu_ps(c + 6 * ldc + 16, m1, x61);
-  _mm512_mask_storeu_ps(c + 7 * ldc, m0, x70);
-  _mm512_mask_storeu_ps(c + 7 * ldc + 16, m1, x71);
+  x86::static_for<R>([&](auto i) {
+    _mm512_mask_storeu_ps(c + i * ldc, m0, x[i][0]);
+    _mm512_mask_storeu_ps(c + i * ldc + 16, m1, x[i][1]);
+  });
 }
 
 // One row of C, columns [0, n) with n <= 64 (the edges of the blocked loop).
@@ -443,14 +366,14 @@ void gemm_blocks(float* c, int64_t ldc, const float* a, int64_t lda, const float
     } else {
       for (; i + 8 <= m; i += 8) {
         for (int64_t jj = 0; jj < w; jj += 32) {
-          gemm_8x32_masked<kZero>(c + i * ldc + j + jj, ldc, a + i * lda, lda, b + j + jj, ldb, k,
-                                  w - jj < 32 ? w - jj : 32);
+          gemm_rx32_masked<8, kZero>(c + i * ldc + j + jj, ldc, a + i * lda, lda, b + j + jj, ldb,
+                                     k, w - jj < 32 ? w - jj : 32);
         }
       }
       for (; i + 4 <= m; i += 4) {
         for (int64_t jj = 0; jj < w; jj += 32) {
-          gemm_4x32_masked<kZero>(c + i * ldc + j + jj, ldc, a + i * lda, lda, b + j + jj, ldb, k,
-                                  w - jj < 32 ? w - jj : 32);
+          gemm_rx32_masked<4, kZero>(c + i * ldc + j + jj, ldc, a + i * lda, lda, b + j + jj, ldb,
+                                     k, w - jj < 32 ? w - jj : 32);
         }
       }
     }
